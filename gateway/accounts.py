@@ -1,0 +1,81 @@
+"""The 一号通 account service: creating local accounts and checking their passwords."""
+
+from __future__ import annotations
+
+import uuid
+
+from gateway.errors import AlreadyExists, InvalidInput
+from gateway.passwords import Passwords
+from policies.accounts import (
+    canonical_phone,
+    canonical_username,
+    email_problem,
+    password_problem,
+    username_problem,
+)
+from store.accounts import AccountStore
+from store.clock import Clock
+from store.errors import Conflict
+from store.records import Account
+
+
+class AccountService:
+    def __init__(self, store: AccountStore, passwords: Passwords, clock: Clock) -> None:
+        self._store = store
+        self._passwords = passwords
+        self._clock = clock
+
+    async def create_local(
+        self,
+        *,
+        username: str,
+        password: str,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+    ) -> Account:
+        username = canonical_username(username)
+        if problem := username_problem(username):
+            raise InvalidInput("username", problem)
+        if problem := password_problem(password, username):
+            raise InvalidInput("password", problem)
+        if name is not None and not (0 < len(name.strip()) <= 200):
+            raise InvalidInput("name", "a name has 1 to 200 characters")
+        if phone is not None:
+            canonical = canonical_phone(phone)
+            if canonical is None:
+                raise InvalidInput("phone", "not a mobile number (11 digits, or +country format)")
+            phone = canonical
+        if email is not None:
+            email = email.strip()
+            if problem := email_problem(email):
+                raise InvalidInput("email", problem)
+            email = email.lower()
+        now = self._clock.now()
+        account = Account(
+            id=str(uuid.uuid4()),
+            username=username,
+            name=name.strip() if name else None,
+            phone=phone,
+            email=email,
+            password_hash=await self._passwords.hash_async(password),
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            return await self._store.create(account)
+        except Conflict as error:
+            raise AlreadyExists(f"the username {username!r} is taken") from error
+
+    async def authenticate(self, username: str, password: str) -> Account | None:
+        """The account when the password is right; None otherwise (unknown user, disabled,
+        wrong password) after the same amount of work. Rehashes when parameters changed."""
+        account = await self._store.by_username(canonical_username(username))
+        checked = await self._passwords.verify(account.password_hash if account else None, password)
+        if account is None or not checked.ok or account.disabled:
+            return None
+        if checked.new_hash:
+            await self._store.replace_password_hash(
+                account.id, account.password_hash, checked.new_hash, self._clock.now()
+            )
+        return account

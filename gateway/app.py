@@ -1,0 +1,106 @@
+"""``create_app``: routes, middleware and the lifespan that opens the store and the key ring."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway import discovery, health, token
+from gateway.logs import RequestLogMiddleware, configure_logging
+from gateway.oauth import AuthorizationServer
+from gateway.services import Services, initialize, open_services
+from gateway.settings import Settings
+from keys.ring import RELOAD_SECONDS
+from store.clock import Clock
+
+log = logging.getLogger("yihaotong")
+
+
+async def _keep_key_ring_fresh(services: Services) -> None:
+    """Pick up rotations made by other instances, and rotate when a key's period is over."""
+    while True:
+        await asyncio.sleep(RELOAD_SECONDS)
+        try:
+            await services.keys.reload()
+            for result in await services.keys.rotate_if_due():
+                if result.rotated:
+                    log.info(
+                        "signing key rotated",
+                        extra={"fields": {"alg": result.alg, "kid": result.active_kid}},
+                    )
+        except Exception:
+            log.exception("key ring refresh failed; will retry")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error(
+        "unhandled error",
+        exc_info=exc,
+        extra={"fields": {"request_id": request.scope.get("state", {}).get("request_id")}},
+    )
+    return JSONResponse(
+        {
+            "error": "server_error",
+            "error_description": "The server could not complete the request.",
+        },
+        status_code=500,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await initialize(settings, clock)
+        services = await open_services(settings, clock)
+        app.state.services = services
+        app.state.oauth = AuthorizationServer(settings, services.keys)
+        app.state.metadata_bytes = discovery.metadata_bytes(settings)
+        app.state.token_url = settings.issuer + discovery.TOKEN_PATH
+        refresher = asyncio.create_task(_keep_key_ring_fresh(services))
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            await services.close()
+
+    routes = [
+        Route(discovery.DISCOVERY_PATH, discovery.discovery_endpoint, methods=["GET"]),
+        Route(discovery.OAUTH_METADATA_PATH, discovery.discovery_endpoint, methods=["GET"]),
+        Route(discovery.JWKS_PATH, discovery.jwks_endpoint, methods=["GET"]),
+        Route(discovery.TOKEN_PATH, token.token_endpoint, methods=["POST"]),
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestLogMiddleware)],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
+
+
+def create_app_from_environment() -> Starlette:
+    """The uvicorn factory used by ``yihaotong serve`` (each worker reads the environment)."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

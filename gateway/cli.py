@@ -1,0 +1,353 @@
+"""The ``yihaotong`` command. Its flags and ``--json`` shapes are a contract (DESIGN.md): scripts
+and conformance tools drive the gateway through them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from gateway.errors import GatewayError
+from gateway.services import Services, initialize, open_services
+from gateway.settings import Settings
+from keys.master import MasterKeyError
+from keys.ring import KeyRingError
+from store.records import Client
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="yihaotong",
+    help="一号通 Yihaotong: unified identity and single sign-on gateway.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Local 一号通 accounts.", no_args_is_help=True)
+clients_app = typer.Typer(
+    help="OAuth / OpenID Connect clients (department apps).", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"YIHAOTONG_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        fail(f"invalid configuration: {problems}", 2)
+
+
+def run(work: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(work())
+    except GatewayError as error:
+        fail(str(error))
+    except (MasterKeyError, KeyRingError) as error:
+        fail(str(error))
+
+
+def with_services(settings: Settings, action: Callable[[Services], Awaitable[T]]) -> T:
+    async def work() -> T:
+        await initialize(settings)
+        services = await open_services(settings)
+        try:
+            return await action(services)
+        finally:
+            await services.close()
+
+    return run(work)
+
+
+def emit(as_json: bool, document: dict[str, Any], lines: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(document, ensure_ascii=False))
+    else:
+        for line in lines:
+            typer.echo(line)
+
+
+def iso(epoch: float | None) -> str | None:
+    return (
+        None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+    )
+
+
+# -- init / serve -----------------------------------------------------------------------------
+
+
+@app.command()
+def init(as_json: JsonFlag = False) -> None:
+    """Create DATA_DIR, the database schema, the master key and the first signing keys."""
+    settings = load_settings()
+    created = run(lambda: initialize(settings))
+    master = str(settings.resolved_master_key_file)
+    emit(
+        as_json,
+        {
+            "data_dir": str(settings.data_dir),
+            "master_key_file": master,
+            "master_key_created": created,
+        },
+        [
+            f"data directory: {settings.data_dir}",
+            f"master key: {master} ({'created' if created else 'kept'}) — back it up; "
+            "without it the signing keys cannot be opened",
+            "database schema: up to date",
+        ],
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the gateway (runs init first when needed)."""
+    import uvicorn
+
+    from gateway.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    log = logging.getLogger("yihaotong")
+    for warning in settings.unsafe_defaults(workers):
+        log.warning("unsafe default: %s", warning)
+    run(lambda: initialize(settings))
+    log.info(
+        "serving",
+        extra={
+            "fields": {
+                "issuer": settings.issuer,
+                "listen": f"http://{host}:{port}",
+                "workers": workers,
+            }
+        },
+    )
+    uvicorn.run(
+        "gateway.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option(help="Sign-in name.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Mobile number.")] = None,
+    email: Annotated[str | None, typer.Option(help="E-mail address.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a local account."""
+    if not password_stdin:
+        fail("give the password on standard input with --password-stdin (never as an argument)")
+    password = sys.stdin.read()
+    password = password[:-1] if password.endswith("\n") else password
+    password = password[:-1] if password.endswith("\r") else password
+    settings = load_settings()
+    account = with_services(
+        settings,
+        lambda s: s.accounts.create_local(
+            username=username, password=password, name=name, phone=phone, email=email
+        ),
+    )
+    document = {
+        "id": account.id,
+        "username": account.username,
+        "name": account.name,
+        "phone": account.phone,
+        "email": account.email,
+        "created_at": iso(account.created_at),
+    }
+    emit(as_json, document, [f"created account {account.username} (id {account.id})"])
+
+
+# -- clients ----------------------------------------------------------------------------------
+
+
+def client_document(client: Client) -> dict[str, Any]:
+    method = client.token_endpoint_auth_method or "client_secret_basic"
+    return {
+        "client_id": client.client_id,
+        "client_name": client.name,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "grant_types": list(client.grant_types),
+        "token_endpoint_auth_method": method,
+        "public": client.public,
+        "require_consent": client.require_consent,
+        "scope": " ".join(client.scopes),
+        "created_at": iso(client.created_at),
+    }
+
+
+@clients_app.command("create")
+def clients_create(
+    name: Annotated[str, typer.Option(help="Name shown to users.")],
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option("--redirect-uri", help="Redirect URI (repeatable).")
+    ] = None,
+    post_logout_redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option("--post-logout-redirect-uri", help="Post-logout redirect URI (repeatable)."),
+    ] = None,
+    backchannel_logout_uri: Annotated[
+        str | None, typer.Option(help="Back-channel logout URI.")
+    ] = None,
+    grant_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant-type",
+            help="authorization_code, refresh_token, client_credentials (repeatable; "
+            "default authorization_code + refresh_token).",
+        ),
+    ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="No secret: 'none' auth + PKCE.")
+    ] = False,
+    require_consent: Annotated[
+        bool, typer.Option("--require-consent", help="Ask users to consent.")
+    ] = False,
+    token_endpoint_auth_method: Annotated[
+        str | None,
+        typer.Option(help="Pin client_secret_basic or client_secret_post (default: either)."),
+    ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="API scope the client may request (repeatable)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a client. A confidential client's secret is printed once and never again."""
+    settings = load_settings()
+    registered = with_services(
+        settings,
+        lambda s: s.clients.register(
+            name=name,
+            redirect_uris=redirect_uri or [],
+            post_logout_redirect_uris=post_logout_redirect_uri or [],
+            backchannel_logout_uri=backchannel_logout_uri,
+            grant_types=grant_type,
+            public=public,
+            require_consent=require_consent,
+            token_endpoint_auth_method=token_endpoint_auth_method,
+            scopes=scope or [],
+        ),
+    )
+    document = {**client_document(registered.client), "client_secret": registered.client_secret}
+    lines = [f"client_id:     {registered.client.client_id}"]
+    if registered.client_secret:
+        lines.append(f"client_secret: {registered.client_secret}")
+        lines.append("(the secret is shown only now; store it in the app's secret store)")
+    emit(as_json, document, lines)
+
+
+@clients_app.command("list")
+def clients_list(as_json: JsonFlag = False) -> None:
+    """List registered clients (never their secrets)."""
+    settings = load_settings()
+    clients = with_services(settings, lambda s: s.clients.list())
+    emit(
+        as_json,
+        {"clients": [client_document(c) for c in clients]},
+        [f"{c.client_id}  {c.name}  {' '.join(c.grant_types)}" for c in clients],
+    )
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonFlag = False) -> None:
+    """List signing keys: next (published, not signing yet), active, retired (still published)."""
+    settings = load_settings()
+
+    async def listing(services: Services) -> list[dict[str, Any]]:
+        published = {record.kid for record in services.keys.published()}
+        return [
+            {
+                "kid": r.kid,
+                "alg": r.alg,
+                "state": r.state,
+                "published": r.kid in published,
+                "created_at": iso(r.created_at),
+                "activated_at": iso(r.activated_at),
+                "retired_at": iso(r.retired_at),
+                "publish_until": iso(r.publish_until),
+            }
+            for r in services.keys.records()
+        ]
+
+    keys = with_services(settings, listing)
+    emit(
+        as_json,
+        {"keys": keys},
+        [f"{k['alg']:6} {k['state']:8} {k['kid']}  created {k['created_at']}" for k in keys],
+    )
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    alg: Annotated[
+        str | None, typer.Option(help="Algorithm (default: the first configured).")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Rotate even if the next key was published only recently."),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Retire the active key, let the published next key sign, publish a new next key."""
+    settings = load_settings()
+    result = with_services(settings, lambda s: s.keys.rotate(alg, force=force))
+    document = {
+        "alg": result.alg,
+        "rotated": result.rotated,
+        "active_kid": result.active_kid,
+        "next_kid": result.next_kid,
+    }
+    line = (
+        f"{result.alg}: now signing with {result.active_kid}; next key {result.next_kid}"
+        if result.rotated
+        else f"{result.alg}: another instance rotated at the same moment; nothing changed"
+    )
+    emit(as_json, document, [line])
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,129 @@
+"""The gateway's configuration: one frozen object read from ``YIHAOTONG_*`` variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_SIGNING_ALGS = ("RS256", "ES256", "EdDSA")
+
+
+class Settings(BaseSettings):
+    """Every setting has a safe-to-run default for a developer's machine; ``unsafe_defaults`` names
+    the ones that must change before production."""
+
+    model_config = SettingsConfigDict(env_prefix="YIHAOTONG_", frozen=True, extra="ignore")
+
+    issuer: str = Field(
+        "http://localhost:8000", description="Public base URL; `iss` of every token."
+    )
+    data_dir: Path = Field(Path("./var"), description="Where the SQLite file and master key live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; unset: SQLite in DATA_DIR."
+    )
+    redis_url: str | None = Field(None, description="Redis URL; unset: in-process store.")
+    redis_prefix: str = Field("yht:", description="Prefix of every Redis key this gateway writes.")
+    master_key_file: Path | None = Field(
+        None, description="Master key (encrypts private keys); unset: DATA_DIR/master.key."
+    )
+    signing_algs: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["RS256"],
+        description="Comma-separated signing algorithms; the first signs by default.",
+    )
+    access_token_ttl: int = Field(600, gt=0, le=86400, description="Access token lifetime, s.")
+    id_token_ttl: int = Field(600, gt=0, le=86400, description="ID token lifetime, s.")
+    key_rotation_days: float = Field(
+        90, ge=0, description="Rotate signing keys this often; 0 turns automatic rotation off."
+    )
+    jwks_max_age: int = Field(
+        300,
+        ge=0,
+        description="Cache lifetime of the JWKS, s; a next key is published this long "
+        "before it may sign.",
+    )
+    client_cache_seconds: float = Field(
+        30, ge=0, description="How long an instance caches a client record."
+    )
+    argon2_memory_kib: int = Field(19456, ge=8, description="argon2id memory cost, KiB.")
+    argon2_time_cost: int = Field(2, ge=1, description="argon2id iterations.")
+    argon2_parallelism: int = Field(1, ge=1, description="argon2id lanes.")
+    max_form_bytes: int = Field(
+        16384, ge=1024, description="Largest form body the OAuth endpoints read."
+    )
+    log_level: str = Field("INFO", description="Python log level.")
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_a_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("issuer must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("issuer must not have a query or fragment (OIDC Discovery §3)")
+        return value.rstrip("/")
+
+    @field_validator("signing_algs", mode="before")
+    @classmethod
+    def _split_algs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("signing_algs")
+    @classmethod
+    def _known_algs(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one signing algorithm is needed")
+        unknown = [alg for alg in value if alg not in SUPPORTED_SIGNING_ALGS]
+        if unknown:
+            raise ValueError(
+                f"unsupported signing algorithms {unknown}; use {SUPPORTED_SIGNING_ALGS}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("signing algorithms are listed twice")
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return (
+            self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'yihaotong.db'}"
+        )
+
+    @cached_property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def default_signing_alg(self) -> str:
+        return self.signing_algs[0]
+
+    @property
+    def longest_token_ttl(self) -> int:
+        """How long a retired signing key must stay published."""
+        return max(self.access_token_ttl, self.id_token_ttl)
+
+    def unsafe_defaults(self, workers: int = 1) -> list[str]:
+        """Human-readable warnings for each development default still in force."""
+        warnings = []
+        parts = urlsplit(self.issuer)
+        if parts.scheme != "https":
+            warnings.append(
+                f"issuer {self.issuer} is not https: browsers and apps will send codes and tokens "
+                "in clear text (set YIHAOTONG_ISSUER to the public https URL)"
+            )
+        if self.resolved_database_url.startswith("sqlite"):
+            warnings.append(
+                "SQLite is the database: fine for one machine, not for production "
+                "(set YIHAOTONG_DATABASE_URL to PostgreSQL)"
+            )
+        if self.redis_url is None and workers > 1:
+            warnings.append(
+                f"the in-process store cannot be shared by {workers} workers: sessions, codes and "
+                "lockout counters will differ between them (set YIHAOTONG_REDIS_URL)"
+            )
+        return warnings

@@ -1,0 +1,68 @@
+"""The token endpoint (RFC 6749 §3.2): parse, prefetch the client, run Authlib's grant inline."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.forms import FormError, read_form
+from gateway.oauth import BASIC_CHALLENGE, FormRequest, prefetched_clients
+from gateway.responses import oauth_error
+from gateway.services import Services
+
+
+class _BadClientAuth(Exception):
+    pass
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """client_id and secret from an ``Authorization: Basic`` header (RFC 6749 §2.3.1: both are
+    form-urlencoded before base64). None when the header is absent or another scheme."""
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise _BadClientAuth("The Basic credentials are not valid base64 UTF-8.") from error
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or not client_id:
+        raise _BadClientAuth("The Basic credentials need a client_id and a secret.")
+    return unquote(client_id), unquote(secret)
+
+
+async def token_endpoint(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        form = await read_form(request, services.settings.max_form_bytes)
+    except FormError as error:
+        return oauth_error("invalid_request", error.description, error.status)
+    try:
+        basic = basic_credentials(request.headers.get("authorization"))
+    except _BadClientAuth as error:
+        return oauth_error("invalid_client", str(error), 401, {"WWW-Authenticate": BASIC_CHALLENGE})
+
+    if "grant_type" not in form:
+        return oauth_error("invalid_request", "Missing 'grant_type' parameter.")
+    if basic is not None:
+        if "client_secret" in form:
+            return oauth_error(
+                "invalid_request", "Use one client authentication method, not two (RFC 6749 §2.3)."
+            )
+        if form.get("client_id", basic[0]) != basic[0]:
+            return oauth_error("invalid_request", "client_id differs from the Basic credentials.")
+    client_id = basic[0] if basic else form.get("client_id")
+
+    prefetched = {client_id: await services.clients.get(client_id)} if client_id else {}
+    oauth_request = FormRequest("POST", request.app.state.token_url, form, request.headers, {})
+    scope = prefetched_clients.set(prefetched)
+    try:
+        return request.app.state.oauth.create_token_response(oauth_request)
+    finally:
+        prefetched_clients.reset(scope)

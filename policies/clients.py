@@ -1,0 +1,63 @@
+"""What a client registration may contain. Pure: returns the first problem as (field, reason)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from policies.redirect_uris import https_or_loopback_problem, redirect_uri_problem
+
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,128}$")
+
+Problem = tuple[str, str]
+
+
+def registration_problem(
+    *,
+    name: str,
+    public: bool,
+    redirect_uris: Sequence[str],
+    post_logout_redirect_uris: Sequence[str],
+    backchannel_logout_uri: str | None,
+    grant_types: Sequence[str],
+    token_endpoint_auth_method: str | None,
+    scopes: Sequence[str],
+) -> Problem | None:
+    if not name.strip() or len(name) > 200:
+        return ("name", "a client needs a name of 1 to 200 characters")
+    for grant in grant_types:
+        if grant not in GRANT_TYPES:
+            return (
+                "grant_type",
+                f"{grant!r} is not supported; use one of {', '.join(GRANT_TYPES)}",
+            )
+    if not grant_types:
+        return ("grant_type", "a client needs at least one grant type")
+    if public and "client_credentials" in grant_types:
+        return ("grant_type", "a public client cannot use client_credentials (RFC 6749 §4.4)")
+    if "authorization_code" in grant_types and not redirect_uris:
+        return ("redirect_uri", "the authorization_code grant needs at least one redirect URI")
+    if "refresh_token" in grant_types and "authorization_code" not in grant_types:
+        return ("grant_type", "refresh_token is only issued with authorization_code")
+    for uri in redirect_uris:
+        if problem := redirect_uri_problem(uri, allow_private_use_scheme=public):
+            return ("redirect_uri", f"{uri} {problem}")
+    for uri in post_logout_redirect_uris:
+        if problem := redirect_uri_problem(uri, allow_private_use_scheme=public):
+            return ("post_logout_redirect_uri", f"{uri} {problem}")
+    if backchannel_logout_uri and (problem := https_or_loopback_problem(backchannel_logout_uri)):
+        return ("backchannel_logout_uri", f"{backchannel_logout_uri} {problem}")
+    if public and token_endpoint_auth_method not in (None, "none"):
+        return ("token_endpoint_auth_method", "a public client authenticates with 'none' only")
+    if not public and token_endpoint_auth_method not in (None, *CONFIDENTIAL_AUTH_METHODS):
+        return (
+            "token_endpoint_auth_method",
+            f"use one of {', '.join(CONFIDENTIAL_AUTH_METHODS)} (or --public for 'none')",
+        )
+    for scope in scopes:
+        if not _SCOPE_TOKEN.match(scope):
+            return ("scope", f"{scope!r} is not a valid scope token (RFC 6749 §3.3)")
+    return None

@@ -1,0 +1,91 @@
+"""Which URIs a client may register, and when a requested redirect URI matches a registered one.
+
+RFC 9700 §2.1 (exact matching), RFC 8252 §7 (native apps: loopback with any port, private-use
+schemes), OIDC Back-Channel Logout §2.2.
+"""
+
+from __future__ import annotations
+
+import re
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+# RFC 8252 §7.1: a private-use scheme is a reversed domain name, so it contains a dot.
+_PRIVATE_USE_SCHEME = re.compile(r"^[a-z][a-z0-9+\-]*\.[a-z0-9+.\-]+$")
+_MAX_URI_LENGTH = 2000
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback IP literals."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def redirect_uri_problem(uri: str, *, allow_private_use_scheme: bool = True) -> str | None:
+    """Why ``uri`` cannot be registered as a redirect (or post-logout) URI, or None."""
+    if len(uri) > _MAX_URI_LENGTH:
+        return f"longer than {_MAX_URI_LENGTH} characters"
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in uri):
+        return "contains whitespace or control characters"
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return "is not a valid URI"
+    if "*" in uri:
+        return "contains a wildcard; redirect URIs are matched exactly"
+    if parts.fragment or uri.endswith("#"):
+        return "has a fragment (RFC 6749 §3.1.2)"
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return None if parts.hostname else "has no host"
+    if scheme == "http":
+        if is_loopback_host(parts.hostname):
+            return None
+        return "uses http with a host other than loopback; use https"
+    if not scheme:
+        return "is not an absolute URI"
+    if allow_private_use_scheme and _PRIVATE_USE_SCHEME.match(scheme) and port is None:
+        return None
+    return f"uses the scheme {scheme!r}; use https, http on loopback, or a reverse-domain scheme"
+
+
+def https_or_loopback_problem(uri: str) -> str | None:
+    """For server-to-server URIs such as the back-channel logout URI."""
+    return redirect_uri_problem(uri, allow_private_use_scheme=False)
+
+
+def redirect_uri_matches(requested: str, registered: tuple[str, ...]) -> bool:
+    """Exact string match, except that a loopback IP redirect URI matches on any port
+    (RFC 8252 §7.3: native apps bind an ephemeral port)."""
+    if requested in registered:
+        return True
+    try:
+        wanted = urlsplit(requested)
+        if wanted.scheme != "http" or not _is_loopback_ip(wanted.hostname):
+            return False
+        wanted_port = wanted.port
+    except ValueError:
+        return False
+    for candidate in registered:
+        have = urlsplit(candidate)
+        if (
+            have.scheme == "http"
+            and _is_loopback_ip(have.hostname)
+            and have.hostname == wanted.hostname
+            and have.path == wanted.path
+            and have.query == wanted.query
+            and wanted_port is not None
+        ):
+            return True
+    return False
+
+
+def _is_loopback_ip(host: str | None) -> bool:
+    return host is not None and host.lower() != "localhost" and is_loopback_host(host)

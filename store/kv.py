@@ -1,0 +1,55 @@
+"""The expiring key-value protocol: short-lived state (sessions, codes, counters, revocations).
+
+Every operation touches one key, so every backend (one process, Redis, Redis Cluster) can make it
+atomic. TTLs are seconds as floats; backends keep at least millisecond precision.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ExpiringStoreError(Exception):
+    """The expiring store could not be reached or refused an operation."""
+
+
+class ExpiringStore(Protocol):
+    async def get(self, key: str) -> bytes | None:
+        """The value, or None when absent or expired."""
+        ...
+
+    async def put(self, key: str, value: bytes, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds, replacing any earlier value."""
+        ...
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store only if the key is absent; True when this call stored it."""
+        ...
+
+    async def take(self, key: str) -> bytes | None:
+        """Read and delete in one atomic step: of concurrent takers, exactly one gets the value."""
+        ...
+
+    async def delete(self, key: str) -> bool:
+        """True when a live value was removed."""
+        ...
+
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
+        """Add ``amount`` atomically and return the new value. The TTL starts with the first
+        increment (a fixed window), later increments do not extend it."""
+        ...
+
+    async def ttl(self, key: str) -> float | None:
+        """Seconds left, or None when absent or expired."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise ExpiringStoreError when the backend cannot serve requests."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def check_ttl(ttl: float) -> None:
+    if not ttl > 0:
+        raise ValueError(f"ttl must be positive, got {ttl!r}")

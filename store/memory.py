@@ -1,0 +1,83 @@
+"""The in-process expiring store: the embedded default, correct for exactly one process."""
+
+from __future__ import annotations
+
+from store.clock import Clock, SystemClock
+from store.kv import ExpiringStoreError, check_ttl
+
+_SWEEP_EVERY = 1024  # writes between full sweeps of expired entries
+
+
+class MemoryStore:
+    """A dict with deadlines. Each method runs without awaiting, so on one event loop every
+    operation is atomic."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or SystemClock()
+        self._data: dict[str, tuple[bytes | int, float]] = {}
+        self._writes = 0
+
+    def _live(self, key: str) -> tuple[bytes | int, float] | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= self._clock.now():
+            del self._data[key]
+            return None
+        return entry
+
+    def _write(self, key: str, value: bytes | int, ttl: float) -> None:
+        check_ttl(ttl)
+        self._data[key] = (value, self._clock.now() + ttl)
+        self._writes += 1
+        if self._writes % _SWEEP_EVERY == 0:
+            now = self._clock.now()
+            for stale in [k for k, (_, deadline) in self._data.items() if deadline <= now]:
+                del self._data[stale]
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._live(key)
+        if entry is None:
+            return None
+        value = entry[0]
+        return str(value).encode() if isinstance(value, int) else value
+
+    async def put(self, key: str, value: bytes, ttl: float) -> None:
+        self._write(key, bytes(value), ttl)
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        if self._live(key) is not None:
+            return False
+        self._write(key, bytes(value), ttl)
+        return True
+
+    async def take(self, key: str) -> bytes | None:
+        value = await self.get(key)
+        self._data.pop(key, None)
+        return value
+
+    async def delete(self, key: str) -> bool:
+        existed = self._live(key) is not None
+        self._data.pop(key, None)
+        return existed
+
+    async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
+        entry = self._live(key)
+        if entry is None:
+            self._write(key, amount, ttl)
+            return amount
+        current, deadline = entry
+        if not isinstance(current, int):
+            raise ExpiringStoreError(f"value at {key!r} is not a counter")
+        self._data[key] = (current + amount, deadline)
+        return current + amount
+
+    async def ttl(self, key: str) -> float | None:
+        entry = self._live(key)
+        return None if entry is None else entry[1] - self._clock.now()
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._data.clear()

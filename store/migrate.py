@@ -1,0 +1,55 @@
+"""Apply Alembic migrations from code: ``init`` and ``serve`` call ``upgrade`` before anything
+reads the schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from store.database import Database
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant works; it only has to be the same for every instance of this gateway.
+_PG_MIGRATION_LOCK = 0x59_48_54_01
+
+
+def alembic_config(connection: Any | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _current(sync_connection: Any) -> str | None:
+    return MigrationContext.configure(sync_connection).get_current_revision()
+
+
+def _upgrade(sync_connection: Any) -> None:
+    command.upgrade(alembic_config(sync_connection), "head")
+
+
+async def current_revision(database: Database) -> str | None:
+    async with database.engine.connect() as connection:
+        return await connection.run_sync(_current)
+
+
+async def upgrade(database: Database) -> None:
+    """Bring the schema to the newest revision. On PostgreSQL an advisory lock makes instances
+    that start together migrate one after the other."""
+    async with database.engine.begin() as connection:
+        if not database.is_sqlite:
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+            )
+        if await connection.run_sync(_current) != head_revision():
+            await connection.run_sync(_upgrade)

@@ -1,0 +1,51 @@
+"""What the durable store hands out: plain frozen records, never ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    username: str
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    password_hash: str | None = None
+    disabled: bool = False
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    name: str
+    public: bool
+    secret_digest: str | None = None
+    token_endpoint_auth_method: str | None = None
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str | None = None
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
+    scopes: tuple[str, ...] = ()
+    require_consent: bool = False
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A signing key as stored: the private half stays encrypted until the key ring opens it."""
+
+    kid: str
+    alg: str
+    state: str  # "next" (published, not yet signing), "active" (signing), "retired" (published)
+    public_jwk: dict[str, Any] = field(hash=False)
+    private_key: str  # encrypted with the master key
+    created_at: float
+    activated_at: float | None = None
+    retired_at: float | None = None
+    publish_until: float | None = None

@@ -1,0 +1,97 @@
+"""The durable schema. Alembic migrations in ``store/migrations`` create exactly these tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class EpochTime(TypeDecorator[float]):
+    """A ``timestamp with time zone`` column that Python sees as epoch seconds (what the injected
+    clock speaks); SQLite's naive values are read back as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: float | None, dialect: Any) -> datetime | None:
+        return None if value is None else datetime.fromtimestamp(value, UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> float | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class ClientRow(Base):
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_digest: Mapped[str | None] = mapped_column(String(64))
+    public: Mapped[bool] = mapped_column(Boolean)
+    token_endpoint_auth_method: Mapped[str | None] = mapped_column(String(32))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    grant_types: Mapped[list[str]] = mapped_column(JSON)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    require_consent: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class SigningKeyRow(Base):
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[str] = mapped_column(String(8))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    private_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    activated_at: Mapped[float | None] = mapped_column(EpochTime)
+    retired_at: Mapped[float | None] = mapped_column(EpochTime)
+    publish_until: Mapped[float | None] = mapped_column(EpochTime)
+
+
+class KeyRingGenerationRow(Base):
+    """One row per algorithm; rotating bumps ``generation`` by compare-and-swap, so of two
+    instances rotating at once exactly one succeeds."""
+
+    __tablename__ = "key_ring_generations"
+
+    alg: Mapped[str] = mapped_column(String(16), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    rotated_at: Mapped[float] = mapped_column(EpochTime)
