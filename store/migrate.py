@@ -3,6 +3,10 @@ reads the schema."""
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +47,32 @@ async def current_revision(database: Database) -> str | None:
         return await connection.run_sync(_current)
 
 
+@asynccontextmanager
+async def _sqlite_file_lock(database: Database) -> AsyncIterator[None]:
+    """SQLite has no advisory locks: processes sharing the file take a lock file beside it."""
+    path = database.engine.url.database
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate-lock", "a") as handle:
+        await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 async def upgrade(database: Database) -> None:
-    """Bring the schema to the newest revision. On PostgreSQL an advisory lock makes instances
-    that start together migrate one after the other."""
+    """Bring the schema to the newest revision. Instances that start together migrate one after
+    the other (an advisory lock on PostgreSQL, a lock file beside a SQLite database)."""
+    if database.is_sqlite:
+        async with _sqlite_file_lock(database):
+            await _upgrade_locked(database)
+    else:
+        await _upgrade_locked(database)
+
+
+async def _upgrade_locked(database: Database) -> None:
     async with database.engine.begin() as connection:
         if not database.is_sqlite:
             await connection.execute(

@@ -1,0 +1,192 @@
+"""Fixtures shared by every test: backends (SQLite / PostgreSQL, memory / Redis), a fake clock,
+settings for a throw-away data directory, and a live gateway on a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from store.clock import FakeClock
+from store.database import Database, normalize_url
+from store.kv import ExpiringStore
+from store.memory import MemoryStore
+from store.migrate import upgrade
+
+TEST_DATABASE_URL = os.environ.get("YIHAOTONG_TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("YIHAOTONG_TEST_REDIS_URL")
+REQUIRE_SERVICES = os.environ.get("YIHAOTONG_TEST_REQUIRE_SERVICES") == "1"
+
+
+def need(url: str | None, variable: str) -> str:
+    """The service URL, or a skip (a failure when YIHAOTONG_TEST_REQUIRE_SERVICES=1)."""
+    if url:
+        return url
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{variable} is not set and YIHAOTONG_TEST_REQUIRE_SERVICES=1")
+    pytest.skip(f"set {variable} to run against that backend")
+
+
+# -- PostgreSQL: a fresh database per test, created through the admin URL ----------------------
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    url = normalize_url(need(TEST_DATABASE_URL, "YIHAOTONG_TEST_DATABASE_URL"))
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def _database_in(url: str, name: str) -> str:
+    base, _, _ = normalize_url(url).rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    admin_url = need(TEST_DATABASE_URL, "YIHAOTONG_TEST_DATABASE_URL")
+    name = f"yht_test_{secrets.token_hex(6)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _database_in(admin_url, name)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return need(TEST_REDIS_URL, "YIHAOTONG_TEST_REDIS_URL")
+
+
+# -- backends, parametrized ---------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    await upgrade(db)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def expiring_store(request: pytest.FixtureRequest) -> AsyncIterator[ExpiringStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    from store.redis_kv import RedisStore
+
+    prefix = f"yht-test:{secrets.token_hex(6)}:"
+    store = RedisStore.from_url(request.getfixturevalue("redis_url"), prefix)
+    try:
+        yield store
+    finally:
+        client = store._redis
+        keys = [key async for key in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await store.close()
+
+
+# -- settings and a live gateway ------------------------------------------------------------------
+
+
+@pytest.fixture(params=["embedded", "services"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """'embedded': SQLite + in-process store; 'services': PostgreSQL + Redis."""
+    return request.param
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path, request: pytest.FixtureRequest):
+    """Build Settings on a fresh data directory for the given backend."""
+
+    def build(backend: str = "embedded", **overrides: object) -> Settings:
+        values: dict[str, object] = {"data_dir": tmp_path / "var", "log_level": "WARNING"}
+        if backend == "services":
+            values["database_url"] = request.getfixturevalue("postgres_url")
+            values["redis_url"] = request.getfixturevalue("redis_url")
+            values["redis_prefix"] = f"yht-test:{secrets.token_hex(6)}:"
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    app: object
+
+    @property
+    def services(self):
+        return self.app.state.services  # type: ignore[attr-defined]
+
+
+class _ThreadedServer:
+    def __init__(self, app: object, port: int) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(settings_for, backend: str) -> Iterator[LiveServer]:
+    """The gateway on a real socket, served by uvicorn in a thread."""
+    port = free_port()
+    settings = settings_for(backend, issuer=f"http://127.0.0.1:{port}")
+    app = create_app(settings)
+    server = _ThreadedServer(app, port)
+    server.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings, app)
+    finally:
+        server.stop()

@@ -1,0 +1,107 @@
+"""One conformance suite for the expiring store protocol, run against memory and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from store.kv import ExpiringStore, ExpiringStoreError
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_put_get_and_overwrite(expiring_store: ExpiringStore) -> None:
+    assert await expiring_store.get("a") is None
+    await expiring_store.put("a", b"one", 30)
+    assert await expiring_store.get("a") == b"one"
+    await expiring_store.put("a", b"two", 30)
+    assert await expiring_store.get("a") == b"two"
+
+
+async def test_values_expire(expiring_store: ExpiringStore) -> None:
+    await expiring_store.put("short", b"x", 0.15)
+    await expiring_store.put("long", b"y", 30)
+    left = await expiring_store.ttl("short")
+    assert left is not None and 0 < left <= 0.15
+    await asyncio.sleep(0.3)
+    assert await expiring_store.get("short") is None
+    assert await expiring_store.ttl("short") is None
+    assert await expiring_store.take("short") is None
+    assert await expiring_store.get("long") == b"y"
+
+
+async def test_add_only_when_absent(expiring_store: ExpiringStore) -> None:
+    assert await expiring_store.add("lock", b"first", 30) is True
+    assert await expiring_store.add("lock", b"second", 30) is False
+    assert await expiring_store.get("lock") == b"first"
+
+
+async def test_add_succeeds_after_expiry(expiring_store: ExpiringStore) -> None:
+    assert await expiring_store.add("lock", b"first", 0.1)
+    await asyncio.sleep(0.25)
+    assert await expiring_store.add("lock", b"second", 30) is True
+    assert await expiring_store.get("lock") == b"second"
+
+
+async def test_take_is_single_use(expiring_store: ExpiringStore) -> None:
+    await expiring_store.put("code", b"grant", 60)
+    assert await expiring_store.take("code") == b"grant"
+    assert await expiring_store.take("code") is None
+    assert await expiring_store.get("code") is None
+
+
+async def test_concurrent_takers_get_the_value_once(expiring_store: ExpiringStore) -> None:
+    for round_ in range(20):
+        await expiring_store.put(f"code{round_}", b"v", 60)
+        results = await asyncio.gather(*(expiring_store.take(f"code{round_}") for _ in range(8)))
+        assert results.count(b"v") == 1
+        assert results.count(None) == 7
+
+
+async def test_delete(expiring_store: ExpiringStore) -> None:
+    await expiring_store.put("k", b"v", 30)
+    assert await expiring_store.delete("k") is True
+    assert await expiring_store.delete("k") is False
+    assert await expiring_store.get("k") is None
+
+
+async def test_counter_counts_atomically(expiring_store: ExpiringStore) -> None:
+    values = await asyncio.gather(*(expiring_store.incr("failures", 30) for _ in range(50)))
+    assert sorted(values) == list(range(1, 51))
+    assert await expiring_store.incr("failures", 30, amount=5) == 55
+    assert await expiring_store.get("failures") == b"55"
+
+
+async def test_counter_window_is_fixed_from_first_increment(expiring_store: ExpiringStore) -> None:
+    await expiring_store.incr("window", 0.3)
+    await asyncio.sleep(0.15)
+    await expiring_store.incr("window", 0.3)  # must not extend the window
+    left = await expiring_store.ttl("window")
+    assert left is not None and left < 0.2
+    await asyncio.sleep(0.25)
+    assert await expiring_store.get("window") is None
+    assert await expiring_store.incr("window", 30) == 1
+
+
+async def test_counter_on_a_non_counter_is_an_error(expiring_store: ExpiringStore) -> None:
+    await expiring_store.put("text", b"not a number", 30)
+    with pytest.raises(ExpiringStoreError):
+        await expiring_store.incr("text", 30)
+
+
+async def test_ttl_must_be_positive(expiring_store: ExpiringStore) -> None:
+    with pytest.raises(ValueError):
+        await expiring_store.put("k", b"v", 0)
+    with pytest.raises(ValueError):
+        await expiring_store.incr("k", -1)
+
+
+async def test_binary_values_round_trip(expiring_store: ExpiringStore) -> None:
+    blob = bytes(range(256))
+    await expiring_store.put("blob", blob, 30)
+    assert await expiring_store.get("blob") == blob
+
+
+async def test_ping(expiring_store: ExpiringStore) -> None:
+    await expiring_store.ping()
