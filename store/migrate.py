@@ -54,12 +54,12 @@ async def _sqlite_file_lock(database: Database) -> AsyncIterator[None]:
     if not path or path == ":memory:":
         yield
         return
-    with open(f"{path}.migrate-lock", "a") as handle:
+    handle = await asyncio.to_thread(open, f"{path}.migrate-lock", "a")
+    try:
         await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
+    finally:
+        handle.close()  # closing releases the lock
 
 
 async def upgrade(database: Database) -> None:
