@@ -9,6 +9,7 @@ prefetched — and write afterwards. Running it in threads costs more than it sa
 from __future__ import annotations
 
 import json
+import secrets
 from contextvars import ContextVar
 from typing import Any
 
@@ -24,13 +25,13 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
-from joserfc.jwk import KeySet
 from starlette.responses import Response
 
 from gateway.clients import secret_matches
 from gateway.settings import Settings
 from keys.ring import KeyRing
 from policies.redirect_uris import redirect_uri_matches
+from store.clock import Clock
 from store.records import Client
 
 # Client records the current request may ask Authlib about, loaded before Authlib runs.
@@ -134,24 +135,45 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
 
 class AccessTokenGenerator(JWTBearerTokenGenerator):
-    """RFC 9068 JWT access tokens signed by the key ring's active key (its kid in the header)."""
+    """RFC 9068 JWT access tokens, signed through the key ring (kid in the header, any of its
+    algorithms); Authlib's hooks decide audience, jti and extra claims."""
 
-    def __init__(self, settings: Settings, keys: KeyRing) -> None:
+    def __init__(self, settings: Settings, keys: KeyRing, clock: Clock) -> None:
         super().__init__(
             issuer=settings.issuer,
             alg=keys.default_alg,
             expires_generator=lambda client, grant_type: settings.access_token_ttl,
         )
         self._keys = keys
+        self._clock = clock
 
-    def get_jwks(self) -> KeySet:
-        return KeySet([self._keys.signing_key(self.alg)])
+    def get_jti(self, client: OAuthClient, grant_type: str, user: Any, scope: str) -> str:
+        return secrets.token_urlsafe(16)
+
+    def access_token_generator(
+        self, client: OAuthClient, grant_type: str, user: Any, scope: str | None
+    ) -> str:
+        now = int(self._clock.now())
+        client_id = client.get_client_id()
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": str(user.get_user_id()) if user else client_id,
+            "aud": self.get_audiences(client, user, scope),
+            "client_id": client_id,
+            "iat": now,
+            "exp": now + self._get_expires_in(client, grant_type),
+            "jti": self.get_jti(client, grant_type, user, scope or ""),
+        }
+        if scope:
+            claims["scope"] = scope
+        claims.update(self.get_extra_claims(client, grant_type, user, scope))
+        return self._keys.sign(claims, self.alg, typ="at+jwt")
 
 
 class AuthorizationServer(_AuthlibServer):
-    def __init__(self, settings: Settings, keys: KeyRing) -> None:
+    def __init__(self, settings: Settings, keys: KeyRing, clock: Clock) -> None:
         super().__init__()
-        self.register_token_generator("default", AccessTokenGenerator(settings, keys))
+        self.register_token_generator("default", AccessTokenGenerator(settings, keys, clock))
         self.register_grant(ClientCredentialsGrant)
 
     def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:

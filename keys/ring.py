@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import SecurityWarning
 
 from keys.generate import SigningJWK, generate_key, load_private, private_pem, public_jwk
 from keys.master import MasterKey
 from store.clock import Clock
 from store.records import SigningKey
 from store.signing_keys import SigningKeyStore
+
+# RFC 9864 prefers the fully-specified "Ed25519", but relying parties today know "EdDSA"; it is
+# offered on purpose, so joserfc's warning on every signature is noise.
+warnings.filterwarnings("ignore", "EdDSA is deprecated", SecurityWarning)
 
 # How long after a rotation other instances may still sign with the old key (they reload the
 # ring at least this often) plus clock skew between the machines.
@@ -91,6 +99,18 @@ class KeyRing:
         except KeyError:
             raise KeyRingError(f"no active {alg} signing key; run `yihaotong init`") from None
 
+    def sign(
+        self, claims: dict[str, object], alg: str | None = None, typ: str | None = None
+    ) -> str:
+        """A compact JWS of ``claims`` by the active key of ``alg``, its kid in the header.
+        (The algorithm is named explicitly: joserfc refuses EdDSA unless asked, RFC 9864.)"""
+        alg = alg or self.default_alg
+        key = self.signing_key(alg)
+        header = {"alg": alg, "kid": key.kid}
+        if typ:
+            header["typ"] = typ
+        return jwt.encode(header, claims, key, algorithms=[alg])
+
     def records(self) -> list[SigningKey]:
         return list(self._loaded.records)
 
@@ -151,7 +171,7 @@ class KeyRing:
             raise KeyRotationTooSoon(
                 f"the next {alg} key {pending.kid} has been published for {published_for:.0f} s; "
                 f"relying parties may cache the JWKS for {self._jwks_max_age} s; wait "
-                f"{self._jwks_max_age - published_for:.0f} s more (or force it for a compromised key)"
+                f"{self._jwks_max_age - published_for:.0f} s more (or force it if the key leaked)"
             )
         new_next = await self._new_record(alg, "next", now)
         rotated = await self._store.rotate(

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,11 +179,11 @@ class _ThreadedServer:
         self.thread.join(timeout=10)
 
 
-@pytest.fixture
-def live_server(settings_for, backend: str) -> Iterator[LiveServer]:
+@contextmanager
+def running_gateway(settings_for, backend: str = "embedded", **overrides: object):
     """The gateway on a real socket, served by uvicorn in a thread."""
     port = free_port()
-    settings = settings_for(backend, issuer=f"http://127.0.0.1:{port}")
+    settings = settings_for(backend, issuer=f"http://127.0.0.1:{port}", **overrides)
     app = create_app(settings)
     server = _ThreadedServer(app, port)
     server.start()
@@ -190,3 +191,9 @@ def live_server(settings_for, backend: str) -> Iterator[LiveServer]:
         yield LiveServer(f"http://127.0.0.1:{port}", settings, app)
     finally:
         server.stop()
+
+
+@pytest.fixture
+def live_server(settings_for, backend: str) -> Iterator[LiveServer]:
+    with running_gateway(settings_for, backend) as server:
+        yield server

@@ -1,0 +1,38 @@
+"""Helpers for tests that talk to a live gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from gateway.clients import Registered
+from gateway.services import Services, open_services
+from gateway.settings import Settings
+
+
+@asynccontextmanager
+async def second_instance(settings: Settings) -> AsyncIterator[Services]:
+    """Services opened beside the live gateway, as an admin tool or another instance would."""
+    services = await open_services(settings)
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+async def service_client(settings: Settings, **options: object) -> Registered:
+    async with second_instance(settings) as services:
+        return await services.clients.register(
+            name=str(options.pop("name", "数据共享服务")),
+            grant_types=options.pop("grant_types", ["client_credentials"]),  # type: ignore[arg-type]
+            scopes=options.pop("scopes", ["data.read", "data.write"]),  # type: ignore[arg-type]
+            **options,  # type: ignore[arg-type]
+        )
+
+
+async def fetch_jwks(base_url: str) -> dict:
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        discovery = (await http.get("/.well-known/openid-configuration")).json()
+        return (await http.get(discovery["jwks_uri"])).json()
