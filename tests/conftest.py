@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,12 @@ async def _admin(sql: str) -> None:
         await connection.close()
 
 
+def admin_sql(sql: str) -> None:
+    """Run admin SQL from sync code, even inside an async test (on a thread of its own)."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _admin(sql)).result()
+
+
 def _database_in(url: str, name: str) -> str:
     base, _, _ = normalize_url(url).rpartition("/")
     return f"{base}/{name}"
@@ -62,11 +69,11 @@ def _database_in(url: str, name: str) -> str:
 def postgres_url() -> Iterator[str]:
     admin_url = need(TEST_DATABASE_URL, "YIHAOTONG_TEST_DATABASE_URL")
     name = f"yht_test_{secrets.token_hex(6)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    admin_sql(f'CREATE DATABASE "{name}"')
     try:
         yield _database_in(admin_url, name)
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -1,0 +1,115 @@
+"""Discovery, JWKS and the health probes over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.conftest import _admin, free_port, running_gateway
+
+
+async def test_discovery_lists_what_is_implemented(live_server) -> None:
+    issuer = live_server.settings.issuer
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        response = await http.get("/.well-known/openid-configuration")
+        rfc8414 = await http.get("/.well-known/oauth-authorization-server")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert "max-age" in response.headers["cache-control"]
+    document = response.json()
+    assert rfc8414.json() == document
+    assert document["issuer"] == issuer
+    assert document["token_endpoint"] == f"{issuer}/oauth/token"
+    assert document["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
+    assert document["grant_types_supported"] == ["client_credentials"]
+    assert document["token_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
+    # Every endpoint it names answers.
+    async with httpx.AsyncClient() as http:
+        for key in ("jwks_uri", "token_endpoint"):
+            answer = await http.request(
+                "GET" if key == "jwks_uri" else "POST", document[key], data={}
+            )
+            assert answer.status_code != 404, key
+
+
+async def test_jwks_is_cacheable_and_public_only(live_server) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        first = await http.get("/.well-known/jwks.json")
+        again = await http.get(
+            "/.well-known/jwks.json", headers={"If-None-Match": first.headers["etag"]}
+        )
+    assert first.status_code == 200
+    assert first.headers["cache-control"] == f"public, max-age={live_server.settings.jwks_max_age}"
+    keys = first.json()["keys"]
+    assert [key["alg"] for key in keys] == ["RS256", "RS256"]  # active and next
+    for key in keys:
+        assert set(key) == {"kty", "kid", "alg", "use", "n", "e"}
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+async def test_health_and_readiness(live_server) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        alive = await http.get("/healthz")
+        ready = await http.get("/readyz")
+    assert alive.status_code == 200 and alive.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "expiring_store": "ok"},
+    }
+
+
+async def test_not_ready_when_redis_is_unreachable(settings_for) -> None:
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    with running_gateway(settings_for, redis_url=dead_redis) as live:
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            ready = await http.get("/readyz")
+            alive = await http.get("/healthz")
+    assert alive.status_code == 200
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert checks["database"] == "ok"
+    assert checks["expiring_store"].startswith("unreachable")
+    assert "127.0.0.1" not in ready.text  # no addresses in the reason
+
+
+@pytest.mark.parametrize("backend", ["services"])
+async def test_not_ready_when_the_database_is_gone(settings_for, backend: str) -> None:
+    with running_gateway(settings_for, backend) as live:
+        database = live.settings.database_url.rsplit("/", 1)[1]
+        await _admin(f'DROP DATABASE "{database}" WITH (FORCE)')
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            ready = await http.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"].startswith("unreachable")
+    assert ready.json()["checks"]["expiring_store"] == "ok"
+
+
+async def test_unknown_paths_are_json_404(live_server) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        response = await http.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not Found"}
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert len(response.headers["x-request-id"]) >= 8
+
+
+async def test_request_id_is_kept_when_well_formed(live_server) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        kept = await http.get("/healthz", headers={"X-Request-ID": "trace-0123456789"})
+        replaced = await http.get("/healthz", headers={"X-Request-ID": "<script>"})
+    assert kept.headers["x-request-id"] == "trace-0123456789"
+    assert replaced.headers["x-request-id"] != "<script>"
+
+
+async def test_concurrent_requests_share_one_event_loop_correctly(live_server) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        answers = await asyncio.gather(*(http.get("/.well-known/jwks.json") for _ in range(40)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1

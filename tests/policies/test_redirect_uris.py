@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import pytest
+
+from policies.redirect_uris import (
+    https_or_loopback_problem,
+    is_loopback_host,
+    redirect_uri_matches,
+    redirect_uri_problem,
+)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://app.example.gov.cn/cb",
+        "https://app.example.gov.cn:8443/cb?tenant=1",
+        "http://127.0.0.1/cb",
+        "http://[::1]:9000/cb",
+        "http://localhost:3000/cb",
+        "cn.gov.city.office:/oauth2redirect",
+    ],
+)
+def test_acceptable_redirect_uris(uri: str) -> None:
+    assert redirect_uri_problem(uri) is None
+
+
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        ("http://app.example.gov.cn/cb", "loopback"),
+        ("http://127.0.0.1.nip.io/cb", "loopback"),
+        ("https://app.example.gov.cn/cb#x", "fragment"),
+        ("https://app.example.gov.cn/cb#", "fragment"),
+        ("https://*.example.gov.cn/cb", "wildcard"),
+        ("javascript:alert(1)", "scheme"),
+        ("data:text/html,hi", "scheme"),
+        ("file:///etc/passwd", "scheme"),
+        ("myapp://cb", "scheme"),  # private-use schemes are reverse domain names
+        ("/cb", "absolute"),
+        ("https:///cb", "host"),
+        ("https://app.example.gov.cn/c b", "whitespace"),
+        ("https://app.example.gov.cn:99999/cb", "valid"),
+        ("https://a.example/" + "x" * 2000, "longer"),
+    ],
+)
+def test_refused_redirect_uris(uri: str, reason: str) -> None:
+    problem = redirect_uri_problem(uri)
+    assert problem is not None and reason in problem
+
+
+def test_server_uris_never_take_private_schemes() -> None:
+    assert https_or_loopback_problem("cn.gov.app:/logout") is not None
+    assert https_or_loopback_problem("https://app.example.gov.cn/bcl") is None
+
+
+def test_loopback_hosts() -> None:
+    assert is_loopback_host("localhost") and is_loopback_host("127.0.0.5")
+    assert is_loopback_host("[::1]") and is_loopback_host("::1")
+    assert not is_loopback_host("example.gov.cn") and not is_loopback_host(None)
+    assert not is_loopback_host("10.0.0.1")
+
+
+def test_matching_is_exact() -> None:
+    registered = ("https://app.example.gov.cn/cb",)
+    assert redirect_uri_matches("https://app.example.gov.cn/cb", registered)
+    for near in (
+        "https://app.example.gov.cn/cb/",
+        "https://app.example.gov.cn/cb?x=1",
+        "https://APP.example.gov.cn/cb",
+        "https://app.example.gov.cn/CB",
+        "https://app.example.gov.cn:443/cb",
+        "https://app.example.gov.cn/cb#",
+        "http://app.example.gov.cn/cb",
+        "https://app.example.gov.cn.evil.example/cb",
+    ):
+        assert not redirect_uri_matches(near, registered), near
+
+
+def test_loopback_ip_matches_on_any_port_only() -> None:
+    registered = ("http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost:3000/cb")
+    assert redirect_uri_matches("http://127.0.0.1:51234/cb", registered)
+    assert redirect_uri_matches("http://[::1]:1/cb", registered)
+    assert not redirect_uri_matches("http://127.0.0.1:51234/other", registered)
+    assert not redirect_uri_matches("http://127.0.0.1:51234/cb?x=1", registered)
+    assert not redirect_uri_matches("http://[::1]:1/cb", ("http://127.0.0.1/cb",))
+    # "localhost" is a name anyone's resolver may answer for: exact match only (RFC 8252 §8.3).
+    assert not redirect_uri_matches("http://localhost:4000/cb", registered)
+    assert redirect_uri_matches("http://localhost:3000/cb", registered)
+    assert not redirect_uri_matches("https://127.0.0.1:51234/cb", registered)
+    assert not redirect_uri_matches("http://127.0.0.1:bad/cb", registered)
