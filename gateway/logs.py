@@ -44,6 +44,7 @@ def configure_logging(level: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter at every start
     # uvicorn's access log prints query strings (codes, states); ours does not.
     logging.getLogger("uvicorn.access").disabled = True
 
