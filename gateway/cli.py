@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from gateway.errors import GatewayError
-from gateway.services import Services, initialize, open_services
+from gateway.services import Services, initialize, open_services, require_initialized
 from gateway.settings import Settings
 from keys.master import MasterKeyError
 from keys.ring import KeyRingError
@@ -67,9 +67,17 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
         fail(str(error))
 
 
-def with_services(settings: Settings, action: Callable[[Services], Awaitable[T]]) -> T:
+def with_services(
+    settings: Settings, action: Callable[[Services], Awaitable[T]], *, read_only: bool = False
+) -> T:
+    """Run ``action`` on opened services. Writing commands initialize first (as ``serve``
+    does); read-only ones never create anything and say so when there is nothing yet."""
+
     async def work() -> T:
-        await initialize(settings)
+        if read_only:
+            await require_initialized(settings)
+        else:
+            await initialize(settings)
         services = await open_services(settings)
         try:
             return await action(services)
@@ -154,6 +162,7 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
     )
 
@@ -281,7 +290,7 @@ def clients_create(
 def clients_list(as_json: JsonFlag = False) -> None:
     """List registered clients (never their secrets)."""
     settings = load_settings()
-    clients = with_services(settings, lambda s: s.clients.list())
+    clients = with_services(settings, lambda s: s.clients.list(), read_only=True)
     emit(
         as_json,
         {"clients": [client_document(c) for c in clients]},
@@ -313,7 +322,7 @@ def keys_list(as_json: JsonFlag = False) -> None:
             for r in services.keys.records()
         ]
 
-    keys = with_services(settings, listing)
+    keys = with_services(settings, listing, read_only=True)
     emit(
         as_json,
         {"keys": keys},

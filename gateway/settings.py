@@ -55,7 +55,18 @@ class Settings(BaseSettings):
     max_form_bytes: int = Field(
         16384, ge=1024, description="Largest form body the OAuth endpoints read."
     )
-    log_level: str = Field("INFO", description="Python log level.")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted.",
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
 
     @field_validator("issuer")
     @classmethod

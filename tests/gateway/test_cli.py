@@ -188,6 +188,7 @@ def test_clients_create_refuses_bad_input(cli, args, words) -> None:
 
 
 def test_keys_rotate_waits_for_caches_unless_forced(cli) -> None:
+    ok_json(cli("init", "--json"))
     before = ok_json(cli("keys", "list", "--json"))["keys"]
     announced = next(k["kid"] for k in before if k["state"] == "next")
     refused(cli("keys", "rotate"), "published for")
@@ -217,3 +218,28 @@ def test_wrong_master_key_is_a_clear_error(cli, tmp_path: Path) -> None:
     ok_json(cli("init", "--json"))
     (tmp_path / "var" / "master.key").write_text("A" * 43 + "=\n")
     refused(cli("keys", "list"), "master key")
+
+
+def test_read_only_commands_create_nothing(cli, tmp_path: Path) -> None:
+    refused(cli("keys", "list"), "yihaotong init")
+    refused(cli("clients", "list"), "yihaotong init")
+    assert not (tmp_path / "var" / "master.key").exists()
+    ok_json(cli("init", "--json"))
+    listed = ok_json(cli("keys", "list", "--json", YIHAOTONG_SIGNING_ALGS="RS256,ES256"))
+    assert {k["alg"] for k in listed["keys"]} == {"RS256"}  # listing added no ES256 keys
+
+
+def test_a_lost_master_key_is_never_silently_replaced(cli, tmp_path: Path) -> None:
+    ok_json(cli("init", "--json"))
+    master = tmp_path / "var" / "master.key"
+    master.unlink()
+    refused(cli("init"), "master key", "restore")
+    assert not master.exists()
+    served = cli("serve", "--port", "1")  # logs its warnings first, then the error
+    assert served.returncode == 1
+    assert "restore" in served.stderr and "Traceback" not in served.stderr
+
+
+def test_bad_log_level_is_a_configuration_error(cli) -> None:
+    result = cli("init", YIHAOTONG_LOG_LEVEL="verbose")
+    assert result.returncode == 2 and "YIHAOTONG_LOG_LEVEL" in result.stderr
