@@ -67,6 +67,9 @@ class AccountService:
         except Conflict as error:
             raise AlreadyExists(f"the username {username!r} is taken") from error
 
+    async def get(self, account_id: str) -> Account | None:
+        return await self._store.get(account_id)
+
     async def authenticate(self, username: str, password: str) -> Account | None:
         """The account when the password is right; None otherwise (unknown user, disabled,
         wrong password) after the same amount of work. Rehashes when parameters changed."""

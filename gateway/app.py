@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         await initialize(settings, clock)
         services = await open_services(settings, clock)
         app.state.services = services
-        app.state.oauth = AuthorizationServer(settings, services.keys, services.clock)
+        app.state.oauth = AuthorizationServer(services)
         app.state.metadata_bytes = discovery.metadata_bytes(settings)
         app.state.token_url = settings.issuer + discovery.TOKEN_PATH
         refresher = asyncio.create_task(_keep_key_ring_fresh(services))

@@ -2,21 +2,26 @@
 its grants.
 
 Authlib's server is synchronous. Endpoints load what a grant will need asynchronously first
-(``prefetched_clients``), run Authlib inline on the event loop — its hooks only read what was
+(``grant_context``), run Authlib inline on the event loop — its hooks only read what was
 prefetched — and write afterwards. Running it in threads costs more than it saves.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2 import AuthorizationServer as _AuthlibServer
 from authlib.oauth2.rfc6749 import (
     ClientMixin,
     InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
     InvalidScopeError,
     OAuth2Error,
     OAuth2Request,
@@ -24,18 +29,121 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
+from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core import AuthorizationCodeMixin
+from authlib.oidc.core.grants import OpenIDCode
+from joserfc.jwk import KeySet
 from starlette.responses import Response
 
+from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
 from gateway.settings import Settings
 from keys.ring import KeyRing
 from policies.redirect_uris import redirect_uri_matches
 from store.clock import Clock
-from store.records import Client
+from store.records import Account, Client, RefreshToken
 
-# Client records the current request may ask Authlib about, loaded before Authlib runs.
-prefetched_clients: ContextVar[dict[str, Client | None]] = ContextVar("prefetched_clients")
+if TYPE_CHECKING:
+    from gateway.services import Services
+
+CODE_TTL = 60  # seconds; RFC 9700 §4.5 wants codes short-lived
+CODE_USED_TTL = 3600  # how long a redeemed code is remembered, to catch its reuse
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass
+class EndUser:
+    """The signed-in person as a grant sees them: the account and how it signed in."""
+
+    account: Account
+    subject: str
+    auth_time: float
+    amr: list[str]
+    acr: str | None = None
+    sid: str | None = None
+
+    def get_user_id(self) -> str:
+        return self.subject
+
+
+@dataclass
+class CodeRecord(AuthorizationCodeMixin):
+    """An authorization code's grant, kept in the expiring store under the code's digest."""
+
+    client_id: str
+    redirect_uri: str | None
+    scope: str
+    account_id: str
+    subject: str
+    auth_time: float
+    amr: list[str]
+    acr: str | None = None
+    sid: str | None = None
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    claims: dict[str, Any] | None = None
+
+    def get_redirect_uri(self) -> str | None:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time)
+
+    def get_acr(self) -> str | None:
+        return self.acr
+
+    def get_amr(self) -> list[str]:
+        return self.amr
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CodeRecord:
+        return cls(**json.loads(raw))
+
+
+class RefreshView:
+    """Authlib's view of a stored refresh token."""
+
+    def __init__(self, record: RefreshToken) -> None:
+        self.record = record
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return client.get_client_id() == self.record.client_id
+
+    def get_scope(self) -> str:
+        return self.record.scope
+
+
+@dataclass
+class GrantContext:
+    """What one request loaded for Authlib before it runs, and the writes it owes after."""
+
+    clients: dict[str, Client | None] = field(default_factory=dict)
+    code: CodeRecord | None = None
+    code_digest: str | None = None
+    refresh: RefreshToken | None = None
+    account: Account | None = None
+    access_jti: str | None = None
+    family_id: str | None = None  # of the refresh token issued, if any
+    writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+grant_context: ContextVar[GrantContext] = ContextVar("grant_context")
+
 
 NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # RFC 7617 §2 makes the realm mandatory in a Basic challenge.
@@ -87,8 +195,11 @@ class OAuthClient(ClientMixin):
         return uris[0] if len(uris) == 1 else None
 
     def get_allowed_scope(self, scope: str) -> str:
-        allowed = set(self.record.scopes)
-        return list_to_scope([s for s in scope_to_list(scope) or [] if s in allowed])
+        """Requested scopes this client may have (OIDC's standard ones and its own); others
+        are dropped, and the token response names what was granted (RFC 6749 §3.3)."""
+        allowed = set(self.record.scopes) | set(STANDARD_SCOPES)
+        granted = [s for s in dict.fromkeys(scope_to_list(scope) or []) if s in allowed]
+        return list_to_scope(granted) or ""
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri_matches(redirect_uri, self.record.redirect_uris)
@@ -166,27 +277,232 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         }
         if scope:
             claims["scope"] = scope
+        if isinstance(user, EndUser):
+            claims["auth_time"] = int(user.auth_time)
+            if user.acr:
+                claims["acr"] = user.acr
+            if user.sid:
+                claims["sid"] = user.sid
         claims.update(self.get_extra_claims(client, grant_type, user, scope))
+        context = grant_context.get(None)
+        if context is not None:
+            context.access_jti = claims["jti"]
         return self._keys.sign(claims, self.alg, typ="at+jwt")
 
 
+class PKCE(CodeChallenge):
+    """RFC 7636 with S256 only (RFC 9700 §2.1.1), required from public clients at the
+    authorization endpoint already, and a code_verifier without a challenge refused (§4.8.2)."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        super().validate_code_challenge(grant, redirect_uri)
+        data = grant.request.payload.data
+        if grant.request.client.record.public and not data.get("code_challenge"):
+            raise InvalidRequestError("Public clients must use PKCE (code_challenge, S256).")
+        if data.get("code_challenge") and data.get("code_challenge_method", "plain") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.")
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]  # noqa: RUF012
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        user: EndUser = request.user
+        data = request.payload.data
+        record = CodeRecord(
+            client_id=request.client.get_client_id(),
+            redirect_uri=data.get("redirect_uri"),
+            scope=request.scope or "",
+            account_id=user.account.id,
+            subject=user.subject,
+            auth_time=user.auth_time,
+            amr=user.amr,
+            acr=user.acr,
+            sid=user.sid,
+            nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            claims=getattr(request, "claims_request", None),
+        )
+        store = self.server.services.expiring
+
+        async def write() -> None:
+            await store.put(f"code:{digest(code)}", record.to_bytes(), CODE_TTL)
+
+        grant_context.get().writes.append(write)
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> CodeRecord | None:
+        context = grant_context.get()
+        record = context.code
+        if record is None or context.code_digest != digest(code):
+            return None
+        return record if record.client_id == client.get_client_id() else None
+
+    def delete_authorization_code(self, authorization_code: CodeRecord) -> None:
+        return None  # taken from the store (atomically, once) before the grant ran
+
+    def authenticate_user(self, authorization_code: CodeRecord) -> EndUser | None:
+        account = grant_context.get().account
+        if account is None or account.disabled or account.id != authorization_code.account_id:
+            return None
+        return EndUser(
+            account=account,
+            subject=authorization_code.subject,
+            auth_time=authorization_code.auth_time,
+            amr=authorization_code.amr,
+            acr=authorization_code.acr,
+            sid=authorization_code.sid,
+        )
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """RFC 6749 §6 with rotation on every use (RFC 9700 §4.14.2); reuse is caught before
+    Authlib runs, where the family can be revoked asynchronously."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]  # noqa: RUF012
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshView | None:
+        record = grant_context.get().refresh
+        if record is None or record.digest != digest(refresh_token):
+            return None
+        return RefreshView(record)
+
+    def authenticate_user(self, refresh_token: RefreshView) -> EndUser | None:
+        account = grant_context.get().account
+        record = refresh_token.record
+        if account is None or account.disabled or account.id != record.account_id:
+            return None
+        return EndUser(
+            account=account,
+            subject=self.server.subject(record.client_id, account.id),
+            auth_time=record.auth_time,
+            amr=list(record.amr),
+            acr=record.acr,
+            sid=record.sid,
+        )
+
+    def revoke_old_credential(self, refresh_token: RefreshView) -> None:
+        return None  # the rotation write marks it used, in one transaction with its successor
+
+
+class IdTokens(OpenIDCode):
+    """ID tokens (OIDC Core §2, §3.1.3.6) signed by the key ring: RS256 unless only other
+    algorithms are configured."""
+
+    def __init__(self, server: AuthorizationServer) -> None:
+        super().__init__(require_nonce=False)
+        self._server = server
+
+    def _alg(self) -> str:
+        keys = self._server.services.keys
+        return "RS256" if "RS256" in keys.algs else keys.default_alg
+
+    def resolve_client_private_key(self, client: OAuthClient) -> KeySet:
+        return KeySet([self._server.services.keys.signing_key(self._alg())])
+
+    def get_client_algorithm(self, client: OAuthClient) -> str:
+        return self._alg()
+
+    def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
+        return {"alg": self._alg(), "typ": "JWT"}
+
+    def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
+        services = self._server.services
+        now = int(services.clock.now())
+        return {
+            "iss": services.settings.issuer,
+            "aud": client.get_client_id(),
+            "azp": client.get_client_id(),
+            "iat": now,
+            "exp": now + services.settings.id_token_ttl,
+        }
+
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        return False  # a nonce travels inside a single-use code; replay is caught there
+
+    def generate_user_info(self, user: EndUser, scope: str) -> dict[str, Any]:
+        code = grant_context.get().code
+        requested = ((code.claims or {}).get("id_token") if code else None) or {}
+        claims = user_claims(user.account, user.subject, scope_to_list(scope) or [], requested)
+        if user.sid:
+            claims["sid"] = user.sid
+        return claims
+
+
 class AuthorizationServer(_AuthlibServer):
-    def __init__(self, settings: Settings, keys: KeyRing, clock: Clock) -> None:
+    def __init__(self, services: Services) -> None:
         super().__init__()
-        self.register_token_generator("default", AccessTokenGenerator(settings, keys, clock))
+        self.services = services
+        settings, keys = services.settings, services.keys
+        generator = AccessTokenGenerator(settings, keys, services.clock)
+        generator.refresh_token_generator = lambda *args, **kwargs: secrets.token_urlsafe(32)
+        self.register_token_generator("default", generator)
         self.register_grant(ClientCredentialsGrant)
+        self.register_grant(AuthorizationCodeGrant, [PKCE(required=True), IdTokens(self)])
+        self.register_grant(RefreshTokenGrant)
+        issuer = IssuerParameter()
+        issuer.get_issuer = lambda: settings.issuer  # type: ignore[method-assign]
+        self.register_extension(issuer)
+
+    def subject(self, client_id: str, account_id: str) -> str:
+        from gateway.claims import subject_for
+
+        client = grant_context.get().clients.get(client_id)
+        if client is None:
+            return account_id
+        return subject_for(client, account_id, self.services.pairwise_key)
 
     def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
         # Endpoints build the FormRequest themselves (after the async prefetch).
         return request
 
     def query_client(self, client_id: str) -> OAuthClient | None:
-        record = prefetched_clients.get({}).get(client_id)
+        record = grant_context.get(GrantContext()).clients.get(client_id)
         return None if record is None else OAuthClient(record)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        # JWT access tokens are self-contained: nothing to store for client_credentials.
-        return None
+        """Access tokens are self-contained JWTs; refresh tokens are stored, in families."""
+        refresh_token = token.get("refresh_token")
+        if not refresh_token:
+            return
+        context = grant_context.get()
+        user: EndUser = request.user
+        now = self.services.clock.now()
+        previous = context.refresh
+        scope = previous.scope if previous else (token.get("scope") or "")
+        offline = "offline_access" in (scope_to_list(scope) or [])
+        settings = self.services.settings
+        ttl = settings.refresh_token_ttl if offline else settings.session_max_seconds
+        record = RefreshToken(
+            digest=digest(refresh_token),
+            family_id=previous.family_id if previous else secrets.token_urlsafe(32),
+            client_id=request.client.get_client_id(),
+            account_id=user.account.id,
+            scope=scope,
+            offline=offline,
+            auth_time=user.auth_time,
+            created_at=now,
+            expires_at=previous.expires_at if previous and offline else now + ttl,
+            sid=None if offline else user.sid,
+            acr=user.acr,
+            amr=tuple(user.amr),
+            access_jti=context.access_jti,
+        )
+        context.family_id = record.family_id
+        store = self.services.refresh_tokens
+        if previous is None:
+            context.writes.append(lambda: store.add(record))
+            return
+
+        async def rotate() -> None:
+            if not await store.rotate(previous.digest, record, now):
+                raise InvalidGrantError("The refresh token was used already.")
+
+        context.writes.append(rotate)
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None

@@ -10,19 +10,24 @@ from dataclasses import dataclass
 
 from gateway.accounts import AccountService
 from gateway.clients import ClientService
+from gateway.csrf import Csrf
 from gateway.errors import GatewayError
 from gateway.passwords import Passwords
+from gateway.sessions import SessionService
 from gateway.settings import Settings
 from keys.master import MasterKey, MasterKeyError, create_master_key_file
 from keys.ring import KeyRing
 from store.accounts import AccountStore
 from store.clients import ClientStore
 from store.clock import Clock, SystemClock
+from store.consents import ConsentStore
 from store.database import Database
 from store.kv import ExpiringStore
 from store.memory import MemoryStore
 from store.migrate import current_revision, head_revision, upgrade
+from store.refresh_tokens import RefreshTokenStore
 from store.signing_keys import SigningKeyStore
+from store.subjects import SubjectStore
 
 
 @dataclass
@@ -35,6 +40,13 @@ class Services:
     clients: ClientService
     accounts: AccountService
     passwords: Passwords
+    master_key: MasterKey
+    refresh_tokens: RefreshTokenStore
+    consents: ConsentStore
+    subjects: SubjectStore
+    sessions: SessionService
+    pairwise_key: bytes
+    csrf: Csrf
 
     async def close(self) -> None:
         await self.expiring.close()
@@ -49,10 +61,12 @@ def open_expiring_store(settings: Settings, clock: Clock) -> ExpiringStore:
     return MemoryStore(clock)
 
 
-def _key_ring(settings: Settings, database: Database, clock: Clock) -> KeyRing:
+def _key_ring(
+    settings: Settings, database: Database, clock: Clock, master_key: MasterKey | None = None
+) -> KeyRing:
     return KeyRing(
         SigningKeyStore(database),
-        MasterKey.from_file(settings.resolved_master_key_file),
+        master_key or MasterKey.from_file(settings.resolved_master_key_file),
         clock,
         settings.signing_algs,
         longest_token_ttl=settings.longest_token_ttl,
@@ -106,18 +120,28 @@ async def require_initialized(settings: Settings) -> None:
 async def open_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     database = Database(settings.resolved_database_url)
-    keys = _key_ring(settings, database, clock)
+    master_key = MasterKey.from_file(settings.resolved_master_key_file)
+    keys = _key_ring(settings, database, clock, master_key)
     await keys.reload()
     passwords = Passwords(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )
+    expiring = open_expiring_store(settings, clock)
+    sessions = SessionService(expiring, settings, clock)
     return Services(
         settings=settings,
         clock=clock,
         database=database,
-        expiring=open_expiring_store(settings, clock),
+        expiring=expiring,
         keys=keys,
         clients=ClientService(ClientStore(database), clock, settings.client_cache_seconds),
         accounts=AccountService(AccountStore(database), passwords, clock),
         passwords=passwords,
+        master_key=master_key,
+        refresh_tokens=RefreshTokenStore(database),
+        consents=ConsentStore(database),
+        subjects=SubjectStore(database),
+        sessions=sessions,
+        pairwise_key=master_key.derive("pairwise-subject"),
+        csrf=Csrf(master_key.derive("csrf"), sessions.secure),
     )

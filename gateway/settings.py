@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     )
     access_token_ttl: int = Field(600, gt=0, le=86400, description="Access token lifetime, s.")
     id_token_ttl: int = Field(600, gt=0, le=86400, description="ID token lifetime, s.")
+    refresh_token_ttl: int = Field(
+        2_592_000, gt=0, description="Lifetime of an offline_access refresh token, s."
+    )
+    session_idle_seconds: int = Field(
+        1800, gt=0, description="An SSO session ends after this long without use, s."
+    )
+    session_max_seconds: int = Field(
+        36000, gt=0, description="An SSO session ends this long after sign-in, whatever use, s."
+    )
     key_rotation_days: float = Field(
         90, ge=0, description="Rotate signing keys this often; 0 turns automatic rotation off."
     )

@@ -6,11 +6,13 @@ import base64
 import binascii
 from urllib.parse import unquote
 
+from authlib.oauth2.rfc6749 import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.forms import FormError, read_form
-from gateway.oauth import BASIC_CHALLENGE, FormRequest, prefetched_clients
+from gateway.oauth import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
+from gateway.prefetch import prefetch_grant
 from gateway.responses import oauth_error
 from gateway.services import Services
 
@@ -59,10 +61,22 @@ async def token_endpoint(request: Request) -> Response:
             return oauth_error("invalid_request", "client_id differs from the Basic credentials.")
     client_id = basic[0] if basic else form.get("client_id")
 
-    prefetched = {client_id: await services.clients.get(client_id)} if client_id else {}
+    context = GrantContext()
+    if client_id:
+        context.clients[client_id] = await services.clients.get(client_id)
+    refused = await prefetch_grant(services, form, context)
+    if refused is not None:
+        return refused
     oauth_request = FormRequest("POST", request.app.state.token_url, form, request.headers, {})
-    scope = prefetched_clients.set(prefetched)
+    scope = grant_context.set(context)
     try:
-        return request.app.state.oauth.create_token_response(oauth_request)
+        response = request.app.state.oauth.create_token_response(oauth_request)
     finally:
-        prefetched_clients.reset(scope)
+        grant_context.reset(scope)
+    if response.status_code == 200:
+        try:
+            for write in context.writes:
+                await write()
+        except OAuth2Error as error:
+            return request.app.state.oauth.handle_error_response(oauth_request, error)
+    return response

@@ -9,7 +9,9 @@ import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _VERSION = "v1"
 
@@ -36,6 +38,12 @@ class MasterKey:
         if len(key) != 32:
             raise MasterKeyError("the master key must be 32 bytes")
         self._aead = AESGCM(key)
+        self._key = key
+
+    def derive(self, purpose: str) -> bytes:
+        """A 256-bit key for one purpose (CSRF tokens, pairwise subjects, ...), so the master key
+        itself is only ever used for encryption."""
+        return HKDF(hashes.SHA256(), 32, salt=None, info=purpose.encode()).derive(self._key)
 
     @classmethod
     def from_file(cls, path: Path) -> MasterKey:

@@ -29,6 +29,9 @@ class Client:
     redirect_uris: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
+    frontchannel_logout_uri: str | None = None
+    subject_type: str = "public"  # or "pairwise" (OIDC Core §8)
+    sector_identifier: str | None = None
     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
     scopes: tuple[str, ...] = ()
     require_consent: bool = False
@@ -49,3 +52,22 @@ class SigningKey:
     activated_at: float | None = None
     retired_at: float | None = None
     publish_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    digest: str
+    family_id: str
+    client_id: str
+    account_id: str
+    scope: str
+    offline: bool
+    auth_time: float
+    created_at: float
+    expires_at: float
+    sid: str | None = None
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    access_jti: str | None = None
+    used_at: float | None = None
+    revoked_at: float | None = None

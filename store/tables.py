@@ -65,6 +65,9 @@ class ClientRow(Base):
     redirect_uris: Mapped[list[str]] = mapped_column(JSON)
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    frontchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    subject_type: Mapped[str] = mapped_column(String(16), default="public", server_default="public")
+    sector_identifier: Mapped[str | None] = mapped_column(String(255))
     grant_types: Mapped[list[str]] = mapped_column(JSON)
     scopes: Mapped[list[str]] = mapped_column(JSON)
     require_consent: Mapped[bool] = mapped_column(Boolean)
@@ -95,3 +98,48 @@ class KeyRingGenerationRow(Base):
     alg: Mapped[str] = mapped_column(String(16), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer)
     rotated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class RefreshTokenRow(Base):
+    """One row per refresh token ever issued (by SHA-256 digest). Tokens of one authorization
+    form a family: a token used twice revokes its whole family (RFC 9700 §4.14.2)."""
+
+    __tablename__ = "refresh_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(43), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    scope: Mapped[str] = mapped_column(Text)
+    sid: Mapped[str | None] = mapped_column(String(43), index=True)
+    offline: Mapped[bool] = mapped_column(Boolean)
+    auth_time: Mapped[float] = mapped_column(EpochTime)
+    acr: Mapped[str | None] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(JSON)
+    access_jti: Mapped[str | None] = mapped_column(String(43))
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    expires_at: Mapped[float] = mapped_column(EpochTime)
+    used_at: Mapped[float | None] = mapped_column(EpochTime)
+    revoked_at: Mapped[float | None] = mapped_column(EpochTime)
+
+
+class ConsentRow(Base):
+    """What an account allowed a client to have; asked again only for more."""
+
+    __tablename__ = "consents"
+
+    account_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    granted_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class SubjectIdentifierRow(Base):
+    """Pairwise subject identifiers (OIDC Core §8.1), so a `sub` can be traced back to its
+    account by the gateway and by nobody else."""
+
+    __tablename__ = "subject_identifiers"
+
+    sector: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36))

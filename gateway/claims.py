@@ -1,0 +1,63 @@
+"""What a client learns about an account: its subject identifier and the standard claims its
+scopes (or a ``claims`` request, OIDC Core §5.5) allow."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+from urllib.parse import urlsplit
+
+from store.records import Account, Client
+
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "profile": ("name", "preferred_username", "updated_at"),
+    "email": ("email", "email_verified"),
+    "phone": ("phone_number", "phone_number_verified"),
+}
+STANDARD_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+SUPPORTED_CLAIMS = ("sub", *(claim for claims in SCOPE_CLAIMS.values() for claim in claims))
+
+
+def sector_of(client: Client) -> str:
+    """OIDC Core §8.1: the host of the redirect URIs, unless a sector was registered."""
+    if client.sector_identifier:
+        return client.sector_identifier
+    hosts = {urlsplit(uri).hostname or uri for uri in client.redirect_uris}
+    return sorted(hosts)[0] if hosts else client.client_id
+
+
+def subject_for(client: Client, account_id: str, pairwise_key: bytes) -> str:
+    """The account's `sub` as this client sees it."""
+    if client.subject_type != "pairwise":
+        return account_id
+    mac = hmac.new(pairwise_key, f"{sector_of(client)}|{account_id}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+
+
+def _value(account: Account, claim: str) -> Any:
+    return {
+        "name": account.name,
+        "preferred_username": account.username,
+        "updated_at": int(account.updated_at),
+        "email": account.email,
+        "email_verified": False if account.email else None,
+        "phone_number": account.phone,
+        "phone_number_verified": False if account.phone else None,
+    }.get(claim)
+
+
+def user_claims(
+    account: Account, subject: str, scopes: list[str], requested: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``sub`` plus the claims granted by ``scopes`` and those named in a claims request
+    (only standard claims the account has; unknown names are ignored, §5.5)."""
+    names = [claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())]
+    names += [name for name in (requested or {}) if name in SUPPORTED_CLAIMS]
+    claims: dict[str, Any] = {"sub": subject}
+    for name in names:
+        value = _value(account, name)
+        if value is not None:
+            claims[name] = value
+    return claims

@@ -1,0 +1,95 @@
+"""HTML pages: locale choice, Jinja2 rendering, and the headers every page carries (a strict
+CSP that forbids framing, no caching, no referrer)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+HERE = Path(__file__).parent
+LOCALES = ("zh-CN", "en")
+DEFAULT_LOCALE = "zh-CN"
+STATIC_PATH = "/static"
+
+_templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class Messages(dict[str, str]):
+    """Translated strings; attribute access keeps templates short."""
+
+    def __getattr__(self, name: str) -> str:
+        return self[name]
+
+
+@cache
+def messages(locale: str) -> Messages:
+    strings = json.loads((HERE / "locales" / f"{locale}.json").read_text(encoding="utf-8"))
+    return Messages(strings, lang=locale)
+
+
+def _match(tag: str) -> str | None:
+    tag = tag.strip().lower()
+    if tag.startswith("zh"):
+        return "zh-CN"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def choose_locale(ui_locales: str | None, accept_language: str | None) -> str:
+    """``ui_locales`` (OIDC Core §3.1.2.1) first, then Accept-Language, then Chinese."""
+    for tag in (ui_locales or "").split():
+        if found := _match(tag):
+            return found
+    weighted = []
+    for part in (accept_language or "").split(","):
+        tag, _, quality = part.partition(";q=")
+        try:
+            weight = float(quality) if quality else 1.0
+        except ValueError:
+            continue
+        weighted.append((weight, tag))
+    for _, tag in sorted(weighted, key=lambda pair: -pair[0]):
+        if found := _match(tag):
+            return found
+    return DEFAULT_LOCALE
+
+
+def page(
+    request: Request,
+    template: str,
+    locale: str,
+    context: dict[str, Any],
+    status: int = 200,
+    form_action: str = "'self'",
+    script_nonce: str | None = None,
+) -> HTMLResponse:
+    body = _templates.get_template(template).render(
+        t=messages(locale), static_url=f"{STATIC_PATH}/style.css", **context
+    )
+    script = f"'nonce-{script_nonce}'" if script_nonce else "'none'"
+    csp = (
+        f"default-src 'none'; style-src 'self'; img-src 'self'; script-src {script}; "
+        f"form-action {form_action}; frame-src *; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return HTMLResponse(
+        body,
+        status_code=status,
+        headers={
+            "Content-Security-Policy": csp,
+            "X-Frame-Options": "DENY",
+            "Cache-Control": "no-store",
+            "Content-Language": locale,
+        },
+    )

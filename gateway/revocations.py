@@ -1,0 +1,35 @@
+"""Revoking what was issued: refresh token families in the durable store, access tokens (JWTs)
+by their jti in the expiring store until they would have expired anyway."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.services import Services
+
+audit = logging.getLogger("yihaotong.audit")
+
+
+async def revoke_access_token(services: Services, jti: str) -> None:
+    await services.expiring.put(f"revoked:{jti}", b"1", services.settings.access_token_ttl + 60)
+
+
+async def access_token_revoked(services: Services, jti: str) -> bool:
+    return await services.expiring.get(f"revoked:{jti}") is not None
+
+
+async def revoke_family(services: Services, family_id: str, reason: str) -> None:
+    """Revoke a refresh token family and the access tokens issued with it."""
+    jtis = await services.refresh_tokens.revoke_family(family_id, services.clock.now())
+    for jti in jtis:
+        await revoke_access_token(services, jti)
+    audit.info(
+        "tokens revoked",
+        extra={"fields": {"event": "token.revoked", "family": family_id[:8], "reason": reason}},
+    )
+
+
+async def end_session_grants(services: Services, sid: str) -> None:
+    """Refresh tokens bound to an SSO session (not offline ones) end with it."""
+    for family_id in await services.refresh_tokens.families_of_session(sid):
+        await revoke_family(services, family_id, "logout")

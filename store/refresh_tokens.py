@@ -1,0 +1,100 @@
+"""Durable refresh tokens: rotation by compare-and-set, family revocation on reuse."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+
+from sqlalchemy import select, update
+
+from store.database import Database
+from store.records import RefreshToken
+from store.tables import RefreshTokenRow
+
+_FIELDS = [f.name for f in fields(RefreshToken)]
+
+
+def _record(row: RefreshTokenRow) -> RefreshToken:
+    values = {name: getattr(row, name) for name in _FIELDS}
+    values["amr"] = tuple(values["amr"] or ())
+    return RefreshToken(**values)
+
+
+def _row(token: RefreshToken) -> RefreshTokenRow:
+    values = asdict(token)
+    values["amr"] = list(values["amr"])
+    return RefreshTokenRow(**values)
+
+
+class RefreshTokenStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def add(self, token: RefreshToken) -> None:
+        async with self._db.transaction() as session:
+            session.add(_row(token))
+
+    async def get(self, digest: str) -> RefreshToken | None:
+        async with self._db.sessions() as session:
+            row = await session.get(RefreshTokenRow, digest)
+            return None if row is None else _record(row)
+
+    async def mark_used(self, digest: str, now: float) -> bool:
+        """Claim a token for rotation; exactly one of concurrent callers gets True."""
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(RefreshTokenRow)
+                .where(
+                    RefreshTokenRow.digest == digest,
+                    RefreshTokenRow.used_at.is_(None),
+                    RefreshTokenRow.revoked_at.is_(None),
+                )
+                .values(used_at=now)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def rotate(self, used_digest: str, successor: RefreshToken, now: float) -> bool:
+        """Mark ``used_digest`` used and store its successor in one transaction; False (and
+        nothing written) when the token was already used or revoked."""
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(RefreshTokenRow)
+                .where(
+                    RefreshTokenRow.digest == used_digest,
+                    RefreshTokenRow.used_at.is_(None),
+                    RefreshTokenRow.revoked_at.is_(None),
+                )
+                .values(used_at=now)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            session.add(_row(successor))
+        return True
+
+    async def revoke_family(self, family_id: str, now: float) -> list[str]:
+        """Revoke every token of the family; returns the jtis of access tokens issued with
+        them, so those can be revoked too."""
+        async with self._db.transaction() as session:
+            jtis = await session.scalars(
+                select(RefreshTokenRow.access_jti).where(RefreshTokenRow.family_id == family_id)
+            )
+            access_jtis = [jti for jti in jtis if jti]
+            await session.execute(
+                update(RefreshTokenRow)
+                .where(RefreshTokenRow.family_id == family_id, RefreshTokenRow.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return access_jtis
+
+    async def families_of_session(self, sid: str) -> list[str]:
+        """Families bound to an SSO session (not offline ones): they end with the session."""
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(RefreshTokenRow.family_id)
+                .where(
+                    RefreshTokenRow.sid == sid,
+                    RefreshTokenRow.offline.is_(False),
+                    RefreshTokenRow.revoked_at.is_(None),
+                )
+                .distinct()
+            )
+            return list(rows)
