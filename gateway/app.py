@@ -12,11 +12,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from gateway import discovery, health, token
+from gateway import authorize, discovery, health, login, token
 from gateway.logs import RequestLogMiddleware, configure_logging
 from gateway.oauth import AuthorizationServer
+from gateway.pages import HERE, STATIC_PATH
 from gateway.services import Services, initialize, open_services
 from gateway.settings import Settings
 from keys.ring import RELOAD_SECONDS
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.oauth = AuthorizationServer(services)
         app.state.metadata_bytes = discovery.metadata_bytes(settings)
         app.state.token_url = settings.issuer + discovery.TOKEN_PATH
+        app.state.authorize_url = settings.issuer + authorize.AUTHORIZE_PATH
         refresher = asyncio.create_task(_keep_key_ring_fresh(services))
         try:
             yield
@@ -88,6 +91,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         Route(discovery.OAUTH_METADATA_PATH, discovery.discovery_endpoint, methods=["GET"]),
         Route(discovery.JWKS_PATH, discovery.jwks_endpoint, methods=["GET"]),
         Route(discovery.TOKEN_PATH, token.token_endpoint, methods=["POST"]),
+        Route(authorize.AUTHORIZE_PATH, authorize.authorization_endpoint, methods=["GET", "POST"]),
+        Route(authorize.RESUME_PATH, authorize.resume_endpoint, methods=["GET"]),
+        Route("/login", login.login_page, methods=["GET"]),
+        Route("/login", login.login_submit, methods=["POST"]),
+        Route("/consent", login.consent_page, methods=["GET"]),
+        Route("/consent", login.consent_submit, methods=["POST"]),
+        Mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="static"),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
     ]

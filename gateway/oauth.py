@@ -48,6 +48,8 @@ from store.records import Account, Client, RefreshToken
 if TYPE_CHECKING:
     from gateway.services import Services
 
+PROMPTS = {"none", "login", "consent", "select_account"}
+RESPONSE_MODES = {"query", "form_post"}
 CODE_TTL = 60  # seconds; RFC 9700 §4.5 wants codes short-lived
 CODE_USED_TTL = 3600  # how long a redeemed code is remembered, to catch its reuse
 
@@ -290,6 +292,55 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         return self._keys.sign(claims, self.alg, typ="at+jwt")
 
 
+def _check_request(grant: Any, redirect_uri: str) -> None:
+    """Checks Authlib leaves to us, run as its hook once the client and redirect URI are
+    known (so failures go back to the client)."""
+    data = grant.request.payload.data
+    if data.get("response_mode") and data["response_mode"] not in RESPONSE_MODES:
+        raise InvalidRequestError("response_mode must be query or form_post.")
+    if "request" in data:
+        raise OAuth2Error(
+            error="request_not_supported", description="Request objects are not supported."
+        )
+    if "request_uri" in data:
+        raise OAuth2Error(
+            error="request_uri_not_supported", description="request_uri is not supported."
+        )
+    prompts = set((data.get("prompt") or "").split())
+    if prompts - PROMPTS:
+        raise InvalidRequestError("Unsupported prompt value.")
+    if "none" in prompts and len(prompts) > 1:
+        raise InvalidRequestError("prompt=none cannot be combined with other values.")
+    max_age = data.get("max_age")
+    if max_age is not None and (not max_age.isdigit() or len(max_age) > 10):
+        raise InvalidRequestError("max_age must be a non-negative integer.")
+    claims = data.get("claims")
+    request_claims = None
+    if claims:
+        try:
+            request_claims = json.loads(claims)
+        except ValueError:
+            request_claims = None
+        if not isinstance(request_claims, dict) or not all(
+            isinstance(request_claims.get(part, {}), dict | type(None))
+            for part in ("id_token", "userinfo")
+        ):
+            raise InvalidRequestError("claims must be a JSON object (OIDC Core §5.5).")
+    if "openid" in (scope_to_list(data.get("scope")) or []) and not data.get("redirect_uri"):
+        raise InvalidRequestError(
+            "redirect_uri is required with scope openid (OIDC Core §3.1.2.1)."
+        )
+    grant.request.claims_request = request_claims
+
+
+class RequestChecks:
+    """The authorization request checks Authlib leaves to us, run once the client and redirect
+    URI are known, so that failures go back to the client."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_validate_authorization_request_payload", _check_request)
+
+
 class PKCE(CodeChallenge):
     """RFC 7636 with S256 only (RFC 9700 §2.1.1), required from public clients at the
     authorization endpoint already, and a code_verifier without a challenge refused (§4.8.2)."""
@@ -433,6 +484,18 @@ class IdTokens(OpenIDCode):
         return claims
 
 
+class OAuthResponse(Response):
+    """A Starlette response with the ``location`` attribute Authlib's hooks expect."""
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("location")
+
+    @location.setter
+    def location(self, value: str) -> None:
+        self.headers["location"] = value
+
+
 class AuthorizationServer(_AuthlibServer):
     def __init__(self, services: Services) -> None:
         super().__init__()
@@ -442,7 +505,9 @@ class AuthorizationServer(_AuthlibServer):
         generator.refresh_token_generator = lambda *args, **kwargs: secrets.token_urlsafe(32)
         self.register_token_generator("default", generator)
         self.register_grant(ClientCredentialsGrant)
-        self.register_grant(AuthorizationCodeGrant, [PKCE(required=True), IdTokens(self)])
+        self.register_grant(
+            AuthorizationCodeGrant, [RequestChecks(), PKCE(required=True), IdTokens(self)]
+        )
         self.register_grant(RefreshTokenGrant)
         issuer = IssuerParameter()
         issuer.get_issuer = lambda: settings.issuer  # type: ignore[method-assign]
@@ -517,11 +582,13 @@ class AuthorizationServer(_AuthlibServer):
                 headers.append(("WWW-Authenticate", BASIC_CHALLENGE))
         return self.handle_response(status, body, headers)
 
-    def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
+    def handle_response(
+        self, status: int, body: Any, headers: list[tuple[str, str]]
+    ) -> OAuthResponse:
         content = (
             json.dumps(body, separators=(",", ":")).encode() if isinstance(body, dict) else body
         )
-        response = Response(content, status_code=status)
+        response = OAuthResponse(content, status_code=status)
         for name, value in headers:
             response.headers[name] = value
         return response

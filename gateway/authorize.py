@@ -1,0 +1,270 @@
+"""The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2) and its resumption after the
+sign-in and consent pages.
+
+An invalid client or redirect URI gets an error page and never a redirect; every other error
+goes back to the client's redirect URI with ``state`` and ``iss`` (RFC 9207).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Error
+from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from joserfc.errors import JoseError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from gateway.claims import sector_of, subject_for
+from gateway.forms import FormError, parse_params, read_form
+from gateway.oauth import RESPONSE_MODES, EndUser, FormRequest, GrantContext, grant_context
+from gateway.pages import choose_locale, messages, page
+from gateway.services import Services
+from gateway.sessions import SsoSession
+from gateway.tokens_in import verify_own_jwt
+
+AUTHORIZE_PATH = "/oauth/authorize"
+RESUME_PATH = "/oauth/authorize/resume"
+TX_TTL = 900  # seconds a user has for signing in and consenting
+
+
+@dataclass
+class Transaction:
+    """An authorization request waiting for the user (sign-in or consent)."""
+
+    params: dict[str, str]
+    browser: str
+    signed_in_sid: str | None = None  # a sign-in that happened inside this transaction
+    consent: str | None = None  # "allow" or "deny", decided inside this transaction
+    return_to: str | None = None  # for sign-ins that are not an authorization request
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def save_transaction(services: Services, tx: Transaction) -> str:
+    tx_id = secrets.token_urlsafe(24)
+    await services.expiring.put(f"authz:{tx_id}", json.dumps(asdict(tx)).encode(), TX_TTL)
+    return tx_id
+
+
+async def update_transaction(services: Services, tx_id: str, tx: Transaction) -> None:
+    await services.expiring.put(f"authz:{tx_id}", json.dumps(asdict(tx)).encode(), TX_TTL)
+
+
+async def load_transaction(
+    services: Services, request: Request, tx_id: str | None
+) -> Transaction | None:
+    """The transaction, only in the browser that started it."""
+    if not tx_id or len(tx_id) > 64:
+        return None
+    raw = await services.expiring.get(f"authz:{tx_id}")
+    if raw is None:
+        return None
+    tx = Transaction(**json.loads(raw))
+    browser = request.cookies.get(services.csrf.cookie_name)
+    return tx if browser and secrets.compare_digest(browser, tx.browser) else None
+
+
+def error_page(
+    request: Request, params: dict[str, str], message_key: str, detail: str = ""
+) -> Response:
+    """A page for the user: used when the client cannot be trusted with a redirect."""
+    locale = choose_locale(params.get("ui_locales"), request.headers.get("accept-language"))
+    message = messages(locale)[message_key].format(detail=detail)
+    return page(request, "error.html", locale, {"message": message, "code": None}, status=400)
+
+
+def with_params(uri: str, params: dict[str, str]) -> str:
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def deliver(
+    request: Request, redirect_uri: str, params: dict[str, str], response_mode: str | None
+) -> Response:
+    """Send an authorization response (success or error) by the requested response mode."""
+    if response_mode == "form_post":
+        nonce = secrets.token_urlsafe(16)
+        locale = choose_locale(None, request.headers.get("accept-language"))
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect_uri))
+        return page(
+            request,
+            "form_post.html",
+            locale,
+            {"action": redirect_uri, "fields": list(params.items()), "script_nonce": nonce},
+            form_action=origin,
+            script_nonce=nonce,
+        )
+    return RedirectResponse(with_params(redirect_uri, params), status_code=303)
+
+
+def redirect_error(request: Request, error: OAuth2Error, params: dict[str, str]) -> Response:
+    services: Services = request.app.state.services
+    body = {"error": error.error}
+    if error.description:
+        body["error_description"] = error.description
+    if params.get("state"):
+        body["state"] = params["state"]
+    body["iss"] = services.settings.issuer
+    mode = params.get("response_mode")
+    return deliver(request, error.redirect_uri, body, mode if mode in RESPONSE_MODES else None)
+
+
+async def authorization_endpoint(request: Request) -> Response:
+    services: Services = request.app.state.services
+    if request.method == "POST":
+        try:
+            params = await read_form(request, services.settings.max_form_bytes)
+        except FormError as error:
+            return error_page(request, {}, "error_invalid_request", error.description)
+    else:
+        try:
+            params = parse_params(request.url.query)
+        except FormError as error:
+            return error_page(request, {}, "error_invalid_request", error.description)
+    return await authorize(request, params, None, None)
+
+
+async def resume_endpoint(request: Request) -> Response:
+    services: Services = request.app.state.services
+    tx_id = request.query_params.get("tx")
+    tx = await load_transaction(services, request, tx_id)
+    if tx is None or tx_id is None:
+        return error_page(request, {}, "expired")
+    return await authorize(request, tx.params, tx, tx_id)
+
+
+def _needs_sign_in(
+    services: Services, params: dict[str, str], session: SsoSession | None, tx: Transaction | None
+) -> bool:
+    if session is None:
+        return True
+    signed_in_here = tx is not None and tx.signed_in_sid == session.sid
+    if "login" in (params.get("prompt") or "").split() and not signed_in_here:
+        return True
+    max_age = params.get("max_age")
+    if max_age is not None and max_age.isdigit():
+        if services.clock.now() - session.auth_time > int(max_age) and not signed_in_here:
+            return True
+    return False
+
+
+async def authorize(
+    request: Request, params: dict[str, str], tx: Transaction | None, tx_id: str | None
+) -> Response:
+    services: Services = request.app.state.services
+    server = request.app.state.oauth
+    context = GrantContext()
+    client_id = params.get("client_id")
+    client = await services.clients.get(client_id) if client_id else None
+    if client_id:
+        context.clients[client_id] = client
+
+    session = await services.sessions.from_cookie(
+        request.cookies.get(services.sessions.cookie_name)
+    )
+    account = await services.accounts.get(session.account_id) if session else None
+    if account is None or account.disabled:
+        session = None
+    hint_subject = None
+    if params.get("id_token_hint"):
+        try:
+            hint_subject = verify_own_jwt(services, params["id_token_hint"], allow_expired=True)[
+                "sub"
+            ]
+        except (JoseError, ValueError, KeyError):
+            hint_subject = "invalid"
+    must_sign_in = _needs_sign_in(services, params, session, tx)
+    end_user = None
+    if session is not None and account is not None and client is not None and not must_sign_in:
+        end_user = EndUser(
+            account=account,
+            subject=subject_for(client, account.id, services.pairwise_key),
+            auth_time=session.auth_time,
+            amr=session.amr,
+            acr=session.acr,
+            sid=session.sid,
+        )
+        if hint_subject is not None and hint_subject != end_user.subject:
+            end_user, must_sign_in = None, True
+
+    oauth_request = FormRequest("GET", request.app.state.authorize_url, {}, request.headers, params)
+    token = grant_context.set(context)
+    try:
+        try:
+            grant = server.get_consent_grant(request=oauth_request, end_user=end_user)
+            if end_user is None and "none" in (params.get("prompt") or "").split():
+                raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+        except OAuth2Error as error:
+            if error.redirect_uri:
+                return redirect_error(request, error, params)
+            description = error.description or error.error
+            if client is None or error.error == "invalid_client" or "edirect" in description:
+                return error_page(request, params, "error_invalid_client")
+            return error_page(request, params, "error_invalid_request", description)
+        except ValueError:
+            # Authlib refuses to build an error whose text would hold characters outside
+            # RFC 6749's set, e.g. an odd redirect_uri quoted in it: nothing is trusted then.
+            return error_page(request, params, "error_invalid_client")
+
+        browser, new_browser = services.csrf.browser_id(request)
+        if end_user is None:
+            if tx is None:
+                tx = Transaction(params=params, browser=browser)
+                tx_id = await save_transaction(services, tx)
+            response = RedirectResponse(f"/login?tx={tx_id}", status_code=303)
+            if new_browser:
+                services.csrf.set_cookie(response, browser)
+            return response
+
+        scopes = set(scope_to_list(oauth_request.scope) or [])
+        if client.require_consent:
+            prompts = (params.get("prompt") or "").split()
+            granted = await services.consents.granted(end_user.account.id, client.client_id)
+            decided = tx.consent if tx is not None else None
+            if decided == "deny":
+                return redirect_error(
+                    request, AccessDeniedError(redirect_uri=grant.redirect_uri), params
+                )
+            if decided != "allow" and ("consent" in prompts or not scopes <= granted):
+                if "none" in prompts:
+                    return redirect_error(
+                        request, ConsentRequiredError(redirect_uri=grant.redirect_uri), params
+                    )
+                if tx is None:
+                    tx = Transaction(params=params, browser=browser)
+                    tx_id = await save_transaction(services, tx)
+                tx.extra["scopes"] = sorted(scopes)
+                await update_transaction(services, tx_id, tx)
+                response = RedirectResponse(f"/consent?tx={tx_id}", status_code=303)
+                if new_browser:
+                    services.csrf.set_cookie(response, browser)
+                return response
+
+        if client.subject_type == "pairwise":
+            await services.subjects.remember(
+                sector_of(client), end_user.subject, end_user.account.id
+            )
+        issued = server.create_authorization_response(
+            oauth_request, grant_user=end_user, grant=grant
+        )
+    finally:
+        grant_context.reset(token)
+
+    for write in context.writes:
+        await write()
+    if tx_id:
+        await services.expiring.delete(f"authz:{tx_id}")
+    await services.sessions.add_client(session, client.client_id)  # type: ignore[arg-type]
+    location = issued.headers.get("location", "")
+    if params.get("response_mode") != "form_post":
+        return RedirectResponse(location, status_code=303)
+    # form_post: the same parameters, posted to the redirect URI as registered.
+    original = parse_qsl(urlsplit(grant.redirect_uri).query, keep_blank_values=True)
+    added = parse_qsl(urlsplit(location).query, keep_blank_values=True)[len(original) :]
+    return deliver(request, grant.redirect_uri, dict(added), "form_post")

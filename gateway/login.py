@@ -1,0 +1,215 @@
+"""The sign-in and consent pages: plain HTML forms, CSRF-protected, zh-CN by default.
+
+A wrong password and an unknown username get the same words after the same work, and failures
+are counted per account name and per address (``policies/lockout.py``)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from gateway.authorize import (
+    RESUME_PATH,
+    Transaction,
+    error_page,
+    load_transaction,
+    update_transaction,
+)
+from gateway.forms import FormError, read_form
+from gateway.pages import choose_locale, messages, page
+from gateway.services import Services
+from policies.accounts import canonical_username
+from policies.lockout import LockoutRules, lockout_decision
+
+audit = logging.getLogger("yihaotong.audit")
+RULES = LockoutRules()
+
+
+def _locale(request: Request, tx: Transaction | None) -> str:
+    wanted = request.query_params.get("ui_locales") or (tx.params.get("ui_locales") if tx else None)
+    return choose_locale(wanted, request.headers.get("accept-language"))
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _counter_keys(username: str, ip: str) -> tuple[str, str]:
+    name = hashlib.sha256(canonical_username(username).encode()).hexdigest()[:32]
+    return f"fail-user:{name}", f"fail-ip:{ip}"
+
+
+async def _client_name(services: Services, tx: Transaction) -> str:
+    client = await services.clients.get(tx.params.get("client_id", ""))
+    return client.name if client else ""
+
+
+async def _login_form(
+    request: Request,
+    tx_id: str,
+    tx: Transaction,
+    *,
+    error: str | None = None,
+    username: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    services: Services = request.app.state.services
+    locale = _locale(request, tx)
+    response = page(
+        request,
+        "login.html",
+        locale,
+        {
+            "tx": tx_id,
+            "csrf_token": services.csrf.token(tx.browser, f"login:{tx_id}"),
+            "client_name": await _client_name(services, tx),
+            "action": "/login",
+            "error": error,
+            "username": username or tx.params.get("login_hint", ""),
+        },
+        status=status,
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def login_page(request: Request) -> Response:
+    services: Services = request.app.state.services
+    tx_id = request.query_params.get("tx", "")
+    tx = await load_transaction(services, request, tx_id)
+    if tx is None:
+        return error_page(request, {}, "expired")
+    return await _login_form(request, tx_id, tx)
+
+
+async def login_submit(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        form = await read_form(request, services.settings.max_form_bytes)
+    except FormError:
+        return error_page(request, {}, "expired")
+    tx_id = form.get("tx", "")
+    tx = await load_transaction(services, request, tx_id)
+    if tx is None or not services.csrf.valid(request, form.get("csrf_token"), f"login:{tx_id}"):
+        return error_page(request, {}, "expired")
+    t = messages(_locale(request, tx))
+    username, password = form.get("username", ""), form.get("password", "")
+    ip = _client_ip(request)
+    account_key, ip_key = _counter_keys(username, ip)
+
+    async def failures(key: str) -> int:
+        raw = await services.expiring.get(key)
+        return int(raw) if raw else 0
+
+    decision = lockout_decision(await failures(account_key), await failures(ip_key), RULES)
+    if decision.locked:
+        left = await services.expiring.ttl(account_key if decision.reason == "account" else ip_key)
+        seconds = math.ceil(left or RULES.window_seconds)
+        audit.info("sign-in refused: locked", extra={"fields": {"event": "login.locked"}})
+        return await _login_form(
+            request,
+            tx_id,
+            tx,
+            error=t.locked.format(minutes=math.ceil(seconds / 60)),
+            username=username,
+            status=429,
+            headers={"Retry-After": str(seconds)},
+        )
+
+    account = None
+    if username and password and len(password) <= 1024:
+        account = await services.accounts.authenticate(username, password)
+    if account is None:
+        await services.expiring.incr(account_key, RULES.window_seconds)
+        await services.expiring.incr(ip_key, RULES.window_seconds)
+        audit.info("sign-in failed", extra={"fields": {"event": "login.failed"}})
+        return await _login_form(
+            request, tx_id, tx, error=t.bad_credentials, username=username, status=400
+        )
+
+    await services.expiring.delete(account_key)
+    previous = request.cookies.get(services.sessions.cookie_name)
+    if previous and (old := await services.sessions.from_cookie(previous)) is not None:
+        await services.sessions.end(old.sid)  # a sign-in always starts a fresh session
+    cookie, session = await services.sessions.create(
+        account.id,
+        amr=["pwd"],
+        acr="L1",
+        user_agent=request.headers.get("user-agent", ""),
+        ip=ip,
+    )
+    audit.info("signed in", extra={"fields": {"event": "login.succeeded", "account": account.id}})
+    tx.signed_in_sid = session.sid
+    await update_transaction(services, tx_id, tx)
+    target = tx.return_to or f"{RESUME_PATH}?tx={tx_id}"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        services.sessions.cookie_name,
+        cookie,
+        httponly=True,
+        secure=services.sessions.secure,
+        samesite="lax",
+        path="/",
+    )
+    return response
+
+
+async def consent_page(request: Request) -> Response:
+    services: Services = request.app.state.services
+    tx_id = request.query_params.get("tx", "")
+    tx = await load_transaction(services, request, tx_id)
+    if tx is None:
+        return error_page(request, {}, "expired")
+    locale = _locale(request, tx)
+    t = messages(locale)
+    labels = [t.get(f"scope_{scope}", scope) for scope in tx.extra.get("scopes", [])]
+    return page(
+        request,
+        "consent.html",
+        locale,
+        {
+            "tx": tx_id,
+            "csrf_token": services.csrf.token(tx.browser, f"consent:{tx_id}"),
+            "client_name": await _client_name(services, tx),
+            "scope_labels": labels,
+            "action": "/consent",
+        },
+    )
+
+
+async def consent_submit(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        form = await read_form(request, services.settings.max_form_bytes)
+    except FormError:
+        return error_page(request, {}, "expired")
+    tx_id = form.get("tx", "")
+    tx = await load_transaction(services, request, tx_id)
+    if tx is None or not services.csrf.valid(request, form.get("csrf_token"), f"consent:{tx_id}"):
+        return error_page(request, {}, "expired")
+    session = await services.sessions.from_cookie(
+        request.cookies.get(services.sessions.cookie_name)
+    )
+    if session is None:
+        return error_page(request, {}, "expired")
+    decision = "allow" if form.get("decision") == "allow" else "deny"
+    if decision == "allow":
+        await services.consents.grant(
+            session.account_id,
+            tx.params.get("client_id", ""),
+            set(tx.extra.get("scopes", [])),
+            services.clock.now(),
+        )
+    audit.info(
+        "consent decided",
+        extra={"fields": {"event": f"consent.{decision}", "client": tx.params.get("client_id")}},
+    )
+    tx.consent = decision
+    await update_transaction(services, tx_id, tx)
+    return RedirectResponse(f"{RESUME_PATH}?tx={tx_id}", status_code=303)

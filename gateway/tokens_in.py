@@ -1,0 +1,48 @@
+"""Checking JWTs this gateway issued (access tokens, ID token hints) against its own JWKS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from gateway.services import Services
+
+_keysets: dict[int, tuple[bytes, KeySet]] = {}
+
+
+class TokenRejected(JoseError):
+    error = "invalid_token"
+
+
+def _published(services: Services) -> KeySet:
+    document = services.keys.jwks_json()
+    cached = _keysets.get(id(services))
+    if cached is None or cached[0] is not document:
+        cached = (document, KeySet.import_key_set(json.loads(document)))
+        _keysets[id(services)] = cached
+    return cached[1]
+
+
+def verify_own_jwt(
+    services: Services, token: str, *, allow_expired: bool = False, typ: str | None = None
+) -> dict[str, Any]:
+    """The claims of a JWT signed by one of our published keys and issued by us; raises
+    JoseError otherwise. ``allow_expired`` is for hints (an expired ID token still names who)."""
+    if len(token) > 8192 or token.count(".") != 2:
+        raise TokenRejected("not a compact JWS")
+    decoded = jwt.decode(token, _published(services), algorithms=services.keys.algs)
+    claims = decoded.claims
+    if typ is not None and str(decoded.header.get("typ", "")).lower() != typ:
+        raise TokenRejected("wrong token type")
+    if claims.get("iss") != services.settings.issuer:
+        raise TokenRejected("issued by someone else")
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float):
+        raise TokenRejected("no expiry")
+    if not allow_expired and exp <= services.clock.now():
+        raise TokenRejected("expired")
+    return claims
