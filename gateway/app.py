@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway import authorize, discovery, health, login, token
+from gateway import authorize, discovery, health, introspection, login, logout, token, userinfo
+from gateway.backchannel import BackchannelNotifier
 from gateway.logs import RequestLogMiddleware, configure_logging
 from gateway.oauth import AuthorizationServer
 from gateway.pages import HERE, STATIC_PATH
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.metadata_bytes = discovery.metadata_bytes(settings)
         app.state.token_url = settings.issuer + discovery.TOKEN_PATH
         app.state.authorize_url = settings.issuer + authorize.AUTHORIZE_PATH
+        app.state.backchannel = BackchannelNotifier(services)
         refresher = asyncio.create_task(_keep_key_ring_fresh(services))
         try:
             yield
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            await app.state.backchannel.close()
             await services.close()
 
     routes = [
@@ -93,6 +96,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         Route(discovery.TOKEN_PATH, token.token_endpoint, methods=["POST"]),
         Route(authorize.AUTHORIZE_PATH, authorize.authorization_endpoint, methods=["GET", "POST"]),
         Route(authorize.RESUME_PATH, authorize.resume_endpoint, methods=["GET"]),
+        Route(discovery.USERINFO_PATH, userinfo.userinfo_endpoint, methods=["GET", "POST"]),
+        Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
+        Route(discovery.REVOCATION_PATH, introspection.revocation_endpoint, methods=["POST"]),
+        Route(logout.END_SESSION_PATH, logout.end_session_endpoint, methods=["GET", "POST"]),
+        Route(logout.SESSIONS_PATH, logout.sessions_page, methods=["GET"]),
+        Route(logout.SESSIONS_PATH, logout.end_session_submit, methods=["POST"]),
         Route("/login", login.login_page, methods=["GET"]),
         Route("/login", login.login_submit, methods=["POST"]),
         Route("/consent", login.consent_page, methods=["GET"]),

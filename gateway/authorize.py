@@ -148,10 +148,12 @@ def _needs_sign_in(
     if "login" in (params.get("prompt") or "").split() and not signed_in_here:
         return True
     max_age = params.get("max_age")
-    if max_age is not None and max_age.isdigit():
-        if services.clock.now() - session.auth_time > int(max_age) and not signed_in_here:
-            return True
-    return False
+    too_old = (
+        max_age is not None
+        and max_age.isdigit()
+        and services.clock.now() - session.auth_time > int(max_age)
+    )
+    return too_old and not signed_in_here
 
 
 async def authorize(

@@ -216,6 +216,8 @@ def client_document(client: Client) -> dict[str, Any]:
         "redirect_uris": list(client.redirect_uris),
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "backchannel_logout_uri": client.backchannel_logout_uri,
+        "frontchannel_logout_uri": client.frontchannel_logout_uri,
+        "subject_type": client.subject_type,
         "grant_types": list(client.grant_types),
         "token_endpoint_auth_method": method,
         "public": client.public,
@@ -237,6 +239,15 @@ def clients_create(
     ] = None,
     backchannel_logout_uri: Annotated[
         str | None, typer.Option(help="Back-channel logout URI.")
+    ] = None,
+    frontchannel_logout_uri: Annotated[
+        str | None, typer.Option(help="Front-channel logout URI (loaded in an iframe).")
+    ] = None,
+    subject_type: Annotated[
+        str, typer.Option(help="public, or pairwise: a different `sub` per sector.")
+    ] = "public",
+    sector_identifier: Annotated[
+        str | None, typer.Option(help="Sector for pairwise subjects (default: redirect host).")
     ] = None,
     grant_type: Annotated[
         list[str] | None,
@@ -271,6 +282,9 @@ def clients_create(
             redirect_uris=redirect_uri or [],
             post_logout_redirect_uris=post_logout_redirect_uri or [],
             backchannel_logout_uri=backchannel_logout_uri,
+            frontchannel_logout_uri=frontchannel_logout_uri,
+            subject_type=subject_type,
+            sector_identifier=sector_identifier,
             grant_types=grant_type,
             public=public,
             require_consent=require_consent,

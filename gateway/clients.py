@@ -51,7 +51,10 @@ class ClientService:
         redirect_uris: Sequence[str] = (),
         post_logout_redirect_uris: Sequence[str] = (),
         backchannel_logout_uri: str | None = None,
+        frontchannel_logout_uri: str | None = None,
         grant_types: Sequence[str] | None = None,
+        subject_type: str = "public",
+        sector_identifier: str | None = None,
         public: bool = False,
         require_consent: bool = False,
         token_endpoint_auth_method: str | None = None,
@@ -67,6 +70,8 @@ class ClientService:
             grant_types=grants,
             token_endpoint_auth_method=token_endpoint_auth_method,
             scopes=scopes,
+            frontchannel_logout_uri=frontchannel_logout_uri,
+            subject_type=subject_type,
         )
         if problem:
             raise InvalidInput(*problem)
@@ -81,6 +86,9 @@ class ClientService:
             redirect_uris=tuple(dict.fromkeys(redirect_uris)),
             post_logout_redirect_uris=tuple(dict.fromkeys(post_logout_redirect_uris)),
             backchannel_logout_uri=backchannel_logout_uri,
+            frontchannel_logout_uri=frontchannel_logout_uri,
+            subject_type=subject_type,
+            sector_identifier=sector_identifier,
             grant_types=grants,
             scopes=tuple(dict.fromkeys(scopes)),
             require_consent=require_consent,

@@ -30,6 +30,12 @@ async def revoke_family(services: Services, family_id: str, reason: str) -> None
 
 
 async def end_session_grants(services: Services, sid: str) -> None:
-    """Refresh tokens bound to an SSO session (not offline ones) end with it."""
+    """Refresh tokens bound to an SSO session (not offline ones) end with it, and so do the
+    access tokens that carry its sid."""
+    await services.expiring.put(f"ended-sid:{sid}", b"1", services.settings.access_token_ttl + 60)
     for family_id in await services.refresh_tokens.families_of_session(sid):
         await revoke_family(services, family_id, "logout")
+
+
+async def session_ended(services: Services, sid: str) -> bool:
+    return await services.expiring.get(f"ended-sid:{sid}") is not None

@@ -17,7 +17,7 @@ from gateway.responses import oauth_error
 from gateway.services import Services
 
 
-class _BadClientAuth(Exception):
+class BadClientAuth(Exception):
     pass
 
 
@@ -32,10 +32,10 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError) as error:
-        raise _BadClientAuth("The Basic credentials are not valid base64 UTF-8.") from error
+        raise BadClientAuth("The Basic credentials are not valid base64 UTF-8.") from error
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
-        raise _BadClientAuth("The Basic credentials need a client_id and a secret.")
+        raise BadClientAuth("The Basic credentials need a client_id and a secret.")
     return unquote(client_id), unquote(secret)
 
 
@@ -47,7 +47,7 @@ async def token_endpoint(request: Request) -> Response:
         return oauth_error("invalid_request", error.description, error.status)
     try:
         basic = basic_credentials(request.headers.get("authorization"))
-    except _BadClientAuth as error:
+    except BadClientAuth as error:
         return oauth_error("invalid_client", str(error), 401, {"WWW-Authenticate": BASIC_CHALLENGE})
 
     if "grant_type" not in form:

@@ -23,6 +23,8 @@ def registration_problem(
     post_logout_redirect_uris: Sequence[str],
     backchannel_logout_uri: str | None,
     grant_types: Sequence[str],
+    frontchannel_logout_uri: str | None = None,
+    subject_type: str = "public",
     token_endpoint_auth_method: str | None,
     scopes: Sequence[str],
 ) -> Problem | None:
@@ -50,6 +52,10 @@ def registration_problem(
             return ("post_logout_redirect_uri", f"{uri} {problem}")
     if backchannel_logout_uri and (problem := https_or_loopback_problem(backchannel_logout_uri)):
         return ("backchannel_logout_uri", f"{backchannel_logout_uri} {problem}")
+    if frontchannel_logout_uri and (problem := https_or_loopback_problem(frontchannel_logout_uri)):
+        return ("frontchannel_logout_uri", f"{frontchannel_logout_uri} {problem}")
+    if subject_type not in ("public", "pairwise"):
+        return ("subject_type", "use public or pairwise")
     if public and token_endpoint_auth_method not in (None, "none"):
         return ("token_endpoint_auth_method", "a public client authenticates with 'none' only")
     if not public and token_endpoint_auth_method not in (None, *CONFIDENTIAL_AUTH_METHODS):

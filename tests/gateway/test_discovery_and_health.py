@@ -23,18 +23,34 @@ async def test_discovery_lists_what_is_implemented(live_server) -> None:
     assert document["issuer"] == issuer
     assert document["token_endpoint"] == f"{issuer}/oauth/token"
     assert document["jwks_uri"] == f"{issuer}/.well-known/jwks.json"
-    assert document["grant_types_supported"] == ["client_credentials"]
+    assert document["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    ]
     assert document["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
+        "none",
     ]
-    # Every endpoint it names answers.
+    assert document["code_challenge_methods_supported"] == ["S256"]
+    assert document["response_types_supported"] == ["code"]
+    assert document["authorization_response_iss_parameter_supported"] is True
+    assert document["backchannel_logout_session_supported"] is True
+    # OIDC Discovery §3: the required members are present.
+    for required in ("authorization_endpoint", "subject_types_supported",
+                     "id_token_signing_alg_values_supported"):  # fmt: skip
+        assert document[required]
+    # Every endpoint it names answers (with something other than 404 or 5xx).
     async with httpx.AsyncClient() as http:
-        for key in ("jwks_uri", "token_endpoint"):
+        gets = ("jwks_uri", "authorization_endpoint", "userinfo_endpoint", "end_session_endpoint")
+        posts = ("token_endpoint", "introspection_endpoint", "revocation_endpoint")
+        for key in gets + posts:
+            method = "GET" if key in gets else "POST"
             answer = await http.request(
-                "GET" if key == "jwks_uri" else "POST", document[key], data={}
+                method, document[key], data={} if method == "POST" else None
             )
-            assert answer.status_code != 404, key
+            assert answer.status_code != 404 and answer.status_code < 500, key
 
 
 async def test_jwks_is_cacheable_and_public_only(live_server) -> None:

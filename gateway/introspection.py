@@ -1,0 +1,99 @@
+"""Token introspection (RFC 7662) and revocation (RFC 7009), both for authenticated clients."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.access_tokens import active_access_token
+from gateway.client_auth import authenticate
+from gateway.forms import FormError, read_form
+from gateway.oauth import NO_STORE_HEADERS, digest
+from gateway.responses import oauth_error
+from gateway.revocations import revoke_access_token, revoke_family
+from gateway.services import Services
+from gateway.tokens_in import verify_own_jwt
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        media_type="application/json",
+        headers=NO_STORE_HEADERS,
+    )
+
+
+async def _form_and_client(request: Request, endpoint: str):
+    services: Services = request.app.state.services
+    try:
+        form = await read_form(request, services.settings.max_form_bytes)
+    except FormError as error:
+        return None, None, oauth_error("invalid_request", error.description, error.status)
+    client, refused = await authenticate(request, form, endpoint)
+    if refused is not None:
+        return None, None, refused
+    if "token" not in form:
+        return None, None, oauth_error("invalid_request", "Missing 'token' parameter.")
+    return form, client, None
+
+
+async def introspection_endpoint(request: Request) -> Response:
+    services: Services = request.app.state.services
+    form, client, refused = await _form_and_client(request, "introspection")
+    if refused is not None:
+        return refused
+    token = form["token"]
+    if token.count(".") == 2:
+        claims = await active_access_token(services, token)
+        if claims is not None:
+            body = {"active": True, "token_type": "Bearer"}
+            for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "sid",
+                         "auth_time", "acr"):  # fmt: skip
+                if name in claims:
+                    body[name] = claims[name]
+            return _json(body)
+        return _json({"active": False})
+    record = await services.refresh_tokens.get(digest(token))
+    now = services.clock.now()
+    if (
+        record is None
+        or record.client_id != client.client_id  # refresh tokens are their client's business
+        or record.used_at is not None
+        or record.revoked_at is not None
+        or record.expires_at <= now
+    ):
+        return _json({"active": False})
+    return _json(
+        {
+            "active": True,
+            "token_type": "refresh_token",
+            "client_id": record.client_id,
+            "scope": record.scope,
+            "exp": int(record.expires_at),
+            "iat": int(record.created_at),
+            "iss": services.settings.issuer,
+        }
+    )
+
+
+async def revocation_endpoint(request: Request) -> Response:
+    services: Services = request.app.state.services
+    form, client, refused = await _form_and_client(request, "revocation")
+    if refused is not None:
+        return refused
+    token = form["token"]
+    record = await services.refresh_tokens.get(digest(token))
+    if record is not None and record.client_id == client.client_id:
+        await revoke_family(services, record.family_id, "revoked by client")
+    elif token.count(".") == 2:
+        try:
+            claims = verify_own_jwt(services, token, typ="at+jwt")
+        except Exception:  # an invalid token needs no revoking (RFC 7009 §2.2)
+            claims = {}
+        if claims.get("client_id") == client.client_id and isinstance(claims.get("jti"), str):
+            await revoke_access_token(services, claims["jti"])
+    # RFC 7009 §2.2: 200 whether or not there was anything to revoke.
+    return Response(b"", status_code=200, headers=NO_STORE_HEADERS)

@@ -1,0 +1,71 @@
+"""The UserInfo endpoint (OIDC Core §5.3), GET or POST, token in the Authorization header or
+(POST) in the form body (RFC 6750 §2.1, §2.2)."""
+
+from __future__ import annotations
+
+import json
+
+from authlib.oauth2.rfc6749.util import scope_to_list
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.access_tokens import active_access_token
+from gateway.claims import sector_of, user_claims
+from gateway.forms import FormError, read_form
+from gateway.services import Services
+
+
+def _bearer_error(status: int, error: str | None, description: str | None = None) -> Response:
+    challenge = 'Bearer realm="yihaotong"'
+    body = b""
+    if error:
+        challenge += f', error="{error}"'
+        if description:
+            challenge += f', error_description="{description}"'
+        body = json.dumps({"error": error, "error_description": description or ""}).encode()
+    return Response(
+        body,
+        status_code=status,
+        media_type="application/json" if body else None,
+        headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
+    )
+
+
+async def userinfo_endpoint(request: Request) -> Response:
+    services: Services = request.app.state.services
+    header = request.headers.get("authorization", "")
+    scheme, _, from_header = header.partition(" ")
+    token = from_header.strip() if scheme.lower() == "bearer" else None
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        try:
+            form = await read_form(request, services.settings.max_form_bytes)
+        except FormError as error:
+            return _bearer_error(400, "invalid_request", error.description)
+        if "access_token" in form:
+            if token:
+                return _bearer_error(400, "invalid_request", "Send the token one way only.")
+            token = form["access_token"]
+    if not token:
+        return _bearer_error(401, None)
+    claims = await active_access_token(services, token)
+    if claims is None:
+        return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
+    scopes = scope_to_list(claims.get("scope")) or []
+    if "openid" not in scopes:
+        return _bearer_error(403, "insufficient_scope", "The token lacks the openid scope.")
+    client = await services.clients.get(str(claims.get("client_id")))
+    subject = str(claims.get("sub"))
+    account_id = subject
+    if client is not None and client.subject_type == "pairwise":
+        account_id = await services.subjects.account_of(sector_of(client), subject) or ""
+    account = await services.accounts.get(account_id) if account_id else None
+    if account is None or account.disabled or client is None:
+        return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
+    body = json.dumps(user_claims(account, subject, scopes), ensure_ascii=False)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"},
+    )
