@@ -325,11 +325,9 @@ def _check_request(grant: Any, redirect_uri: str) -> None:
             isinstance(request_claims.get(part, {}), dict | type(None))
             for part in ("id_token", "userinfo")
         ):
-            raise InvalidRequestError("claims must be a JSON object (OIDC Core §5.5).")
+            raise InvalidRequestError("claims must be a JSON object (OIDC Core 5.5).")
     if "openid" in (scope_to_list(data.get("scope")) or []) and not data.get("redirect_uri"):
-        raise InvalidRequestError(
-            "redirect_uri is required with scope openid (OIDC Core §3.1.2.1)."
-        )
+        raise InvalidRequestError("redirect_uri is required with scope openid (OIDC Core 3.1.2.1).")
     grant.request.claims_request = request_claims
 
 

@@ -1,0 +1,540 @@
+"""Single sign-on over real HTTP on both backends: Authlib's OAuth client is the relying party,
+a scripted browser signs in, tokens are checked by joserfc and python-jose."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from jose import jwt as jose_jwt
+
+from tests.gateway.browser import Browser, hidden, pkce_pair
+from tests.gateway.helpers import fetch_jwks, second_instance
+
+PASSWORD = "correct horse battery"
+CALLBACK = "https://app.example.gov.cn/cb"
+
+
+@pytest.fixture
+async def world(live_server):
+    """A citizen account and two department apps (one asks for consent), plus a browser."""
+    async with second_instance(live_server.settings) as admin:
+        account = await admin.accounts.create_local(
+            username="wang", password=PASSWORD, name="王小明", email="wang@example.gov.cn",
+            phone="13800138000",
+        )  # fmt: skip
+        tax = await admin.clients.register(name="税务服务", redirect_uris=[CALLBACK])
+        health = await admin.clients.register(
+            name="医保服务",
+            redirect_uris=["https://health.example.gov.cn/cb"],
+            require_consent=True,
+        )
+    browser = Browser(live_server.url)
+    try:
+        yield {"live": live_server, "account": account, "tax": tax, "health": health,
+               "browser": browser}  # fmt: skip
+    finally:
+        await browser.close()
+
+
+def authorize_url(base: str, client_id: str, redirect_uri: str = CALLBACK, **extra: str) -> str:
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+              "scope": "openid profile email", "state": "s-123", "nonce": "n-456", **extra}  # fmt: skip
+    return f"{base}/oauth/authorize?{urlencode(params)}"
+
+
+async def exchange(live, registered, code: str, redirect_uri: str = CALLBACK, **extra: str):
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        return await http.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                **extra,
+            },  # fmt: skip
+            auth=(registered.client.client_id, registered.client_secret),
+        )
+
+
+async def test_full_flow_with_authlib_as_the_relying_party(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    rp = AsyncOAuth2Client(
+        client_id=tax.client.client_id,
+        client_secret=tax.client_secret,
+        redirect_uri=CALLBACK,
+        scope="openid profile email phone",
+        code_challenge_method="S256",
+    )
+    verifier, _ = pkce_pair()
+    url, state = rp.create_authorization_url(
+        f"{live.url}/oauth/authorize", code_verifier=verifier, nonce="nonce-1"
+    )
+    arrival = await browser.go(url, username="wang", password=PASSWORD)
+    assert arrival.status_code == 303
+    location = arrival.headers["location"]
+    assert location.startswith(CALLBACK + "?")
+    params = httpx.URL(location).params
+    assert params["state"] == state
+    assert params["iss"] == live.settings.issuer  # RFC 9207
+    assert len(params["code"]) >= 22  # ≥ 128 bits
+
+    token = await rp.fetch_token(
+        f"{live.url}/oauth/token", authorization_response=location, code_verifier=verifier
+    )
+    await rp.aclose()
+    assert token["token_type"].lower() == "bearer"
+    assert {"access_token", "id_token", "refresh_token", "expires_in"} <= set(token)
+
+    jwks = await fetch_jwks(live.url)
+    claims = jose_jwt.decode(
+        token["id_token"],
+        jwks,
+        algorithms=["RS256"],
+        audience=tax.client.client_id,
+        issuer=live.settings.issuer,
+        access_token=token["access_token"],  # checks at_hash
+    )
+    assert claims["sub"] == world["account"].id
+    assert claims["azp"] == tax.client.client_id
+    assert claims["nonce"] == "nonce-1"
+    assert claims["acr"] == "L1" and claims["amr"] == ["pwd"]
+    assert claims["name"] == "王小明" and claims["email"] == "wang@example.gov.cn"
+    assert claims["phone_number"] == "13800138000"
+    assert isinstance(claims["auth_time"], int) and claims["sid"]
+    assert jose_jwt.get_unverified_header(token["id_token"])["alg"] == "RS256"
+
+    access = jose_jwt.decode(token["access_token"], jwks, audience=tax.client.client_id)
+    assert access["sub"] == world["account"].id
+    assert jose_jwt.get_unverified_header(token["access_token"])["typ"] == "at+jwt"
+
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        info = await http.get(
+            "/oauth/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"}
+        )
+        posted = await http.post("/oauth/userinfo", data={"access_token": token["access_token"]})
+    assert info.status_code == 200
+    assert info.json() == posted.json()
+    assert info.json()["sub"] == claims["sub"]
+    assert info.json()["preferred_username"] == "wang"
+
+
+async def test_a_second_app_in_the_same_browser_signs_in_silently(world) -> None:
+    live, browser = world["live"], world["browser"]
+    first = await browser.go(authorize_url(live.url, world["tax"].client.client_id),
+                             username="wang", password=PASSWORD)  # fmt: skip
+    assert "code" in httpx.URL(first.headers["location"]).params
+    assert browser.pages == ["/login"]
+    other = await second_app(world)
+    second = await browser.go(authorize_url(live.url, other.client.client_id,
+                                            redirect_uri="https://office.example.gov.cn/cb"))  # fmt: skip
+    assert second.status_code == 303
+    assert "code" in httpx.URL(second.headers["location"]).params
+    assert browser.pages == ["/login"], "no second password prompt"
+    first_id = (
+        await exchange(live, world["tax"], httpx.URL(first.headers["location"]).params["code"])
+    ).json()["id_token"]  # noqa: E501
+    second_id = (await exchange(live, other, httpx.URL(second.headers["location"]).params["code"],
+                                redirect_uri="https://office.example.gov.cn/cb")).json()["id_token"]  # fmt: skip
+    one, two = jose_jwt.get_unverified_claims(first_id), jose_jwt.get_unverified_claims(second_id)
+    assert one["sid"] == two["sid"] and one["auth_time"] == two["auth_time"]
+
+
+async def second_app(world, **options):
+    async with second_instance(world["live"].settings) as admin:
+        return await admin.clients.register(
+            name="移动办公", redirect_uris=["https://office.example.gov.cn/cb"], **options
+        )
+
+
+async def test_reused_code_is_refused_and_revokes_its_tokens(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    arrival = await browser.go(authorize_url(live.url, tax.client.client_id),
+                               username="wang", password=PASSWORD)  # fmt: skip
+    code = httpx.URL(arrival.headers["location"]).params["code"]
+    first = await exchange(live, tax, code)
+    assert first.status_code == 200
+    tokens = first.json()
+    again = await exchange(live, tax, code)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        auth = (tax.client.client_id, tax.client_secret)
+        introspected = await http.post("/oauth/introspect", data={"token": tokens["access_token"]},
+                                       auth=auth)  # fmt: skip
+        userinfo = await http.get(
+            "/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+        refreshed = await http.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=auth,
+        )
+    assert introspected.json() == {"active": False}
+    assert userinfo.status_code == 401
+    assert 'error="invalid_token"' in userinfo.headers["www-authenticate"]
+    assert refreshed.json()["error"] == "invalid_grant"
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    arrival = await browser.go(authorize_url(live.url, tax.client.client_id),
+                               username="wang", password=PASSWORD)  # fmt: skip
+    tokens = (
+        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
+    ).json()
+    auth = (tax.client.client_id, tax.client_secret)
+    async with httpx.AsyncClient(base_url=live.url) as http:
+
+        async def refresh(token: str, **extra: str) -> httpx.Response:
+            return await http.post(
+                "/oauth/token",
+                data={"grant_type": "refresh_token", "refresh_token": token, **extra},
+                auth=auth,
+            )
+
+        second = await refresh(tokens["refresh_token"], scope="openid")
+        assert second.status_code == 200, second.text
+        rotated = second.json()
+        assert rotated["refresh_token"] != tokens["refresh_token"]
+        assert rotated["scope"] == "openid"
+        third = await refresh(rotated["refresh_token"])  # the family keeps its first scope
+        assert third.status_code == 200 and third.json()["scope"] == "openid profile email"
+        newest = third.json()
+
+        replayed = await refresh(tokens["refresh_token"])  # a stolen, already-used token
+        assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_grant"
+        after = await refresh(newest["refresh_token"])
+        assert after.json()["error"] == "invalid_grant", "the whole family is revoked"
+        for access in (rotated["access_token"], newest["access_token"]):
+            state = await http.post("/oauth/introspect", data={"token": access}, auth=auth)
+            assert state.json() == {"active": False}
+        wider = await refresh(newest["refresh_token"], scope="openid admin")
+        assert wider.status_code == 400
+
+
+async def test_refresh_tokens_are_bound_to_their_client(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    arrival = await browser.go(authorize_url(live.url, tax.client.client_id),
+                               username="wang", password=PASSWORD)  # fmt: skip
+    tokens = (
+        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
+    ).json()
+    other = await second_app(world)
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        stolen = await http.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=(other.client.client_id, other.client_secret),
+        )
+        peek = await http.post("/oauth/introspect", data={"token": tokens["refresh_token"]},
+                               auth=(other.client.client_id, other.client_secret))  # fmt: skip
+        own = await http.post("/oauth/introspect", data={"token": tokens["refresh_token"]},
+                              auth=(tax.client.client_id, tax.client_secret))  # fmt: skip
+    assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
+    assert peek.json() == {"active": False}
+    assert own.json()["active"] is True and own.json()["client_id"] == tax.client.client_id
+
+
+async def test_pkce_rules(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    native = await second_app(world, public=True)
+    await browser.go(authorize_url(live.url, tax.client.client_id), username="wang",
+                     password=PASSWORD)  # fmt: skip
+    office = "https://office.example.gov.cn/cb"
+    # A public client must send a challenge; plain is not accepted from anyone.
+    missing = await browser.go(
+        authorize_url(live.url, native.client.client_id, redirect_uri=office)
+    )
+    assert httpx.URL(missing.headers["location"]).params["error"] == "invalid_request"
+    verifier, challenge = pkce_pair()
+    plain = await browser.go(authorize_url(live.url, tax.client.client_id, code_challenge=verifier,
+                                           code_challenge_method="plain"))  # fmt: skip
+    assert httpx.URL(plain.headers["location"]).params["error"] == "invalid_request"
+    # The right verifier works for the public client (no secret).
+    ok = await browser.go(authorize_url(live.url, native.client.client_id, redirect_uri=office,
+                                        code_challenge=challenge, code_challenge_method="S256"))  # fmt: skip
+    code = httpx.URL(ok.headers["location"]).params["code"]
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        wrong = await http.post("/oauth/token", data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": office,
+            "client_id": native.client.client_id, "code_verifier": pkce_pair()[0]})  # fmt: skip
+        assert wrong.json()["error"] == "invalid_grant"
+        ok = await browser.go(authorize_url(live.url, native.client.client_id, redirect_uri=office,
+                                            code_challenge=challenge, code_challenge_method="S256"))  # fmt: skip
+        good = await http.post("/oauth/token", data={
+            "grant_type": "authorization_code", "code": httpx.URL(ok.headers["location"]).params["code"],
+            "redirect_uri": office, "client_id": native.client.client_id,
+            "code_verifier": verifier})  # fmt: skip
+        assert good.status_code == 200, good.text
+    # A verifier without a challenge is refused (RFC 9700 §4.8.2).
+    bare = await browser.go(authorize_url(live.url, tax.client.client_id))
+    refused = await exchange(live, tax, httpx.URL(bare.headers["location"]).params["code"],
+                             code_verifier=verifier)  # fmt: skip
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"
+
+
+async def test_bad_client_or_redirect_uri_gets_a_page_never_a_redirect(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    cases = [
+        authorize_url(live.url, "no-such-client"),
+        authorize_url(live.url, tax.client.client_id, redirect_uri="https://evil.example/cb"),
+        authorize_url(live.url, tax.client.client_id, redirect_uri=CALLBACK + "/"),
+        authorize_url(live.url, tax.client.client_id, redirect_uri=CALLBACK + '?x="'),
+        f"{live.url}/oauth/authorize?client_id=a&client_id=b",
+        f"{live.url}/oauth/authorize",
+    ]
+    for url in cases:
+        response = await browser.go(url)
+        assert response.status_code == 400, url
+        assert "location" not in response.headers
+        assert response.headers["content-type"].startswith("text/html")
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+async def test_other_errors_go_back_to_the_client_with_state_and_iss(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    for extra, error in [
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"prompt": "none"}, "login_required"),
+        ({"prompt": "none login"}, "invalid_request"),
+        ({"response_mode": "fragment"}, "invalid_request"),
+        ({"max_age": "soon"}, "invalid_request"),
+        ({"request": "eyJ..."}, "request_not_supported"),
+        ({"claims": "{not json"}, "invalid_request"),
+    ]:
+        response = await browser.go(authorize_url(live.url, tax.client.client_id, **extra))
+        assert response.status_code in (302, 303), (extra, response.text[:200])
+        params = httpx.URL(response.headers["location"]).params
+        assert params["error"] == error, extra
+        assert params["state"] == "s-123"
+        assert params["iss"] == live.settings.issuer
+
+
+async def test_prompt_and_max_age(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
+    silent = await browser.go(authorize_url(live.url, tax.client.client_id, prompt="none"))
+    assert "code" in httpx.URL(silent.headers["location"]).params
+    forced = await browser.go(authorize_url(live.url, tax.client.client_id, prompt="login"))
+    assert forced.status_code == 200 and forced.request.url.path == "/login"
+    too_old = await browser.go(authorize_url(live.url, tax.client.client_id, max_age="0"))
+    assert too_old.request.url.path == "/login"
+    again = await browser.go(authorize_url(live.url, tax.client.client_id, prompt="login"),
+                             username="wang", password=PASSWORD)  # fmt: skip
+    assert "code" in httpx.URL(again.headers["location"]).params
+
+
+async def test_form_post_response_mode(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    response = await browser.go(authorize_url(live.url, tax.client.client_id, response_mode="form_post"),
+                                username="wang", password=PASSWORD)  # fmt: skip
+    assert response.status_code == 200
+    assert f'action="{CALLBACK}"' in response.text
+    assert hidden(response.text, "state") == "s-123"
+    assert hidden(response.text, "iss") == live.settings.issuer
+    assert len(hidden(response.text, "code")) >= 22
+    csp = response.headers["content-security-policy"]
+    assert "form-action https://app.example.gov.cn" in csp and "script-src 'nonce-" in csp
+
+
+async def test_consent_is_asked_once_remembered_and_can_be_denied(world) -> None:
+    live, health, browser = world["live"], world["health"], world["browser"]
+    url = authorize_url(live.url, health.client.client_id,
+                        redirect_uri="https://health.example.gov.cn/cb")  # fmt: skip
+    denied = await browser.go(url, username="wang", password=PASSWORD, consent="deny")
+    assert httpx.URL(denied.headers["location"]).params["error"] == "access_denied"
+    assert browser.pages == ["/login", "/consent"]
+    silent = await browser.go(authorize_url(live.url, health.client.client_id, prompt="none",
+                              redirect_uri="https://health.example.gov.cn/cb"))  # fmt: skip
+    assert httpx.URL(silent.headers["location"]).params["error"] == "consent_required"
+    allowed = await browser.go(url)
+    assert "code" in httpx.URL(allowed.headers["location"]).params
+    assert browser.pages == ["/login", "/consent", "/consent"]
+    remembered = await browser.go(url)
+    assert "code" in httpx.URL(remembered.headers["location"]).params
+    assert browser.pages.count("/consent") == 2
+    wider = await browser.go(authorize_url(live.url, health.client.client_id, scope="openid phone",
+                                           redirect_uri="https://health.example.gov.cn/cb"))  # fmt: skip
+    assert "code" in httpx.URL(wider.headers["location"]).params
+    assert browser.pages.count("/consent") == 3, "more scopes: asked again"
+    # The government's own apps (no --require-consent) never ask.
+    await browser.go(authorize_url(live.url, world["tax"].client.client_id))
+    assert browser.pages.count("/consent") == 3
+
+
+async def test_pairwise_subjects_differ_per_sector(world) -> None:
+    live, browser = world["live"], world["browser"]
+    async with second_instance(live.settings) as admin:
+        one = await admin.clients.register(name="A", redirect_uris=["https://a.example/cb"],
+                                           subject_type="pairwise")  # fmt: skip
+        two = await admin.clients.register(name="B", redirect_uris=["https://b.example/cb"],
+                                           subject_type="pairwise")  # fmt: skip
+    subs = []
+    for registered, uri in ((one, "https://a.example/cb"), (two, "https://b.example/cb")):
+        arrival = await browser.go(authorize_url(live.url, registered.client.client_id, redirect_uri=uri),
+                                   username="wang", password=PASSWORD)  # fmt: skip
+        tokens = (await exchange(live, registered, httpx.URL(arrival.headers["location"]).params["code"],
+                                 redirect_uri=uri)).json()  # fmt: skip
+        claims = jose_jwt.get_unverified_claims(tokens["id_token"])
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            info = await http.get("/oauth/userinfo",
+                                  headers={"Authorization": f"Bearer {tokens['access_token']}"})  # fmt: skip
+        assert info.status_code == 200 and info.json()["sub"] == claims["sub"]
+        subs.append(claims["sub"])
+    assert subs[0] != subs[1]
+    assert world["account"].id not in subs
+
+
+async def test_userinfo_errors(world) -> None:
+    live = world["live"]
+    async with second_instance(live.settings) as admin:
+        machine = await admin.clients.register(name="M", grant_types=["client_credentials"],
+                                               scopes=["data.read"])  # fmt: skip
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        machine_token = (await http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                         auth=(machine.client.client_id, machine.client_secret))).json()["access_token"]  # fmt: skip
+        none = await http.get("/oauth/userinfo")
+        garbage = await http.get("/oauth/userinfo", headers={"Authorization": "Bearer abc.def.ghi"})
+        no_openid = await http.get(
+            "/oauth/userinfo", headers={"Authorization": f"Bearer {machine_token}"}
+        )
+        both = await http.post("/oauth/userinfo", data={"access_token": machine_token},
+                               headers={"Authorization": f"Bearer {machine_token}"})  # fmt: skip
+    assert none.status_code == 401 and none.headers["www-authenticate"].startswith("Bearer")
+    assert garbage.status_code == 401 and "invalid_token" in garbage.headers["www-authenticate"]
+    assert no_openid.status_code == 403
+    assert "insufficient_scope" in no_openid.headers["www-authenticate"]
+    assert both.status_code == 400
+
+
+async def test_introspection_and_revocation(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    arrival = await browser.go(authorize_url(live.url, tax.client.client_id, scope="openid offline_access"),
+                               username="wang", password=PASSWORD)  # fmt: skip
+    tokens = (
+        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
+    ).json()
+    auth = (tax.client.client_id, tax.client_secret)
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        anonymous = await http.post("/oauth/introspect", data={"token": tokens["access_token"]})
+        assert anonymous.status_code == 401
+        active = await http.post(
+            "/oauth/introspect", data={"token": tokens["access_token"]}, auth=auth
+        )
+        body = active.json()
+        assert body["active"] is True and body["client_id"] == tax.client.client_id
+        assert body["sub"] == world["account"].id and body["scope"] == "openid offline_access"
+        assert active.headers["cache-control"] == "no-store"
+        unknown = await http.post("/oauth/introspect", data={"token": "nope"}, auth=auth)
+        assert unknown.json() == {"active": False}
+        missing = await http.post("/oauth/introspect", data={}, auth=auth)
+        assert missing.json()["error"] == "invalid_request"
+
+        revoked = await http.post(
+            "/oauth/revoke", data={"token": tokens["access_token"]}, auth=auth
+        )
+        assert revoked.status_code == 200
+        after = await http.post(
+            "/oauth/introspect", data={"token": tokens["access_token"]}, auth=auth
+        )
+        assert after.json() == {"active": False}
+        info = await http.get("/oauth/userinfo",
+                              headers={"Authorization": f"Bearer {tokens['access_token']}"})  # fmt: skip
+        assert info.status_code == 401
+
+        await http.post("/oauth/revoke", data={"token": tokens["refresh_token"],
+                                               "token_type_hint": "refresh_token"}, auth=auth)  # fmt: skip
+        refreshed = await http.post("/oauth/token", data={"grant_type": "refresh_token",
+                                    "refresh_token": tokens["refresh_token"]}, auth=auth)  # fmt: skip
+        assert refreshed.json()["error"] == "invalid_grant"
+        nothing = await http.post("/oauth/revoke", data={"token": "not-a-token"}, auth=auth)
+        assert nothing.status_code == 200
+
+
+async def test_sign_in_errors_are_generic_and_lock_out(world) -> None:
+    live, tax = world["live"], world["tax"]
+    browser = world["browser"]
+    url = authorize_url(live.url, tax.client.client_id)
+    page = await browser.go(url)
+    wrong = await browser.http.post("/login", data={
+        "tx": hidden(page.text, "tx"), "csrf_token": hidden(page.text, "csrf_token"),
+        "username": "wang", "password": "not it"})  # fmt: skip
+    unknown = await browser.http.post("/login", data={
+        "tx": hidden(page.text, "tx"), "csrf_token": hidden(page.text, "csrf_token"),
+        "username": "nobody-here", "password": "not it"})  # fmt: skip
+    assert wrong.status_code == unknown.status_code == 400
+    message = "用户名或密码不正确"
+    assert message in wrong.text and message in unknown.text
+    assert "set-cookie" not in wrong.headers or "yht_session" not in wrong.headers["set-cookie"]
+    for _ in range(4):  # five wrong passwords for "wang" in all
+        await browser.http.post("/login", data={
+            "tx": hidden(page.text, "tx"), "csrf_token": hidden(page.text, "csrf_token"),
+            "username": "wang", "password": "still not"})  # fmt: skip
+    locked = await browser.http.post("/login", data={
+        "tx": hidden(page.text, "tx"), "csrf_token": hidden(page.text, "csrf_token"),
+        "username": "WANG", "password": PASSWORD})  # fmt: skip
+    assert locked.status_code == 429
+    assert 0 < int(locked.headers["retry-after"]) <= 900
+    assert "尝试次数过多" in locked.text
+
+
+async def test_sign_in_needs_the_csrf_token_of_this_browser(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    page = await browser.go(authorize_url(live.url, tax.client.client_id))
+    form = {"tx": hidden(page.text, "tx"), "username": "wang", "password": PASSWORD}
+    forged = await browser.http.post("/login", data={**form, "csrf_token": "forged"})
+    assert forged.status_code == 400 and "yht_session" not in forged.headers.get("set-cookie", "")
+    stranger = Browser(live.url)
+    try:
+        other = await stranger.http.post("/login", data={**form,
+                                         "csrf_token": hidden(page.text, "csrf_token")})  # fmt: skip
+        assert other.status_code == 400
+    finally:
+        await stranger.close()
+    ok = await browser.http.post(
+        "/login", data={**form, "csrf_token": hidden(page.text, "csrf_token")}
+    )
+    assert ok.status_code == 303
+    cookie = ok.headers["set-cookie"]
+    assert (
+        "yht_session=" in cookie
+        and "HttpOnly" in cookie
+        and "SameSite=lax" in cookie.replace("Lax", "lax")
+    )
+    assert "Path=/" in cookie
+
+
+async def test_login_page_languages(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    chinese = await browser.go(authorize_url(live.url, tax.client.client_id))
+    assert '<html lang="zh-CN">' in chinese.text and "登录" in chinese.text
+    assert 'autocomplete="username"' in chinese.text
+    assert 'autocomplete="current-password"' in chinese.text
+    assert "税务服务" in chinese.text
+    english = await browser.go(authorize_url(live.url, tax.client.client_id, ui_locales="en-US"))
+    assert '<html lang="en">' in english.text and "Sign in" in english.text
+    browser.http.headers["Accept-Language"] = "en-GB,en;q=0.9,zh;q=0.5"
+    accepted = await browser.go(authorize_url(live.url, tax.client.client_id))
+    assert "Sign in" in accepted.text
+    headers = accepted.headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+
+
+async def test_claims_request_adds_id_token_claims(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    claims = json.dumps({"id_token": {"email": {"essential": True}, "unknown_claim": None}})
+    arrival = await browser.go(authorize_url(live.url, tax.client.client_id, scope="openid",
+                                             claims=claims),
+                               username="wang", password=PASSWORD)  # fmt: skip
+    tokens = (
+        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
+    ).json()
+    id_claims = jose_jwt.get_unverified_claims(tokens["id_token"])
+    assert id_claims["email"] == "wang@example.gov.cn"
+    assert "name" not in id_claims and "unknown_claim" not in id_claims
