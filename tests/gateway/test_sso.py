@@ -23,9 +23,12 @@ async def world(live_server):
     """A citizen account and two department apps (one asks for consent), plus a browser."""
     async with second_instance(live_server.settings) as admin:
         account = await admin.accounts.create_local(
-            username="wang", password=PASSWORD, name="王小明", email="wang@example.gov.cn",
+            username="wang",
+            password=PASSWORD,
+            name="王小明",
+            email="wang@example.gov.cn",
             phone="13800138000",
-        )  # fmt: skip
+        )
         tax = await admin.clients.register(name="税务服务", redirect_uris=[CALLBACK])
         health = await admin.clients.register(
             name="医保服务",
@@ -34,15 +37,27 @@ async def world(live_server):
         )
     browser = Browser(live_server.url)
     try:
-        yield {"live": live_server, "account": account, "tax": tax, "health": health,
-               "browser": browser}  # fmt: skip
+        yield {
+            "live": live_server,
+            "account": account,
+            "tax": tax,
+            "health": health,
+            "browser": browser,
+        }
     finally:
         await browser.close()
 
 
 def authorize_url(base: str, client_id: str, redirect_uri: str = CALLBACK, **extra: str) -> str:
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-              "scope": "openid profile email", "state": "s-123", "nonce": "n-456", **extra}  # fmt: skip
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": "openid profile email",
+        "state": "s-123",
+        "nonce": "n-456",
+        **extra,
+    }
     return f"{base}/oauth/authorize?{urlencode(params)}"
 
 
@@ -55,7 +70,7 @@ async def exchange(live, registered, code: str, redirect_uri: str = CALLBACK, **
                 "code": code,
                 "redirect_uri": redirect_uri,
                 **extra,
-            },  # fmt: skip
+            },
             auth=(registered.client.client_id, registered.client_secret),
         )
 
@@ -124,21 +139,31 @@ async def test_full_flow_with_authlib_as_the_relying_party(world) -> None:
 
 async def test_a_second_app_in_the_same_browser_signs_in_silently(world) -> None:
     live, browser = world["live"], world["browser"]
-    first = await browser.go(authorize_url(live.url, world["tax"].client.client_id),
-                             username="wang", password=PASSWORD)  # fmt: skip
+    first = await browser.go(
+        authorize_url(live.url, world["tax"].client.client_id), username="wang", password=PASSWORD
+    )
     assert "code" in httpx.URL(first.headers["location"]).params
     assert browser.pages == ["/login"]
     other = await second_app(world)
-    second = await browser.go(authorize_url(live.url, other.client.client_id,
-                                            redirect_uri="https://office.example.gov.cn/cb"))  # fmt: skip
+    second = await browser.go(
+        authorize_url(
+            live.url, other.client.client_id, redirect_uri="https://office.example.gov.cn/cb"
+        )
+    )
     assert second.status_code == 303
     assert "code" in httpx.URL(second.headers["location"]).params
     assert browser.pages == ["/login"], "no second password prompt"
     first_id = (
         await exchange(live, world["tax"], httpx.URL(first.headers["location"]).params["code"])
-    ).json()["id_token"]  # noqa: E501
-    second_id = (await exchange(live, other, httpx.URL(second.headers["location"]).params["code"],
-                                redirect_uri="https://office.example.gov.cn/cb")).json()["id_token"]  # fmt: skip
+    ).json()["id_token"]
+    second_id = (
+        await exchange(
+            live,
+            other,
+            httpx.URL(second.headers["location"]).params["code"],
+            redirect_uri="https://office.example.gov.cn/cb",
+        )
+    ).json()["id_token"]
     one, two = jose_jwt.get_unverified_claims(first_id), jose_jwt.get_unverified_claims(second_id)
     assert one["sid"] == two["sid"] and one["auth_time"] == two["auth_time"]
 
@@ -152,8 +177,9 @@ async def second_app(world, **options):
 
 async def test_reused_code_is_refused_and_revokes_its_tokens(world) -> None:
     live, tax, browser = world["live"], world["tax"], world["browser"]
-    arrival = await browser.go(authorize_url(live.url, tax.client.client_id),
-                               username="wang", password=PASSWORD)  # fmt: skip
+    arrival = await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
     code = httpx.URL(arrival.headers["location"]).params["code"]
     first = await exchange(live, tax, code)
     assert first.status_code == 200
@@ -162,8 +188,9 @@ async def test_reused_code_is_refused_and_revokes_its_tokens(world) -> None:
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     async with httpx.AsyncClient(base_url=live.url) as http:
         auth = (tax.client.client_id, tax.client_secret)
-        introspected = await http.post("/oauth/introspect", data={"token": tokens["access_token"]},
-                                       auth=auth)  # fmt: skip
+        introspected = await http.post(
+            "/oauth/introspect", data={"token": tokens["access_token"]}, auth=auth
+        )
         userinfo = await http.get(
             "/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
         )
@@ -180,8 +207,9 @@ async def test_reused_code_is_refused_and_revokes_its_tokens(world) -> None:
 
 async def test_refresh_rotates_and_reuse_revokes_the_family(world) -> None:
     live, tax, browser = world["live"], world["tax"], world["browser"]
-    arrival = await browser.go(authorize_url(live.url, tax.client.client_id),
-                               username="wang", password=PASSWORD)  # fmt: skip
+    arrival = await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
     tokens = (
         await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
     ).json()
@@ -217,8 +245,9 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(world) -> None:
 
 async def test_refresh_tokens_are_bound_to_their_client(world) -> None:
     live, tax, browser = world["live"], world["tax"], world["browser"]
-    arrival = await browser.go(authorize_url(live.url, tax.client.client_id),
-                               username="wang", password=PASSWORD)  # fmt: skip
+    arrival = await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
     tokens = (
         await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
     ).json()
@@ -229,10 +258,16 @@ async def test_refresh_tokens_are_bound_to_their_client(world) -> None:
             data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
             auth=(other.client.client_id, other.client_secret),
         )
-        peek = await http.post("/oauth/introspect", data={"token": tokens["refresh_token"]},
-                               auth=(other.client.client_id, other.client_secret))  # fmt: skip
-        own = await http.post("/oauth/introspect", data={"token": tokens["refresh_token"]},
-                              auth=(tax.client.client_id, tax.client_secret))  # fmt: skip
+        peek = await http.post(
+            "/oauth/introspect",
+            data={"token": tokens["refresh_token"]},
+            auth=(other.client.client_id, other.client_secret),
+        )
+        own = await http.post(
+            "/oauth/introspect",
+            data={"token": tokens["refresh_token"]},
+            auth=(tax.client.client_id, tax.client_secret),
+        )
     assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
     assert peek.json() == {"active": False}
     assert own.json()["active"] is True and own.json()["client_id"] == tax.client.client_id
@@ -241,8 +276,9 @@ async def test_refresh_tokens_are_bound_to_their_client(world) -> None:
 async def test_pkce_rules(world) -> None:
     live, tax, browser = world["live"], world["tax"], world["browser"]
     native = await second_app(world, public=True)
-    await browser.go(authorize_url(live.url, tax.client.client_id), username="wang",
-                     password=PASSWORD)  # fmt: skip
+    await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
     office = "https://office.example.gov.cn/cb"
     # A public client must send a challenge; plain is not accepted from anyone.
     missing = await browser.go(
@@ -250,29 +286,60 @@ async def test_pkce_rules(world) -> None:
     )
     assert httpx.URL(missing.headers["location"]).params["error"] == "invalid_request"
     verifier, challenge = pkce_pair()
-    plain = await browser.go(authorize_url(live.url, tax.client.client_id, code_challenge=verifier,
-                                           code_challenge_method="plain"))  # fmt: skip
+    plain = await browser.go(
+        authorize_url(
+            live.url, tax.client.client_id, code_challenge=verifier, code_challenge_method="plain"
+        )
+    )
     assert httpx.URL(plain.headers["location"]).params["error"] == "invalid_request"
     # The right verifier works for the public client (no secret).
-    ok = await browser.go(authorize_url(live.url, native.client.client_id, redirect_uri=office,
-                                        code_challenge=challenge, code_challenge_method="S256"))  # fmt: skip
+    ok = await browser.go(
+        authorize_url(
+            live.url,
+            native.client.client_id,
+            redirect_uri=office,
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        )
+    )
     code = httpx.URL(ok.headers["location"]).params["code"]
     async with httpx.AsyncClient(base_url=live.url) as http:
-        wrong = await http.post("/oauth/token", data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": office,
-            "client_id": native.client.client_id, "code_verifier": pkce_pair()[0]})  # fmt: skip
+        wrong = await http.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": office,
+                "client_id": native.client.client_id,
+                "code_verifier": pkce_pair()[0],
+            },
+        )
         assert wrong.json()["error"] == "invalid_grant"
-        ok = await browser.go(authorize_url(live.url, native.client.client_id, redirect_uri=office,
-                                            code_challenge=challenge, code_challenge_method="S256"))  # fmt: skip
-        good = await http.post("/oauth/token", data={
-            "grant_type": "authorization_code", "code": httpx.URL(ok.headers["location"]).params["code"],
-            "redirect_uri": office, "client_id": native.client.client_id,
-            "code_verifier": verifier})  # fmt: skip
+        ok = await browser.go(
+            authorize_url(
+                live.url,
+                native.client.client_id,
+                redirect_uri=office,
+                code_challenge=challenge,
+                code_challenge_method="S256",
+            )
+        )
+        good = await http.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": httpx.URL(ok.headers["location"]).params["code"],
+                "redirect_uri": office,
+                "client_id": native.client.client_id,
+                "code_verifier": verifier,
+            },
+        )
         assert good.status_code == 200, good.text
     # A verifier without a challenge is refused (RFC 9700 §4.8.2).
     bare = await browser.go(authorize_url(live.url, tax.client.client_id))
-    refused = await exchange(live, tax, httpx.URL(bare.headers["location"]).params["code"],
-                             code_verifier=verifier)  # fmt: skip
+    refused = await exchange(
+        live, tax, httpx.URL(bare.headers["location"]).params["code"], code_verifier=verifier
+    )
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"
 
 
@@ -324,15 +391,21 @@ async def test_prompt_and_max_age(world) -> None:
     assert forced.status_code == 200 and forced.request.url.path == "/login"
     too_old = await browser.go(authorize_url(live.url, tax.client.client_id, max_age="0"))
     assert too_old.request.url.path == "/login"
-    again = await browser.go(authorize_url(live.url, tax.client.client_id, prompt="login"),
-                             username="wang", password=PASSWORD)  # fmt: skip
+    again = await browser.go(
+        authorize_url(live.url, tax.client.client_id, prompt="login"),
+        username="wang",
+        password=PASSWORD,
+    )
     assert "code" in httpx.URL(again.headers["location"]).params
 
 
 async def test_form_post_response_mode(world) -> None:
     live, tax, browser = world["live"], world["tax"], world["browser"]
-    response = await browser.go(authorize_url(live.url, tax.client.client_id, response_mode="form_post"),
-                                username="wang", password=PASSWORD)  # fmt: skip
+    response = await browser.go(
+        authorize_url(live.url, tax.client.client_id, response_mode="form_post"),
+        username="wang",
+        password=PASSWORD,
+    )
     assert response.status_code == 200
     assert f'action="{CALLBACK}"' in response.text
     assert hidden(response.text, "state") == "s-123"
@@ -344,13 +417,20 @@ async def test_form_post_response_mode(world) -> None:
 
 async def test_consent_is_asked_once_remembered_and_can_be_denied(world) -> None:
     live, health, browser = world["live"], world["health"], world["browser"]
-    url = authorize_url(live.url, health.client.client_id,
-                        redirect_uri="https://health.example.gov.cn/cb")  # fmt: skip
+    url = authorize_url(
+        live.url, health.client.client_id, redirect_uri="https://health.example.gov.cn/cb"
+    )
     denied = await browser.go(url, username="wang", password=PASSWORD, consent="deny")
     assert httpx.URL(denied.headers["location"]).params["error"] == "access_denied"
     assert browser.pages == ["/login", "/consent"]
-    silent = await browser.go(authorize_url(live.url, health.client.client_id, prompt="none",
-                              redirect_uri="https://health.example.gov.cn/cb"))  # fmt: skip
+    silent = await browser.go(
+        authorize_url(
+            live.url,
+            health.client.client_id,
+            prompt="none",
+            redirect_uri="https://health.example.gov.cn/cb",
+        )
+    )
     assert httpx.URL(silent.headers["location"]).params["error"] == "consent_required"
     allowed = await browser.go(url)
     assert "code" in httpx.URL(allowed.headers["location"]).params
@@ -358,8 +438,14 @@ async def test_consent_is_asked_once_remembered_and_can_be_denied(world) -> None
     remembered = await browser.go(url)
     assert "code" in httpx.URL(remembered.headers["location"]).params
     assert browser.pages.count("/consent") == 2
-    wider = await browser.go(authorize_url(live.url, health.client.client_id, scope="openid phone",
-                                           redirect_uri="https://health.example.gov.cn/cb"))  # fmt: skip
+    wider = await browser.go(
+        authorize_url(
+            live.url,
+            health.client.client_id,
+            scope="openid phone",
+            redirect_uri="https://health.example.gov.cn/cb",
+        )
+    )
     assert "code" in httpx.URL(wider.headers["location"]).params
     assert browser.pages.count("/consent") == 3, "more scopes: asked again"
     # The government's own apps (no --require-consent) never ask.
@@ -370,20 +456,32 @@ async def test_consent_is_asked_once_remembered_and_can_be_denied(world) -> None
 async def test_pairwise_subjects_differ_per_sector(world) -> None:
     live, browser = world["live"], world["browser"]
     async with second_instance(live.settings) as admin:
-        one = await admin.clients.register(name="A", redirect_uris=["https://a.example/cb"],
-                                           subject_type="pairwise")  # fmt: skip
-        two = await admin.clients.register(name="B", redirect_uris=["https://b.example/cb"],
-                                           subject_type="pairwise")  # fmt: skip
+        one = await admin.clients.register(
+            name="A", redirect_uris=["https://a.example/cb"], subject_type="pairwise"
+        )
+        two = await admin.clients.register(
+            name="B", redirect_uris=["https://b.example/cb"], subject_type="pairwise"
+        )
     subs = []
     for registered, uri in ((one, "https://a.example/cb"), (two, "https://b.example/cb")):
-        arrival = await browser.go(authorize_url(live.url, registered.client.client_id, redirect_uri=uri),
-                                   username="wang", password=PASSWORD)  # fmt: skip
-        tokens = (await exchange(live, registered, httpx.URL(arrival.headers["location"]).params["code"],
-                                 redirect_uri=uri)).json()  # fmt: skip
+        arrival = await browser.go(
+            authorize_url(live.url, registered.client.client_id, redirect_uri=uri),
+            username="wang",
+            password=PASSWORD,
+        )
+        tokens = (
+            await exchange(
+                live,
+                registered,
+                httpx.URL(arrival.headers["location"]).params["code"],
+                redirect_uri=uri,
+            )
+        ).json()
         claims = jose_jwt.get_unverified_claims(tokens["id_token"])
         async with httpx.AsyncClient(base_url=live.url) as http:
-            info = await http.get("/oauth/userinfo",
-                                  headers={"Authorization": f"Bearer {tokens['access_token']}"})  # fmt: skip
+            info = await http.get(
+                "/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+            )
         assert info.status_code == 200 and info.json()["sub"] == claims["sub"]
         subs.append(claims["sub"])
     assert subs[0] != subs[1]
@@ -393,18 +491,27 @@ async def test_pairwise_subjects_differ_per_sector(world) -> None:
 async def test_userinfo_errors(world) -> None:
     live = world["live"]
     async with second_instance(live.settings) as admin:
-        machine = await admin.clients.register(name="M", grant_types=["client_credentials"],
-                                               scopes=["data.read"])  # fmt: skip
+        machine = await admin.clients.register(
+            name="M", grant_types=["client_credentials"], scopes=["data.read"]
+        )
     async with httpx.AsyncClient(base_url=live.url) as http:
-        machine_token = (await http.post("/oauth/token", data={"grant_type": "client_credentials"},
-                         auth=(machine.client.client_id, machine.client_secret))).json()["access_token"]  # fmt: skip
+        machine_token = (
+            await http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(machine.client.client_id, machine.client_secret),
+            )
+        ).json()["access_token"]
         none = await http.get("/oauth/userinfo")
         garbage = await http.get("/oauth/userinfo", headers={"Authorization": "Bearer abc.def.ghi"})
         no_openid = await http.get(
             "/oauth/userinfo", headers={"Authorization": f"Bearer {machine_token}"}
         )
-        both = await http.post("/oauth/userinfo", data={"access_token": machine_token},
-                               headers={"Authorization": f"Bearer {machine_token}"})  # fmt: skip
+        both = await http.post(
+            "/oauth/userinfo",
+            data={"access_token": machine_token},
+            headers={"Authorization": f"Bearer {machine_token}"},
+        )
     assert none.status_code == 401 and none.headers["www-authenticate"].startswith("Bearer")
     assert garbage.status_code == 401 and "invalid_token" in garbage.headers["www-authenticate"]
     assert no_openid.status_code == 403
@@ -414,8 +521,11 @@ async def test_userinfo_errors(world) -> None:
 
 async def test_introspection_and_revocation(world) -> None:
     live, tax, browser = world["live"], world["tax"], world["browser"]
-    arrival = await browser.go(authorize_url(live.url, tax.client.client_id, scope="openid offline_access"),
-                               username="wang", password=PASSWORD)  # fmt: skip
+    arrival = await browser.go(
+        authorize_url(live.url, tax.client.client_id, scope="openid offline_access"),
+        username="wang",
+        password=PASSWORD,
+    )
     tokens = (
         await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
     ).json()
@@ -443,14 +553,21 @@ async def test_introspection_and_revocation(world) -> None:
             "/oauth/introspect", data={"token": tokens["access_token"]}, auth=auth
         )
         assert after.json() == {"active": False}
-        info = await http.get("/oauth/userinfo",
-                              headers={"Authorization": f"Bearer {tokens['access_token']}"})  # fmt: skip
+        info = await http.get(
+            "/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
         assert info.status_code == 401
 
-        await http.post("/oauth/revoke", data={"token": tokens["refresh_token"],
-                                               "token_type_hint": "refresh_token"}, auth=auth)  # fmt: skip
-        refreshed = await http.post("/oauth/token", data={"grant_type": "refresh_token",
-                                    "refresh_token": tokens["refresh_token"]}, auth=auth)  # fmt: skip
+        await http.post(
+            "/oauth/revoke",
+            data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"},
+            auth=auth,
+        )
+        refreshed = await http.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=auth,
+        )
         assert refreshed.json()["error"] == "invalid_grant"
         nothing = await http.post("/oauth/revoke", data={"token": "not-a-token"}, auth=auth)
         assert nothing.status_code == 200
@@ -461,23 +578,47 @@ async def test_sign_in_errors_are_generic_and_lock_out(world) -> None:
     browser = world["browser"]
     url = authorize_url(live.url, tax.client.client_id)
     page = await browser.go(url)
-    wrong = await browser.http.post("/login", data={
-        "tx": hidden(page.text, "tx"), "csrf_token": hidden(page.text, "csrf_token"),
-        "username": "wang", "password": "not it"})  # fmt: skip
-    unknown = await browser.http.post("/login", data={
-        "tx": hidden(page.text, "tx"), "csrf_token": hidden(page.text, "csrf_token"),
-        "username": "nobody-here", "password": "not it"})  # fmt: skip
+    wrong = await browser.http.post(
+        "/login",
+        data={
+            "tx": hidden(page.text, "tx"),
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "username": "wang",
+            "password": "not it",
+        },
+    )
+    unknown = await browser.http.post(
+        "/login",
+        data={
+            "tx": hidden(page.text, "tx"),
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "username": "nobody-here",
+            "password": "not it",
+        },
+    )
     assert wrong.status_code == unknown.status_code == 400
     message = "用户名或密码不正确"
     assert message in wrong.text and message in unknown.text
     assert "set-cookie" not in wrong.headers or "yht_session" not in wrong.headers["set-cookie"]
     for _ in range(4):  # five wrong passwords for "wang" in all
-        await browser.http.post("/login", data={
-            "tx": hidden(page.text, "tx"), "csrf_token": hidden(page.text, "csrf_token"),
-            "username": "wang", "password": "still not"})  # fmt: skip
-    locked = await browser.http.post("/login", data={
-        "tx": hidden(page.text, "tx"), "csrf_token": hidden(page.text, "csrf_token"),
-        "username": "WANG", "password": PASSWORD})  # fmt: skip
+        await browser.http.post(
+            "/login",
+            data={
+                "tx": hidden(page.text, "tx"),
+                "csrf_token": hidden(page.text, "csrf_token"),
+                "username": "wang",
+                "password": "still not",
+            },
+        )
+    locked = await browser.http.post(
+        "/login",
+        data={
+            "tx": hidden(page.text, "tx"),
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "username": "WANG",
+            "password": PASSWORD,
+        },
+    )
     assert locked.status_code == 429
     assert 0 < int(locked.headers["retry-after"]) <= 900
     assert "尝试次数过多" in locked.text
@@ -491,8 +632,9 @@ async def test_sign_in_needs_the_csrf_token_of_this_browser(world) -> None:
     assert forged.status_code == 400 and "yht_session" not in forged.headers.get("set-cookie", "")
     stranger = Browser(live.url)
     try:
-        other = await stranger.http.post("/login", data={**form,
-                                         "csrf_token": hidden(page.text, "csrf_token")})  # fmt: skip
+        other = await stranger.http.post(
+            "/login", data={**form, "csrf_token": hidden(page.text, "csrf_token")}
+        )
         assert other.status_code == 400
     finally:
         await stranger.close()
@@ -529,9 +671,11 @@ async def test_login_page_languages(world) -> None:
 async def test_claims_request_adds_id_token_claims(world) -> None:
     live, tax, browser = world["live"], world["tax"], world["browser"]
     claims = json.dumps({"id_token": {"email": {"essential": True}, "unknown_claim": None}})
-    arrival = await browser.go(authorize_url(live.url, tax.client.client_id, scope="openid",
-                                             claims=claims),
-                               username="wang", password=PASSWORD)  # fmt: skip
+    arrival = await browser.go(
+        authorize_url(live.url, tax.client.client_id, scope="openid", claims=claims),
+        username="wang",
+        password=PASSWORD,
+    )
     tokens = (
         await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
     ).json()
