@@ -20,7 +20,7 @@ from gateway.authorize import (
     update_transaction,
 )
 from gateway.forms import FormError, read_form
-from gateway.pages import choose_locale, messages, page
+from gateway.pages import choose_locale, form_action, messages, page
 from gateway.services import Services
 from policies.accounts import canonical_username
 from policies.lockout import LockoutRules, lockout_decision
@@ -43,9 +43,12 @@ def _counter_keys(username: str, ip: str) -> tuple[str, str]:
     return f"fail-user:{name}", f"fail-ip:{ip}"
 
 
-async def _client_name(services: Services, tx: Transaction) -> str:
+async def _client_view(services: Services, tx: Transaction) -> tuple[str, str]:
+    """The client's name, and the form-action that lets the form's redirect chain reach it."""
     client = await services.clients.get(tx.params.get("client_id", ""))
-    return client.name if client else ""
+    if client is None:
+        return "", form_action()
+    return client.name, form_action(*client.redirect_uris)
 
 
 async def _login_form(
@@ -60,6 +63,7 @@ async def _login_form(
 ) -> Response:
     services: Services = request.app.state.services
     locale = _locale(request, tx)
+    client_name, action_sources = await _client_view(services, tx)
     response = page(
         request,
         "login.html",
@@ -67,12 +71,13 @@ async def _login_form(
         {
             "tx": tx_id,
             "csrf_token": services.csrf.token(tx.browser, f"login:{tx_id}"),
-            "client_name": await _client_name(services, tx),
+            "client_name": client_name,
             "action": "/login",
             "error": error,
             "username": username or tx.params.get("login_hint", ""),
         },
         status=status,
+        form_action=action_sources,
     )
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -169,6 +174,7 @@ async def consent_page(request: Request) -> Response:
     locale = _locale(request, tx)
     t = messages(locale)
     labels = [t.get(f"scope_{scope}", scope) for scope in tx.extra.get("scopes", [])]
+    client_name, action_sources = await _client_view(services, tx)
     return page(
         request,
         "consent.html",
@@ -176,10 +182,11 @@ async def consent_page(request: Request) -> Response:
         {
             "tx": tx_id,
             "csrf_token": services.csrf.token(tx.browser, f"consent:{tx_id}"),
-            "client_name": await _client_name(services, tx),
+            "client_name": client_name,
             "scope_labels": labels,
             "action": "/consent",
         },
+        form_action=action_sources,
     )
 
 

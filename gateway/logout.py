@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from gateway.authorize import Transaction, error_page, save_transaction, with_params
 from gateway.claims import subject_for
 from gateway.forms import FormError, parse_params, read_form
-from gateway.pages import choose_locale, page
+from gateway.pages import choose_locale, form_action, page
 from gateway.revocations import end_session_grants
 from gateway.services import Services
 from gateway.sessions import SsoSession
@@ -147,6 +147,7 @@ async def end_session_endpoint(request: Request) -> Response:
             "fields": list(keep.items()),
             "csrf_token": services.csrf.token(browser, "logout"),
         },
+        form_action=form_action(redirect_uri or ""),
     )
     if new_browser:
         services.csrf.set_cookie(response, browser)

@@ -7,6 +7,7 @@ import json
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -64,6 +65,23 @@ def choose_locale(ui_locales: str | None, accept_language: str | None) -> str:
         if found := _match(tag):
             return found
     return DEFAULT_LOCALE
+
+
+def origin_source(uri: str) -> str | None:
+    """The CSP source expression that admits ``uri``: its origin, or its private-use scheme."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    if parts.scheme and all(ch.isalnum() or ch in "+-." for ch in parts.scheme):
+        return f"{parts.scheme}:"
+    return None
+
+
+def form_action(*targets: str) -> str:
+    """A form-action directive for a form that may end in a redirect to ``targets``: browsers
+    apply form-action to the redirects after a submission as well."""
+    sources = dict.fromkeys(filter(None, (origin_source(uri) for uri in targets)))
+    return " ".join(["'self'", *sources])
 
 
 def page(
