@@ -1,0 +1,74 @@
+"""SSO session lifetimes on both expiring stores, with an injected clock for the memory one."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.sessions import SessionService
+from gateway.settings import Settings
+from store.clock import FakeClock
+from store.memory import MemoryStore
+
+
+def service(clock: FakeClock, **settings: object) -> SessionService:
+    values = {"session_idle_seconds": 600, "session_max_seconds": 3600, **settings}
+    return SessionService(MemoryStore(clock), Settings(**values), clock)
+
+
+async def test_cookie_secret_is_checked_not_just_the_sid() -> None:
+    clock = FakeClock()
+    sessions = service(clock)
+    cookie, session = await sessions.create("acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    assert (await sessions.from_cookie(cookie)).sid == session.sid
+    assert await sessions.from_cookie(f"{session.sid}.guessed") is None
+    assert await sessions.from_cookie(session.sid) is None
+    assert await sessions.from_cookie(None) is None
+
+
+async def test_idle_timeout_and_its_refresh() -> None:
+    clock = FakeClock()
+    sessions = service(clock)
+    cookie, _ = await sessions.create("acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    clock.advance(599)
+    assert await sessions.from_cookie(cookie) is not None  # use refreshes the idle timer
+    clock.advance(599)
+    assert await sessions.from_cookie(cookie) is not None
+    clock.advance(601)
+    assert await sessions.from_cookie(cookie) is None
+
+
+async def test_absolute_lifetime_ends_even_a_busy_session() -> None:
+    clock = FakeClock()
+    sessions = service(clock)
+    cookie, _ = await sessions.create("acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    for _ in range(8):  # used every 500 s, ending past the 3600 s limit
+        clock.advance(500)
+        if clock.now() - 1_800_000_000.0 < 3600:
+            assert await sessions.from_cookie(cookie) is not None
+    assert await sessions.from_cookie(cookie) is None
+
+
+async def test_sessions_of_an_account_and_ending_one() -> None:
+    clock = FakeClock()
+    sessions = service(clock)
+    _, first = await sessions.create("acct", ["pwd"], "L1", "phone", "10.0.0.1")
+    clock.advance(1)
+    _, second = await sessions.create("acct", ["pwd"], "L1", "laptop", "10.0.0.2")
+    await sessions.create("other", ["pwd"], "L1", "x", "10.0.0.3")
+    assert [s.sid for s in await sessions.of_account("acct")] == [second.sid, first.sid]
+    ended = await sessions.end(first.sid)
+    assert ended is not None and ended.user_agent == "phone"
+    assert [s.sid for s in await sessions.of_account("acct")] == [second.sid]
+    assert await sessions.end(first.sid) is None
+
+
+@pytest.mark.parametrize(
+    ("issuer", "name", "secure"),
+    [
+        ("http://localhost:8000", "yht_session", False),
+        ("https://id.city.gov.cn", "__Host-yht_session", True),
+    ],
+)
+def test_cookie_name_follows_the_issuer_scheme(issuer: str, name: str, secure: bool) -> None:
+    sessions = SessionService(MemoryStore(), Settings(issuer=issuer), FakeClock())
+    assert (sessions.cookie_name, sessions.secure) == (name, secure)
