@@ -93,16 +93,29 @@ async def login_page(request: Request) -> Response:
     return await _login_form(request, tx_id, tx)
 
 
-async def login_submit(request: Request) -> Response:
+async def _submitted(
+    request: Request, purpose: str
+) -> tuple[dict[str, str], str, Transaction] | None:
+    """The posted form and its transaction, when the form is readable, the transaction lives
+    in this browser and the CSRF token is right for ``purpose``."""
     services: Services = request.app.state.services
     try:
         form = await read_form(request, services.settings.max_form_bytes)
     except FormError:
-        return error_page(request, {}, "expired")
+        return None
     tx_id = form.get("tx", "")
     tx = await load_transaction(services, request, tx_id)
-    if tx is None or not services.csrf.valid(request, form.get("csrf_token"), f"login:{tx_id}"):
+    if tx is None or not services.csrf.valid(request, form.get("csrf_token"), f"{purpose}:{tx_id}"):
+        return None
+    return form, tx_id, tx
+
+
+async def login_submit(request: Request) -> Response:
+    services: Services = request.app.state.services
+    submitted = await _submitted(request, "login")
+    if submitted is None:
         return error_page(request, {}, "expired")
+    form, tx_id, tx = submitted
     t = messages(_locale(request, tx))
     username, password = form.get("username", ""), form.get("password", "")
     ip = _client_ip(request)
@@ -192,14 +205,10 @@ async def consent_page(request: Request) -> Response:
 
 async def consent_submit(request: Request) -> Response:
     services: Services = request.app.state.services
-    try:
-        form = await read_form(request, services.settings.max_form_bytes)
-    except FormError:
+    submitted = await _submitted(request, "consent")
+    if submitted is None:
         return error_page(request, {}, "expired")
-    tx_id = form.get("tx", "")
-    tx = await load_transaction(services, request, tx_id)
-    if tx is None or not services.csrf.valid(request, form.get("csrf_token"), f"consent:{tx_id}"):
-        return error_page(request, {}, "expired")
+    form, tx_id, tx = submitted
     session = await services.sessions.from_cookie(
         request.cookies.get(services.sessions.cookie_name)
     )

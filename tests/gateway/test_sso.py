@@ -578,47 +578,25 @@ async def test_sign_in_errors_are_generic_and_lock_out(world) -> None:
     browser = world["browser"]
     url = authorize_url(live.url, tax.client.client_id)
     page = await browser.go(url)
-    wrong = await browser.http.post(
-        "/login",
-        data={
+
+    async def attempt(username: str, password: str) -> httpx.Response:
+        form = {
             "tx": hidden(page.text, "tx"),
             "csrf_token": hidden(page.text, "csrf_token"),
-            "username": "wang",
-            "password": "not it",
-        },
-    )
-    unknown = await browser.http.post(
-        "/login",
-        data={
-            "tx": hidden(page.text, "tx"),
-            "csrf_token": hidden(page.text, "csrf_token"),
-            "username": "nobody-here",
-            "password": "not it",
-        },
-    )
+            "username": username,
+            "password": password,
+        }
+        return await browser.http.post("/login", data=form)
+
+    wrong = await attempt("wang", "not it")
+    unknown = await attempt("nobody-here", "not it")
     assert wrong.status_code == unknown.status_code == 400
     message = "用户名或密码不正确"
     assert message in wrong.text and message in unknown.text
     assert "set-cookie" not in wrong.headers or "yht_session" not in wrong.headers["set-cookie"]
     for _ in range(4):  # five wrong passwords for "wang" in all
-        await browser.http.post(
-            "/login",
-            data={
-                "tx": hidden(page.text, "tx"),
-                "csrf_token": hidden(page.text, "csrf_token"),
-                "username": "wang",
-                "password": "still not",
-            },
-        )
-    locked = await browser.http.post(
-        "/login",
-        data={
-            "tx": hidden(page.text, "tx"),
-            "csrf_token": hidden(page.text, "csrf_token"),
-            "username": "WANG",
-            "password": PASSWORD,
-        },
-    )
+        await attempt("wang", "still not")
+    locked = await attempt("WANG", PASSWORD)
     assert locked.status_code == 429
     assert 0 < int(locked.headers["retry-after"]) <= 900
     assert "尝试次数过多" in locked.text
