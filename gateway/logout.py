@@ -17,13 +17,14 @@ from gateway.authorize import Transaction, error_page, save_transaction, with_pa
 from gateway.claims import subject_for
 from gateway.forms import FormError, parse_params, read_form
 from gateway.pages import choose_locale, form_action, page
-from gateway.revocations import end_session_grants
+from gateway.revocations import end_session_grants, revoke_family
 from gateway.services import Services
 from gateway.sessions import SsoSession
 from gateway.tokens_in import verify_own_jwt
 
 END_SESSION_PATH = "/oauth/logout"
 SESSIONS_PATH = "/account/sessions"
+CONSENTS_PATH = "/account/consents"
 audit = logging.getLogger("yihaotong.audit")
 
 
@@ -190,6 +191,16 @@ async def sessions_page(request: Request) -> Response:
             for client_id in session.clients:
                 client = await services.clients.get(client_id)
                 names[client_id] = client.name if client else client_id
+        consents = []
+        for client_id, scopes in (await services.consents.of_account(current.account_id)).items():
+            client = await services.clients.get(client_id)
+            consents.append(
+                {
+                    "client_id": client_id,
+                    "name": client.name if client else client_id,
+                    "scopes": " ".join(sorted(scopes)),
+                }
+            )
         response = page(
             request,
             "sessions.html",
@@ -198,6 +209,9 @@ async def sessions_page(request: Request) -> Response:
                 "sessions": [_describe(s, current, names) for s in sessions],
                 "csrf_token": services.csrf.token(browser, "sessions"),
                 "action": SESSIONS_PATH,
+                "consents": consents,
+                "consents_csrf": services.csrf.token(browser, "consents"),
+                "consents_action": CONSENTS_PATH,
             },
         )
     if new_browser:
@@ -223,4 +237,29 @@ async def end_session_submit(request: Request) -> Response:
     if target.sid == current.sid:
         locale = choose_locale(None, request.headers.get("accept-language"))
         return _after_logout(request, frontchannel, None, locale)
+    return RedirectResponse(SESSIONS_PATH, status_code=303)
+
+
+async def revoke_consent_submit(request: Request) -> Response:
+    """Withdraw a consent: the client must ask again, and its refresh tokens end now."""
+    services: Services = request.app.state.services
+    try:
+        form = await read_form(request, services.settings.max_form_bytes)
+    except FormError:
+        return error_page(request, {}, "expired")
+    current = await services.sessions.from_cookie(
+        request.cookies.get(services.sessions.cookie_name)
+    )
+    if current is None or not services.csrf.valid(request, form.get("csrf_token"), "consents"):
+        return error_page(request, {}, "expired")
+    client_id = form.get("client_id", "")
+    if await services.consents.revoke(current.account_id, client_id):
+        for family_id in await services.refresh_tokens.families_of_grant(
+            current.account_id, client_id
+        ):
+            await revoke_family(services, family_id, "consent revoked")
+        audit.info(
+            "consent revoked",
+            extra={"fields": {"event": "consent.revoked", "client": client_id}},
+        )
     return RedirectResponse(SESSIONS_PATH, status_code=303)
