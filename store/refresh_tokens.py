@@ -98,3 +98,17 @@ class RefreshTokenStore:
                 .distinct()
             )
             return list(rows)
+
+    async def families_of_grant(self, account_id: str, client_id: str) -> list[str]:
+        """Live families an account granted a client (to end with a revoked consent)."""
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(RefreshTokenRow.family_id)
+                .where(
+                    RefreshTokenRow.account_id == account_id,
+                    RefreshTokenRow.client_id == client_id,
+                    RefreshTokenRow.revoked_at.is_(None),
+                )
+                .distinct()
+            )
+            return list(rows)
