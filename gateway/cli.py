@@ -1,5 +1,5 @@
-"""The ``yihaotong`` command. Its flags and ``--json`` shapes are a contract (DESIGN.md): scripts
-and conformance tools drive the gateway through them."""
+"""The ``yihaotong`` command. Its flags and ``--json`` shapes are a contract: scripts and
+conformance tools drive the gateway through them."""
 
 from __future__ import annotations
 
@@ -218,6 +218,7 @@ def client_document(client: Client) -> dict[str, Any]:
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "frontchannel_logout_uri": client.frontchannel_logout_uri,
         "subject_type": client.subject_type,
+        "sector_identifier": client.sector_identifier,
         "grant_types": list(client.grant_types),
         "token_endpoint_auth_method": method,
         "public": client.public,

@@ -72,6 +72,7 @@ class ClientService:
             scopes=scopes,
             frontchannel_logout_uri=frontchannel_logout_uri,
             subject_type=subject_type,
+            sector_identifier=sector_identifier,
         )
         if problem:
             raise InvalidInput(*problem)

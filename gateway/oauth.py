@@ -549,7 +549,9 @@ class AuthorizationServer(_AuthlibServer):
             offline=offline,
             auth_time=user.auth_time,
             created_at=now,
-            expires_at=previous.expires_at if previous and offline else now + ttl,
+            # Offline tokens slide (each use renews them); session-bound ones never outlast
+            # the first one's expiry, which the session's absolute lifetime bounds.
+            expires_at=previous.expires_at if previous and not offline else now + ttl,
             sid=None if offline else user.sid,
             acr=user.acr,
             amr=tuple(user.amr),

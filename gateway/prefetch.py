@@ -63,6 +63,14 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
         # RFC 9700 §4.14.2: a rotated token came back, so one of its holders is not its owner.
         await revoke_family(services, record.family_id, "refresh token reuse")
         return oauth_error("invalid_grant", "The refresh token is invalid, expired or revoked.")
+    if not record.offline and record.sid:
+        # Without offline_access a refresh token lives only as long as its SSO session;
+        # using it counts as activity in that session (as a page visit would).
+        session = await services.sessions.get(record.sid)
+        if session is None:
+            await revoke_family(services, record.family_id, "session ended")
+            return oauth_error("invalid_grant", "The sign-in session of this token has ended.")
+        await services.sessions.touch(session)
     context.refresh = record
     context.account = await services.accounts.get(record.account_id)
     return None

@@ -83,11 +83,15 @@ class SessionService:
         session = await self.get(sid)
         if session is None or not hmac.compare_digest(_digest(secret), session.secret_digest):
             return None
+        await self.touch(session)
+        return session
+
+    async def touch(self, session: SsoSession) -> None:
+        """Restart the idle timer (at most once a minute, to spare the store)."""
         now = self._clock.now()
         if now - session.last_seen >= _TOUCH_EVERY:
             session.last_seen = now
             await self._save(session, now)
-        return session
 
     async def get(self, sid: str) -> SsoSession | None:
         raw = await self._store.get(f"sso:{sid}")

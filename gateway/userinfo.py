@@ -63,7 +63,9 @@ async def userinfo_endpoint(request: Request) -> Response:
     account = await services.accounts.get(account_id) if account_id else None
     if account is None or account.disabled or client is None:
         return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
-    body = json.dumps(user_claims(account, subject, scopes), ensure_ascii=False)
+    body = json.dumps(
+        user_claims(account, subject, scopes), ensure_ascii=False, separators=(",", ":")
+    )
     return Response(
         body,
         media_type="application/json",

@@ -10,6 +10,9 @@ from policies.redirect_uris import https_or_loopback_problem, redirect_uri_probl
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,128}$")
 
 Problem = tuple[str, str]
@@ -23,10 +26,11 @@ def registration_problem(
     post_logout_redirect_uris: Sequence[str],
     backchannel_logout_uri: str | None,
     grant_types: Sequence[str],
-    frontchannel_logout_uri: str | None = None,
-    subject_type: str = "public",
     token_endpoint_auth_method: str | None,
     scopes: Sequence[str],
+    frontchannel_logout_uri: str | None = None,
+    subject_type: str = "public",
+    sector_identifier: str | None = None,
 ) -> Problem | None:
     if not name.strip() or len(name) > 200:
         return ("name", "a client needs a name of 1 to 200 characters")
@@ -56,6 +60,11 @@ def registration_problem(
         return ("frontchannel_logout_uri", f"{frontchannel_logout_uri} {problem}")
     if subject_type not in ("public", "pairwise"):
         return ("subject_type", "use public or pairwise")
+    if sector_identifier is not None:
+        if subject_type != "pairwise":
+            return ("sector_identifier", "a sector identifier only matters with pairwise subjects")
+        if not _HOSTNAME.match(sector_identifier):
+            return ("sector_identifier", "a sector identifier is a host name, e.g. tax.city.gov.cn")
     if public and token_endpoint_auth_method not in (None, "none"):
         return ("token_endpoint_auth_method", "a public client authenticates with 'none' only")
     if not public and token_endpoint_auth_method not in (None, *CONFIDENTIAL_AUTH_METHODS):

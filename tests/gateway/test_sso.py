@@ -3,6 +3,7 @@ a scripted browser signs in, tokens are checked by joserfc and python-jose."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from jose import jwt as jose_jwt
 
+from tests.conftest import running_gateway
 from tests.gateway.browser import Browser, hidden, pkce_pair
 from tests.gateway.helpers import fetch_jwks, second_instance
 
@@ -696,3 +698,30 @@ async def test_revoking_a_consent_asks_again_and_ends_its_refresh_tokens(world) 
     again = await browser.go(url)
     assert "code" in httpx.URL(again.headers["location"]).params
     assert browser.pages.count("/consent") == 2, "asked again"
+
+
+async def test_session_bound_refresh_tokens_end_with_the_session(settings_for) -> None:
+    with running_gateway(settings_for, session_idle_seconds=2) as live:
+        async with second_instance(live.settings) as admin:
+            await admin.accounts.create_local(username="wang", password=PASSWORD)
+            tax = await admin.clients.register(name="税务服务", redirect_uris=[CALLBACK])
+        browser = Browser(live.url)
+        try:
+            arrival = await browser.go(
+                authorize_url(live.url, tax.client.client_id, scope="openid"),
+                username="wang",
+                password=PASSWORD,
+            )
+            tokens = (
+                await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
+            ).json()
+            await asyncio.sleep(2.5)  # the session idles out
+            async with httpx.AsyncClient(base_url=live.url) as http:
+                refreshed = await http.post(
+                    "/oauth/token",
+                    data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                    auth=(tax.client.client_id, tax.client_secret),
+                )
+            assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+        finally:
+            await browser.close()

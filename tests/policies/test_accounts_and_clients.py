@@ -67,6 +67,7 @@ def test_a_good_registration_passes() -> None:
     assert registration() is None
     assert registration(grant_types=["client_credentials"], redirect_uris=[]) is None
     assert registration(public=True, redirect_uris=["cn.gov.app:/cb"]) is None
+    assert registration(subject_type="pairwise", sector_identifier="tax.city.gov.cn") is None
 
 
 @pytest.mark.parametrize(
@@ -87,6 +88,9 @@ def test_a_good_registration_passes() -> None:
         ),
         ({"token_endpoint_auth_method": "none"}, "token_endpoint_auth_method"),
         ({"scopes": ["ok", "not ok"]}, "scope"),
+        ({"sector_identifier": "tax.city.gov.cn"}, "sector_identifier"),  # public subjects
+        ({"subject_type": "pairwise", "sector_identifier": "https://x/"}, "sector_identifier"),
+        ({"subject_type": "secret"}, "subject_type"),
     ],
 )
 def test_registration_problems_name_the_field(changes: dict, field: str) -> None:
