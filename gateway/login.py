@@ -20,8 +20,10 @@ from gateway.authorize import (
     update_transaction,
 )
 from gateway.forms import FormError, read_form
+from gateway.logout import end_sso_session
 from gateway.pages import choose_locale, form_action, messages, page
 from gateway.services import Services
+from gateway.sessions import SsoSession
 from policies.accounts import canonical_username
 from policies.lockout import LockoutRules, lockout_decision
 
@@ -152,16 +154,7 @@ async def login_submit(request: Request) -> Response:
         )
 
     await services.expiring.delete(account_key)
-    previous = request.cookies.get(services.sessions.cookie_name)
-    if previous and (old := await services.sessions.from_cookie(previous)) is not None:
-        await services.sessions.end(old.sid)  # a sign-in always starts a fresh session
-    cookie, session = await services.sessions.create(
-        account.id,
-        amr=["pwd"],
-        acr="L1",
-        user_agent=request.headers.get("user-agent", ""),
-        ip=ip,
-    )
+    cookie, session = await _start_session(request, account.id, amr=["pwd"], acr="L1")
     audit.info("signed in", extra={"fields": {"event": "login.succeeded", "account": account.id}})
     tx.signed_in_sid = session.sid
     await update_transaction(services, tx_id, tx)
@@ -176,6 +169,30 @@ async def login_submit(request: Request) -> Response:
         path="/",
     )
     return response
+
+
+async def _start_session(
+    request: Request, account_id: str, amr: list[str], acr: str
+) -> tuple[str, SsoSession]:
+    """After a sign-in: the same person keeps their session (its sid is known to the apps) with
+    a new cookie secret; anyone else ends the old session properly and starts a new one."""
+    services: Services = request.app.state.services
+    previous = await services.sessions.from_cookie(
+        request.cookies.get(services.sessions.cookie_name)
+    )
+    if previous is not None and previous.account_id == account_id:
+        cookie = await services.sessions.reauthenticate(previous, amr, acr)
+        if cookie is not None:
+            return cookie, previous
+    elif previous is not None:
+        await end_sso_session(request, previous.sid, "another account signed in")
+    return await services.sessions.create(
+        account_id,
+        amr=amr,
+        acr=acr,
+        user_agent=request.headers.get("user-agent", ""),
+        ip=_client_ip(request),
+    )
 
 
 async def consent_page(request: Request) -> Response:

@@ -32,12 +32,13 @@ async def end_sso_session(request: Request, sid: str, reason: str) -> list[str]:
     """End a session everywhere: its grants, back-channel notices, and the front-channel URIs
     the browser must load (returned)."""
     services: Services = request.app.state.services
-    session = await services.sessions.end(sid)
-    if session is None:
+    ended = await services.sessions.end(sid)
+    if ended is None:
         return []
+    session, client_ids = ended
     await end_session_grants(services, sid)
     frontchannel = []
-    for client_id in session.clients:
+    for client_id in client_ids:
         client = await services.clients.get(client_id)
         if client is None:
             continue
@@ -155,7 +156,9 @@ async def end_session_endpoint(request: Request) -> Response:
     return response
 
 
-def _describe(session: SsoSession, current: SsoSession, names: dict[str, str]) -> dict[str, object]:
+def _describe(
+    session: SsoSession, current: SsoSession, apps: list[str], names: dict[str, str]
+) -> dict[str, object]:
     agent = session.user_agent
     device = next(
         (n for n in ("Android", "iPhone", "Windows", "Mac OS", "Linux") if n in agent), ""
@@ -166,7 +169,7 @@ def _describe(session: SsoSession, current: SsoSession, names: dict[str, str]) -
         "device": device or agent[:40] or "—",
         "started": datetime.fromtimestamp(session.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "ip": session.ip,
-        "apps": "、".join(names.get(c, c) for c in session.clients),
+        "apps": "、".join(names.get(c, c) for c in apps),
     }
 
 
@@ -186,11 +189,11 @@ async def sessions_page(request: Request) -> Response:
         response: Response = RedirectResponse(f"/login?tx={tx_id}", status_code=303)
     else:
         sessions = await services.sessions.of_account(current.account_id)
+        apps = {s.sid: await services.sessions.clients_of(s.sid) for s in sessions}
         names = {}
-        for session in sessions:
-            for client_id in session.clients:
-                client = await services.clients.get(client_id)
-                names[client_id] = client.name if client else client_id
+        for client_id in {c for ids in apps.values() for c in ids}:
+            client = await services.clients.get(client_id)
+            names[client_id] = client.name if client else client_id
         consents = []
         for client_id, scopes in (await services.consents.of_account(current.account_id)).items():
             client = await services.clients.get(client_id)
@@ -206,7 +209,7 @@ async def sessions_page(request: Request) -> Response:
             "sessions.html",
             locale,
             {
-                "sessions": [_describe(s, current, names) for s in sessions],
+                "sessions": [_describe(s, current, apps[s.sid], names) for s in sessions],
                 "csrf_token": services.csrf.token(browser, "sessions"),
                 "action": SESSIONS_PATH,
                 "consents": consents,

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 from gateway.settings import Settings
@@ -30,7 +30,6 @@ class SsoSession:
     created_at: float
     last_seen: float
     secret_digest: str
-    clients: list[str] = field(default_factory=list)  # clients given tokens in this session
     user_agent: str = ""
     ip: str = ""
 
@@ -48,10 +47,15 @@ class SessionService:
     def _ttl(self, session: SsoSession, now: float) -> float:
         return min(session.last_seen + self._idle, session.created_at + self._max) - now
 
-    async def _save(self, session: SsoSession, now: float) -> None:
+    def _encode(self, session: SsoSession) -> bytes:
+        return json.dumps(asdict(session)).encode()
+
+    async def _update(self, session: SsoSession, now: float) -> bool:
+        """Rewrite a live session only: an update racing a logout must not revive it."""
         ttl = self._ttl(session, now)
-        if ttl > 0:
-            await self._store.put(f"sso:{session.sid}", json.dumps(asdict(session)).encode(), ttl)
+        return ttl > 0 and await self._store.replace(
+            f"sso:{session.sid}", self._encode(session), ttl
+        )
 
     async def create(
         self, account_id: str, amr: list[str], acr: str, user_agent: str, ip: str
@@ -71,9 +75,19 @@ class SessionService:
             user_agent=user_agent[:200],
             ip=ip,
         )
-        await self._save(session, now)
-        await self._index(account_id, sid, add=True)
+        await self._store.put(f"sso:{sid}", self._encode(session), self._ttl(session, now))
+        await self._store.set_add(f"sso-of:{account_id}", sid, self._max)
         return f"{sid}.{secret}", session
+
+    async def reauthenticate(self, session: SsoSession, amr: list[str], acr: str) -> str | None:
+        """The same person signed in again: keep the session (its sid is known to the apps)
+        but renew the authentication time and the cookie secret. None if it just ended."""
+        now = self._clock.now()
+        secret = secrets.token_urlsafe(32)
+        session.auth_time = session.last_seen = now
+        session.amr, session.acr = amr, acr
+        session.secret_digest = _digest(secret)
+        return f"{session.sid}.{secret}" if await self._update(session, now) else None
 
     async def from_cookie(self, cookie: str | None) -> SsoSession | None:
         """The live session the cookie names, its idle timer refreshed; None otherwise."""
@@ -91,7 +105,7 @@ class SessionService:
         now = self._clock.now()
         if now - session.last_seen >= _TOUCH_EVERY:
             session.last_seen = now
-            await self._save(session, now)
+            await self._update(session, now)
 
     async def get(self, sid: str) -> SsoSession | None:
         raw = await self._store.get(f"sso:{sid}")
@@ -101,38 +115,31 @@ class SessionService:
         return session if self._ttl(session, self._clock.now()) > 0 else None
 
     async def add_client(self, session: SsoSession, client_id: str) -> None:
-        if client_id not in session.clients:
-            session.clients.append(client_id)
-            await self._save(session, self._clock.now())
+        """Remember that ``client_id`` got tokens in this session (a set: concurrent sign-ins
+        to two apps both count)."""
+        await self._store.set_add(f"sso-clients:{session.sid}", client_id, self._max)
 
-    async def end(self, sid: str) -> SsoSession | None:
-        """Delete the session; returns what it was, for logout notifications."""
+    async def clients_of(self, sid: str) -> list[str]:
+        return sorted(await self._store.set_members(f"sso-clients:{sid}"))
+
+    async def end(self, sid: str) -> tuple[SsoSession, list[str]] | None:
+        """Delete the session; returns it and its clients, for logout notifications."""
         session = await self.get(sid)
-        await self._store.delete(f"sso:{sid}")
-        if session is not None:
-            await self._index(session.account_id, sid, add=False)
-        return session
+        clients = await self.clients_of(sid)
+        if not await self._store.delete(f"sso:{sid}") or session is None:
+            return None  # somebody else ended it first and notified
+        await self._store.delete(f"sso-clients:{sid}")
+        await self._store.set_remove(f"sso-of:{session.account_id}", sid)
+        return session, clients
 
     async def of_account(self, account_id: str) -> list[SsoSession]:
         sessions = []
-        for sid in await self._sids(account_id):
+        for sid in await self._store.set_members(f"sso-of:{account_id}"):
             if (session := await self.get(sid)) is not None:
                 sessions.append(session)
+            else:
+                await self._store.set_remove(f"sso-of:{account_id}", sid)
         return sorted(sessions, key=lambda s: s.created_at, reverse=True)
-
-    async def _sids(self, account_id: str) -> list[str]:
-        raw = await self._store.get(f"sso-of:{account_id}")
-        return json.loads(raw) if raw else []
-
-    async def _index(self, account_id: str, sid: str, add: bool) -> None:
-        sids = [s for s in await self._sids(account_id) if s != sid and await self.get(s)]
-        if add:
-            sids.append(sid)
-        key = f"sso-of:{account_id}"
-        if sids:
-            await self._store.put(key, json.dumps(sids[-50:]).encode(), self._max)
-        else:
-            await self._store.delete(key)
 
 
 def _digest(secret: str) -> str:

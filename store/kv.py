@@ -26,6 +26,11 @@ class ExpiringStore(Protocol):
         """Store only if the key is absent; True when this call stored it."""
         ...
 
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store only if the key is live; True when this call stored it (so a record deleted
+        meanwhile, e.g. an ended session, is not brought back)."""
+        ...
+
     async def take(self, key: str) -> bytes | None:
         """Read and delete in one atomic step: of concurrent takers, exactly one gets the value."""
         ...
@@ -37,6 +42,16 @@ class ExpiringStore(Protocol):
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         """Add ``amount`` atomically and return the new value. The TTL starts with the first
         increment (a fixed window), later increments do not extend it."""
+        ...
+
+    async def set_add(self, key: str, member: str, ttl: float) -> None:
+        """Add ``member`` to the set at ``key`` and give the set ``ttl`` seconds to live."""
+        ...
+
+    async def set_remove(self, key: str, member: str) -> None: ...
+
+    async def set_members(self, key: str) -> set[str]:
+        """The members of a live set; empty when absent or expired."""
         ...
 
     async def ttl(self, key: str) -> float | None:

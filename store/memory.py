@@ -14,10 +14,10 @@ class MemoryStore:
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock or SystemClock()
-        self._data: dict[str, tuple[bytes | int, float]] = {}
+        self._data: dict[str, tuple[bytes | int | set[str], float]] = {}
         self._writes = 0
 
-    def _live(self, key: str) -> tuple[bytes | int, float] | None:
+    def _live(self, key: str) -> tuple[bytes | int | set[str], float] | None:
         entry = self._data.get(key)
         if entry is None:
             return None
@@ -26,7 +26,7 @@ class MemoryStore:
             return None
         return entry
 
-    def _write(self, key: str, value: bytes | int, ttl: float) -> None:
+    def _write(self, key: str, value: bytes | int | set[str], ttl: float) -> None:
         check_ttl(ttl)
         self._data[key] = (value, self._clock.now() + ttl)
         self._writes += 1
@@ -40,6 +40,8 @@ class MemoryStore:
         if entry is None:
             return None
         value = entry[0]
+        if isinstance(value, set):
+            raise ExpiringStoreError(f"value at {key!r} is a set")
         return str(value).encode() if isinstance(value, int) else value
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
@@ -47,6 +49,12 @@ class MemoryStore:
 
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         if self._live(key) is not None:
+            return False
+        self._write(key, bytes(value), ttl)
+        return True
+
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        if self._live(key) is None:
             return False
         self._write(key, bytes(value), ttl)
         return True
@@ -71,6 +79,27 @@ class MemoryStore:
             raise ExpiringStoreError(f"value at {key!r} is not a counter")
         self._data[key] = (current + amount, deadline)
         return current + amount
+
+    async def set_add(self, key: str, member: str, ttl: float) -> None:
+        entry = self._live(key)
+        members = entry[0] if entry is not None else set()
+        if not isinstance(members, set):
+            raise ExpiringStoreError(f"value at {key!r} is not a set")
+        members.add(member)
+        self._write(key, members, ttl)
+
+    async def set_remove(self, key: str, member: str) -> None:
+        entry = self._live(key)
+        if entry is not None and isinstance(entry[0], set):
+            entry[0].discard(member)
+
+    async def set_members(self, key: str) -> set[str]:
+        entry = self._live(key)
+        if entry is None:
+            return set()
+        if not isinstance(entry[0], set):
+            raise ExpiringStoreError(f"value at {key!r} is not a set")
+        return set(entry[0])
 
     async def ttl(self, key: str) -> float | None:
         entry = self._live(key)

@@ -61,6 +61,9 @@ class RedisStore:
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         return bool(await self._call("set", self._k(key), value, px=_ms(ttl), nx=True))
 
+    async def replace(self, key: str, value: bytes, ttl: float) -> bool:
+        return bool(await self._call("set", self._k(key), value, px=_ms(ttl), xx=True))
+
     async def take(self, key: str) -> bytes | None:
         return await self._call("getdel", self._k(key))
 
@@ -72,6 +75,20 @@ class RedisStore:
             return int(await self._incr(keys=[self._k(key)], args=[amount, _ms(ttl)]))
         except RedisError as error:
             raise ExpiringStoreError(f"redis incr failed: {type(error).__name__}") from error
+
+    async def set_add(self, key: str, member: str, ttl: float) -> None:
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                await pipe.sadd(self._k(key), member).pexpire(self._k(key), _ms(ttl)).execute()
+        except RedisError as error:
+            raise ExpiringStoreError(f"redis sadd failed: {type(error).__name__}") from error
+
+    async def set_remove(self, key: str, member: str) -> None:
+        await self._call("srem", self._k(key), member)
+
+    async def set_members(self, key: str) -> set[str]:
+        members = await self._call("smembers", self._k(key))
+        return {m.decode() if isinstance(m, bytes) else m for m in members}
 
     async def ttl(self, key: str) -> float | None:
         left = await self._call("pttl", self._k(key))

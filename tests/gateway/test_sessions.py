@@ -56,8 +56,11 @@ async def test_sessions_of_an_account_and_ending_one() -> None:
     _, second = await sessions.create("acct", ["pwd"], "L1", "laptop", "10.0.0.2")
     await sessions.create("other", ["pwd"], "L1", "x", "10.0.0.3")
     assert [s.sid for s in await sessions.of_account("acct")] == [second.sid, first.sid]
+    await sessions.add_client(first, "tax")
+    await sessions.add_client(first, "health")
     ended = await sessions.end(first.sid)
-    assert ended is not None and ended.user_agent == "phone"
+    assert ended is not None
+    assert ended[0].user_agent == "phone" and ended[1] == ["health", "tax"]
     assert [s.sid for s in await sessions.of_account("acct")] == [second.sid]
     assert await sessions.end(first.sid) is None
 
@@ -72,3 +75,30 @@ async def test_sessions_of_an_account_and_ending_one() -> None:
 def test_cookie_name_follows_the_issuer_scheme(issuer: str, name: str, secure: bool) -> None:
     sessions = SessionService(MemoryStore(), Settings(issuer=issuer), FakeClock())
     assert (sessions.cookie_name, sessions.secure) == (name, secure)
+
+
+async def test_an_update_never_revives_an_ended_session() -> None:
+    clock = FakeClock()
+    sessions = service(clock)
+    cookie, session = await sessions.create("acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    in_flight = await sessions.from_cookie(cookie)  # a request still holding the record
+    assert in_flight is not None
+    await sessions.end(session.sid)
+    clock.advance(120)
+    await sessions.touch(in_flight)  # would rewrite the record with a plain put
+    assert await sessions.reauthenticate(in_flight, ["pwd"], "L1") is None
+    assert await sessions.get(session.sid) is None
+    assert await sessions.from_cookie(cookie) is None
+
+
+async def test_reauthentication_keeps_the_sid_and_renews_the_secret() -> None:
+    clock = FakeClock()
+    sessions = service(clock)
+    cookie, session = await sessions.create("acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    clock.advance(300)
+    renewed = await sessions.reauthenticate(session, ["pwd", "otp"], "L2")
+    assert renewed is not None and renewed != cookie
+    assert renewed.split(".")[0] == session.sid
+    assert await sessions.from_cookie(cookie) is None, "the old cookie secret is dead"
+    current = await sessions.from_cookie(renewed)
+    assert current is not None and current.auth_time == clock.now() and current.acr == "L2"

@@ -105,3 +105,31 @@ async def test_binary_values_round_trip(expiring_store: ExpiringStore) -> None:
 
 async def test_ping(expiring_store: ExpiringStore) -> None:
     await expiring_store.ping()
+
+
+async def test_replace_only_when_live(expiring_store: ExpiringStore) -> None:
+    assert await expiring_store.replace("s", b"v1", 30) is False
+    assert await expiring_store.get("s") is None, "replace never creates"
+    await expiring_store.put("s", b"v1", 30)
+    assert await expiring_store.replace("s", b"v2", 30) is True
+    assert await expiring_store.get("s") == b"v2"
+    await expiring_store.delete("s")
+    assert await expiring_store.replace("s", b"v3", 30) is False
+    assert await expiring_store.get("s") is None, "a deleted record stays deleted"
+
+
+async def test_sets(expiring_store: ExpiringStore) -> None:
+    assert await expiring_store.set_members("apps") == set()
+    await asyncio.gather(*(expiring_store.set_add("apps", f"c{i}", 30) for i in range(20)))
+    assert await expiring_store.set_members("apps") == {f"c{i}" for i in range(20)}
+    await expiring_store.set_remove("apps", "c3")
+    await expiring_store.set_remove("apps", "never-there")
+    assert "c3" not in await expiring_store.set_members("apps")
+    left = await expiring_store.ttl("apps")
+    assert left is not None and 0 < left <= 30
+
+
+async def test_sets_expire(expiring_store: ExpiringStore) -> None:
+    await expiring_store.set_add("short", "a", 0.15)
+    await asyncio.sleep(0.3)
+    assert await expiring_store.set_members("short") == set()
