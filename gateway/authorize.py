@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.claims import sector_of, subject_for
 from gateway.forms import FormError, parse_params, read_form
-from gateway.oauth import RESPONSE_MODES, EndUser, FormRequest, GrantContext, grant_context
+from gateway.oauth import MAX_AGE, RESPONSE_MODES, EndUser, FormRequest, GrantContext, grant_context
 from gateway.pages import choose_locale, messages, page
 from gateway.services import Services
 from gateway.sessions import SsoSession
@@ -150,7 +150,7 @@ def _needs_sign_in(
     max_age = params.get("max_age")
     too_old = (
         max_age is not None
-        and max_age.isdigit()
+        and MAX_AGE.fullmatch(max_age) is not None
         and services.clock.now() - session.auth_time > int(max_age)
     )
     return too_old and not signed_in_here

@@ -3,11 +3,14 @@ more than an ``application/x-www-form-urlencoded`` body needs)."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl
 
 from starlette.requests import ClientDisconnect, Request
 
 MAX_FIELDS = 64
+# No OAuth parameter carries control characters; NUL would also be refused by PostgreSQL.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_VALUE_LENGTH = 4096
 
 
@@ -29,6 +32,8 @@ def parse_params(text: str) -> dict[str, str]:
         raise FormError(f"More than {MAX_FIELDS} parameters.") from error
     params: dict[str, str] = {}
     for name, value in pairs:
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            raise FormError(f"The parameter '{_ascii(name)}' contains control characters.")
         if name in params:
             raise FormError(f"The parameter '{_ascii(name)}' is repeated.")
         if len(value) > MAX_VALUE_LENGTH:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -48,6 +49,7 @@ from store.records import Account, Client, RefreshToken
 if TYPE_CHECKING:
     from gateway.services import Services
 
+MAX_AGE = re.compile(r"[0-9]{1,10}")  # str.isdigit() would let "²" through to int()
 PROMPTS = {"none", "login", "consent", "select_account"}
 RESPONSE_MODES = {"query", "form_post"}
 CODE_TTL = 60  # seconds; RFC 9700 §4.5 wants codes short-lived
@@ -238,7 +240,8 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
             return
         unknown = [scope for scope in requested if scope not in client.record.scopes]
         if unknown:
-            raise InvalidScopeError(f"The client may not request: {' '.join(unknown)}")
+            # The scopes are not quoted back: Authlib refuses non-ASCII error text.
+            raise InvalidScopeError("The client may not request one of these scopes.")
         self.request.scope = list_to_scope(list(dict.fromkeys(requested)))
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
@@ -312,14 +315,14 @@ def _check_request(grant: Any, redirect_uri: str) -> None:
     if "none" in prompts and len(prompts) > 1:
         raise InvalidRequestError("prompt=none cannot be combined with other values.")
     max_age = data.get("max_age")
-    if max_age is not None and (not max_age.isdigit() or len(max_age) > 10):
+    if max_age is not None and not MAX_AGE.fullmatch(max_age):
         raise InvalidRequestError("max_age must be a non-negative integer.")
     claims = data.get("claims")
     request_claims = None
     if claims:
         try:
             request_claims = json.loads(claims)
-        except ValueError:
+        except (ValueError, RecursionError):
             request_claims = None
         if not isinstance(request_claims, dict) or not all(
             isinstance(request_claims.get(part, {}), dict | type(None))

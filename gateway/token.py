@@ -36,7 +36,10 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
         raise BadClientAuth("The Basic credentials need a client_id and a secret.")
-    return unquote(client_id), unquote(secret)
+    client_id, secret = unquote(client_id), unquote(secret)
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in client_id + secret):
+        raise BadClientAuth("The Basic credentials contain control characters.")
+    return client_id, secret
 
 
 async def token_endpoint(request: Request) -> Response:

@@ -31,15 +31,22 @@ def verify_own_jwt(
     services: Services, token: str, *, allow_expired: bool = False, typ: str | None = None
 ) -> dict[str, Any]:
     """The claims of a JWT signed by one of our published keys and issued by us; raises
-    JoseError otherwise. ``allow_expired`` is for hints (an expired ID token still names who)."""
-    if len(token) > 8192 or token.count(".") != 2:
+    TokenRejected otherwise. ``typ`` is the required type (None: an ID token, typ JWT or
+    absent). ``allow_expired`` is for hints (an expired ID token still names who)."""
+    if len(token) > 8192 or token.count(".") != 2 or not token.isascii():
         raise TokenRejected("not a compact JWS")
-    decoded = jwt.decode(token, _published(services), algorithms=services.keys.algs)
+    try:
+        decoded = jwt.decode(token, _published(services), algorithms=services.keys.algs)
+    except Exception as error:  # joserfc raises more than JoseError on odd headers
+        raise TokenRejected("not a valid JWS") from error
     claims = decoded.claims
-    if typ is not None and str(decoded.header.get("typ", "")).lower() != typ:
-        raise TokenRejected("wrong token type")
+    token_type = str(decoded.header.get("typ", "")).lower()
+    if token_type != (typ or "jwt") and not (typ is None and token_type == ""):
+        raise TokenRejected("wrong token type")  # an access or logout token is no ID token
     if claims.get("iss") != services.settings.issuer:
         raise TokenRejected("issued by someone else")
+    if not isinstance(claims, dict):
+        raise TokenRejected("claims are not an object")
     exp = claims.get("exp")
     if not isinstance(exp, int | float):
         raise TokenRejected("no expiry")

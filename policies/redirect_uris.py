@@ -33,11 +33,15 @@ def redirect_uri_problem(uri: str, *, allow_private_use_scheme: bool = True) -> 
         return f"longer than {_MAX_URI_LENGTH} characters"
     if any(ch.isspace() or ord(ch) < 0x20 for ch in uri):
         return "contains whitespace or control characters"
+    if not uri.isascii():
+        return "contains non-ASCII characters (percent-encode them; use the IDNA form of a host)"
     try:
         parts = urlsplit(uri)
         port = parts.port
     except ValueError:
         return "is not a valid URI"
+    if parts.username is not None or parts.password is not None:
+        return "has user information before the host"
     if "*" in uri:
         return "contains a wildcard; redirect URIs are matched exactly"
     if parts.fragment or uri.endswith("#"):
@@ -66,6 +70,8 @@ def redirect_uri_matches(requested: str, registered: tuple[str, ...]) -> bool:
     (RFC 8252 §7.3: native apps bind an ephemeral port)."""
     if requested in registered:
         return True
+    if not requested.isascii():
+        return False
     try:
         wanted = urlsplit(requested)
         if wanted.scheme != "http" or not _is_loopback_ip(wanted.hostname):
@@ -73,6 +79,8 @@ def redirect_uri_matches(requested: str, registered: tuple[str, ...]) -> bool:
         wanted_port = wanted.port
     except ValueError:
         return False
+    if wanted.username is not None or wanted.password is not None or wanted.fragment:
+        return False  # only the port may differ
     for candidate in registered:
         have = urlsplit(candidate)
         if (

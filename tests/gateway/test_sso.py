@@ -725,3 +725,63 @@ async def test_session_bound_refresh_tokens_end_with_the_session(settings_for) -
             assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
         finally:
             await browser.close()
+
+
+async def test_odd_input_never_breaks_the_server(world) -> None:
+    """Inputs that once reached code paths outside the OAuth error handling."""
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
+    crit = "eyJhbGciOiJSUzI1NiIsImtpZCI6IngiLCJjcml0IjpbMV19.e30.QUJD"  # {"crit":[1]}
+    nested = "[" * 1500 + "]" * 1500
+    odd_redirects = [
+        "http://例@127.0.0.1:9999/cb",
+        "http://x@127.0.0.1:9999/cb",
+        "https://app.example.gov.cn/回调",
+    ]
+    responses = [
+        await browser.http.get("/oauth/userinfo", headers={"Authorization": f"Bearer {crit}"}),
+        await browser.go(authorize_url(live.url, tax.client.client_id, id_token_hint=crit)),
+        await browser.http.get("/oauth/logout", params={"id_token_hint": crit}),
+        await browser.go(authorize_url(live.url, tax.client.client_id, max_age="²")),
+        await browser.go(authorize_url(live.url, tax.client.client_id, claims=nested)),
+        await browser.go(authorize_url(live.url, "cli\x00ent")),
+        *[
+            await browser.go(authorize_url(live.url, tax.client.client_id, redirect_uri=uri))
+            for uri in odd_redirects
+        ],
+    ]
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        responses.append(
+            await http.post(
+                "/oauth/introspect",
+                data={"token": crit},
+                auth=(tax.client.client_id, tax.client_secret),
+            )
+        )
+        responses.append(
+            await http.post(
+                "/oauth/token", data={"grant_type": "client_credentials"}, auth=("cli\x00ent", "x")
+            )
+        )
+    for response in responses:
+        assert response.status_code < 500, (response.request.url, response.text[:200])
+    for response in responses[-5:-2]:  # odd redirect URIs: a page, never a redirect
+        assert response.status_code == 400 and "location" not in response.headers
+
+
+async def test_an_access_token_is_no_id_token_hint(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    arrival = await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
+    tokens = (
+        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
+    ).json()
+    response = await browser.http.get(
+        "/oauth/logout", params={"id_token_hint": tokens["access_token"]}
+    )
+    assert response.status_code == 200 and 'value="logout"' in response.text, "asks, not silent"
+    still = await browser.go(authorize_url(live.url, tax.client.client_id, prompt="none"))
+    assert "code" in httpx.URL(still.headers["location"]).params

@@ -42,6 +42,9 @@ def test_acceptable_redirect_uris(uri: str) -> None:
         ("https://app.example.gov.cn/c b", "whitespace"),
         ("https://app.example.gov.cn:99999/cb", "valid"),
         ("https://a.example/" + "x" * 2000, "longer"),
+        ("https://例子.cn/cb", "non-ASCII"),
+        ("https://rp.example/回调", "non-ASCII"),
+        ("https://user:pw@rp.example/cb", "user information"),
     ],
 )
 def test_refused_redirect_uris(uri: str, reason: str) -> None:
@@ -89,3 +92,7 @@ def test_loopback_ip_matches_on_any_port_only() -> None:
     assert redirect_uri_matches("http://localhost:3000/cb", registered)
     assert not redirect_uri_matches("https://127.0.0.1:51234/cb", registered)
     assert not redirect_uri_matches("http://127.0.0.1:bad/cb", registered)
+    # Only the port may vary: no user information, no fragments, no odd characters.
+    assert not redirect_uri_matches("http://x@127.0.0.1:9999/cb", registered)
+    assert not redirect_uri_matches("http://例@127.0.0.1:9999/cb", registered)
+    assert not redirect_uri_matches("http://127.0.0.1:9999/cb#x", registered)
