@@ -123,11 +123,12 @@ async def login_submit(request: Request) -> Response:
     ip = _client_ip(request)
     account_key, ip_key = _counter_keys(username, ip)
 
-    async def failures(key: str) -> int:
-        raw = await services.expiring.get(key)
-        return int(raw) if raw else 0
-
-    decision = lockout_decision(await failures(account_key), await failures(ip_key), RULES)
+    # Count the attempt before checking the password, atomically: parallel guesses each see
+    # the attempts made before them, so none slips past the limit while others are checked.
+    window = RULES.window_seconds
+    earlier_for_account = await services.expiring.incr(account_key, window) - 1
+    earlier_from_ip = await services.expiring.incr(ip_key, window) - 1
+    decision = lockout_decision(earlier_for_account, earlier_from_ip, RULES)
     if decision.locked:
         left = await services.expiring.ttl(account_key if decision.reason == "account" else ip_key)
         seconds = math.ceil(left or RULES.window_seconds)
@@ -146,14 +147,13 @@ async def login_submit(request: Request) -> Response:
     if username and password and len(password) <= 1024:
         account = await services.accounts.authenticate(username, password)
     if account is None:
-        await services.expiring.incr(account_key, RULES.window_seconds)
-        await services.expiring.incr(ip_key, RULES.window_seconds)
         audit.info("sign-in failed", extra={"fields": {"event": "login.failed"}})
         return await _login_form(
             request, tx_id, tx, error=t.bad_credentials, username=username, status=400
         )
 
-    await services.expiring.delete(account_key)
+    await services.expiring.delete(account_key)  # a success is no failure: uncount it
+    await services.expiring.incr(ip_key, window, amount=-1)
     cookie, session = await _start_session(request, account.id, amr=["pwd"], acr="L1")
     audit.info("signed in", extra={"fields": {"event": "login.succeeded", "account": account.id}})
     tx.signed_in_sid = session.sid

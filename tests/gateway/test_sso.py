@@ -785,3 +785,19 @@ async def test_an_access_token_is_no_id_token_hint(world) -> None:
     assert response.status_code == 200 and 'value="logout"' in response.text, "asks, not silent"
     still = await browser.go(authorize_url(live.url, tax.client.client_id, prompt="none"))
     assert "code" in httpx.URL(still.headers["location"]).params
+
+
+async def test_parallel_guesses_cannot_outrun_the_lockout(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    page = await browser.go(authorize_url(live.url, tax.client.client_id))
+    form = {
+        "tx": hidden(page.text, "tx"),
+        "csrf_token": hidden(page.text, "csrf_token"),
+        "username": "wang",
+    }
+    answers = await asyncio.gather(
+        *(browser.http.post("/login", data={**form, "password": f"guess {i}"}) for i in range(20))
+    )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(400) == 5, "five passwords checked, no more"
+    assert statuses.count(429) == 15
