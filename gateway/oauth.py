@@ -40,6 +40,7 @@ from starlette.responses import Response
 
 from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
+from gateway.revocations import revoke_access_token, revoke_family
 from gateway.settings import Settings
 from keys.ring import KeyRing
 from policies.redirect_uris import redirect_uri_matches
@@ -568,6 +569,10 @@ class AuthorizationServer(_AuthlibServer):
 
         async def rotate() -> None:
             if not await store.rotate(previous.digest, record, now):
+                # Another request used the same token at the same moment: that is reuse too.
+                await revoke_family(self.services, previous.family_id, "refresh token reuse")
+                if context.access_jti:
+                    await revoke_access_token(self.services, context.access_jti)
                 raise InvalidGrantError("The refresh token was used already.")
 
         context.writes.append(rotate)

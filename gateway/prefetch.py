@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from authlib.oauth2.rfc6749 import InvalidGrantError
 from starlette.responses import Response
 
 from gateway.oauth import CODE_USED_TTL, CodeRecord, GrantContext, digest
@@ -26,29 +27,44 @@ async def prefetch_grant(
     return None
 
 
+async def _revoke_issued(services: Services, marker: bytes | None) -> bool:
+    """Revoke what a redeemed code produced; False when it has produced nothing yet."""
+    issued = json.loads(marker) if marker else {}
+    if issued.get("family_id"):
+        await revoke_family(services, issued["family_id"], "code reuse")
+    if issued.get("access_jti"):
+        await revoke_access_token(services, issued["access_jti"])
+    return bool(issued.get("access_jti"))
+
+
 async def _code(services: Services, code: str, context: GrantContext) -> Response | None:
+    """RFC 6749 §4.1.2: a code used twice is refused and what it produced is revoked — also
+    when the two uses run at the same time (then the first one's tokens are withheld)."""
     code_digest = digest(code)
+    used_key, reused_key = f"code-used:{code_digest}", f"code-reused:{code_digest}"
     raw = await services.expiring.take(f"code:{code_digest}")
     if raw is None:
-        used = await services.expiring.get(f"code-used:{code_digest}")
-        if used is not None:
-            # RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
-            issued = json.loads(used)
-            if issued.get("family_id"):
-                await revoke_family(services, issued["family_id"], "code reuse")
-            if issued.get("access_jti"):
-                await revoke_access_token(services, issued["access_jti"])
+        marker = await services.expiring.get(used_key)
+        if marker is not None and not await _revoke_issued(services, marker):
+            # The first exchange is still running: tell it, then look once more in case it
+            # finished in between (it checks the flag after writing what it issued).
+            await services.expiring.put(reused_key, b"1", CODE_USED_TTL)
+            await _revoke_issued(services, await services.expiring.get(used_key))
         return oauth_error("invalid_grant", "The code is invalid, expired or used.")
+    await services.expiring.put(used_key, b"{}", CODE_USED_TTL)
     record = CodeRecord.from_bytes(raw)
     context.code, context.code_digest = record, code_digest
     context.account = await services.accounts.get(record.account_id)
+    if context.account is None or context.account.disabled:
+        return oauth_error("invalid_grant", "The account of this code is not available.")
 
     async def remember_use() -> None:
         # Read at write time: the grant has set what it issued by then.
         marker = {"family_id": context.family_id, "access_jti": context.access_jti}
-        await services.expiring.put(
-            f"code-used:{code_digest}", json.dumps(marker).encode(), CODE_USED_TTL
-        )
+        await services.expiring.put(used_key, json.dumps(marker).encode(), CODE_USED_TTL)
+        if await services.expiring.get(reused_key) is not None:
+            await _revoke_issued(services, json.dumps(marker).encode())
+            raise InvalidGrantError("The code was used twice.")
 
     context.writes.append(remember_use)
     return None
@@ -73,4 +89,6 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
         await services.sessions.touch(session)
     context.refresh = record
     context.account = await services.accounts.get(record.account_id)
+    if context.account is None or context.account.disabled:
+        return oauth_error("invalid_grant", "The account of this token is not available.")
     return None

@@ -801,3 +801,48 @@ async def test_parallel_guesses_cannot_outrun_the_lockout(world) -> None:
     statuses = sorted(a.status_code for a in answers)
     assert statuses.count(400) == 5, "five passwords checked, no more"
     assert statuses.count(429) == 15
+
+
+async def test_simultaneous_reuse_leaves_no_live_tokens(world) -> None:
+    """Two uses at the same moment are reuse too: whatever either produced is revoked."""
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    auth = (tax.client.client_id, tax.client_secret)
+    async with httpx.AsyncClient(base_url=live.url) as http:
+
+        async def live_tokens(answers: list[httpx.Response]) -> list[str]:
+            alive = []
+            for answer in answers:
+                if answer.status_code != 200:
+                    continue
+                for token in (answer.json()["access_token"], answer.json().get("refresh_token")):
+                    state = await http.post("/oauth/introspect", data={"token": token}, auth=auth)
+                    if state.json()["active"]:
+                        alive.append(token)
+            return alive
+
+        for _ in range(3):
+            arrival = await browser.go(
+                authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+            )
+            code = httpx.URL(arrival.headers["location"]).params["code"]
+            answers = await asyncio.gather(*(exchange(live, tax, code) for _ in range(4)))
+            assert sum(a.status_code == 200 for a in answers) <= 1
+            tokens = next((a.json() for a in answers if a.status_code == 200), None)
+            if tokens is None:
+                continue
+            refreshes = await asyncio.gather(
+                *(
+                    http.post(
+                        "/oauth/token",
+                        data={
+                            "grant_type": "refresh_token",
+                            "refresh_token": tokens["refresh_token"],
+                        },
+                        auth=auth,
+                    )
+                    for _ in range(4)
+                )
+            )
+            assert sum(r.status_code == 200 for r in refreshes) <= 1
+            assert await live_tokens(refreshes) == []
+            assert await live_tokens([a for a in answers if a.status_code == 200]) == []
