@@ -13,14 +13,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.claims import sector_of, subject_for
+from gateway.claims import scopes_for_claims, sector_of, subject_for
 from gateway.forms import FormError, parse_params, read_form
 from gateway.oauth import MAX_AGE, RESPONSE_MODES, EndUser, FormRequest, GrantContext, grant_context
 from gateway.pages import choose_locale, messages, page
@@ -87,8 +87,9 @@ def with_params(uri: str, params: dict[str, str]) -> str:
 def deliver(
     request: Request, redirect_uri: str, params: dict[str, str], response_mode: str | None
 ) -> Response:
-    """Send an authorization response (success or error) by the requested response mode."""
-    if response_mode == "form_post":
+    """Send an authorization response (success or error) by the requested response mode;
+    a browser can post a form only to an http(s) address."""
+    if response_mode == "form_post" and redirect_uri.startswith(("https://", "http://")):
         nonce = secrets.token_urlsafe(16)
         locale = choose_locale(None, request.headers.get("accept-language"))
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect_uri))
@@ -173,14 +174,13 @@ async def authorize(
     account = await services.accounts.get(session.account_id) if session else None
     if account is None or account.disabled:
         session = None
-    hint_subject = None
+    hint_subject, hint_invalid = None, False
     if params.get("id_token_hint"):
         try:
-            hint_subject = verify_own_jwt(services, params["id_token_hint"], allow_expired=True)[
-                "sub"
-            ]
-        except (JoseError, ValueError, KeyError):
-            hint_subject = "invalid"
+            hint = verify_own_jwt(services, params["id_token_hint"], allow_expired=True)
+            hint_subject = str(hint["sub"])
+        except (JoseError, KeyError):
+            hint_invalid = True
     must_sign_in = _needs_sign_in(services, params, session, tx)
     end_user = None
     if session is not None and account is not None and client is not None and not must_sign_in:
@@ -200,6 +200,11 @@ async def authorize(
     try:
         try:
             grant = server.get_consent_grant(request=oauth_request, end_user=end_user)
+            if hint_invalid:
+                raise InvalidRequestError(
+                    "The id_token_hint is not a valid ID token of this issuer.",
+                    redirect_uri=grant.redirect_uri,
+                )
             if end_user is None and "none" in (params.get("prompt") or "").split():
                 raise LoginRequiredError(redirect_uri=grant.redirect_uri)
         except OAuth2Error as error:
@@ -224,29 +229,38 @@ async def authorize(
                 services.csrf.set_cookie(response, browser)
             return response
 
-        scopes = set(scope_to_list(oauth_request.scope) or [])
-        if client.require_consent:
-            prompts = (params.get("prompt") or "").split()
+        prompts = set((params.get("prompt") or "").split())
+        requested = scope_to_list(oauth_request.scope) or []
+        if "offline_access" in requested and "consent" not in prompts:
+            # OIDC Core §11: offline_access is ignored unless the user is asked for it.
+            requested = [scope for scope in requested if scope != "offline_access"]
+            # In the request itself: Authlib validates it again when it issues the code.
+            oauth_request.payload.data["scope"] = " ".join(requested)
+        # What the user consents to: the scopes, and the scopes of claims asked for by name.
+        scopes = set(requested) | scopes_for_claims(getattr(oauth_request, "claims_request", None))
+        decided = tx.consent if tx is not None else None
+        if decided == "deny":
+            return redirect_error(
+                request, AccessDeniedError(redirect_uri=grant.redirect_uri), params
+            )
+        needs_consent = "consent" in prompts
+        if client.require_consent and not needs_consent:
             granted = await services.consents.granted(end_user.account.id, client.client_id)
-            decided = tx.consent if tx is not None else None
-            if decided == "deny":
+            needs_consent = not scopes <= granted
+        if decided != "allow" and needs_consent:
+            if "none" in prompts:
                 return redirect_error(
-                    request, AccessDeniedError(redirect_uri=grant.redirect_uri), params
+                    request, ConsentRequiredError(redirect_uri=grant.redirect_uri), params
                 )
-            if decided != "allow" and ("consent" in prompts or not scopes <= granted):
-                if "none" in prompts:
-                    return redirect_error(
-                        request, ConsentRequiredError(redirect_uri=grant.redirect_uri), params
-                    )
-                if tx is None:
-                    tx = Transaction(params=params, browser=browser)
-                    tx_id = await save_transaction(services, tx)
-                tx.extra["scopes"] = sorted(scopes)
-                await update_transaction(services, tx_id, tx)
-                response = RedirectResponse(f"/consent?tx={tx_id}", status_code=303)
-                if new_browser:
-                    services.csrf.set_cookie(response, browser)
-                return response
+            if tx is None:
+                tx = Transaction(params=params, browser=browser)
+                tx_id = await save_transaction(services, tx)
+            tx.extra["scopes"] = sorted(scopes)
+            await update_transaction(services, tx_id, tx)
+            response = RedirectResponse(f"/consent?tx={tx_id}", status_code=303)
+            if new_browser:
+                services.csrf.set_cookie(response, browser)
+            return response
 
         if client.subject_type == "pairwise":
             await services.subjects.remember(

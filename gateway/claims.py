@@ -20,6 +20,17 @@ STANDARD_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
 SUPPORTED_CLAIMS = ("sub", *(claim for claims in SCOPE_CLAIMS.values() for claim in claims))
 
 
+def scopes_for_claims(claims_request: dict[str, Any] | None) -> set[str]:
+    """The scopes whose consent covers the claims a ``claims`` request names."""
+    scope_of = {claim: scope for scope, claims in SCOPE_CLAIMS.items() for claim in claims}
+    names = set()
+    for part in ("id_token", "userinfo"):
+        section = (claims_request or {}).get(part)
+        if isinstance(section, dict):
+            names.update(section)
+    return {scope_of[name] for name in names if name in scope_of}
+
+
 def sector_of(client: Client) -> str:
     """OIDC Core §8.1: the host of the redirect URIs, unless a sector was registered."""
     if client.sector_identifier:

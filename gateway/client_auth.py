@@ -17,7 +17,7 @@ CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 async def authenticate(
-    request: Request, form: dict[str, str], endpoint: str
+    request: Request, form: dict[str, str], endpoint: str, methods: list[str] | None = None
 ) -> tuple[Client | None, Response | None]:
     """The authenticated client, or the error response to send."""
     services: Services = request.app.state.services
@@ -37,7 +37,9 @@ async def authenticate(
     server = request.app.state.oauth
     scope = grant_context.set(context)
     try:
-        client = server.authenticate_client(oauth_request, CONFIDENTIAL_METHODS, endpoint)
+        client = server.authenticate_client(
+            oauth_request, methods or CONFIDENTIAL_METHODS, endpoint
+        )
     except OAuth2Error as error:
         return None, server.handle_error_response(oauth_request, error)
     finally:

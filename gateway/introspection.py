@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.access_tokens import active_access_token
-from gateway.client_auth import authenticate
+from gateway.client_auth import CONFIDENTIAL_METHODS, authenticate
 from gateway.forms import FormError, read_form
 from gateway.oauth import NO_STORE_HEADERS, digest
 from gateway.responses import oauth_error
@@ -26,13 +26,13 @@ def _json(body: dict[str, Any]) -> Response:
     )
 
 
-async def _form_and_client(request: Request, endpoint: str):
+async def _form_and_client(request: Request, endpoint: str, methods: list[str] | None = None):
     services: Services = request.app.state.services
     try:
         form = await read_form(request, services.settings.max_form_bytes)
     except FormError as error:
         return None, None, oauth_error("invalid_request", error.description, error.status)
-    client, refused = await authenticate(request, form, endpoint)
+    client, refused = await authenticate(request, form, endpoint, methods)
     if refused is not None:
         return None, None, refused
     if "token" not in form:
@@ -48,7 +48,10 @@ async def introspection_endpoint(request: Request) -> Response:
     token = form["token"]
     if token.count(".") == 2:
         claims = await active_access_token(services, token)
-        if claims is not None:
+        audience = claims.get("aud") if claims else None
+        audiences = audience if isinstance(audience, list) else [audience]
+        if claims is not None and client.client_id in (claims.get("client_id"), *audiences):
+            # Only the token's client and its audience learn about it (RFC 7662 §4).
             body = {"active": True, "token_type": "Bearer"}
             for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "sid",
                          "auth_time", "acr"):  # fmt: skip
@@ -64,6 +67,7 @@ async def introspection_endpoint(request: Request) -> Response:
         or record.used_at is not None
         or record.revoked_at is not None
         or record.expires_at <= now
+        or (not record.offline and record.sid and await services.sessions.get(record.sid) is None)
     ):
         return _json({"active": False})
     return _json(
@@ -81,7 +85,9 @@ async def introspection_endpoint(request: Request) -> Response:
 
 async def revocation_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
-    form, client, refused = await _form_and_client(request, "revocation")
+    # RFC 7009 §2.1: a public client identifies itself by client_id and revokes its own tokens.
+    methods = [*CONFIDENTIAL_METHODS, "none"]
+    form, client, refused = await _form_and_client(request, "revocation", methods)
     if refused is not None:
         return refused
     token = form["token"]

@@ -296,12 +296,16 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         return self._keys.sign(claims, self.alg, typ="at+jwt")
 
 
-def _check_request(grant: Any, redirect_uri: str) -> None:
+def _check_request(grant: Any, result: Any) -> None:
     """Checks Authlib leaves to us, run as its hook once the client and redirect URI are
     known (so failures go back to the client)."""
     data = grant.request.payload.data
     if data.get("response_mode") and data["response_mode"] not in RESPONSE_MODES:
         raise InvalidRequestError("response_mode must be query or form_post.")
+    # (Authlib hands its hooks the hooked function's result, not the redirect URI.)
+    target = data.get("redirect_uri") or grant.request.client.get_default_redirect_uri() or ""
+    if data.get("response_mode") == "form_post" and not target.startswith(("https://", "http://")):
+        raise InvalidRequestError("form_post needs an http or https redirect URI.")
     if "request" in data:
         raise OAuth2Error(
             error="request_not_supported", description="Request objects are not supported."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from policies.redirect_uris import https_or_loopback_problem, redirect_uri_problem
 
@@ -60,6 +61,10 @@ def registration_problem(
         return ("frontchannel_logout_uri", f"{frontchannel_logout_uri} {problem}")
     if subject_type not in ("public", "pairwise"):
         return ("subject_type", "use public or pairwise")
+    hosts = {urlsplit(uri).hostname for uri in redirect_uris}
+    if subject_type == "pairwise" and sector_identifier is None and len(hosts) > 1:
+        # OIDC Core §8.1: else adding a host would change every subject.
+        return ("sector_identifier", "pairwise clients with several redirect hosts need one")
     if sector_identifier is not None:
         if subject_type != "pairwise":
             return ("sector_identifier", "a sector identifier only matters with pairwise subjects")

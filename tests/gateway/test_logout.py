@@ -127,7 +127,7 @@ async def test_rp_initiated_logout_reaches_every_app(live_server, apps, receiver
     try:
         tax_tokens = await sign_in_and_exchange(live_server, browser, tax, TAX_CB)
         office_tokens = await sign_in_and_exchange(
-            live_server, browser, office, OFFICE_CB, scope="openid offline_access"
+            live_server, browser, office, OFFICE_CB, scope="openid offline_access", prompt="consent"
         )
         sid = jose_jwt.get_unverified_claims(tax_tokens["id_token"])["sid"]
         response = await browser.http.get(

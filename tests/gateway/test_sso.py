@@ -171,10 +171,9 @@ async def test_a_second_app_in_the_same_browser_signs_in_silently(world) -> None
 
 
 async def second_app(world, **options):
+    options.setdefault("redirect_uris", ["https://office.example.gov.cn/cb"])
     async with second_instance(world["live"].settings) as admin:
-        return await admin.clients.register(
-            name="移动办公", redirect_uris=["https://office.example.gov.cn/cb"], **options
-        )
+        return await admin.clients.register(name="移动办公", **options)
 
 
 async def test_reused_code_is_refused_and_revokes_its_tokens(world) -> None:
@@ -524,7 +523,9 @@ async def test_userinfo_errors(world) -> None:
 async def test_introspection_and_revocation(world) -> None:
     live, tax, browser = world["live"], world["tax"], world["browser"]
     arrival = await browser.go(
-        authorize_url(live.url, tax.client.client_id, scope="openid offline_access"),
+        authorize_url(
+            live.url, tax.client.client_id, scope="openid offline_access", prompt="consent"
+        ),
         username="wang",
         password=PASSWORD,
     )
@@ -668,7 +669,11 @@ async def test_revoking_a_consent_asks_again_and_ends_its_refresh_tokens(world) 
     live, health, browser = world["live"], world["health"], world["browser"]
     redirect = "https://health.example.gov.cn/cb"
     url = authorize_url(
-        live.url, health.client.client_id, redirect_uri=redirect, scope="openid offline_access"
+        live.url,
+        health.client.client_id,
+        redirect_uri=redirect,
+        scope="openid offline_access",
+        prompt="consent",
     )
     arrival = await browser.go(url, username="wang", password=PASSWORD)
     tokens = (
@@ -846,3 +851,83 @@ async def test_simultaneous_reuse_leaves_no_live_tokens(world) -> None:
             assert sum(r.status_code == 200 for r in refreshes) <= 1
             assert await live_tokens(refreshes) == []
             assert await live_tokens([a for a in answers if a.status_code == 200]) == []
+
+
+async def test_offline_access_needs_prompt_consent(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    quiet = await browser.go(
+        authorize_url(live.url, tax.client.client_id, scope="openid offline_access"),
+        username="wang",
+        password=PASSWORD,
+    )
+    tokens = (await exchange(live, tax, httpx.URL(quiet.headers["location"]).params["code"])).json()
+    assert tokens["scope"] == "openid", "ignored without prompt=consent (OIDC Core 11)"
+    assert "/consent" not in browser.pages
+    asked = await browser.go(
+        authorize_url(
+            live.url, tax.client.client_id, scope="openid offline_access", prompt="consent"
+        )
+    )
+    assert browser.pages.count("/consent") == 1, "prompt=consent asks, even for our own apps"
+    tokens = (await exchange(live, tax, httpx.URL(asked.headers["location"]).params["code"])).json()
+    assert tokens["scope"] == "openid offline_access"
+
+
+async def test_claims_named_in_a_request_need_consent_too(world) -> None:
+    live, health, browser = world["live"], world["health"], world["browser"]
+    redirect = "https://health.example.gov.cn/cb"
+    claims = json.dumps({"id_token": {"email": None, "phone_number": None}})
+    await browser.go(
+        authorize_url(live.url, health.client.client_id, redirect_uri=redirect, scope="openid"),
+        username="wang",
+        password=PASSWORD,
+    )
+    assert browser.pages.count("/consent") == 1
+    await browser.go(
+        authorize_url(
+            live.url, health.client.client_id, redirect_uri=redirect, scope="openid", claims=claims
+        )
+    )
+    assert browser.pages.count("/consent") == 2, "email and phone were not consented to yet"
+
+
+async def test_review_corner_cases(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    arrival = await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
+    tokens = (
+        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
+    ).json()
+    # An id_token_hint that is not our ID token is an error for the client, not a sign-in loop.
+    forged = await browser.go(authorize_url(live.url, tax.client.client_id, id_token_hint="a.b.c"))
+    assert httpx.URL(forged.headers["location"]).params["error"] == "invalid_request"
+    # form_post cannot post to a private-use scheme.
+    native = await second_app(world, public=True, redirect_uris=["cn.gov.office:/cb"])
+    _, challenge = pkce_pair()
+    posted = await browser.go(
+        authorize_url(
+            live.url,
+            native.client.client_id,
+            redirect_uri="cn.gov.office:/cb",
+            response_mode="form_post",
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        )
+    )
+    assert posted.status_code in (302, 303)
+    assert httpx.URL(posted.headers["location"]).params["error"] == "invalid_request"
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        # Another client learns nothing about this client's access token.
+        other = await second_app(world)
+        peek = await http.post(
+            "/oauth/introspect",
+            data={"token": tokens["access_token"]},
+            auth=(other.client.client_id, other.client_secret),
+        )
+        assert peek.json() == {"active": False}
+        # A public client revokes its own tokens with just its client_id (RFC 7009 §2.1).
+        revoke = await http.post(
+            "/oauth/revoke", data={"token": "whatever", "client_id": native.client.client_id}
+        )
+        assert revoke.status_code == 200

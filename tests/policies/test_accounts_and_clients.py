@@ -91,6 +91,13 @@ def test_a_good_registration_passes() -> None:
         ({"sector_identifier": "tax.city.gov.cn"}, "sector_identifier"),  # public subjects
         ({"subject_type": "pairwise", "sector_identifier": "https://x/"}, "sector_identifier"),
         ({"subject_type": "secret"}, "subject_type"),
+        (
+            {
+                "subject_type": "pairwise",
+                "redirect_uris": ["https://a.example/cb", "https://b.example/cb"],
+            },
+            "sector_identifier",
+        ),
     ],
 )
 def test_registration_problems_name_the_field(changes: dict, field: str) -> None:
