@@ -16,6 +16,9 @@ from gateway.prefetch import prefetch_grant
 from gateway.responses import oauth_error
 from gateway.services import Services
 
+SPENDS_A_CREDENTIAL = ("authorization_code", "refresh_token")
+ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
 
 class BadClientAuth(Exception):
     pass
@@ -67,13 +70,21 @@ async def token_endpoint(request: Request) -> Response:
     context = GrantContext()
     if client_id:
         context.clients[client_id] = await services.clients.get(client_id)
-    refused = await prefetch_grant(services, form, context)
-    if refused is not None:
-        return refused
     oauth_request = FormRequest("POST", request.app.state.token_url, form, request.headers, {})
+    server = request.app.state.oauth
     scope = grant_context.set(context)
     try:
-        response = request.app.state.oauth.create_token_response(oauth_request)
+        if form["grant_type"] in SPENDS_A_CREDENTIAL:
+            # Authenticate before the code or refresh token is taken: a request without the
+            # client's credentials must not be able to spend them.
+            try:
+                server.authenticate_client(oauth_request, ALL_AUTH_METHODS)
+            except OAuth2Error as error:
+                return server.handle_error_response(oauth_request, error)
+        refused = await prefetch_grant(services, form, context)
+        if refused is not None:
+            return refused
+        response = server.create_token_response(oauth_request)
     finally:
         grant_context.reset(scope)
     if response.status_code == 200:

@@ -931,3 +931,24 @@ async def test_review_corner_cases(world) -> None:
             "/oauth/revoke", data={"token": "whatever", "client_id": native.client.client_id}
         )
         assert revoke.status_code == 200
+
+
+async def test_a_code_survives_a_request_without_the_clients_secret(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    arrival = await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
+    code = httpx.URL(arrival.headers["location"]).params["code"]
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        thief = await http.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": CALLBACK,
+                "client_id": tax.client.client_id,
+            },
+        )
+    assert thief.status_code == 401 and thief.json()["error"] == "invalid_client"
+    owner = await exchange(live, tax, code)
+    assert owner.status_code == 200, "the code was not spent by the failed attempt"
