@@ -49,7 +49,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "access_token_signing_alg_values_supported": list(settings.signing_algs),
         "token_endpoint_auth_methods_supported": [*client_auth, "none"],
         "introspection_endpoint_auth_methods_supported": client_auth,
-        "revocation_endpoint_auth_methods_supported": client_auth,
+        "revocation_endpoint_auth_methods_supported": [*client_auth, "none"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             *SUPPORTED_CLAIMS,
