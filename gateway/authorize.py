@@ -66,7 +66,9 @@ async def load_transaction(
         return None
     tx = Transaction(**json.loads(raw))
     browser = request.cookies.get(services.csrf.cookie_name)
-    return tx if browser and secrets.compare_digest(browser, tx.browser) else None
+    # Bytes: compare_digest refuses non-ASCII str, and a cookie can hold anything.
+    same = browser is not None and secrets.compare_digest(browser.encode(), tx.browser.encode())
+    return tx if same else None
 
 
 def error_page(

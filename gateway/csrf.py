@@ -45,4 +45,5 @@ class Csrf:
         browser = request.cookies.get(self.cookie_name)
         if not browser or not presented:
             return False
-        return hmac.compare_digest(self.token(browser, purpose), presented)
+        # Bytes: compare_digest refuses non-ASCII str, and the form can hold anything.
+        return hmac.compare_digest(self.token(browser, purpose).encode(), presented.encode())

@@ -952,3 +952,17 @@ async def test_a_code_survives_a_request_without_the_clients_secret(world) -> No
     assert thief.status_code == 401 and thief.json()["error"] == "invalid_client"
     owner = await exchange(live, tax, code)
     assert owner.status_code == 200, "the code was not spent by the failed attempt"
+
+
+async def test_non_ascii_csrf_and_cookies_are_refused_cleanly(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    page = await browser.go(authorize_url(live.url, tax.client.client_id))
+    form = {"tx": hidden(page.text, "tx"), "username": "wang", "password": PASSWORD}
+    bad_token = await browser.http.post("/login", data={**form, "csrf_token": "令牌"})
+    assert bad_token.status_code == 400
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        bad_cookie = await http.get(
+            f"/login?tx={hidden(page.text, 'tx')}",
+            headers={"Cookie": "yht_browser=浏览器; yht_session=会话.x".encode()},
+        )
+    assert bad_cookie.status_code == 400
