@@ -194,8 +194,6 @@ async def authorize(
             acr=session.acr,
             sid=session.sid,
         )
-        if hint_subject is not None and hint_subject != end_user.subject:
-            end_user, must_sign_in = None, True
 
     oauth_request = FormRequest("GET", request.app.state.authorize_url, {}, request.headers, params)
     token = grant_context.set(context)
@@ -207,7 +205,19 @@ async def authorize(
                     "The id_token_hint is not a valid ID token of this issuer.",
                     redirect_uri=grant.redirect_uri,
                 )
-            if end_user is None and "none" in (params.get("prompt") or "").split():
+            prompts = set((params.get("prompt") or "").split())
+            claims_request = getattr(oauth_request, "claims_request", None) or {}
+            wanted = (claims_request.get("id_token", {}).get("sub") or {}).get("value")
+            if end_user is not None and (
+                (hint_subject is not None and hint_subject != end_user.subject)
+                or (wanted is not None and wanted != end_user.subject)
+            ):
+                # Somebody else is asked for (id_token_hint, or a claims request naming the
+                # sub, OIDC Core §5.5.1): never answer for the person signed in here.
+                if "none" in prompts or (tx is not None and tx.signed_in_sid == session.sid):
+                    raise LoginRequiredError(redirect_uri=grant.redirect_uri)
+                end_user = None
+            if end_user is None and "none" in prompts:
                 raise LoginRequiredError(redirect_uri=grant.redirect_uri)
         except OAuth2Error as error:
             if error.redirect_uri:
@@ -231,7 +241,6 @@ async def authorize(
                 services.csrf.set_cookie(response, browser)
             return response
 
-        prompts = set((params.get("prompt") or "").split())
         requested = scope_to_list(oauth_request.scope) or []
         if "offline_access" in requested and "consent" not in prompts:
             # OIDC Core §11: offline_access is ignored unless the user is asked for it.
@@ -268,6 +277,8 @@ async def authorize(
             await services.subjects.remember(
                 sector_of(client), end_user.subject, end_user.account.id
             )
+        # Before the code exists: a logout from now on will notify this client.
+        await services.sessions.add_client(session, client.client_id)  # type: ignore[arg-type]
         issued = server.create_authorization_response(
             oauth_request, grant_user=end_user, grant=grant
         )
@@ -278,7 +289,6 @@ async def authorize(
         await write()
     if tx_id:
         await services.expiring.delete(f"authz:{tx_id}")
-    await services.sessions.add_client(session, client.client_id)  # type: ignore[arg-type]
     location = issued.headers.get("location", "")
     if params.get("response_mode") != "form_post":
         return RedirectResponse(location, status_code=303)

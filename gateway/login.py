@@ -154,12 +154,21 @@ async def login_submit(request: Request) -> Response:
 
     await services.expiring.delete(account_key)  # a success is no failure: uncount it
     await services.expiring.incr(ip_key, window, amount=-1)
-    cookie, session = await _start_session(request, account.id, amr=["pwd"], acr="L1")
+    cookie, session, frontchannel = await _start_session(request, account.id, ["pwd"], "L1")
     audit.info("signed in", extra={"fields": {"event": "login.succeeded", "account": account.id}})
     tx.signed_in_sid = session.sid
     await update_transaction(services, tx_id, tx)
     target = tx.return_to or f"{RESUME_PATH}?tx={tx_id}"
-    response = RedirectResponse(target, status_code=303)
+    if frontchannel:
+        # The previous person's apps must see their logout in this browser before going on.
+        response: Response = page(
+            request,
+            "logged_out.html",
+            _locale(request, tx),
+            {"frontchannel_uris": frontchannel, "redirect_uri": target},
+        )
+    else:
+        response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         services.sessions.cookie_name,
         cookie,
@@ -173,26 +182,29 @@ async def login_submit(request: Request) -> Response:
 
 async def _start_session(
     request: Request, account_id: str, amr: list[str], acr: str
-) -> tuple[str, SsoSession]:
+) -> tuple[str, SsoSession, list[str]]:
     """After a sign-in: the same person keeps their session (its sid is known to the apps) with
-    a new cookie secret; anyone else ends the old session properly and starts a new one."""
+    a new cookie secret; anyone else ends the old session properly and starts a new one. Also
+    returns the front-channel logout URIs the browser must still load for the old session."""
     services: Services = request.app.state.services
     previous = await services.sessions.from_cookie(
         request.cookies.get(services.sessions.cookie_name)
     )
+    frontchannel: list[str] = []
     if previous is not None and previous.account_id == account_id:
         cookie = await services.sessions.reauthenticate(previous, amr, acr)
         if cookie is not None:
-            return cookie, previous
+            return cookie, previous, frontchannel
     elif previous is not None:
-        await end_sso_session(request, previous.sid, "another account signed in")
-    return await services.sessions.create(
+        frontchannel = await end_sso_session(request, previous.sid, "another account signed in")
+    cookie, session = await services.sessions.create(
         account_id,
         amr=amr,
         acr=acr,
         user_agent=request.headers.get("user-agent", ""),
         ip=_client_ip(request),
     )
+    return cookie, session, frontchannel
 
 
 async def consent_page(request: Request) -> Response:

@@ -144,6 +144,7 @@ class GrantContext:
     account: Account | None = None
     access_jti: str | None = None
     family_id: str | None = None  # of the refresh token issued, if any
+    finally_writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -322,21 +323,33 @@ def _check_request(grant: Any, result: Any) -> None:
     max_age = data.get("max_age")
     if max_age is not None and not MAX_AGE.fullmatch(max_age):
         raise InvalidRequestError("max_age must be a non-negative integer.")
-    claims = data.get("claims")
-    request_claims = None
-    if claims:
-        try:
-            request_claims = json.loads(claims)
-        except (ValueError, RecursionError):
-            request_claims = None
-        if not isinstance(request_claims, dict) or not all(
-            isinstance(request_claims.get(part, {}), dict | type(None))
-            for part in ("id_token", "userinfo")
-        ):
-            raise InvalidRequestError("claims must be a JSON object (OIDC Core 5.5).")
+    request_claims = _claims_request(data.get("claims"))
     if "openid" in (scope_to_list(data.get("scope")) or []) and not data.get("redirect_uri"):
         raise InvalidRequestError("redirect_uri is required with scope openid (OIDC Core 3.1.2.1).")
     grant.request.claims_request = request_claims
+
+
+def _claims_request(raw: str | None) -> dict[str, dict[str, Any]] | None:
+    """A ``claims`` request (OIDC Core §5.5) cut down to what is used: the claim names of each
+    part, and a requested ``sub`` value. Nothing deeper is kept (or ever serialised again)."""
+    if not raw:
+        return None
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        parsed = None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(parsed.get(part), dict | None) for part in ("id_token", "userinfo")
+    ):
+        raise InvalidRequestError("claims must be a JSON object (OIDC Core 5.5).")
+    kept: dict[str, dict[str, Any]] = {}
+    for part in ("id_token", "userinfo"):
+        section = parsed.get(part) or {}
+        kept[part] = {str(name)[:64]: None for name in list(section)[:64]}
+        wanted = section.get("sub")
+        if isinstance(wanted, dict) and isinstance(wanted.get("value"), str):
+            kept[part]["sub"] = {"value": wanted["value"][:256]}
+    return kept
 
 
 class RequestChecks:

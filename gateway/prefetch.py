@@ -15,13 +15,13 @@ from gateway.services import Services
 
 
 async def prefetch_grant(
-    services: Services, form: dict[str, str], context: GrantContext
+    services: Services, form: dict[str, str], client_id: str | None, context: GrantContext
 ) -> Response | None:
-    """Fill ``context`` for the grant in ``form``; a response when the request is refused
-    already (a reused code or refresh token)."""
+    """Fill ``context`` for the grant in ``form`` of the authenticated ``client_id``; a
+    response when the request is refused already (a reused code or refresh token)."""
     grant_type = form.get("grant_type")
     if grant_type == "authorization_code" and "code" in form:
-        return await _code(services, form["code"], context)
+        return await _code(services, form["code"], client_id, context)
     if grant_type == "refresh_token" and "refresh_token" in form:
         return await _refresh(services, form["refresh_token"], context)
     return None
@@ -37,21 +37,32 @@ async def _revoke_issued(services: Services, marker: bytes | None) -> bool:
     return bool(issued.get("access_jti"))
 
 
-async def _code(services: Services, code: str, context: GrantContext) -> Response | None:
+async def _code(
+    services: Services, code: str, client_id: str | None, context: GrantContext
+) -> Response | None:
     """RFC 6749 §4.1.2: a code used twice is refused and what it produced is revoked — also
-    when the two uses run at the same time (then the first one's tokens are withheld)."""
+    when the two uses run at the same time (then the first one's tokens are withheld). Only
+    the code's own client can spend it."""
     code_digest = digest(code)
+    code_key = f"code:{code_digest}"
     used_key, reused_key = f"code-used:{code_digest}", f"code-reused:{code_digest}"
-    raw = await services.expiring.take(f"code:{code_digest}")
-    if raw is None:
-        marker = await services.expiring.get(used_key)
-        if marker is not None and not await _revoke_issued(services, marker):
+    invalid = oauth_error("invalid_grant", "The code is invalid, expired or used.")
+    raw = await services.expiring.get(code_key)
+    if raw is not None and CodeRecord.from_bytes(raw).client_id != client_id:
+        return invalid  # another client's code: refused, and left for its owner
+    # The first use is claimed atomically before the code is taken: of simultaneous uses,
+    # exactly one gets here, and every other one finds the marker.
+    if not await services.expiring.add(used_key, b"{}", CODE_USED_TTL):
+        if not await _revoke_issued(services, await services.expiring.get(used_key)):
             # The first exchange is still running: tell it, then look once more in case it
-            # finished in between (it checks the flag after writing what it issued).
+            # finished in between (it checks the flag after recording what it issued).
             await services.expiring.put(reused_key, b"1", CODE_USED_TTL)
             await _revoke_issued(services, await services.expiring.get(used_key))
-        return oauth_error("invalid_grant", "The code is invalid, expired or used.")
-    await services.expiring.put(used_key, b"{}", CODE_USED_TTL)
+        return invalid
+    raw = await services.expiring.take(code_key)
+    if raw is None:
+        await services.expiring.delete(used_key)  # nothing was used: expired or never issued
+        return invalid
     record = CodeRecord.from_bytes(raw)
     context.code, context.code_digest = record, code_digest
     context.account = await services.accounts.get(record.account_id)
@@ -59,14 +70,14 @@ async def _code(services: Services, code: str, context: GrantContext) -> Respons
         return oauth_error("invalid_grant", "The account of this code is not available.")
 
     async def remember_use() -> None:
-        # Read at write time: the grant has set what it issued by then.
-        marker = {"family_id": context.family_id, "access_jti": context.access_jti}
-        await services.expiring.put(used_key, json.dumps(marker).encode(), CODE_USED_TTL)
+        # Runs after the tokens are stored, so a revocation triggered from here finds them.
+        marker = json.dumps({"family_id": context.family_id, "access_jti": context.access_jti})
+        await services.expiring.put(used_key, marker.encode(), CODE_USED_TTL)
         if await services.expiring.get(reused_key) is not None:
-            await _revoke_issued(services, json.dumps(marker).encode())
+            await _revoke_issued(services, marker.encode())
             raise InvalidGrantError("The code was used twice.")
 
-    context.writes.append(remember_use)
+    context.finally_writes.append(remember_use)
     return None
 
 
@@ -79,14 +90,11 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
         # RFC 9700 §4.14.2: a rotated token came back, so one of its holders is not its owner.
         await revoke_family(services, record.family_id, "refresh token reuse")
         return oauth_error("invalid_grant", "The refresh token is invalid, expired or revoked.")
-    if not record.offline and record.sid:
-        # Without offline_access a refresh token lives only as long as its SSO session;
-        # using it counts as activity in that session (as a page visit would).
-        session = await services.sessions.get(record.sid)
-        if session is None:
-            await revoke_family(services, record.family_id, "session ended")
-            return oauth_error("invalid_grant", "The sign-in session of this token has ended.")
-        await services.sessions.touch(session)
+    if not record.offline and record.sid and await services.sessions.get(record.sid) is None:
+        # Without offline_access a refresh token lives only as long as its SSO session (and
+        # an app refreshing is no sign of the person at the browser: it renews nothing).
+        await revoke_family(services, record.family_id, "session ended")
+        return oauth_error("invalid_grant", "The sign-in session of this token has ended.")
     context.refresh = record
     context.account = await services.accounts.get(record.account_id)
     if context.account is None or context.account.disabled:

@@ -2,7 +2,13 @@
 
 The cookie holds ``<sid>.<secret>``: ``sid`` is public (it is the `sid` claim in ID and logout
 tokens), the secret is checked against a digest in the session record, so knowing a sid is not
-enough to use a session."""
+enough to use a session.
+
+Two keys make a session: the record (``sso:<sid>``), written at sign-in and re-authentication and
+living until the absolute limit, and the idle timer (``sso-seen:<sid>``), which use renews. A
+session lives while both do. Use never rewrites the record, so it cannot race a logout or a
+re-authentication into bringing back an old record.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,14 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from urllib.parse import urlsplit
 
 from gateway.settings import Settings
 from store.clock import Clock
 from store.kv import ExpiringStore
 
-_TOUCH_EVERY = 60.0  # seconds between idle-timer refreshes, to spare the store a write a request
+_TOUCH_EVERY = 60.0  # seconds between idle-timer renewals, to spare the store a write a request
 
 
 @dataclass
@@ -28,10 +34,13 @@ class SsoSession:
     amr: list[str]
     acr: str
     created_at: float
-    last_seen: float
     secret_digest: str
     user_agent: str = ""
     ip: str = ""
+    last_seen: float = 0.0  # from the idle timer, not stored in the record
+
+
+_RECORD_FIELDS = {f.name for f in fields(SsoSession)} - {"last_seen"}
 
 
 class SessionService:
@@ -44,18 +53,19 @@ class SessionService:
         # RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only and Path=/.
         self.cookie_name = "__Host-yht_session" if self.secure else "yht_session"
 
-    def _ttl(self, session: SsoSession, now: float) -> float:
-        return min(session.last_seen + self._idle, session.created_at + self._max) - now
-
     def _encode(self, session: SsoSession) -> bytes:
-        return json.dumps(asdict(session)).encode()
+        return json.dumps(
+            {k: v for k, v in asdict(session).items() if k in _RECORD_FIELDS}
+        ).encode()
 
-    async def _update(self, session: SsoSession, now: float) -> bool:
-        """Rewrite a live session only: an update racing a logout must not revive it."""
-        ttl = self._ttl(session, now)
-        return ttl > 0 and await self._store.replace(
-            f"sso:{session.sid}", self._encode(session), ttl
-        )
+    def _left(self, session: SsoSession, now: float) -> float:
+        return session.created_at + self._max - now
+
+    async def _seen(self, session: SsoSession, now: float) -> None:
+        session.last_seen = now
+        idle = min(self._idle, self._left(session, now))
+        if idle > 0:
+            await self._store.put(f"sso-seen:{session.sid}", repr(now).encode(), idle)
 
     async def create(
         self, account_id: str, amr: list[str], acr: str, user_agent: str, ip: str
@@ -70,12 +80,12 @@ class SessionService:
             amr=amr,
             acr=acr,
             created_at=now,
-            last_seen=now,
             secret_digest=_digest(secret),
             user_agent=user_agent[:200],
             ip=ip,
         )
-        await self._store.put(f"sso:{sid}", self._encode(session), self._ttl(session, now))
+        await self._store.put(f"sso:{sid}", self._encode(session), self._max)
+        await self._seen(session, now)
         await self._store.set_add(f"sso-of:{account_id}", sid, self._max)
         return f"{sid}.{secret}", session
 
@@ -84,35 +94,48 @@ class SessionService:
         but renew the authentication time and the cookie secret. None if it just ended."""
         now = self._clock.now()
         secret = secrets.token_urlsafe(32)
-        session.auth_time = session.last_seen = now
+        session.auth_time = now
         session.amr, session.acr = amr, acr
         session.secret_digest = _digest(secret)
-        return f"{session.sid}.{secret}" if await self._update(session, now) else None
+        left = self._left(session, now)
+        if left <= 0 or not await self._store.replace(
+            f"sso:{session.sid}", self._encode(session), left
+        ):
+            return None
+        await self._seen(session, now)
+        return f"{session.sid}.{secret}"
 
     async def from_cookie(self, cookie: str | None) -> SsoSession | None:
-        """The live session the cookie names, its idle timer refreshed; None otherwise."""
+        """The live session the cookie names, its idle timer renewed; None otherwise."""
         if not cookie or "." not in cookie:
             return None
         sid, _, secret = cookie.partition(".")
         session = await self.get(sid)
-        if session is None or not hmac.compare_digest(_digest(secret), session.secret_digest):
+        if session is None or not hmac.compare_digest(
+            _digest(secret).encode(), session.secret_digest.encode()
+        ):
             return None
         await self.touch(session)
         return session
 
     async def touch(self, session: SsoSession) -> None:
-        """Restart the idle timer (at most once a minute, to spare the store)."""
+        """Renew the idle timer (at most once a minute)."""
         now = self._clock.now()
         if now - session.last_seen >= _TOUCH_EVERY:
-            session.last_seen = now
-            await self._update(session, now)
+            await self._seen(session, now)
 
     async def get(self, sid: str) -> SsoSession | None:
         raw = await self._store.get(f"sso:{sid}")
-        if raw is None:
+        seen = await self._store.get(f"sso-seen:{sid}") if raw is not None else None
+        if raw is None or seen is None:
             return None
-        session = SsoSession(**json.loads(raw))
-        return session if self._ttl(session, self._clock.now()) > 0 else None
+        stored = json.loads(raw)
+        session = SsoSession(**{k: v for k, v in stored.items() if k in _RECORD_FIELDS})
+        session.last_seen = float(seen)
+        now = self._clock.now()
+        if self._left(session, now) <= 0 or now - session.last_seen >= self._idle:
+            return None
+        return session
 
     async def add_client(self, session: SsoSession, client_id: str) -> None:
         """Remember that ``client_id`` got tokens in this session (a set: concurrent sign-ins
@@ -128,6 +151,7 @@ class SessionService:
         clients = await self.clients_of(sid)
         if not await self._store.delete(f"sso:{sid}") or session is None:
             return None  # somebody else ended it first and notified
+        await self._store.delete(f"sso-seen:{sid}")
         await self._store.delete(f"sso-clients:{sid}")
         await self._store.set_remove(f"sso-of:{session.account_id}", sid)
         return session, clients

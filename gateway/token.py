@@ -74,14 +74,16 @@ async def token_endpoint(request: Request) -> Response:
     server = request.app.state.oauth
     scope = grant_context.set(context)
     try:
+        authenticated = None
         if form["grant_type"] in SPENDS_A_CREDENTIAL:
             # Authenticate before the code or refresh token is taken: a request without the
             # client's credentials must not be able to spend them.
             try:
-                server.authenticate_client(oauth_request, ALL_AUTH_METHODS)
+                authenticated = server.authenticate_client(oauth_request, ALL_AUTH_METHODS)
             except OAuth2Error as error:
                 return server.handle_error_response(oauth_request, error)
-        refused = await prefetch_grant(services, form, context)
+        client_of_request = authenticated.get_client_id() if authenticated else None
+        refused = await prefetch_grant(services, form, client_of_request, context)
         if refused is not None:
             return refused
         response = server.create_token_response(oauth_request)
@@ -89,7 +91,7 @@ async def token_endpoint(request: Request) -> Response:
         grant_context.reset(scope)
     if response.status_code == 200:
         try:
-            for write in context.writes:
+            for write in [*context.writes, *context.finally_writes]:
                 await write()
         except OAuth2Error as error:
             return request.app.state.oauth.handle_error_response(oauth_request, error)

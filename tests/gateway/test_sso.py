@@ -966,3 +966,105 @@ async def test_non_ascii_csrf_and_cookies_are_refused_cleanly(world) -> None:
             headers={"Cookie": "yht_browser=浏览器; yht_session=会话.x".encode()},
         )
     assert bad_cookie.status_code == 400
+
+
+async def test_another_clients_request_cannot_spend_a_code(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    native = await second_app(world, public=True)
+    arrival = await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
+    code = httpx.URL(arrival.headers["location"]).params["code"]
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        burn = await http.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": CALLBACK,
+                "client_id": native.client.client_id,
+            },
+        )
+    assert burn.json()["error"] == "invalid_grant"
+    assert (await exchange(live, tax, code)).status_code == 200
+
+
+async def test_a_claims_request_for_another_sub_is_never_answered(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    await browser.go(
+        authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+    )
+    claims = json.dumps({"id_token": {"sub": {"value": "someone-else"}}})
+    silent = await browser.go(
+        authorize_url(live.url, tax.client.client_id, prompt="none", claims=claims)
+    )
+    assert httpx.URL(silent.headers["location"]).params["error"] == "login_required"
+    asked = await browser.go(
+        authorize_url(live.url, tax.client.client_id, claims=claims),
+        username="wang",
+        password=PASSWORD,
+    )
+    assert httpx.URL(asked.headers["location"]).params["error"] == "login_required"
+    own = json.dumps({"id_token": {"sub": {"value": world["account"].id}}})
+    fine = await browser.go(authorize_url(live.url, tax.client.client_id, claims=own))
+    assert "code" in httpx.URL(fine.headers["location"]).params
+
+
+async def test_deep_claims_requests_are_cut_down(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    deep = '{"userinfo":{"email":' + "[" * 480 + "]" * 480 + "}}"
+    response = await browser.go(
+        authorize_url(live.url, tax.client.client_id, claims=deep),
+        username="wang",
+        password=PASSWORD,
+    )
+    assert response.status_code == 303 and "code" in httpx.URL(response.headers["location"]).params
+
+
+async def test_app_refreshes_do_not_keep_the_browser_session_alive(settings_for) -> None:
+    with running_gateway(settings_for, session_idle_seconds=2) as live:
+        async with second_instance(live.settings) as admin:
+            await admin.accounts.create_local(username="wang", password=PASSWORD)
+            tax = await admin.clients.register(name="税务服务", redirect_uris=[CALLBACK])
+        browser = Browser(live.url)
+        try:
+            arrival = await browser.go(
+                authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
+            )
+            tokens = (
+                await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
+            ).json()
+            await asyncio.sleep(1.2)
+            async with httpx.AsyncClient(base_url=live.url) as http:
+                refreshed = await http.post(
+                    "/oauth/token",
+                    data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                    auth=(tax.client.client_id, tax.client_secret),
+                )
+            assert refreshed.status_code == 200
+            await asyncio.sleep(1.2)  # 2.4 s since the person was last seen
+            silent = await browser.go(authorize_url(live.url, tax.client.client_id, prompt="none"))
+            assert httpx.URL(silent.headers["location"]).params["error"] == "login_required"
+        finally:
+            await browser.close()
+
+
+async def test_a_new_person_signing_in_logs_the_old_one_out_of_front_channel_apps(world) -> None:
+    live, browser = world["live"], world["browser"]
+    kiosk = await second_app(world, frontchannel_logout_uri="https://office.example.gov.cn/fcl")
+    async with second_instance(live.settings) as admin:
+        await admin.accounts.create_local(username="dave", password=PASSWORD)
+    office = "https://office.example.gov.cn/cb"
+    await browser.go(
+        authorize_url(live.url, kiosk.client.client_id, redirect_uri=office),
+        username="wang",
+        password=PASSWORD,
+    )
+    switched = await browser.go(
+        authorize_url(live.url, kiosk.client.client_id, redirect_uri=office, prompt="login"),
+        username="dave",
+        password=PASSWORD,
+    )
+    assert switched.status_code == 200
+    assert "https://office.example.gov.cn/fcl?iss=" in switched.text
+    assert "/oauth/authorize/resume?tx=" in switched.text  # and then on to the app
