@@ -222,17 +222,27 @@ async def sessions_page(request: Request) -> Response:
     return response
 
 
-async def end_session_submit(request: Request) -> Response:
+async def _account_form(request: Request, purpose: str) -> tuple[dict[str, str], SsoSession] | None:
+    """A form posted from the account page: readable, by a signed-in person, CSRF-checked."""
     services: Services = request.app.state.services
     try:
         form = await read_form(request, services.settings.max_form_bytes)
     except FormError:
-        return error_page(request, {}, "expired")
+        return None
     current = await services.sessions.from_cookie(
         request.cookies.get(services.sessions.cookie_name)
     )
-    if current is None or not services.csrf.valid(request, form.get("csrf_token"), "sessions"):
+    if current is None or not services.csrf.valid(request, form.get("csrf_token"), purpose):
+        return None
+    return form, current
+
+
+async def end_session_submit(request: Request) -> Response:
+    services: Services = request.app.state.services
+    posted = await _account_form(request, "sessions")
+    if posted is None:
         return error_page(request, {}, "expired")
+    form, current = posted
     target = await services.sessions.get(form.get("sid", ""))
     if target is None or target.account_id != current.account_id:
         return RedirectResponse(SESSIONS_PATH, status_code=303)
@@ -246,15 +256,10 @@ async def end_session_submit(request: Request) -> Response:
 async def revoke_consent_submit(request: Request) -> Response:
     """Withdraw a consent: the client must ask again, and its refresh tokens end now."""
     services: Services = request.app.state.services
-    try:
-        form = await read_form(request, services.settings.max_form_bytes)
-    except FormError:
+    posted = await _account_form(request, "consents")
+    if posted is None:
         return error_page(request, {}, "expired")
-    current = await services.sessions.from_cookie(
-        request.cookies.get(services.sessions.cookie_name)
-    )
-    if current is None or not services.csrf.valid(request, form.get("csrf_token"), "consents"):
-        return error_page(request, {}, "expired")
+    form, current = posted
     client_id = form.get("client_id", "")
     if await services.consents.revoke(current.account_id, client_id):
         for family_id in await services.refresh_tokens.families_of_grant(

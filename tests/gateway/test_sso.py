@@ -50,6 +50,11 @@ async def world(live_server):
         await browser.close()
 
 
+def code_of(arrival: httpx.Response) -> str:
+    """The code in a redirect to the client."""
+    return httpx.URL(arrival.headers["location"]).params["code"]
+
+
 def authorize_url(base: str, client_id: str, redirect_uri: str = CALLBACK, **extra: str) -> str:
     params = {
         "response_type": "code",
@@ -155,14 +160,12 @@ async def test_a_second_app_in_the_same_browser_signs_in_silently(world) -> None
     assert second.status_code == 303
     assert "code" in httpx.URL(second.headers["location"]).params
     assert browser.pages == ["/login"], "no second password prompt"
-    first_id = (
-        await exchange(live, world["tax"], httpx.URL(first.headers["location"]).params["code"])
-    ).json()["id_token"]
+    first_id = (await exchange(live, world["tax"], code_of(first))).json()["id_token"]
     second_id = (
         await exchange(
             live,
             other,
-            httpx.URL(second.headers["location"]).params["code"],
+            code_of(second),
             redirect_uri="https://office.example.gov.cn/cb",
         )
     ).json()["id_token"]
@@ -181,7 +184,7 @@ async def test_reused_code_is_refused_and_revokes_its_tokens(world) -> None:
     arrival = await browser.go(
         authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
     )
-    code = httpx.URL(arrival.headers["location"]).params["code"]
+    code = code_of(arrival)
     first = await exchange(live, tax, code)
     assert first.status_code == 200
     tokens = first.json()
@@ -211,9 +214,7 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(world) -> None:
     arrival = await browser.go(
         authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
     )
-    tokens = (
-        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
-    ).json()
+    tokens = (await exchange(live, tax, code_of(arrival))).json()
     auth = (tax.client.client_id, tax.client_secret)
     async with httpx.AsyncClient(base_url=live.url) as http:
 
@@ -249,9 +250,7 @@ async def test_refresh_tokens_are_bound_to_their_client(world) -> None:
     arrival = await browser.go(
         authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
     )
-    tokens = (
-        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
-    ).json()
+    tokens = (await exchange(live, tax, code_of(arrival))).json()
     other = await second_app(world)
     async with httpx.AsyncClient(base_url=live.url) as http:
         stolen = await http.post(
@@ -303,7 +302,7 @@ async def test_pkce_rules(world) -> None:
             code_challenge_method="S256",
         )
     )
-    code = httpx.URL(ok.headers["location"]).params["code"]
+    code = code_of(ok)
     async with httpx.AsyncClient(base_url=live.url) as http:
         wrong = await http.post(
             "/oauth/token",
@@ -329,7 +328,7 @@ async def test_pkce_rules(world) -> None:
             "/oauth/token",
             data={
                 "grant_type": "authorization_code",
-                "code": httpx.URL(ok.headers["location"]).params["code"],
+                "code": code_of(ok),
                 "redirect_uri": office,
                 "client_id": native.client.client_id,
                 "code_verifier": verifier,
@@ -338,9 +337,7 @@ async def test_pkce_rules(world) -> None:
         assert good.status_code == 200, good.text
     # A verifier without a challenge is refused (RFC 9700 §4.8.2).
     bare = await browser.go(authorize_url(live.url, tax.client.client_id))
-    refused = await exchange(
-        live, tax, httpx.URL(bare.headers["location"]).params["code"], code_verifier=verifier
-    )
+    refused = await exchange(live, tax, code_of(bare), code_verifier=verifier)
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"
 
 
@@ -474,7 +471,7 @@ async def test_pairwise_subjects_differ_per_sector(world) -> None:
             await exchange(
                 live,
                 registered,
-                httpx.URL(arrival.headers["location"]).params["code"],
+                code_of(arrival),
                 redirect_uri=uri,
             )
         ).json()
@@ -529,9 +526,7 @@ async def test_introspection_and_revocation(world) -> None:
         username="wang",
         password=PASSWORD,
     )
-    tokens = (
-        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
-    ).json()
+    tokens = (await exchange(live, tax, code_of(arrival))).json()
     auth = (tax.client.client_id, tax.client_secret)
     async with httpx.AsyncClient(base_url=live.url) as http:
         anonymous = await http.post("/oauth/introspect", data={"token": tokens["access_token"]})
@@ -657,9 +652,7 @@ async def test_claims_request_adds_id_token_claims(world) -> None:
         username="wang",
         password=PASSWORD,
     )
-    tokens = (
-        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
-    ).json()
+    tokens = (await exchange(live, tax, code_of(arrival))).json()
     id_claims = jose_jwt.get_unverified_claims(tokens["id_token"])
     assert id_claims["email"] == "wang@example.gov.cn"
     assert "name" not in id_claims and "unknown_claim" not in id_claims
@@ -680,7 +673,7 @@ async def test_revoking_a_consent_asks_again_and_ends_its_refresh_tokens(world) 
         await exchange(
             live,
             health,
-            httpx.URL(arrival.headers["location"]).params["code"],
+            code_of(arrival),
             redirect_uri=redirect,
         )
     ).json()
@@ -717,9 +710,7 @@ async def test_session_bound_refresh_tokens_end_with_the_session(settings_for) -
                 username="wang",
                 password=PASSWORD,
             )
-            tokens = (
-                await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
-            ).json()
+            tokens = (await exchange(live, tax, code_of(arrival))).json()
             await asyncio.sleep(2.5)  # the session idles out
             async with httpx.AsyncClient(base_url=live.url) as http:
                 refreshed = await http.post(
@@ -781,9 +772,7 @@ async def test_an_access_token_is_no_id_token_hint(world) -> None:
     arrival = await browser.go(
         authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
     )
-    tokens = (
-        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
-    ).json()
+    tokens = (await exchange(live, tax, code_of(arrival))).json()
     response = await browser.http.get(
         "/oauth/logout", params={"id_token_hint": tokens["access_token"]}
     )
@@ -829,7 +818,7 @@ async def test_simultaneous_reuse_leaves_no_live_tokens(world) -> None:
             arrival = await browser.go(
                 authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
             )
-            code = httpx.URL(arrival.headers["location"]).params["code"]
+            code = code_of(arrival)
             answers = await asyncio.gather(*(exchange(live, tax, code) for _ in range(4)))
             assert sum(a.status_code == 200 for a in answers) <= 1
             tokens = next((a.json() for a in answers if a.status_code == 200), None)
@@ -860,7 +849,7 @@ async def test_offline_access_needs_prompt_consent(world) -> None:
         username="wang",
         password=PASSWORD,
     )
-    tokens = (await exchange(live, tax, httpx.URL(quiet.headers["location"]).params["code"])).json()
+    tokens = (await exchange(live, tax, code_of(quiet))).json()
     assert tokens["scope"] == "openid", "ignored without prompt=consent (OIDC Core 11)"
     assert "/consent" not in browser.pages
     asked = await browser.go(
@@ -869,7 +858,7 @@ async def test_offline_access_needs_prompt_consent(world) -> None:
         )
     )
     assert browser.pages.count("/consent") == 1, "prompt=consent asks, even for our own apps"
-    tokens = (await exchange(live, tax, httpx.URL(asked.headers["location"]).params["code"])).json()
+    tokens = (await exchange(live, tax, code_of(asked))).json()
     assert tokens["scope"] == "openid offline_access"
 
 
@@ -896,9 +885,7 @@ async def test_review_corner_cases(world) -> None:
     arrival = await browser.go(
         authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
     )
-    tokens = (
-        await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
-    ).json()
+    tokens = (await exchange(live, tax, code_of(arrival))).json()
     # An id_token_hint that is not our ID token is an error for the client, not a sign-in loop.
     forged = await browser.go(authorize_url(live.url, tax.client.client_id, id_token_hint="a.b.c"))
     assert httpx.URL(forged.headers["location"]).params["error"] == "invalid_request"
@@ -938,7 +925,7 @@ async def test_a_code_survives_a_request_without_the_clients_secret(world) -> No
     arrival = await browser.go(
         authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
     )
-    code = httpx.URL(arrival.headers["location"]).params["code"]
+    code = code_of(arrival)
     async with httpx.AsyncClient(base_url=live.url) as http:
         thief = await http.post(
             "/oauth/token",
@@ -974,7 +961,7 @@ async def test_another_clients_request_cannot_spend_a_code(world) -> None:
     arrival = await browser.go(
         authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
     )
-    code = httpx.URL(arrival.headers["location"]).params["code"]
+    code = code_of(arrival)
     async with httpx.AsyncClient(base_url=live.url) as http:
         burn = await http.post(
             "/oauth/token",
@@ -1031,9 +1018,7 @@ async def test_app_refreshes_do_not_keep_the_browser_session_alive(settings_for)
             arrival = await browser.go(
                 authorize_url(live.url, tax.client.client_id), username="wang", password=PASSWORD
             )
-            tokens = (
-                await exchange(live, tax, httpx.URL(arrival.headers["location"]).params["code"])
-            ).json()
+            tokens = (await exchange(live, tax, code_of(arrival))).json()
             await asyncio.sleep(1.2)
             async with httpx.AsyncClient(base_url=live.url) as http:
                 refreshed = await http.post(
