@@ -1,0 +1,93 @@
+"""What every department login system (a "provider") has in common — the model is Dex's
+connectors: a small record of what an upstream asserts, and capability protocols. The gateway
+chooses a flow by capability, never by the kind of provider.
+
+Providers import nothing of the gateway: they speak to their upstream and return Identities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Identifiers an upstream may vouch for; linking rules look at which ones are verified.
+IDENTIFIERS = ("phone", "email", "national_id", "uscc")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What an upstream says about the person who just signed in there."""
+
+    provider_id: str
+    subject: str  # stable and unique within the provider
+    username: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    national_id: str | None = None
+    uscc: str | None = None  # unified social credit code, for legal persons
+    groups: tuple[str, ...] = ()
+    verified: frozenset[str] = frozenset()  # which of IDENTIFIERS the upstream vouches for
+    migrate_password: bool = False  # the password checked out against a legacy hash
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # kept server-side only
+
+
+class ProviderError(Exception):
+    """A provider could not answer."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The upstream is down, slow or misconfigured; the message names the department."""
+
+    def __init__(self, department: str, reason: str) -> None:
+        super().__init__(f"{department}: {reason}")
+        self.department = department
+        self.reason = reason
+
+
+class AccountLocked(ProviderError):
+    """The upstream itself refuses the account (locked, expired)."""
+
+
+@runtime_checkable
+class PasswordProvider(Protocol):
+    """Providers that check a username and password themselves (LDAP, legacy tables, local)."""
+
+    async def login(self, username: str, password: str) -> Identity | None:
+        """The identity when the password is right, None when it is not; raises
+        ProviderUnavailable when the upstream cannot say."""
+        ...
+
+
+@runtime_checkable
+class RedirectProvider(Protocol):
+    """Providers that send the browser to the upstream and back (OIDC, CAS, SAML)."""
+
+    def login_url(self, callback_url: str, state: str, nonce: str) -> str: ...
+
+    async def callback(self, callback_url: str, params: Mapping[str, str]) -> Identity: ...
+
+
+@runtime_checkable
+class RefreshProvider(Protocol):
+    """Providers that can tell whether an upstream account is still valid."""
+
+    async def refresh(self, identity: Identity) -> bool: ...
+
+
+class ProviderConfig(BaseModel):
+    """Common settings; each kind adds its own and opens its provider."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100, description="Department name shown to users.")
+    timeout_seconds: float = Field(5.0, gt=0, le=60, description="Limit for each upstream call.")
+    verified: frozenset[str] = Field(
+        frozenset(), description="Identifiers this department has verified (phone, email, ...)."
+    )
+
+    def open(self, provider_id: str) -> Any:
+        raise NotImplementedError
