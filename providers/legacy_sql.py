@@ -1,0 +1,166 @@
+"""A department's existing users table, reached by a SQLAlchemy URL and a column mapping.
+
+It checks the old password hashes (each scheme named in the config) so that people sign in with
+the password they already have; a successful check says ``migrate_password`` and the gateway then
+keeps a fresh argon2id hash, until the department table can be retired (migration by login).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+from typing import Any, Literal
+
+import anyio.to_thread
+import sqlalchemy as sa
+from pydantic import Field, field_validator
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from providers.base import IDENTIFIERS, Identity, ProviderConfig, ProviderUnavailable
+
+Scheme = Literal["md5", "sha1", "sha256", "bcrypt", "pbkdf2_sha256"]
+_DIGESTS = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
+# Spent on an unknown username, so that the answer takes as long as for a known one.
+_DUMMY_BCRYPT = b"$2b$12$C6UzMDM.H6dfI/f/IKxGhu7nZwPXQ35uLUIFsOp9.GCJi4SxwWy8."
+
+
+class LegacySqlConfig(ProviderConfig):
+    type: Literal["legacy_sql"] = "legacy_sql"
+    url: str = Field(description="SQLAlchemy async URL of the department database.")
+    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+    scheme: Scheme
+    salt_position: Literal["prefix", "suffix"] = Field(
+        "prefix", description="md5/sha1/sha256: hash(salt + password) or hash(password + salt)."
+    )
+    columns: dict[str, str] = Field(
+        description="subject, username, password (and salt, name, phone, ...) -> column."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if value.startswith(plain):
+                return driver + value[len(plain) :]
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _mapping(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = {"subject", "username", "password"} - set(value)
+        if missing:
+            raise ValueError(f"columns needs {sorted(missing)}")
+        unknown = set(value) - {"subject", "username", "password", "salt", "name", *IDENTIFIERS}
+        if unknown:
+            raise ValueError(f"unknown columns {sorted(unknown)}")
+        return value
+
+    def open(self, provider_id: str) -> LegacySqlProvider:
+        return LegacySqlProvider(provider_id, self)
+
+
+def check_password(scheme: str, password: str, stored: str, salt: str, position: str) -> bool:
+    """Does ``password`` match the ``stored`` hash? Constant-time where it compares."""
+    if scheme in _DIGESTS:
+        material = salt + password if position == "prefix" else password + salt
+        computed = _DIGESTS[scheme](material.encode()).hexdigest()
+        return hmac.compare_digest(computed.encode(), stored.strip().lower().encode())
+    if scheme == "bcrypt":
+        import bcrypt
+
+        try:
+            return bcrypt.checkpw(password.encode(), stored.encode())
+        except ValueError:
+            return False
+    if scheme == "pbkdf2_sha256":  # Django's "pbkdf2_sha256$<iterations>$<salt>$<base64>"
+        try:
+            name, iterations, own_salt, encoded = stored.split("$", 3)
+            expected = base64.b64decode(encoded)
+            rounds = int(iterations)
+        except ValueError:
+            return False
+        if name != "pbkdf2_sha256" or not 0 < rounds <= 10_000_000:
+            return False
+        computed = hashlib.pbkdf2_hmac("sha256", password.encode(), own_salt.encode(), rounds)
+        return hmac.compare_digest(computed, expected)
+    return False
+
+
+def _dummy_check(scheme: str, password: str) -> None:
+    if scheme == "bcrypt":
+        import bcrypt
+
+        bcrypt.checkpw(password.encode(), _DUMMY_BCRYPT)
+    elif scheme == "pbkdf2_sha256":
+        hashlib.pbkdf2_hmac("sha256", password.encode(), b"dummy-salt", 600_000)
+
+
+class LegacySqlProvider:
+    def __init__(self, provider_id: str, config: LegacySqlConfig) -> None:
+        self.id = provider_id
+        self.config = config
+        self._engine: AsyncEngine | None = None
+        schema, _, name = config.table.rpartition(".")
+        self._table = sa.table(
+            name, *(sa.column(c) for c in config.columns.values()), schema=schema or None
+        )
+
+    def _engine_for(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = create_async_engine(self.config.url, pool_pre_ping=True)
+        return self._engine
+
+    async def _row(self, username: str) -> dict[str, Any] | None:
+        columns = self.config.columns
+        query = sa.select(*(self._table.c[c].label(f) for f, c in columns.items())).where(
+            self._table.c[columns["username"]] == username
+        )
+        async with self._engine_for().connect() as connection:
+            rows = (await connection.execute(query.limit(2))).mappings().all()
+        return dict(rows[0]) if len(rows) == 1 else None
+
+    async def login(self, username: str, password: str) -> Identity | None:
+        if not username or not password:
+            return None
+        config = self.config
+        try:
+            row = await asyncio.wait_for(self._row(username), config.timeout_seconds)
+        except (SQLAlchemyError, OSError, TimeoutError) as error:
+            raise ProviderUnavailable(
+                config.name, f"user table unreachable ({type(error).__name__})"
+            ) from error
+        if row is None or not row.get("password"):
+            await anyio.to_thread.run_sync(_dummy_check, config.scheme, password)
+            return None
+        matches = await anyio.to_thread.run_sync(
+            check_password,
+            config.scheme,
+            password,
+            str(row["password"]),
+            str(row.get("salt") or ""),
+            config.salt_position,
+        )
+        if not matches:
+            return None
+        fields = {
+            f: (str(row[f]) if row.get(f) is not None else None)
+            for f in ("username", "name", *IDENTIFIERS)
+            if f in row
+        }
+        return Identity(
+            provider_id=self.id,
+            subject=str(row["subject"]),
+            verified=frozenset(f for f in config.verified if fields.get(f)),
+            migrate_password=True,
+            **fields,
+        )
+
+    async def aclose(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
