@@ -15,8 +15,30 @@ class Account:
     email: str | None = None
     password_hash: str | None = None
     disabled: bool = False
+    kind: str = "person"  # person (自然人), legal_person (法人), staff (civil servant)
+    assurance: str = "L1"  # L1 registered, L2 real-name verified, L3 verified in person
     created_at: float = 0.0
     updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AccountIdentifier:
+    account_id: str
+    type: str  # phone, email, national_id, uscc
+    blind_index: str
+    value: str  # encrypted
+    verified: bool
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedIdentity:
+    provider_id: str
+    subject: str
+    account_id: str
+    first_login_at: float
+    last_login_at: float
+    last_attributes: str  # encrypted JSON
 
 
 @dataclass(frozen=True, slots=True)

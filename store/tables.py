@@ -50,8 +50,37 @@ class AccountRow(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     password_hash: Mapped[str | None] = mapped_column(String(256))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(16), default="person", server_default="person")
+    assurance: Mapped[str] = mapped_column(String(4), default="L1", server_default="L1")
     created_at: Mapped[float] = mapped_column(EpochTime)
     updated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class AccountIdentifierRow(Base):
+    """An identifier of an account (phone, e-mail, national ID number, credit code): encrypted,
+    found by a keyed blind index, so the database alone reveals none of them."""
+
+    __tablename__ = "account_identifiers"
+
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    blind_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    value: Mapped[str] = mapped_column(Text)  # encrypted with the master key
+    verified: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class LinkedIdentityRow(Base):
+    """A department login (provider, upstream subject) that belongs to an account."""
+
+    __tablename__ = "linked_identities"
+
+    provider_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    first_login_at: Mapped[float] = mapped_column(EpochTime)
+    last_login_at: Mapped[float] = mapped_column(EpochTime)
+    last_attributes: Mapped[str] = mapped_column(Text)  # encrypted JSON of what was asserted
 
 
 class ClientRow(Base):
