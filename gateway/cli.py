@@ -9,16 +9,18 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InvalidInput
 from gateway.services import Services, initialize, open_services, require_initialized
 from gateway.settings import Settings
 from keys.master import MasterKeyError
 from keys.ring import KeyRingError
+from providers.base import ProviderUnavailable
 from store.records import Client
 
 T = TypeVar("T")
@@ -35,6 +37,8 @@ clients_app = typer.Typer(
     help="OAuth / OpenID Connect clients (department apps).", no_args_is_help=True
 )
 keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
+providers_app = typer.Typer(help="Department login systems.", no_args_is_help=True)
+app.add_typer(providers_app, name="providers")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
@@ -371,6 +375,87 @@ def keys_rotate(
         else f"{result.alg}: another instance rotated at the same moment; nothing changed"
     )
     emit(as_json, document, [line])
+
+
+# -- providers --------------------------------------------------------------------------------
+
+
+def _department_document(department: Any) -> dict[str, Any]:
+    config = department.config
+    return {
+        "id": department.id,
+        "type": config.type,
+        "name": config.name,
+        "position": config.position,
+        "assurance": config.assurance,
+        "trusted_for": sorted(config.trusted_for),
+        "verified": sorted(config.verified),
+        "password": department.takes_passwords,
+    }
+
+
+@providers_app.command("add")
+def providers_add(
+    provider_id: Annotated[str, typer.Option("--id", help="Short id, e.g. tax.")],
+    kind: Annotated[str, typer.Option("--type", help="ldap or legacy_sql.")],
+    config_file: Annotated[
+        Path, typer.Option("--config", help="JSON file with the provider's settings.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a department login system; its settings (secrets included) are stored encrypted."""
+    try:
+        data = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        fail(f"cannot read {config_file}: {error}")
+    if not isinstance(data, dict):
+        fail(f"{config_file} must hold a JSON object")
+    settings = load_settings()
+
+    async def add(services: Services) -> Any:
+        await services.departments.add(provider_id, kind, data)
+        return await services.departments.get(provider_id)
+
+    department = with_services(settings, add)
+    emit(as_json, _department_document(department), [f"added {provider_id}: {department.name}"])
+
+
+@providers_app.command("list")
+def providers_list(as_json: JsonFlag = False) -> None:
+    """List department login systems in sign-in page order (never their secrets)."""
+    settings = load_settings()
+    departments = with_services(settings, lambda s: s.departments.all(), read_only=True)
+    emit(
+        as_json,
+        {"providers": [_department_document(d) for d in departments]},
+        [f"{d.id:16} {d.config.type:10} {d.name}" for d in departments],
+    )
+
+
+@providers_app.command("remove")
+def providers_remove(provider_id: Annotated[str, typer.Argument(help="Provider id.")]) -> None:
+    """Remove a department login system (accounts and their links stay)."""
+    settings = load_settings()
+    if not with_services(settings, lambda s: s.departments.remove(provider_id)):
+        fail(f"no provider {provider_id!r}")
+    typer.echo(f"removed {provider_id}")
+
+
+@providers_app.command("test")
+def providers_test(provider_id: Annotated[str, typer.Argument(help="Provider id.")]) -> None:
+    """Check that the department's system answers, and say what it found."""
+    settings = load_settings()
+
+    async def check(services: Services) -> str:
+        department = await services.departments.get(provider_id)
+        if department is None:
+            raise InvalidInput("id", f"no provider {provider_id!r}")
+        try:
+            return await department.provider.check()
+        except ProviderUnavailable as error:
+            raise GatewayError(f"{error.department}: {error.reason}") from error
+
+    typer.echo(f"{provider_id}: {with_services(settings, check, read_only=True)}")
 
 
 def main() -> None:

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from gateway.accounts import AccountService
 from gateway.clients import ClientService
 from gateway.csrf import Csrf
+from gateway.departments import DepartmentService
 from gateway.errors import GatewayError
+from gateway.federation import FederationService
 from gateway.passwords import Passwords
+from gateway.pii import PiiVault
 from gateway.sessions import SessionService
 from gateway.settings import Settings
 from keys.master import MasterKey, MasterKeyError, create_master_key_file
@@ -22,9 +25,11 @@ from store.clients import ClientStore
 from store.clock import Clock, SystemClock
 from store.consents import ConsentStore
 from store.database import Database
+from store.identities import IdentityStore
 from store.kv import ExpiringStore
 from store.memory import MemoryStore
 from store.migrate import current_revision, head_revision, upgrade
+from store.providers import ProviderStore
 from store.refresh_tokens import RefreshTokenStore
 from store.signing_keys import SigningKeyStore
 from store.subjects import SubjectStore
@@ -47,6 +52,9 @@ class Services:
     sessions: SessionService
     pairwise_key: bytes
     csrf: Csrf
+    departments: DepartmentService
+    federation: FederationService
+    logins: ProviderStore
 
     async def close(self) -> None:
         await self.expiring.close()
@@ -128,6 +136,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     )
     expiring = open_expiring_store(settings, clock)
     sessions = SessionService(expiring, settings, clock)
+    provider_store = ProviderStore(database)
     return Services(
         settings=settings,
         clock=clock,
@@ -144,4 +153,9 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         sessions=sessions,
         pairwise_key=master_key.derive("pairwise-subject"),
         csrf=Csrf(master_key.derive("csrf"), sessions.secure),
+        departments=DepartmentService(provider_store, master_key, clock),
+        federation=FederationService(
+            IdentityStore(database), AccountStore(database), PiiVault(master_key), clock
+        ),
+        logins=provider_store,
     )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Identifiers an upstream may vouch for; linking rules look at which ones are verified.
 IDENTIFIERS = ("phone", "email", "national_id", "uscc")
@@ -88,6 +88,21 @@ class ProviderConfig(BaseModel):
     verified: frozenset[str] = Field(
         frozenset(), description="Identifiers this department has verified (phone, email, ...)."
     )
+    trusted_for: frozenset[Literal["phone", "email"]] = Field(
+        frozenset(), description="Verified contact identifiers that may link accounts on their own."
+    )
+    assurance: Literal["L1", "L2", "L3"] = Field(
+        "L1", description="Assurance level (acr) of the identities this department asserts."
+    )
+    position: int = Field(100, description="Order on the sign-in page (smaller first).")
+
+    @field_validator("verified")
+    @classmethod
+    def _identifiers(cls, value: frozenset[str]) -> frozenset[str]:
+        unknown = set(value) - set(IDENTIFIERS)
+        if unknown:
+            raise ValueError(f"unknown identifiers {sorted(unknown)}; use {IDENTIFIERS}")
+        return value
 
     def open(self, provider_id: str) -> Any:
         raise NotImplementedError

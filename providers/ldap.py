@@ -189,6 +189,28 @@ class LdapProvider:
         finally:
             _close(service)
 
+    def _check_sync(self) -> str:
+        service = self._connection(self.config.bind_dn, self.config.bind_password)
+        try:
+            if not service.bind():
+                raise ProviderUnavailable(self.config.name, "the service account cannot bind")
+            service.search(self.config.user_base, "(objectClass=*)", attributes=[], size_limit=1000)
+            found = [e for e in service.response or [] if e.get("type") == "searchResEntry"]
+            return (
+                f"bound as the service account; {len(found)} entries under {self.config.user_base}"
+            )
+        finally:
+            _close(service)
+
+    async def check(self) -> str:
+        """Can the directory be reached and searched? A line saying what was found."""
+        try:
+            return await anyio.to_thread.run_sync(self._check_sync)
+        except LDAPException as error:
+            raise ProviderUnavailable(
+                self.config.name, f"directory unreachable ({type(error).__name__})"
+            ) from error
+
     async def login(self, username: str, password: str) -> Identity | None:
         # An empty password would be an anonymous ("unauthenticated") bind, which LDAP
         # servers accept (RFC 4513 §5.1.2): never let it through.

@@ -161,6 +161,20 @@ class LegacySqlProvider:
             **fields,
         )
 
+    async def check(self) -> str:
+        """Can the users table be read? A line saying how many rows it has."""
+        query = sa.select(sa.func.count()).select_from(self._table)
+        try:
+            async with self._engine_for().connect() as connection:
+                count = await asyncio.wait_for(
+                    connection.scalar(query), self.config.timeout_seconds
+                )
+        except (SQLAlchemyError, OSError, TimeoutError) as error:
+            raise ProviderUnavailable(
+                self.config.name, f"user table unreachable ({type(error).__name__})"
+            ) from error
+        return f"{count} users in {self.config.table}"
+
     async def aclose(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()

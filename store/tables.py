@@ -83,6 +83,29 @@ class LinkedIdentityRow(Base):
     last_attributes: Mapped[str] = mapped_column(Text)  # encrypted JSON of what was asserted
 
 
+class ProviderRow(Base):
+    """A configured department login system; its config (with secrets) is encrypted."""
+
+    __tablename__ = "providers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    config: Mapped[str] = mapped_column(Text)  # encrypted JSON
+    created_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class MigratedLoginRow(Base):
+    """A department username whose password now lives in 一号通 (argon2id): its next sign-in
+    is checked here and the department table is no longer asked."""
+
+    __tablename__ = "migrated_logins"
+
+    provider_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36))
+    migrated_at: Mapped[float] = mapped_column(EpochTime)
+
+
 class ClientRow(Base):
     __tablename__ = "clients"
 
