@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from gateway.errors import AlreadyExists, InvalidInput
 from gateway.passwords import Passwords
@@ -20,10 +21,17 @@ from store.records import Account
 
 
 class AccountService:
-    def __init__(self, store: AccountStore, passwords: Passwords, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: AccountStore,
+        passwords: Passwords,
+        clock: Clock,
+        on_created: Callable[[Account], Awaitable[None]] | None = None,
+    ) -> None:
         self._store = store
         self._passwords = passwords
         self._clock = clock
+        self._on_created = on_created  # e.g. index the new account's identifiers
 
     async def create_local(
         self,
@@ -63,9 +71,18 @@ class AccountService:
             updated_at=now,
         )
         try:
-            return await self._store.create(account)
+            created = await self._store.create(account)
         except Conflict as error:
             raise AlreadyExists(f"the username {username!r} is taken") from error
+        if self._on_created is not None:
+            await self._on_created(created)
+        return created
+
+    async def adopt_password(self, account_id: str, new_hash: str) -> bool:
+        """Give an account without a password this (migrated) hash; never replaces one."""
+        return await self._store.replace_password_hash(
+            account_id, None, new_hash, self._clock.now()
+        )
 
     async def get(self, account_id: str) -> Account | None:
         return await self._store.get(account_id)

@@ -48,6 +48,7 @@ class DepartmentService:
         self._master = master_key
         self._clock = clock
         self._loaded: tuple[float, list[Department]] | None = None
+        self._opened: dict[str, tuple[str, Department]] = {}  # id -> (sealed config, opened)
 
     def _open(self, provider_id: str, kind: str, sealed: str) -> Department:
         data = json.loads(self._master.decrypt(sealed, f"provider:{provider_id}"))
@@ -81,10 +82,34 @@ class DepartmentService:
         """Every department, in sign-in page order (cached briefly per instance)."""
         now = self._clock.now()
         if self._loaded is None or self._loaded[0] <= now:
-            departments = [self._open(*row) for row in await self._store.all()]
-            departments.sort(key=lambda d: (d.config.position, d.name))
+            rows = await self._store.all()
+            opened: dict[str, tuple[str, Department]] = {}
+            for provider_id, kind, sealed in rows:
+                kept = self._opened.get(provider_id)
+                if kept is not None and kept[0] == sealed:
+                    opened[provider_id] = kept  # unchanged: keep its connections
+                else:
+                    opened[provider_id] = (sealed, self._open(provider_id, kind, sealed))
+            for provider_id, (sealed, department) in self._opened.items():
+                if provider_id not in opened or opened[provider_id][0] != sealed:
+                    await _release(department)  # removed or changed: its pool goes
+            self._opened = opened
+            departments = sorted(
+                (d for _, d in opened.values()), key=lambda d: (d.config.position, d.name)
+            )
             self._loaded = (now + _CACHE_SECONDS, departments)
         return self._loaded[1]
 
+    async def close(self) -> None:
+        """Release what opened providers hold (database pools)."""
+        for _, department in self._opened.values():
+            await _release(department)
+        self._opened, self._loaded = {}, None
+
     async def get(self, provider_id: str) -> Department | None:
         return next((d for d in await self.all() if d.id == provider_id), None)
+
+
+async def _release(department: Department) -> None:
+    if hasattr(department.provider, "aclose"):
+        await department.provider.aclose()

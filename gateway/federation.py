@@ -132,6 +132,12 @@ class FederationService:
         free = {kind: value for kind, value in values.items() if kind not in matches}
         return Resolution(decision, await self._provision(identity, trust, free, verified))
 
+    async def register_identifiers(self, account_id: str, values: dict[str, str | None]) -> None:
+        """Index the contact details of a local account (unverified) so that department logins
+        naming them are recognised (and asked for proof)."""
+        present = {kind: value for kind, value in values.items() if value}
+        await self._identities.add_identifiers(self._identifiers(account_id, present, frozenset()))
+
     async def link(self, identity: Identity, account_id: str, why: str) -> Account | None:
         """Link ``identity`` to ``account_id`` (automatically, or after proof of ownership)."""
         values = _checked(identity)

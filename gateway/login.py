@@ -19,6 +19,7 @@ from gateway.authorize import (
     load_transaction,
     update_transaction,
 )
+from gateway.federated_login import LOCAL, complete_pending_link, password_sign_in
 from gateway.forms import FormError, read_form
 from gateway.logout import end_sso_session
 from gateway.pages import choose_locale, form_action, messages, page
@@ -62,10 +63,13 @@ async def _login_form(
     username: str = "",
     status: int = 200,
     headers: dict[str, str] | None = None,
+    provider: str | None = None,
 ) -> Response:
     services: Services = request.app.state.services
     locale = _locale(request, tx)
     client_name, action_sources = await _client_view(services, tx)
+    departments = [d for d in await services.departments.all() if d.takes_passwords]
+    chosen = provider or tx.params.get("idp_hint") or LOCAL
     response = page(
         request,
         "login.html",
@@ -77,6 +81,8 @@ async def _login_form(
             "action": "/login",
             "error": error,
             "username": username or tx.params.get("login_hint", ""),
+            "departments": [(d.id, d.name) for d in departments],
+            "chosen": chosen,
         },
         status=status,
         form_action=action_sources,
@@ -120,8 +126,10 @@ async def login_submit(request: Request) -> Response:
     form, tx_id, tx = submitted
     t = messages(_locale(request, tx))
     username, password = form.get("username", ""), form.get("password", "")
+    provider_id = form.get("provider") or LOCAL
     ip = _client_ip(request)
-    account_key, ip_key = _counter_keys(username, ip)
+    counted_name = username if provider_id == LOCAL else f"{provider_id}:{username}"
+    account_key, ip_key = _counter_keys(counted_name, ip)
 
     # Count the attempt before checking the password, atomically: parallel guesses each see
     # the attempts made before them, so none slips past the limit while others are checked.
@@ -143,18 +151,31 @@ async def login_submit(request: Request) -> Response:
             headers={"Retry-After": str(seconds)},
         )
 
-    account = None
-    if username and password and len(password) <= 1024:
-        account = await services.accounts.authenticate(username, password)
+    result = await password_sign_in(services, provider_id, username, password)
+    account = result.account
     if account is None:
         audit.info("sign-in failed", extra={"fields": {"event": "login.failed"}})
+        if result.pending_link is not None:
+            tx.extra["pending_link"] = result.pending_link
+            await update_transaction(services, tx_id, tx)
+        if result.error != "bad_credentials":  # not the person's fault: do not count it
+            await services.expiring.incr(account_key, window, amount=-1)
         return await _login_form(
-            request, tx_id, tx, error=t.bad_credentials, username=username, status=400
+            request,
+            tx_id,
+            tx,
+            error=t[result.error or "bad_credentials"].format(**result.detail),
+            username=username,
+            status=result.status,
+            provider=LOCAL if result.pending_link else provider_id,
         )
+    pending = tx.extra.pop("pending_link", None)
+    if pending is not None and provider_id == LOCAL:
+        await complete_pending_link(services, pending, account)
 
     await services.expiring.delete(account_key)  # a success is no failure: uncount it
     await services.expiring.incr(ip_key, window, amount=-1)
-    cookie, session, frontchannel = await _start_session(request, account.id, ["pwd"], "L1")
+    cookie, session, frontchannel = await _start_session(request, account.id, ["pwd"], result.acr)
     audit.info("signed in", extra={"fields": {"event": "login.succeeded", "account": account.id}})
     tx.signed_in_sid = session.sid
     await update_transaction(services, tx_id, tx)

@@ -30,6 +30,7 @@ from store.kv import ExpiringStore
 from store.memory import MemoryStore
 from store.migrate import current_revision, head_revision, upgrade
 from store.providers import ProviderStore
+from store.records import Account
 from store.refresh_tokens import RefreshTokenStore
 from store.signing_keys import SigningKeyStore
 from store.subjects import SubjectStore
@@ -57,6 +58,7 @@ class Services:
     logins: ProviderStore
 
     async def close(self) -> None:
+        await self.departments.close()
         await self.expiring.close()
         await self.database.close()
 
@@ -137,6 +139,15 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     expiring = open_expiring_store(settings, clock)
     sessions = SessionService(expiring, settings, clock)
     provider_store = ProviderStore(database)
+    federation = FederationService(
+        IdentityStore(database), AccountStore(database), PiiVault(master_key), clock
+    )
+
+    async def index_identifiers(account: Account) -> None:
+        await federation.register_identifiers(
+            account.id, {"phone": account.phone, "email": account.email}
+        )
+
     return Services(
         settings=settings,
         clock=clock,
@@ -144,7 +155,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         expiring=expiring,
         keys=keys,
         clients=ClientService(ClientStore(database), clock, settings.client_cache_seconds),
-        accounts=AccountService(AccountStore(database), passwords, clock),
+        accounts=AccountService(AccountStore(database), passwords, clock, index_identifiers),
         passwords=passwords,
         master_key=master_key,
         refresh_tokens=RefreshTokenStore(database),
@@ -154,8 +165,6 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         pairwise_key=master_key.derive("pairwise-subject"),
         csrf=Csrf(master_key.derive("csrf"), sessions.secure),
         departments=DepartmentService(provider_store, master_key, clock),
-        federation=FederationService(
-            IdentityStore(database), AccountStore(database), PiiVault(master_key), clock
-        ),
+        federation=federation,
         logins=provider_store,
     )

@@ -43,6 +43,14 @@ class IdentityStore:
                 AccountIdentifier(**{n: getattr(r, n) for n in _IDENTIFIER_FIELDS}) for r in rows
             ]
 
+    async def add_identifiers(self, identifiers: list[AccountIdentifier]) -> None:
+        """Record identifiers of an account; one another account holds already is left to it."""
+        async with self._db.transaction() as session:
+            for identifier in identifiers:
+                key = (identifier.type, identifier.blind_index)
+                if await session.get(AccountIdentifierRow, key) is None:
+                    session.add(AccountIdentifierRow(**asdict(identifier)))
+
     async def link(self, link: LinkedIdentity, identifiers: list[AccountIdentifier]) -> None:
         """Link a department login to an existing account, adding the identifiers it brought
         that no account holds yet; all or nothing."""

@@ -63,6 +63,7 @@ class Browser:
         username: str | None = None,
         password: str | None = None,
         consent: str = "allow",
+        provider: str | None = None,
     ) -> httpx.Response:
         """Follow the gateway's redirects and fill its forms; returns the first response that
         leaves the gateway (a redirect to a client) or a page with nothing left to fill."""
@@ -81,6 +82,7 @@ class Browser:
                         "csrf_token": hidden(response.text, "csrf_token"),
                         "username": username,
                         "password": password or "",
+                        **({"provider": provider} if provider else {}),
                     },
                 )
                 username = None  # once: a second login page means the password was refused

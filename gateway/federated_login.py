@@ -1,0 +1,112 @@
+"""Checking a username and password at the chosen login system — 一号通's own accounts or a
+department's — and turning the answer into the 一号通 account to sign in."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gateway.services import Services
+from policies.accounts import canonical_username
+from providers.base import AccountLocked, Identity, ProviderUnavailable
+from store.records import Account
+
+audit = logging.getLogger("yihaotong.audit")
+LOCAL = "local"
+_LEVELS = ("L1", "L2", "L3")
+
+
+@dataclass
+class SignIn:
+    account: Account | None = None
+    acr: str = "L1"
+    error: str | None = None  # a message key of the sign-in page
+    detail: dict[str, str] = field(default_factory=dict)
+    status: int = 400
+    pending_link: dict[str, Any] | None = None  # proven by signing in to ``account_id``
+
+
+def stronger(*levels: str) -> str:
+    return max(levels, key=_LEVELS.index)
+
+
+def identity_to_dict(identity: Identity) -> dict[str, Any]:
+    data = asdict(identity)
+    data.pop("raw")
+    data["verified"] = sorted(identity.verified)
+    data["groups"] = list(identity.groups)
+    return data
+
+
+def identity_from_dict(data: dict[str, Any]) -> Identity:
+    return Identity(
+        **{**data, "verified": frozenset(data["verified"]), "groups": tuple(data["groups"])}
+    )
+
+
+async def password_sign_in(
+    services: Services, provider_id: str, username: str, password: str
+) -> SignIn:
+    if not username or not password or len(password) > 1024:
+        return SignIn(error="bad_credentials")
+    if provider_id == LOCAL:
+        account = await services.accounts.authenticate(username, password)
+        if account is None:
+            return SignIn(error="bad_credentials")
+        return SignIn(account=account, acr=account.assurance)
+
+    department = await services.departments.get(provider_id)
+    if department is None or not department.takes_passwords:
+        return SignIn(error="bad_credentials")
+    # A department password already moved into 一号通 is checked here, not upstream.
+    migrated = await services.logins.migrated(provider_id, canonical_username(username))
+    if migrated is not None:
+        account = await services.accounts.get(migrated)
+        checked = await services.passwords.verify(
+            account.password_hash if account else None, password
+        )
+        if account is None or account.disabled or not checked.ok:
+            return SignIn(error="bad_credentials")
+        return SignIn(account=account, acr=stronger(account.assurance, department.trust.assurance))
+    try:
+        identity = await department.provider.login(username, password)
+    except ProviderUnavailable:
+        audit.warning(
+            "department unavailable",
+            extra={"fields": {"event": "login.upstream_down", "provider": provider_id}},
+        )
+        return SignIn(error="upstream_down", detail={"department": department.name}, status=503)
+    except AccountLocked:
+        return SignIn(error="upstream_locked", detail={"department": department.name})
+    if identity is None:
+        return SignIn(error="bad_credentials")
+
+    resolution = await services.federation.resolve(identity, department.trust)
+    account = resolution.account
+    if resolution.decision.outcome == "prove" and account is not None:
+        pending = {"account_id": account.id, "identity": identity_to_dict(identity)}
+        return SignIn(
+            error="prove_first", detail={"department": department.name}, pending_link=pending
+        )
+    if account is None or account.disabled:
+        return SignIn(error="bad_credentials")
+    if identity.migrate_password and account.password_hash is None:
+        new_hash = await services.passwords.hash_async(password)
+        if await services.accounts.adopt_password(account.id, new_hash):
+            await services.logins.remember_migrated(
+                provider_id, canonical_username(username), account.id, services.clock.now()
+            )
+    return SignIn(account=account, acr=stronger(account.assurance, department.trust.assurance))
+
+
+async def complete_pending_link(
+    services: Services, pending: dict[str, Any], account: Account
+) -> bool:
+    """After the person proved they own ``account`` by signing in to it: link the department
+    login that pointed at it (and nothing else)."""
+    if pending.get("account_id") != account.id:
+        return False
+    identity = identity_from_dict(pending["identity"])
+    await services.federation.link(identity, account.id, why="ownership proven by sign-in")
+    return True

@@ -1,0 +1,262 @@
+"""Signing in at 一号通 with a department's credentials, through the sign-in page, against the
+real upstream (slapd; a legacy users table), ending in ID tokens whose claims follow the mapping."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from jose import jwt as jose_jwt
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import REQUIRE_SERVICES
+from tests.gateway.browser import Browser, hidden
+from tests.gateway.helpers import second_instance
+from tests.providers import slapd
+
+CALLBACK = "https://portal.city.gov.cn/cb"
+
+
+@pytest.fixture(scope="module")
+def directory(tmp_path_factory: pytest.TempPathFactory):
+    if not slapd.available():
+        if REQUIRE_SERVICES:
+            pytest.fail("slapd and ldap-utils are required (apt-get install slapd ldap-utils)")
+        pytest.skip("slapd is not installed")
+    server = slapd.start(tmp_path_factory.mktemp("slapd"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def ldap_config(url: str, **changes: object) -> dict:
+    return {
+        "name": "市税务局",
+        "url": url,
+        "bind_dn": slapd.SERVICE_DN,
+        "bind_password": slapd.SERVICE_PASSWORD,
+        "user_base": f"ou=people,{slapd.SUFFIX}",
+        "group_base": f"ou=groups,{slapd.SUFFIX}",
+        "verified": ["email"],
+        "assurance": "L2",
+        "timeout_seconds": 2,
+        "position": 1,
+        **changes,
+    }
+
+
+@pytest.fixture
+async def legacy_table(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'social.db'}"
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.text(
+                "CREATE TABLE members (id INTEGER PRIMARY KEY, login TEXT, pwd TEXT, realname TEXT)"
+            )
+        )
+        await connection.execute(
+            sa.text("INSERT INTO members VALUES (42, 'chenjing', :pwd, '陈静')"),
+            {"pwd": hashlib.md5(b"s0cial-pass").hexdigest()},
+        )
+    await engine.dispose()
+    return url
+
+
+@pytest.fixture
+async def portal(live_server, directory, legacy_table):
+    async with second_instance(live_server.settings) as admin:
+        await admin.departments.add("tax", "ldap", ldap_config(directory.url))
+        await admin.departments.add(
+            "social",
+            "legacy_sql",
+            {
+                "name": "市社保局",
+                "url": legacy_table,
+                "table": "members",
+                "scheme": "md5",
+                "columns": {
+                    "subject": "id",
+                    "username": "login",
+                    "password": "pwd",
+                    "name": "realname",
+                },
+                "position": 2,
+            },
+        )
+        await admin.departments.add(
+            "down", "ldap", ldap_config("ldap://127.0.0.1:1", name="市公积金中心", position=3)
+        )
+        await admin.accounts.create_local(
+            username="wang", password="correct horse battery", phone="13900139000"
+        )
+        client = await admin.clients.register(name="市民门户", redirect_uris=[CALLBACK])
+    return live_server, client
+
+
+def authorize_url(base: str, client_id: str, **extra: str) -> str:
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": CALLBACK,
+        "scope": "openid profile email",
+        "state": "s",
+        **extra,
+    }
+    return f"{base}/oauth/authorize?{urlencode(params)}"
+
+
+async def id_token_after(live, client, arrival: httpx.Response) -> dict:
+    code = httpx.URL(arrival.headers["location"]).params["code"]
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        tokens = (
+            await http.post(
+                "/oauth/token",
+                data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
+                auth=(client.client.client_id, client.client_secret),
+            )
+        ).json()
+    return jose_jwt.get_unverified_claims(tokens["id_token"])
+
+
+async def test_ldap_sign_in_through_the_page(portal) -> None:
+    live, client = portal
+    browser = Browser(live.url)
+    try:
+        page = await browser.go(authorize_url(live.url, client.client.client_id, idp_hint="tax"))
+        assert '<option value="tax" selected>市税务局</option>' in page.text
+        assert (
+            page.text.index("市税务局")
+            < page.text.index("市社保局")
+            < page.text.index("市公积金中心")
+        )
+        arrival = await browser.go(
+            authorize_url(live.url, client.client.client_id),
+            username="zhangwei",
+            password="tax-password-1",
+            provider="tax",
+        )
+        claims = await id_token_after(live, client, arrival)
+        assert claims["name"] == "张伟" and claims["email"] == "zhangwei@tax.city.gov.cn"
+        assert claims["acr"] == "L2", "the department's assurance level"
+        again = Browser(live.url)
+        try:
+            second = await again.go(
+                authorize_url(live.url, client.client.client_id),
+                username="zhangwei",
+                password="tax-password-1",
+                provider="tax",
+            )
+            assert (await id_token_after(live, client, second))["sub"] == claims["sub"]
+        finally:
+            await again.close()
+    finally:
+        await browser.close()
+
+
+async def test_legacy_passwords_move_into_yihaotong(portal, legacy_table) -> None:
+    live, client = portal
+    browser = Browser(live.url)
+    try:
+        first = await browser.go(
+            authorize_url(live.url, client.client.client_id),
+            username="chenjing",
+            password="s0cial-pass",
+            provider="social",
+        )
+        claims = await id_token_after(live, client, first)
+        assert claims["name"] == "陈静"
+    finally:
+        await browser.close()
+    engine = create_async_engine(legacy_table)
+    async with engine.begin() as connection:  # the department retires its table
+        await connection.execute(sa.text("DROP TABLE members"))
+    await engine.dispose()
+    for password, works in (("s0cial-pass", True), ("wrong-pass", False)):
+        browser = Browser(live.url)
+        try:
+            arrival = await browser.go(
+                authorize_url(live.url, client.client.client_id),
+                username="chenjing",
+                password=password,
+                provider="social",
+            )
+            if works:
+                assert (await id_token_after(live, client, arrival))["sub"] == claims["sub"]
+            else:
+                assert arrival.status_code == 400 and "用户名或密码不正确" in arrival.text
+        finally:
+            await browser.close()
+
+
+async def test_a_department_that_is_down_is_named_and_others_still_work(portal) -> None:
+    live, client = portal
+    browser = Browser(live.url)
+    try:
+        down = await browser.go(
+            authorize_url(live.url, client.client.client_id),
+            username="anyone",
+            password="whatever",
+            provider="down",
+        )
+        assert down.status_code == 503 and "市公积金中心的登录系统暂时无法连接" in down.text
+        form = {
+            "tx": hidden(down.text, "tx"),
+            "csrf_token": hidden(down.text, "csrf_token"),
+            "username": "wang",
+            "password": "correct horse battery",
+            "provider": "local",
+        }
+        local = await browser.http.post("/login", data=form)
+        assert local.status_code == 303
+    finally:
+        await browser.close()
+
+
+async def test_weak_evidence_links_after_signing_in_to_the_account(portal, directory) -> None:
+    live, client = portal
+    async with second_instance(live.settings) as admin:
+        # A second view of the same directory that vouches for phones but is not trusted for them.
+        await admin.departments.add(
+            "tax2",
+            "ldap",
+            ldap_config(directory.url, name="市税务局（移动）", verified=["phone"], position=4),
+        )
+    browser = Browser(live.url)
+    try:
+        asked = await browser.go(
+            authorize_url(live.url, client.client.client_id),
+            username="zhangwei",
+            password="tax-password-1",
+            provider="tax2",
+        )
+        assert asked.status_code == 400 and "请先用该一号通账户登录" in asked.text
+        assert '<option value="local" selected>' in asked.text
+        proof = {
+            "tx": hidden(asked.text, "tx"),
+            "csrf_token": hidden(asked.text, "csrf_token"),
+            "username": "wang",
+            "password": "correct horse battery",
+            "provider": "local",
+        }
+        signed_in = await browser.http.post("/login", data=proof)
+        arrival = await browser.http.get(signed_in.headers["location"])
+        wang = await id_token_after(live, client, arrival)
+    finally:
+        await browser.close()
+    browser = Browser(live.url)
+    try:
+        linked = await browser.go(
+            authorize_url(live.url, client.client.client_id),
+            username="zhangwei",
+            password="tax-password-1",
+            provider="tax2",
+        )
+        assert (await id_token_after(live, client, linked))["sub"] == wang["sub"]
+    finally:
+        await browser.close()
