@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         Route(logout.SESSIONS_PATH, logout.sessions_page, methods=["GET"]),
         Route(logout.SESSIONS_PATH, logout.end_session_submit, methods=["POST"]),
         Route(logout.CONSENTS_PATH, logout.revoke_consent_submit, methods=["POST"]),
+        Route(logout.LINKS_PATH, logout.unlink_submit, methods=["POST"]),
         Route("/login", login.login_page, methods=["GET"]),
         Route("/login", login.login_submit, methods=["POST"]),
         Route("/consent", login.consent_page, methods=["GET"]),

@@ -158,6 +158,24 @@ class FederationService:
         )
         return await self._accounts.get(account_id)
 
+    async def links_of(self, account_id: str) -> list[LinkedIdentity]:
+        return await self._identities.links_of(account_id)
+
+    async def unlink(self, account_id: str, provider_id: str, subject: str) -> bool:
+        removed = await self._identities.unlink(account_id, provider_id, subject)
+        if removed:
+            audit.info(
+                "identity unlinked",
+                extra={
+                    "fields": {
+                        "event": "link.removed",
+                        "provider": provider_id,
+                        "account": account_id,
+                    }
+                },
+            )
+        return removed
+
     async def _provision(
         self,
         identity: Identity,

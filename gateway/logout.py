@@ -25,6 +25,7 @@ from gateway.tokens_in import verify_own_jwt
 END_SESSION_PATH = "/oauth/logout"
 SESSIONS_PATH = "/account/sessions"
 CONSENTS_PATH = "/account/consents"
+LINKS_PATH = "/account/links"
 audit = logging.getLogger("yihaotong.audit")
 
 
@@ -204,6 +205,18 @@ async def sessions_page(request: Request) -> Response:
                     "scopes": " ".join(sorted(scopes)),
                 }
             )
+        departments = {d.id: d.name for d in await services.departments.all()}
+        links = [
+            {
+                "provider_id": link.provider_id,
+                "subject": link.subject,
+                "name": departments.get(link.provider_id, link.provider_id),
+                "last": datetime.fromtimestamp(link.last_login_at, UTC).strftime(
+                    "%Y-%m-%d %H:%M UTC"
+                ),
+            }
+            for link in await services.federation.links_of(current.account_id)
+        ]
         response = page(
             request,
             "sessions.html",
@@ -215,6 +228,9 @@ async def sessions_page(request: Request) -> Response:
                 "consents": consents,
                 "consents_csrf": services.csrf.token(browser, "consents"),
                 "consents_action": CONSENTS_PATH,
+                "links": links,
+                "links_csrf": services.csrf.token(browser, "links"),
+                "links_action": LINKS_PATH,
             },
         )
     if new_browser:
@@ -270,4 +286,17 @@ async def revoke_consent_submit(request: Request) -> Response:
             "consent revoked",
             extra={"fields": {"event": "consent.revoked", "client": client_id}},
         )
+    return RedirectResponse(SESSIONS_PATH, status_code=303)
+
+
+async def unlink_submit(request: Request) -> Response:
+    """Remove a department login from the account (it will be a stranger next time)."""
+    services: Services = request.app.state.services
+    posted = await _account_form(request, "links")
+    if posted is None:
+        return error_page(request, {}, "expired")
+    form, current = posted
+    await services.federation.unlink(
+        current.account_id, form.get("provider_id", ""), form.get("subject", "")
+    )
     return RedirectResponse(SESSIONS_PATH, status_code=303)

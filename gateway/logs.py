@@ -45,8 +45,6 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter at every start
-    # Authlib logs issued tokens at DEBUG ("Issue token %r"): never let them reach a log.
-    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
     # uvicorn's access log prints query strings (codes, states); ours does not.
     logging.getLogger("uvicorn.access").disabled = True
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -152,6 +153,8 @@ grant_context: ContextVar[GrantContext] = ContextVar("grant_context")
 
 
 NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Authlib logs issued tokens at DEBUG ("Issue token %r"): never let them reach a log.
+logging.getLogger("authlib").setLevel(logging.WARNING)
 # RFC 7617 §2 makes the realm mandatory in a Basic challenge.
 BASIC_CHALLENGE = 'Basic realm="yihaotong", charset="UTF-8"'
 

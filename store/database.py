@@ -3,6 +3,7 @@ production) and the migrations that shape it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import StaticPool
+
+# These log every statement with its parameters at DEBUG: personal data must never reach a log,
+# whatever level the root logger is set to.
+for _chatty in ("aiosqlite", "sqlalchemy.engine", "asyncpg"):
+    logging.getLogger(_chatty).setLevel(logging.WARNING)
 
 
 def normalize_url(url: str) -> str:

@@ -4,6 +4,7 @@ real upstream (slapd; a legacy users table), ending in ID tokens whose claims fo
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from tests.gateway.helpers import second_instance
 from tests.providers import slapd
 
 CALLBACK = "https://portal.city.gov.cn/cb"
+NATIONAL_ID = "11010519491231002X"
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +59,17 @@ async def legacy_table(tmp_path: Path) -> str:
     async with engine.begin() as connection:
         await connection.execute(
             sa.text(
-                "CREATE TABLE members (id INTEGER PRIMARY KEY, login TEXT, pwd TEXT, realname TEXT)"
+                "CREATE TABLE members (id INTEGER PRIMARY KEY, login TEXT, pwd TEXT,"
+                " realname TEXT, idno TEXT, mobile TEXT)"
             )
         )
         await connection.execute(
-            sa.text("INSERT INTO members VALUES (42, 'chenjing', :pwd, '陈静')"),
-            {"pwd": hashlib.md5(b"s0cial-pass").hexdigest()},
+            sa.text("INSERT INTO members VALUES (42, 'chenjing', :pwd, '陈静', :idno, :mobile)"),
+            {
+                "pwd": hashlib.md5(b"s0cial-pass").hexdigest(),
+                "idno": NATIONAL_ID,
+                "mobile": "13600136000",
+            },
         )
     await engine.dispose()
     return url
@@ -85,7 +92,11 @@ async def portal(live_server, directory, legacy_table):
                     "username": "login",
                     "password": "pwd",
                     "name": "realname",
+                    "national_id": "idno",
+                    "phone": "mobile",
                 },
+                "verified": ["national_id"],
+                "assurance": "L2",
                 "position": 2,
             },
         )
@@ -260,3 +271,59 @@ async def test_weak_evidence_links_after_signing_in_to_the_account(portal, direc
         assert (await id_token_after(live, client, linked))["sub"] == wang["sub"]
     finally:
         await browser.close()
+
+
+async def test_linked_accounts_are_shown_and_can_be_removed(portal) -> None:
+    live, client = portal
+    browser = Browser(live.url)
+    try:
+        await browser.go(
+            authorize_url(live.url, client.client.client_id),
+            username="zhangwei",
+            password="tax-password-1",
+            provider="tax",
+        )
+        page = await browser.http.get("/account/sessions")
+        assert "关联的部门账户" in page.text and "市税务局" in page.text
+        links_form = page.text.split('action="/account/links"')[1]
+        removed = await browser.http.post(
+            "/account/links",
+            data={
+                "csrf_token": hidden(links_form, "csrf_token"),
+                "provider_id": "tax",
+                "subject": hidden(links_form, "subject"),
+            },
+        )
+        assert removed.status_code == 303
+        after = await browser.http.get("/account/sessions")
+        assert "没有关联的部门账户" in after.text
+    finally:
+        await browser.close()
+
+
+async def test_no_pii_or_password_reaches_the_logs(portal, caplog) -> None:
+    live, client = portal
+    caplog.set_level(logging.DEBUG)
+    browser = Browser(live.url)
+    try:
+        arrival = await browser.go(
+            authorize_url(live.url, client.client.client_id),
+            username="chenjing",
+            password="s0cial-pass",
+            provider="social",
+        )
+        assert (await id_token_after(live, client, arrival))["name"] == "陈静"
+        await browser.go(
+            authorize_url(live.url, client.client.client_id, prompt="login"),
+            username="chenjing",
+            password="wrong-pass-1",
+            provider="social",
+        )
+    finally:
+        await browser.close()
+    logged = "\n".join(
+        f"{record.getMessage()} {getattr(record, 'fields', '')}" for record in caplog.records
+    )
+    assert "account.provisioned" in logged  # the audit lines are there
+    for secret in (NATIONAL_ID, "13600136000", "s0cial-pass", "wrong-pass-1", "19491231"):
+        assert secret not in logged, secret
