@@ -21,6 +21,8 @@ _LEVELS = ("L1", "L2", "L3")
 class SignIn:
     account: Account | None = None
     acr: str = "L1"
+    idp: str = LOCAL
+    idp_subject: str = ""
     error: str | None = None  # a message key of the sign-in page
     detail: dict[str, str] = field(default_factory=dict)
     status: int = 400
@@ -54,7 +56,7 @@ async def password_sign_in(
         account = await services.accounts.authenticate(username, password)
         if account is None:
             return SignIn(error="bad_credentials")
-        return SignIn(account=account, acr=account.assurance)
+        return SignIn(account=account, acr=account.assurance, idp_subject=account.id)
 
     department = await services.departments.get(provider_id)
     if department is None or not department.takes_passwords:
@@ -68,7 +70,12 @@ async def password_sign_in(
         )
         if account is None or account.disabled or not checked.ok:
             return SignIn(error="bad_credentials")
-        return SignIn(account=account, acr=stronger(account.assurance, department.trust.assurance))
+        # The password lives here now: the department is not asked, at sign-in or refresh.
+        return SignIn(
+            account=account,
+            acr=stronger(account.assurance, department.trust.assurance),
+            idp_subject=account.id,
+        )
     try:
         identity = await department.provider.login(username, password)
     except ProviderUnavailable:
@@ -97,7 +104,12 @@ async def password_sign_in(
             await services.logins.remember_migrated(
                 provider_id, canonical_username(username), account.id, services.clock.now()
             )
-    return SignIn(account=account, acr=stronger(account.assurance, department.trust.assurance))
+    return SignIn(
+        account=account,
+        acr=stronger(account.assurance, department.trust.assurance),
+        idp=provider_id,
+        idp_subject=identity.subject,
+    )
 
 
 async def complete_pending_link(

@@ -19,7 +19,7 @@ from gateway.authorize import (
     load_transaction,
     update_transaction,
 )
-from gateway.federated_login import LOCAL, complete_pending_link, password_sign_in
+from gateway.federated_login import LOCAL, SignIn, complete_pending_link, password_sign_in
 from gateway.forms import FormError, read_form
 from gateway.logout import end_sso_session
 from gateway.pages import choose_locale, form_action, messages, page
@@ -175,7 +175,7 @@ async def login_submit(request: Request) -> Response:
 
     await services.expiring.delete(account_key)  # a success is no failure: uncount it
     await services.expiring.incr(ip_key, window, amount=-1)
-    cookie, session, frontchannel = await _start_session(request, account.id, ["pwd"], result.acr)
+    cookie, session, frontchannel = await _start_session(request, account.id, ["pwd"], result)
     audit.info("signed in", extra={"fields": {"event": "login.succeeded", "account": account.id}})
     tx.signed_in_sid = session.sid
     await update_transaction(services, tx_id, tx)
@@ -202,7 +202,7 @@ async def login_submit(request: Request) -> Response:
 
 
 async def _start_session(
-    request: Request, account_id: str, amr: list[str], acr: str
+    request: Request, account_id: str, amr: list[str], signed_in: SignIn
 ) -> tuple[str, SsoSession, list[str]]:
     """After a sign-in: the same person keeps their session (its sid is known to the apps) with
     a new cookie secret; anyone else ends the old session properly and starts a new one. Also
@@ -213,7 +213,9 @@ async def _start_session(
     )
     frontchannel: list[str] = []
     if previous is not None and previous.account_id == account_id:
-        cookie = await services.sessions.reauthenticate(previous, amr, acr)
+        cookie = await services.sessions.reauthenticate(
+            previous, amr, signed_in.acr, signed_in.idp, signed_in.idp_subject
+        )
         if cookie is not None:
             return cookie, previous, frontchannel
     elif previous is not None:
@@ -221,9 +223,11 @@ async def _start_session(
     cookie, session = await services.sessions.create(
         account_id,
         amr=amr,
-        acr=acr,
+        acr=signed_in.acr,
         user_agent=request.headers.get("user-agent", ""),
         ip=_client_ip(request),
+        idp=signed_in.idp,
+        idp_subject=signed_in.idp_subject,
     )
     return cookie, session, frontchannel
 

@@ -10,8 +10,10 @@ from starlette.responses import Response
 
 from gateway.oauth import CODE_USED_TTL, CodeRecord, GrantContext, digest
 from gateway.responses import oauth_error
-from gateway.revocations import revoke_access_token, revoke_family
+from gateway.revocations import end_session_grants, revoke_access_token, revoke_family
 from gateway.services import Services
+from gateway.sessions import SsoSession
+from providers.base import Identity, ProviderUnavailable, RefreshProvider
 
 
 async def prefetch_grant(
@@ -81,6 +83,22 @@ async def _code(
     return None
 
 
+async def _upstream_still_enabled(services: Services, session: SsoSession) -> bool:
+    """Ask the department the session signed in through, when it can say (RefreshProvider).
+    A department that cannot be reached is no reason to sign anyone out."""
+    if session.idp == "local" or not session.idp_subject:
+        return True
+    department = await services.departments.get(session.idp)
+    if department is None or not isinstance(department.provider, RefreshProvider):
+        return True
+    try:
+        return await department.provider.refresh(
+            Identity(provider_id=session.idp, subject=session.idp_subject)
+        )
+    except ProviderUnavailable:
+        return True
+
+
 async def _refresh(services: Services, token: str, context: GrantContext) -> Response | None:
     record = await services.refresh_tokens.get(digest(token))
     now = services.clock.now()
@@ -90,11 +108,17 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
         # RFC 9700 §4.14.2: a rotated token came back, so one of its holders is not its owner.
         await revoke_family(services, record.family_id, "refresh token reuse")
         return oauth_error("invalid_grant", "The refresh token is invalid, expired or revoked.")
-    if not record.offline and record.sid and await services.sessions.get(record.sid) is None:
+    session = await services.sessions.get(record.sid) if record.sid and not record.offline else None
+    if not record.offline and record.sid and session is None:
         # Without offline_access a refresh token lives only as long as its SSO session (and
         # an app refreshing is no sign of the person at the browser: it renews nothing).
         await revoke_family(services, record.family_id, "session ended")
         return oauth_error("invalid_grant", "The sign-in session of this token has ended.")
+    if session is not None and not await _upstream_still_enabled(services, session):
+        await revoke_family(services, record.family_id, "upstream account disabled")
+        await end_session_grants(services, session.sid)
+        await services.sessions.end(session.sid)
+        return oauth_error("invalid_grant", "The account is no longer enabled at its department.")
     context.refresh = record
     context.account = await services.accounts.get(record.account_id)
     if context.account is None or context.account.disabled:

@@ -37,6 +37,8 @@ class SsoSession:
     secret_digest: str
     user_agent: str = ""
     ip: str = ""
+    idp: str = "local"  # the login system used to sign in
+    idp_subject: str = ""  # who the person is there
     last_seen: float = 0.0  # from the idle timer, not stored in the record
 
 
@@ -68,7 +70,14 @@ class SessionService:
             await self._store.put(f"sso-seen:{session.sid}", repr(now).encode(), idle)
 
     async def create(
-        self, account_id: str, amr: list[str], acr: str, user_agent: str, ip: str
+        self,
+        account_id: str,
+        amr: list[str],
+        acr: str,
+        user_agent: str,
+        ip: str,
+        idp: str = "local",
+        idp_subject: str = "",
     ) -> tuple[str, SsoSession]:
         """A new session; returns the cookie value (shown to nobody but the browser)."""
         now = self._clock.now()
@@ -83,19 +92,29 @@ class SessionService:
             secret_digest=_digest(secret),
             user_agent=user_agent[:200],
             ip=ip,
+            idp=idp,
+            idp_subject=idp_subject,
         )
         await self._store.put(f"sso:{sid}", self._encode(session), self._max)
         await self._seen(session, now)
         await self._store.set_add(f"sso-of:{account_id}", sid, self._max)
         return f"{sid}.{secret}", session
 
-    async def reauthenticate(self, session: SsoSession, amr: list[str], acr: str) -> str | None:
+    async def reauthenticate(
+        self,
+        session: SsoSession,
+        amr: list[str],
+        acr: str,
+        idp: str = "local",
+        idp_subject: str = "",
+    ) -> str | None:
         """The same person signed in again: keep the session (its sid is known to the apps)
         but renew the authentication time and the cookie secret. None if it just ended."""
         now = self._clock.now()
         secret = secrets.token_urlsafe(32)
         session.auth_time = now
         session.amr, session.acr = amr, acr
+        session.idp, session.idp_subject = idp, idp_subject
         session.secret_digest = _digest(secret)
         left = self._left(session, now)
         if left <= 0 or not await self._store.replace(

@@ -53,6 +53,9 @@ class LdapConfig(ProviderConfig):
         },
         description="Identity field -> LDAP attribute.",
     )
+    enabled_filter: str | None = Field(
+        None, description="Users must also match this to be enabled, e.g. (!(employeeType=left))."
+    )
     group_base: str | None = None
     group_filter: str = Field("(member={dn})", description="{dn} is the user's escaped DN.")
     group_name_attribute: str = "cn"
@@ -201,6 +204,29 @@ class LdapProvider:
             )
         finally:
             _close(service)
+
+    def _still_enabled_sync(self, subject: str) -> bool:
+        service = self._connection(self.config.bind_dn, self.config.bind_password)
+        try:
+            if not service.bind():
+                raise ProviderUnavailable(self.config.name, "the service account cannot bind")
+            wanted = f"({self.config.subject_attribute}={escape_filter_chars(subject)})"
+            if self.config.enabled_filter:
+                wanted = f"(&{wanted}{self.config.enabled_filter})"
+            service.search(self.config.user_base, wanted, attributes=[], size_limit=2)
+            found = [e for e in service.response or [] if e.get("type") == "searchResEntry"]
+            return len(found) == 1
+        finally:
+            _close(service)
+
+    async def refresh(self, identity: Identity) -> bool:
+        """Is the directory account still there (and enabled)?"""
+        try:
+            return await anyio.to_thread.run_sync(self._still_enabled_sync, identity.subject)
+        except LDAPException as error:
+            raise ProviderUnavailable(
+                self.config.name, f"directory unreachable ({type(error).__name__})"
+            ) from error
 
     async def check(self) -> str:
         """Can the directory be reached and searched? A line saying what was found."""

@@ -161,6 +161,25 @@ class LegacySqlProvider:
             **fields,
         )
 
+    async def refresh(self, identity: Identity) -> bool:
+        """Is the row still in the department's table?"""
+        column = self._table.c[self.config.columns["subject"]]
+        query = (
+            sa.select(sa.func.count())
+            .select_from(self._table)
+            .where(sa.cast(column, sa.String) == identity.subject)
+        )
+        try:
+            async with self._engine_for().connect() as connection:
+                count = await asyncio.wait_for(
+                    connection.scalar(query), self.config.timeout_seconds
+                )
+        except (SQLAlchemyError, OSError, TimeoutError) as error:
+            raise ProviderUnavailable(
+                self.config.name, f"user table unreachable ({type(error).__name__})"
+            ) from error
+        return count == 1
+
     async def check(self) -> str:
         """Can the users table be read? A line saying how many rows it has."""
         query = sa.select(sa.func.count()).select_from(self._table)

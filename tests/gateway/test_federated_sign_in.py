@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import subprocess
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -327,3 +328,63 @@ async def test_no_pii_or_password_reaches_the_logs(portal, caplog) -> None:
     assert "account.provisioned" in logged  # the audit lines are there
     for secret in (NATIONAL_ID, "13600136000", "s0cial-pass", "wrong-pass-1", "19491231"):
         assert secret not in logged, secret
+
+
+async def test_a_user_removed_from_the_directory_cannot_refresh(
+    portal, directory, tmp_path
+) -> None:
+    live, client = portal
+    ldif = tmp_path / "leaver.ldif"
+    ldif.write_text(
+        f"dn: uid=leaver,ou=people,{slapd.SUFFIX}\nobjectClass: inetOrgPerson\nuid: leaver\n"
+        "cn: Leaver\nsn: Leaver\nuserPassword: leaving-soon\n",
+        encoding="utf-8",
+    )
+    admin = ["-x", "-H", directory.url, "-D", slapd.ADMIN_DN, "-w", slapd.ADMIN_PASSWORD]
+    subprocess.run(["ldapadd", *admin, "-f", str(ldif)], check=True, capture_output=True)
+    browser = Browser(live.url)
+    try:
+        arrival = await browser.go(
+            authorize_url(live.url, client.client.client_id),
+            username="leaver",
+            password="leaving-soon",
+            provider="tax",
+        )
+        code = httpx.URL(arrival.headers["location"]).params["code"]
+        auth = (client.client.client_id, client.client_secret)
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            tokens = (
+                await http.post(
+                    "/oauth/token",
+                    data={
+                        "grant_type": "authorization_code",
+                        "code": code,
+                        "redirect_uri": CALLBACK,
+                    },
+                    auth=auth,
+                )
+            ).json()
+            still = await http.post(
+                "/oauth/token",
+                data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                auth=auth,
+            )
+            assert still.status_code == 200
+            subprocess.run(
+                ["ldapdelete", *admin, f"uid=leaver,ou=people,{slapd.SUFFIX}"],
+                check=True,
+                capture_output=True,
+            )
+            refused = await http.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": still.json()["refresh_token"],
+                },
+                auth=auth,
+            )
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+        silent = await browser.go(authorize_url(live.url, client.client.client_id, prompt="none"))
+        assert httpx.URL(silent.headers["location"]).params["error"] == "login_required"
+    finally:
+        await browser.close()
