@@ -15,7 +15,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway import authorize, discovery, health, introspection, login, logout, token, userinfo
+from gateway import (
+    authorize,
+    discovery,
+    health,
+    introspection,
+    login,
+    logout,
+    token,
+    upstream_login,
+    userinfo,
+)
 from gateway.backchannel import BackchannelNotifier
 from gateway.logs import RequestLogMiddleware, configure_logging
 from gateway.oauth import AuthorizationServer
@@ -104,6 +114,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         Route(logout.SESSIONS_PATH, logout.end_session_submit, methods=["POST"]),
         Route(logout.CONSENTS_PATH, logout.revoke_consent_submit, methods=["POST"]),
         Route(logout.LINKS_PATH, logout.unlink_submit, methods=["POST"]),
+        Route(upstream_login.START_PATH, upstream_login.start, methods=["GET"]),
+        Route(upstream_login.CALLBACK_PATH, upstream_login.callback, methods=["GET"]),
         Route("/login", login.login_page, methods=["GET"]),
         Route("/login", login.login_submit, methods=["POST"]),
         Route("/consent", login.consent_page, methods=["GET"]),

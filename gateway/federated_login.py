@@ -7,6 +7,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gateway.departments import Department
 from gateway.services import Services
 from policies.accounts import canonical_username
 from providers.base import AccountLocked, Identity, ProviderUnavailable
@@ -88,7 +89,18 @@ async def password_sign_in(
         return SignIn(error="upstream_locked", detail={"department": department.name})
     if identity is None:
         return SignIn(error="bad_credentials")
+    return await resolve_identity(services, department, identity, password, username)
 
+
+async def resolve_identity(
+    services: Services,
+    department: Department,
+    identity: Identity,
+    password: str | None = None,
+    username: str | None = None,
+) -> SignIn:
+    """The 一号通 account of a department login (linking rules), or why there is none yet."""
+    provider_id = department.id
     resolution = await services.federation.resolve(identity, department.trust)
     account = resolution.account
     if resolution.decision.outcome == "prove" and account is not None:
@@ -98,7 +110,7 @@ async def password_sign_in(
         )
     if account is None or account.disabled:
         return SignIn(error="bad_credentials")
-    if identity.migrate_password and account.password_hash is None:
+    if identity.migrate_password and password and username and account.password_hash is None:
         new_hash = await services.passwords.hash_async(password)
         if await services.accounts.adopt_password(account.id, new_hash):
             await services.logins.remember_migrated(

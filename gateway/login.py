@@ -68,7 +68,9 @@ async def _login_form(
     services: Services = request.app.state.services
     locale = _locale(request, tx)
     client_name, action_sources = await _client_view(services, tx)
-    departments = [d for d in await services.departments.all() if d.takes_passwords]
+    every = await services.departments.all()
+    departments = [d for d in every if d.takes_passwords]
+    redirects = [d for d in every if not d.takes_passwords]
     chosen = provider or tx.params.get("idp_hint") or LOCAL
     response = page(
         request,
@@ -82,6 +84,13 @@ async def _login_form(
             "error": error,
             "username": username or tx.params.get("login_hint", ""),
             "departments": [(d.id, d.name) for d in departments],
+            "redirects": [
+                (
+                    f"/login/start/{d.id}?tx={tx_id}",
+                    messages(locale).sign_in_at.format(department=d.name),
+                )
+                for d in redirects
+            ],
             "chosen": chosen,
         },
         status=status,
@@ -98,6 +107,10 @@ async def login_page(request: Request) -> Response:
     tx = await load_transaction(services, request, tx_id)
     if tx is None:
         return error_page(request, {}, "expired")
+    hinted = await services.departments.get(tx.params.get("idp_hint", ""))
+    if hinted is not None and not hinted.takes_passwords:
+        # idp_hint names a department with its own login page: go straight there.
+        return RedirectResponse(f"/login/start/{hinted.id}?tx={tx_id}", status_code=303)
     return await _login_form(request, tx_id, tx)
 
 
@@ -152,30 +165,47 @@ async def login_submit(request: Request) -> Response:
         )
 
     result = await password_sign_in(services, provider_id, username, password)
-    account = result.account
-    if account is None:
-        audit.info("sign-in failed", extra={"fields": {"event": "login.failed"}})
-        if result.pending_link is not None:
-            tx.extra["pending_link"] = result.pending_link
-            await update_transaction(services, tx_id, tx)
+    if result.account is None:
         if result.error != "bad_credentials":  # not the person's fault: do not count it
             await services.expiring.incr(account_key, window, amount=-1)
-        return await _login_form(
-            request,
-            tx_id,
-            tx,
-            error=t[result.error or "bad_credentials"].format(**result.detail),
-            username=username,
-            status=result.status,
-            provider=LOCAL if result.pending_link else provider_id,
-        )
-    pending = tx.extra.pop("pending_link", None)
-    if pending is not None and provider_id == LOCAL:
-        await complete_pending_link(services, pending, account)
-
+        return await refused(request, tx_id, tx, result, username, provider_id)
     await services.expiring.delete(account_key)  # a success is no failure: uncount it
     await services.expiring.incr(ip_key, window, amount=-1)
-    cookie, session, frontchannel = await _start_session(request, account.id, ["pwd"], result)
+    return await signed_in(request, tx_id, tx, result, ["pwd"])
+
+
+async def refused(
+    request: Request, tx_id: str, tx: Transaction, result: SignIn, username: str, provider: str
+) -> Response:
+    """The sign-in page again, saying why (and keeping a link to prove ownership for)."""
+    services: Services = request.app.state.services
+    audit.info("sign-in failed", extra={"fields": {"event": "login.failed"}})
+    if result.pending_link is not None:
+        tx.extra["pending_link"] = result.pending_link
+        await update_transaction(services, tx_id, tx)
+    t = messages(_locale(request, tx))
+    return await _login_form(
+        request,
+        tx_id,
+        tx,
+        error=t[result.error or "bad_credentials"].format(**result.detail),
+        username=username,
+        status=result.status,
+        provider=LOCAL if result.pending_link else provider,
+    )
+
+
+async def signed_in(
+    request: Request, tx_id: str, tx: Transaction, result: SignIn, amr: list[str]
+) -> Response:
+    """A successful sign-in: link what was proven, start or renew the session, go on."""
+    services: Services = request.app.state.services
+    account = result.account
+    assert account is not None
+    pending = tx.extra.pop("pending_link", None)
+    if pending is not None and result.idp == LOCAL:
+        await complete_pending_link(services, pending, account)
+    cookie, session, frontchannel = await _start_session(request, account.id, amr, result)
     audit.info("signed in", extra={"fields": {"event": "login.succeeded", "account": account.id}})
     tx.signed_in_sid = session.sid
     await update_transaction(services, tx_id, tx)

@@ -66,9 +66,15 @@ class PasswordProvider(Protocol):
 class RedirectProvider(Protocol):
     """Providers that send the browser to the upstream and back (OIDC, CAS, SAML)."""
 
-    def login_url(self, callback_url: str, state: str, nonce: str) -> str: ...
+    async def login_url(
+        self, callback_url: str, state: str, nonce: str, code_verifier: str
+    ) -> str: ...
 
-    async def callback(self, callback_url: str, params: Mapping[str, str]) -> Identity: ...
+    async def callback(
+        self, callback_url: str, params: Mapping[str, str], nonce: str, code_verifier: str
+    ) -> Identity:
+        """The Identity behind the answer in ``params``; the caller has checked ``state``."""
+        ...
 
 
 @runtime_checkable

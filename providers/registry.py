@@ -13,6 +13,7 @@ from providers.base import ProviderConfig
 KINDS: dict[str, str] = {
     "ldap": "providers.ldap:LdapConfig",
     "legacy_sql": "providers.legacy_sql:LegacySqlConfig",
+    "oidc": "providers.oidc:OidcConfig",
 }
 
 

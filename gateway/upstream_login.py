@@ -1,0 +1,81 @@
+"""Signing in at a department that sends the browser to its own login page and back (OIDC):
+start (state, nonce and PKCE verifier kept server-side, single use) and callback."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from gateway.authorize import error_page, load_transaction
+from gateway.federated_login import SignIn, resolve_identity
+from gateway.forms import FormError, parse_params
+from gateway.login import refused, signed_in
+from gateway.services import Services
+from providers.base import ProviderError, ProviderUnavailable, RedirectProvider
+
+START_PATH = "/login/start/{provider_id}"
+CALLBACK_PATH = "/login/callback/{provider_id}"
+STATE_TTL = 600
+
+
+def callback_url(services: Services, provider_id: str) -> str:
+    return services.settings.issuer + CALLBACK_PATH.format(provider_id=provider_id)
+
+
+async def start(request: Request) -> Response:
+    services: Services = request.app.state.services
+    provider_id = request.path_params["provider_id"]
+    tx_id = request.query_params.get("tx", "")
+    tx = await load_transaction(services, request, tx_id)
+    department = await services.departments.get(provider_id)
+    if tx is None or department is None or not isinstance(department.provider, RedirectProvider):
+        return error_page(request, {}, "expired")
+    state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
+    record = {"tx": tx_id, "provider": provider_id, "nonce": nonce, "verifier": verifier}
+    await services.expiring.put(f"upstream:{state}", json.dumps(record).encode(), STATE_TTL)
+    try:
+        url = await department.provider.login_url(
+            callback_url(services, provider_id), state, nonce, verifier
+        )
+    except ProviderError:
+        down = SignIn(error="upstream_down", detail={"department": department.name}, status=503)
+        return await refused(request, tx_id, tx, down, "", provider_id)
+    return RedirectResponse(url, status_code=303)
+
+
+async def callback(request: Request) -> Response:
+    services: Services = request.app.state.services
+    provider_id = request.path_params["provider_id"]
+    try:
+        params = parse_params(request.url.query)
+    except FormError:
+        return error_page(request, {}, "expired")
+    raw = await services.expiring.take(f"upstream:{params.get('state', '')}")
+    record = json.loads(raw) if raw else {}
+    tx = await load_transaction(services, request, record.get("tx"))
+    department = await services.departments.get(provider_id)
+    if (
+        tx is None
+        or record.get("provider") != provider_id
+        or department is None
+        or not isinstance(department.provider, RedirectProvider)
+    ):
+        return error_page(request, {}, "expired")  # unknown, replayed or foreign state
+    tx_id = record["tx"]
+    try:
+        identity = await department.provider.callback(
+            callback_url(services, provider_id), params, record["nonce"], record["verifier"]
+        )
+    except ProviderUnavailable:
+        down = SignIn(error="upstream_down", detail={"department": department.name}, status=503)
+        return await refused(request, tx_id, tx, down, "", provider_id)
+    except ProviderError:
+        failed = SignIn(error="upstream_failed", detail={"department": department.name})
+        return await refused(request, tx_id, tx, failed, "", provider_id)
+    result = await resolve_identity(services, department, identity)
+    if result.account is None:
+        return await refused(request, tx_id, tx, result, "", provider_id)
+    return await signed_in(request, tx_id, tx, result, ["fed"])
