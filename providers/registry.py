@@ -14,6 +14,7 @@ KINDS: dict[str, str] = {
     "ldap": "providers.ldap:LdapConfig",
     "legacy_sql": "providers.legacy_sql:LegacySqlConfig",
     "oidc": "providers.oidc:OidcConfig",
+    "cas": "providers.cas:CasConfig",
 }
 
 
