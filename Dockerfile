@@ -12,7 +12,7 @@ COPY keys ./keys
 COPY policies ./policies
 COPY providers ./providers
 COPY store ./store
-RUN pip install --no-cache-dir '.[redis,postgres]'
+RUN pip install --no-cache-dir '.[redis,postgres,ldap,legacy,cas]'
 
 RUN groupadd --system --gid 10001 yihaotong \
     && useradd --system --uid 10001 --gid yihaotong --home-dir /var/lib/yihaotong \

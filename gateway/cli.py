@@ -20,7 +20,7 @@ from gateway.services import Services, initialize, open_services, require_initia
 from gateway.settings import Settings
 from keys.master import MasterKeyError
 from keys.ring import KeyRingError
-from providers.base import ProviderUnavailable
+from providers.base import ProviderError, ProviderUnavailable
 from store.records import Client
 
 T = TypeVar("T")
@@ -397,7 +397,7 @@ def _department_document(department: Any) -> dict[str, Any]:
 @providers_app.command("add")
 def providers_add(
     provider_id: Annotated[str, typer.Option("--id", help="Short id, e.g. tax.")],
-    kind: Annotated[str, typer.Option("--type", help="ldap or legacy_sql.")],
+    kind: Annotated[str, typer.Option("--type", help="ldap, legacy_sql, oidc or cas.")],
     config_file: Annotated[
         Path, typer.Option("--config", help="JSON file with the provider's settings.")
     ],
@@ -454,6 +454,8 @@ def providers_test(provider_id: Annotated[str, typer.Argument(help="Provider id.
             return await department.provider.check()
         except ProviderUnavailable as error:
             raise GatewayError(f"{error.department}: {error.reason}") from error
+        except ProviderError as error:
+            raise GatewayError(str(error)) from error
 
     typer.echo(f"{provider_id}: {with_services(settings, check, read_only=True)}")
 

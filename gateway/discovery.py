@@ -70,7 +70,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "request_uri_parameter_supported": False,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["zh-CN", "en"],
-        "acr_values_supported": ["L1"],
+        "acr_values_supported": ["L1", "L2", "L3"],
         "authorization_response_iss_parameter_supported": True,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,

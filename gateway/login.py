@@ -168,6 +168,7 @@ async def login_submit(request: Request) -> Response:
     if result.account is None:
         if result.error != "bad_credentials":  # not the person's fault: do not count it
             await services.expiring.incr(account_key, window, amount=-1)
+            await services.expiring.incr(ip_key, window, amount=-1)
         return await refused(request, tx_id, tx, result, username, provider_id)
     await services.expiring.delete(account_key)  # a success is no failure: uncount it
     await services.expiring.incr(ip_key, window, amount=-1)

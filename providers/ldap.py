@@ -135,9 +135,12 @@ class LdapProvider:
 
     def _find_user(self, service: ldap3.Connection, username: str) -> Any | None:
         wanted = [self.config.subject_attribute, *self.config.attributes.values()]
+        search = self.config.user_filter.format(username=escape_filter_chars(username))
+        if self.config.enabled_filter:
+            search = f"(&{search}{self.config.enabled_filter})"  # a disabled user is no user
         service.search(
             self.config.user_base,
-            self.config.user_filter.format(username=escape_filter_chars(username)),
+            search,
             attributes=wanted,
             size_limit=2,
         )
@@ -210,10 +213,14 @@ class LdapProvider:
         try:
             if not service.bind():
                 raise ProviderUnavailable(self.config.name, "the service account cannot bind")
-            wanted = f"({self.config.subject_attribute}={escape_filter_chars(subject)})"
-            if self.config.enabled_filter:
-                wanted = f"(&{wanted}{self.config.enabled_filter})"
-            service.search(self.config.user_base, wanted, attributes=[], size_limit=2)
+            enabled = self.config.enabled_filter or "(objectClass=*)"
+            if "=" in subject and "," in subject:  # no subject attribute: the subject is the DN
+                service.search(subject, enabled, search_scope=ldap3.BASE, attributes=[])
+            else:
+                by_subject = f"({self.config.subject_attribute}={escape_filter_chars(subject)})"
+                service.search(
+                    self.config.user_base, f"(&{by_subject}{enabled})", attributes=[], size_limit=2
+                )
             found = [e for e in service.response or [] if e.get("type") == "searchResEntry"]
             return len(found) == 1
         finally:

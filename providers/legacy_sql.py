@@ -131,7 +131,7 @@ class LegacySqlProvider:
         config = self.config
         try:
             row = await asyncio.wait_for(self._row(username), config.timeout_seconds)
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except (SQLAlchemyError, OSError, TimeoutError, ImportError) as error:
             raise ProviderUnavailable(
                 config.name, f"user table unreachable ({type(error).__name__})"
             ) from error
@@ -174,7 +174,7 @@ class LegacySqlProvider:
                 count = await asyncio.wait_for(
                     connection.scalar(query), self.config.timeout_seconds
                 )
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except (SQLAlchemyError, OSError, TimeoutError, ImportError) as error:
             raise ProviderUnavailable(
                 self.config.name, f"user table unreachable ({type(error).__name__})"
             ) from error
@@ -188,7 +188,7 @@ class LegacySqlProvider:
                 count = await asyncio.wait_for(
                     connection.scalar(query), self.config.timeout_seconds
                 )
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except (SQLAlchemyError, OSError, TimeoutError, ImportError) as error:
             raise ProviderUnavailable(
                 self.config.name, f"user table unreachable ({type(error).__name__})"
             ) from error

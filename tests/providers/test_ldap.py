@@ -114,3 +114,20 @@ def test_config_is_checked() -> None:
         LdapConfig.model_validate(
             {"name": "x", "url": "ldap://dir", "user_base": "dc=x", "surprise": 1}
         )
+
+
+async def test_enabled_filter_applies_at_sign_in_and_refresh(directory) -> None:
+    provider = config(directory, enabled_filter="(!(uid=liuyang))").open("tax")
+    assert await provider.login("liuyang", "tax-password-2") is None
+    zhang = await provider.login("zhangwei", "tax-password-1")
+    assert zhang is not None and await provider.refresh(zhang) is True
+    everyone = config(directory).open("tax")
+    liu = await everyone.login("liuyang", "tax-password-2")
+    assert liu is not None and await provider.refresh(liu) is False
+
+
+async def test_refresh_by_dn_when_there_is_no_subject_attribute(directory) -> None:
+    provider = config(directory, subject_attribute="employeeNumber").open("tax")
+    identity = await provider.login("zhangwei", "tax-password-1")
+    assert identity is not None and identity.subject.startswith("uid=zhangwei,")
+    assert await provider.refresh(identity) is True
