@@ -36,3 +36,20 @@ async def fetch_jwks(base_url: str) -> dict:
     async with httpx.AsyncClient(base_url=base_url) as http:
         discovery = (await http.get("/.well-known/openid-configuration")).json()
         return (await http.get(discovery["jwks_uri"])).json()
+
+
+async def id_token_after(
+    base_url: str, registered: Registered, arrival: httpx.Response, redirect_uri: str
+) -> dict:
+    """Exchange the code in a redirect to the client; the claims of the ID token it yields."""
+    from jose import jwt as jose_jwt
+
+    code = httpx.URL(arrival.headers["location"]).params["code"]
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        response = await http.post(
+            "/oauth/token",
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
+            auth=(registered.client.client_id, registered.client_secret),
+        )
+    assert response.status_code == 200, response.text
+    return jose_jwt.get_unverified_claims(response.json()["id_token"])

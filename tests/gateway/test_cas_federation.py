@@ -5,24 +5,19 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-import httpx
 import pytest
-from jose import jwt as jose_jwt
 
-from tests.conftest import REQUIRE_SERVICES
 from tests.gateway.browser import Browser
-from tests.gateway.helpers import second_instance
+from tests.gateway.helpers import id_token_after, second_instance
 from tests.providers import cas_idp
+from tests.support import required
 
 CALLBACK = "https://portal.city.gov.cn/cb"
 
 
 @pytest.fixture
 async def cas_department(live_server, tmp_path):
-    if not cas_idp.available():
-        if REQUIRE_SERVICES:
-            pytest.fail("django-cas-server is required (pip install '.[test]')")
-        pytest.skip("django-cas-server is not installed")
+    required(cas_idp.available(), "django-cas-server (pip install '.[test]')")
     cas = cas_idp.start(tmp_path, f"{live_server.url}/login/callback/edu")
     try:
         async with second_instance(live_server.settings) as admin:
@@ -64,20 +59,7 @@ async def test_sign_in_through_the_departments_cas(cas_department) -> None:
         back = await browser.http.post(leaving.headers["location"], data=form)
         assert back.headers["location"].startswith(f"{live.url}/login/callback/edu?state=")
         arrival = await browser.go(back.headers["location"])
-        code = httpx.URL(arrival.headers["location"]).params["code"]
-        async with httpx.AsyncClient(base_url=live.url) as http:
-            tokens = (
-                await http.post(
-                    "/oauth/token",
-                    data={
-                        "grant_type": "authorization_code",
-                        "code": code,
-                        "redirect_uri": CALLBACK,
-                    },
-                    auth=(client.client.client_id, client.client_secret),
-                )
-            ).json()
-        claims = jose_jwt.get_unverified_claims(tokens["id_token"])
+        claims = await id_token_after(live.url, client, arrival, CALLBACK)
         assert claims["name"] == "孙丽" and claims["email"] == "sunli@edu.city.gov.cn"
         assert claims["acr"] == "L1"
         # The callback cannot be replayed with another ticket: its state was single-use.

@@ -12,13 +12,13 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import sqlalchemy as sa
-from jose import jwt as jose_jwt
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import REQUIRE_SERVICES
+from tests.gateway import helpers
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
 from tests.providers import slapd
+from tests.support import required
 
 CALLBACK = "https://portal.city.gov.cn/cb"
 NATIONAL_ID = "11010519491231002X"
@@ -26,10 +26,7 @@ NATIONAL_ID = "11010519491231002X"
 
 @pytest.fixture(scope="module")
 def directory(tmp_path_factory: pytest.TempPathFactory):
-    if not slapd.available():
-        if REQUIRE_SERVICES:
-            pytest.fail("slapd and ldap-utils are required (apt-get install slapd ldap-utils)")
-        pytest.skip("slapd is not installed")
+    required(slapd.available(), "slapd with ldap-utils (apt-get install slapd ldap-utils)")
     server = slapd.start(tmp_path_factory.mktemp("slapd"))
     try:
         yield server
@@ -124,16 +121,7 @@ def authorize_url(base: str, client_id: str, **extra: str) -> str:
 
 
 async def id_token_after(live, client, arrival: httpx.Response) -> dict:
-    code = httpx.URL(arrival.headers["location"]).params["code"]
-    async with httpx.AsyncClient(base_url=live.url) as http:
-        tokens = (
-            await http.post(
-                "/oauth/token",
-                data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
-                auth=(client.client.client_id, client.client_secret),
-            )
-        ).json()
-    return jose_jwt.get_unverified_claims(tokens["id_token"])
+    return await helpers.id_token_after(live.url, client, arrival, CALLBACK)
 
 
 async def test_ldap_sign_in_through_the_page(portal) -> None:

@@ -8,12 +8,11 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from jose import jwt as jose_jwt
 
-from tests.conftest import REQUIRE_SERVICES
 from tests.gateway.browser import Browser
-from tests.gateway.helpers import second_instance
+from tests.gateway.helpers import id_token_after, second_instance
 from tests.providers import oidc_idp
+from tests.support import required
 
 CALLBACK = "https://portal.city.gov.cn/cb"
 SECRET = "gateway-secret-at-the-department"
@@ -21,10 +20,7 @@ SECRET = "gateway-secret-at-the-department"
 
 @pytest.fixture(scope="session")
 def idp_install(tmp_path_factory: pytest.TempPathFactory):
-    if not oidc_idp.available():
-        if REQUIRE_SERVICES:
-            pytest.fail("node and npm are required for the upstream OpenID provider")
-        pytest.skip("node/npm are not installed")
+    required(oidc_idp.available(), "node with npm (for the department's OpenID provider)")
     return oidc_idp.install(tmp_path_factory.mktemp("idp"))
 
 
@@ -38,7 +34,7 @@ async def federation(live_server, idp_install):
                 "oidc",
                 {
                     "name": "市人社局",
-                    "issuer": idp.issuer,
+                    "issuer": idp.url,
                     "client_id": "yihaotong",
                     "client_secret": SECRET,
                     "assurance": "L2",
@@ -86,24 +82,11 @@ async def test_sign_in_through_the_departments_openid_provider(federation) -> No
             "idp_hint": "hr",
         }
         leaving = await browser.go(f"{live.url}/oauth/authorize?{urlencode(params)}")
-        assert leaving.headers["location"].startswith(f"{idp.issuer}/auth?")
+        assert leaving.headers["location"].startswith(f"{idp.url}/auth?")
         upstream = httpx.URL(leaving.headers["location"]).params
         assert upstream["code_challenge_method"] == "S256" and upstream["nonce"]
         arrival = await through_the_department(browser, leaving, "hr-001")
-        code = httpx.URL(arrival.headers["location"]).params["code"]
-        async with httpx.AsyncClient(base_url=live.url) as http:
-            tokens = (
-                await http.post(
-                    "/oauth/token",
-                    data={
-                        "grant_type": "authorization_code",
-                        "code": code,
-                        "redirect_uri": CALLBACK,
-                    },
-                    auth=(client.client.client_id, client.client_secret),
-                )
-            ).json()
-        claims = jose_jwt.get_unverified_claims(tokens["id_token"])
+        claims = await id_token_after(live.url, client, arrival, CALLBACK)
         assert claims["name"] == "赵磊" and claims["email"] == "zhaolei@hr.city.gov.cn"
         assert claims["acr"] == "L2" and claims["amr"] == ["fed"]
         # The department's answer cannot be replayed.

@@ -4,27 +4,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import ServerProcess, free_port, serve
+
 PROJECT = Path(__file__).parent / "cas_server"
-
-
-@dataclass
-class Cas:
-    url: str
-    process: subprocess.Popen
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def available() -> bool:
@@ -35,7 +21,7 @@ def available() -> bool:
     return True
 
 
-def start(workdir: Path, service_prefix: str) -> Cas:
+def start(workdir: Path, service_prefix: str) -> ServerProcess:
     env = {
         **os.environ,
         "CAS_TEST_DIR": str(workdir),
@@ -50,24 +36,6 @@ def start(workdir: Path, service_prefix: str) -> Cas:
         check=True,
         capture_output=True,
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = workdir / "cas.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*django, "runserver", f"127.0.0.1:{port}", "--noreload"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return Cas(f"http://127.0.0.1:{port}/cas", process)
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"the CAS server did not start: {log.read_text()}") from None
-            time.sleep(0.1)
+    port = free_port()
+    command = [*django, "runserver", f"127.0.0.1:{port}", "--noreload"]
+    return serve(command, port, f"http://127.0.0.1:{port}/cas", workdir / "cas.log", env=env)

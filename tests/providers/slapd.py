@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support import ServerProcess, free_port, serve
 
 SUFFIX = "dc=tax,dc=city,dc=gov,dc=cn"
 ADMIN_DN = f"cn=admin,{SUFFIX}"
@@ -102,32 +101,13 @@ member: uid=liuyang,ou=people,{suffix}
 """
 
 
-@dataclass
-class Slapd:
-    url: str
-    process: subprocess.Popen
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def available() -> bool:
     return bool(shutil.which("slapd") or os.path.exists("/usr/sbin/slapd")) and bool(
         shutil.which("ldapadd")
     )
 
 
-def start(tmp: Path) -> Slapd:
+def start(tmp: Path) -> ServerProcess:
     (tmp / "db").mkdir(parents=True)
     values = {
         "tmp": tmp,
@@ -139,40 +119,13 @@ def start(tmp: Path) -> Slapd:
     }
     (tmp / "slapd.conf").write_text(CONFIG.format(**values))
     (tmp / "seed.ldif").write_text(SEED.format(**values), encoding="utf-8")
-    port = _free_port()
-    url = f"ldap://127.0.0.1:{port}/"
+    port = free_port()
+    url = f"ldap://127.0.0.1:{port}"
     slapd = shutil.which("slapd") or "/usr/sbin/slapd"
-    log = tmp / "slapd.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [slapd, "-d", "0", "-h", url, "-f", str(tmp / "slapd.conf")],
-            stdout=subprocess.DEVNULL,
-            stderr=output,
-        )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"slapd did not start: {log.read_text()}") from None
-            time.sleep(0.05)
+    command = [slapd, "-d", "0", "-h", f"{url}/", "-f", str(tmp / "slapd.conf")]
+    server = serve(command, port, url, tmp / "slapd.log", seconds=10)
+    admin = ["-x", "-H", url, "-D", ADMIN_DN, "-w", ADMIN_PASSWORD]
     subprocess.run(
-        [
-            "ldapadd",
-            "-x",
-            "-H",
-            url,
-            "-D",
-            ADMIN_DN,
-            "-w",
-            ADMIN_PASSWORD,
-            "-f",
-            str(tmp / "seed.ldif"),
-        ],
-        check=True,
-        capture_output=True,
+        ["ldapadd", *admin, "-f", str(tmp / "seed.ldif")], check=True, capture_output=True
     )
-    return Slapd(url=url.rstrip("/"), process=process)
+    return server

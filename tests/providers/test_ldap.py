@@ -9,16 +9,13 @@ import pytest
 
 from providers.base import PasswordProvider, ProviderUnavailable
 from providers.ldap import LdapConfig
-from tests.conftest import REQUIRE_SERVICES
 from tests.providers import slapd
+from tests.support import ServerProcess, required
 
 
 @pytest.fixture(scope="module")
 def directory(tmp_path_factory: pytest.TempPathFactory):
-    if not slapd.available():
-        if REQUIRE_SERVICES:
-            pytest.fail("slapd and ldap-utils are required (apt-get install slapd ldap-utils)")
-        pytest.skip("slapd is not installed")
+    required(slapd.available(), "slapd with ldap-utils (apt-get install slapd ldap-utils)")
     server = slapd.start(tmp_path_factory.mktemp("slapd"))
     try:
         yield server
@@ -26,7 +23,7 @@ def directory(tmp_path_factory: pytest.TempPathFactory):
         server.stop()
 
 
-def config(directory: slapd.Slapd, **changes: object) -> LdapConfig:
+def config(directory: ServerProcess, **changes: object) -> LdapConfig:
     values: dict[str, object] = {
         "name": "市税务局",
         "url": directory.url,
