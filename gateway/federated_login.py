@@ -10,12 +10,12 @@ from typing import Any
 from gateway.departments import Department
 from gateway.services import Services
 from policies.accounts import canonical_username
+from policies.assurance import stronger
 from providers.base import AccountLocked, Identity, ProviderUnavailable
 from store.records import Account
 
 audit = logging.getLogger("yihaotong.audit")
 LOCAL = "local"
-_LEVELS = ("L1", "L2", "L3")
 
 
 @dataclass
@@ -28,10 +28,6 @@ class SignIn:
     detail: dict[str, str] = field(default_factory=dict)
     status: int = 400
     pending_link: dict[str, Any] | None = None  # proven by signing in to ``account_id``
-
-
-def stronger(*levels: str) -> str:
-    return max(levels, key=_LEVELS.index)
 
 
 def identity_to_dict(identity: Identity) -> dict[str, Any]:

@@ -1,0 +1,73 @@
+"""Who may use which client: a policy per client, evaluated as named checks in order, each with
+a reason code (node-oidc-provider's style), so the audit log can say which check decided.
+
+Pure: the gateway gathers the facts (account kind, roles, groups, department, how the session
+signed in) and hands them in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from policies.assurance import meets, multi_factor, rank
+
+ACCOUNT_KINDS = frozenset({"person", "legal_person", "staff"})
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    kinds: frozenset[str] = ACCOUNT_KINDS
+    roles: frozenset[str] = frozenset()  # the account needs one of these (none: no rule)
+    groups: frozenset[str] = frozenset()  # likewise
+    departments: tuple[str, ...] = ()  # department paths; the account must be inside one
+    min_acr: str = "L1"
+    mfa: bool = False
+
+
+@dataclass(frozen=True)
+class AccessFacts:
+    kind: str
+    acr: str  # of the current session
+    account_assurance: str  # the highest level this account could reach
+    amr: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    department: str | None = None  # e.g. /city/district/tax
+    stronger_methods: frozenset[str] = field(default_factory=frozenset)  # e.g. {"otp"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Literal["allow", "deny", "step_up"]
+    check: str  # which check decided
+    reason: str = ""
+    acr: str | None = None  # for step_up: the level to reach
+
+
+def _within(department: str | None, tree: str) -> bool:
+    if department is None:
+        return False
+    root = tree.rstrip("/")
+    return department == root or department.startswith(root + "/")
+
+
+def decide_access(policy: AccessPolicy, facts: AccessFacts) -> Decision:
+    if facts.kind not in policy.kinds:
+        return Decision("deny", "kind", f"account kind {facts.kind} is not admitted")
+    if policy.roles and not policy.roles & facts.roles:
+        return Decision("deny", "roles", "none of the required roles")
+    if policy.groups and not policy.groups & facts.groups:
+        return Decision("deny", "groups", "none of the required groups")
+    if policy.departments and not any(_within(facts.department, d) for d in policy.departments):
+        return Decision("deny", "department", "outside the admitted departments")
+    if not meets(facts.acr, policy.min_acr):
+        if rank(facts.account_assurance) < rank(policy.min_acr):
+            return Decision("deny", "assurance", f"the account is not verified to {policy.min_acr}")
+        if not facts.stronger_methods:
+            return Decision("deny", "assurance", "no stronger sign-in method is available")
+        return Decision("step_up", "assurance", f"{policy.min_acr} is required", policy.min_acr)
+    if policy.mfa and not multi_factor(facts.amr):
+        if not facts.stronger_methods:
+            return Decision("deny", "mfa", "multi-factor sign-in is required but not available")
+        return Decision("step_up", "mfa", "multi-factor sign-in is required", policy.min_acr)
+    return Decision("allow", "all", "every check passed")
