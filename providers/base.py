@@ -15,6 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Identifiers an upstream may vouch for; linking rules look at which ones are verified.
 IDENTIFIERS = ("phone", "email", "national_id", "uscc")
+MAPPABLE = frozenset({"username", "name", *IDENTIFIERS})
+
+
+def identity_mapping(value: dict[str, str]) -> dict[str, str]:
+    """Validate a config's "Identity field -> upstream name" mapping (a pydantic validator)."""
+    unknown = set(value) - MAPPABLE
+    if unknown:
+        raise ValueError(f"unknown identity fields {sorted(unknown)}; use {sorted(MAPPABLE)}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ import httpx
 from pydantic import Field, field_validator
 
 from providers.base import (
-    IDENTIFIERS,
     Identity,
     ProviderConfig,
     ProviderError,
     ProviderUnavailable,
+    identity_mapping,
 )
 
 try:
@@ -47,10 +47,7 @@ class CasConfig(ProviderConfig):
     @field_validator("attributes")
     @classmethod
     def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = set(value) - {"username", "name", *IDENTIFIERS}
-        if unknown:
-            raise ValueError(f"unknown identity fields {sorted(unknown)}")
-        return value
+        return identity_mapping(value)
 
     def open(self, provider_id: str) -> CasProvider:
         return CasProvider(provider_id, self)

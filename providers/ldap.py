@@ -12,11 +12,11 @@ import anyio.to_thread
 from pydantic import Field, field_validator
 
 from providers.base import (
-    IDENTIFIERS,
     AccountLocked,
     Identity,
     ProviderConfig,
     ProviderUnavailable,
+    identity_mapping,
 )
 
 try:
@@ -70,10 +70,7 @@ class LdapConfig(ProviderConfig):
     @field_validator("attributes")
     @classmethod
     def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = set(value) - {"username", "name", *IDENTIFIERS}
-        if unknown:
-            raise ValueError(f"unknown identity fields {sorted(unknown)}")
-        return value
+        return identity_mapping(value)
 
     def open(self, provider_id: str) -> LdapProvider:
         return LdapProvider(provider_id, self)

@@ -18,11 +18,11 @@ from joserfc.jwk import KeySet
 from pydantic import Field, field_validator
 
 from providers.base import (
-    IDENTIFIERS,
     Identity,
     ProviderConfig,
     ProviderError,
     ProviderUnavailable,
+    identity_mapping,
 )
 
 _LEEWAY = 60  # seconds of clock difference tolerated with the upstream
@@ -59,10 +59,7 @@ class OidcConfig(ProviderConfig):
     @field_validator("claims", "verified_claims")
     @classmethod
     def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = set(value) - {"username", "name", *IDENTIFIERS}
-        if unknown:
-            raise ValueError(f"unknown identity fields {sorted(unknown)}")
-        return value
+        return identity_mapping(value)
 
     @field_validator("issuer")
     @classmethod
