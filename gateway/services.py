@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.access import AccessService
 from gateway.accounts import AccountService
+from gateway.audit import AuditLog
 from gateway.clients import ClientService
 from gateway.csrf import Csrf
 from gateway.departments import DepartmentService
@@ -56,8 +58,11 @@ class Services:
     departments: DepartmentService
     federation: FederationService
     logins: ProviderStore
+    audit: AuditLog
+    access: AccessService
 
     async def close(self) -> None:
+        await self.audit.close()
         await self.departments.close()
         await self.expiring.close()
         await self.database.close()
@@ -148,6 +153,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             account.id, {"phone": account.phone, "email": account.email}
         )
 
+    departments = DepartmentService(provider_store, master_key, clock)
     return Services(
         settings=settings,
         clock=clock,
@@ -164,7 +170,9 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         sessions=sessions,
         pairwise_key=master_key.derive("pairwise-subject"),
         csrf=Csrf(master_key.derive("csrf"), sessions.secure),
-        departments=DepartmentService(provider_store, master_key, clock),
+        departments=departments,
         federation=federation,
         logins=provider_store,
+        audit=AuditLog(database, clock),
+        access=AccessService(database, departments, clock, settings.client_cache_seconds),
     )

@@ -17,6 +17,7 @@ class Account:
     disabled: bool = False
     kind: str = "person"  # person (自然人), legal_person (法人), staff (civil servant)
     assurance: str = "L1"  # L1 registered, L2 real-name verified, L3 verified in person
+    department_id: str | None = None  # where a member of staff works
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -57,6 +58,7 @@ class Client:
     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
     scopes: tuple[str, ...] = ()
     require_consent: bool = False
+    department_id: str | None = None  # the department that owns the app (its admins manage it)
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -93,3 +95,86 @@ class RefreshToken:
     access_jti: str | None = None
     used_at: float | None = None
     revoked_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    id: str
+    name: str
+    path: str  # ids from the root: /city/district-a/tax
+    version: int
+    created_at: float
+    updated_at: float
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: str
+    name: str
+    version: int
+    created_at: float
+    updated_at: float
+    department_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    id: str
+    client_id: str  # "" for a global role
+    name: str
+    description: str
+    version: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAssignment:
+    id: str
+    role_id: str
+    account_id: str
+    department_id: str  # "" for everywhere
+    granted_by: str
+    created_at: float
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPolicy:
+    client_id: str
+    document: dict[str, Any] = field(hash=False)
+    version: int
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Delegation:
+    id: str
+    organisation_id: str
+    member_id: str
+    position: str  # representative, administrator, staff
+    roles: tuple[str, ...]
+    granted_by: str
+    version: int
+    created_at: float
+    expires_at: float | None = None
+    revoked_at: float | None = None
+
+    def active(self, now: float) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    event: str  # e.g. login.succeeded, admin.client.updated
+    outcome: str = "success"  # success, failure, denied
+    actor: str | None = None
+    target: str | None = None
+    client_id: str | None = None
+    ip: str | None = None
+    request_id: str | None = None
+    check: str | None = None  # the policy check that decided
+    details: dict[str, Any] = field(default_factory=dict, hash=False)
+    at: float = 0.0
+    id: int | None = None

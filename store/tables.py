@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -52,6 +64,7 @@ class AccountRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     kind: Mapped[str] = mapped_column(String(16), default="person", server_default="person")
     assurance: Mapped[str] = mapped_column(String(4), default="L1", server_default="L1")
+    department_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[float] = mapped_column(EpochTime)
     updated_at: Mapped[float] = mapped_column(EpochTime)
 
@@ -123,6 +136,7 @@ class ClientRow(Base):
     grant_types: Mapped[list[str]] = mapped_column(JSON)
     scopes: Mapped[list[str]] = mapped_column(JSON)
     require_consent: Mapped[bool] = mapped_column(Boolean)
+    department_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[float] = mapped_column(EpochTime)
     updated_at: Mapped[float] = mapped_column(EpochTime)
 
@@ -195,3 +209,120 @@ class SubjectIdentifierRow(Base):
     sector: Mapped[str] = mapped_column(String(255), primary_key=True)
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(36))
+
+
+class DepartmentRow(Base):
+    """A node of the organisation tree (市 → 县(区) → 部门); ``path`` is the ids from the root,
+    e.g. ``/city/district-a/tax``, so a subtree is one prefix match."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(1000), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class GroupRow(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class GroupMemberRow(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    added_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class RoleRow(Base):
+    """A role: global (``client_id`` empty) or defined by one app."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("client_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)  # "" for a global role
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class RoleAssignmentRow(Base):
+    """An account holds a role within a department subtree (``department_id`` empty: the whole
+    city) until it expires: RBAC with domains."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("role_id", "account_id", "department_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    role_id: Mapped[str] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    department_id: Mapped[str] = mapped_column(String(32))  # "" for everywhere
+    granted_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    expires_at: Mapped[float | None] = mapped_column(EpochTime)
+
+
+class ClientPolicyRow(Base):
+    """Who may use a client and what its tokens say about them (a JSON document validated by
+    the gateway); ``version`` is the ETag for safe concurrent edits."""
+
+    __tablename__ = "client_policies"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class DelegationRow(Base):
+    """A person acting for an enterprise (法人): its legal representative, an administrator the
+    representative appointed, or a member of staff (经办人)."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(String(36), index=True)
+    member_id: Mapped[str] = mapped_column(String(36), index=True)
+    position: Mapped[str] = mapped_column(String(16))  # representative, administrator, staff
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    expires_at: Mapped[float | None] = mapped_column(EpochTime)
+    revoked_at: Mapped[float | None] = mapped_column(EpochTime)
+
+
+class AuditEventRow(Base):
+    """The append-only audit log (the database refuses updates and deletes of it)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[float] = mapped_column(EpochTime, index=True)
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(128), index=True)
+    target: Mapped[str | None] = mapped_column(String(128), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    check: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,151 @@
+"""The audit log: every security event and admin change, durable and append-only.
+
+Admin changes write their entry inside the change's own transaction, so a change whose entry
+cannot be written does not happen. Sign-ins and consents are written before the response is
+sent. Token issuance, the busiest event, is queued and written in batches (one INSERT for many
+tokens) so it never serialises the token endpoint; the queue is flushed at shutdown.
+Every entry is also a structured log line. Personal data is masked in both."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from policies.identifiers import mask, mask_phone
+from store import audit as audit_store
+from store.clock import Clock
+from store.database import Database
+from store.records import AuditEvent
+
+log = logging.getLogger("yihaotong.audit")
+
+_MASKS = {
+    "phone": mask_phone,
+    "phone_number": mask_phone,
+    "national_id": mask,
+    "uscc": mask,
+    "email": lambda value: mask(value, 2, 0 if "@" not in value else len(value.split("@")[-1]) + 1),
+    "name": lambda value: mask(value, 1, 0),
+    "username": lambda value: mask(value, 2, 1),
+}
+_SECRET_KEYS = frozenset({"password", "client_secret", "secret", "token", "refresh_token"})
+_BATCH = 200
+_FLUSH_SECONDS = 0.5
+
+
+def masked(value: Any, key: str | None = None) -> Any:
+    """``value`` with personal data masked and secrets removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: "[removed]" if k in _SECRET_KEYS else masked(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked(item, key) for item in value]
+    if isinstance(value, str) and key in _MASKS:
+        return _MASKS[key](value)
+    return value
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
+    """The fields that changed, each as ``{"before": ..., "after": ...}``."""
+    before, after = before or {}, after or {}
+    return {
+        name: {"before": before.get(name), "after": after.get(name)}
+        for name in sorted(set(before) | set(after))
+        if before.get(name) != after.get(name)
+    }
+
+
+def request_facts(request: Request | None) -> dict[str, str | None]:
+    if request is None:
+        return {"ip": None, "request_id": None}
+    return {
+        "ip": request.client.host if request.client else None,
+        "request_id": request.scope.get("state", {}).get("request_id"),
+    }
+
+
+class AuditLog:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._db = database
+        self._clock = clock
+        self._queue: list[AuditEvent] = []
+        self._wakeup = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+
+    def _prepare(self, event: AuditEvent) -> AuditEvent:
+        prepared = replace(event, details=masked(event.details), at=event.at or self._clock.now())
+        level = logging.INFO if prepared.outcome == "success" else logging.WARNING
+        fields = {
+            "event": prepared.event,
+            "outcome": prepared.outcome,
+            "actor": prepared.actor,
+            "target": prepared.target,
+            "client_id": prepared.client_id,
+            "request_id": prepared.request_id,
+            "check": prepared.check,
+        }
+        log.log(level, prepared.event, extra={"fields": {k: v for k, v in fields.items() if v}})
+        return prepared
+
+    async def record(
+        self, event: AuditEvent, session: AsyncSession | None = None, request: Request | None = None
+    ) -> AuditEvent:
+        """Write ``event`` now: inside ``session`` (committing with the caller's change) or in a
+        transaction of its own. A failure propagates: nothing happens unrecorded."""
+        if request is not None:
+            event = replace(event, **{k: v for k, v in request_facts(request).items() if v})
+        prepared = self._prepare(event)
+        if session is not None:
+            await audit_store.append(session, prepared)
+        else:
+            async with self._db.transaction() as own:
+                await audit_store.append(own, prepared)
+        return prepared
+
+    def queue(self, event: AuditEvent) -> None:
+        """Write ``event`` with the next batch (busy, low-stakes events such as tokens issued)."""
+        self._queue.append(self._prepare(event))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+        if len(self._queue) >= _BATCH:
+            self._wakeup.set()
+
+    async def _flush_loop(self) -> None:
+        while self._queue:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), _FLUSH_SECONDS)
+            self._wakeup.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        batch, self._queue = self._queue, []
+        if not batch:
+            return
+        try:
+            async with self._db.transaction() as session:
+                await audit_store.append(session, *batch)
+        except Exception:
+            # Kept for the next attempt rather than lost; the log line was written already.
+            self._queue[:0] = batch
+            log.exception("audit batch not written; will retry", extra={"fields": {}})
+            await asyncio.sleep(_FLUSH_SECONDS)
+
+    async def close(self) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        for _ in range(3):
+            if not self._queue:
+                break
+            await self.flush()
+
+    async def query(self, **filters: Any) -> list[AuditEvent]:
+        await self.flush()  # what was queued is part of the answer
+        async with self._db.sessions() as session:
+            return await audit_store.query(session, **filters)

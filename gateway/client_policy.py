@@ -1,0 +1,72 @@
+"""A client's policy document as admins write it: who may use the app (kinds, roles, groups,
+departments, assurance, MFA) and what its tokens say (roles it may see, restricted claims it was
+approved for, claim names it wants). Validated here; decided by ``policies/access.py``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.access import ACCOUNT_KINDS, AccessPolicy
+
+Kind = Literal["person", "legal_person", "staff"]
+Level = Literal["L1", "L2", "L3"]
+RestrictedClaim = Literal["national_id", "uscc"]
+SourceClaim = Literal["roles", "groups", "department", "national_id", "uscc", "org", "act"]
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+class ClaimsPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    global_roles: list[str] = Field(
+        default_factory=list, description="Global roles this app may see in the roles claim."
+    )
+    restricted: list[RestrictedClaim] = Field(
+        default_factory=list,
+        description="Restricted claims an admin approved for this app (the full national ID "
+        "number, the unified social credit code).",
+    )
+    rename: dict[str, str] = Field(
+        default_factory=dict,
+        description='Claim names this app wants, e.g. {"roles": "authorities"}.',
+    )
+
+
+class PolicyDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kinds: list[Kind] = Field(
+        default_factory=lambda: sorted(ACCOUNT_KINDS), description="Account kinds admitted."
+    )
+    roles: list[str] = Field(
+        default_factory=list,
+        description="The account needs one of these roles (of this app or global); empty: no rule.",
+    )
+    groups: list[str] = Field(default_factory=list, description="The account needs one of these.")
+    departments: list[str] = Field(
+        default_factory=list,
+        description="Department ids; the account must work inside one of their subtrees.",
+    )
+    min_acr: Level = Field("L1", description="The lowest assurance level admitted.")
+    mfa: bool = Field(False, description="Multi-factor sign-in is required.")
+    act_for: bool = Field(
+        False, description="Staff may act for an enterprise they were delegated by."
+    )
+    claims: ClaimsPolicy = Field(default_factory=ClaimsPolicy)
+
+    def access(self, department_paths: dict[str, str]) -> AccessPolicy:
+        """The pure policy, with department ids resolved to paths (an unknown id admits
+        nobody rather than everybody)."""
+        return AccessPolicy(
+            kinds=frozenset(self.kinds),
+            roles=frozenset(self.roles),
+            groups=frozenset(self.groups),
+            departments=tuple(department_paths.get(d, f"/\0missing/{d}") for d in self.departments),
+            min_acr=self.min_acr,
+            mfa=self.mfa,
+        )
+
+
+DEFAULT_POLICY = PolicyDocument()

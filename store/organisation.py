@@ -1,0 +1,201 @@
+"""The organisation tree and groups. Functions take the caller's session, so an admin change
+and its audit entry commit together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
+
+from sqlalchemy import String, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.errors import Conflict, InUse, NotFound, StaleVersion
+from store.records import Department, Group
+from store.tables import (
+    AccountRow,
+    ClientRow,
+    DepartmentRow,
+    GroupMemberRow,
+    GroupRow,
+    RoleAssignmentRow,
+)
+from store.versioned import update_versioned
+
+_DEPARTMENT = [f.name for f in fields(Department)]
+_GROUP = [f.name for f in fields(Group)]
+
+
+def department_record(row: DepartmentRow) -> Department:
+    return Department(**{name: getattr(row, name) for name in _DEPARTMENT})
+
+
+def group_record(row: GroupRow) -> Group:
+    return Group(**{name: getattr(row, name) for name in _GROUP})
+
+
+def within(path: str) -> Any:
+    """SQL condition: a department path at or below ``path``."""
+    return or_(DepartmentRow.path == path, DepartmentRow.path.startswith(path + "/"))
+
+
+async def get_department(session: AsyncSession, department_id: str) -> Department | None:
+    row = await session.get(DepartmentRow, department_id)
+    return None if row is None else department_record(row)
+
+
+async def department_paths(session: AsyncSession, ids: Sequence[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(DepartmentRow.id, DepartmentRow.path).where(DepartmentRow.id.in_(set(ids)))
+    )
+    return {department_id: path for department_id, path in rows}
+
+
+async def create_department(
+    session: AsyncSession, department_id: str, name: str, parent_id: str | None, now: float
+) -> Department:
+    if await session.get(DepartmentRow, department_id) is not None:
+        raise Conflict(f"department id {department_id!r} is taken")
+    parent_path = ""
+    if parent_id is not None:
+        parent = await session.get(DepartmentRow, parent_id)
+        if parent is None:
+            raise NotFound(f"department {parent_id!r}")
+        parent_path = parent.path
+    row = DepartmentRow(
+        id=department_id,
+        parent_id=parent_id,
+        name=name,
+        path=f"{parent_path}/{department_id}",
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return department_record(row)
+
+
+async def list_departments(
+    session: AsyncSession, under: str | None, offset: int, limit: int
+) -> tuple[list[Department], int]:
+    query = select(DepartmentRow)
+    if under is not None:
+        query = query.where(within(under))
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.order_by(DepartmentRow.path).offset(offset).limit(limit))
+    return [department_record(row) for row in rows], int(total or 0)
+
+
+async def update_department(
+    session: AsyncSession,
+    department_id: str,
+    expected_version: int | None,
+    now: float,
+    name: str | None = None,
+    parent_id: str | None = None,
+    move: bool = False,
+) -> Department:
+    """Rename, and with ``move`` re-parent (``parent_id`` None: a root) the department; a move
+    rewrites the paths of its whole subtree in the same transaction."""
+    row = await session.get(DepartmentRow, department_id)
+    if row is None:
+        raise NotFound(f"department {department_id!r}")
+    values: dict[str, Any] = {"updated_at": now}
+    if name is not None:
+        values["name"] = name
+    old_path = row.path
+    new_path = old_path
+    if move and parent_id != row.parent_id:
+        parent_path = ""
+        if parent_id is not None:
+            parent = await session.get(DepartmentRow, parent_id)
+            if parent is None:
+                raise NotFound(f"department {parent_id!r}")
+            if parent.path == old_path or parent.path.startswith(old_path + "/"):
+                raise InUse("a department cannot move below itself")
+            parent_path = parent.path
+        new_path = f"{parent_path}/{department_id}"
+        values.update(parent_id=parent_id, path=new_path)
+    await update_versioned(session, DepartmentRow, department_id, expected_version, values)
+    if new_path != old_path:
+        cut = len(old_path) + 1  # SQL substr counts from 1: what follows the old prefix
+        await session.execute(
+            update(DepartmentRow)
+            .where(DepartmentRow.path.startswith(old_path + "/"))
+            .values(path=literal(new_path, String) + func.substr(DepartmentRow.path, cut))
+            .execution_options(synchronize_session=False)
+        )
+    row = await session.get(DepartmentRow, department_id, populate_existing=True)
+    assert row is not None
+    return department_record(row)
+
+
+async def delete_department(
+    session: AsyncSession, department_id: str, expected_version: int | None
+) -> Department:
+    row = await session.get(DepartmentRow, department_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"department {department_id!r}")
+    if expected_version is not None and row.version != expected_version:
+        raise StaleVersion(f"department {department_id!r} is at version {row.version}")
+    for table, column, what in (
+        (DepartmentRow, DepartmentRow.parent_id, "departments below it"),
+        (AccountRow, AccountRow.department_id, "accounts in it"),
+        (ClientRow, ClientRow.department_id, "apps it owns"),
+        (GroupRow, GroupRow.department_id, "groups in it"),
+        (RoleAssignmentRow, RoleAssignmentRow.department_id, "role assignments scoped to it"),
+    ):
+        count = await session.scalar(
+            select(func.count()).select_from(table).where(column == department_id)
+        )
+        if count:
+            raise InUse(f"the department still has {what}")
+    record = department_record(row)
+    await session.delete(row)
+    await session.flush()
+    return record
+
+
+async def create_group(
+    session: AsyncSession, group_id: str, name: str, department_id: str | None, now: float
+) -> Group:
+    if await session.get(GroupRow, group_id) is not None:
+        raise Conflict(f"group id {group_id!r} is taken")
+    row = GroupRow(
+        id=group_id,
+        name=name,
+        department_id=department_id,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return group_record(row)
+
+
+async def add_member(session: AsyncSession, group_id: str, account_id: str, now: float) -> bool:
+    if await session.get(GroupMemberRow, (group_id, account_id)) is not None:
+        return False
+    session.add(GroupMemberRow(group_id=group_id, account_id=account_id, added_at=now))
+    await session.flush()
+    return True
+
+
+async def remove_member(session: AsyncSession, group_id: str, account_id: str) -> bool:
+    row = await session.get(GroupMemberRow, (group_id, account_id))
+    if row is None:
+        return False
+    await session.delete(row)
+    await session.flush()
+    return True
+
+
+async def groups_of(session: AsyncSession, account_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(GroupMemberRow.group_id).where(GroupMemberRow.account_id == account_id)
+    )
+    return sorted(rows)
