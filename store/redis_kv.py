@@ -1,19 +1,33 @@
-"""The Redis expiring store: shared by every gateway process; works on a single node, Sentinel
-and Redis Cluster because each operation touches one key."""
+"""The Redis expiring store: shared by every gateway process.
+
+One URL chooses the deployment (see ``connect``): a single node, Sentinel, or Redis Cluster.
+Every operation is one command or one Lua script on one key, so it is atomic on all three and
+a cluster never needs hash tags or cross-slot commands; each is one round trip.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl, unquote
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import RedisError
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+    from redis.asyncio.retry import Retry
+    from redis.asyncio.sentinel import Sentinel
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisClusterException, RedisError
 except ImportError as error:  # pragma: no cover - depends on the install
     raise ImportError(
         "YIHAOTONG_REDIS_URL needs the redis extra: pip install 'yihaotong[redis]'"
     ) from error
 
 from store.kv import ExpiringStoreError, check_ttl
+
+# Cluster client errors (no reachable node, a slot nobody serves) are not RedisErrors.
+_FAILURES = (RedisError, RedisClusterException)
+_TIMEOUTS: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
 
 # INCRBY and set the deadline only on the first increment, in one round trip.
 _INCR_FIXED_WINDOW = """
@@ -24,6 +38,15 @@ end
 return value
 """
 
+# SADD and (re)set the deadline atomically; a script, not MULTI, because cluster pipelines
+# support transactions only in recent redis-py releases.
+_SADD_WITH_TTL = """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+
+Closer = Callable[[], Awaitable[None]]
+
 
 def _ms(ttl: float) -> int:
     check_ttl(ttl)
@@ -31,17 +54,17 @@ def _ms(ttl: float) -> int:
 
 
 class RedisStore:
-    def __init__(self, client: Any, prefix: str = "yht:") -> None:
+    def __init__(self, client: Any, prefix: str = "yht:", closers: tuple[Closer, ...] = ()) -> None:
         self._redis = client
         self._prefix = prefix
+        self._closers = closers or (client.aclose,)
         self._incr = client.register_script(_INCR_FIXED_WINDOW)
+        self._sadd = client.register_script(_SADD_WITH_TTL)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "yht:") -> RedisStore:
-        client = aioredis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
-        )
-        return cls(client, prefix)
+        client, closers = connect(url)
+        return cls(client, prefix, closers)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -49,8 +72,14 @@ class RedisStore:
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
             return await getattr(self._redis, method)(*args, **kwargs)
-        except RedisError as error:
+        except _FAILURES as error:
             raise ExpiringStoreError(f"redis {method} failed: {type(error).__name__}") from error
+
+    async def _script(self, name: str, script: Any, key: str, *args: Any) -> Any:
+        try:
+            return await script(keys=[self._k(key)], args=list(args))
+        except _FAILURES as error:
+            raise ExpiringStoreError(f"redis {name} failed: {type(error).__name__}") from error
 
     async def get(self, key: str) -> bytes | None:
         return await self._call("get", self._k(key))
@@ -71,17 +100,10 @@ class RedisStore:
         return bool(await self._call("delete", self._k(key)))
 
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
-        try:
-            return int(await self._incr(keys=[self._k(key)], args=[amount, _ms(ttl)]))
-        except RedisError as error:
-            raise ExpiringStoreError(f"redis incr failed: {type(error).__name__}") from error
+        return int(await self._script("incr", self._incr, key, amount, _ms(ttl)))
 
     async def set_add(self, key: str, member: str, ttl: float) -> None:
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                await pipe.sadd(self._k(key), member).pexpire(self._k(key), _ms(ttl)).execute()
-        except RedisError as error:
-            raise ExpiringStoreError(f"redis sadd failed: {type(error).__name__}") from error
+        await self._script("sadd", self._sadd, key, member, _ms(ttl))
 
     async def set_remove(self, key: str, member: str) -> None:
         await self._call("srem", self._k(key), member)
@@ -95,7 +117,111 @@ class RedisStore:
         return None if left < 0 else left / 1000
 
     async def ping(self) -> None:
-        await self._call("ping")
+        await self._call("ping")  # a cluster client pings every node
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        for close in self._closers:
+            await close()
+
+
+# -- URLs -------------------------------------------------------------------------------------
+
+
+def connect(url: str) -> tuple[Any, tuple[Closer, ...]]:
+    """A client for ``url`` and what closes it.
+
+    - ``redis://``, ``rediss://``, ``unix://``: one server (redis-py's own URL format).
+    - ``redis+cluster://[user:password@]host:port[,host:port...]``: Redis Cluster; any reachable
+      node is enough to discover the others (``rediss+cluster://`` for TLS).
+    - ``redis+sentinel://[user:password@]host:port[,host:port...]/service[/db]``: the master
+      of ``service`` as the sentinels name it, followed across failovers. The credentials are
+      the data servers'; ``?sentinel_password=...`` (and ``sentinel_username``) when the
+      sentinels need their own.
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        return _cluster(rest, tls=scheme.startswith("rediss"))
+    if scheme in ("redis+sentinel", "rediss+sentinel"):
+        return _sentinel(rest, tls=scheme.startswith("rediss"))
+    client = aioredis.Redis.from_url(url, health_check_interval=30, **_TIMEOUTS)
+    return client, (client.aclose,)
+
+
+def _cluster(rest: str, tls: bool) -> tuple[Any, tuple[Closer, ...]]:
+    credentials, hosts, path, query = _split(rest, default_port=6379, scheme="redis+cluster")
+    if path.strip("/") not in ("", "0"):
+        raise ValueError("redis+cluster URL: a cluster has only database 0")
+    _no_options(query, set(), "redis+cluster")
+    # reinitialize_steps=0: a MOVED reply only updates that slot. Refreshing the whole map (the
+    # default, every 5th MOVED) closes connections other commands are waiting on, and redis-py
+    # then sends those commands again: one INCR counted twice, one SET NX answered "exists".
+    client = RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in hosts],
+        reinitialize_steps=0,
+        ssl=tls,
+        **credentials,
+        **_TIMEOUTS,
+    )
+    return client, (client.aclose,)
+
+
+def _sentinel(rest: str, tls: bool) -> tuple[Any, tuple[Closer, ...]]:
+    credentials, hosts, path, query = _split(rest, default_port=26379, scheme="redis+sentinel")
+    service, _, db = path.strip("/").partition("/")
+    if not service:
+        raise ValueError("redis+sentinel URL: name the service, e.g. redis+sentinel://h:26379/yht")
+    if db and not db.isdigit():
+        raise ValueError("redis+sentinel URL: the database after the service is a number")
+    _no_options(query, {"sentinel_username", "sentinel_password"}, "redis+sentinel")
+    sentinel_auth = {k.removeprefix("sentinel_"): v for k, v in query.items()}
+    # Each sentinel is asked once: the next one in the list is the retry (redis-py would
+    # otherwise back off and retry each, seconds per request while they are down).
+    once = {"retry": Retry(NoBackoff(), 0), "ssl": tls, **_TIMEOUTS}
+    sentinel = Sentinel(hosts, sentinel_kwargs={**once, **sentinel_auth}, **_TIMEOUTS)
+    client = sentinel.master_for(
+        service, db=int(db or 0), ssl=tls, health_check_interval=30, **credentials
+    )
+
+    async def close_sentinels() -> None:
+        for node in sentinel.sentinels:
+            await node.aclose()
+
+    return client, (client.aclose, close_sentinels)
+
+
+def _split(
+    rest: str, default_port: int, scheme: str
+) -> tuple[dict[str, str], list[tuple[str, int]], str, dict[str, str]]:
+    """Credentials, hosts, path and query of ``[user:password@]h[:p],h[:p]/path?query``. Error
+    messages never repeat the URL: it may hold a password."""
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hostlist = netloc.rpartition("@")
+    credentials = {}
+    if at:
+        username, _, password = userinfo.partition(":")
+        if username:
+            credentials["username"] = unquote(username)
+        if password:
+            credentials["password"] = unquote(password)
+    hosts = [_host_port(part, default_port, scheme) for part in hostlist.split(",") if part]
+    if not hosts:
+        raise ValueError(f"{scheme} URL: no host")
+    return credentials, hosts, slash + path, dict(parse_qsl(query))
+
+
+def _host_port(part: str, default_port: int, scheme: str) -> tuple[str, int]:
+    if part.startswith("["):  # [IPv6]:port
+        host, _, port = part[1:].partition("]")
+        port = port.removeprefix(":")
+    else:
+        host, _, port = part.partition(":")
+    if not host or (port and not port.isdigit()):
+        raise ValueError(f"{scheme} URL: hosts are host:port, separated by commas")
+    return host, int(port or default_port)
+
+
+def _no_options(query: dict[str, str], known: set[str], scheme: str) -> None:
+    unknown = sorted(set(query) - known)
+    if unknown:
+        raise ValueError(f"{scheme} URL: unknown options {unknown}; known: {sorted(known)}")

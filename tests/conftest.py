@@ -81,6 +81,32 @@ def redis_url() -> str:
     return need(TEST_REDIS_URL, "YIHAOTONG_TEST_REDIS_URL")
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A three-master Redis Cluster of local redis-server processes, for the whole session."""
+    from tests.redis_cluster import require_redis_binaries, start_cluster
+
+    require_redis_binaries()
+    cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local redis-server watched by one sentinel (``redis+sentinel://`` URL)."""
+    from tests.redis_cluster import require_redis_binaries, start_sentinel
+
+    require_redis_binaries()
+    deployment = start_sentinel(tmp_path_factory.mktemp("redis-sentinel"))
+    try:
+        yield deployment.url
+    finally:
+        deployment.stop()
+
+
 # -- backends, parametrized ---------------------------------------------------------------------
 
 
