@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.admin import in_subtrees, page, update_stamped
 from store.database import Database
 from store.errors import Conflict
 from store.records import Account
@@ -53,3 +57,52 @@ class AccountStore:
                 .values(password_hash=new_hash, updated_at=now)
             )
             return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+# -- administration: functions that take the caller's session ----------------------------------
+
+
+async def get_account(session: AsyncSession, account_id: str) -> Account | None:
+    row = await session.get(AccountRow, account_id, populate_existing=True)
+    return None if row is None else _record(row)
+
+
+async def list_accounts(
+    session: AsyncSession,
+    paths: Sequence[str] | None,
+    offset: int,
+    limit: int,
+    *,
+    username: str | None = None,
+    department_id: str | None = None,
+    disabled: bool | None = None,
+    kind: str | None = None,
+) -> tuple[list[Account], int]:
+    """Accounts of departments inside the subtrees ``paths`` (None: every account)."""
+    query = select(AccountRow)
+    if (limit_to := in_subtrees(AccountRow.department_id, paths)) is not None:
+        query = query.where(limit_to)
+    if username is not None:
+        query = query.where(AccountRow.username.startswith(username, autoescape=True))
+    if department_id is not None:
+        query = query.where(AccountRow.department_id == department_id)
+    if disabled is not None:
+        query = query.where(AccountRow.disabled == disabled)
+    if kind is not None:
+        query = query.where(AccountRow.kind == kind)
+    rows, total = await page(session, query, [AccountRow.username], offset, limit)
+    return [_record(row) for row in rows], total
+
+
+async def update_account(
+    session: AsyncSession,
+    account_id: str,
+    expected_updated_at: float | None,
+    values: dict[str, Any],
+    now: float,
+) -> Account:
+    """Change the account if it still is as the editor read it (StaleVersion otherwise)."""
+    row = await update_stamped(
+        session, AccountRow, AccountRow.id, account_id, expected_updated_at, values, now
+    )
+    return _record(row)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.admin import delete_stamped, in_subtrees, page, update_stamped
 from store.database import Database
 from store.errors import Conflict
 from store.records import Client
-from store.tables import ClientRow
+from store.tables import ClientPolicyRow, ClientRow, RoleAssignmentRow, RoleRow
 
 _FIELDS = [f.name for f in fields(Client)]
 _LISTS = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "scopes"}
@@ -51,3 +55,69 @@ class ClientStore:
         async with self._db.sessions() as session:
             rows = await session.scalars(select(ClientRow).order_by(ClientRow.created_at))
             return [_record(row) for row in rows]
+
+
+# -- administration: functions that take the caller's session (the change and its audit entry
+# commit together) ----------------------------------------------------------------------------
+
+
+async def insert_client(session: AsyncSession, client: Client) -> Client:
+    if await session.get(ClientRow, client.client_id) is not None:
+        raise Conflict(f"client id {client.client_id!r} is taken")
+    session.add(_row(client))
+    await session.flush()
+    return client
+
+
+async def get_client(session: AsyncSession, client_id: str) -> Client | None:
+    row = await session.get(ClientRow, client_id, populate_existing=True)
+    return None if row is None else _record(row)
+
+
+async def list_clients(
+    session: AsyncSession,
+    paths: Sequence[str] | None,
+    offset: int,
+    limit: int,
+    department_id: str | None = None,
+    name: str | None = None,
+) -> tuple[list[Client], int]:
+    """Clients owned by departments inside the subtrees ``paths`` (None: every client)."""
+    query = select(ClientRow)
+    if (limit_to := in_subtrees(ClientRow.department_id, paths)) is not None:
+        query = query.where(limit_to)
+    if department_id is not None:
+        query = query.where(ClientRow.department_id == department_id)
+    if name is not None:
+        query = query.where(ClientRow.name.contains(name, autoescape=True))
+    rows, total = await page(
+        session, query, [ClientRow.created_at, ClientRow.client_id], offset, limit
+    )
+    return [_record(row) for row in rows], total
+
+
+async def update_client(
+    session: AsyncSession,
+    client_id: str,
+    expected_updated_at: float | None,
+    values: dict[str, Any],
+    now: float,
+) -> Client:
+    """Change the client if it still is as the editor read it (StaleVersion otherwise)."""
+    for name in _LISTS & set(values):
+        values[name] = list(values[name])
+    row = await update_stamped(
+        session, ClientRow, ClientRow.client_id, client_id, expected_updated_at, values, now
+    )
+    return _record(row)
+
+
+async def delete_client(
+    session: AsyncSession, client_id: str, expected_updated_at: float | None
+) -> None:
+    """Delete the client with its policy, its roles and their assignments."""
+    await delete_stamped(session, ClientRow, ClientRow.client_id, client_id, expected_updated_at)
+    roles = select(RoleRow.id).where(RoleRow.client_id == client_id)
+    await session.execute(delete(RoleAssignmentRow).where(RoleAssignmentRow.role_id.in_(roles)))
+    await session.execute(delete(RoleRow).where(RoleRow.client_id == client_id))
+    await session.execute(delete(ClientPolicyRow).where(ClientPolicyRow.client_id == client_id))
