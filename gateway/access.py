@@ -4,12 +4,13 @@ database session and ``policies/access.py`` decides."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from gateway.claims import subject_for
 from gateway.client_policy import DEFAULT_POLICY, PolicyDocument
 from gateway.departments import DepartmentService
 from policies.access import AccessFacts, Decision, decide_access
@@ -17,10 +18,18 @@ from policies.assurance import meets, rank, stronger
 from store import client_policies, organisation, roles
 from store.clock import Clock
 from store.database import Database
-from store.records import Account
+from store.records import Account, Client
 from store.tables import LinkedIdentityRow
 
 ADMIN_SCOPES = ("admin:read", "admin:write")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    org: Organisation
+    document: PolicyDocument
+    stronger_methods: frozenset[str]  # department logins that would satisfy a step-up
 
 
 @dataclass(frozen=True)
@@ -117,38 +126,50 @@ class AccessService:
         acr: str | None,
         amr: list[str],
         requested_acr: str | None = None,
-    ) -> tuple[Decision, Organisation]:
-        """Whether ``account``, signed in at ``acr`` with ``amr``, may use the client now;
-        ``requested_acr`` (from ``acr_values``) raises the level asked for, never lowers it."""
+    ) -> Verdict:
+        """Whether ``account``, signed in at ``acr`` with ``amr``, may use the client now.
+        ``requested_acr`` (from ``acr_values``) is voluntary (OIDC Core §3.1.2.1): it asks for
+        a step-up only when one is possible, and never denies."""
         document = await self.policy(client_id)
         org = await self.organisation(account, client_id, document)
-        departments_by_id = {d.id: d for d in await self._departments.all()}
         async with self._db.sessions() as session:
             paths = await organisation.department_paths(session, document.departments)
         policy = document.access(paths)
-        if requested_acr is not None and rank(requested_acr) > rank(policy.min_acr):
-            policy = replace(policy, min_acr=requested_acr)
-        reachable = [account.assurance]
-        stronger_methods = set()
+        departments_by_id = {d.id: d for d in await self._departments.all()}
+        reachable = {"": account.assurance}  # how high each way of signing in goes
         for provider_id in org.linked:
             department = departments_by_id.get(provider_id)
-            if department is None:
-                continue
-            level = stronger(account.assurance, department.trust.assurance)
-            reachable.append(level)
-            if meets(level, policy.min_acr) and not meets(acr, policy.min_acr):
-                stronger_methods.add(provider_id)
+            if department is not None:
+                reachable[provider_id] = stronger(account.assurance, department.trust.assurance)
+
+        def methods_for(level: str) -> frozenset[str]:
+            if meets(acr, level):
+                return frozenset()
+            return frozenset(p for p, reached in reachable.items() if p and meets(reached, level))
+
         facts = AccessFacts(
             kind=account.kind,
             acr=acr or "L1",
-            account_assurance=stronger(*reachable),
+            account_assurance=stronger(*reachable.values()),
             amr=frozenset(amr),
             roles=frozenset(org.roles),
             groups=frozenset(org.groups),
             department=org.department,
-            stronger_methods=frozenset(stronger_methods),
+            stronger_methods=methods_for(policy.min_acr),
         )
-        return decide_access(policy, facts), org
+        decision = decide_access(policy, facts)
+        methods = facts.stronger_methods
+        if (
+            decision.outcome == "allow"
+            and requested_acr is not None
+            and rank(requested_acr) > rank(acr)
+            and methods_for(requested_acr)
+        ):
+            methods = methods_for(requested_acr)
+            decision = Decision(
+                "step_up", "acr_values", f"{requested_acr} was asked for", requested_acr
+            )
+        return Verdict(decision, org, document, methods)
 
     async def admin_scopes(self, account_id: str) -> dict[str, list[str]]:
         """The admin scopes an account holds (as global roles ``admin:read`` / ``admin:write``),
@@ -162,8 +183,8 @@ class AccessService:
         return scopes
 
 
-def claims_of(org: Organisation, document: PolicyDocument) -> dict[str, Any]:
-    """Organisation claims for an app's tokens, renamed as the app asked."""
+def claims_of(org: Organisation) -> dict[str, Any]:
+    """The organisation as an app's tokens show it."""
     claims: dict[str, Any] = {}
     if org.roles:
         claims["roles"] = list(org.roles)
@@ -173,5 +194,36 @@ def claims_of(org: Organisation, document: PolicyDocument) -> dict[str, Any]:
         claims["groups"] = list(org.groups)
     if org.department:
         claims["department"] = org.department
+    return claims
+
+
+async def app_claims(
+    services: Any,
+    account: Account,
+    client: Client,
+    org: Organisation,
+    document: PolicyDocument,
+    act_for: str | None,
+) -> dict[str, Any]:
+    """Everything an app's tokens carry beyond the standard claims: its view of the
+    organisation, the enterprise acted for, and the restricted claims an admin approved it
+    for (the person's national ID number; the enterprise's credit code when acting for one)."""
+    claims = claims_of(org)
+    restricted = set(document.claims.restricted)
+    if act_for is not None:
+        delegation = await services.delegations.active(account.id, act_for)
+        enterprise = await services.accounts.get(act_for)
+        if delegation is not None and enterprise is not None:
+            claims["org"] = {
+                "sub": subject_for(client, enterprise.id, services.pairwise_key),
+                "name": enterprise.name,
+                "position": delegation.position,
+                "roles": list(delegation.roles),
+            }
+            if "uscc" in restricted:
+                found = await services.federation.verified_identifiers(enterprise.id, {"uscc"})
+                claims.update(found)
+    if "national_id" in restricted:
+        claims.update(await services.federation.verified_identifiers(account.id, {"national_id"}))
     rename = document.claims.rename
     return {rename.get(name, name): value for name, value in claims.items()}

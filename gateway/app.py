@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gateway import (
+    act_for,
     authorize,
     discovery,
     health,
@@ -120,6 +121,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         Route("/login", login.login_submit, methods=["POST"]),
         Route("/consent", login.consent_page, methods=["GET"]),
         Route("/consent", login.consent_submit, methods=["POST"]),
+        Route(act_for.ACT_FOR_PATH, act_for.act_for_page, methods=["GET"]),
+        Route(act_for.ACT_FOR_PATH, act_for.act_for_submit, methods=["POST"]),
         Mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="static"),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),

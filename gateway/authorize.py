@@ -20,6 +20,8 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gateway.access import app_claims
+from gateway.access_gate import denied_page, requested_level
 from gateway.claims import scopes_for_claims, sector_of, subject_for
 from gateway.forms import FormError, parse_params, read_form
 from gateway.oauth import MAX_AGE, RESPONSE_MODES, EndUser, FormRequest, GrantContext, grant_context
@@ -27,6 +29,8 @@ from gateway.pages import choose_locale, messages, page
 from gateway.services import Services
 from gateway.sessions import SsoSession
 from gateway.tokens_in import verify_own_jwt
+from policies.access import Decision
+from store.records import AuditEvent
 
 AUTHORIZE_PATH = "/oauth/authorize"
 RESUME_PATH = "/oauth/authorize/resume"
@@ -106,14 +110,19 @@ def deliver(
     return RedirectResponse(with_params(redirect_uri, params), status_code=303)
 
 
-def redirect_error(request: Request, error: OAuth2Error, params: dict[str, str]) -> Response:
-    services: Services = request.app.state.services
+def error_fields(services: Services, error: OAuth2Error, params: dict[str, str]) -> dict[str, str]:
     body = {"error": error.error}
     if error.description:
         body["error_description"] = error.description
     if params.get("state"):
         body["state"] = params["state"]
     body["iss"] = services.settings.issuer
+    return body
+
+
+def redirect_error(request: Request, error: OAuth2Error, params: dict[str, str]) -> Response:
+    services: Services = request.app.state.services
+    body = error_fields(services, error, params)
     mode = params.get("response_mode")
     return deliver(request, error.redirect_uri, body, mode if mode in RESPONSE_MODES else None)
 
@@ -247,6 +256,15 @@ async def authorize(
             requested = [scope for scope in requested if scope != "offline_access"]
             # In the request itself: Authlib validates it again when it issues the code.
             oauth_request.payload.data["scope"] = " ".join(requested)
+        if any(scope.startswith("admin:") for scope in requested):
+            # Admin scopes only for accounts that hold them as roles; others just lose them.
+            held = await services.access.admin_scopes(end_user.account.id)
+            requested = [s for s in requested if not s.startswith("admin:") or s in held]
+            oauth_request.payload.data["scope"] = " ".join(requested)
+
+        gate = await _gate(request, params, tx, tx_id, session, end_user, client, grant, prompts)
+        if isinstance(gate, Response):
+            return gate
         # What the user consents to: the scopes, and the scopes of claims asked for by name.
         scopes = set(requested) | scopes_for_claims(getattr(oauth_request, "claims_request", None))
         decided = tx.consent if tx is not None else None
@@ -289,6 +307,15 @@ async def authorize(
         await write()
     if tx_id:
         await services.expiring.delete(f"authz:{tx_id}")
+    await services.audit.record(
+        AuditEvent(
+            "authorize.granted",
+            actor=end_user.account.id,
+            client_id=client.client_id,
+            details={"scope": oauth_request.payload.data.get("scope"), "act_for": end_user.act_for},
+        ),
+        request=request,
+    )
     location = issued.headers.get("location", "")
     if params.get("response_mode") != "form_post":
         return RedirectResponse(location, status_code=303)
@@ -296,3 +323,104 @@ async def authorize(
     original = parse_qsl(urlsplit(grant.redirect_uri).query, keep_blank_values=True)
     added = parse_qsl(urlsplit(location).query, keep_blank_values=True)[len(original) :]
     return deliver(request, grant.redirect_uri, dict(added), "form_post")
+
+
+async def _gate(
+    request: Request,
+    params: dict[str, str],
+    tx: Transaction | None,
+    tx_id: str | None,
+    session: SsoSession,
+    end_user: EndUser,
+    client: Any,
+    grant: Any,
+    prompts: set[str],
+) -> Response | None:
+    """The client's access policy for the signed-in person: a denial page, a step-up sign-in
+    or the act-for choice as needed; otherwise fills in ``end_user``'s claims for this app."""
+    services: Services = request.app.state.services
+    account = end_user.account
+    verdict = await services.access.decide(
+        account,
+        client.client_id,
+        session.acr,
+        session.amr,
+        requested_level(params.get("acr_values")),
+    )
+    decision = verdict.decision
+    signed_in_here = tx is not None and tx.signed_in_sid == session.sid
+    if decision.outcome == "step_up" and "none" in prompts:
+        return redirect_error(request, LoginRequiredError(redirect_uri=grant.redirect_uri), params)
+    if decision.outcome == "step_up" and signed_in_here:
+        # Signed in again and still short: no endless loop of sign-in pages.
+        decision = Decision(
+            "deny", decision.check, "the stronger sign-in did not happen", decision.acr
+        )
+    if decision.outcome == "step_up":
+        browser, new_browser = services.csrf.browser_id(request)
+        if tx is None:
+            tx = Transaction(params=params, browser=browser)
+            tx_id = await save_transaction(services, tx)
+        tx.extra["step_up"] = {"acr": decision.acr, "methods": sorted(verdict.stronger_methods)}
+        await update_transaction(services, tx_id, tx)  # type: ignore[arg-type]
+        await services.audit.record(
+            AuditEvent(
+                "authorize.step_up",
+                actor=account.id,
+                client_id=client.client_id,
+                check=decision.check,
+                details={"from": session.acr, "to": decision.acr},
+            ),
+            request=request,
+        )
+        response = RedirectResponse(f"/login?tx={tx_id}", status_code=303)
+        if new_browser:
+            services.csrf.set_cookie(response, browser)
+        return response
+
+    act_for: str | None = None
+    if decision.outcome == "allow" and verdict.document.act_for:
+        choices = await services.delegations.of_member(account.id)
+        chosen = tx.extra.get("act_for") if tx is not None else None
+        if chosen is None and choices and "none" not in prompts:
+            browser, new_browser = services.csrf.browser_id(request)
+            if tx is None:
+                tx = Transaction(params=params, browser=browser)
+                tx_id = await save_transaction(services, tx)
+            response = RedirectResponse(f"/act-for?tx={tx_id}", status_code=303)
+            if new_browser:
+                services.csrf.set_cookie(response, browser)
+            return response
+        if chosen:
+            if await services.delegations.active(account.id, chosen) is None:
+                decision = Decision("deny", "organisation", "no live delegation from it")
+            act_for = chosen
+
+    if decision.outcome == "deny":
+        await services.audit.record(
+            AuditEvent(
+                "authorize.denied",
+                outcome="denied",
+                actor=account.id,
+                client_id=client.client_id,
+                check=decision.check,
+                details={"reason": decision.reason},
+            ),
+            request=request,
+        )
+        error = AccessDeniedError(description=decision.reason, redirect_uri=grant.redirect_uri)
+        fields = error_fields(services, error, params)
+        return denied_page(
+            request,
+            client,
+            params,
+            decision,
+            grant.redirect_uri,
+            fields,
+            with_params(grant.redirect_uri, fields),
+        )
+    end_user.act_for = act_for
+    end_user.claims = await app_claims(
+        services, account, client, verdict.org, verdict.document, act_for
+    )
+    return None

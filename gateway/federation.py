@@ -158,6 +158,16 @@ class FederationService:
         )
         return await self._accounts.get(account_id)
 
+    async def verified_identifiers(self, account_id: str, kinds: set[str]) -> dict[str, str]:
+        """The account's verified identifiers of ``kinds``, decrypted (for restricted claims an
+        admin approved an app for; never logged)."""
+        found = await self._identities.identifiers_of(account_id)
+        return {
+            item.type: self._vault.open(item.type, item.value)
+            for item in found
+            if item.verified and item.type in kinds
+        }
+
     async def links_of(self, account_id: str) -> list[LinkedIdentity]:
         return await self._identities.links_of(account_id)
 

@@ -69,9 +69,18 @@ async def _login_form(
     locale = _locale(request, tx)
     client_name, action_sources = await _client_view(services, tx)
     every = await services.departments.all()
+    step_up = tx.extra.get("step_up")
+    notice = None
+    if step_up:
+        # Only the ways of signing in that reach the level the app needs.
+        every = [d for d in every if d.id in step_up["methods"]]
+        notice = messages(locale).step_up_notice.format(client=client_name, level=step_up["acr"])
     departments = [d for d in every if d.takes_passwords]
     redirects = [d for d in every if not d.takes_passwords]
-    chosen = provider or tx.params.get("idp_hint") or LOCAL
+    local = not step_up
+    chosen = provider or tx.params.get("idp_hint") or (LOCAL if local else "")
+    if not local and departments and chosen not in {d.id for d in departments}:
+        chosen = departments[0].id
     response = page(
         request,
         "login.html",
@@ -92,6 +101,9 @@ async def _login_form(
                 for d in redirects
             ],
             "chosen": chosen,
+            "notice": notice,
+            "local": local,
+            "password_form": local or bool(departments),
         },
         status=status,
         form_action=action_sources,

@@ -72,6 +72,8 @@ class EndUser:
     amr: list[str]
     acr: str | None = None
     sid: str | None = None
+    act_for: str | None = None  # the enterprise this person acts for, if any
+    claims: dict[str, Any] = field(default_factory=dict)  # organisation claims for this app
 
     def get_user_id(self) -> str:
         return self.subject
@@ -94,6 +96,8 @@ class CodeRecord(AuthorizationCodeMixin):
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     claims: dict[str, Any] | None = None
+    act_for: str | None = None
+    extra_claims: dict[str, Any] | None = None  # organisation claims decided at authorization
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
@@ -143,6 +147,7 @@ class GrantContext:
     code_digest: str | None = None
     refresh: RefreshToken | None = None
     account: Account | None = None
+    org_claims: dict[str, Any] | None = None  # recomputed for a refresh
     access_jti: str | None = None
     family_id: str | None = None  # of the refresh token issued, if any
     finally_writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -293,6 +298,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
                 claims["acr"] = user.acr
             if user.sid:
                 claims["sid"] = user.sid
+            claims.update({k: v for k, v in user.claims.items() if k not in claims})
         claims.update(self.get_extra_claims(client, grant_type, user, scope))
         context = grant_context.get(None)
         if context is not None:
@@ -399,6 +405,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
             claims=getattr(request, "claims_request", None),
+            act_for=user.act_for,
+            extra_claims=user.claims,
         )
         store = self.server.services.expiring
 
@@ -428,6 +436,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             amr=authorization_code.amr,
             acr=authorization_code.acr,
             sid=authorization_code.sid,
+            act_for=authorization_code.act_for,
+            claims=authorization_code.extra_claims or {},
         )
 
 
@@ -456,6 +466,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             amr=list(record.amr),
             acr=record.acr,
             sid=record.sid,
+            act_for=record.act_for,
+            claims=grant_context.get().org_claims or {},
         )
 
     def revoke_old_credential(self, refresh_token: RefreshView) -> None:
@@ -503,6 +515,7 @@ class IdTokens(OpenIDCode):
         claims = user_claims(user.account, user.subject, scope_to_list(scope) or [], requested)
         if user.sid:
             claims["sid"] = user.sid
+        claims.update({k: v for k, v in user.claims.items() if k not in claims})
         return claims
 
 
@@ -580,6 +593,7 @@ class AuthorizationServer(_AuthlibServer):
             acr=user.acr,
             amr=tuple(user.amr),
             access_jti=context.access_jti,
+            act_for=user.act_for,
         )
         context.family_id = record.family_id
         store = self.services.refresh_tokens

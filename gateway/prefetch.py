@@ -8,12 +8,14 @@ import json
 from authlib.oauth2.rfc6749 import InvalidGrantError
 from starlette.responses import Response
 
+from gateway.access import app_claims
 from gateway.oauth import CODE_USED_TTL, CodeRecord, GrantContext, digest
 from gateway.responses import oauth_error
 from gateway.revocations import end_session_grants, revoke_access_token, revoke_family
 from gateway.services import Services
 from gateway.sessions import SsoSession
 from providers.base import Identity, ProviderUnavailable, RefreshProvider
+from store.records import RefreshToken
 
 
 async def prefetch_grant(
@@ -123,4 +125,28 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
     context.account = await services.accounts.get(record.account_id)
     if context.account is None or context.account.disabled:
         return oauth_error("invalid_grant", "The account of this token is not available.")
+    return await _still_admitted(services, record, context)
+
+
+async def _still_admitted(
+    services: Services, record: RefreshToken, context: GrantContext
+) -> Response | None:
+    """A refresh asks the client's access policy again and re-reads roles and delegations, so
+    a withdrawn role or delegation takes effect here at the latest."""
+    account = context.account
+    client = context.clients.get(record.client_id) or await services.clients.get(record.client_id)
+    if account is None or client is None:
+        return oauth_error("invalid_grant", "The refresh token is invalid, expired or revoked.")
+    verdict = await services.access.decide(account, client.client_id, record.acr, list(record.amr))
+    withdrawn = None
+    if verdict.decision.outcome != "allow":
+        withdrawn = f"access withdrawn ({verdict.decision.check})"
+    elif record.act_for and await services.delegations.active(account.id, record.act_for) is None:
+        withdrawn = "delegation ended"
+    if withdrawn is not None:
+        await revoke_family(services, record.family_id, withdrawn)
+        return oauth_error("invalid_grant", "Access to this application has been withdrawn.")
+    context.org_claims = await app_claims(
+        services, account, client, verdict.org, verdict.document, record.act_for
+    )
     return None

@@ -13,6 +13,7 @@ from gateway.accounts import AccountService
 from gateway.audit import AuditLog
 from gateway.clients import ClientService
 from gateway.csrf import Csrf
+from gateway.delegations import DelegationService
 from gateway.departments import DepartmentService
 from gateway.errors import GatewayError
 from gateway.federation import FederationService
@@ -60,6 +61,7 @@ class Services:
     logins: ProviderStore
     audit: AuditLog
     access: AccessService
+    delegations: DelegationService
 
     async def close(self) -> None:
         await self.audit.close()
@@ -154,6 +156,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         )
 
     departments = DepartmentService(provider_store, master_key, clock)
+    audit = AuditLog(database, clock)
     return Services(
         settings=settings,
         clock=clock,
@@ -173,6 +176,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         departments=departments,
         federation=federation,
         logins=provider_store,
-        audit=AuditLog(database, clock),
+        audit=audit,
         access=AccessService(database, departments, clock, settings.client_cache_seconds),
+        delegations=DelegationService(database, audit, clock),
     )

@@ -14,6 +14,11 @@ from gateway.claims import sector_of, user_claims
 from gateway.forms import FormError, read_form
 from gateway.services import Services
 
+_TOKEN_ONLY = frozenset(
+    {"iss", "sub", "aud", "client_id", "iat", "exp", "nbf", "jti", "scope", "auth_time", "acr"}
+    | {"amr", "sid", "azp", "typ", "cnf"}
+)
+
 
 def _bearer_error(status: int, error: str | None, description: str | None = None) -> Response:
     challenge = 'Bearer realm="yihaotong"'
@@ -63,9 +68,10 @@ async def userinfo_endpoint(request: Request) -> Response:
     account = await services.accounts.get(account_id) if account_id else None
     if account is None or account.disabled or client is None:
         return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
-    body = json.dumps(
-        user_claims(account, subject, scopes), ensure_ascii=False, separators=(",", ":")
-    )
+    answer = user_claims(account, subject, scopes)
+    # The organisation claims decided when the token was issued (roles, groups, org, ...).
+    answer.update({k: v for k, v in claims.items() if k not in _TOKEN_ONLY and k not in answer})
+    body = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
     return Response(
         body,
         media_type="application/json",

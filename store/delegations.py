@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.records import Delegation
 from store.tables import DelegationRow
+from store.versioned import update_versioned
 
 _FIELDS = [f.name for f in fields(Delegation)]
 
@@ -57,3 +58,10 @@ async def list_delegations(
         query.order_by(DelegationRow.created_at, DelegationRow.id).offset(offset).limit(limit)
     )
     return [delegation_record(row) for row in rows], int(total or 0)
+
+
+async def revoke_delegation(session: AsyncSession, delegation_id: str, now: float) -> Delegation:
+    await update_versioned(session, DelegationRow, delegation_id, None, {"revoked_at": now})
+    revoked = await get_delegation(session, delegation_id)
+    assert revoked is not None
+    return revoked

@@ -93,6 +93,7 @@ class RefreshToken:
     acr: str | None = None
     amr: tuple[str, ...] = ()
     access_jti: str | None = None
+    act_for: str | None = None  # the enterprise (legal-person account) acted for
     used_at: float | None = None
     revoked_at: float | None = None
 

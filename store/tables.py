@@ -183,6 +183,7 @@ class RefreshTokenRow(Base):
     acr: Mapped[str | None] = mapped_column(String(64))
     amr: Mapped[list[str]] = mapped_column(JSON)
     access_jti: Mapped[str | None] = mapped_column(String(43))
+    act_for: Mapped[str | None] = mapped_column(String(36))  # the enterprise acted for, if any
     created_at: Mapped[float] = mapped_column(EpochTime)
     expires_at: Mapped[float] = mapped_column(EpochTime)
     used_at: Mapped[float | None] = mapped_column(EpochTime)

@@ -166,6 +166,7 @@ def upgrade() -> None:
     )
     op.add_column("accounts", sa.Column("department_id", sa.String(length=32), nullable=True))
     op.create_index(op.f("ix_accounts_department_id"), "accounts", ["department_id"], unique=False)
+    op.add_column("refresh_tokens", sa.Column("act_for", sa.String(length=36), nullable=True))
     op.add_column("clients", sa.Column("department_id", sa.String(length=32), nullable=True))
     op.create_index(op.f("ix_clients_department_id"), "clients", ["department_id"], unique=False)
     dialect = op.get_bind().dialect.name
@@ -179,6 +180,7 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION audit_events_append_only()")
     op.drop_index(op.f("ix_clients_department_id"), table_name="clients")
     op.drop_column("clients", "department_id")
+    op.drop_column("refresh_tokens", "act_for")
     op.drop_index(op.f("ix_accounts_department_id"), table_name="accounts")
     op.drop_column("accounts", "department_id")
     op.drop_index(op.f("ix_role_assignments_role_id"), table_name="role_assignments")
