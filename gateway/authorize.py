@@ -348,10 +348,13 @@ async def _gate(
         requested_level(params.get("acr_values")),
     )
     decision = verdict.decision
-    signed_in_here = tx is not None and tx.signed_in_sid == session.sid
+    # A sign-in inside this transaction that was the step-up already and still falls short.
+    stepped_up_here = (
+        tx is not None and tx.signed_in_sid == session.sid and bool(tx.extra.get("step_up"))
+    )
     if decision.outcome == "step_up" and "none" in prompts:
         return redirect_error(request, LoginRequiredError(redirect_uri=grant.redirect_uri), params)
-    if decision.outcome == "step_up" and signed_in_here:
+    if decision.outcome == "step_up" and stepped_up_here:
         # Signed in again and still short: no endless loop of sign-in pages.
         decision = Decision(
             "deny", decision.check, "the stronger sign-in did not happen", decision.acr

@@ -62,9 +62,11 @@ def decide_access(policy: AccessPolicy, facts: AccessFacts) -> Decision:
         return Decision("deny", "department", "outside the admitted departments")
     if not meets(facts.acr, policy.min_acr):
         if rank(facts.account_assurance) < rank(policy.min_acr):
-            return Decision("deny", "assurance", f"the account is not verified to {policy.min_acr}")
+            reason = f"the account is not verified to {policy.min_acr}"
+            return Decision("deny", "assurance", reason, policy.min_acr)
         if not facts.stronger_methods:
-            return Decision("deny", "assurance", "no stronger sign-in method is available")
+            reason = "no stronger sign-in method is available"
+            return Decision("deny", "assurance", reason, policy.min_acr)
         return Decision("step_up", "assurance", f"{policy.min_acr} is required", policy.min_acr)
     if policy.mfa and not multi_factor(facts.amr):
         if not facts.stronger_methods:
