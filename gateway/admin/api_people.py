@@ -1,0 +1,215 @@
+"""Admin API: accounts, their linked department logins and their SSO sessions."""
+
+from __future__ import annotations
+
+from gateway.admin import people
+from gateway.admin.auth import READ, WRITE
+from gateway.admin.etags import etag_of
+from gateway.admin.http import Call, Reply, endpoint
+from gateway.admin.models import (
+    AccountOut,
+    AccountPage,
+    AccountPatch,
+    AccountQuery,
+    Count,
+    LinkList,
+    LinkOut,
+    SessionList,
+    SessionOut,
+    UnlinkQuery,
+    when,
+)
+from gateway.logout import end_sso_session
+from store.records import Account
+
+TAG = "accounts"
+
+
+def account_out(account: Account) -> AccountOut:
+    return AccountOut(
+        id=account.id,
+        username=account.username,
+        name=account.name,
+        phone=account.phone,
+        email=account.email,
+        disabled=account.disabled,
+        kind=account.kind,
+        assurance=account.assurance,
+        department_id=account.department_id,
+        created_at=when(account.created_at),  # type: ignore[arg-type]
+        updated_at=when(account.updated_at),  # type: ignore[arg-type]
+    )
+
+
+def _ender(call: Call) -> people.SessionEnder:
+    """Ends a session as logout does: grants revoked, back-channel logout sent."""
+
+    async def end(sid: str) -> None:
+        await end_sso_session(call.request, sid, "admin")
+
+    return end
+
+
+@endpoint(
+    "GET",
+    "/accounts",
+    scope=READ,
+    tag=TAG,
+    summary="List accounts",
+    out=AccountPage,
+    query=AccountQuery,
+)
+async def list_accounts(call: Call) -> Reply:
+    """Accounts of the departments inside your subtrees (city-wide: every account)."""
+    q: AccountQuery = call.query
+    filters = q.model_dump(exclude={"offset", "limit"}, exclude_none=True)
+    items, total = await people.list_accounts(
+        call.services, call.reach, q.offset, q.limit, **filters
+    )
+    page = AccountPage(
+        items=[account_out(a) for a in items], total=total, offset=q.offset, limit=q.limit
+    )
+    return Reply(page)
+
+
+@endpoint(
+    "GET",
+    "/accounts/{account_id}",
+    scope=READ,
+    tag=TAG,
+    summary="Get an account",
+    out=AccountOut,
+    etag=True,
+)
+async def get_account(call: Call) -> Reply:
+    account = await people.get_account(call.services, call.reach, call.params["account_id"])
+    return Reply(account_out(account), etag=etag_of(account))
+
+
+@endpoint(
+    "PATCH",
+    "/accounts/{account_id}",
+    scope=WRITE,
+    tag=TAG,
+    summary="Disable, enable or move an account",
+    out=AccountOut,
+    body=AccountPatch,
+    etag=True,
+    if_match=True,
+)
+async def patch_account(call: Call) -> Reply:
+    """Disabling ends every SSO session of the account (with back-channel logout)."""
+    values = {name: getattr(call.body, name) for name in call.fields}
+    if values.get("disabled", False) is None:
+        values.pop("disabled")
+    account = await people.update_account(
+        call.services,
+        call.actor,
+        call.reach,
+        call.params["account_id"],
+        values,
+        call.pre,
+        _ender(call),
+    )
+    return Reply(account_out(account), etag=etag_of(account))
+
+
+@endpoint(
+    "POST",
+    "/accounts/{account_id}/unlock",
+    scope=WRITE,
+    tag=TAG,
+    summary="Clear the account's sign-in lockout",
+    status=204,
+)
+async def unlock_account(call: Call) -> Reply:
+    await people.unlock(call.services, call.actor, call.reach, call.params["account_id"])
+    return Reply(status=204)
+
+
+@endpoint(
+    "GET",
+    "/accounts/{account_id}/links",
+    scope=READ,
+    tag=TAG,
+    summary="List the account's linked department logins",
+    out=LinkList,
+)
+async def list_links(call: Call) -> Reply:
+    links = await people.links(call.services, call.reach, call.params["account_id"])
+    items = [
+        LinkOut(
+            provider_id=link.provider_id,
+            subject=link.subject,
+            first_login_at=when(link.first_login_at),  # type: ignore[arg-type]
+            last_login_at=when(link.last_login_at),  # type: ignore[arg-type]
+        )
+        for link in links
+    ]
+    return Reply(LinkList(items=items))
+
+
+@endpoint(
+    "DELETE",
+    "/accounts/{account_id}/links/{provider_id}",
+    scope=WRITE,
+    tag=TAG,
+    summary="Unlink a department login",
+    status=204,
+    query=UnlinkQuery,
+)
+async def unlink(call: Call) -> Reply:
+    """The next sign-in through that department meets the linking rules again."""
+    await people.unlink(
+        call.services,
+        call.actor,
+        call.reach,
+        call.params["account_id"],
+        call.params["provider_id"],
+        call.query.subject,
+    )
+    return Reply(status=204)
+
+
+@endpoint(
+    "GET",
+    "/accounts/{account_id}/sessions",
+    scope=READ,
+    tag=TAG,
+    summary="List the account's SSO sessions",
+    out=SessionList,
+)
+async def list_sessions(call: Call) -> Reply:
+    found = await people.sessions_of(call.services, call.reach, call.params["account_id"])
+    items = [
+        SessionOut(
+            sid=s.sid,
+            created_at=when(s.created_at),  # type: ignore[arg-type]
+            auth_time=when(s.auth_time),  # type: ignore[arg-type]
+            last_seen=when(s.last_seen),  # type: ignore[arg-type]
+            acr=s.acr,
+            amr=list(s.amr),
+            idp=s.idp,
+            ip=s.ip,
+            user_agent=s.user_agent,
+            clients=clients,
+        )
+        for s, clients in found
+    ]
+    return Reply(SessionList(items=items))
+
+
+@endpoint(
+    "DELETE",
+    "/accounts/{account_id}/sessions",
+    scope=WRITE,
+    tag=TAG,
+    summary="End every SSO session of the account",
+    out=Count,
+)
+async def revoke_sessions(call: Call) -> Reply:
+    """Ends them as logout does: session-bound tokens revoked, back-channel logout sent."""
+    ended = await people.revoke_sessions(
+        call.services, call.actor, call.reach, call.params["account_id"], _ender(call)
+    )
+    return Reply(Count(count=ended))

@@ -1,0 +1,252 @@
+"""Administering apps (OAuth clients) and their access policies (shared by the REST API and the
+command line). An app belongs to the department that owns it; that department's administrators
+manage it, its roles and its policy."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.admin.changes import Actor, change
+from gateway.admin.errors import Invalid, Missing, Stale
+from gateway.admin.etags import NONE, Precondition, etag_of
+from gateway.admin.org import path_of, target_department
+from gateway.admin.reach import Reach
+from gateway.client_policy import DEFAULT_POLICY, PolicyDocument
+from gateway.clients import secret_digest
+from gateway.services import Services
+from policies.clients import registration_problem
+from store import client_policies
+from store import clients as client_store
+from store.records import Client, ClientPolicy
+
+DEFAULT_GRANTS = ("authorization_code", "refresh_token")
+
+
+def _problem(client: Client) -> None:
+    method = client.token_endpoint_auth_method
+    problem = registration_problem(
+        name=client.name,
+        public=client.public,
+        redirect_uris=client.redirect_uris,
+        post_logout_redirect_uris=client.post_logout_redirect_uris,
+        backchannel_logout_uri=client.backchannel_logout_uri,
+        grant_types=client.grant_types,
+        token_endpoint_auth_method=None if method == "none" else method,
+        scopes=client.scopes,
+        frontchannel_logout_uri=client.frontchannel_logout_uri,
+        subject_type=client.subject_type,
+        sector_identifier=client.sector_identifier,
+    )
+    if problem:
+        field = {
+            "name": "client_name",
+            "grant_type": "grant_types",
+            "redirect_uri": "redirect_uris",
+            "post_logout_redirect_uri": "post_logout_redirect_uris",
+            "scope": "scopes",
+        }.get(problem[0], problem[0])
+        raise Invalid.field(["body", field], problem[1])
+
+
+async def visible_client(session: AsyncSession, reach: Reach, client_id: str) -> Client:
+    client = await client_store.get_client(session, client_id)
+    if client is None:
+        raise Missing("No such client.")
+    reach.require(await path_of(session, client.department_id), "client")
+    return client
+
+
+# Client fields in the API -> record fields.
+_FIELDS = {
+    "client_name": "name",
+    "redirect_uris": "redirect_uris",
+    "post_logout_redirect_uris": "post_logout_redirect_uris",
+    "backchannel_logout_uri": "backchannel_logout_uri",
+    "frontchannel_logout_uri": "frontchannel_logout_uri",
+    "subject_type": "subject_type",
+    "sector_identifier": "sector_identifier",
+    "grant_types": "grant_types",
+    "scopes": "scopes",
+    "require_consent": "require_consent",
+    "token_endpoint_auth_method": "token_endpoint_auth_method",
+    "department_id": "department_id",
+}
+
+
+def _record_values(values: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, value in values.items():
+        field = _FIELDS[name]
+        if isinstance(value, list):
+            value = tuple(dict.fromkeys(value))
+        if field == "name":
+            value = value.strip()
+        out[field] = value
+    return out
+
+
+async def list_clients(
+    services: Services,
+    reach: Reach,
+    offset: int,
+    limit: int,
+    department_id: str | None = None,
+    name: str | None = None,
+) -> tuple[list[Client], int]:
+    async with services.database.sessions() as session:
+        return await client_store.list_clients(
+            session, reach.limit, offset, limit, department_id, name
+        )
+
+
+async def get_client(services: Services, reach: Reach, client_id: str) -> Client:
+    async with services.database.sessions() as session:
+        return await visible_client(session, reach, client_id)
+
+
+async def create_client(
+    services: Services, actor: Actor, reach: Reach, values: dict[str, Any]
+) -> tuple[Client, str | None]:
+    """Register an app; returns it with its secret (shown once, stored as a digest)."""
+    public = bool(values.pop("public", False))
+    now = services.clock.now()
+    client = Client(
+        client_id=str(uuid.uuid4()),
+        name="",
+        public=public,
+        grant_types=DEFAULT_GRANTS,
+        created_at=now,
+        updated_at=now,
+    )
+    client = replace(client, **_record_values(values))
+    method = "none" if public else client.token_endpoint_auth_method
+    client = replace(client, token_endpoint_auth_method=method)
+    _problem(client)
+    secret = None if public else secrets.token_urlsafe(32)
+    client = replace(client, secret_digest=secret and secret_digest(secret))
+    async with change(services, actor, "admin.client.created", client.client_id) as c:
+        await target_department(c.session, reach, client.department_id, "department_id")
+        c.after = await client_store.insert_client(c.session, client)
+    services.clients.forget(client.client_id)
+    return client, secret
+
+
+async def update_client(
+    services: Services,
+    actor: Actor,
+    reach: Reach,
+    client_id: str,
+    values: dict[str, Any],
+    pre: Precondition = NONE,
+    event: str = "admin.client.updated",
+) -> Client:
+    async with change(services, actor, event, client_id) as c:
+        before = await visible_client(c.session, reach, client_id)
+        pre.check(etag_of(before))
+        changes = _record_values(values)
+        if "department_id" in changes:
+            await target_department(c.session, reach, changes["department_id"], "department_id")
+        _problem(replace(before, **changes))
+        c.before = before
+        c.after = await client_store.update_client(
+            c.session,
+            client_id,
+            before.updated_at if pre.given else None,
+            changes,
+            services.clock.now(),
+        )
+    services.clients.forget(client_id)
+    return c.after
+
+
+async def rotate_secret(
+    services: Services, actor: Actor, reach: Reach, client_id: str, pre: Precondition = NONE
+) -> tuple[Client, str]:
+    """A new secret for a confidential client; the old one stops working at once."""
+    secret = secrets.token_urlsafe(32)
+    async with change(services, actor, "admin.client.secret_rotated", client_id) as c:
+        before = await visible_client(c.session, reach, client_id)
+        pre.check(etag_of(before))
+        if before.public:
+            raise Invalid.field(["path", "client_id"], "a public client has no secret")
+        c.after = await client_store.update_client(
+            c.session,
+            client_id,
+            before.updated_at if pre.given else None,
+            {"secret_digest": secret_digest(secret)},
+            services.clock.now(),
+        )
+        c.before = before
+    services.clients.forget(client_id)
+    return c.after, secret
+
+
+async def delete_client(
+    services: Services, actor: Actor, reach: Reach, client_id: str, pre: Precondition = NONE
+) -> None:
+    async with change(services, actor, "admin.client.deleted", client_id) as c:
+        c.before = await visible_client(c.session, reach, client_id)
+        pre.check(etag_of(c.before))
+        await client_store.delete_client(
+            c.session, client_id, c.before.updated_at if pre.given else None
+        )
+    services.clients.forget(client_id)
+    services.access.forget(client_id)
+
+
+# -- policies -------------------------------------------------------------------------------------
+
+
+def default_policy(client_id: str) -> ClientPolicy:
+    return ClientPolicy(client_id, DEFAULT_POLICY.model_dump(mode="json"), 0, 0.0)
+
+
+def document_of(policy: ClientPolicy) -> PolicyDocument:
+    try:
+        return PolicyDocument.model_validate(policy.document)
+    except ValidationError:
+        return PolicyDocument(kinds=[])  # as the access service reads it: admits nobody
+
+
+async def get_policy(services: Services, reach: Reach, client_id: str) -> ClientPolicy:
+    async with services.database.sessions() as session:
+        await visible_client(session, reach, client_id)
+        stored = await client_policies.get_policy(session, client_id)
+    return stored or default_policy(client_id)
+
+
+async def put_policy(
+    services: Services,
+    actor: Actor,
+    reach: Reach,
+    client_id: str,
+    document: PolicyDocument,
+    pre: Precondition = NONE,
+) -> ClientPolicy:
+    try:
+        async with change(services, actor, "admin.policy.updated", client_id) as c:
+            await visible_client(c.session, reach, client_id)
+            stored = await client_policies.get_policy(c.session, client_id)
+            before = stored or default_policy(client_id)
+            pre.check(etag_of(before))
+            c.before = {"document": before.document, "version": before.version}
+            policy = await client_policies.put_policy(
+                c.session,
+                client_id,
+                document.model_dump(mode="json"),
+                before.version if pre.given else None,
+                services.clock.now(),
+            )
+            c.after = {"document": policy.document, "version": policy.version}
+    except IntegrityError as error:
+        # Two first policies written at once: the other one won.
+        raise Stale("The policy changed since it was read.") from error
+    services.access.forget(client_id)
+    return policy

@@ -1,0 +1,50 @@
+"""Entity tags for admin resources, and ``If-Match`` (RFC 9110 §13.1.1, strong comparison).
+
+A versioned row's tag is its version; an account's or client's is its ``updated_at`` (in
+microseconds); anything else's is a digest of its representation. The tag is compared inside
+the changing transaction, and the change itself is conditional on what was read, so of two
+edits made with one tag exactly one succeeds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import Any
+
+from gateway.admin.errors import Stale
+
+
+def etag_of(record: Any, representation: Any = None) -> str:
+    version = getattr(record, "version", None)
+    if isinstance(version, int):
+        return f'"v{version}"'
+    stamp = getattr(record, "updated_at", None)
+    if isinstance(stamp, float):
+        return f'"t{round(stamp * 1_000_000)}"'
+    if representation is None and is_dataclass(record) and not isinstance(record, type):
+        representation = asdict(record)
+    data = json.dumps(representation, sort_keys=True, default=str, ensure_ascii=False)
+    return '"h' + hashlib.sha256(data.encode()).hexdigest()[:24] + '"'
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """What ``If-Match`` asked for: nothing, any current representation (``*``), or tags."""
+
+    header: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.header is not None
+
+    def check(self, current: str) -> None:
+        """Raise Stale unless the current tag satisfies the header."""
+        if self.header is None or self.header.strip() == "*":
+            return
+        tags = [tag.strip() for tag in self.header.split(",")]
+        if current not in tags:  # weak tags (W/"...") never match strongly
+            raise Stale("The resource changed since it was read (If-Match does not match).")
+
+
+NONE = Precondition()

@@ -1,0 +1,426 @@
+"""What the admin API reads and writes, as pydantic models: they validate requests (unknown
+fields are refused) and are the source of the OpenAPI document's schemas."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from gateway.client_policy import PolicyDocument
+from policies.clients import GRANT_TYPES
+
+MAX_LIMIT = 200
+DepartmentId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+GroupId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+RoleName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
+Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+ScopeToken = Annotated[str, StringConstraints(pattern=r"^[\x21\x23-\x5B\x5D-\x7E]{1,128}$")]
+GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+assert set(GRANT_TYPES) == set(GrantType.__args__)  # type: ignore[attr-defined]
+
+
+def when(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(Model):
+    total: int = Field(description="How many match, across all pages.")
+    offset: int
+    limit: int
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    offset: int = Field(0, ge=0, le=1_000_000_000)
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = Field(
+        None, description="Each invalid field: its location (pydantic's loc) and what is wrong."
+    )
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    field: str
+    message: str
+
+
+# -- accounts -------------------------------------------------------------------------------------
+
+
+class AccountOut(Model):
+    id: str
+    username: str
+    name: str | None
+    phone: str | None
+    email: str | None
+    disabled: bool
+    kind: str
+    assurance: str
+    department_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountPage(Page):
+    items: list[AccountOut]
+
+
+class AccountQuery(PageQuery):
+    username: str | None = Field(None, max_length=64, description="Usernames starting so.")
+    department_id: str | None = Field(None, max_length=32)
+    disabled: bool | None = None
+    kind: Literal["person", "legal_person", "staff"] | None = None
+
+
+class AccountPatch(Model):
+    disabled: bool | None = Field(
+        None, description="Disabling also ends every SSO session of the account."
+    )
+    department_id: DepartmentId | None = Field(
+        None, description="Where the person works (null: nowhere)."
+    )
+
+
+class LinkOut(Model):
+    provider_id: str
+    subject: str
+    first_login_at: datetime
+    last_login_at: datetime
+
+
+class LinkList(Model):
+    items: list[LinkOut]
+
+
+class UnlinkQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    subject: str | None = Field(
+        None, max_length=255, description="One subject only (default: every link to it)."
+    )
+
+
+class SessionOut(Model):
+    sid: str
+    created_at: datetime
+    auth_time: datetime
+    last_seen: datetime
+    acr: str
+    amr: list[str]
+    idp: str
+    ip: str
+    user_agent: str
+    clients: list[str]
+
+
+class SessionList(Model):
+    items: list[SessionOut]
+
+
+class Count(Model):
+    count: int
+
+
+# -- clients and policies -------------------------------------------------------------------------
+
+
+class ClientOut(Model):
+    client_id: str
+    client_name: str
+    public: bool
+    token_endpoint_auth_method: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    backchannel_logout_uri: str | None
+    frontchannel_logout_uri: str | None
+    subject_type: str
+    sector_identifier: str | None
+    grant_types: list[str]
+    scopes: list[str]
+    require_consent: bool
+    department_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClientCreated(ClientOut):
+    client_secret: str | None = Field(description="Shown now and never again (null: public).")
+
+
+class ClientPage(Page):
+    items: list[ClientOut]
+
+
+class ClientQuery(PageQuery):
+    department_id: str | None = Field(None, max_length=32)
+    name: str | None = Field(None, max_length=200, description="Names containing this.")
+
+
+class ClientChanges(Model):
+    client_name: Name | None = None
+    redirect_uris: list[Uri] | None = Field(None, max_length=50)
+    post_logout_redirect_uris: list[Uri] | None = Field(None, max_length=50)
+    backchannel_logout_uri: Uri | None = None
+    frontchannel_logout_uri: Uri | None = None
+    subject_type: Literal["public", "pairwise"] | None = None
+    sector_identifier: str | None = Field(None, max_length=255)
+    grant_types: list[GrantType] | None = Field(None, min_length=1, max_length=3)
+    scopes: list[ScopeToken] | None = Field(None, max_length=50)
+    require_consent: bool | None = None
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
+    department_id: DepartmentId | None = Field(
+        None, description="The department that owns the app (its administrators manage it)."
+    )
+
+
+class ClientCreate(ClientChanges):
+    client_name: Name
+    public: bool = Field(False, description="No secret: 'none' authentication and PKCE.")
+
+
+class SecretOut(Model):
+    client_id: str
+    client_secret: str = Field(description="Shown now and never again.")
+
+
+class PolicyOut(Model):
+    client_id: str
+    version: int = Field(description="0 while the client has the default policy.")
+    document: PolicyDocument
+    updated_at: datetime | None
+
+
+# -- organisation ---------------------------------------------------------------------------------
+
+
+class DepartmentOut(Model):
+    id: str
+    name: str
+    parent_id: str | None
+    path: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class DepartmentPage(Page):
+    items: list[DepartmentOut]
+
+
+class DepartmentQuery(PageQuery):
+    under: str | None = Field(
+        None, max_length=1000, description="A department path: that subtree only."
+    )
+
+
+class DepartmentCreate(Model):
+    id: DepartmentId
+    name: Name
+    parent_id: DepartmentId | None = None
+
+
+class DepartmentPatch(Model):
+    name: Name | None = None
+    parent_id: DepartmentId | None = Field(
+        None, description="Present: move below this department (null: make it a root)."
+    )
+
+
+class GroupOut(Model):
+    id: str
+    name: str
+    department_id: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class GroupPage(Page):
+    items: list[GroupOut]
+
+
+class GroupQuery(PageQuery):
+    department_id: str | None = Field(None, max_length=32)
+
+
+class GroupCreate(Model):
+    id: GroupId
+    name: Name
+    department_id: DepartmentId | None = None
+
+
+class GroupPatch(Model):
+    name: Name | None = None
+    department_id: DepartmentId | None = None
+
+
+class MemberOut(Model):
+    account_id: str
+    added_at: datetime
+
+
+class MemberPage(Page):
+    items: list[MemberOut]
+
+
+class RoleOut(Model):
+    id: str
+    client_id: str | None = Field(description="The app defining it; null for a global role.")
+    name: str
+    description: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RolePage(Page):
+    items: list[RoleOut]
+
+
+class RoleQuery(PageQuery):
+    client_id: str | None = Field(None, max_length=64, description="An app's roles only.")
+    scope: Literal["all", "global", "client"] = "all"
+    name: str | None = Field(None, max_length=64)
+
+
+class RoleCreate(Model):
+    name: RoleName
+    description: str = Field("", max_length=500)
+    client_id: Id | None = Field(None, description="Define it for this app (null: global).")
+
+
+class RolePatch(Model):
+    name: RoleName | None = None
+    description: str | None = Field(None, max_length=500)
+
+
+class AssignmentOut(Model):
+    id: str
+    role_id: str
+    account_id: str
+    department_id: str | None = Field(description="The subtree it holds in; null: everywhere.")
+    granted_by: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class AssignmentPage(Page):
+    items: list[AssignmentOut]
+
+
+class AssignmentQuery(PageQuery):
+    account_id: str | None = Field(None, max_length=64)
+    role_id: str | None = Field(None, max_length=64)
+    department_id: str | None = Field(None, max_length=32)
+    client_id: str | None = Field(None, max_length=64)
+
+
+class AssignmentCreate(Model):
+    account_id: Id
+    role_id: Id
+    department_id: DepartmentId | None = Field(None, description="null: the whole city.")
+    expires_at: AwareDatetime | None = None
+
+
+# -- platform -------------------------------------------------------------------------------------
+
+
+class ProviderOut(Model):
+    id: str
+    type: str
+    name: str
+    position: int
+    assurance: str
+    trusted_for: list[str]
+    verified: list[str]
+    password: bool = Field(description="Whether it checks passwords on the sign-in page.")
+
+
+class ProviderList(Model):
+    items: list[ProviderOut]
+
+
+class ProviderCreate(Model):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    config: dict[str, Any] = Field(description="The provider's settings (see README).")
+
+
+class KeyOut(Model):
+    kid: str
+    alg: str
+    state: str
+    published: bool
+    created_at: datetime
+    activated_at: datetime | None
+    retired_at: datetime | None
+    publish_until: datetime | None
+
+
+class KeyList(Model):
+    items: list[KeyOut]
+
+
+class RotateIn(Model):
+    alg: Literal["RS256", "ES256", "EdDSA"] | None = None
+    force: bool = Field(False, description="Rotate even if the next key is very new.")
+
+
+class RotateOut(Model):
+    alg: str
+    rotated: bool
+    active_kid: str
+    next_kid: str
+
+
+class AuditOut(Model):
+    id: int
+    at: datetime
+    event: str
+    outcome: str
+    actor: str | None
+    target: str | None
+    client_id: str | None
+    ip: str | None
+    request_id: str | None
+    check: str | None
+    details: dict[str, Any]
+
+
+class AuditPage(Model):
+    items: list[AuditOut]
+    total: int
+    next_cursor: str | None = Field(description="Pass as `after` for the next page.")
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event: str | None = Field(None, max_length=64, description="`admin.*` for a family.")
+    actor: str | None = Field(None, max_length=128)
+    target: str | None = Field(None, max_length=128)
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    after: int = Field(0, ge=0, le=2**62, description="The cursor: events after this id.")
+    limit: int = Field(100, ge=1, le=MAX_LIMIT)
+
+
+ProblemOut.model_rebuild()

@@ -1,0 +1,134 @@
+"""What only city-wide administrators manage: department login systems, signing keys and the
+audit log. Providers and keys are changed by their own services, which commit on their own; the
+audit entry follows in its own transaction, and a provider added whose entry cannot be written
+is removed again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gateway.admin.changes import Actor, record_after
+from gateway.admin.errors import Clash, Invalid, Missing
+from gateway.admin.reach import Reach
+from gateway.departments import Department
+from gateway.errors import AlreadyExists, InvalidInput
+from gateway.services import Services
+from keys.ring import KeyRingError, KeyRotationTooSoon, RotationResult
+from store import admin as admin_store
+from store import audit as audit_store
+from store.records import AuditEvent
+
+
+def provider_document(department: Department) -> dict[str, Any]:
+    config = department.config
+    return {
+        "id": department.id,
+        "type": config.type,
+        "name": config.name,
+        "position": config.position,
+        "assurance": config.assurance,
+        "trusted_for": sorted(config.trusted_for),
+        "verified": sorted(config.verified),
+        "password": department.takes_passwords,
+    }
+
+
+async def list_providers(services: Services, reach: Reach) -> list[Department]:
+    reach.require_city_wide("department login systems")
+    return await services.departments.all()
+
+
+async def get_provider(services: Services, reach: Reach, provider_id: str) -> Department:
+    reach.require_city_wide("department login systems")
+    department = await services.departments.get(provider_id)
+    if department is None:
+        raise Missing("No such provider.")
+    return department
+
+
+async def add_provider(
+    services: Services, actor: Actor, reach: Reach, provider_id: str, kind: str, config: dict
+) -> Department:
+    reach.require_city_wide("department login systems")
+    try:
+        await services.departments.add(provider_id, kind, config)
+    except InvalidInput as error:
+        where = error.field.split(".")
+        raise Invalid.field(["body", *where], error.reason) from error
+    except AlreadyExists as error:
+        raise Clash(str(error)) from error
+    try:
+        # The settings hold secrets under many names: only which settings were given is kept.
+        await record_after(
+            services, actor, "admin.provider.added", provider_id, type=kind, settings=sorted(config)
+        )
+    except Exception:
+        await services.departments.remove(provider_id)  # nothing happens unrecorded
+        raise
+    department = await services.departments.get(provider_id)
+    assert department is not None
+    return department
+
+
+async def remove_provider(services: Services, actor: Actor, reach: Reach, provider_id: str) -> None:
+    reach.require_city_wide("department login systems")
+    sealed = {row[0]: row for row in await services.logins.all()}.get(provider_id)
+    if sealed is None or not await services.departments.remove(provider_id):
+        raise Missing("No such provider.")
+    try:
+        await record_after(services, actor, "admin.provider.removed", provider_id, type=sealed[1])
+    except Exception:
+        # Put it back as it was (still encrypted), so nothing happens unrecorded.
+        await services.logins.add(sealed[0], sealed[1], sealed[2], services.clock.now())
+        raise
+
+
+async def rotate_key(
+    services: Services, actor: Actor, reach: Reach, alg: str | None, force: bool
+) -> RotationResult:
+    reach.require_city_wide("signing keys")
+    try:
+        result = await services.keys.rotate(alg, force=force)
+    except KeyRotationTooSoon as error:
+        raise Clash(str(error)) from error
+    except KeyRingError as error:
+        raise Invalid.field(["body", "alg"], str(error)) from error
+    await record_after(
+        services,
+        actor,
+        "admin.key.rotated",
+        result.active_kid,
+        alg=result.alg,
+        rotated=result.rotated,
+        forced=force,
+        next_kid=result.next_kid,
+    )
+    return result
+
+
+async def query_audit(
+    services: Services, reach: Reach, after: int, limit: int, **filters: Any
+) -> tuple[list[AuditEvent], int]:
+    reach.require_city_wide("the audit log")
+    await services.audit.flush()  # what was queued is part of the answer
+    async with services.database.sessions() as session:
+        events = await audit_store.query(session, after_id=after, limit=limit, **filters)
+        total = await admin_store.count_audit(session, **filters)
+    return events, total
+
+
+async def export_audit(
+    services: Services, reach: Reach, after: int, **filters: Any
+) -> AsyncIterator[AuditEvent]:
+    """Every matching event, read in batches (the export streams)."""
+    reach.require_city_wide("the audit log")
+    await services.audit.flush()
+    while True:
+        async with services.database.sessions() as session:
+            batch = await audit_store.query(session, after_id=after, limit=500, **filters)
+        for event in batch:
+            yield event
+        if len(batch) < 500:
+            return
+        after = batch[-1].id or after

@@ -1,0 +1,51 @@
+"""What an administrator reaches: the department subtrees (paths) an admin scope was granted
+in. A record outside them does not exist for that admin (404), unless the admin may read it
+and only the change is out of reach (403)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.admin.errors import Forbidden, Missing
+
+
+def inside(path: str | None, subtree: str) -> bool:
+    if subtree == "":
+        return True
+    return path is not None and (path == subtree or path.startswith(subtree + "/"))
+
+
+@dataclass(frozen=True)
+class Reach:
+    paths: tuple[str, ...]  # where it may act ("" is the whole city)
+    readable: tuple[str, ...] = ()  # where it may only look
+
+    @classmethod
+    def everywhere(cls) -> Reach:
+        return cls(("",), ("",))
+
+    @property
+    def city_wide(self) -> bool:
+        return "" in self.paths
+
+    @property
+    def limit(self) -> Sequence[str] | None:
+        """For SQL filters: None when nothing limits it."""
+        return None if self.city_wide else self.paths
+
+    def covers(self, path: str | None) -> bool:
+        """Whether a department at ``path`` (None: no department) is inside the reach."""
+        return any(inside(path, subtree) for subtree in self.paths)
+
+    def require(self, path: str | None, what: str) -> None:
+        """404 for what the admin may not see, 403 for what it may see but not change."""
+        if self.covers(path):
+            return
+        if any(inside(path, subtree) for subtree in self.readable):
+            raise Forbidden(f"The {what} is outside the part of the organisation you administer.")
+        raise Missing(f"No such {what}.")
+
+    def require_city_wide(self, what: str) -> None:
+        if not self.city_wide:
+            raise Forbidden(f"Only city-wide administrators manage {what}.")
