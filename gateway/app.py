@@ -27,6 +27,7 @@ from gateway import (
     upstream_login,
     userinfo,
 )
+from gateway import admin as admin_api
 from gateway.backchannel import BackchannelNotifier
 from gateway.logs import RequestLogMiddleware, configure_logging
 from gateway.oauth import AuthorizationServer
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         Route(act_for.ACT_FOR_PATH, act_for.act_for_page, methods=["GET"]),
         Route(act_for.ACT_FOR_PATH, act_for.act_for_submit, methods=["POST"]),
         Mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="static"),
+        admin_api.mount(),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
     ]
