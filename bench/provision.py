@@ -1,0 +1,46 @@
+"""Prepare a fresh Yihaotong instance for the bench (settings from YIHAOTONG_* variables):
+schema and keys, a web app, a client_credentials client and the sign-in accounts. Prints one
+JSON object with their ids and secrets.
+
+    python -m bench.provision USERS PASSWORD REDIRECT_URI
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from gateway.services import initialize, open_services
+from gateway.settings import Settings
+
+
+async def main(users: int, password: str, redirect_uri: str) -> dict[str, object]:
+    settings = Settings()
+    await initialize(settings)
+    services = await open_services(settings)
+    try:
+        web = await services.clients.register(name="Bench web app", redirect_uris=[redirect_uri])
+        cc = await services.clients.register(
+            name="Bench service", grant_types=["client_credentials"], scopes=["bench.read"]
+        )
+        names = []
+        for n in range(users):
+            account = await services.accounts.create_local(
+                username=f"bench{n:02d}",
+                password=password,
+                name="Bench User",
+                email=f"bench{n:02d}@example.test",
+            )
+            names.append(account.username)
+    finally:
+        await services.close()
+    return {
+        "web": {"client_id": web.client.client_id, "client_secret": web.client_secret},
+        "cc": {"client_id": cc.client.client_id, "client_secret": cc.client_secret},
+        "users": names,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))))

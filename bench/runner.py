@@ -1,0 +1,270 @@
+"""One bench run: both servers, every scenario, at each worker count; then password sign-ins."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import wrk
+from bench.sides import ROOT, Peer, Side, Yihaotong
+from bench.wrk import Request
+
+SCENARIOS = [
+    "discovery",
+    "jwks",
+    "client_credentials_rs256",
+    "client_credentials_es256",
+    "authorization_code",
+    "refresh_token",
+    "userinfo",
+    "introspection",
+]
+MINT_SECONDS = 25  # codes live 60 s: minting, warm-up and measurement must fit in that
+TOKEN_SCENARIOS = [
+    "client_credentials_rs256",
+    "client_credentials_es256",
+    "authorization_code",
+    "refresh_token",
+]
+
+
+@dataclass
+class Options:
+    workers: list[int]
+    duration: float
+    repeat: int
+    connections: int
+    sides: list[str]
+    scenarios: list[str]
+    logins: bool
+    yihaotong_port: int = 9300
+    peer_port: int = 9301
+    peer_redis_single: bool = True
+    log: Any = field(default=print)
+
+
+def cpus_for(workers: int) -> tuple[str, str | None]:
+    """Server cores, wrk cores. One worker: the server on core 0 and wrk on core 1. More
+    workers: the server on cores 0..N-1 and wrk wherever the kernel puts it."""
+    if workers == 1:
+        return "0", "1"
+    return ",".join(str(n) for n in range(workers)), None
+
+
+class Runner:
+    def __init__(self, options: Options, work: Path) -> None:
+        self.o = options
+        self.work = work
+        self.results: list[dict[str, Any]] = []
+
+    # -- measuring ---------------------------------------------------------------------------
+
+    def _wrk(
+        self, side: Side, request: Request, duration: float, wrk_cpus: str | None, **kw: Any
+    ) -> wrk.Result:
+        conf = self.work / f"wrk-{side.name}.conf"
+        kw.setdefault("connections", self.o.connections)
+        return wrk.run(side.base_url, request, conf, duration=duration, cpus=wrk_cpus, **kw)
+
+    def _record(self, side: Side, workers: int, scenario: str, runs: list[wrk.Result]) -> None:
+        median = statistics.median_low(sorted(r.rps for r in runs))
+        chosen = next(r for r in runs if r.rps == median)
+        entry = {
+            "side": side.name,
+            "workers": workers,
+            "scenario": scenario,
+            **chosen.as_dict(),
+            "rps_runs": [round(r.rps, 1) for r in runs],
+        }
+        self.results.append(entry)
+        problems = ""
+        if chosen.failed or chosen.socket_errors:
+            problems = f"  ({chosen.failed} failed, {chosen.socket_errors} socket errors)"
+        self.o.log(
+            f"  {side.name:14} w{workers} {scenario:26} {chosen.rps:9.1f} req/s  "
+            f"p50 {chosen.p50_ms:6.2f} ms  p99 {chosen.p99_ms:6.2f} ms{problems}"
+        )
+
+    def _steady(self, side: Side, workers: int, scenario: str, request: Request) -> wrk.Result:
+        _, wrk_cpus = cpus_for(workers)
+        self._wrk(side, request, 1, wrk_cpus)  # warm-up (JIT, pools, caches), not recorded
+        runs = [self._wrk(side, request, self.o.duration, wrk_cpus) for _ in range(self.o.repeat)]
+        self._record(side, workers, scenario, runs)
+        return runs[0]
+
+    def _codes(self, side: Side, count: int, wrk_cpus: str | None) -> list[str]:
+        """Up to ``count`` fresh codes, minted for at most MINT_SECONDS (codes live 60 s)."""
+        out = self.work / f"codes-{side.name}"
+        per_thread = math.ceil(count / 2)
+        minted = self._wrk(side, side.mint(out, per_thread), MINT_SECONDS, wrk_cpus)
+        codes = wrk.read_lines(out, 2)
+        self.o.log(
+            f"  {side.name:14} minted {len(codes)} codes at {minted.rps:.0f}/s "
+            f"(authorize, prompt=none; {minted.failed} failed)"
+        )
+        if len(codes) < 600:
+            raise RuntimeError(f"{side.name}: minted only {len(codes)} codes")
+        return codes
+
+    def _code_and_refresh(self, side: Side, workers: int, expected_rps: float) -> None:
+        """Codes are minted just before they are exchanged (they live 60 s); the exchange's
+        refresh tokens seed the rotation chain."""
+        _, wrk_cpus = cpus_for(workers)
+        wanted = {"authorization_code", "refresh_token"} & set(self.o.scenarios)
+        if not wanted:
+            return
+        code_runs, refresh_runs = [], []
+        for _ in range(self.o.repeat):
+            count = int(expected_rps * (self.o.duration + 1) * 1.3) + 400
+            bodies = [side.code_body(code) for code in self._codes(side, count, wrk_cpus)]
+            warm, measured = bodies[:300], bodies[300:]
+            self._wrk(side, side.exchange(wrk.split_lines(warm, self.work / "warm", 2),
+                                          self.work / "rt-warm", 0), 1, wrk_cpus)  # fmt: skip
+            refresh_out = self.work / f"refresh-{side.name}"
+            exchange = side.exchange(
+                wrk.split_lines(measured, self.work / "codes-in", 2), refresh_out, 200
+            )
+            code_runs.append(self._wrk(side, exchange, self.o.duration, wrk_cpus))
+            tokens = wrk.read_lines(refresh_out, 2)
+            if len(tokens) < 2 * self.o.connections:
+                raise RuntimeError(f"{side.name}: only {len(tokens)} refresh tokens to rotate")
+            half = len(tokens) // 2
+            chain_warm = side.refresh(wrk.split_lines(tokens[:half], self.work / "rt-w", 2))
+            self._wrk(side, chain_warm, 1, wrk_cpus)
+            chain = side.refresh(wrk.split_lines(tokens[half:], self.work / "rt-m", 2))
+            refresh_runs.append(self._wrk(side, chain, self.o.duration, wrk_cpus))
+        if "authorization_code" in wanted:
+            self._record(side, workers, "authorization_code", code_runs)
+        if "refresh_token" in wanted:
+            self._record(side, workers, "refresh_token", refresh_runs)
+
+    # -- one server --------------------------------------------------------------------------
+
+    def run_side(self, side: Side, workers: int) -> None:
+        cpus, _ = cpus_for(workers)
+        want = set(self.o.scenarios)
+        if isinstance(side, Yihaotong):
+            side.start(workers, cpus, algs="RS256,ES256")
+        else:
+            assert isinstance(side, Peer)
+            side.start(workers, cpus, redis=workers > 1 or self.o.peer_redis_single)
+        try:
+            side.sign_in()
+            paths = {"discovery": side.discovery_path, "jwks": side.jwks_path}
+            for scenario, path in paths.items():
+                if scenario in want:
+                    self._steady(side, workers, scenario, side.get(path))
+            cc_rate = 1500.0
+            if "client_credentials_rs256" in want:
+                cc = self._steady(
+                    side, workers, "client_credentials_rs256", side.client_credentials("RS256")
+                )
+                cc_rate = cc.rps
+            if "client_credentials_es256" in want and isinstance(side, Peer):
+                self._steady(
+                    side, workers, "client_credentials_es256", side.client_credentials("ES256")
+                )
+            if "userinfo" in want:
+                self._steady(side, workers, "userinfo", side.userinfo())
+            if "introspection" in want:
+                self._steady(side, workers, "introspection", side.introspection())
+            self._code_and_refresh(side, workers, cc_rate)
+        finally:
+            side.stop()
+        if "client_credentials_es256" in want and isinstance(side, Yihaotong):
+            # The first configured algorithm signs access tokens: a second start with ES256 first.
+            side.start(workers, cpus, algs="ES256,RS256")
+            try:
+                self._steady(
+                    side, workers, "client_credentials_es256", side.client_credentials("ES256")
+                )
+            finally:
+                side.stop()
+
+    # -- password sign-ins -------------------------------------------------------------------
+
+    def logins(self, yihaotong: Yihaotong) -> dict[str, Any]:
+        """Sign-in form posts a second on one core, next to raw argon2id verifications."""
+        cpus, wrk_cpus = cpus_for(1)
+        yihaotong.start(1, cpus)
+        try:
+            yihaotong.sign_in()
+            count = int(40 * (self.o.duration + 1) * 1.5) + 40
+            out = self.work / "tx"
+            self._wrk(yihaotong, yihaotong.login_transactions(out, math.ceil(count / 2)), 60,
+                      wrk_cpus, connections=8)  # fmt: skip
+            bodies = yihaotong.login_bodies(wrk.read_lines(out, 2))
+            warm, measured = bodies[:40], bodies[40:]
+            login_conns = 8
+            self._wrk(yihaotong, yihaotong.login_post(wrk.split_lines(warm, self.work / "lw", 2)),
+                      1, wrk_cpus, connections=login_conns)  # fmt: skip
+            runs = [
+                self._wrk(
+                    yihaotong,
+                    yihaotong.login_post(wrk.split_lines(measured, self.work / "lm", 2)),
+                    self.o.duration,
+                    wrk_cpus,
+                    connections=login_conns,
+                )
+            ]
+            self._record(yihaotong, 1, "password_login", runs)
+        finally:
+            yihaotong.stop()
+        raw = subprocess.run(
+            ["taskset", "-c", cpus, sys.executable, "-m", "bench.argon", str(self.o.duration)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        argon = json.loads(raw.stdout)
+        login = next(r for r in self.results if r["scenario"] == "password_login")
+        summary = {
+            "logins_per_s": login["rps"],
+            "p50_ms": login["p50_ms"],
+            "p99_ms": login["p99_ms"],
+            "connections": login_conns,
+            "argon2id": argon,
+            "share_of_raw_verify": round(login["rps"] / argon["verify_per_s"], 3),
+        }
+        self.o.log(
+            f"  password sign-ins {login['rps']:.1f}/s on one core; raw argon2id verify "
+            f"{argon['verify_per_s']:.1f}/s ({argon['ms_per_verify']} ms): "
+            f"{summary['share_of_raw_verify']:.0%}"
+        )
+        return summary
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    import os
+
+    return {"cpus": os.cpu_count(), "cpu_model": model, "loadavg_at_start": os.getloadavg()}
+
+
+def commit() -> str:
+    found = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "gateway", "keys", "store", "policies"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return found.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def now_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")

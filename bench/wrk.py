@@ -1,0 +1,139 @@
+"""Running wrk with bench/lua/bench.lua and reading its one-line JSON summary."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LUA = Path(__file__).parent / "lua" / "bench.lua"
+
+
+class WrkError(Exception):
+    pass
+
+
+@dataclass
+class Request:
+    """What one scenario sends; see bench.lua for the meaning of each field."""
+
+    method: str = "GET"
+    path: str = "/"
+    body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    bodies: Path | None = None  # prefix of per-thread files
+    chain: str | None = None
+    capture: str | None = None
+    out: Path | None = None
+    capture_limit: int | None = None
+    stop_after_capture: bool = False
+
+    def conf_lines(self) -> list[str]:
+        lines = [f"method={self.method}", f"path={self.path}"]
+        if self.body is not None:
+            lines.append(f"body={self.body}")
+        lines += [f"header={name}: {value}" for name, value in self.headers.items()]
+        for key in ("bodies", "chain", "capture", "out", "capture_limit"):
+            value = getattr(self, key)
+            if value is not None:
+                lines.append(f"{key}={value}")
+        if self.stop_after_capture:
+            lines.append("stop_after_capture=1")
+        return lines
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    ok: int
+    failed: int
+    window_s: float
+    socket_errors: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.p50_ms, 2),
+            "p99_ms": round(self.p99_ms, 2),
+            "ok": self.ok,
+            "failed": self.failed,
+            "window_s": round(self.window_s, 3),
+            "socket_errors": self.socket_errors,
+        }
+
+
+def wrk_binary() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise WrkError("wrk is not installed: apt-get install wrk")
+    return found
+
+
+def run(
+    base_url: str,
+    request: Request,
+    conf_file: Path,
+    *,
+    duration: float,
+    connections: int = 32,
+    threads: int = 2,
+    cpus: str | None = None,
+    timeout: float = 5.0,
+) -> Result:
+    conf_file.write_text("\n".join(request.conf_lines()) + "\n")
+    command = [
+        wrk_binary(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        f"--timeout={timeout:g}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        base_url,
+        "--",
+        str(conf_file),
+    ]
+    if cpus:
+        command = ["taskset", "-c", cpus, *command]
+    finished = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration + 120, check=False
+    )
+    for line in finished.stdout.splitlines():
+        if line.startswith("BENCHJSON "):
+            data = json.loads(line[len("BENCHJSON ") :])
+            break
+    else:
+        raise WrkError(f"wrk printed no summary: {finished.stdout[-500:]} {finished.stderr[-500:]}")
+    window = data["window_s"]
+    errors = data["errors"]
+    return Result(
+        rps=data["ok"] / window if window > 0 else 0.0,
+        p50_ms=data["latency_us"]["p50"] / 1000,
+        p99_ms=data["latency_us"]["p99"] / 1000,
+        ok=data["ok"],
+        failed=data["failed"],
+        window_s=window,
+        socket_errors=errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
+    )
+
+
+def split_lines(lines: list[str], prefix: Path, threads: int) -> Path:
+    """Write ``lines`` round-robin into PREFIX.1 … PREFIX.<threads> (bench.lua's per-thread
+    input) and return PREFIX."""
+    for n in range(threads):
+        Path(f"{prefix}.{n + 1}").write_text("\n".join(lines[n::threads]) + "\n")
+    return prefix
+
+
+def read_lines(prefix: Path, threads: int) -> list[str]:
+    lines: list[str] = []
+    for n in range(threads):
+        path = Path(f"{prefix}.{n + 1}")
+        if path.exists():
+            lines += [line for line in path.read_text().splitlines() if line]
+    return lines
