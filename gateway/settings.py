@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy async URL; unset: SQLite in DATA_DIR."
     )
-    redis_url: str | None = Field(None, description="Redis URL; unset: in-process store.")
+    redis_url: str | None = Field(
+        None,
+        description="redis://, redis+sentinel:// or redis+cluster:// URL; unset: in-process store.",
+    )
     redis_prefix: str = Field("yht:", description="Prefix of every Redis key this gateway writes.")
     master_key_file: Path | None = Field(
         None, description="Master key (encrypts private keys); unset: DATA_DIR/master.key."
