@@ -6,7 +6,6 @@ are counted per account name and per address (``policies/lockout.py``)."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 
 from starlette.requests import Request
@@ -27,8 +26,8 @@ from gateway.services import Services
 from gateway.sessions import SsoSession
 from policies.accounts import canonical_username
 from policies.lockout import LockoutRules, lockout_decision
+from store.records import AuditEvent
 
-audit = logging.getLogger("yihaotong.audit")
 RULES = LockoutRules()
 
 
@@ -165,7 +164,15 @@ async def login_submit(request: Request) -> Response:
     if decision.locked:
         left = await services.expiring.ttl(account_key if decision.reason == "account" else ip_key)
         seconds = math.ceil(left or RULES.window_seconds)
-        audit.info("sign-in refused: locked", extra={"fields": {"event": "login.locked"}})
+        await services.audit.record(
+            AuditEvent(
+                "login.locked",
+                outcome="failure",
+                client_id=tx.params.get("client_id"),
+                details={"username": username, "provider": provider_id, "by": decision.reason},
+            ),
+            request=request,
+        )
         return await _login_form(
             request,
             tx_id,
@@ -192,7 +199,16 @@ async def refused(
 ) -> Response:
     """The sign-in page again, saying why (and keeping a link to prove ownership for)."""
     services: Services = request.app.state.services
-    audit.info("sign-in failed", extra={"fields": {"event": "login.failed"}})
+    await services.audit.record(
+        AuditEvent(
+            "login.failed",
+            outcome="failure",
+            client_id=tx.params.get("client_id"),
+            check=result.error,
+            details={"username": username, "provider": provider, "reason": result.error},
+        ),
+        request=request,
+    )
     if result.pending_link is not None:
         tx.extra["pending_link"] = result.pending_link
         await update_transaction(services, tx_id, tx)
@@ -219,7 +235,16 @@ async def signed_in(
     if pending is not None and result.idp == LOCAL:
         await complete_pending_link(services, pending, account)
     cookie, session, frontchannel = await _start_session(request, account.id, amr, result)
-    audit.info("signed in", extra={"fields": {"event": "login.succeeded", "account": account.id}})
+    await services.audit.record(
+        AuditEvent(
+            "login.succeeded",
+            actor=account.id,
+            target=account.id,
+            client_id=tx.params.get("client_id"),
+            details={"provider": result.idp, "acr": result.acr, "amr": amr},
+        ),
+        request=request,
+    )
     tx.signed_in_sid = session.sid
     await update_transaction(services, tx_id, tx)
     target = tx.return_to or f"{RESUME_PATH}?tx={tx_id}"
@@ -319,9 +344,15 @@ async def consent_submit(request: Request) -> Response:
             set(tx.extra.get("scopes", [])),
             services.clock.now(),
         )
-    audit.info(
-        "consent decided",
-        extra={"fields": {"event": f"consent.{decision}", "client": tx.params.get("client_id")}},
+    await services.audit.record(
+        AuditEvent(
+            f"consent.{decision}",
+            outcome="success" if decision == "allow" else "denied",
+            actor=session.account_id,
+            client_id=tx.params.get("client_id"),
+            details={"scopes": sorted(tx.extra.get("scopes", []))},
+        ),
+        request=request,
     )
     tx.consent = decision
     await update_transaction(services, tx_id, tx)

@@ -46,7 +46,7 @@ from gateway.settings import Settings
 from keys.ring import KeyRing
 from policies.redirect_uris import redirect_uri_matches
 from store.clock import Clock
-from store.records import Account, Client, RefreshToken
+from store.records import Account, AuditEvent, Client, RefreshToken
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -566,10 +566,24 @@ class AuthorizationServer(_AuthlibServer):
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Access tokens are self-contained JWTs; refresh tokens are stored, in families."""
+        issued_to = request.user.account.id if isinstance(request.user, EndUser) else None
+        context = grant_context.get()
+        self.services.audit.queue(
+            AuditEvent(
+                "token.issued",
+                actor=issued_to or request.client.get_client_id(),
+                client_id=request.client.get_client_id(),
+                details={
+                    "grant_type": request.payload.grant_type,
+                    "jti": context.access_jti,
+                    "scope": token.get("scope"),
+                    "refresh": "refresh_token" in token,
+                },
+            )
+        )
         refresh_token = token.get("refresh_token")
         if not refresh_token:
             return
-        context = grant_context.get()
         user: EndUser = request.user
         now = self.services.clock.now()
         previous = context.refresh

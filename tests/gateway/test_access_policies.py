@@ -415,3 +415,35 @@ def live_clock() -> float:
     import time
 
     return time.time()
+
+
+async def test_sign_ins_consents_and_tokens_are_in_the_audit_log(city) -> None:
+    live, app, _li, zhao = city
+    browser = Browser(live.url)
+    try:
+        page = await browser.go(
+            authorize_url(live.url, app.client.client_id), username="zhao", password="wrong one"
+        )
+        assert page.status_code == 400
+        arrival = await browser.http.post(
+            "/login",
+            data={
+                "tx": hidden(page.text, "tx"),
+                "csrf_token": hidden(page.text, "csrf_token"),
+                "username": "zhao",
+                "password": PASSWORD,
+            },
+        )
+        tokens = await exchange(live.url, app, await browser.go(arrival.headers["location"]))
+    finally:
+        await browser.close()
+    failed = await audit_events(live, "login.failed")
+    assert [(e.outcome, e.check, e.details["username"]) for e in failed] == [
+        ("failure", "bad_credentials", "zh*o")
+    ]
+    assert failed[0].ip == "127.0.0.1" and failed[0].client_id == app.client.client_id
+    succeeded = await audit_events(live, "login.succeeded")
+    assert [(e.actor, e.details["acr"]) for e in succeeded] == [(zhao.id, "L1")]
+    issued = await audit_events(live, "token.issued")
+    assert [(e.actor, e.details["grant_type"]) for e in issued] == [(zhao.id, "authorization_code")]
+    assert issued[0].details["jti"] == claims(tokens["access_token"])["jti"]
