@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -38,7 +39,15 @@ clients_app = typer.Typer(
 )
 keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
 providers_app = typer.Typer(help="Department login systems.", no_args_is_help=True)
+departments_app = typer.Typer(help="The organisation tree (市 → 区 → 部门).", no_args_is_help=True)
+roles_app = typer.Typer(help="Roles: global, or an app's own (--client).", no_args_is_help=True)
+policies_app = typer.Typer(help="Each app's access and claims policy.", no_args_is_help=True)
+admin_app = typer.Typer(help="Administrators of the admin API.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
+app.add_typer(departments_app, name="departments")
+app.add_typer(roles_app, name="roles")
+app.add_typer(policies_app, name="policies")
+app.add_typer(admin_app, name="admin")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
@@ -458,6 +467,396 @@ def providers_test(provider_id: Annotated[str, typer.Argument(help="Provider id.
             raise GatewayError(str(error)) from error
 
     typer.echo(f"{provider_id}: {with_services(settings, check, read_only=True)}")
+
+
+# -- organisation: departments, roles, assignments, policies, administrators ------------------
+# The same operations as the admin API (gateway/admin), city-wide, audited with actor "cli".
+
+
+def with_admin(
+    settings: Settings, action: Callable[[Services], Awaitable[T]], *, read_only: bool = False
+) -> T:
+    from gateway.admin.errors import Problem
+
+    try:
+        return with_services(settings, action, read_only=read_only)
+    except Problem as problem:
+        fail(problem.detail)
+
+
+def _department_json(d: Any) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "name": d.name,
+        "parent_id": d.parent_id,
+        "path": d.path,
+        "version": d.version,
+        "created_at": iso(d.created_at),
+        "updated_at": iso(d.updated_at),
+    }
+
+
+def _role_json(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "client_id": r.client_id or None,
+        "name": r.name,
+        "description": r.description,
+        "version": r.version,
+    }
+
+
+def _assignment_json(a: Any) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "role_id": a.role_id,
+        "account_id": a.account_id,
+        "department_id": a.department_id or None,
+        "granted_by": a.granted_by,
+        "created_at": iso(a.created_at),
+        "expires_at": iso(a.expires_at),
+    }
+
+
+async def _account_id(services: Services, account: str) -> str:
+    """An account named by id or by username."""
+    from policies.accounts import canonical_username
+    from store.accounts import AccountStore
+
+    found = await services.accounts.get(account)
+    if found is None:
+        found = await AccountStore(services.database).by_username(canonical_username(account))
+    if found is None:
+        raise InvalidInput("account", f"no account {account!r}")
+    return found.id
+
+
+async def _role(services: Services, name: str, client: str | None) -> Any:
+    from store.roles import role_by_name
+
+    async with services.database.sessions() as session:
+        role = await role_by_name(session, client or "", name)
+    if role is None:
+        owner = f"of client {client}" if client else "global"
+        raise InvalidInput("role", f"no {owner} role {name!r}")
+    return role
+
+
+def _expiry(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--expires: {value!r} is not an ISO 8601 date and time")
+    if moment.tzinfo is None:
+        fail("--expires: give a time zone, e.g. 2030-01-31T18:00:00+08:00")
+    return moment.timestamp()
+
+
+ClientOption = Annotated[
+    str | None, typer.Option("--client", help="The app (client id) whose role it is.")
+]
+DepartmentOption = Annotated[
+    str | None, typer.Option("--department", help="Hold it inside this department's subtree.")
+]
+
+
+@departments_app.command("add")
+def departments_add(
+    department_id: Annotated[str, typer.Argument(help="Short id, e.g. tax (a-z, 0-9, -).")],
+    name: Annotated[str, typer.Option(help="Name, e.g. 税务局.")],
+    parent: Annotated[str | None, typer.Option(help="Parent department id.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a department (below --parent, or as a root)."""
+    from gateway.admin import org
+    from gateway.admin.changes import CLI
+    from gateway.admin.reach import Reach
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", department_id):
+        fail("a department id has 1 to 32 of a-z, 0-9 and -")
+    settings = load_settings()
+    department = with_admin(
+        settings,
+        lambda s: org.create_department(s, CLI, Reach.everywhere(), department_id, name, parent),
+    )
+    emit(as_json, _department_json(department), [f"added {department.path}: {department.name}"])
+
+
+@departments_app.command("list")
+def departments_list(
+    under: Annotated[str | None, typer.Option(help="A path, e.g. /city/east.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List departments in tree order."""
+    from gateway.admin import org
+    from gateway.admin.reach import Reach
+
+    settings = load_settings()
+
+    async def listing(services: Services) -> list[Any]:
+        found, _ = await org.list_departments(services, Reach.everywhere(), 0, 10**9, under)
+        return found
+
+    found = with_admin(settings, listing, read_only=True)
+    emit(
+        as_json,
+        {"departments": [_department_json(d) for d in found]},
+        [f"{d.path:40} {d.name}" for d in found],
+    )
+
+
+@departments_app.command("move")
+def departments_move(
+    department_id: Annotated[str, typer.Argument(help="Department id.")],
+    parent: Annotated[str | None, typer.Option(help="New parent department id.")] = None,
+    root: Annotated[bool, typer.Option("--root", help="Make it a root.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Move a department (and its subtree) below another one."""
+    from gateway.admin import org
+    from gateway.admin.changes import CLI
+    from gateway.admin.reach import Reach
+
+    if (parent is None) == (not root):
+        fail("give either --parent or --root")
+    settings = load_settings()
+    department = with_admin(
+        settings,
+        lambda s: org.update_department(
+            s, CLI, Reach.everywhere(), department_id, move=True, parent_id=parent
+        ),
+    )
+    emit(as_json, _department_json(department), [f"moved to {department.path}"])
+
+
+@departments_app.command("remove")
+def departments_remove(
+    department_id: Annotated[str, typer.Argument(help="Department id.")],
+) -> None:
+    """Remove an empty department."""
+    from gateway.admin import org
+    from gateway.admin.changes import CLI
+    from gateway.admin.reach import Reach
+
+    settings = load_settings()
+    with_admin(settings, lambda s: org.delete_department(s, CLI, Reach.everywhere(), department_id))
+    typer.echo(f"removed {department_id}")
+
+
+@roles_app.command("add")
+def roles_add(
+    name: Annotated[str, typer.Argument(help="Role name, e.g. auditor.")],
+    client: ClientOption = None,
+    description: Annotated[str, typer.Option(help="What it lets one do.")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Define a role: global, or with --client the app's own."""
+    from gateway.admin import roles
+    from gateway.admin.changes import CLI
+    from gateway.admin.reach import Reach
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}", name):
+        fail("a role name has 1 to 64 of A-Z, a-z, 0-9 and _ . : -")
+    settings = load_settings()
+    role = with_admin(
+        settings,
+        lambda s: roles.create_role(s, CLI, Reach.everywhere(), name, description, client),
+    )
+    emit(as_json, _role_json(role), [f"added role {name} (id {role.id})"])
+
+
+@roles_app.command("list")
+def roles_list(client: ClientOption = None, as_json: JsonFlag = False) -> None:
+    """List roles (with --client: that app's only)."""
+    from gateway.admin import roles
+    from gateway.admin.reach import Reach
+
+    settings = load_settings()
+
+    async def listing(services: Services) -> list[Any]:
+        found, _ = await roles.list_roles(services, Reach.everywhere(), 0, 10**9, client_id=client)
+        return found
+
+    found = with_admin(settings, listing, read_only=True)
+    emit(
+        as_json,
+        {"roles": [_role_json(r) for r in found]},
+        [f"{r.client_id or '(global)':38} {r.name:24} {r.description}" for r in found],
+    )
+
+
+@roles_app.command("remove")
+def roles_remove(
+    name: Annotated[str, typer.Argument(help="Role name.")], client: ClientOption = None
+) -> None:
+    """Delete a role and every assignment of it."""
+    from gateway.admin import roles
+    from gateway.admin.changes import CLI
+    from gateway.admin.reach import Reach
+
+    settings = load_settings()
+
+    async def remove(services: Services) -> None:
+        role = await _role(services, name, client)
+        await roles.delete_role(services, CLI, Reach.everywhere(), role.id)
+
+    with_admin(settings, remove)
+    typer.echo(f"removed role {name}")
+
+
+@app.command("assign")
+def assign(
+    account: Annotated[str, typer.Argument(help="Account id or username.")],
+    role: Annotated[str, typer.Argument(help="Role name.")],
+    client: ClientOption = None,
+    department: DepartmentOption = None,
+    expires: Annotated[
+        str | None, typer.Option(help="ISO 8601 end, e.g. 2030-01-31T18:00:00+08:00.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Let an account hold a role (inside a department's subtree, until a time)."""
+    from gateway.admin import roles
+    from gateway.admin.changes import CLI
+    from gateway.admin.reach import Reach
+
+    expires_at = _expiry(expires)
+    settings = load_settings()
+
+    async def grant(services: Services) -> Any:
+        account_id = await _account_id(services, account)
+        found = await _role(services, role, client)
+        return await roles.assign(
+            services, CLI, Reach.everywhere(), account_id, found.id, department, expires_at
+        )
+
+    assignment = with_admin(settings, grant)
+    where = f" in {department}" if department else ""
+    emit(as_json, _assignment_json(assignment), [f"assigned {role}{where} to {account}"])
+
+
+@app.command("unassign")
+def unassign(
+    account: Annotated[str, typer.Argument(help="Account id or username.")],
+    role: Annotated[str, typer.Argument(help="Role name.")],
+    client: ClientOption = None,
+    department: DepartmentOption = None,
+) -> None:
+    """Take a role away (the assignment in that department, or the one held everywhere)."""
+    from gateway.admin import roles
+    from gateway.admin.changes import CLI
+    from gateway.admin.reach import Reach
+
+    settings = load_settings()
+
+    async def take(services: Services) -> None:
+        account_id = await _account_id(services, account)
+        found = await _role(services, role, client)
+        held, _ = await roles.list_assignments(
+            services,
+            Reach.everywhere(),
+            0,
+            1,
+            account_id=account_id,
+            role_id=found.id,
+            department_id=department or "",
+        )
+        if not held:
+            raise InvalidInput("role", f"{account} does not hold {role} there")
+        await roles.unassign(services, CLI, Reach.everywhere(), held[0].id)
+
+    with_admin(settings, take)
+    typer.echo(f"took {role} from {account}")
+
+
+@policies_app.command("show")
+def policies_show(client_id: Annotated[str, typer.Argument(help="Client id.")]) -> None:
+    """Print the app's policy document (JSON); the default one when it has none."""
+    from gateway.admin import apps
+    from gateway.admin.reach import Reach
+
+    settings = load_settings()
+    policy = with_admin(
+        settings, lambda s: apps.get_policy(s, Reach.everywhere(), client_id), read_only=True
+    )
+    document = apps.document_of(policy).model_dump(mode="json")
+    typer.echo(
+        json.dumps(
+            {"client_id": client_id, "version": policy.version, "document": document},
+            ensure_ascii=False,
+        )
+    )
+
+
+@policies_app.command("set")
+def policies_set(
+    client_id: Annotated[str, typer.Argument(help="Client id.")],
+    source: Annotated[
+        str, typer.Argument(help="JSON file with the policy document, or - for stdin.")
+    ] = "-",
+    as_json: JsonFlag = False,
+) -> None:
+    """Replace the app's policy document (validated; unknown fields are refused)."""
+    from gateway.admin import apps
+    from gateway.admin.changes import CLI
+    from gateway.admin.reach import Reach
+    from gateway.client_policy import PolicyDocument
+
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        document = PolicyDocument.model_validate_json(text)
+    except OSError as error:
+        fail(f"cannot read {source}: {error}")
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}"
+            for e in error.errors()
+        )
+        fail(f"invalid policy: {problems}")
+    settings = load_settings()
+    policy = with_admin(
+        settings, lambda s: apps.put_policy(s, CLI, Reach.everywhere(), client_id, document)
+    )
+    emit(
+        as_json,
+        {"client_id": client_id, "version": policy.version, "document": policy.document},
+        [f"policy of {client_id} is now version {policy.version}"],
+    )
+
+
+@admin_app.command("grant")
+def admin_grant(
+    account: Annotated[str, typer.Argument(help="Account id or username.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="admin:read and/or admin:write (repeatable)."),
+    ] = None,
+    department: Annotated[
+        str | None, typer.Option(help="Administer this department's subtree only.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make an account an administrator (the first one, too): it gets the global admin roles,
+    created when missing. Its tokens need the same scopes from a client allowed them."""
+    from gateway.admin import roles
+    from gateway.admin.changes import CLI
+
+    scopes = scope or ["admin:read", "admin:write"]
+    settings = load_settings()
+
+    async def grant(services: Services) -> list[Any]:
+        account_id = await _account_id(services, account)
+        return await roles.grant_admin(services, CLI, account_id, scopes, department)
+
+    granted = with_admin(settings, grant)
+    where = f" in {department}" if department else " city-wide"
+    emit(
+        as_json,
+        {"assignments": [_assignment_json(a) for a in granted]},
+        [f"{account} holds {' and '.join(scopes)}{where}"],
+    )
 
 
 def main() -> None:

@@ -66,6 +66,7 @@ async def update_account(
         if "department_id" in values:
             await target_department(c.session, reach, values["department_id"], "department_id")
         c.before = before
+        c.extra["username"] = before.username  # masked in the log, for the reader
         c.after = await account_store.update_account(
             c.session,
             account_id,
