@@ -451,3 +451,53 @@ async def test_sign_ins_consents_and_tokens_are_in_the_audit_log(city) -> None:
         await asyncio.sleep(0.1)
     assert [(e.actor, e.details["grant_type"]) for e in issued] == [(zhao.id, "authorization_code")]
     assert issued[0].details["jti"] == claims(tokens["access_token"])["jti"]
+
+
+async def test_a_representative_appoints_and_revokes_staff_over_http(city) -> None:
+    live, app, li, zhao = city
+    async with second_instance(live.settings) as admin:
+        acme = await admin.accounts.create_local(
+            username="acme-co", password=PASSWORD, name="某公司"
+        )
+        await set_account(admin, acme.id, kind="legal_person")
+        acme = await admin.accounts.get(acme.id)
+        await admin.delegations.appoint(
+            acme, zhao, "representative", [], None, actor="city-admin", actor_position=None
+        )
+    tokens = {}
+    for name in ("zhao", "li"):
+        browser = Browser(live.url)
+        try:
+            arrival = await browser.go(
+                authorize_url(live.url, app.client.client_id), username=name, password=PASSWORD
+            )
+            tokens[name] = (await exchange(live.url, app, arrival))["access_token"]
+        finally:
+            await browser.close()
+    path = f"/account/api/v1/enterprises/{acme.id}/delegations"
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        as_zhao = {"Authorization": f"Bearer {tokens['zhao']}"}
+        as_li = {"Authorization": f"Bearer {tokens['li']}"}
+        bad = await http.post(path, json={"member": li.id, "position": "boss"}, headers=as_zhao)
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "position"
+        made = await http.post(
+            path, json={"member": li.id, "position": "staff", "roles": ["filer"]}, headers=as_zhao
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["granted_by"] == zhao.id and made.json()["roles"] == ["filer"]
+        # Staff manage nobody, and learn nothing about the enterprise's people.
+        assert (await http.get(path, headers=as_li)).status_code == 404
+        again = await http.post(path, json={"member": li.id, "position": "staff"}, headers=as_li)
+        assert again.status_code == 404
+        assert (await http.get(path)).status_code == 401
+        listed = (await http.get(path, headers=as_zhao)).json()["items"]
+        assert {(d["position"], d["member_id"]) for d in listed} == {
+            ("representative", zhao.id),
+            ("staff", li.id),
+        }
+        gone = await http.delete(f"{path}/{made.json()['id']}", headers=as_zhao)
+        assert gone.status_code == 204
+    async with second_instance(live.settings) as admin:
+        assert await admin.delegations.active(li.id, acme.id) is None
+    revoked = await audit_events(live, "delegation.revoked")
+    assert [(e.actor, e.target, e.ip) for e in revoked] == [(zhao.id, li.id, "127.0.0.1")]

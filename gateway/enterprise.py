@@ -1,0 +1,150 @@
+"""Enterprise delegation over HTTP, for the people who run it: an enterprise's legal
+representative appoints administrators and staff (经办人), administrators appoint staff, and a
+city administrator (``admin:write`` city-wide) names the representative. Authenticated with the
+caller's own 一号通 access token; answers are JSON, errors RFC 9457 problems.
+
+    GET    /account/api/v1/enterprises/{org}/delegations
+    POST   /account/api/v1/enterprises/{org}/delegations  (member, position, roles, expires_at)
+    DELETE /account/api/v1/enterprises/{org}/delegations/{id}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.access_tokens import active_access_token
+from gateway.delegations import NotAllowed
+from gateway.errors import InvalidInput
+from gateway.services import Services
+
+PREFIX = "/account/api/v1/enterprises"
+
+
+class Appointment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member: str = Field(description="The person account appointed.")
+    position: str = Field(pattern="^(representative|administrator|staff)$")
+    roles: list[str] = Field(default_factory=list, max_length=50)
+    expires_at: float | None = Field(None, description="Epoch seconds; none: until revoked.")
+
+
+def _problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        media_type="application/problem+json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _caller(
+    request: Request, services: Services, org_id: str
+) -> tuple[str, str | None] | Response:
+    """(account id, position in the enterprise; None for a city administrator) of the caller."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    claims = (
+        await active_access_token(services, token.strip()) if scheme.lower() == "bearer" else None
+    )
+    if claims is None:
+        return _problem(401, "Unauthenticated", "a valid access token is needed")
+    client = await services.clients.get(str(claims.get("client_id")))
+    if client is None or client.subject_type == "pairwise":
+        return _problem(403, "Forbidden", "use a token of an app with public subject identifiers")
+    account_id = str(claims["sub"])
+    if "admin:write" in str(claims.get("scope", "")).split():
+        held = await services.access.admin_scopes(account_id)
+        if "" in held.get("admin:write", []):
+            return account_id, None
+    own = await services.delegations.active(account_id, org_id)
+    if own is None or own.position == "staff":
+        # Staff and strangers learn nothing about the enterprise's people.
+        return _problem(404, "Not found", "no such enterprise among those you manage")
+    return account_id, own.position
+
+
+def _view(delegation: Any) -> dict[str, Any]:
+    data = asdict(delegation)
+    data["roles"] = list(delegation.roles)
+    return data
+
+
+async def delegations(request: Request) -> Response:
+    services: Services = request.app.state.services
+    org_id = request.path_params["org"]
+    caller = await _caller(request, services, org_id)
+    if isinstance(caller, Response):
+        return caller
+    actor, position = caller
+    if request.method == "GET":
+        found = await services.delegations.of_organisation(org_id)
+        return Response(
+            json.dumps({"items": [_view(d) for d in found]}, ensure_ascii=False),
+            media_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
+    try:
+        wanted = Appointment.model_validate_json(await request.body())
+    except ValidationError as error:
+        fields = [
+            {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
+            for item in error.errors()
+        ]
+        return _problem(422, "Invalid request", "the appointment is not valid", errors=fields)
+    organisation = await services.accounts.get(org_id)
+    member = await services.accounts.get(wanted.member)
+    if organisation is None or member is None:
+        return _problem(404, "Not found", "no such enterprise or member account")
+    try:
+        saved = await services.delegations.appoint(
+            organisation,
+            member,
+            wanted.position,
+            wanted.roles,
+            wanted.expires_at,
+            actor=actor,
+            actor_position=position,
+            request=request,
+        )
+    except NotAllowed as error:
+        return _problem(403, "Forbidden", str(error))
+    except InvalidInput as error:
+        return _problem(
+            422,
+            "Invalid request",
+            error.reason,
+            errors=[{"field": error.field, "message": error.reason}],
+        )
+    return Response(
+        json.dumps(_view(saved), ensure_ascii=False),
+        status_code=201,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def revoke(request: Request) -> Response:
+    services: Services = request.app.state.services
+    org_id = request.path_params["org"]
+    caller = await _caller(request, services, org_id)
+    if isinstance(caller, Response):
+        return caller
+    actor, position = caller
+    delegation_id = request.path_params["delegation"]
+    known = {d.id for d in await services.delegations.of_organisation(org_id)}
+    if delegation_id not in known:
+        return _problem(404, "Not found", "no such delegation in this enterprise")
+    try:
+        await services.delegations.revoke(delegation_id, actor, position, request=request)
+    except NotAllowed as error:
+        return _problem(403, "Forbidden", str(error))
+    except InvalidInput as error:
+        return _problem(409, "Conflict", error.reason)
+    return Response(status_code=204)
