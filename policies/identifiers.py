@@ -62,7 +62,9 @@ def mask(value: str | None, keep_start: int = 4, keep_end: int = 4) -> str | Non
         return None
     if len(value) <= keep_start + keep_end:
         return "*" * len(value)
-    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + value[-keep_end:]
+    # Not value[-keep_end:]: with keep_end 0 that slice is the whole value.
+    tail = value[len(value) - keep_end :]
+    return value[:keep_start] + "*" * (len(value) - keep_start - keep_end) + tail
 
 
 def mask_phone(value: str | None) -> str | None:

@@ -501,3 +501,52 @@ async def test_a_representative_appoints_and_revokes_staff_over_http(city) -> No
         assert await admin.delegations.active(li.id, acme.id) is None
     revoked = await audit_events(live, "delegation.revoked")
     assert [(e.actor, e.target, e.ip) for e in revoked] == [(zhao.id, li.id, "127.0.0.1")]
+
+
+async def test_restricted_claims_only_for_an_approved_app_and_names_as_the_app_wants(
+    city,
+) -> None:
+    live, app, li, _zhao = city
+    national_id = "11010519491231002X"
+    async with second_instance(live.settings) as admin:
+        await admin.federation.link(
+            Identity(
+                provider_id="police",
+                subject="p-1",
+                national_id=national_id,
+                verified=frozenset({"national_id"}),
+            ),
+            li.id,
+            "test",
+        )
+        approved = await admin.clients.register(name="不动产登记", redirect_uris=[CALLBACK])
+        async with admin.database.transaction() as session:
+            role = await roles.create_role(session, "r1", approved.client.client_id, "buyer", "", 0)
+            await roles.assign(session, "a1", role.id, li.id, "", "t", 0, None)
+        await set_policy(
+            admin,
+            approved.client.client_id,
+            {"claims": {"restricted": ["national_id"], "rename": {"roles": "authorities"}}},
+        )
+    seen = {}
+    for registered in (app, approved):
+        browser = Browser(live.url)
+        try:
+            arrival = await browser.go(
+                authorize_url(live.url, registered.client.client_id),
+                username="li",
+                password=PASSWORD,
+            )
+            seen[registered.client.client_id] = claims(
+                (await exchange(live.url, registered, arrival))["id_token"]
+            )
+        finally:
+            await browser.close()
+    assert "national_id" not in seen[app.client.client_id]
+    assert seen[approved.client.client_id]["national_id"] == national_id
+    assert seen[approved.client.client_id]["authorities"] == ["buyer"]
+    assert "roles" not in seen[approved.client.client_id]
+    logged = json.dumps(
+        [e.details for e in await audit_events(live, "authorize.granted")], ensure_ascii=False
+    )
+    assert national_id not in logged
