@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import groupby
 
 from starlette.requests import Request
@@ -30,4 +31,8 @@ def mount() -> Mount:
     for path, found in groupby(by_path, key=lambda e: e.path):
         # Every method reaches the handler, so a wrong one is answered as a problem too.
         routes.append(Route(path, route_handler(list(found)), methods=METHODS))
-    return Mount(ADMIN_PATH, app=Router(routes, redirect_slashes=False, default=not_found))
+    mounted = Mount(ADMIN_PATH, app=Router(routes, redirect_slashes=False, default=not_found))
+    # Starlette's prefix pattern stops at a newline (``.``): an id with an encoded newline must
+    # still reach the admin API, and get its 404 problem there.
+    mounted.path_regex = re.compile(mounted.path_regex.pattern, re.DOTALL)
+    return mounted

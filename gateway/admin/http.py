@@ -126,7 +126,28 @@ def _errors(error: ValidationError, where: str) -> list[dict[str, Any]]:
     return found
 
 
+def _nul_at(data: Any, loc: list[str | int]) -> list[str | int] | None:
+    """Where a NUL character hides in ``data`` (no store keeps one; PostgreSQL refuses it)."""
+    if isinstance(data, str):
+        return loc if "\x00" in data else None
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        if isinstance(key, str) and "\x00" in key:
+            return [*loc, key]
+        if (found := _nul_at(value, [*loc, key])) is not None:
+            return found
+    return None
+
+
 def _validated(model: type[BaseModel], data: Any, where: str) -> BaseModel:
+    if (nul := _nul_at(data, [where])) is not None:
+        raise Invalid.field(nul, "must not contain NUL characters")
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -155,6 +176,8 @@ async def _call(request: Request, found: Endpoint) -> Response:
     services: Services = request.app.state.services
     admin = await authenticate(request)
     reach = admin.reach(found.scope)
+    if _nul_at(dict(request.path_params), ["path"]) is not None:
+        raise Missing("No such resource.")
     query = None
     if found.query is not None:
         query = _validated(found.query, dict(request.query_params), "query")
