@@ -13,8 +13,9 @@ from sqlalchemy import select
 from gateway.claims import subject_for
 from gateway.client_policy import DEFAULT_POLICY, PolicyDocument
 from gateway.departments import DepartmentService
+from gateway.otp import OtpService
 from policies.access import AccessFacts, Decision, decide_access
-from policies.assurance import meets, rank, stronger
+from policies.assurance import meets, multi_factor, rank, stronger
 from store import client_policies, organisation, roles
 from store.clock import Clock
 from store.database import Database
@@ -48,11 +49,13 @@ class AccessService:
         self,
         database: Database,
         departments: DepartmentService,
+        otp: OtpService,
         clock: Clock,
         cache_seconds: float,
     ) -> None:
         self._db = database
         self._departments = departments
+        self._otp = otp
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[PolicyDocument, float]] = {}
@@ -147,6 +150,14 @@ class AccessService:
                 return frozenset()
             return frozenset(p for p, reached in reachable.items() if p and meets(reached, level))
 
+        stronger_methods = methods_for(policy.min_acr)
+        if (
+            policy.mfa
+            and meets(acr, policy.min_acr)
+            and not multi_factor(frozenset(amr))
+            and await self._otp.enrolled(account.id)
+        ):
+            stronger_methods = frozenset({"otp"})  # a second factor is a step away
         facts = AccessFacts(
             kind=account.kind,
             acr=acr or "L1",
@@ -155,7 +166,7 @@ class AccessService:
             roles=frozenset(org.roles),
             groups=frozenset(org.groups),
             department=org.department,
-            stronger_methods=methods_for(policy.min_acr),
+            stronger_methods=stronger_methods,
         )
         decision = decide_access(policy, facts)
         methods = facts.stronger_methods

@@ -24,6 +24,7 @@ from gateway import (
     introspection,
     login,
     logout,
+    otp_pages,
     token,
     upstream_login,
     userinfo,
@@ -125,6 +126,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         Route("/consent", login.consent_submit, methods=["POST"]),
         Route(act_for.ACT_FOR_PATH, act_for.act_for_page, methods=["GET"]),
         Route(act_for.ACT_FOR_PATH, act_for.act_for_submit, methods=["POST"]),
+        Route(authorize.OTP_PATH, otp_pages.otp_page, methods=["GET"]),
+        Route(authorize.OTP_PATH, otp_pages.otp_submit, methods=["POST"]),
+        Route(otp_pages.ACCOUNT_OTP_PATH, otp_pages.account_otp_page, methods=["GET"]),
+        Route(otp_pages.ACCOUNT_OTP_PATH, otp_pages.account_otp_submit, methods=["POST"]),
         Route(
             f"{enterprise.PREFIX}/{{org}}/delegations",
             enterprise.delegations,

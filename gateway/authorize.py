@@ -34,6 +34,7 @@ from store.records import AuditEvent
 
 AUTHORIZE_PATH = "/oauth/authorize"
 RESUME_PATH = "/oauth/authorize/resume"
+OTP_PATH = "/login/otp"
 TX_TTL = 900  # seconds a user has for signing in and consenting
 
 
@@ -348,9 +349,12 @@ async def _gate(
         requested_level(params.get("acr_values")),
     )
     decision = verdict.decision
-    # A sign-in inside this transaction that was the step-up already and still falls short.
+    # The step-up for this very check happened in this transaction and still falls short.
+    earlier = (tx.extra.get("step_up") or {}) if tx is not None else {}
     stepped_up_here = (
-        tx is not None and tx.signed_in_sid == session.sid and bool(tx.extra.get("step_up"))
+        tx is not None
+        and earlier.get("check") == decision.check
+        and (tx.signed_in_sid == session.sid or bool(tx.extra.get("otp_done")))
     )
     if decision.outcome == "step_up" and "none" in prompts:
         return redirect_error(request, LoginRequiredError(redirect_uri=grant.redirect_uri), params)
@@ -364,7 +368,11 @@ async def _gate(
         if tx is None:
             tx = Transaction(params=params, browser=browser)
             tx_id = await save_transaction(services, tx)
-        tx.extra["step_up"] = {"acr": decision.acr, "methods": sorted(verdict.stronger_methods)}
+        tx.extra["step_up"] = {
+            "acr": decision.acr,
+            "check": decision.check,
+            "methods": sorted(verdict.stronger_methods),
+        }
         await update_transaction(services, tx_id, tx)  # type: ignore[arg-type]
         await services.audit.record(
             AuditEvent(
@@ -376,7 +384,9 @@ async def _gate(
             ),
             request=request,
         )
-        response = RedirectResponse(f"/login?tx={tx_id}", status_code=303)
+        # A missing second factor is asked for on its own page; a level, by signing in again.
+        where = OTP_PATH if decision.check == "mfa" else "/login"
+        response = RedirectResponse(f"{where}?tx={tx_id}", status_code=303)
         if new_browser:
             services.csrf.set_cookie(response, browser)
         return response

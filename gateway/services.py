@@ -17,6 +17,7 @@ from gateway.delegations import DelegationService
 from gateway.departments import DepartmentService
 from gateway.errors import GatewayError
 from gateway.federation import FederationService
+from gateway.otp import OtpService
 from gateway.passwords import Passwords
 from gateway.pii import PiiVault
 from gateway.sessions import SessionService
@@ -32,6 +33,7 @@ from store.identities import IdentityStore
 from store.kv import ExpiringStore
 from store.memory import MemoryStore
 from store.migrate import current_revision, head_revision, upgrade
+from store.otp import OtpStore
 from store.providers import ProviderStore
 from store.records import Account
 from store.refresh_tokens import RefreshTokenStore
@@ -62,6 +64,7 @@ class Services:
     audit: AuditLog
     access: AccessService
     delegations: DelegationService
+    otp: OtpService
 
     async def close(self) -> None:
         await self.audit.close()
@@ -157,6 +160,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
 
     departments = DepartmentService(provider_store, master_key, clock)
     audit = AuditLog(database, clock)
+    otp = OtpService(OtpStore(database), master_key, clock)
     return Services(
         settings=settings,
         clock=clock,
@@ -177,6 +181,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         federation=federation,
         logins=provider_store,
         audit=audit,
-        access=AccessService(database, departments, clock, settings.client_cache_seconds),
+        access=AccessService(database, departments, otp, clock, settings.client_cache_seconds),
         delegations=DelegationService(database, audit, clock),
+        otp=otp,
     )

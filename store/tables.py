@@ -327,3 +327,16 @@ class AuditEventRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     check: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AccountOtpRow(Base):
+    """An account's TOTP second factor (RFC 6238): the secret encrypted with the master key, and
+    the last time step used, so a code works once."""
+
+    __tablename__ = "account_otp"
+
+    account_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    secret: Mapped[str] = mapped_column(Text)
+    confirmed: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
