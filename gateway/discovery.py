@@ -1,17 +1,20 @@
 """Provider metadata (OpenID Connect Discovery 1.0, RFC 8414) and the JWKS (RFC 7517).
 
-The metadata lists exactly what this gateway implements today; its bytes are built once."""
+The metadata lists exactly what this gateway implements today. Both documents change rarely
+(the JWKS at key rotation), so each response — body, ETag and headers — is built once per
+version of the document and only copied per request."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.claims import STANDARD_SCOPES, SUPPORTED_CLAIMS
-from gateway.responses import cached_json
 from gateway.services import Services
 from gateway.settings import Settings
 
@@ -83,10 +86,60 @@ def metadata_bytes(settings: Settings) -> bytes:
     return json.dumps(provider_metadata(settings), separators=(",", ":")).encode()
 
 
+class _Prebuilt(Response):
+    """A response whose status, body and raw headers were computed earlier."""
+
+    def __init__(self, status: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status
+        self.body = body
+        self.raw_headers = list(raw_headers)  # a copy: middleware may append to it
+        self.background: BackgroundTask | None = None
+
+
+class PublicDocument:
+    """A public JSON document with an ETag (answers 304 to a matching If-None-Match)."""
+
+    def __init__(self, body: bytes, max_age: int) -> None:
+        self.body = body
+        self.etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        common = [
+            (b"cache-control", f"public, max-age={max_age}".encode()),
+            (b"etag", self.etag.encode()),
+            (b"access-control-allow-origin", b"*"),
+        ]
+        self._ok = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+            *common,
+        ]
+        self._not_modified = common
+
+    def response(self, request: Request) -> Response:
+        if self.etag in request.headers.get("if-none-match", ""):
+            return _Prebuilt(304, b"", self._not_modified)
+        return _Prebuilt(200, self.body, self._ok)
+
+
+_jwks: dict[int, PublicDocument] = {}
+
+
+def _jwks_document(services: Services) -> PublicDocument:
+    body = services.keys.jwks_json()  # the same bytes object until the published set changes
+    cached = _jwks.get(id(services))
+    if cached is None or cached.body is not body:
+        cached = PublicDocument(body, services.settings.jwks_max_age)
+        _jwks[id(services)] = cached
+    return cached
+
+
 async def discovery_endpoint(request: Request) -> Response:
-    return cached_json(request, request.app.state.metadata_bytes, METADATA_MAX_AGE)
+    document = getattr(request.app.state, "metadata_document", None)
+    if document is None:
+        document = request.app.state.metadata_document = PublicDocument(
+            request.app.state.metadata_bytes, METADATA_MAX_AGE
+        )
+    return document.response(request)
 
 
 async def jwks_endpoint(request: Request) -> Response:
-    services: Services = request.app.state.services
-    return cached_json(request, services.keys.jwks_json(), services.settings.jwks_max_age)
+    return _jwks_document(request.app.state.services).response(request)
