@@ -243,3 +243,108 @@ def test_a_lost_master_key_is_never_silently_replaced(cli, tmp_path: Path) -> No
 def test_bad_log_level_is_a_configuration_error(cli) -> None:
     result = cli("init", YIHAOTONG_LOG_LEVEL="verbose")
     assert result.returncode == 2 and "YIHAOTONG_LOG_LEVEL" in result.stderr
+
+
+def test_organisation_commands_round_trip_and_are_audited(cli, tmp_path: Path) -> None:
+    import asyncio
+
+    from gateway.settings import Settings
+    from store import audit
+    from store.database import Database
+
+    ok_json(cli("departments", "add", "city", "--name", "市", "--json"))
+    ok_json(cli("departments", "add", "east", "--name", "东区", "--parent", "city", "--json"))
+    ok_json(cli("departments", "add", "west", "--name", "西区", "--parent", "city", "--json"))
+    moved = ok_json(cli("departments", "move", "east", "--parent", "west", "--json"))
+    assert moved["path"] == "/city/west/east" and moved["version"] == 2
+    listed = ok_json(cli("departments", "list", "--under", "/city/west", "--json"))
+    assert [d["id"] for d in listed["departments"]] == ["west", "east"]
+    refused(cli("departments", "remove", "city"), "departments below it")
+    refused(cli("departments", "add", "Bad Id", "--name", "x"), "department id")
+
+    account = ok_json(
+        cli(
+            "users", "create", "--username", "root", "--password-stdin", "--json", stdin="pw-1-long"
+        )
+    )
+    granted = ok_json(cli("admin", "grant", "root", "--json"))["assignments"]
+    assert {a["department_id"] for a in granted} == {None} and len(granted) == 2
+    again = ok_json(cli("admin", "grant", account["id"], "--json"))["assignments"]
+    assert {a["id"] for a in again} == {a["id"] for a in granted}  # held already: kept
+    east_only = ok_json(
+        cli("admin", "grant", "root", "--scope", "admin:read", "--department", "east", "--json")
+    )
+    assert [a["department_id"] for a in east_only["assignments"]] == ["east"]
+    refused(cli("admin", "grant", "root", "--scope", "admin:everything"), "admin:read")
+
+    client = ok_json(
+        cli(
+            "clients", "create", "--name", "App", "--redirect-uri", "https://a.example/cb", "--json"
+        )
+    )["client_id"]
+    ok_json(cli("roles", "add", "auditor", "--description", "reads", "--json"))
+    clerk = ok_json(cli("roles", "add", "clerk", "--client", client, "--json"))
+    assert clerk["client_id"] == client
+    app_roles = ok_json(cli("roles", "list", "--client", client, "--json"))["roles"]
+    assert [r["name"] for r in app_roles] == ["clerk"]
+    held = ok_json(
+        cli(
+            "assign",
+            "root",
+            "clerk",
+            "--client",
+            client,
+            "--department",
+            "east",
+            "--expires",
+            "2099-01-01T00:00:00+08:00",
+            "--json",
+        )
+    )
+    assert held["department_id"] == "east" and held["expires_at"] == "2098-12-31T16:00:00+00:00"
+    refused(cli("assign", "root", "clerk", "--client", client, "--department", "east"), "already")
+    refused(cli("assign", "root", "clerk", "--expires", "tomorrow"), "--expires")
+    refused(cli("assign", "nobody", "auditor"), "no account")
+    assert (
+        cli("unassign", "root", "clerk", "--client", client, "--department", "east").returncode == 0
+    )
+    refused(cli("unassign", "root", "clerk", "--client", client, "--department", "east"), "hold")
+    assert cli("roles", "remove", "auditor").returncode == 0
+    refused(cli("roles", "remove", "auditor"), "no global role")
+
+    shown = json.loads(cli("policies", "show", client).stdout)
+    assert shown["version"] == 0 and shown["document"]["min_acr"] == "L1"
+    policy_file = tmp_path / "policy.json"
+    policy_file.write_text(json.dumps({"min_acr": "L2", "departments": ["east"]}))
+    assert ok_json(cli("policies", "set", client, str(policy_file), "--json"))["version"] == 1
+    stdin = cli("policies", "set", client, "--json", stdin='{"roles": ["clerk"]}')
+    assert ok_json(stdin)["version"] == 2
+    shown = json.loads(cli("policies", "show", client).stdout)
+    assert shown["document"]["roles"] == ["clerk"] and shown["document"]["min_acr"] == "L1"
+    refused(cli("policies", "set", client, stdin='{"colour": "red"}'), "colour")
+    refused(cli("policies", "set", "no-such-client", stdin="{}"), "client")
+
+    async def entries() -> list:
+        database = Database(Settings(data_dir=tmp_path / "var").resolved_database_url)
+        try:
+            async with database.sessions() as session:
+                return await audit.query(session, event="admin.", limit=200)
+        finally:
+            await database.close()
+
+    events = asyncio.run(entries())
+    assert {e.actor for e in events} == {"cli"}
+    names = [e.event for e in events]
+    for name in (
+        "admin.department.created",
+        "admin.department.moved",
+        "admin.role.created",
+        "admin.assignment.created",
+        "admin.assignment.deleted",
+        "admin.role.deleted",
+        "admin.policy.updated",
+    ):
+        assert name in names
+    moved_event = next(e for e in events if e.event == "admin.department.moved")
+    assert moved_event.details["before"]["path"] == "/city/east"
+    assert moved_event.details["after"]["path"] == "/city/west/east"
