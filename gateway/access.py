@@ -87,15 +87,16 @@ class AccessService:
 
     async def organisation(
         self, account: Account, client_id: str, document: PolicyDocument
-    ) -> Organisation:
+    ) -> tuple[Organisation, dict[str, str]]:
+        """The account as this app sees it, and the paths of the departments the policy names
+        (read in the same database session)."""
         now = self._clock.now()
         async with self._db.sessions() as session:
             held = await roles.held_roles(session, account.id, [client_id, ""], now)
             groups = await organisation.groups_of(session, account.id)
-            department = None
-            if account.department_id:
-                paths = await organisation.department_paths(session, [account.department_id])
-                department = paths.get(account.department_id)
+            wanted = [*document.departments, account.department_id]
+            paths = await organisation.department_paths(session, [d for d in wanted if d])
+            department = paths.get(account.department_id) if account.department_id else None
             linked = await session.scalars(
                 select(LinkedIdentityRow.provider_id).where(
                     LinkedIdentityRow.account_id == account.id
@@ -114,13 +115,14 @@ class AccessService:
                 names.add(role.name)
         # A role held only inside subtrees still counts as held; its scope travels with it.
         names |= set(scoped)
-        return Organisation(
+        org = Organisation(
             roles=tuple(sorted(names)),
-            scoped_roles={name: sorted(paths) for name, paths in scoped.items()},
+            scoped_roles={name: sorted(where) for name, where in scoped.items()},
             groups=tuple(groups),
             department=department,
             linked=linked_ids,
         )
+        return org, paths
 
     async def decide(
         self,
@@ -134,9 +136,7 @@ class AccessService:
         ``requested_acr`` (from ``acr_values``) is voluntary (OIDC Core §3.1.2.1): it asks for
         a step-up only when one is possible, and never denies."""
         document = await self.policy(client_id)
-        org = await self.organisation(account, client_id, document)
-        async with self._db.sessions() as session:
-            paths = await organisation.department_paths(session, document.departments)
+        org, paths = await self.organisation(account, client_id, document)
         policy = document.access(paths)
         departments_by_id = {d.id: d for d in await self._departments.all()}
         reachable = {"": account.assurance}  # how high each way of signing in goes
