@@ -230,13 +230,13 @@ async def put_policy(
     document: PolicyDocument,
     pre: Precondition = NONE,
 ) -> ClientPolicy:
-    try:
-        async with change(services, actor, "admin.policy.updated", client_id) as c:
-            await visible_client(c.session, reach, client_id)
-            stored = await client_policies.get_policy(c.session, client_id)
-            before = stored or default_policy(client_id)
-            pre.check(etag_of(before))
-            c.before = {"document": before.document, "version": before.version}
+    async with change(services, actor, "admin.policy.updated", client_id) as c:
+        await visible_client(c.session, reach, client_id)
+        stored = await client_policies.get_policy(c.session, client_id)
+        before = stored or default_policy(client_id)
+        pre.check(etag_of(before))
+        c.before = {"document": before.document, "version": before.version}
+        try:
             policy = await client_policies.put_policy(
                 c.session,
                 client_id,
@@ -244,9 +244,9 @@ async def put_policy(
                 before.version if pre.given else None,
                 services.clock.now(),
             )
-            c.after = {"document": policy.document, "version": policy.version}
-    except IntegrityError as error:
-        # Two first policies written at once: the other one won.
-        raise Stale("The policy changed since it was read.") from error
+        except IntegrityError as error:
+            # Two first policies written at once: the other one won.
+            raise Stale("The policy changed since it was read.") from error
+        c.after = {"document": policy.document, "version": policy.version}
     services.access.forget(client_id)
     return policy

@@ -387,3 +387,42 @@ async def test_audit_log_pages_and_export(world: World) -> None:
         lines = [json.loads(line) for line in export.text.splitlines()]
         assert [line["target"] for line in lines] == ["d-a", "d-b", "d-c"]
         assert all(line["event"] == "admin.department.created" for line in lines)
+
+
+async def test_a_change_whose_audit_entry_cannot_be_written_does_not_happen(world: World) -> None:
+    from sqlalchemy import text
+
+    async with (
+        second_instance(world.live.settings) as services,
+        services.database.transaction() as session,
+    ):
+        if services.database.is_sqlite:
+            await session.execute(
+                text(
+                    "CREATE TRIGGER refuse_admin_audit BEFORE INSERT ON audit_events "
+                    "WHEN NEW.event LIKE 'admin.%' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        else:
+            await session.execute(
+                text(
+                    "CREATE FUNCTION refuse_admin_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN IF NEW.event LIKE 'admin.%' THEN RAISE EXCEPTION 'refused'; "
+                    "END IF; RETURN NEW; END $$"
+                )
+            )
+            await session.execute(
+                text(
+                    "CREATE TRIGGER refuse_admin_audit BEFORE INSERT ON audit_events "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_admin_audit()"
+                )
+            )
+    async with world.http(world.city_token) as http:
+        answer = await http.patch(f"/clients/{world.east_app}", json={"client_name": "改名"})
+        assert problem(answer, 503)["detail"]
+        answer = await http.put(f"/clients/{world.east_app}/policy", json={"min_acr": "L3"})
+        problem(answer, 503)
+        problem(await http.post("/departments", json={"id": "north", "name": "北区"}), 503)
+        assert (await http.get(f"/clients/{world.east_app}")).json()["client_name"] == "东区社保"
+        assert (await http.get(f"/clients/{world.east_app}/policy")).json()["version"] == 0
+        problem(await http.get("/departments/north"), 404)
