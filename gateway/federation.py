@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import uuid
 from dataclasses import dataclass
 
+from gateway.audit import AuditLog
 from gateway.pii import PiiVault
 from policies.identifiers import mask, mask_phone, national_id_problem, uscc_problem
 from policies.linking import LinkingDecision, LinkingFacts, decide_link
@@ -16,9 +16,7 @@ from providers.base import IDENTIFIERS, Identity
 from store.accounts import AccountStore
 from store.clock import Clock
 from store.identities import IdentityStore
-from store.records import Account, AccountIdentifier, LinkedIdentity
-
-audit = logging.getLogger("yihaotong.audit")
+from store.records import Account, AccountIdentifier, AuditEvent, LinkedIdentity
 
 
 @dataclass(frozen=True)
@@ -66,8 +64,14 @@ def masked_attributes(identity: Identity) -> str:
 
 class FederationService:
     def __init__(
-        self, identities: IdentityStore, accounts: AccountStore, vault: PiiVault, clock: Clock
+        self,
+        identities: IdentityStore,
+        accounts: AccountStore,
+        vault: PiiVault,
+        clock: Clock,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         self._identities = identities
         self._accounts = accounts
         self._vault = vault
@@ -145,16 +149,13 @@ class FederationService:
         await self._identities.link(
             self._link(identity, account_id), self._identifiers(account_id, values, verified)
         )
-        audit.info(
-            "identity linked",
-            extra={
-                "fields": {
-                    "event": "link.created",
-                    "provider": identity.provider_id,
-                    "account": account_id,
-                    "reason": why,
-                }
-            },
+        await self._audit.record(
+            AuditEvent(
+                "link.created",
+                actor=account_id,
+                target=account_id,
+                details={"provider": identity.provider_id, "reason": why},
+            )
         )
         return await self._accounts.get(account_id)
 
@@ -174,15 +175,13 @@ class FederationService:
     async def unlink(self, account_id: str, provider_id: str, subject: str) -> bool:
         removed = await self._identities.unlink(account_id, provider_id, subject)
         if removed:
-            audit.info(
-                "identity unlinked",
-                extra={
-                    "fields": {
-                        "event": "link.removed",
-                        "provider": provider_id,
-                        "account": account_id,
-                    }
-                },
+            await self._audit.record(
+                AuditEvent(
+                    "link.removed",
+                    actor=account_id,
+                    target=account_id,
+                    details={"provider": provider_id},
+                )
             )
         return removed
 
@@ -211,14 +210,12 @@ class FederationService:
             self._link(identity, account.id),
             self._identifiers(account.id, values, verified),
         )
-        audit.info(
-            "account provisioned",
-            extra={
-                "fields": {
-                    "event": "account.provisioned",
-                    "provider": identity.provider_id,
-                    "account": account.id,
-                }
-            },
+        await self._audit.record(
+            AuditEvent(
+                "account.provisioned",
+                actor=account.id,
+                target=account.id,
+                details={"provider": identity.provider_id, "kind": account.kind},
+            )
         )
         return account

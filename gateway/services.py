@@ -149,8 +149,9 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     expiring = open_expiring_store(settings, clock)
     sessions = SessionService(expiring, settings, clock)
     provider_store = ProviderStore(database)
+    audit = AuditLog(database, clock)
     federation = FederationService(
-        IdentityStore(database), AccountStore(database), PiiVault(master_key), clock
+        IdentityStore(database), AccountStore(database), PiiVault(master_key), clock, audit
     )
 
     async def index_identifiers(account: Account) -> None:
@@ -159,7 +160,6 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         )
 
     departments = DepartmentService(provider_store, master_key, clock)
-    audit = AuditLog(database, clock)
     otp = OtpService(OtpStore(database), master_key, clock)
     return Services(
         settings=settings,

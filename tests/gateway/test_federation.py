@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from gateway.audit import AuditLog
 from gateway.federation import FederationService, ProviderTrust
 from gateway.pii import PiiVault
 from keys.master import MasterKey
@@ -20,7 +21,8 @@ USCC = "91350100M000100Y43"
 @pytest.fixture
 def federation(database, clock) -> FederationService:
     vault = PiiVault(MasterKey(b"k" * 32))
-    return FederationService(IdentityStore(database), AccountStore(database), vault, clock)
+    audit = AuditLog(database, clock)
+    return FederationService(IdentityStore(database), AccountStore(database), vault, clock, audit)
 
 
 def person(provider: str, subject: str, **fields: object) -> Identity:
