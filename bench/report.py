@@ -40,6 +40,8 @@ def ratios(results: list[dict[str, Any]], workers_list: list[int]) -> list[dict[
             if ours is None:
                 continue
             ratio = round(ours["rps"] / peer["rps"], 2) if peer and peer["rps"] else None
+            ours_cpu = ours.get("server_cpu_ms_per_request")
+            peer_cpu = peer.get("server_cpu_ms_per_request") if peer else None
             rows.append(
                 {
                     "workers": workers,
@@ -47,6 +49,9 @@ def ratios(results: list[dict[str, Any]], workers_list: list[int]) -> list[dict[
                     "yihaotong": ours,
                     "peer": peer,
                     "ratio": ratio,
+                    # Requests per CPU-second, ours over the peer's: steadier than req/s when
+                    # other work shares the machine.
+                    "cpu_ratio": round(peer_cpu / ours_cpu, 2) if ours_cpu and peer_cpu else None,
                 }
             )
     return rows
@@ -104,26 +109,48 @@ def targets(rows: list[dict[str, Any]], logins: dict[str, Any] | None) -> list[d
     return checks
 
 
+def _cells(entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return "– | – | – | –"
+    cpu = entry.get("server_cpu_ms_per_request")
+    return f"{entry['rps']:.0f} | {entry['p50_ms']:.1f} | {entry['p99_ms']:.1f} | " + (
+        f"{cpu:.3f}" if cpu is not None else "–"
+    )
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     head = (
-        "| workers | scenario | Yihaotong req/s | p50 ms | p99 ms | oidc-provider req/s "
-        "| p50 ms | p99 ms | ratio |"
+        "| w | scenario | Yihaotong req/s | p50 ms | p99 ms | CPU ms/req "
+        "| oidc-provider req/s | p50 ms | p99 ms | CPU ms/req | ratio req/s | ratio CPU |"
     )
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
-        ours, peer = row["yihaotong"], row["peer"]
-        peer_cells = (
-            f"{peer['rps']:.0f} | {peer['p50_ms']:.2f} | {peer['p99_ms']:.2f}"
-            if peer
-            else "– | – | –"
-        )
         ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "–"
+        cpu_ratio = f"{row['cpu_ratio']:.2f}" if row.get("cpu_ratio") is not None else "–"
         lines.append(
-            f"| {row['workers']} | {row['scenario']} | {ours['rps']:.0f} | {ours['p50_ms']:.2f} "
-            f"| {ours['p99_ms']:.2f} | {peer_cells} | {ratio} |"
+            f"| {row['workers']} | {row['scenario']} | {_cells(row['yihaotong'])} "
+            f"| {_cells(row['peer'])} | {ratio} | {cpu_ratio} |"
         )
     return "\n".join(lines)
 
 
 def target_lines(checks: list[dict[str, Any]]) -> str:
     return "\n".join(f"- [{'x' if c['met'] else ' '}] {c['target']}: {c['value']}" for c in checks)
+
+
+def main(path: str) -> None:
+    """Print the table and targets of a results file again: python -m bench.report FILE."""
+    import json
+    from pathlib import Path
+
+    document = json.loads(Path(path).read_text())
+    rows = ratios(document["results"], document["options"]["workers"])
+    print(table(rows))
+    print()
+    print(target_lines(targets(rows, document.get("password_logins"))))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1])

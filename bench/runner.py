@@ -71,7 +71,12 @@ class Runner:
     ) -> wrk.Result:
         conf = self.work / f"wrk-{side.name}.conf"
         kw.setdefault("connections", self.o.connections)
-        return wrk.run(side.base_url, request, conf, duration=duration, cpus=wrk_cpus, **kw)
+        server = side.server
+        before = server.cpu_seconds() if server else None
+        result = wrk.run(side.base_url, request, conf, duration=duration, cpus=wrk_cpus, **kw)
+        if server and before is not None:
+            result.cpu_s = server.cpu_seconds() - before
+        return result
 
     def _record(self, side: Side, workers: int, scenario: str, runs: list[wrk.Result]) -> None:
         median = statistics.median_low(sorted(r.rps for r in runs))
@@ -87,9 +92,11 @@ class Runner:
         problems = ""
         if chosen.failed or chosen.socket_errors:
             problems = f"  ({chosen.failed} failed, {chosen.socket_errors} socket errors)"
+        cpu = chosen.cpu_ms_per_request
         self.o.log(
             f"  {side.name:14} w{workers} {scenario:26} {chosen.rps:9.1f} req/s  "
-            f"p50 {chosen.p50_ms:6.2f} ms  p99 {chosen.p99_ms:6.2f} ms{problems}"
+            f"p50 {chosen.p50_ms:6.2f} ms  p99 {chosen.p99_ms:6.2f} ms  "
+            f"cpu {cpu or 0:.3f} ms/req{problems}"
         )
 
     def _steady(self, side: Side, workers: int, scenario: str, request: Request) -> wrk.Result:
@@ -233,6 +240,13 @@ class Runner:
             "connections": login_conns,
             "argon2id": argon,
             "share_of_raw_verify": round(login["rps"] / argon["verify_per_s"], 3),
+            # The same share by CPU time (raw verify ms / server CPU ms per sign-in): what one
+            # core would give if nothing else ran on it.
+            "share_by_cpu": (
+                round(argon["ms_per_verify"] / login["server_cpu_ms_per_request"], 3)
+                if login.get("server_cpu_ms_per_request")
+                else None
+            ),
         }
         self.o.log(
             f"  password sign-ins {login['rps']:.1f}/s on one core; raw argon2id verify "

@@ -77,6 +77,7 @@ class Side:
     jwks_path: str
     web: tuple[str, str]  # client_id, secret
     cc: dict[str, tuple[str, str]]  # alg -> client_id, secret
+    server: Server | None = None
     cookie = ""  # the SSO session, after sign_in()
     access_token = ""
 

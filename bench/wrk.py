@@ -53,6 +53,11 @@ class Result:
     failed: int
     window_s: float
     socket_errors: int
+    cpu_s: float | None = None  # the server's CPU time during the run
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        return None if self.cpu_s is None or not self.ok else self.cpu_s / self.ok * 1000
 
     def as_dict(self) -> dict[str, float | int]:
         return {
@@ -63,6 +68,9 @@ class Result:
             "failed": self.failed,
             "window_s": round(self.window_s, 3),
             "socket_errors": self.socket_errors,
+            "server_cpu_ms_per_request": (
+                None if self.cpu_ms_per_request is None else round(self.cpu_ms_per_request, 3)
+            ),
         }
 
 
