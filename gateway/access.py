@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from gateway.claims import subject_for
 from gateway.client_policy import DEFAULT_POLICY, PolicyDocument
@@ -20,7 +19,6 @@ from store import client_policies, organisation, roles
 from store.clock import Clock
 from store.database import Database
 from store.records import Account, Client
-from store.tables import LinkedIdentityRow
 
 ADMIN_SCOPES = ("admin:read", "admin:write")
 
@@ -90,39 +88,33 @@ class AccessService:
     ) -> tuple[Organisation, dict[str, str]]:
         """The account as this app sees it, and the paths of the departments the policy names
         (read in the same database session)."""
-        now = self._clock.now()
+        wanted = [*document.departments, account.department_id]
         async with self._db.sessions() as session:
-            held = await roles.held_roles(session, account.id, [client_id, ""], now)
-            groups = await organisation.groups_of(session, account.id)
-            wanted = [*document.departments, account.department_id]
-            paths = await organisation.department_paths(session, [d for d in wanted if d])
-            department = paths.get(account.department_id) if account.department_id else None
-            linked = await session.scalars(
-                select(LinkedIdentityRow.provider_id).where(
-                    LinkedIdentityRow.account_id == account.id
-                )
+            facts = await organisation.account_facts(
+                session, account.id, client_id, [d for d in wanted if d], self._clock.now()
             )
-            linked_ids = tuple(sorted(set(linked)))
+        department = facts.paths.get(account.department_id) if account.department_id else None
         visible_global = set(document.claims.global_roles) | set(document.roles)
         names: set[str] = set()
         scoped: dict[str, list[str]] = {}
-        for role, path in held:
-            if role.client_id == "" and role.name not in visible_global:
+        for owner, name, path in facts.roles:
+            if owner == "" and name not in visible_global:
                 continue
             if path:
-                scoped.setdefault(role.name, []).append(path)
+                scoped.setdefault(name, []).append(path)
             else:
-                names.add(role.name)
+                names.add(name)
         # A role held only inside subtrees still counts as held; its scope travels with it.
+        scoped = {name: where for name, where in scoped.items() if name not in names}
         names |= set(scoped)
         org = Organisation(
             roles=tuple(sorted(names)),
             scoped_roles={name: sorted(where) for name, where in scoped.items()},
-            groups=tuple(groups),
+            groups=tuple(facts.groups),
             department=department,
-            linked=linked_ids,
+            linked=tuple(sorted(set(facts.linked))),
         )
-        return org, paths
+        return org, facts.paths
 
     async def decide(
         self,

@@ -4,10 +4,10 @@ and its audit entry commit together or not at all."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import String, func, literal, or_, select, update
+from sqlalchemy import String, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.errors import Conflict, InUse, NotFound, StaleVersion
@@ -18,7 +18,9 @@ from store.tables import (
     DepartmentRow,
     GroupMemberRow,
     GroupRow,
+    LinkedIdentityRow,
     RoleAssignmentRow,
+    RoleRow,
 )
 from store.versioned import update_versioned
 
@@ -199,3 +201,70 @@ async def groups_of(session: AsyncSession, account_id: str) -> list[str]:
         select(GroupMemberRow.group_id).where(GroupMemberRow.account_id == account_id)
     )
     return sorted(rows)
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What the organisation says about one account, for one app."""
+
+    roles: list[tuple[str, str, str]]  # (client id or "" for global, role name, subtree path)
+    groups: list[str]
+    paths: dict[str, str]  # department id -> path, for the ids asked about
+    linked: list[str]  # provider ids of the account's linked department logins
+
+
+async def account_facts(
+    session: AsyncSession,
+    account_id: str,
+    client_id: str,
+    department_ids: Sequence[str],
+    now: float,
+) -> AccountFacts:
+    """Roles held for the app (and global ones), groups, the named departments' paths and the
+    linked logins, in one round trip: this runs at every authorization and refresh."""
+    text_ = String()
+    parts = [
+        select(
+            literal("role", text_),
+            RoleRow.client_id,
+            RoleRow.name,
+            func.coalesce(DepartmentRow.path, literal("", text_)),
+        )
+        .join(RoleAssignmentRow, RoleAssignmentRow.role_id == RoleRow.id)
+        .outerjoin(DepartmentRow, DepartmentRow.id == RoleAssignmentRow.department_id)
+        .where(
+            RoleAssignmentRow.account_id == account_id,
+            RoleRow.client_id.in_([client_id, ""]),
+            or_(RoleAssignmentRow.expires_at.is_(None), RoleAssignmentRow.expires_at > now),
+        ),
+        select(
+            literal("group", text_),
+            GroupMemberRow.group_id,
+            literal("", text_),
+            literal("", text_),
+        ).where(GroupMemberRow.account_id == account_id),
+        select(
+            literal("link", text_),
+            LinkedIdentityRow.provider_id,
+            literal("", text_),
+            literal("", text_),
+        ).where(LinkedIdentityRow.account_id == account_id),
+    ]
+    if department_ids:
+        parts.append(
+            select(
+                literal("path", text_), DepartmentRow.id, DepartmentRow.path, literal("", text_)
+            ).where(DepartmentRow.id.in_(set(department_ids)))
+        )
+    facts = AccountFacts(roles=[], groups=[], paths={}, linked=[])
+    for kind, first, second, third in await session.execute(union_all(*parts)):
+        if kind == "role":
+            facts.roles.append((first, second, third))
+        elif kind == "group":
+            facts.groups.append(first)
+        elif kind == "link":
+            facts.linked.append(first)
+        else:
+            facts.paths[first] = second
+    facts.groups.sort()
+    return facts
