@@ -38,6 +38,7 @@ from gateway.services import Services, initialize, open_services
 from gateway.settings import Settings
 from keys.ring import RELOAD_SECONDS
 from store.clock import Clock
+from store.database import DatabaseDriverError, connection_lost
 
 log = logging.getLogger("yihaotong")
 
@@ -62,6 +63,27 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """Database errors are answered here, not by the last-resort handler, which would also
+    make the server drop the client's connection."""
+    if connection_lost(exc):
+        # The database dropped a pooled connection (a restart, a failover); the pool has been
+        # replaced, so asking again works.
+        log.warning(
+            "database connection lost; pool replaced",
+            extra={"fields": {"request_id": request.scope.get("state", {}).get("request_id")}},
+        )
+        return JSONResponse(
+            {
+                "error": "temporarily_unavailable",
+                "error_description": "The service is briefly unavailable. Try again.",
+            },
+            status_code=503,
+            headers={"Cache-Control": "no-store", "Retry-After": "1"},
+        )
+    return await _server_error(request, exc)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -148,7 +170,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     return Starlette(
         routes=routes,
         middleware=[Middleware(RequestLogMiddleware)],
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            DatabaseDriverError: _database_error,
+            Exception: _server_error,
+        },
         lifespan=lifespan,
     )
 

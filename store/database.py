@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -44,11 +45,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+DatabaseDriverError = DBAPIError  # what a failing driver call raises, for handlers outside store/
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether ``error`` is the database dropping a pooled connection (the pool is replaced by
+    then, so the operation may be asked for again)."""
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        # No ping before each use: it is a round trip per checkout, and a token request checks
+        # out several times. A connection the server dropped fails one request instead (the
+        # gateway answers 503, try again) and SQLAlchemy then replaces the whole pool;
+        # recycling keeps connections younger than typical server and proxy idle limits.
+        options: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": 1800}
         if self.is_sqlite and ":memory:" in self.url:
             options["poolclass"] = StaticPool
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
