@@ -11,11 +11,12 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.errors import NotFound, StaleVersion
-from store.organisation import group_record, within
-from store.records import Group, LinkedIdentity, Role, RoleAssignment
+from store.organisation import department_record, group_record, within
+from store.records import Department, Group, LinkedIdentity, Role, RoleAssignment
 from store.roles import assignment_record, role_record
 from store.tables import (
     AuditEventRow,
+    ClientRow,
     DepartmentRow,
     GroupMemberRow,
     GroupRow,
@@ -85,6 +86,34 @@ async def delete_stamped(
         if await session.get(table, key) is None:
             raise NotFound(f"{table.__tablename__} {key!r}")
         raise StaleVersion(f"{table.__tablename__} {key!r} changed")
+
+
+# -- departments ----------------------------------------------------------------------------------
+
+
+async def list_departments(
+    session: AsyncSession,
+    paths: Sequence[str] | None,
+    offset: int,
+    limit: int,
+    under: str | None = None,
+) -> tuple[list[Department], int]:
+    """Departments inside the subtrees ``paths`` (None: all), optionally below ``under``."""
+    query = select(DepartmentRow)
+    if (limit_to := in_subtrees(DepartmentRow.id, paths)) is not None:
+        query = query.where(limit_to)
+    if under is not None:
+        query = query.where(within(under))
+    rows, total = await page(session, query, [DepartmentRow.path], offset, limit)
+    return [department_record(row) for row in rows], total
+
+
+async def client_ids_within(session: AsyncSession, paths: Sequence[str]) -> list[str]:
+    """The apps owned by departments inside the subtrees ``paths``."""
+    query = select(ClientRow.client_id)
+    if (limit_to := in_subtrees(ClientRow.department_id, paths)) is not None:
+        query = query.where(limit_to)
+    return list(await session.scalars(query))
 
 
 # -- roles and assignments ------------------------------------------------------------------------
