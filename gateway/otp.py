@@ -4,6 +4,7 @@ the new secret, verification that accepts each code once and one step of clock d
 from __future__ import annotations
 
 import pyotp
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from keys.master import MasterKey
 from store.clock import Clock
@@ -64,6 +65,9 @@ class OtpService:
                 step = int(at // _STEP)
                 return await self._store.use_step(account_id, step, confirm=confirming)
         return False
+
+    async def remove_in(self, session: AsyncSession, account_id: str) -> bool:
+        return await self._store.remove_in(session, account_id)
 
     async def remove(self, account_id: str) -> bool:
         return await self._store.remove(account_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.database import Database
 from store.tables import AccountOtpRow
@@ -51,6 +52,13 @@ class OtpStore:
                 .values(**values)
             )
             return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def remove_in(self, session: AsyncSession, account_id: str) -> bool:
+        """Remove inside the caller's transaction (an admin reset and its audit entry)."""
+        result = await session.execute(
+            delete(AccountOtpRow).where(AccountOtpRow.account_id == account_id)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def remove(self, account_id: str) -> bool:
         async with self._db.transaction() as session:

@@ -151,6 +151,19 @@ async def list_links(call: Call) -> Reply:
 
 @endpoint(
     "DELETE",
+    "/accounts/{account_id}/otp",
+    scope=WRITE,
+    tag=TAG,
+    summary="Remove the account's authenticator app (reset its second factor)",
+    status=204,
+)
+async def reset_otp(call: Call) -> Reply:
+    await people.reset_otp(call.services, call.actor, call.reach, call.params["account_id"])
+    return Reply(status=204)
+
+
+@endpoint(
+    "DELETE",
     "/accounts/{account_id}/links/{provider_id}",
     scope=WRITE,
     tag=TAG,

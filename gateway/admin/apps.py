@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.changes import Actor, change
-from gateway.admin.errors import Invalid, Missing, Stale
+from gateway.admin.errors import Forbidden, Invalid, Missing, Stale
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import path_of, target_department
 from gateway.admin.reach import Reach
@@ -235,6 +235,10 @@ async def put_policy(
         stored = await client_policies.get_policy(c.session, client_id)
         before = stored or default_policy(client_id)
         pre.check(etag_of(before))
+        approved = set(document_of(before).claims.restricted)
+        if set(document.claims.restricted) != approved and not reach.city_wide:
+            # Restricted claims (full ID numbers) are approved city-wide, not by the app's owner.
+            raise Forbidden("Only city-wide administrators approve restricted claims.")
         c.before = {"document": before.document, "version": before.version}
         try:
             policy = await client_policies.put_policy(

@@ -85,7 +85,17 @@ async def unlock(services: Services, actor: Actor, reach: Reach, account_id: str
         account = await visible_account(session, reach, account_id)
     account_key, _ = _counter_keys(account.username, "")
     await services.expiring.delete(account_key)
+    await services.expiring.delete(f"fail-otp:{account_id}")  # wrong authenticator codes too
     await record_after(services, actor, "admin.account.unlocked", account_id)
+
+
+async def reset_otp(services: Services, actor: Actor, reach: Reach, account_id: str) -> None:
+    """Remove the account's authenticator app (a lost phone): an app that needs multi-factor
+    sign-in denies the person until they set up a new one."""
+    async with change(services, actor, "admin.account.otp_reset", account_id) as c:
+        await visible_account(c.session, reach, account_id)
+        if not await services.otp.remove_in(c.session, account_id):
+            raise Missing("The account has no authenticator app.")
 
 
 async def links(services: Services, reach: Reach, account_id: str) -> list[LinkedIdentity]:
