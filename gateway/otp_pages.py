@@ -18,7 +18,7 @@ from gateway.authorize import (
     update_transaction,
 )
 from gateway.forms import FormError, read_form
-from gateway.pages import choose_locale, messages, page
+from gateway.pages import choose_locale, form_action, messages, page
 from gateway.services import Services
 from gateway.sessions import SsoSession
 from store.records import AuditEvent
@@ -50,20 +50,28 @@ def _with_cookie(response: Response, services: Services, cookie: str) -> Respons
 
 
 async def _code_form(
-    request: Request, tx_id: str, browser: str, locale: str, error: str | None, status: int = 200
+    request: Request,
+    tx_id: str,
+    tx: Transaction,
+    locale: str,
+    error: str | None,
+    status: int = 200,
 ) -> Response:
     services: Services = request.app.state.services
+    client = await services.clients.get(tx.params.get("client_id", ""))
     return page(
         request,
         "otp.html",
         locale,
         {
             "tx": tx_id,
-            "csrf_token": services.csrf.token(browser, f"otp:{tx_id}"),
+            "csrf_token": services.csrf.token(tx.browser, f"otp:{tx_id}"),
             "action": OTP_PATH,
             "error": error,
         },
         status=status,
+        # The form's redirects end at the app: browsers apply form-action to them too.
+        form_action=form_action(*(client.redirect_uris if client else ())),
     )
 
 
@@ -74,9 +82,7 @@ async def otp_page(request: Request) -> Response:
     session = await _session(request)
     if tx is None or session is None or not await services.otp.enrolled(session.account_id):
         return error_page(request, {}, "expired")
-    return await _code_form(
-        request, tx_id, tx.browser, _locale(request, tx.params.get("ui_locales")), None
-    )
+    return await _code_form(request, tx_id, tx, _locale(request, tx.params.get("ui_locales")), None)
 
 
 async def otp_submit(request: Request) -> Response:
@@ -102,7 +108,7 @@ async def otp_submit(request: Request) -> Response:
         left = await services.expiring.ttl(counter) or _WINDOW
         minutes = math.ceil(left / 60)
         response = await _code_form(
-            request, tx_id, tx.browser, locale, t.locked.format(minutes=minutes), status=429
+            request, tx_id, tx, locale, t.locked.format(minutes=minutes), status=429
         )
         response.headers["Retry-After"] = str(math.ceil(left))
         return response
@@ -116,7 +122,7 @@ async def otp_submit(request: Request) -> Response:
             ),
             request=request,
         )
-        return await _code_form(request, tx_id, tx.browser, locale, t.otp_wrong, status=400)
+        return await _code_form(request, tx_id, tx, locale, t.otp_wrong, status=400)
     await services.expiring.delete(counter)
     amr = sorted(set(session.amr) | {"otp"})
     cookie = await services.sessions.reauthenticate(

@@ -4,43 +4,16 @@ keyboard alone, and a 375 px wide phone screen."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES, running_gateway
+from tests.conftest import running_gateway
 from tests.gateway.helpers import second_instance
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CALLBACK = "https://app.example.gov.cn/cb"
 PASSWORD = "correct horse battery"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture
-async def chromium():
-    playwright_api = pytest.importorskip("playwright.async_api")
-    if not os.path.exists(CHROMIUM):
-        if REQUIRE_SERVICES:
-            pytest.fail("Debian's chromium is required (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture
