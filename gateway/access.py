@@ -89,7 +89,7 @@ class AccessService:
         """The account as this app sees it, and the paths of the departments the policy names
         (read in the same database session)."""
         wanted = [*document.departments, account.department_id]
-        async with self._db.sessions() as session:
+        async with self._db.statement() as session:
             facts = await organisation.account_facts(
                 session, account.id, client_id, [d for d in wanted if d], self._clock.now()
             )

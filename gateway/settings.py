@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy async URL; unset: SQLite in DATA_DIR."
     )
+    database_pool_size: int = Field(
+        20, ge=1, le=500, description="PostgreSQL connections each worker keeps open."
+    )
     redis_url: str | None = Field(
         None,
         description="redis://, redis+sentinel:// or redis+cluster:// URL; unset: in-process store.",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from store.records import Account
 from store.tables import AccountRow
 
 _FIELDS = [f.name for f in fields(Account)]
+_BY_ID = select(AccountRow.__table__).where(AccountRow.id == bindparam("id"))
 
 
 def _record(row: AccountRow) -> Account:
@@ -36,8 +37,9 @@ class AccountStore:
         return account
 
     async def get(self, account_id: str) -> Account | None:
-        async with self._db.sessions() as session:
-            row = await session.get(AccountRow, account_id)
+        async with self._db.statement() as connection:
+            result = await connection.execute(_BY_ID, {"id": account_id})
+            row = result.first()
             return None if row is None else _record(row)
 
     async def by_username(self, username: str) -> Account | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import String, func, literal, or_, select, union_all, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.errors import Conflict, InUse, NotFound, StaleVersion
 from store.records import Department, Group
@@ -214,7 +214,7 @@ class AccountFacts:
 
 
 async def account_facts(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     account_id: str,
     client_id: str,
     department_ids: Sequence[str],

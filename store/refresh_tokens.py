@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from store.database import Database
 from store.records import RefreshToken
 from store.tables import RefreshTokenRow
 
 _FIELDS = [f.name for f in fields(RefreshToken)]
+_BY_DIGEST = select(RefreshTokenRow.__table__).where(RefreshTokenRow.digest == bindparam("digest"))
 
 
 def _record(row: RefreshTokenRow) -> RefreshToken:
@@ -19,10 +20,14 @@ def _record(row: RefreshTokenRow) -> RefreshToken:
     return RefreshToken(**values)
 
 
-def _row(token: RefreshToken) -> RefreshTokenRow:
+def _values(token: RefreshToken) -> dict[str, object]:
     values = asdict(token)
     values["amr"] = list(values["amr"])
-    return RefreshTokenRow(**values)
+    return values
+
+
+def _row(token: RefreshToken) -> RefreshTokenRow:
+    return RefreshTokenRow(**_values(token))
 
 
 class RefreshTokenStore:
@@ -30,12 +35,13 @@ class RefreshTokenStore:
         self._db = database
 
     async def add(self, token: RefreshToken) -> None:
-        async with self._db.transaction() as session:
-            session.add(_row(token))
+        async with self._db.statement() as connection:
+            await connection.execute(insert(RefreshTokenRow.__table__), [_values(token)])
 
     async def get(self, digest: str) -> RefreshToken | None:
-        async with self._db.sessions() as session:
-            row = await session.get(RefreshTokenRow, digest)
+        async with self._db.statement() as connection:
+            result = await connection.execute(_BY_DIGEST, {"digest": digest})
+            row = result.first()
             return None if row is None else _record(row)
 
     async def mark_used(self, digest: str, now: float) -> bool:
