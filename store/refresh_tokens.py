@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, fields
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, insert, literal, select, update
 
 from store.database import Database
 from store.records import RefreshToken
@@ -28,6 +29,26 @@ def _values(token: RefreshToken) -> dict[str, object]:
 
 def _row(token: RefreshToken) -> RefreshTokenRow:
     return RefreshTokenRow(**_values(token))
+
+
+def _rotation(used_digest: str, successor: RefreshToken, now: float) -> Any:
+    table = RefreshTokenRow.__table__
+    claimed = (
+        update(table)
+        .where(
+            table.c.digest == used_digest,
+            table.c.used_at.is_(None),
+            table.c.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+        .returning(table.c.digest)
+        .cte("claimed")
+    )
+    values = _values(successor)
+    row = select(*[literal(values[column.name], column.type) for column in table.columns])
+    return insert(table).from_select(
+        [column.name for column in table.columns], row.where(exists(select(claimed.c.digest)))
+    )
 
 
 class RefreshTokenStore:
@@ -59,8 +80,14 @@ class RefreshTokenStore:
             return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def rotate(self, used_digest: str, successor: RefreshToken, now: float) -> bool:
-        """Mark ``used_digest`` used and store its successor in one transaction; False (and
-        nothing written) when the token was already used or revoked."""
+        """Mark ``used_digest`` used and store its successor atomically; False (and nothing
+        written) when the token was already used or revoked."""
+        if not self._db.is_sqlite:
+            # One statement, one round trip: the INSERT happens only if the UPDATE claimed the
+            # token (PostgreSQL runs data-modifying CTEs; SQLite does not).
+            async with self._db.statement() as connection:
+                result = await connection.execute(_rotation(used_digest, successor, now))
+                return result.rowcount == 1
         async with self._db.transaction() as session:
             result = await session.execute(
                 update(RefreshTokenRow)
