@@ -3,11 +3,8 @@ by their jti in the expiring store until they would have expired anyway."""
 
 from __future__ import annotations
 
-import logging
-
 from gateway.services import Services
-
-audit = logging.getLogger("yihaotong.audit")
+from store.records import AuditEvent
 
 
 async def revoke_access_token(services: Services, jti: str) -> None:
@@ -23,9 +20,12 @@ async def revoke_family(services: Services, family_id: str, reason: str) -> None
     jtis = await services.refresh_tokens.revoke_family(family_id, services.clock.now())
     for jti in jtis:
         await revoke_access_token(services, jti)
-    audit.info(
-        "tokens revoked",
-        extra={"fields": {"event": "token.revoked", "family": family_id[:8], "reason": reason}},
+    await services.audit.record(
+        AuditEvent(
+            "token.revoked",
+            outcome="success",
+            details={"family": family_id[:8], "reason": reason, "access_tokens": len(jtis)},
+        )
     )
 
 

@@ -211,6 +211,8 @@ async def test_tokens_carry_only_this_apps_roles(city) -> None:
         await session.execute(sa.text("DELETE FROM role_assignments WHERE id = 'a0'"))
     answer = await refresh(live.url, app, tokens["refresh_token"])
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    revoked = await audit_events(live, "token.revoked")
+    assert [e.details["reason"] for e in revoked] == ["access withdrawn (roles)"]
 
 
 @pytest.fixture
