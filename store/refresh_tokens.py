@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, literal, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 
 from store.database import Database
 from store.records import RefreshToken
@@ -31,24 +31,28 @@ def _row(token: RefreshToken) -> RefreshTokenRow:
     return RefreshTokenRow(**_values(token))
 
 
-def _rotation(used_digest: str, successor: RefreshToken, now: float) -> Any:
+def _rotation_statement() -> Any:
+    """Built once (building and caching a statement costs more than running it): the values
+    arrive as parameters, ``used_digest`` and ``now`` plus one per column of the successor."""
     table = RefreshTokenRow.__table__
     claimed = (
         update(table)
         .where(
-            table.c.digest == used_digest,
+            table.c.digest == bindparam("used_digest"),
             table.c.used_at.is_(None),
             table.c.revoked_at.is_(None),
         )
-        .values(used_at=now)
+        .values(used_at=bindparam("now", type_=table.c.used_at.type))
         .returning(table.c.digest)
         .cte("claimed")
     )
-    values = _values(successor)
-    row = select(*[literal(values[column.name], column.type) for column in table.columns])
+    row = select(*[bindparam(f"new_{c.name}", type_=c.type) for c in table.columns])
     return insert(table).from_select(
         [column.name for column in table.columns], row.where(exists(select(claimed.c.digest)))
     )
+
+
+_ROTATION = _rotation_statement()
 
 
 class RefreshTokenStore:
@@ -86,7 +90,9 @@ class RefreshTokenStore:
             # One statement, one round trip: the INSERT happens only if the UPDATE claimed the
             # token (PostgreSQL runs data-modifying CTEs; SQLite does not).
             async with self._db.statement() as connection:
-                result = await connection.execute(_rotation(used_digest, successor, now))
+                parameters = {f"new_{k}": v for k, v in _values(successor).items()}
+                parameters.update(used_digest=used_digest, now=now)
+                result = await connection.execute(_ROTATION, parameters)
                 return result.rowcount == 1
         async with self._db.transaction() as session:
             result = await session.execute(
