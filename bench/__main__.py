@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         connections=args.connections,
         sides=["yihaotong", "peer"] if args.side == "both" else [args.side],
         scenarios=args.only.split(",") if args.only else list(SCENARIOS),
-        logins=not args.no_logins and not args.only,
+        logins=not args.no_logins and (not args.only or "password_login" in args.only),
         peer_redis_single=not args.peer_memory,
     )
     run_id = now_id()

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+import anyio
 import anyio.to_thread
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -31,6 +33,9 @@ class Passwords:
             type=Type.ID,
         )
         self._dummy_hash = self._hasher.hash(_DUMMY_PASSWORD)
+        # As many hashes at once as this process has cores: argon2id is memory-hard, and more
+        # threads than cores only interleave their memory passes and slow every one of them.
+        self._limiter: anyio.CapacityLimiter | None = None  # made inside the event loop
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -46,8 +51,22 @@ class Passwords:
             return Verification(ok=True, new_hash=self._hasher.hash(password))
         return Verification(ok=True)
 
+    def _threads(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(_cores())
+        return self._limiter
+
     async def verify(self, stored_hash: str | None, password: str) -> Verification:
-        return await anyio.to_thread.run_sync(self.verify_sync, stored_hash, password)
+        return await anyio.to_thread.run_sync(
+            self.verify_sync, stored_hash, password, limiter=self._threads()
+        )
 
     async def hash_async(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._hasher.hash, password)
+        return await anyio.to_thread.run_sync(self._hasher.hash, password, limiter=self._threads())
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # the cores this process may run on
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
