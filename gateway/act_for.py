@@ -6,8 +6,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.authorize import RESUME_PATH, error_page, load_transaction, update_transaction
-from gateway.forms import FormError, read_form
+from gateway.authorize import (
+    RESUME_PATH,
+    error_page,
+    load_transaction,
+    signed_in_step,
+    update_transaction,
+)
 from gateway.pages import choose_locale, form_action, page
 from gateway.services import Services
 
@@ -56,22 +61,11 @@ async def act_for_page(request: Request) -> Response:
 
 async def act_for_submit(request: Request) -> Response:
     services: Services = request.app.state.services
-    try:
-        form = await read_form(request, services.settings.max_form_bytes)
-    except FormError:
+    step = await signed_in_step(request, "act-for")
+    if step is None:
         return error_page(request, {}, "expired")
-    tx_id = form.get("tx", "")
-    tx = await load_transaction(services, request, tx_id)
-    session = await services.sessions.from_cookie(
-        request.cookies.get(services.sessions.cookie_name)
-    )
-    if (
-        tx is None
-        or session is None
-        or not services.csrf.valid(request, form.get("csrf_token"), f"act-for:{tx_id}")
-    ):
-        return error_page(request, {}, "expired")
-    chosen = form.get("act_for", "")
+    tx, tx_id, session = step.tx, step.tx_id, step.session
+    chosen = step.form.get("act_for", "")
     allowed = {choice[0] for choice in await _choices(services, session.account_id)}
     if chosen and chosen not in allowed:
         return error_page(request, tx.params, "expired")

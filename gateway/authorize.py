@@ -76,6 +76,37 @@ async def load_transaction(
     return tx if same else None
 
 
+@dataclass
+class SignedInStep:
+    """A form posted inside an authorization by the person signed in: the act-for choice, the
+    second factor's code."""
+
+    form: dict[str, str]
+    tx_id: str
+    tx: Transaction
+    session: SsoSession
+
+
+async def signed_in_step(request: Request, purpose: str) -> SignedInStep | None:
+    """The posted form with its transaction (in this browser), the signed-in session and a
+    CSRF token valid for ``purpose``; None when any is missing or wrong."""
+    services: Services = request.app.state.services
+    try:
+        form = await read_form(request, services.settings.max_form_bytes)
+    except FormError:
+        return None
+    tx_id = form.get("tx", "")
+    tx = await load_transaction(services, request, tx_id)
+    session = await services.sessions.from_cookie(
+        request.cookies.get(services.sessions.cookie_name)
+    )
+    if tx is None or session is None:
+        return None
+    if not services.csrf.valid(request, form.get("csrf_token"), f"{purpose}:{tx_id}"):
+        return None
+    return SignedInStep(form, tx_id, tx, session)
+
+
 def error_page(
     request: Request, params: dict[str, str], message_key: str, detail: str = ""
 ) -> Response:

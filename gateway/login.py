@@ -258,14 +258,7 @@ async def signed_in(
         )
     else:
         response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        services.sessions.cookie_name,
-        cookie,
-        httponly=True,
-        secure=services.sessions.secure,
-        samesite="lax",
-        path="/",
-    )
+    services.sessions.set_cookie(response, cookie)
     return response
 
 

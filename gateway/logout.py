@@ -62,13 +62,7 @@ async def end_sso_session(request: Request, sid: str, reason: str) -> list[str]:
 
 
 def _clear_cookie(services: Services, response: Response) -> None:
-    response.delete_cookie(
-        services.sessions.cookie_name,
-        path="/",
-        secure=services.sessions.secure,
-        httponly=True,
-        samesite="lax",
-    )
+    services.sessions.clear_cookie(response)
 
 
 def _after_logout(

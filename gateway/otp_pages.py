@@ -15,6 +15,7 @@ from gateway.authorize import (
     error_page,
     load_transaction,
     save_transaction,
+    signed_in_step,
     update_transaction,
 )
 from gateway.forms import FormError, read_form
@@ -35,18 +36,6 @@ def _locale(request: Request, wanted: str | None = None) -> str:
 async def _session(request: Request) -> SsoSession | None:
     services: Services = request.app.state.services
     return await services.sessions.from_cookie(request.cookies.get(services.sessions.cookie_name))
-
-
-def _with_cookie(response: Response, services: Services, cookie: str) -> Response:
-    response.set_cookie(
-        services.sessions.cookie_name,
-        cookie,
-        httponly=True,
-        secure=services.sessions.secure,
-        samesite="lax",
-        path="/",
-    )
-    return response
 
 
 async def _code_form(
@@ -87,19 +76,10 @@ async def otp_page(request: Request) -> Response:
 
 async def otp_submit(request: Request) -> Response:
     services: Services = request.app.state.services
-    try:
-        form = await read_form(request, services.settings.max_form_bytes)
-    except FormError:
+    step = await signed_in_step(request, "otp")
+    if step is None:
         return error_page(request, {}, "expired")
-    tx_id = form.get("tx", "")
-    tx = await load_transaction(services, request, tx_id)
-    session = await _session(request)
-    if (
-        tx is None
-        or session is None
-        or not services.csrf.valid(request, form.get("csrf_token"), f"otp:{tx_id}")
-    ):
-        return error_page(request, {}, "expired")
+    form, tx_id, tx, session = step.form, step.tx_id, step.tx, step.session
     locale = _locale(request, tx.params.get("ui_locales"))
     t = messages(locale)
     counter = f"fail-otp:{session.account_id}"
@@ -141,9 +121,9 @@ async def otp_submit(request: Request) -> Response:
     )
     tx.extra["otp_done"] = True
     await update_transaction(services, tx_id, tx)
-    return _with_cookie(
-        RedirectResponse(f"{RESUME_PATH}?tx={tx_id}", status_code=303), services, cookie
-    )
+    response = RedirectResponse(f"{RESUME_PATH}?tx={tx_id}", status_code=303)
+    services.sessions.set_cookie(response, cookie)
+    return response
 
 
 async def account_otp_page(request: Request) -> Response:

@@ -19,6 +19,8 @@ import secrets
 from dataclasses import asdict, dataclass, fields
 from urllib.parse import urlsplit
 
+from starlette.responses import Response
+
 from gateway.settings import Settings
 from store.clock import Clock
 from store.kv import ExpiringStore
@@ -54,6 +56,16 @@ class SessionService:
         self.secure = urlsplit(settings.issuer).scheme == "https"
         # RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only and Path=/.
         self.cookie_name = "__Host-yht_session" if self.secure else "yht_session"
+
+    def set_cookie(self, response: Response, cookie: str) -> None:
+        response.set_cookie(
+            self.cookie_name, cookie, httponly=True, secure=self.secure, samesite="lax", path="/"
+        )
+
+    def clear_cookie(self, response: Response) -> None:
+        response.delete_cookie(
+            self.cookie_name, path="/", secure=self.secure, httponly=True, samesite="lax"
+        )
 
     def _encode(self, session: SsoSession) -> bytes:
         return json.dumps(

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import audit
 from store.errors import NotFound, StaleVersion
 from store.organisation import department_record, group_record, within
 from store.records import Department, Group, LinkedIdentity, Role, RoleAssignment
@@ -291,27 +292,7 @@ async def unlink(
 # -- the audit log --------------------------------------------------------------------------------
 
 
-async def count_audit(
-    session: AsyncSession,
-    event: str | None = None,
-    actor: str | None = None,
-    target: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
-) -> int:
+async def count_audit(session: AsyncSession, **filters: Any) -> int:
     """How many events match the filters of ``store.audit.query`` (whatever the cursor)."""
-    statement = select(func.count()).select_from(AuditEventRow)
-    if event:
-        if event.endswith(("*", ".")):
-            statement = statement.where(AuditEventRow.event.startswith(event.rstrip("*")))
-        else:
-            statement = statement.where(AuditEventRow.event == event)
-    if actor:
-        statement = statement.where(AuditEventRow.actor == actor)
-    if target:
-        statement = statement.where(AuditEventRow.target == target)
-    if since is not None:
-        statement = statement.where(AuditEventRow.at >= since)
-    if until is not None:
-        statement = statement.where(AuditEventRow.at < until)
+    statement = select(func.count()).select_from(AuditEventRow).where(*audit.matching(**filters))
     return int(await session.scalar(statement) or 0)

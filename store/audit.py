@@ -3,6 +3,8 @@ without its entry cannot commit), read with filters and a cursor."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,31 +37,37 @@ async def append(session: AsyncSession, *events: AuditEvent) -> None:
     )
 
 
-async def query(
-    session: AsyncSession,
-    after_id: int = 0,
-    limit: int = 100,
+def matching(
     event: str | None = None,
     actor: str | None = None,
     target: str | None = None,
     since: float | None = None,
     until: float | None = None,
-) -> list[AuditEvent]:
-    """Events in the order they were written, after the cursor ``after_id``; ``event`` ending
-    in ``.`` or ``*`` matches a family (``admin.*``)."""
-    statement = select(AuditEventRow).where(AuditEventRow.id > after_id)
+) -> list[Any]:
+    """SQL conditions for the audit filters; ``event`` ending in ``.`` or ``*`` matches a family
+    (``admin.*``)."""
+    conditions: list[Any] = []
     if event:
         if event.endswith(("*", ".")):
-            statement = statement.where(AuditEventRow.event.startswith(event.rstrip("*")))
+            conditions.append(AuditEventRow.event.startswith(event.rstrip("*")))
         else:
-            statement = statement.where(AuditEventRow.event == event)
+            conditions.append(AuditEventRow.event == event)
     if actor:
-        statement = statement.where(AuditEventRow.actor == actor)
+        conditions.append(AuditEventRow.actor == actor)
     if target:
-        statement = statement.where(AuditEventRow.target == target)
+        conditions.append(AuditEventRow.target == target)
     if since is not None:
-        statement = statement.where(AuditEventRow.at >= since)
+        conditions.append(AuditEventRow.at >= since)
     if until is not None:
-        statement = statement.where(AuditEventRow.at < until)
+        conditions.append(AuditEventRow.at < until)
+    return conditions
+
+
+async def query(
+    session: AsyncSession, after_id: int = 0, limit: int = 100, **filters: Any
+) -> list[AuditEvent]:
+    """Events matching ``filters`` (see ``matching``) in the order they were written, after the
+    cursor ``after_id``."""
+    statement = select(AuditEventRow).where(AuditEventRow.id > after_id, *matching(**filters))
     rows = await session.scalars(statement.order_by(AuditEventRow.id).limit(limit))
     return [_record(row) for row in rows]
