@@ -21,6 +21,7 @@ from starlette.responses import Response
 from gateway.access_tokens import active_access_token
 from gateway.delegations import NotAllowed
 from gateway.errors import InvalidInput
+from gateway.forms import FormError, read_body
 from gateway.services import Services
 
 PREFIX = "/account/api/v1/enterprises"
@@ -90,8 +91,15 @@ async def delegations(request: Request) -> Response:
             media_type="application/json",
             headers={"Cache-Control": "no-store"},
         )
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        return _problem(415, "Unsupported media type", "send the appointment as application/json")
     try:
-        wanted = Appointment.model_validate_json(await request.body())
+        body = await read_body(request, services.settings.max_form_bytes)
+    except FormError as error:
+        return _problem(error.status, "Bad request", error.description)
+    try:
+        wanted = Appointment.model_validate_json(body)
     except ValidationError as error:
         fields = [
             {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}

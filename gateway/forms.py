@@ -43,14 +43,8 @@ def parse_params(text: str) -> dict[str, str]:
     return params
 
 
-async def read_form(request: Request, max_bytes: int) -> dict[str, str]:
-    content_type = request.headers.get("content-type", "")
-    media_type, _, parameters = content_type.partition(";")
-    if media_type.strip().lower() != "application/x-www-form-urlencoded":
-        raise FormError("The body must be application/x-www-form-urlencoded.")
-    charset = parameters.strip().lower()
-    if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
-        raise FormError("The body must be UTF-8.")
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused (413) past ``max_bytes`` without reading the rest."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -65,6 +59,18 @@ async def read_form(request: Request, max_bytes: int) -> dict[str, str]:
                 raise FormError(f"The body is larger than {max_bytes} bytes.", status=413)
     except ClientDisconnect as error:
         raise FormError("The client disconnected.") from error
+    return bytes(body)
+
+
+async def read_form(request: Request, max_bytes: int) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "")
+    media_type, _, parameters = content_type.partition(";")
+    if media_type.strip().lower() != "application/x-www-form-urlencoded":
+        raise FormError("The body must be application/x-www-form-urlencoded.")
+    charset = parameters.strip().lower()
+    if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
+        raise FormError("The body must be UTF-8.")
+    body = await read_body(request, max_bytes)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -482,6 +482,15 @@ async def test_a_representative_appoints_and_revokes_staff_over_http(city) -> No
         as_li = {"Authorization": f"Bearer {tokens['li']}"}
         bad = await http.post(path, json={"member": li.id, "position": "boss"}, headers=as_zhao)
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "position"
+        huge = await http.post(
+            path,
+            content=b'{"member": "' + b"x" * 100_000 + b'"}',
+            headers={**as_zhao, "Content-Type": "application/json"},
+        )
+        assert huge.status_code == 413
+        assert huge.headers["content-type"] == "application/problem+json"
+        form = await http.post(path, data={"member": li.id}, headers=as_zhao)
+        assert form.status_code == 415
         made = await http.post(
             path, json={"member": li.id, "position": "staff", "roles": ["filer"]}, headers=as_zhao
         )
