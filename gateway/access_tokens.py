@@ -7,7 +7,7 @@ from typing import Any
 
 from joserfc.errors import JoseError
 
-from gateway.revocations import access_token_revoked, session_ended
+from gateway.revocations import ended_key, revoked_key
 from gateway.services import Services
 from gateway.tokens_in import verify_own_jwt
 
@@ -18,9 +18,11 @@ async def active_access_token(services: Services, token: str) -> dict[str, Any] 
     except (JoseError, ValueError):
         return None
     jti = claims.get("jti")
-    if not isinstance(jti, str) or await access_token_revoked(services, jti):
+    if not isinstance(jti, str):
         return None
     sid = claims.get("sid")
-    if isinstance(sid, str) and await session_ended(services, sid):
+    # Revoked by its jti, or its SSO session ended: both looked up in one round trip.
+    keys = [revoked_key(jti), *([ended_key(sid)] if isinstance(sid, str) else [])]
+    if any(found is not None for found in await services.expiring.get_many(*keys)):
         return None
     return claims

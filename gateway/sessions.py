@@ -156,8 +156,7 @@ class SessionService:
             await self._seen(session, now)
 
     async def get(self, sid: str) -> SsoSession | None:
-        raw = await self._store.get(f"sso:{sid}")
-        seen = await self._store.get(f"sso-seen:{sid}") if raw is not None else None
+        raw, seen = await self._store.get_many(f"sso:{sid}", f"sso-seen:{sid}")
         if raw is None or seen is None:
             return None
         stored = json.loads(raw)

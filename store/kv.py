@@ -18,6 +18,11 @@ class ExpiringStore(Protocol):
         """The value, or None when absent or expired."""
         ...
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        """The values of several keys, in order, in one round trip where the backend can (each
+        read is atomic on its own, not the set of them)."""
+        ...
+
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         """Store ``value`` for ``ttl`` seconds, replacing any earlier value."""
         ...

@@ -35,6 +35,9 @@ class MemoryStore:
             for stale in [k for k, (_, deadline) in self._data.items() if deadline <= now]:
                 del self._data[stale]
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        return [await self.get(key) for key in keys]
+
     async def get(self, key: str) -> bytes | None:
         entry = self._live(key)
         if entry is None:

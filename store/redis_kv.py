@@ -84,6 +84,17 @@ class RedisStore:
     async def get(self, key: str) -> bytes | None:
         return await self._call("get", self._k(key))
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        # A pipeline, not MGET: on a cluster the keys may live in different slots (redis-py then
+        # sends one batch per node, concurrently).
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(self._k(key))
+            return list(await pipe.execute())
+        except _FAILURES as error:
+            raise ExpiringStoreError(f"redis get_many failed: {type(error).__name__}") from error
+
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         await self._call("set", self._k(key), value, px=_ms(ttl))
 

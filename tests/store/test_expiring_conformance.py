@@ -19,6 +19,18 @@ async def test_put_get_and_overwrite(expiring_store: ExpiringStore) -> None:
     assert await expiring_store.get("a") == b"two"
 
 
+async def test_get_many_reads_each_key_in_order(expiring_store: ExpiringStore) -> None:
+    # Keys spread over many cluster slots: a pipeline, not one MGET, must answer.
+    keys = [f"many:{n}" for n in range(12)]
+    for n, key in enumerate(keys):
+        if n % 3:
+            await expiring_store.put(key, f"v{n}".encode(), 30)
+    expected = [None if n % 3 == 0 else f"v{n}".encode() for n in range(12)]
+    assert await expiring_store.get_many(*keys) == expected
+    assert await expiring_store.get_many("many:1") == [b"v1"]
+    assert await expiring_store.get_many("absent:a", "absent:b") == [None, None]
+
+
 async def test_values_expire(expiring_store: ExpiringStore) -> None:
     await expiring_store.put("short", b"x", 0.15)
     await expiring_store.put("long", b"y", 30)
