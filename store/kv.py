@@ -1,7 +1,7 @@
 """The expiring key-value protocol: short-lived state (sessions, codes, counters, revocations).
 
 Every operation touches one key, so every backend (one process, Redis, Redis Cluster) can make it
-atomic. TTLs are seconds as floats; backends keep at least millisecond precision.
+atomic; ``get_many`` is several such reads sent together. TTLs are seconds as floats; backends keep at least millisecond precision.
 """
 
 from __future__ import annotations
