@@ -411,7 +411,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         store = self.server.services.expiring
 
         async def write() -> None:
-            await store.put(f"code:{digest(code)}", record.to_bytes(), CODE_TTL)
+            await store.issue(f"code:{digest(code)}", record.client_id, record.to_bytes(), CODE_TTL)
 
         grant_context.get().writes.append(write)
 

@@ -46,29 +46,19 @@ async def _code(
 ) -> Response | None:
     """RFC 6749 §4.1.2: a code used twice is refused and what it produced is revoked — also
     when the two uses run at the same time (then the first one's tokens are withheld). Only
-    the code's own client can spend it."""
-    code_digest = digest(code)
-    code_key = f"code:{code_digest}"
-    used_key, reused_key = f"code-used:{code_digest}", f"code-reused:{code_digest}"
+    the code's own client can spend it; another client's attempt leaves it as it was.
+    One atomic step in the expiring store takes the code, one records what it produced."""
+    code_key = f"code:{digest(code)}"
     invalid = oauth_error("invalid_grant", "The code is invalid, expired or used.")
-    raw = await services.expiring.get(code_key)
-    if raw is not None and CodeRecord.from_bytes(raw).client_id != client_id:
-        return invalid  # another client's code: refused, and left for its owner
-    # The first use is claimed atomically before the code is taken: of simultaneous uses,
-    # exactly one gets here, and every other one finds the marker.
-    if not await services.expiring.add(used_key, b"{}", CODE_USED_TTL):
-        if not await _revoke_issued(services, await services.expiring.get(used_key)):
-            # The first exchange is still running: tell it, then look once more in case it
-            # finished in between (it checks the flag after recording what it issued).
-            await services.expiring.put(reused_key, b"1", CODE_USED_TTL)
-            await _revoke_issued(services, await services.expiring.get(used_key))
+    found = await services.expiring.redeem(code_key, client_id or "", CODE_USED_TTL)
+    if found.outcome == "reused":
+        # What the first use produced, if it has finished; if not, it learns of this use when
+        # it settles, and withholds and revokes its tokens itself.
+        await _revoke_issued(services, found.value)
+    if found.outcome != "redeemed" or found.value is None:
         return invalid
-    raw = await services.expiring.take(code_key)
-    if raw is None:
-        await services.expiring.delete(used_key)  # nothing was used: expired or never issued
-        return invalid
-    record = CodeRecord.from_bytes(raw)
-    context.code, context.code_digest = record, code_digest
+    record = CodeRecord.from_bytes(found.value)
+    context.code, context.code_digest = record, digest(code)
     context.account = await services.accounts.get(record.account_id)
     if context.account is None or context.account.disabled:
         return oauth_error("invalid_grant", "The account of this code is not available.")
@@ -76,8 +66,7 @@ async def _code(
     async def remember_use() -> None:
         # Runs after the tokens are stored, so a revocation triggered from here finds them.
         marker = json.dumps({"family_id": context.family_id, "access_jti": context.access_jti})
-        await services.expiring.put(used_key, marker.encode(), CODE_USED_TTL)
-        if await services.expiring.get(reused_key) is not None:
+        if await services.expiring.settle(code_key, marker.encode(), CODE_USED_TTL):
             await _revoke_issued(services, marker.encode())
             raise InvalidGrantError("The code was used twice.")
 

@@ -1,16 +1,34 @@
 """The expiring key-value protocol: short-lived state (sessions, codes, counters, revocations).
 
 Every operation touches one key, so every backend (one process, Redis, Redis Cluster) can make it
-atomic; ``get_many`` is several such reads sent together. TTLs are seconds as floats; backends keep at least millisecond precision.
+atomic; ``get_many`` is several such reads sent together. TTLs are seconds as floats; backends
+keep at least millisecond precision.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 
 class ExpiringStoreError(Exception):
     """The expiring store could not be reached or refused an operation."""
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """What ``redeem`` found: ``redeemed`` (``value`` is the credential, now spent), ``reused``
+    (``value`` is what its first redemption left, see ``settle``), ``foreign`` (another owner's:
+    left as it was) or ``absent`` (never issued, or expired)."""
+
+    outcome: Literal["redeemed", "reused", "foreign", "absent"]
+    value: bytes | None = None
+
+
+# How a single-use credential is kept under one key (so a cluster can run each step atomically):
+# ``owner NUL value`` while unspent; once spent, a marker of what it produced after one of these
+# prefixes (the second when another redemption was seen). Owners never contain NUL.
+SEPARATOR, SPENT, SPENT_AGAIN = b"\x00", b"\x00spent:", b"\x00spent!:"
 
 
 class ExpiringStore(Protocol):
@@ -42,6 +60,21 @@ class ExpiringStore(Protocol):
 
     async def delete(self, key: str) -> bool:
         """True when a live value was removed."""
+        ...
+
+    async def issue(self, key: str, owner: str, value: bytes, ttl: float) -> None:
+        """Keep a single-use credential that only ``owner`` may redeem."""
+        ...
+
+    async def redeem(self, key: str, owner: str, spent_ttl: float) -> Redemption:
+        """Spend the credential atomically: of concurrent redemptions exactly one gets the value;
+        the others (and any later one, for ``spent_ttl`` seconds) get ``reused``, and the
+        credential is flagged so its ``settle`` learns of them."""
+        ...
+
+    async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
+        """Record what the redeemed credential produced; True when it was redeemed again
+        meanwhile (then what it produced must be revoked)."""
         ...
 
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:

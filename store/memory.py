@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from store.clock import Clock, SystemClock
-from store.kv import ExpiringStoreError, check_ttl
+from store.kv import SEPARATOR, SPENT, SPENT_AGAIN, ExpiringStoreError, Redemption, check_ttl
 
 _SWEEP_EVERY = 1024  # writes between full sweeps of expired entries
 
@@ -34,6 +34,34 @@ class MemoryStore:
             now = self._clock.now()
             for stale in [k for k, (_, deadline) in self._data.items() if deadline <= now]:
                 del self._data[stale]
+
+    async def issue(self, key: str, owner: str, value: bytes, ttl: float) -> None:
+        self._write(key, owner.encode() + SEPARATOR + value, ttl)
+
+    async def redeem(self, key: str, owner: str, spent_ttl: float) -> Redemption:
+        entry = self._live(key)
+        if entry is None or not isinstance(entry[0], bytes):
+            return Redemption("absent")
+        raw, deadline = entry
+        if raw.startswith(SPENT_AGAIN):
+            return Redemption("reused", raw[len(SPENT_AGAIN) :])
+        if raw.startswith(SPENT):
+            marker = raw[len(SPENT) :]
+            self._data[key] = (SPENT_AGAIN + marker, deadline)
+            return Redemption("reused", marker)
+        stored_owner, _, value = raw.partition(SEPARATOR)
+        if stored_owner != owner.encode():
+            return Redemption("foreign")
+        self._write(key, SPENT + b"{}", spent_ttl)
+        return Redemption("redeemed", value)
+
+    async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
+        entry = self._live(key)
+        again = (
+            entry is not None and isinstance(entry[0], bytes) and entry[0].startswith(SPENT_AGAIN)
+        )
+        self._write(key, (SPENT_AGAIN if again else SPENT) + marker, spent_ttl)
+        return again
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
         return [await self.get(key) for key in keys]

@@ -23,7 +23,7 @@ except ImportError as error:  # pragma: no cover - depends on the install
         "YIHAOTONG_REDIS_URL needs the redis extra: pip install 'yihaotong[redis]'"
     ) from error
 
-from store.kv import ExpiringStoreError, check_ttl
+from store.kv import SEPARATOR, SPENT, SPENT_AGAIN, ExpiringStoreError, Redemption, check_ttl
 
 # Cluster client errors (no reachable node, a slot nobody serves) are not RedisErrors.
 _FAILURES = (RedisError, RedisClusterException)
@@ -48,6 +48,35 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 Closer = Callable[[], Awaitable[None]]
 
 
+# Single-use credentials (see store/kv.py for the layout): each step one script on one key.
+# ARGV carries the separator and prefixes, so the script text holds no NUL bytes.
+_REDEEM = """
+local v = redis.call('GET', KEYS[1])
+if not v then return {'absent'} end
+local sep, spent, again = ARGV[3], ARGV[4], ARGV[5]
+if string.sub(v, 1, #again) == again then return {'reused', string.sub(v, #again + 1)} end
+if string.sub(v, 1, #spent) == spent then
+  local marker = string.sub(v, #spent + 1)
+  redis.call('SET', KEYS[1], again .. marker, 'KEEPTTL')
+  return {'reused', marker}
+end
+local cut = string.find(v, sep, 1, true)
+if not cut or string.sub(v, 1, cut - 1) ~= ARGV[1] then return {'foreign'} end
+redis.call('SET', KEYS[1], spent .. '{}', 'PX', ARGV[2])
+return {'redeemed', string.sub(v, cut + 1)}
+"""
+_SETTLE = """
+local v = redis.call('GET', KEYS[1])
+local spent, again = ARGV[3], ARGV[4]
+local flagged = v and string.sub(v, 1, #again) == again
+local prefix = spent
+if flagged then prefix = again end
+redis.call('SET', KEYS[1], prefix .. ARGV[1], 'PX', ARGV[2])
+if flagged then return 1 end
+return 0
+"""
+
+
 def _ms(ttl: float) -> int:
     check_ttl(ttl)
     return max(1, round(ttl * 1000))
@@ -60,6 +89,8 @@ class RedisStore:
         self._closers = closers or (client.aclose,)
         self._incr = client.register_script(_INCR_FIXED_WINDOW)
         self._sadd = client.register_script(_SADD_WITH_TTL)
+        self._redeem = client.register_script(_REDEEM)
+        self._settle = client.register_script(_SETTLE)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "yht:") -> RedisStore:
@@ -83,6 +114,29 @@ class RedisStore:
 
     async def get(self, key: str) -> bytes | None:
         return await self._call("get", self._k(key))
+
+    async def issue(self, key: str, owner: str, value: bytes, ttl: float) -> None:
+        await self.put(key, owner.encode() + SEPARATOR + value, ttl)
+
+    async def redeem(self, key: str, owner: str, spent_ttl: float) -> Redemption:
+        found = await self._script(
+            "redeem",
+            self._redeem,
+            key,
+            owner,
+            _ms(spent_ttl),
+            SEPARATOR,
+            SPENT,
+            SPENT_AGAIN,
+        )
+        outcome = found[0].decode()
+        return Redemption(outcome, found[1] if len(found) > 1 else None)  # type: ignore[arg-type]
+
+    async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
+        flagged = await self._script(
+            "settle", self._settle, key, marker, _ms(spent_ttl), SPENT, SPENT_AGAIN
+        )
+        return bool(flagged)
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
         # A pipeline, not MGET: on a cluster the keys may live in different slots (redis-py then

@@ -145,3 +145,41 @@ async def test_sets_expire(expiring_store: ExpiringStore) -> None:
     await expiring_store.set_add("short", "a", 0.15)
     await asyncio.sleep(0.3)
     assert await expiring_store.set_members("short") == set()
+
+
+async def test_a_credential_is_redeemed_once_and_only_by_its_owner(
+    expiring_store: ExpiringStore,
+) -> None:
+    await expiring_store.issue("cred:1", "app-a", b'{"scope": "openid"}', 60)
+    assert (await expiring_store.redeem("cred:1", "app-b", 3600)).outcome == "foreign"
+    first = await expiring_store.redeem("cred:1", "app-a", 3600)
+    assert (first.outcome, first.value) == ("redeemed", b'{"scope": "openid"}')
+    again = await expiring_store.redeem("cred:1", "app-a", 3600)
+    assert (again.outcome, again.value) == ("reused", b"{}")
+    # The first redemption learns of the second when it settles, and the marker stays.
+    assert await expiring_store.settle("cred:1", b'{"jti": "j1"}', 3600)
+    later = await expiring_store.redeem("cred:1", "app-a", 3600)
+    assert (later.outcome, later.value) == ("reused", b'{"jti": "j1"}')
+    assert (await expiring_store.redeem("cred:none", "app-a", 3600)).outcome == "absent"
+
+
+async def test_settling_an_unchallenged_credential_reports_no_reuse(
+    expiring_store: ExpiringStore,
+) -> None:
+    await expiring_store.issue("cred:2", "app-a", b"v", 60)
+    assert (await expiring_store.redeem("cred:2", "app-a", 3600)).outcome == "redeemed"
+    assert not await expiring_store.settle("cred:2", b'{"jti": "j2"}', 3600)
+    left = await expiring_store.ttl("cred:2")
+    assert left is not None and left > 60, "the spent marker outlives the credential"
+    reused = await expiring_store.redeem("cred:2", "app-a", 3600)
+    assert (reused.outcome, reused.value) == ("reused", b'{"jti": "j2"}')
+
+
+async def test_racing_redemptions_spend_a_credential_once(expiring_store: ExpiringStore) -> None:
+    for round_ in range(5):
+        await expiring_store.issue(f"cred:r{round_}", "app", b"v", 60)
+        found = await asyncio.gather(
+            *(expiring_store.redeem(f"cred:r{round_}", "app", 3600) for _ in range(8))
+        )
+        assert sorted(f.outcome for f in found) == ["redeemed"] + ["reused"] * 7
+        assert await expiring_store.settle(f"cred:r{round_}", b"{}", 3600)
