@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway.claims import subject_for
-from gateway.client_policy import DEFAULT_POLICY, PolicyDocument
+from gateway.client_policy import DEFAULT_POLICY, RESERVED_CLAIMS, PolicyDocument
 from gateway.departments import DepartmentService
 from gateway.otp import OtpService
 from policies.access import AccessFacts, Decision, decide_access
@@ -229,4 +229,6 @@ async def app_claims(
     if "national_id" in restricted:
         claims.update(await services.federation.verified_identifiers(account.id, {"national_id"}))
     rename = document.claims.rename
-    return {rename.get(name, name): value for name, value in claims.items()}
+    renamed = {rename.get(name, name): value for name, value in claims.items()}
+    # Policies stored before names were checked cannot reach a token's own claims either.
+    return {name: value for name, value in renamed.items() if name not in RESERVED_CLAIMS}

@@ -129,9 +129,10 @@ class AuditLog:
         try:
             async with self._db.transaction() as session:
                 await audit_store.append(session, *batch)
-        except Exception:
-            # Kept for the next attempt rather than lost; the log line was written already.
-            self._queue[:0] = batch
+        except BaseException as error:
+            self._queue[:0] = batch  # cancelled (shutdown) or failed: written by the next flush
+            if not isinstance(error, Exception):
+                raise
             log.exception("audit batch not written; will retry", extra={"fields": {}})
             await asyncio.sleep(_FLUSH_SECONDS)
 

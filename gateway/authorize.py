@@ -389,11 +389,15 @@ async def _gate(
     )
     if decision.outcome == "step_up" and "none" in prompts:
         return redirect_error(request, LoginRequiredError(redirect_uri=grant.redirect_uri), params)
-    if decision.outcome == "step_up" and stepped_up_here:
-        # Signed in again and still short: no endless loop of sign-in pages.
-        decision = Decision(
-            "deny", decision.check, "the stronger sign-in did not happen", decision.acr
-        )
+    if decision.outcome == "step_up" and (stepped_up_here or earlier.get("check") == "acr_values"):
+        if decision.check == "acr_values":
+            # Asked for by the client, offered once: it is voluntary (OIDC Core §3.1.2.1), so
+            # the authorization goes on at the level the session has.
+            decision = Decision("allow", "all", "acr_values offered")
+        else:
+            # Signed in again and still short: no endless loop of sign-in pages.
+            reason = "the stronger sign-in did not happen"
+            decision = Decision("deny", decision.check, reason, decision.acr)
     if decision.outcome == "step_up":
         browser, new_browser = services.csrf.browser_id(request)
         if tx is None:
@@ -436,7 +440,7 @@ async def _gate(
                 services.csrf.set_cookie(response, browser)
             return response
         if chosen:
-            if await services.delegations.active(account.id, chosen) is None:
+            if not await services.delegations.may_act_for(account.id, chosen):
                 decision = Decision("deny", "organisation", "no live delegation from it")
             act_for = chosen
 
@@ -453,6 +457,8 @@ async def _gate(
             request=request,
         )
         error = AccessDeniedError(description=decision.reason, redirect_uri=grant.redirect_uri)
+        if "none" in prompts:
+            return redirect_error(request, error, params)  # no page may be shown (OIDC §3.1.2.1)
         fields = error_fields(services, error, params)
         return denied_page(
             request,

@@ -4,17 +4,28 @@ approved for, claim names it wants). Validated here; decided by ``policies/acces
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from policies.access import ACCOUNT_KINDS, AccessPolicy
 
 Kind = Literal["person", "legal_person", "staff"]
 Level = Literal["L1", "L2", "L3"]
 RestrictedClaim = Literal["national_id", "uscc"]
-SourceClaim = Literal["roles", "groups", "department", "national_id", "uscc", "org", "act"]
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+OrganisationClaim = Literal[
+    "roles", "role_scopes", "groups", "department", "org", "national_id", "uscc"
+]
+_NAME = r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$"
+# Names a token defines for itself (RFC 7519, RFC 9068, RFC 8693, OIDC Core §2, §5.1, ...).
+RESERVED_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "typ", "cty", "cnf", "act", "may_act"}
+    | {"scope", "client_id", "azp", "nonce", "auth_time", "acr", "amr", "sid", "at_hash"}
+    | {"c_hash", "s_hash", "events", "claims", "_claim_names", "_claim_sources"}
+    | {"name", "given_name", "family_name", "middle_name", "nickname", "preferred_username"}
+    | {"profile", "picture", "website", "email", "email_verified", "gender", "birthdate"}
+    | {"zoneinfo", "locale", "phone_number", "phone_number_verified", "address", "updated_at"}
+)
 
 
 class ClaimsPolicy(BaseModel):
@@ -28,10 +39,24 @@ class ClaimsPolicy(BaseModel):
         description="Restricted claims an admin approved for this app (the full national ID "
         "number, the unified social credit code).",
     )
-    rename: dict[str, str] = Field(
+    rename: dict[OrganisationClaim, Annotated[str, StringConstraints(pattern=_NAME)]] = Field(
         default_factory=dict,
-        description='Claim names this app wants, e.g. {"roles": "authorities"}.',
+        description='Claim names this app wants, e.g. {"roles": "authorities"}; never a name '
+        "that JWT, OAuth or OpenID Connect define.",
     )
+
+    @field_validator("rename")
+    @classmethod
+    def _not_a_registered_claim(cls, rename: dict[str, str]) -> dict[str, str]:
+        # A renamed claim must never stand in for iss, aud, nonce, sub, ... of a signed token.
+        taken = sorted(set(rename.values()) & RESERVED_CLAIMS)
+        if taken:
+            raise ValueError(f"{', '.join(taken)} cannot be used: defined by JWT/OAuth/OIDC")
+        if len(set(rename.values())) != len(rename) or set(rename.values()) & set(
+            OrganisationClaim.__args__
+        ):
+            raise ValueError("two claims cannot take the same name")
+        return rename
 
 
 class PolicyDocument(BaseModel):

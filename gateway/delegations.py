@@ -11,6 +11,7 @@ import uuid
 from gateway.audit import AuditLog
 from gateway.errors import GatewayError, InvalidInput
 from store import delegations as store
+from store.accounts import AccountStore
 from store.clock import Clock
 from store.database import Database
 from store.records import Account, AuditEvent, Delegation
@@ -25,7 +26,10 @@ class NotAllowed(GatewayError):
 
 
 class DelegationService:
-    def __init__(self, database: Database, audit: AuditLog, clock: Clock) -> None:
+    def __init__(
+        self, database: Database, audit: AuditLog, clock: Clock, accounts: AccountStore
+    ) -> None:
+        self._accounts = accounts
         self._db = database
         self._audit = audit
         self._clock = clock
@@ -37,6 +41,13 @@ class DelegationService:
         mine.sort(key=lambda d: POSITIONS.index(d.position))
         return mine[0] if mine else None
 
+    async def may_act_for(self, member_id: str, organisation_id: str) -> bool:
+        """A live delegation from an enterprise account that is itself still enabled."""
+        if await self.active(member_id, organisation_id) is None:
+            return False
+        enterprise = await self._accounts.get(organisation_id)
+        return enterprise is not None and not enterprise.disabled
+
     async def of_member(self, member_id: str) -> list[Delegation]:
         async with self._db.sessions() as session:
             found, _ = await store.list_delegations(
@@ -44,10 +55,19 @@ class DelegationService:
             )
         return found
 
+    async def get(self, delegation_id: str) -> Delegation | None:
+        async with self._db.sessions() as session:
+            return await store.get_delegation(session, delegation_id)
+
     async def of_organisation(self, organisation_id: str) -> list[Delegation]:
+        """The enterprise's live delegations (revoked and expired ones are in the audit log)."""
         async with self._db.sessions() as session:
             found, _ = await store.list_delegations(
-                session, self._clock.now(), organisation_id=organisation_id, limit=200
+                session,
+                self._clock.now(),
+                organisation_id=organisation_id,
+                active_only=True,
+                limit=1000,
             )
         return found
 
@@ -70,8 +90,8 @@ class DelegationService:
         if position not in POSITIONS:
             raise InvalidInput("position", f"one of {', '.join(POSITIONS)}")
         now = self._clock.now()
-        if expires_at is not None and expires_at <= now:
-            raise InvalidInput("expires_at", "must be in the future")
+        if expires_at is not None and not now < expires_at <= 253402300799:
+            raise InvalidInput("expires_at", "must be in the future, before the year 10000")
         allowed = POSITIONS if actor_position is None else APPOINTS.get(actor_position, ())
         if position not in allowed:
             who = actor_position or "city administrator"

@@ -25,6 +25,7 @@ from gateway.forms import FormError, read_body
 from gateway.services import Services
 
 PREFIX = "/account/api/v1/enterprises"
+SCOPE = "enterprise:manage"  # a client must be registered for it, and ask for it
 
 
 class Appointment(BaseModel):
@@ -33,7 +34,13 @@ class Appointment(BaseModel):
     member: str = Field(description="The person account appointed.")
     position: str = Field(pattern="^(representative|administrator|staff)$")
     roles: list[str] = Field(default_factory=list, max_length=50)
-    expires_at: float | None = Field(None, description="Epoch seconds; none: until revoked.")
+    expires_at: float | None = Field(
+        None,
+        gt=0,
+        le=253402300799,  # the last second of 9999: what the database can store
+        allow_inf_nan=False,
+        description="Epoch seconds; none: until revoked.",
+    )
 
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> Response:
@@ -60,10 +67,17 @@ async def _caller(
     if client is None or client.subject_type == "pairwise":
         return _problem(403, "Forbidden", "use a token of an app with public subject identifiers")
     account_id = str(claims["sub"])
-    if "admin:write" in str(claims.get("scope", "")).split():
+    account = await services.accounts.get(account_id)
+    if account is None or account.disabled:
+        return _problem(401, "Unauthenticated", "a valid access token is needed")
+    scopes = str(claims.get("scope", "")).split()
+    if "admin:write" in scopes:
         held = await services.access.admin_scopes(account_id)
         if "" in held.get("admin:write", []):
             return account_id, None
+    if SCOPE not in scopes:
+        # Not any app's token: only one issued for managing enterprises (RFC 6750 §3.1).
+        return _problem(403, "Forbidden", f"the token lacks the {SCOPE} scope", scope=SCOPE)
     own = await services.delegations.active(account_id, org_id)
     if own is None or own.position == "staff":
         # Staff and strangers learn nothing about the enterprise's people.
@@ -146,8 +160,8 @@ async def revoke(request: Request) -> Response:
         return caller
     actor, position = caller
     delegation_id = request.path_params["delegation"]
-    known = {d.id for d in await services.delegations.of_organisation(org_id)}
-    if delegation_id not in known:
+    found = await services.delegations.get(delegation_id)
+    if found is None or found.organisation_id != org_id:
         return _problem(404, "Not found", "no such delegation in this enterprise")
     try:
         await services.delegations.revoke(delegation_id, actor, position, request=request)

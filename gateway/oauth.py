@@ -568,19 +568,23 @@ class AuthorizationServer(_AuthlibServer):
         """Access tokens are self-contained JWTs; refresh tokens are stored, in families."""
         issued_to = request.user.account.id if isinstance(request.user, EndUser) else None
         context = grant_context.get()
-        self.services.audit.queue(
-            AuditEvent(
-                "token.issued",
-                actor=issued_to or request.client.get_client_id(),
-                client_id=request.client.get_client_id(),
-                details={
-                    "grant_type": request.payload.grant_type,
-                    "jti": context.access_jti,
-                    "scope": token.get("scope"),
-                    "refresh": "refresh_token" in token,
-                },
-            )
+        issued = AuditEvent(
+            "token.issued",
+            actor=issued_to or request.client.get_client_id(),
+            client_id=request.client.get_client_id(),
+            details={
+                "grant_type": request.payload.grant_type,
+                "jti": context.access_jti,
+                "scope": token.get("scope"),
+                "refresh": "refresh_token" in token,
+            },
         )
+
+        async def record_issued() -> None:
+            # Last of the writes: a rotation or code found reused withdraws the tokens first.
+            self.services.audit.queue(issued)
+
+        context.finally_writes.append(record_issued)
         refresh_token = token.get("refresh_token")
         if not refresh_token:
             return

@@ -130,7 +130,10 @@ async def _still_admitted(
     withdrawn = None
     if verdict.decision.outcome != "allow":
         withdrawn = f"access withdrawn ({verdict.decision.check})"
-    elif record.act_for and await services.delegations.active(account.id, record.act_for) is None:
+    elif record.act_for and not (
+        verdict.document.act_for
+        and await services.delegations.may_act_for(account.id, record.act_for)
+    ):
         withdrawn = "delegation ended"
     if withdrawn is not None:
         await revoke_family(services, record.family_id, withdrawn)

@@ -182,6 +182,6 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         logins=provider_store,
         audit=audit,
         access=AccessService(database, departments, otp, clock, settings.client_cache_seconds),
-        delegations=DelegationService(database, audit, clock),
+        delegations=DelegationService(database, audit, clock, AccountStore(database)),
         otp=otp,
     )

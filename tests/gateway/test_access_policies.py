@@ -124,6 +124,13 @@ async def test_a_denied_person_never_receives_a_code(city) -> None:
         # Signed in already: asking again silently is refused the same way, still no code.
         again = await browser.http.get(authorize_url(live.url, app.client.client_id))
         assert again.status_code == 403 and "location" not in again.headers
+        # With prompt=none no page may be shown: the app gets access_denied at once.
+        silent = await browser.http.get(
+            authorize_url(live.url, app.client.client_id, prompt="none")
+        )
+        assert silent.status_code == 303
+        silent_to = httpx.URL(silent.headers["location"])
+        assert silent_to.params["error"] == "access_denied" and "code" not in silent_to.params
     finally:
         await browser.close()
 
@@ -151,6 +158,7 @@ async def test_a_denied_person_never_receives_a_code(city) -> None:
         await moved.close()
     denied = await audit_events(live, "authorize.denied")
     assert [(e.actor, e.check, e.outcome) for e in denied] == [
+        (li.id, "kind", "denied"),
         (li.id, "kind", "denied"),
         (li.id, "kind", "denied"),
         (zhao.id, "department", "denied"),
@@ -296,7 +304,7 @@ async def test_step_up_through_a_stronger_department_login_raises_acr(
 async def test_acr_values_ask_for_a_step_up_only_when_one_is_possible(
     city, social_department
 ) -> None:
-    live, app, _li, _zhao = city
+    live, app, li, _zhao = city
     browser = Browser(live.url)
     try:
         page = await browser.go(
@@ -305,6 +313,10 @@ async def test_acr_values_ask_for_a_step_up_only_when_one_is_possible(
             password=PASSWORD,
         )
         assert page.request.url.path == "/login" and 'value="social"' in page.text
+        # Not taking the offer: the request goes on at the session's level (it was voluntary).
+        declined = await browser.go(f"/oauth/authorize/resume?tx={hidden(page.text, 'tx')}")
+        id_token = claims((await exchange(live.url, app, declined))["id_token"])
+        assert id_token["acr"] == "L1" and id_token["sub"] == li.id
     finally:
         await browser.close()
     browser = Browser(live.url)
@@ -466,18 +478,32 @@ async def test_a_representative_appoints_and_revokes_staff_over_http(city) -> No
         await admin.delegations.appoint(
             acme, zhao, "representative", [], None, actor="city-admin", actor_position=None
         )
+        console = await admin.clients.register(
+            name="企业管理", redirect_uris=[CALLBACK], scopes=["enterprise:manage"]
+        )
     tokens = {}
-    for name in ("zhao", "li"):
+    for name, registered, scope in (
+        ("zhao", console, "openid enterprise:manage"),
+        ("li", console, "openid enterprise:manage"),
+        ("zhao", app, "openid profile"),
+    ):
         browser = Browser(live.url)
         try:
             arrival = await browser.go(
-                authorize_url(live.url, app.client.client_id), username=name, password=PASSWORD
+                authorize_url(live.url, registered.client.client_id, scope=scope),
+                username=name,
+                password=PASSWORD,
             )
-            tokens[name] = (await exchange(live.url, app, arrival))["access_token"]
+            token = (await exchange(live.url, registered, arrival))["access_token"]
+            tokens[name if registered is console else f"{name}-elsewhere"] = token
         finally:
             await browser.close()
     path = f"/account/api/v1/enterprises/{acme.id}/delegations"
     async with httpx.AsyncClient(base_url=live.url) as http:
+        # A token another app received for the representative manages nothing.
+        elsewhere = {"Authorization": f"Bearer {tokens['zhao-elsewhere']}"}
+        refused = await http.get(path, headers=elsewhere)
+        assert refused.status_code == 403 and refused.json()["scope"] == "enterprise:manage"
         as_zhao = {"Authorization": f"Bearer {tokens['zhao']}"}
         as_li = {"Authorization": f"Bearer {tokens['li']}"}
         bad = await http.post(path, json={"member": li.id, "position": "boss"}, headers=as_zhao)
@@ -491,6 +517,9 @@ async def test_a_representative_appoints_and_revokes_staff_over_http(city) -> No
         assert huge.headers["content-type"] == "application/problem+json"
         form = await http.post(path, data={"member": li.id}, headers=as_zhao)
         assert form.status_code == 415
+        far = {"member": li.id, "position": "staff", "expires_at": 1e308}
+        too_late = await http.post(path, json=far, headers=as_zhao)
+        assert too_late.status_code == 422 and too_late.json()["errors"][0]["field"] == "expires_at"
         made = await http.post(
             path, json={"member": li.id, "position": "staff", "roles": ["filer"]}, headers=as_zhao
         )
