@@ -11,6 +11,7 @@ caller's own 一号通 access token; answers are JSON, errors RFC 9457 problems.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -26,6 +27,7 @@ from gateway.services import Services
 
 PREFIX = "/account/api/v1/enterprises"
 SCOPE = "enterprise:manage"  # a client must be registered for it, and ask for it
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class Appointment(BaseModel):
@@ -53,10 +55,17 @@ def _problem(status: int, title: str, detail: str, **extra: Any) -> Response:
     )
 
 
+def _id(value: str) -> bool:
+    """Account and delegation ids are UUIDs; anything else (a NUL, a path) is simply unknown."""
+    return _UUID.fullmatch(value) is not None
+
+
 async def _caller(
     request: Request, services: Services, org_id: str
 ) -> tuple[str, str | None] | Response:
     """(account id, position in the enterprise; None for a city administrator) of the caller."""
+    if not _id(org_id):
+        return _problem(404, "Not found", "no such enterprise among those you manage")
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     claims = (
         await active_access_token(services, token.strip()) if scheme.lower() == "bearer" else None
@@ -160,7 +169,7 @@ async def revoke(request: Request) -> Response:
         return caller
     actor, position = caller
     delegation_id = request.path_params["delegation"]
-    found = await services.delegations.get(delegation_id)
+    found = await services.delegations.get(delegation_id) if _id(delegation_id) else None
     if found is None or found.organisation_id != org_id:
         return _problem(404, "Not found", "no such delegation in this enterprise")
     try:

@@ -535,6 +535,13 @@ async def test_a_representative_appoints_and_revokes_staff_over_http(city) -> No
             ("representative", zhao.id),
             ("staff", li.id),
         }
+        for odd in ("%00", "not-an-id", "..%2F..%2Fetc"):
+            strange = await http.delete(f"{path}/{odd}", headers=as_zhao)
+            assert strange.status_code == 404, strange.text
+            nowhere = await http.get(
+                f"/account/api/v1/enterprises/{odd}/delegations", headers=as_zhao
+            )
+            assert nowhere.status_code == 404, nowhere.text
         gone = await http.delete(f"{path}/{made.json()['id']}", headers=as_zhao)
         assert gone.status_code == 204
     async with second_instance(live.settings) as admin:
