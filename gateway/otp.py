@@ -34,15 +34,16 @@ class OtpService:
         code): the unconfirmed one already shown, or a fresh one; None when a confirmed one
         exists already."""
         found = await self._store.get(account_id)
-        if found is not None and found[1]:
+        if found is None:
+            sealed = self._master.encrypt(
+                pyotp.random_base32(length=32).encode(), f"otp:{account_id}"
+            )
+            await self._store.begin(account_id, sealed, self._clock.now())
+            # Read back: of two set-ups started at once, both show the secret that was stored.
+            found = await self._store.get(account_id)
+        if found is None or found[1]:
             return None
-        if found is not None:
-            secret = self._master.decrypt(found[0], f"otp:{account_id}").decode()
-        else:
-            secret = pyotp.random_base32(length=32)
-            sealed = self._master.encrypt(secret.encode(), f"otp:{account_id}")
-            if not await self._store.begin(account_id, sealed, self._clock.now()):
-                return None
+        secret = self._master.decrypt(found[0], f"otp:{account_id}").decode()
         uri = pyotp.TOTP(secret, interval=_STEP).provisioning_uri(
             name=label, issuer_name=ISSUER_NAME
         )

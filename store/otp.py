@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.database import Database
@@ -20,20 +21,20 @@ class OtpStore:
             return None if row is None else (row.secret, row.confirmed)
 
     async def begin(self, account_id: str, sealed: str, now: float) -> bool:
-        """Store a new, unconfirmed secret; False when a confirmed one exists (it must be
-        removed first, with a code from it)."""
+        """Store a new, unconfirmed secret; False when the account has one already, confirmed
+        (it must be removed first, with a code from it) or still being set up."""
+        try:
+            return await self._begin(account_id, sealed, now)
+        except IntegrityError:
+            return False  # two first set-ups raced: the other one's secret stands
+
+    async def _begin(self, account_id: str, sealed: str, now: float) -> bool:
         async with self._db.transaction() as session:
-            row = await session.get(AccountOtpRow, account_id, with_for_update=True)
-            if row is not None and row.confirmed:
-                return False
-            if row is None:
-                session.add(
-                    AccountOtpRow(
-                        account_id=account_id, secret=sealed, confirmed=False, created_at=now
-                    )
-                )
-            else:
-                row.secret, row.created_at, row.last_step = sealed, now, None
+            if await session.get(AccountOtpRow, account_id) is not None:
+                return False  # being set up (that secret stays, so every page shows one) or set
+            session.add(
+                AccountOtpRow(account_id=account_id, secret=sealed, confirmed=False, created_at=now)
+            )
             return True
 
     async def use_step(self, account_id: str, step: int, confirm: bool = False) -> bool:

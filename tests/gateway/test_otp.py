@@ -3,6 +3,7 @@ multi-factor sign-in, each code good once, wrong codes limited, all of it audite
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pyotp
@@ -97,3 +98,12 @@ async def test_wrong_codes_are_limited(mfa_app) -> None:
         await browser.close()
     # Five wrong codes in a window, then a pause (the enrolment's success cleared its typo).
     assert statuses[:5] == [400] * 5 and statuses[5] == 429
+
+
+async def test_setting_up_twice_at_once_shows_one_secret(mfa_app) -> None:
+    live, _ = mfa_app
+    async with second_instance(live.settings) as services:
+        account = await services.accounts.create_local(username="qian", password=PASSWORD)
+        started = await asyncio.gather(*(services.otp.begin(account.id, "qian") for _ in range(4)))
+    assert all(found is not None for found in started)
+    assert len({found[0] for found in started if found is not None}) == 1
