@@ -13,6 +13,7 @@ from gateway.authorize import (
     signed_in_step,
     update_transaction,
 )
+from gateway.delegations import POSITIONS
 from gateway.pages import choose_locale, form_action, page
 from gateway.services import Services
 
@@ -21,15 +22,16 @@ ACT_FOR_PATH = "/act-for"
 
 async def _choices(services: Services, account_id: str) -> list[tuple[str, str, str]]:
     """(enterprise id, name, position) for each live delegation, strongest position first."""
+    live = await services.delegations.of_member(account_id)
+    live.sort(key=lambda d: POSITIONS.index(d.position))  # the strongest of each comes first
     seen: dict[str, tuple[str, str, str]] = {}
-    for delegation in await services.delegations.of_member(account_id):
+    for delegation in live:
         if delegation.organisation_id in seen:
             continue
         enterprise = await services.accounts.get(delegation.organisation_id)
         if enterprise is not None and not enterprise.disabled:
-            active = await services.delegations.active(account_id, enterprise.id)
-            position = active.position if active else delegation.position
-            seen[enterprise.id] = (enterprise.id, enterprise.name or enterprise.username, position)
+            name = enterprise.name or enterprise.username
+            seen[enterprise.id] = (enterprise.id, name, delegation.position)
     return list(seen.values())
 
 

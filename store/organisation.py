@@ -196,13 +196,6 @@ async def remove_member(session: AsyncSession, group_id: str, account_id: str) -
     return True
 
 
-async def groups_of(session: AsyncSession, account_id: str) -> list[str]:
-    rows = await session.scalars(
-        select(GroupMemberRow.group_id).where(GroupMemberRow.account_id == account_id)
-    )
-    return sorted(rows)
-
-
 @dataclass(frozen=True)
 class AccountFacts:
     """What the organisation says about one account, for one app."""
