@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from gateway import (
     act_for,
@@ -102,6 +103,19 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     )
 
 
+class Gateway(Starlette):
+    """Starlette, with the public documents (discovery, JWKS) answered before routing and
+    middleware; everything else takes the usual way."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            document = discovery.public_document(self.state, scope["path"])
+            if document is not None:
+                await document.send(scope, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings()
 
@@ -111,7 +125,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         services = await open_services(settings, clock)
         app.state.services = services
         app.state.oauth = AuthorizationServer(services)
-        app.state.metadata_bytes = discovery.metadata_bytes(settings)
+        app.state.metadata_document = discovery.PublicDocument(
+            discovery.metadata_bytes(settings), discovery.METADATA_MAX_AGE
+        )
         app.state.token_url = settings.issuer + discovery.TOKEN_PATH
         app.state.authorize_url = settings.issuer + authorize.AUTHORIZE_PATH
         app.state.backchannel = BackchannelNotifier(services)
@@ -126,9 +142,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await services.close()
 
     routes = [
-        Route(discovery.DISCOVERY_PATH, discovery.discovery_endpoint, methods=["GET"]),
-        Route(discovery.OAUTH_METADATA_PATH, discovery.discovery_endpoint, methods=["GET"]),
-        Route(discovery.JWKS_PATH, discovery.jwks_endpoint, methods=["GET"]),
+        Route(discovery.DISCOVERY_PATH, discovery.answer_public_document, methods=["GET"]),
+        Route(discovery.OAUTH_METADATA_PATH, discovery.answer_public_document, methods=["GET"]),
+        Route(discovery.JWKS_PATH, discovery.answer_public_document, methods=["GET"]),
         Route(discovery.TOKEN_PATH, token.token_endpoint, methods=["POST"]),
         Route(authorize.AUTHORIZE_PATH, authorize.authorization_endpoint, methods=["GET", "POST"]),
         Route(authorize.RESUME_PATH, authorize.resume_endpoint, methods=["GET"]),
@@ -167,7 +183,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
     ]
-    return Starlette(
+    return Gateway(
         routes=routes,
         middleware=[Middleware(RequestLogMiddleware)],
         exception_handlers={

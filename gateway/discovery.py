@@ -2,19 +2,21 @@
 
 The metadata lists exactly what this gateway implements today. Both documents change rarely
 (the JWKS at key rotation), so each response — body, ETag and headers — is built once per
-version of the document and only copied per request."""
+version of the document, and the app answers them before routing and middleware (they are the
+most requested and least varied documents: every relying party and resource server polls them)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
-from starlette.background import BackgroundTask
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.datastructures import State
+from starlette.types import Receive, Scope, Send
 
 from gateway.claims import STANDARD_SCOPES, SUPPORTED_CLAIMS
+from gateway.logs import SECURITY_HEADERS, log_request, request_id_for
 from gateway.services import Services
 from gateway.settings import Settings
 
@@ -86,18 +88,9 @@ def metadata_bytes(settings: Settings) -> bytes:
     return json.dumps(provider_metadata(settings), separators=(",", ":")).encode()
 
 
-class _Prebuilt(Response):
-    """A response whose status, body and raw headers were computed earlier."""
-
-    def __init__(self, status: int, body: bytes, raw_headers: list[tuple[bytes, bytes]]) -> None:
-        self.status_code = status
-        self.body = body
-        self.raw_headers = list(raw_headers)  # a copy: middleware may append to it
-        self.background: BackgroundTask | None = None
-
-
 class PublicDocument:
-    """A public JSON document with an ETag (answers 304 to a matching If-None-Match)."""
+    """A public JSON document with an ETag (a matching If-None-Match gets 304), answered straight
+    from the ASGI scope: status line and headers are built once per document version."""
 
     def __init__(self, body: bytes, max_age: int) -> None:
         self.body = body
@@ -106,6 +99,7 @@ class PublicDocument:
             (b"cache-control", f"public, max-age={max_age}".encode()),
             (b"etag", self.etag.encode()),
             (b"access-control-allow-origin", b"*"),
+            *SECURITY_HEADERS,
         ]
         self._ok = [
             (b"content-length", str(len(body)).encode()),
@@ -114,10 +108,29 @@ class PublicDocument:
         ]
         self._not_modified = common
 
-    def response(self, request: Request) -> Response:
-        if self.etag in request.headers.get("if-none-match", ""):
-            return _Prebuilt(304, b"", self._not_modified)
-        return _Prebuilt(200, self.body, self._ok)
+    async def send(self, scope: Scope, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = request_id_for(scope)
+        if self.etag in _header(scope, b"if-none-match"):
+            status, headers, body = 304, self._not_modified, b""
+        else:
+            status, headers, body = 200, self._ok, self.body
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, (b"x-request-id", request_id.encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        log_request(scope, request_id, status, started)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
 
 
 _jwks: dict[int, PublicDocument] = {}
@@ -132,14 +145,24 @@ def _jwks_document(services: Services) -> PublicDocument:
     return cached
 
 
-async def discovery_endpoint(request: Request) -> Response:
-    document = getattr(request.app.state, "metadata_document", None)
-    if document is None:
-        document = request.app.state.metadata_document = PublicDocument(
-            request.app.state.metadata_bytes, METADATA_MAX_AGE
-        )
-    return document.response(request)
+def public_document(state: State, path: str) -> PublicDocument | None:
+    """The document served at ``path``, or None (another path, or the app not started yet)."""
+    if path == JWKS_PATH:
+        services = getattr(state, "services", None)
+        return _jwks_document(services) if services is not None else None
+    if path in (DISCOVERY_PATH, OAUTH_METADATA_PATH):
+        return getattr(state, "metadata_document", None)
+    return None
 
 
-async def jwks_endpoint(request: Request) -> Response:
-    return _jwks_document(request.app.state.services).response(request)
+class _RoutedDocument:
+    """The routed form of the same answer (an ASGI app, so Starlette passes the scope as is).
+    The app's fast path answers GET and HEAD first; the routes give other methods their 405."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        document = public_document(scope["app"].state, scope["path"])
+        assert document is not None  # the lifespan built it before any request
+        await document.send(scope, send)
+
+
+answer_public_document = _RoutedDocument()

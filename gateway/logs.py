@@ -49,6 +49,38 @@ def configure_logging(level: str) -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+
+
+def request_id_for(scope: Scope) -> str:
+    """The caller's ``X-Request-ID`` when well-formed, else a new one; kept in the scope's state."""
+    incoming = b""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            incoming = value
+            break
+    text = incoming.decode("latin-1")
+    request_id = text if _REQUEST_ID.match(text) else secrets.token_hex(8)
+    scope.setdefault("state", {})["request_id"] = request_id
+    return request_id
+
+
+def log_request(scope: Scope, request_id: str, status: int, started: float) -> None:
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            "request",
+            extra={
+                "fields": {
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+            },
+        )
+
+
 class RequestLogMiddleware:
     """Assigns each request an id (kept from ``X-Request-ID`` when well-formed), echoes it in the
     response, and writes one access line."""
@@ -60,9 +92,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = request_id_for(scope)
         started = time.perf_counter()
         status = 500
 
@@ -72,24 +102,11 @@ class RequestLogMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"no-referrer"))
+                headers.extend(SECURITY_HEADERS)
                 message["headers"] = headers
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "request",
-                    extra={
-                        "fields": {
-                            "request_id": request_id,
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": status,
-                            "ms": round((time.perf_counter() - started) * 1000, 2),
-                        }
-                    },
-                )
+            log_request(scope, request_id, status, started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
 import pytest
@@ -67,6 +68,36 @@ async def test_jwks_is_cacheable_and_public_only(live_server) -> None:
         assert set(key) == {"kty", "kid", "alg", "use", "n", "e"}
     assert again.status_code == 304
     assert again.content == b""
+
+
+async def test_public_documents_answer_like_every_other_path(live_server, caplog) -> None:
+    """Discovery and JWKS are answered before routing; they keep the common headers, the
+    access line, HEAD, and a 405 for methods they do not take."""
+    caplog.set_level(logging.INFO, logger="yihaotong.access")
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        kept = await http.get(
+            "/.well-known/openid-configuration", headers={"X-Request-ID": "trace-0123456789"}
+        )
+        metadata = await http.get("/.well-known/oauth-authorization-server")
+        head = await http.head("/.well-known/jwks.json")
+        posted = await http.post("/.well-known/jwks.json")
+    assert kept.status_code == 200 and kept.json()["issuer"] == live_server.settings.issuer
+    assert metadata.content == kept.content
+    assert kept.headers["x-request-id"] == "trace-0123456789"
+    for answer in (kept, head):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["access-control-allow-origin"] == "*"
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) > 0
+    assert posted.status_code == 405
+    lines = [getattr(r, "fields", {}) for r in caplog.records if r.name == "yihaotong.access"]
+    assert {
+        "request_id": "trace-0123456789",
+        "method": "GET",
+        "path": "/.well-known/openid-configuration",
+        "status": 200,
+    }.items() <= next(line for line in lines if line["request_id"] == "trace-0123456789").items()
 
 
 async def test_health_and_readiness(live_server) -> None:
