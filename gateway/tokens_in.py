@@ -36,7 +36,7 @@ def verify_own_jwt(
     if len(token) > 8192 or token.count(".") != 2 or not token.isascii():
         raise TokenRejected("not a compact JWS")
     try:
-        decoded = jwt.decode(token, _published(services), algorithms=services.keys.algs)
+        decoded = jwt.decode(token, _published(services), registry=services.keys.registry)
     except Exception as error:  # joserfc raises more than JoseError on odd headers
         raise TokenRejected("not a valid JWS") from error
     claims = decoded.claims

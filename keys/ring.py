@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from joserfc import jwt
 from joserfc.errors import SecurityWarning
+from joserfc.jws import JWSRegistry
 
 from keys.generate import SigningJWK, generate_key, load_private, private_pem, public_jwk
 from keys.master import MasterKey
@@ -72,6 +73,9 @@ class KeyRing:
         self._clock = clock
         self.algs = list(algs)
         self.default_alg = self.algs[0]
+        # joserfc builds a registry per call unless given one; ours are built once.
+        self.registry = JWSRegistry(algorithms=self.algs)
+        self._signing_registries = {alg: JWSRegistry(algorithms=[alg]) for alg in self.algs}
         self._longest_token_ttl = longest_token_ttl
         self._jwks_max_age = jwks_max_age
         self._rotation_seconds = rotation_days * 86400
@@ -109,7 +113,7 @@ class KeyRing:
         header = {"alg": alg, "kid": key.kid}
         if typ:
             header["typ"] = typ
-        return jwt.encode(header, claims, key, algorithms=[alg])
+        return jwt.encode(header, claims, key, registry=self._signing_registries[alg])
 
     def records(self) -> list[SigningKey]:
         return list(self._loaded.records)

@@ -20,7 +20,7 @@ async def test_put_get_and_overwrite(expiring_store: ExpiringStore) -> None:
 
 
 async def test_get_many_reads_each_key_in_order(expiring_store: ExpiringStore) -> None:
-    # Keys spread over many cluster slots: a pipeline, not one MGET, must answer.
+    # Keys spread over many cluster slots: one MGET per slot there, one MGET elsewhere.
     keys = [f"many:{n}" for n in range(12)]
     for n, key in enumerate(keys):
         if n % 3:
