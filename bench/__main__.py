@@ -36,6 +36,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--peer-memory", action="store_true",
         help="one-worker peer on its in-process memory adapter instead of Redis",
     )  # fmt: skip
+    parser.add_argument(
+        "--access-alg", choices=["RS256", "ES256"], default="RS256",
+        help="Yihaotong's access-token algorithm in the code-flow scenarios (ID tokens: RS256)",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the database and work files")
     parser.add_argument("--label", default="", help="added to the results file name")
     return parser.parse_args(argv)
@@ -58,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         scenarios=args.only.split(",") if args.only else list(SCENARIOS),
         logins=not args.no_logins and (not args.only or "password_login" in args.only),
         peer_redis_single=not args.peer_memory,
+        access_alg=args.access_alg,
     )
     run_id = now_id()
     work = HERE / "work" / run_id
@@ -102,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             "connections": options.connections,
             "peer_adapter_one_worker": "redis" if options.peer_redis_single else "memory",
             "quick": args.quick,
+            "access_token_alg": options.access_alg,
         },
         "results": runner.results,
         "comparison": [

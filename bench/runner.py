@@ -47,6 +47,7 @@ class Options:
     yihaotong_port: int = 9300
     peer_port: int = 9301
     peer_redis_single: bool = True
+    access_alg: str = "RS256"  # Yihaotong's first algorithm: it signs access tokens
     log: Any = field(default=print)
 
 
@@ -157,6 +158,7 @@ class Runner:
     def run_side(self, side: Side, workers: int) -> None:
         cpus, _ = cpus_for(workers)
         want = set(self.o.scenarios)
+        es256_done = False
         if isinstance(side, Yihaotong):
             side.start(workers, cpus, algs="RS256,ES256")
         else:
@@ -174,6 +176,17 @@ class Runner:
                     side, workers, "client_credentials_rs256", side.client_credentials("RS256")
                 )
                 cc_rate = cc.rps
+            if isinstance(side, Yihaotong) and self.o.access_alg == "ES256":
+                # The first configured algorithm signs access tokens: the code flow's scenarios
+                # run on a second start with ES256 first (ID tokens stay RS256).
+                side.stop()
+                side.start(workers, cpus, algs="ES256,RS256")
+                side.sign_in()
+                es256_done = "client_credentials_es256" in want
+                if es256_done:
+                    self._steady(
+                        side, workers, "client_credentials_es256", side.client_credentials("ES256")
+                    )
             if "client_credentials_es256" in want and isinstance(side, Peer):
                 self._steady(
                     side, workers, "client_credentials_es256", side.client_credentials("ES256")
@@ -185,7 +198,7 @@ class Runner:
             self._code_and_refresh(side, workers, cc_rate)
         finally:
             side.stop()
-        if "client_credentials_es256" in want and isinstance(side, Yihaotong):
+        if "client_credentials_es256" in want and isinstance(side, Yihaotong) and not es256_done:
             # The first configured algorithm signs access tokens: a second start with ES256 first.
             side.start(workers, cpus, algs="ES256,RS256")
             try:

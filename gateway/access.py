@@ -89,10 +89,9 @@ class AccessService:
         """The account as this app sees it, and the paths of the departments the policy names
         (read in the same database session)."""
         wanted = [*document.departments, account.department_id]
-        async with self._db.statement() as session:
-            facts = await organisation.account_facts(
-                session, account.id, client_id, [d for d in wanted if d], self._clock.now()
-            )
+        facts = await organisation.account_facts(
+            self._db, account.id, client_id, [d for d in wanted if d], self._clock.now()
+        )
         department = facts.paths.get(account.department_id) if account.department_id else None
         visible_global = set(document.claims.global_roles) | set(document.roles)
         names: set[str] = set()

@@ -13,15 +13,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.admin import in_subtrees, page, update_stamped
 from store.database import Database
 from store.errors import Conflict
+from store.hot import epoch
 from store.records import Account
 from store.tables import AccountRow
 
 _FIELDS = [f.name for f in fields(Account)]
 _BY_ID = select(AccountRow.__table__).where(AccountRow.id == bindparam("id"))
+_HOT_BY_ID = f"SELECT {', '.join(_FIELDS)} FROM accounts WHERE id = $1"  # noqa: S608 - names
 
 
 def _record(row: AccountRow) -> Account:
     return Account(**{name: getattr(row, name) for name in _FIELDS})
+
+
+def _hot_record(row: Any) -> Account:
+    values = dict(row)
+    values["created_at"] = epoch(values["created_at"])
+    values["updated_at"] = epoch(values["updated_at"])
+    return Account(**values)
 
 
 class AccountStore:
@@ -37,6 +46,9 @@ class AccountStore:
         return account
 
     async def get(self, account_id: str) -> Account | None:
+        if self._db.hot is not None:
+            found = await self._db.hot.fetchrow(_HOT_BY_ID, account_id)
+            return None if found is None else _hot_record(found)
         async with self._db.statement() as connection:
             result = await connection.execute(_BY_ID, {"id": account_id})
             row = result.first()

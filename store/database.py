@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from store.hot import HotStatements
+
 # These log every statement with its parameters at DEBUG: personal data must never reach a log,
 # whatever level the root logger is set to.
 for _chatty in ("aiosqlite", "sqlalchemy.engine", "asyncpg"):
@@ -77,6 +79,8 @@ class Database:
         # Statements that stand alone need no transaction around them: without one, a read is
         # one round trip instead of three (BEGIN, the query, ROLLBACK) and skips the ORM.
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # The busiest statements skip SQLAlchemy's execution layer on PostgreSQL (store/hot.py).
+        self.hot = None if self.is_sqlite else HotStatements(self.engine)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from store.database import Database
+from store.hot import column_casts, epoch, json_list, timestamp
 from store.records import RefreshToken
 from store.tables import RefreshTokenRow
 
@@ -31,28 +33,38 @@ def _row(token: RefreshToken) -> RefreshTokenRow:
     return RefreshTokenRow(**_values(token))
 
 
-def _rotation_statement() -> Any:
-    """Built once (building and caching a statement costs more than running it): the values
-    arrive as parameters, ``used_digest`` and ``now`` plus one per column of the successor."""
-    table = RefreshTokenRow.__table__
-    claimed = (
-        update(table)
-        .where(
-            table.c.digest == bindparam("used_digest"),
-            table.c.used_at.is_(None),
-            table.c.revoked_at.is_(None),
-        )
-        .values(used_at=bindparam("now", type_=table.c.used_at.type))
-        .returning(table.c.digest)
-        .cte("claimed")
-    )
-    row = select(*[bindparam(f"new_{c.name}", type_=c.type) for c in table.columns])
-    return insert(table).from_select(
-        [column.name for column in table.columns], row.where(exists(select(claimed.c.digest)))
-    )
+# The same three statements for PostgreSQL's driver (store/hot.py): by digest, insert, rotation.
+_TABLE = RefreshTokenRow.__table__
+_COLUMNS = ", ".join(_FIELDS)
+_HOT_BY_DIGEST = f"SELECT {_COLUMNS} FROM refresh_tokens WHERE digest = $1"  # noqa: S608
+_HOT_INSERT = (
+    f"INSERT INTO refresh_tokens ({_COLUMNS}) "  # noqa: S608 - column names, not input
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_FIELDS) + 1))})"
+)
+_SUCCESSOR = ", ".join(column_casts(_TABLE, ["used_at", "digest", *_FIELDS])[2:])
+_HOT_ROTATION = (
+    "WITH claimed AS (UPDATE refresh_tokens SET used_at = $1 WHERE digest = $2"  # noqa: S608
+    " AND used_at IS NULL AND revoked_at IS NULL RETURNING digest) "
+    f"INSERT INTO refresh_tokens ({_COLUMNS}) SELECT {_SUCCESSOR} "
+    "WHERE EXISTS (SELECT 1 FROM claimed)"
+)
+_TIMES = ("auth_time", "created_at", "expires_at", "used_at", "revoked_at")
 
 
-_ROTATION = _rotation_statement()
+def _hot_record(row: Any) -> RefreshToken:
+    values = dict(row)
+    for name in _TIMES:
+        values[name] = epoch(values[name])
+    values["amr"] = tuple(json_list(values["amr"]))
+    return RefreshToken(**values)
+
+
+def _hot_values(token: RefreshToken) -> list[Any]:
+    values = _values(token)
+    for name in _TIMES:
+        values[name] = timestamp(values[name])  # type: ignore[arg-type]
+    values["amr"] = json.dumps(values["amr"])
+    return [values[name] for name in _FIELDS]
 
 
 class RefreshTokenStore:
@@ -60,10 +72,16 @@ class RefreshTokenStore:
         self._db = database
 
     async def add(self, token: RefreshToken) -> None:
+        if self._db.hot is not None:
+            await self._db.hot.execute(_HOT_INSERT, *_hot_values(token))
+            return
         async with self._db.statement() as connection:
             await connection.execute(insert(RefreshTokenRow.__table__), [_values(token)])
 
     async def get(self, digest: str) -> RefreshToken | None:
+        if self._db.hot is not None:
+            found = await self._db.hot.fetchrow(_HOT_BY_DIGEST, digest)
+            return None if found is None else _hot_record(found)
         async with self._db.statement() as connection:
             result = await connection.execute(_BY_DIGEST, {"digest": digest})
             row = result.first()
@@ -86,14 +104,13 @@ class RefreshTokenStore:
     async def rotate(self, used_digest: str, successor: RefreshToken, now: float) -> bool:
         """Mark ``used_digest`` used and store its successor atomically; False (and nothing
         written) when the token was already used or revoked."""
-        if not self._db.is_sqlite:
+        if self._db.hot is not None:
             # One statement, one round trip: the INSERT happens only if the UPDATE claimed the
             # token (PostgreSQL runs data-modifying CTEs; SQLite does not).
-            async with self._db.statement() as connection:
-                parameters = {f"new_{k}": v for k, v in _values(successor).items()}
-                parameters.update(used_digest=used_digest, now=now)
-                result = await connection.execute(_ROTATION, parameters)
-                return result.rowcount == 1
+            tag = await self._db.hot.execute(
+                _HOT_ROTATION, timestamp(now), used_digest, *_hot_values(successor)
+            )
+            return tag == "INSERT 0 1"
         async with self._db.transaction() as session:
             result = await session.execute(
                 update(RefreshTokenRow)
