@@ -1,19 +1,35 @@
-"""argon2id password hashing with parameters from settings; verification runs in a worker thread
+"""argon2id password hashing with parameters from settings; hashing runs on worker threads
 (argon2 releases the GIL) so a login never stalls the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
-import anyio
-import anyio.to_thread
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 # Verified against when an account has no hash (or does not exist), so that the answer takes as
 # long as a real check and does not reveal which usernames exist.
 _DUMMY_PASSWORD = "yihaotong-timing-equaliser"  # noqa: S105 - not a credential
+
+T = TypeVar("T")
+_hashing: ThreadPoolExecutor | None = None
+
+
+def _hash_on_worker(work: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """Run ``work`` on the process's hashing threads: one per core, because argon2id is
+    memory-hard and more threads than cores only interleave their memory passes and slow every
+    one of them. A thread that finishes takes the next queued hash itself, without waiting for
+    the event loop to hand it over (which left the core idle between hashes under load)."""
+    global _hashing
+    if _hashing is None:
+        _hashing = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="argon2")
+    return asyncio.get_running_loop().run_in_executor(_hashing, work, *args)
 
 
 @dataclass(frozen=True)
@@ -33,9 +49,6 @@ class Passwords:
             type=Type.ID,
         )
         self._dummy_hash = self._hasher.hash(_DUMMY_PASSWORD)
-        # As many hashes at once as this process has cores: argon2id is memory-hard, and more
-        # threads than cores only interleave their memory passes and slow every one of them.
-        self._limiter: anyio.CapacityLimiter | None = None  # made inside the event loop
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -51,18 +64,11 @@ class Passwords:
             return Verification(ok=True, new_hash=self._hasher.hash(password))
         return Verification(ok=True)
 
-    def _threads(self) -> anyio.CapacityLimiter:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(_cores())
-        return self._limiter
-
     async def verify(self, stored_hash: str | None, password: str) -> Verification:
-        return await anyio.to_thread.run_sync(
-            self.verify_sync, stored_hash, password, limiter=self._threads()
-        )
+        return await _hash_on_worker(self.verify_sync, stored_hash, password)
 
     async def hash_async(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._hasher.hash, password, limiter=self._threads())
+        return await _hash_on_worker(self._hasher.hash, password)
 
 
 def _cores() -> int:
