@@ -103,8 +103,7 @@ class AuditLog:
         if session is not None:
             await audit_store.append(session, prepared)
         else:
-            async with self._db.transaction() as own:
-                await audit_store.append(own, prepared)
+            await audit_store.append_alone(self._db, prepared)
         return prepared
 
     def queue(self, event: AuditEvent) -> None:
@@ -127,8 +126,7 @@ class AuditLog:
         if not batch:
             return
         try:
-            async with self._db.transaction() as session:
-                await audit_store.append(session, *batch)
+            await audit_store.append_alone(self._db, *batch)
         except BaseException as error:
             self._queue[:0] = batch  # cancelled (shutdown) or failed: written by the next flush
             if not isinstance(error, Exception):

@@ -20,6 +20,7 @@ from store.tables import AccountRow
 _FIELDS = [f.name for f in fields(Account)]
 _BY_ID = select(AccountRow.__table__).where(AccountRow.id == bindparam("id"))
 _HOT_BY_ID = f"SELECT {', '.join(_FIELDS)} FROM accounts WHERE id = $1"  # noqa: S608 - names
+_HOT_BY_USERNAME = f"SELECT {', '.join(_FIELDS)} FROM accounts WHERE username = $1"  # noqa: S608
 
 
 def _record(row: AccountRow) -> Account:
@@ -55,6 +56,9 @@ class AccountStore:
             return None if row is None else _record(row)
 
     async def by_username(self, username: str) -> Account | None:
+        if self._db.hot is not None:
+            found = await self._db.hot.fetchrow(_HOT_BY_USERNAME, username)
+            return None if found is None else _hot_record(found)
         async with self._db.sessions() as session:
             row = await session.scalar(select(AccountRow).where(AccountRow.username == username))
             return None if row is None else _record(row)

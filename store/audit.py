@@ -3,11 +3,14 @@ without its entry cannot commit), read with filters and a cursor."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.database import Database
+from store.hot import timestamp
 from store.records import AuditEvent
 from store.tables import AuditEventRow
 
@@ -35,6 +38,29 @@ async def append(session: AsyncSession, *events: AuditEvent) -> None:
         insert(AuditEventRow),
         [{name: getattr(event, name) for name in _COLUMNS} for event in events],
     )
+
+
+# For PostgreSQL's driver (store/hot.py); "check" is a reserved word, so every name is quoted.
+_QUOTED = ", ".join(f'"{name}"' for name in _COLUMNS)
+_PLACES = ", ".join(f"${n}" for n in range(1, len(_COLUMNS) + 1))
+_HOT_INSERT = f"INSERT INTO audit_events ({_QUOTED}) VALUES ({_PLACES})"  # noqa: S608 - names
+
+
+def _hot_row(event: AuditEvent) -> list[Any]:
+    values: dict[str, Any] = {name: getattr(event, name) for name in _COLUMNS}
+    values["details"] = json.dumps(values["details"], ensure_ascii=False)
+    values["at"] = timestamp(values["at"])
+    return [values[name] for name in _COLUMNS]
+
+
+async def append_alone(database: Database, *events: AuditEvent) -> None:
+    """Append events that belong to no other change, all or none (one statement on
+    PostgreSQL's driver; a transaction of their own on SQLite)."""
+    if database.hot is not None:
+        await database.hot.execute_many(_HOT_INSERT, [_hot_row(event) for event in events])
+        return
+    async with database.transaction() as session:
+        await append(session, *events)
 
 
 def matching(

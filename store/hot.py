@@ -84,6 +84,11 @@ class HotStatements:
         async with self.connection() as connection:
             return await connection.fetch(sql, *args)
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows, all or none (asyncpg runs them atomically)."""
+        async with self.connection() as connection:
+            await connection.executemany(sql, rows)
+
     async def execute(self, sql: str, *args: Any) -> str:
         """The command tag, e.g. ``INSERT 0 1``."""
         async with self.connection() as connection:
