@@ -77,10 +77,20 @@ class HotStatements:
             pooled.close()
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        async with self.connection() as connection:
-            return await connection.fetchrow(sql, *args)
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """A read, asked once more on a fresh connection when the pooled one turns out dropped
+        (a database restart or failover): reads can be repeated safely, and a request that has
+        already spent a code or a refresh token should not fail for it. Writes are not repeated:
+        the first attempt may have committed."""
+        try:
+            async with self.connection() as connection:
+                return await connection.fetch(sql, *args)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
         async with self.connection() as connection:
             return await connection.fetch(sql, *args)
 
