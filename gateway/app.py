@@ -142,9 +142,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await services.close()
 
     routes = [
-        Route(discovery.DISCOVERY_PATH, discovery.answer_public_document, methods=["GET"]),
-        Route(discovery.OAUTH_METADATA_PATH, discovery.answer_public_document, methods=["GET"]),
-        Route(discovery.JWKS_PATH, discovery.answer_public_document, methods=["GET"]),
+        Route(discovery.DISCOVERY_PATH, discovery.discovery_endpoint, methods=["GET"]),
+        Route(discovery.OAUTH_METADATA_PATH, discovery.discovery_endpoint, methods=["GET"]),
+        Route(discovery.JWKS_PATH, discovery.jwks_endpoint, methods=["GET"]),
         Route(discovery.TOKEN_PATH, token.token_endpoint, methods=["POST"]),
         Route(authorize.AUTHORIZE_PATH, authorize.authorization_endpoint, methods=["GET", "POST"]),
         Route(authorize.RESUME_PATH, authorize.resume_endpoint, methods=["GET"]),

@@ -13,7 +13,9 @@ import time
 from typing import Any
 
 from starlette.datastructures import State
-from starlette.types import Receive, Scope, Send
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Scope, Send
 
 from gateway.claims import STANDARD_SCOPES, SUPPORTED_CLAIMS
 from gateway.logs import SECURITY_HEADERS, log_request, request_id_for
@@ -95,26 +97,29 @@ class PublicDocument:
     def __init__(self, body: bytes, max_age: int) -> None:
         self.body = body
         self.etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        common = [
+        self._common = [
             (b"cache-control", f"public, max-age={max_age}".encode()),
             (b"etag", self.etag.encode()),
             (b"access-control-allow-origin", b"*"),
-            *SECURITY_HEADERS,
         ]
         self._ok = [
             (b"content-length", str(len(body)).encode()),
             (b"content-type", b"application/json"),
-            *common,
+            *self._common,
         ]
-        self._not_modified = common
+        # Before routing, the answer carries what the request-log middleware would add.
+        self._fast_ok = [*self._ok, *SECURITY_HEADERS]
+        self._fast_not_modified = [*self._common, *SECURITY_HEADERS]
+
+    def _answer(self, if_none_match: str) -> tuple[int, bytes]:
+        return (304, b"") if self.etag in if_none_match else (200, self.body)
 
     async def send(self, scope: Scope, send: Send) -> None:
+        """The answer before routing and middleware: headers, request id and access line."""
         started = time.perf_counter()
         request_id = request_id_for(scope)
-        if self.etag in _header(scope, b"if-none-match"):
-            status, headers, body = 304, self._not_modified, b""
-        else:
-            status, headers, body = 200, self._ok, self.body
+        status, body = self._answer(_header(scope, b"if-none-match"))
+        headers = self._fast_ok if status == 200 else self._fast_not_modified
         await send(
             {
                 "type": "http.response.start",
@@ -124,6 +129,13 @@ class PublicDocument:
         )
         await send({"type": "http.response.body", "body": body})
         log_request(scope, request_id, status, started)
+
+    def response(self, request: Request) -> Response:
+        """The routed answer (the middleware adds the rest)."""
+        status, body = self._answer(request.headers.get("if-none-match", ""))
+        response = Response(body, status_code=status)
+        response.raw_headers = list(self._ok if status == 200 else self._common)
+        return response
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -155,14 +167,10 @@ def public_document(state: State, path: str) -> PublicDocument | None:
     return None
 
 
-class _RoutedDocument:
-    """The routed form of the same answer (an ASGI app, so Starlette passes the scope as is).
-    The app's fast path answers GET and HEAD first; the routes give other methods their 405."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        document = public_document(scope["app"].state, scope["path"])
-        assert document is not None  # the lifespan built it before any request
-        await document.send(scope, send)
+async def discovery_endpoint(request: Request) -> Response:
+    """Routed: reached only when the fast path is not (a root path set by a proxy, say)."""
+    return request.app.state.metadata_document.response(request)
 
 
-answer_public_document = _RoutedDocument()
+async def jwks_endpoint(request: Request) -> Response:
+    return _jwks_document(request.app.state.services).response(request)

@@ -48,7 +48,7 @@ _HOT_INSERT = f"INSERT INTO audit_events ({_QUOTED}) VALUES ({_PLACES})"  # noqa
 
 def _hot_row(event: AuditEvent) -> list[Any]:
     values: dict[str, Any] = {name: getattr(event, name) for name in _COLUMNS}
-    values["details"] = json.dumps(values["details"], ensure_ascii=False)
+    values["details"] = json.dumps(values["details"])  # as SQLAlchemy writes JSON
     values["at"] = timestamp(values["at"])
     return [values[name] for name in _COLUMNS]
 

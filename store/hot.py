@@ -23,6 +23,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 _DIALECT = postgresql.dialect()
 _LENGTH = re.compile(r"\(\d+\)")
@@ -69,12 +70,14 @@ class HotStatements:
             lost = not isinstance(error, asyncpg.PostgresError) or driver.is_closed()
             lost = lost or isinstance(error, asyncpg.PostgresConnectionError)
             if lost:
-                pooled.invalidate(error)
-                # Like SQLAlchemy on a disconnect: the other pooled connections went with it.
-                await self._engine.dispose()
+                # What SQLAlchemy does on a disconnect: drop this connection and recycle every
+                # one opened before it at its next checkout (they went with it).
+                self._engine.sync_engine.pool._invalidate(pooled, error)
             raise DBAPIError(None, None, error, connection_invalidated=lost) from error
         finally:
-            pooled.close()
+            # Checked in inside a greenlet: the pool closes a connection beyond its size then,
+            # and the driver's close is awaited through SQLAlchemy's greenlet bridge.
+            await greenlet_spawn(pooled.close)
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         rows = await self.fetch(sql, *args)

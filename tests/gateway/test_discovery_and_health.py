@@ -100,6 +100,26 @@ async def test_public_documents_answer_like_every_other_path(live_server, caplog
     }.items() <= next(line for line in lines if line["request_id"] == "trace-0123456789").items()
 
 
+async def test_public_documents_behind_a_root_path_take_the_routed_way(live_server) -> None:
+    """Behind a proxy that sets a root path the fast path does not match; the routes answer
+    the same documents, with the middleware's headers added once."""
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        direct = await http.get("/.well-known/jwks.json")
+    transport = httpx.ASGITransport(app=live_server.app, root_path="/sso")
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        routed = await http.get("/sso/.well-known/jwks.json")
+        again = await http.get(
+            "/sso/.well-known/jwks.json", headers={"If-None-Match": routed.headers["etag"]}
+        )
+        metadata = await http.get("/sso/.well-known/openid-configuration")
+    assert routed.status_code == 200 and routed.content == direct.content
+    assert routed.headers["etag"] == direct.headers["etag"]
+    assert routed.headers.get_list("x-content-type-options") == ["nosniff"]
+    assert len(routed.headers.get_list("x-request-id")) == 1
+    assert again.status_code == 304 and again.content == b""
+    assert metadata.json()["issuer"] == live_server.settings.issuer
+
+
 async def test_health_and_readiness(live_server) -> None:
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         alive = await http.get("/healthz")
