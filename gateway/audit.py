@@ -14,6 +14,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -127,12 +128,33 @@ class AuditLog:
             return
         try:
             await audit_store.append_alone(self._db, *batch)
+        except (DataError, IntegrityError):
+            # The database refused an entry (not an outage): write them one by one, so that one
+            # it cannot store does not hold back every later batch.
+            await self._write_each(batch)
         except BaseException as error:
             self._queue[:0] = batch  # cancelled (shutdown) or failed: written by the next flush
             if not isinstance(error, Exception):
                 raise
             log.exception("audit batch not written; will retry", extra={"fields": {}})
             await asyncio.sleep(_FLUSH_SECONDS)
+
+    async def _write_each(self, batch: list[AuditEvent]) -> None:
+        for position, event in enumerate(batch):
+            try:
+                await audit_store.append_alone(self._db, event)
+            except (DataError, IntegrityError) as error:
+                # Its log line was written when it was queued; the database will never take it.
+                log.error(
+                    "audit entry refused by the database; dropped",
+                    extra={"fields": {"event": event.event[:64], "error": type(error).__name__}},
+                )
+            except BaseException as error:
+                self._queue[:0] = batch[position:]  # the rest: written by the next flush
+                if not isinstance(error, Exception):
+                    raise
+                log.exception("audit batch not written; will retry", extra={"fields": {}})
+                return
 
     async def close(self) -> None:
         if self._flusher is not None and not self._flusher.done():

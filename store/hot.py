@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
@@ -55,6 +55,17 @@ def column_casts(table: Table, names: Sequence[str]) -> list[str]:
     ]
 
 
+def _refusal(error: BaseException) -> type[DBAPIError]:
+    """SQLAlchemy's class for what the database refused (SQLSTATE classes 22 and 23: a value it
+    cannot store, a constraint), as its own execution layer would raise it."""
+    sqlstate = str(getattr(error, "sqlstate", "") or "")
+    if sqlstate.startswith("22"):
+        return DataError
+    if sqlstate.startswith("23"):
+        return IntegrityError
+    return DBAPIError
+
+
 class HotStatements:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -73,7 +84,8 @@ class HotStatements:
                 # What SQLAlchemy does on a disconnect: drop this connection and recycle every
                 # one opened before it at its next checkout (they went with it).
                 self._engine.sync_engine.pool._invalidate(pooled, error)
-            raise DBAPIError(None, None, error, connection_invalidated=lost) from error
+            refused = _refusal(error) if not lost else DBAPIError
+            raise refused(None, None, error, connection_invalidated=lost) from error
         finally:
             # Checked in inside a greenlet: the pool closes a connection beyond its size then,
             # and the driver's close is awaited through SQLAlchemy's greenlet bridge.
