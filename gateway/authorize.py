@@ -87,9 +87,11 @@ class SignedInStep:
     session: SsoSession
 
 
-async def signed_in_step(request: Request, purpose: str) -> SignedInStep | None:
-    """The posted form with its transaction (in this browser), the signed-in session and a
-    CSRF token valid for ``purpose``; None when any is missing or wrong."""
+async def submitted_form(
+    request: Request, purpose: str
+) -> tuple[dict[str, str], str, Transaction] | None:
+    """The posted form and its transaction, when the form is readable, the transaction lives
+    in this browser and the CSRF token is right for ``purpose``."""
     services: Services = request.app.state.services
     try:
         form = await read_form(request, services.settings.max_form_bytes)
@@ -97,13 +99,24 @@ async def signed_in_step(request: Request, purpose: str) -> SignedInStep | None:
         return None
     tx_id = form.get("tx", "")
     tx = await load_transaction(services, request, tx_id)
+    if tx is None or not services.csrf.valid(request, form.get("csrf_token"), f"{purpose}:{tx_id}"):
+        return None
+    return form, tx_id, tx
+
+
+async def signed_in_step(request: Request, purpose: str) -> SignedInStep | None:
+    """The posted form with its transaction (in this browser), the signed-in session and a
+    CSRF token valid for ``purpose``; None when any is missing or wrong."""
+    submitted = await submitted_form(request, purpose)
+    if submitted is None:
+        return None
+    services: Services = request.app.state.services
     session = await services.sessions.from_cookie(
         request.cookies.get(services.sessions.cookie_name)
     )
-    if tx is None or session is None:
+    if session is None:
         return None
-    if not services.csrf.valid(request, form.get("csrf_token"), f"{purpose}:{tx_id}"):
-        return None
+    form, tx_id, tx = submitted
     return SignedInStep(form, tx_id, tx, session)
 
 

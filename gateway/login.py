@@ -16,10 +16,10 @@ from gateway.authorize import (
     Transaction,
     error_page,
     load_transaction,
+    submitted_form,
     update_transaction,
 )
 from gateway.federated_login import LOCAL, SignIn, complete_pending_link, password_sign_in
-from gateway.forms import FormError, read_form
 from gateway.logout import end_sso_session
 from gateway.pages import choose_locale, form_action, messages, page
 from gateway.services import Services
@@ -125,26 +125,9 @@ async def login_page(request: Request) -> Response:
     return await _login_form(request, tx_id, tx)
 
 
-async def _submitted(
-    request: Request, purpose: str
-) -> tuple[dict[str, str], str, Transaction] | None:
-    """The posted form and its transaction, when the form is readable, the transaction lives
-    in this browser and the CSRF token is right for ``purpose``."""
-    services: Services = request.app.state.services
-    try:
-        form = await read_form(request, services.settings.max_form_bytes)
-    except FormError:
-        return None
-    tx_id = form.get("tx", "")
-    tx = await load_transaction(services, request, tx_id)
-    if tx is None or not services.csrf.valid(request, form.get("csrf_token"), f"{purpose}:{tx_id}"):
-        return None
-    return form, tx_id, tx
-
-
 async def login_submit(request: Request) -> Response:
     services: Services = request.app.state.services
-    submitted = await _submitted(request, "login")
+    submitted = await submitted_form(request, "login")
     if submitted is None:
         return error_page(request, {}, "expired")
     form, tx_id, tx = submitted
@@ -320,7 +303,7 @@ async def consent_page(request: Request) -> Response:
 
 async def consent_submit(request: Request) -> Response:
     services: Services = request.app.state.services
-    submitted = await _submitted(request, "consent")
+    submitted = await submitted_form(request, "consent")
     if submitted is None:
         return error_page(request, {}, "expired")
     form, tx_id, tx = submitted

@@ -48,7 +48,8 @@ async def _code(
     when the two uses run at the same time (then the first one's tokens are withheld). Only
     the code's own client can spend it; another client's attempt leaves it as it was.
     One atomic step in the expiring store takes the code, one records what it produced."""
-    code_key = f"code:{digest(code)}"
+    code_digest = digest(code)
+    code_key = f"code:{code_digest}"
     invalid = oauth_error("invalid_grant", "The code is invalid, expired or used.")
     found = await services.expiring.redeem(code_key, client_id or "", CODE_USED_TTL)
     if found.outcome == "reused":
@@ -58,7 +59,7 @@ async def _code(
     if found.outcome != "redeemed" or found.value is None:
         return invalid
     record = CodeRecord.from_bytes(found.value)
-    context.code, context.code_digest = record, digest(code)
+    context.code, context.code_digest = record, code_digest
     context.account = await services.accounts.get(record.account_id)
     if context.account is None or context.account.disabled:
         return oauth_error("invalid_grant", "The account of this code is not available.")

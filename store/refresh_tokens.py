@@ -87,20 +87,6 @@ class RefreshTokenStore:
             row = result.first()
             return None if row is None else _record(row)
 
-    async def mark_used(self, digest: str, now: float) -> bool:
-        """Claim a token for rotation; exactly one of concurrent callers gets True."""
-        async with self._db.transaction() as session:
-            result = await session.execute(
-                update(RefreshTokenRow)
-                .where(
-                    RefreshTokenRow.digest == digest,
-                    RefreshTokenRow.used_at.is_(None),
-                    RefreshTokenRow.revoked_at.is_(None),
-                )
-                .values(used_at=now)
-            )
-            return result.rowcount == 1  # type: ignore[attr-defined]
-
     async def rotate(self, used_digest: str, successor: RefreshToken, now: float) -> bool:
         """Mark ``used_digest`` used and store its successor atomically; False (and nothing
         written) when the token was already used or revoked."""
