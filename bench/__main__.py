@@ -40,6 +40,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--access-alg", choices=["RS256", "ES256"], default="RS256",
         help="Yihaotong's access-token algorithm in the code-flow scenarios (ID tokens: RS256)",
     )  # fmt: skip
+    parser.add_argument(
+        "--access-format", choices=["opaque", "jwt"], default="opaque",
+        help="the web app's access tokens (code flow, refresh, userinfo, introspection); the "
+        "peer's are opaque",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the database and work files")
     parser.add_argument("--label", default="", help="added to the results file name")
     return parser.parse_args(argv)
@@ -71,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     info = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "commit": commit(), **machine()}
     load = ", ".join(f"{n:.2f}" for n in info["loadavg_at_start"])
     print(f"bench {run_id}: commit {info['commit']}, {info['cpus']} cpus, load {load}")
-    yihaotong = Yihaotong(work, options.yihaotong_port, run_id.replace("-", "_"))
+    yihaotong = Yihaotong(
+        work, options.yihaotong_port, run_id.replace("-", "_"), args.access_format
+    )
     peer = Peer(work, options.peer_port, run_id)
     runner = Runner(options, work)
     logins = None
@@ -108,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             "peer_adapter_one_worker": "redis" if options.peer_redis_single else "memory",
             "quick": args.quick,
             "access_token_alg": options.access_alg,
+            "access_token_format": args.access_format,
         },
         "results": runner.results,
         "comparison": [

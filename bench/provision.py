@@ -2,7 +2,10 @@
 schema and keys, a web app, a client_credentials client and the sign-in accounts. Prints one
 JSON object with their ids and secrets.
 
-    python -m bench.provision USERS PASSWORD REDIRECT_URI
+    python -m bench.provision USERS PASSWORD REDIRECT_URI [ACCESS_TOKEN_FORMAT]
+
+The web app's access tokens are opaque unless ACCESS_TOKEN_FORMAT says jwt (the peer's code-flow
+access tokens are opaque); the client_credentials client's are JWTs, as the peer's are.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from gateway.services import initialize, open_services
 from gateway.settings import Settings
 
 
-async def main(users: int, password: str, redirect_uri: str) -> dict[str, object]:
+async def main(
+    users: int, password: str, redirect_uri: str, access_format: str = "opaque"
+) -> dict[str, object]:
     settings = Settings()
     await initialize(settings)
     services = await open_services(settings)
     try:
-        web = await services.clients.register(name="Bench web app", redirect_uris=[redirect_uri])
+        web = await services.clients.register(
+            name="Bench web app", redirect_uris=[redirect_uri], access_token_format=access_format
+        )
         cc = await services.clients.register(
             name="Bench service", grant_types=["client_credentials"], scopes=["bench.read"]
         )
@@ -43,4 +50,4 @@ async def main(users: int, password: str, redirect_uri: str) -> dict[str, object
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))))
+    print(json.dumps(asyncio.run(main(int(sys.argv[1]), sys.argv[2], *sys.argv[3:5]))))

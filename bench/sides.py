@@ -174,8 +174,9 @@ class Yihaotong(Side):
     introspection_path = "/oauth/introspect"
     jwks_path = "/.well-known/jwks.json"
 
-    def __init__(self, work: Path, port: int, run_id: str) -> None:
+    def __init__(self, work: Path, port: int, run_id: str, access_format: str = "opaque") -> None:
         self.port = port
+        self.access_format = access_format  # the web app's access tokens
         self.work = work
         self.database = f"yht_bench_{run_id}"
         self.env = {
@@ -192,8 +193,9 @@ class Yihaotong(Side):
         """A fresh database, schema, keys, the clients and the accounts."""
         _psql(f'CREATE DATABASE "{self.database}"')
         env = {**self.env, "YIHAOTONG_SIGNING_ALGS": "RS256,ES256", "YIHAOTONG_LOG_LEVEL": "ERROR"}
+        provision = ["bench.provision", str(LOGIN_USERS), PASSWORD, REDIRECT_URI]
         done = subprocess.run(
-            [sys.executable, "-m", "bench.provision", str(LOGIN_USERS), PASSWORD, REDIRECT_URI],
+            [sys.executable, "-m", *provision, self.access_format],
             env=env,
             cwd=ROOT,
             capture_output=True,

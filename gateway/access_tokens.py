@@ -1,8 +1,22 @@
-"""Is this access token still good? Signature, issuer, expiry, type — and not revoked, by
-itself, by its refresh token family, or by the end of its SSO session."""
+"""Is this access token still good? Two formats, one answer (its claims, or None):
+
+- RFC 9068 JWTs: signature, issuer, expiry and type, then not revoked by its jti nor ended with
+  its SSO session;
+- opaque references (a client's ``access_token_format = "opaque"``, as Hydra and
+  node-oidc-provider issue by default): the claims stay in the expiring store, so none of them
+  crosses the wire and resource servers ask introspection.
+
+An opaque token is ``yat_<43 random characters>`` and, when it belongs to an SSO session,
+``.<sid>`` (the sid is public: ID and logout tokens carry it too). Its jti is the first half of
+its SHA-256, so the store never holds a usable token, and its record, its revocation mark and
+its session's end mark are read together in one round trip.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 from typing import Any
 
 from joserfc.errors import JoseError
@@ -11,8 +25,48 @@ from gateway.revocations import ended_key, revoked_key
 from gateway.services import Services
 from gateway.tokens_in import verify_own_jwt
 
+OPAQUE_PREFIX = "yat_"
+_SECRET_LENGTH = 43  # secrets.token_urlsafe(32)
+_MAX_OPAQUE_LENGTH = 200
+
+
+def opaque_key(jti: str) -> str:
+    return f"at:{jti}"
+
+
+def _jti_of(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def mint_opaque(sid: str | None) -> tuple[str, str]:
+    """A new opaque access token and its jti."""
+    token = OPAQUE_PREFIX + secrets.token_urlsafe(32) + (f".{sid}" if sid else "")
+    return token, _jti_of(token)
+
+
+def parse_opaque(token: str) -> tuple[str, str | None] | None:
+    """(jti, sid) of something shaped like our opaque token, else None. Refresh tokens (43
+    characters, no prefix) and JWTs (two dots) never match."""
+    if (
+        not token.startswith(OPAQUE_PREFIX)
+        or len(token) > _MAX_OPAQUE_LENGTH
+        or not token.isascii()
+    ):
+        return None
+    secret, dot, sid = token[len(OPAQUE_PREFIX) :].partition(".")
+    if len(secret) != _SECRET_LENGTH or (dot and not sid) or "." in sid:
+        return None
+    return _jti_of(token), sid or None
+
+
+def is_access_token_shaped(token: str) -> bool:
+    return token.count(".") == 2 or parse_opaque(token) is not None
+
 
 async def active_access_token(services: Services, token: str) -> dict[str, Any] | None:
+    opaque = parse_opaque(token)
+    if opaque is not None:
+        return await _active_opaque(services, *opaque)
     try:
         claims = verify_own_jwt(services, token, typ="at+jwt")
     except (JoseError, ValueError):
@@ -24,5 +78,17 @@ async def active_access_token(services: Services, token: str) -> dict[str, Any] 
     # Revoked by its jti, or its SSO session ended: both looked up in one round trip.
     keys = [revoked_key(jti), *([ended_key(sid)] if isinstance(sid, str) else [])]
     if any(found is not None for found in await services.expiring.get_many(*keys)):
+        return None
+    return claims
+
+
+async def _active_opaque(services: Services, jti: str, sid: str | None) -> dict[str, Any] | None:
+    keys = [opaque_key(jti), revoked_key(jti), *([ended_key(sid)] if sid else [])]
+    record, *marks = await services.expiring.get_many(*keys)
+    if record is None or any(mark is not None for mark in marks):
+        return None
+    claims = json.loads(record)
+    exp = claims.get("exp")
+    if claims.get("sid") != sid or not isinstance(exp, int) or exp <= services.clock.now():
         return None
     return claims

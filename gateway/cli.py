@@ -21,6 +21,7 @@ from gateway.services import Services, initialize, open_services, require_initia
 from gateway.settings import Settings
 from keys.master import MasterKeyError
 from keys.ring import KeyRingError
+from policies.clients import JWT
 from providers.base import ProviderError, ProviderUnavailable
 from store.records import Client
 
@@ -236,6 +237,7 @@ def client_document(client: Client) -> dict[str, Any]:
         "token_endpoint_auth_method": method,
         "public": client.public,
         "require_consent": client.require_consent,
+        "access_token_format": client.access_token_format,
         "scope": " ".join(client.scopes),
         "created_at": iso(client.created_at),
     }
@@ -285,6 +287,12 @@ def clients_create(
         list[str] | None,
         typer.Option("--scope", help="API scope the client may request (repeatable)."),
     ] = None,
+    access_token_format: Annotated[
+        str,
+        typer.Option(
+            help="jwt (RFC 9068, checked with the JWKS) or opaque (resolved by introspection)."
+        ),
+    ] = JWT,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a client. A confidential client's secret is printed once and never again."""
@@ -304,6 +312,7 @@ def clients_create(
             require_consent=require_consent,
             token_endpoint_auth_method=token_endpoint_auth_method,
             scopes=scope or [],
+            access_token_format=access_token_format,
         ),
     )
     document = {**client_document(registered.client), "client_secret": registered.client_secret}

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.errors import AlreadyExists, InvalidInput
-from policies.clients import registration_problem
+from policies.clients import JWT, registration_problem
 from store.clients import ClientStore
 from store.clock import Clock
 from store.errors import Conflict
@@ -59,6 +59,7 @@ class ClientService:
         require_consent: bool = False,
         token_endpoint_auth_method: str | None = None,
         scopes: Sequence[str] = (),
+        access_token_format: str = JWT,
     ) -> Registered:
         grants = tuple(dict.fromkeys(grant_types or ("authorization_code", "refresh_token")))
         problem = registration_problem(
@@ -73,6 +74,7 @@ class ClientService:
             frontchannel_logout_uri=frontchannel_logout_uri,
             subject_type=subject_type,
             sector_identifier=sector_identifier,
+            access_token_format=access_token_format,
         )
         if problem:
             raise InvalidInput(*problem)
@@ -93,6 +95,7 @@ class ClientService:
             grant_types=grants,
             scopes=tuple(dict.fromkeys(scopes)),
             require_consent=require_consent,
+            access_token_format=access_token_format,
             created_at=now,
             updated_at=now,
         )

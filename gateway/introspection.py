@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.access_tokens import active_access_token
+from gateway.access_tokens import active_access_token, is_access_token_shaped, parse_opaque
 from gateway.client_auth import CONFIDENTIAL_METHODS, authenticate
 from gateway.forms import FormError, read_form
 from gateway.oauth import NO_STORE_HEADERS, digest
@@ -46,7 +46,7 @@ async def introspection_endpoint(request: Request) -> Response:
     if refused is not None:
         return refused
     token = form["token"]
-    if token.count(".") == 2:
+    if is_access_token_shaped(token):
         claims = await active_access_token(services, token)
         audience = claims.get("aud") if claims else None
         audiences = audience if isinstance(audience, list) else [audience]
@@ -94,6 +94,10 @@ async def revocation_endpoint(request: Request) -> Response:
     record = await services.refresh_tokens.get(digest(token))
     if record is not None and record.client_id == client.client_id:
         await revoke_family(services, record.family_id, "revoked by client")
+    elif parse_opaque(token) is not None:
+        claims = await active_access_token(services, token) or {}
+        if claims.get("client_id") == client.client_id:
+            await revoke_access_token(services, claims["jti"])
     elif token.count(".") == 2:
         try:
             claims = verify_own_jwt(services, token, typ="at+jwt")

@@ -39,13 +39,16 @@ from authlib.oidc.core.grants import OpenIDCode
 from joserfc.jwk import KeySet
 from starlette.responses import Response
 
+from gateway.access_tokens import mint_opaque, opaque_key
 from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
 from gateway.revocations import revoke_access_token, revoke_family
 from gateway.settings import Settings
 from keys.ring import KeyRing
+from policies.clients import OPAQUE
 from policies.redirect_uris import redirect_uri_matches
 from store.clock import Clock
+from store.kv import ExpiringStore
 from store.records import Account, AuditEvent, Client, RefreshToken
 
 if TYPE_CHECKING:
@@ -262,9 +265,13 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
 class AccessTokenGenerator(JWTBearerTokenGenerator):
     """RFC 9068 JWT access tokens, signed through the key ring (kid in the header, any of its
-    algorithms); Authlib's hooks decide audience, jti and extra claims."""
+    algorithms); Authlib's hooks decide audience, jti and extra claims. For a client whose
+    access_token_format is opaque, the same claims are kept in the expiring store under a
+    random reference instead (see gateway.access_tokens), written before the answer goes out."""
 
-    def __init__(self, settings: Settings, keys: KeyRing, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, keys: KeyRing, clock: Clock, expiring: ExpiringStore
+    ) -> None:
         super().__init__(
             issuer=settings.issuer,
             alg=keys.default_alg,
@@ -272,6 +279,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         )
         self._keys = keys
         self._clock = clock
+        self._expiring = expiring
 
     def get_jti(self, client: OAuthClient, grant_type: str, user: Any, scope: str) -> str:
         return secrets.token_urlsafe(16)
@@ -301,6 +309,19 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             claims.update({k: v for k, v in user.claims.items() if k not in claims})
         claims.update(self.get_extra_claims(client, grant_type, user, scope))
         context = grant_context.get(None)
+        if client.record.access_token_format == OPAQUE:
+            if context is None:
+                raise RuntimeError("an opaque access token needs a grant context to be stored")
+            token, claims["jti"] = mint_opaque(claims.get("sid"))
+            record, ttl = json.dumps(claims, separators=(",", ":")).encode(), claims["exp"] - now
+
+            async def keep() -> None:
+                await self._expiring.put(opaque_key(claims["jti"]), record, ttl)
+
+            # First of the writes: a reused refresh token or code found later revokes its jti.
+            context.writes.insert(0, keep)
+            context.access_jti = claims["jti"]
+            return token
         if context is not None:
             context.access_jti = claims["jti"]
         return self._keys.sign(claims, self.alg, typ="at+jwt")
@@ -536,7 +557,7 @@ class AuthorizationServer(_AuthlibServer):
         super().__init__()
         self.services = services
         settings, keys = services.settings, services.keys
-        generator = AccessTokenGenerator(settings, keys, services.clock)
+        generator = AccessTokenGenerator(settings, keys, services.clock, services.expiring)
         generator.refresh_token_generator = lambda *args, **kwargs: secrets.token_urlsafe(32)
         self.register_token_generator("default", generator)
         self.register_grant(ClientCredentialsGrant)
@@ -565,7 +586,8 @@ class AuthorizationServer(_AuthlibServer):
         return None if record is None else OAuthClient(record)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        """Access tokens are self-contained JWTs; refresh tokens are stored, in families."""
+        """Access tokens are self-contained JWTs or opaque references (stored by the generator);
+        refresh tokens are stored, in families."""
         issued_to = request.user.account.id if isinstance(request.user, EndUser) else None
         context = grant_context.get()
         issued = AuditEvent(

@@ -14,6 +14,10 @@ from policies.redirect_uris import (
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# jwt: RFC 9068, checked by anyone with the JWKS; opaque: a random reference that only this
+# gateway can resolve (introspection, userinfo), so no claim leaves it and revoking is instant.
+ACCESS_TOKEN_FORMATS = ("jwt", "opaque")
+JWT, OPAQUE = ACCESS_TOKEN_FORMATS
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -36,6 +40,7 @@ def registration_problem(
     frontchannel_logout_uri: str | None = None,
     subject_type: str = "public",
     sector_identifier: str | None = None,
+    access_token_format: str = JWT,
 ) -> Problem | None:
     if not name.strip() or len(name) > 200:
         return ("name", "a client needs a name of 1 to 200 characters")
@@ -85,6 +90,8 @@ def registration_problem(
             "token_endpoint_auth_method",
             f"use one of {', '.join(CONFIDENTIAL_AUTH_METHODS)} (or --public for 'none')",
         )
+    if access_token_format not in ACCESS_TOKEN_FORMATS:
+        return ("access_token_format", f"use one of {', '.join(ACCESS_TOKEN_FORMATS)}")
     for scope in scopes:
         if not _SCOPE_TOKEN.match(scope):
             return ("scope", f"{scope!r} is not a valid scope token (RFC 6749 §3.3)")

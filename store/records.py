@@ -59,6 +59,7 @@ class Client:
     scopes: tuple[str, ...] = ()
     require_consent: bool = False
     department_id: str | None = None  # the department that owns the app (its admins manage it)
+    access_token_format: str = "jwt"  # noqa: S105 (a format name) — or "opaque", a reference
     created_at: float = 0.0
     updated_at: float = 0.0
 

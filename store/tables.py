@@ -137,6 +137,7 @@ class ClientRow(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     require_consent: Mapped[bool] = mapped_column(Boolean)
     department_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    access_token_format: Mapped[str] = mapped_column(String(8), default="jwt", server_default="jwt")
     created_at: Mapped[float] = mapped_column(EpochTime)
     updated_at: Mapped[float] = mapped_column(EpochTime)
 

@@ -31,6 +31,7 @@ NOT_NULL = {
     "scopes",
     "subject_type",
     "require_consent",
+    "access_token_format",
 }
 
 
@@ -49,10 +50,18 @@ def client_out(client: Client) -> dict:
         "grant_types": list(client.grant_types),
         "scopes": list(client.scopes),
         "require_consent": client.require_consent,
+        "access_token_format": client.access_token_format,
         "department_id": client.department_id,
         "created_at": when(client.created_at),
         "updated_at": when(client.updated_at),
     }
+
+
+def _given(call: Call) -> dict:
+    """The body's fields that were sent, less nulls for fields that cannot be null (a null
+    there means "as it is": the default on registration, unchanged on a change)."""
+    values = {name: getattr(call.body, name) for name in call.fields}
+    return {k: v for k, v in values.items() if not (v is None and k in NOT_NULL)}
 
 
 def policy_out(policy: ClientPolicy) -> PolicyOut:
@@ -103,7 +112,7 @@ async def list_clients(call: Call) -> Reply:
 async def create_client(call: Call) -> Reply:
     """A confidential client's secret is in this answer and never again. A department
     administrator must name a department it administers as the owner."""
-    values = {name: getattr(call.body, name) for name in call.fields}
+    values = _given(call)
     client, secret = await apps.create_client(call.services, call.actor, call.reach, values)
     return Reply(
         ClientCreated(**client_out(client), client_secret=secret),
@@ -139,10 +148,7 @@ async def get_client(call: Call) -> Reply:
 )
 async def patch_client(call: Call) -> Reply:
     """Fields left out stay as they are; the result is checked like a registration."""
-    values = {name: getattr(call.body, name) for name in call.fields}
-    for name in NOT_NULL & set(values):
-        if values[name] is None:
-            del values[name]
+    values = _given(call)
     client = await apps.update_client(
         call.services, call.actor, call.reach, call.params["client_id"], values, call.pre
     )

@@ -43,6 +43,7 @@ def _problem(client: Client) -> None:
         frontchannel_logout_uri=client.frontchannel_logout_uri,
         subject_type=client.subject_type,
         sector_identifier=client.sector_identifier,
+        access_token_format=client.access_token_format,
     )
     if problem:
         field = {
@@ -77,6 +78,7 @@ _FIELDS = {
     "require_consent": "require_consent",
     "token_endpoint_auth_method": "token_endpoint_auth_method",
     "department_id": "department_id",
+    "access_token_format": "access_token_format",
 }
 
 

@@ -156,6 +156,7 @@ class ClientOut(Model):
     grant_types: list[str]
     scopes: list[str]
     require_consent: bool
+    access_token_format: str
     department_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -186,6 +187,11 @@ class ClientChanges(Model):
     scopes: list[ScopeToken] | None = Field(None, max_length=50)
     require_consent: bool | None = None
     token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
+    access_token_format: Literal["jwt", "opaque"] | None = Field(
+        None,
+        description="jwt (RFC 9068, checked locally with the JWKS) or opaque (a reference only "
+        "introspection and userinfo resolve; no claims on the wire, revoked at once).",
+    )
     department_id: DepartmentId | None = Field(
         None, description="The department that owns the app (its administrators manage it)."
     )

@@ -426,3 +426,53 @@ async def test_a_change_whose_audit_entry_cannot_be_written_does_not_happen(worl
         assert (await http.get(f"/clients/{world.east_app}")).json()["client_name"] == "东区社保"
         assert (await http.get(f"/clients/{world.east_app}/policy")).json()["version"] == 0
         problem(await http.get("/departments/north"), 404)
+
+
+async def test_access_token_format_is_set_and_changed_through_the_api(world: World) -> None:
+    async def token_of(client_id: str, secret: str) -> str:
+        async with httpx.AsyncClient(base_url=world.live.url) as plain:
+            answer = await plain.post(
+                "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+            )
+            assert answer.status_code == 200, answer.text
+            return answer.json()["access_token"]
+
+    async with world.http(world.east_token) as http:
+        # A null for a field that cannot be null means its default, as in a change.
+        created = await http.post(
+            "/clients",
+            json={
+                "client_name": "东区接口",
+                "grant_types": ["client_credentials"],
+                "scopes": ["data.read"],
+                "department_id": "east",
+                "access_token_format": "opaque",
+                "require_consent": None,
+            },
+        )
+        assert created.status_code == 201, created.text
+        body = created.json()
+        assert body["access_token_format"] == "opaque" and body["require_consent"] is False
+        client_id, secret = body["client_id"], body["client_secret"]
+        assert (await token_of(client_id, secret)).startswith("yat_")
+        changed = await http.patch(f"/clients/{client_id}", json={"access_token_format": "jwt"})
+        assert changed.status_code == 200 and changed.json()["access_token_format"] == "jwt"
+        assert (await token_of(client_id, secret)).count(".") == 2
+        unchanged = await http.patch(f"/clients/{client_id}", json={"access_token_format": None})
+        assert unchanged.json()["access_token_format"] == "jwt"
+        refused = problem(
+            await http.patch(f"/clients/{client_id}", json={"access_token_format": "jwe"}), 422
+        )
+        assert refused["errors"][0]["loc"] == ["body", "access_token_format"]
+        defaults = await http.post(
+            "/clients",
+            json={
+                "client_name": "默认",
+                "redirect_uris": ["https://e.example/cb"],
+                "grant_types": None,
+                "department_id": "east",
+            },
+        )
+        assert defaults.status_code == 201, defaults.text
+        assert defaults.json()["grant_types"] == ["authorization_code", "refresh_token"]
+        assert defaults.json()["access_token_format"] == "jwt"
