@@ -68,7 +68,9 @@ class Database:
         options: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": 1800}
         if not self.is_sqlite:
             # A busy worker has many requests in flight, each checking out briefly: connections
-            # beyond the pool are opened and closed per use (a TCP and TLS handshake each).
+            # beyond the pool are opened and closed per use (a TCP and TLS handshake each), so
+            # the hot statements queue for the pool's own (store/hot.py) and the overflow is
+            # for the rest.
             options.update(pool_size=pool_size, max_overflow=pool_size)
         if self.is_sqlite and ":memory:" in self.url:
             options["poolclass"] = StaticPool
@@ -80,7 +82,7 @@ class Database:
         # one round trip instead of three (BEGIN, the query, ROLLBACK) and skips the ORM.
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # The busiest statements skip SQLAlchemy's execution layer on PostgreSQL (store/hot.py).
-        self.hot = None if self.is_sqlite else HotStatements(self.engine)
+        self.hot = None if self.is_sqlite else HotStatements(self.engine, pool_size)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

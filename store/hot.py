@@ -11,6 +11,7 @@ pool's older connections are recycled, as SQLAlchemy does; reads are asked once 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -67,12 +68,22 @@ def _refusal(error: BaseException) -> type[DBAPIError]:
 
 
 class HotStatements:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, slots: int) -> None:
         self._engine = engine
+        # At most ``slots`` (the pool's size) statements hold a connection at once; the rest
+        # wait their turn. Else a busy worker overflows the pool on every burst, and each
+        # overflow connection is opened for one statement and closed after it: a TCP, TLS and
+        # startup handshake a statement, several times the statement's own cost.
+        self._slots = asyncio.Semaphore(slots)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection's driver, outside any transaction (each statement commits)."""
+        async with self._slots, self._borrowed() as driver:
+            yield driver
+
+    @asynccontextmanager
+    async def _borrowed(self) -> AsyncIterator[asyncpg.Connection]:
         pooled = await self._engine.raw_connection()
         try:
             yield pooled.driver_connection
