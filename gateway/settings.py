@@ -27,7 +27,11 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy async URL; unset: SQLite in DATA_DIR."
     )
     database_pool_size: int = Field(
-        20, ge=1, le=500, description="PostgreSQL connections each worker keeps open."
+        20,
+        ge=1,
+        le=500,
+        description="PostgreSQL connections each worker keeps for the token path; the rest of "
+        "the gateway keeps half as many (and opens as many more at a burst).",
     )
     redis_url: str | None = Field(
         None,

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -49,12 +50,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 DatabaseDriverError = DBAPIError  # what a failing driver call raises, for handlers outside store/
+DatabaseBusy = PoolTimeoutError  # no connection became free in time
 
 
 def connection_lost(error: BaseException) -> bool:
     """Whether ``error`` is the database dropping a pooled connection (the pool is replaced by
     then, so the operation may be asked for again)."""
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+RECYCLE_SECONDS = 1800  # younger than typical server and proxy idle limits
 
 
 class Database:
@@ -65,13 +70,13 @@ class Database:
         # out several times. A connection the server dropped fails one request instead (the
         # gateway answers 503, try again) and SQLAlchemy then replaces the whole pool;
         # recycling keeps connections younger than typical server and proxy idle limits.
-        options: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": 1800}
+        options: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": RECYCLE_SECONDS}
         if not self.is_sqlite:
-            # A busy worker has many requests in flight, each checking out briefly: connections
-            # beyond the pool are opened and closed per use (a TCP and TLS handshake each), so
-            # the hot statements queue for the pool's own (store/hot.py) and the overflow is
-            # for the rest.
-            options.update(pool_size=pool_size, max_overflow=pool_size)
+            # The token path's statements keep ``pool_size`` connections of their own
+            # (store/hot.py); the rest (sign-in, administration) is lighter and gets half as
+            # many, and as many again for a burst (opened and closed per use beyond the pool).
+            share = max(2, pool_size // 2)
+            options.update(pool_size=share, max_overflow=share)
         if self.is_sqlite and ":memory:" in self.url:
             options["poolclass"] = StaticPool
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
@@ -82,7 +87,9 @@ class Database:
         # one round trip instead of three (BEGIN, the query, ROLLBACK) and skips the ORM.
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # The busiest statements skip SQLAlchemy's execution layer on PostgreSQL (store/hot.py).
-        self.hot = None if self.is_sqlite else HotStatements(self.engine, pool_size)
+        self.hot = (
+            None if self.is_sqlite else HotStatements(self.engine, pool_size, RECYCLE_SECONDS)
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -102,4 +109,6 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        if self.hot is not None:
+            await self.hot.close()
         await self.engine.dispose()

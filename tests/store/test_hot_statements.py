@@ -1,10 +1,9 @@
-"""The busiest PostgreSQL statements on the driver directly (store/hot.py): connections borrowed
-from SQLAlchemy's pool come back to it, also beyond the pool's size."""
+"""The busiest PostgreSQL statements on the driver directly (store/hot.py): their own
+connections, reused, queued for, replaced after a loss or when old, and closed at the end."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import pytest
 from sqlalchemy.exc import DBAPIError
@@ -32,27 +31,113 @@ async def test_a_burst_of_statements_queues_for_the_pools_connections(postgres_u
         await database.close()
 
 
-async def test_connections_beyond_the_pool_are_closed_cleanly(postgres_url: str, caplog) -> None:
-    # A pool of one, held by a session: a statement then borrows the connection beyond it, and
-    # when the session's connection is back first, returning that one closes it (inside a
-    # greenlet, as the driver's close needs) without an error.
-    database = Database(postgres_url, pool_size=1)
-    caplog.set_level(logging.ERROR)
+PID = "SELECT pg_backend_pid()"
+
+
+async def backends_of(database: Database, pid: int) -> int:
+    rows = await database.hot.fetch("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+    return rows[0][0]
+
+
+async def test_statements_keep_their_connections_apart_from_the_pool(postgres_url: str) -> None:
+    # Borrowed without SQLAlchemy's checkout: one after another, statements run on the same
+    # connection, and the pool has none of them checked out.
+    database = Database(postgres_url, pool_size=2)
     try:
         assert database.hot is not None
-        session_connection = await database.engine.connect()
-        await session_connection.exec_driver_sql("SELECT 1")
-        statement = asyncio.create_task(
-            database.hot.fetch("SELECT pg_backend_pid(), pg_sleep(0.2)")
-        )
-        await asyncio.sleep(0.05)
-        await session_connection.close()
-        beyond = (await statement)[0][0]
-        rows = await asyncio.gather(*(database.hot.fetch(PID_AFTER_A_WHILE) for _ in range(4)))
-        assert {row[0] for row in rows} != {beyond}, "the connection beyond the pool was closed"
+        pids = {(await database.hot.fetch(PID))[0][0] for _ in range(10)}
+        assert len(pids) == 1
+        assert database.engine.sync_engine.pool.checkedout() == 0
+        async with database.statement() as connection:  # the pool still serves the rest
+            assert (await connection.exec_driver_sql("SELECT 1")).scalar() == 1
     finally:
         await database.close()
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_a_lost_connection_replaces_every_older_one(postgres_url: str) -> None:
+    database = Database(postgres_url, pool_size=2)
+    try:
+        assert database.hot is not None
+        rows = await asyncio.gather(*(database.hot.fetch(PID_AFTER_A_WHILE) for _ in range(2)))
+        before = {row[0][0] for row in rows}
+        assert len(before) == 2
+        for pid in before:  # what a database restart does
+            await _terminate(postgres_url, pid)
+        # A read is asked again on a fresh connection; the other dropped one is not tried.
+        after = {(await database.hot.fetch(PID))[0][0] for _ in range(4)}
+        assert not after & before
+        with pytest.raises(DBAPIError) as raised:  # a write is not repeated
+            await database.hot.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        assert raised.value.connection_invalidated
+        assert (await database.hot.fetch("SELECT 1")) == [(1,)]
+    finally:
+        await database.close()
+
+
+async def test_a_cancelled_statement_leaves_its_connection_unused(postgres_url: str) -> None:
+    database = Database(postgres_url, pool_size=1)
+    try:
+        assert database.hot is not None
+        first = (await database.hot.fetch(PID))[0][0]
+        slow = asyncio.create_task(database.hot.fetch("SELECT pg_sleep(5)"))
+        await asyncio.sleep(0.2)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        assert (await database.hot.fetch(PID))[0][0] != first
+    finally:
+        await database.close()
+
+
+async def test_old_connections_are_recycled_and_closing_closes_them(postgres_url: str) -> None:
+    database = Database(postgres_url, pool_size=1)
+    try:
+        assert database.hot is not None
+        database.hot._recycle = 0.05
+        first = (await database.hot.fetch(PID))[0][0]
+        await asyncio.sleep(0.1)
+        second = (await database.hot.fetch(PID))[0][0]
+        assert second != first
+        assert await backends_of(database, first) == 0  # closed, not just left behind
+    finally:
+        await database.close()
+    database = Database(postgres_url, pool_size=1)
+    try:
+        assert await backends_of(database, second) == 0, "closing the database closed it"
+    finally:
+        await database.close()
+
+
+async def test_waiting_too_long_for_a_connection_is_a_pool_timeout(postgres_url: str) -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    from store.database import RECYCLE_SECONDS
+    from store.hot import HotStatements
+
+    database = Database(postgres_url, pool_size=1)
+    hot = HotStatements(database.engine, 1, RECYCLE_SECONDS, wait_seconds=0.2)
+    try:
+        slow = asyncio.create_task(hot.fetch("SELECT pg_sleep(1)"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(PoolTimeoutError):
+            await hot.fetch("SELECT 1")
+        await slow
+        assert await hot.fetch("SELECT 1") == [(1,)]  # the slot came back
+    finally:
+        await hot.close()
+        await database.close()
+
+
+async def _terminate(postgres_url: str, pid: int) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(
+        postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    )
+    try:
+        await connection.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await connection.close()
 
 
 async def test_a_statement_error_is_a_database_error_not_a_lost_connection(
