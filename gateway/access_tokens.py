@@ -9,16 +9,21 @@
 An opaque token is ``yat_<43 random characters>`` and, when it belongs to an SSO session,
 ``.<sid>`` (the sid is public: ID and logout tokens carry it too). Its jti is the first half of
 its SHA-256, so the store never holds a usable token, and its record, its revocation mark and
-its session's end mark are read together in one round trip.
+its session's end mark are read together in one round trip. The record is sealed (AES-GCM)
+with a key derived from the token itself: claims such as a national ID number a client may
+receive are unreadable in the store to anyone without the token.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import secrets
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc.errors import JoseError
 
 from gateway.revocations import ended_key, revoked_key
@@ -44,6 +49,27 @@ def mint_opaque(sid: str | None) -> tuple[str, str]:
     return token, _jti_of(token)
 
 
+def _record_key(token: str) -> AESGCM:
+    # HMAC keyed with the token's 256 random bits: independent of the jti (a plain SHA-256).
+    return AESGCM(hmac.digest(token.encode(), b"yihaotong opaque access token record", "sha256"))
+
+
+def seal(token: str, jti: str, claims: dict[str, Any]) -> bytes:
+    """The stored form of an opaque token's claims, bound to its jti."""
+    nonce = secrets.token_bytes(12)
+    plain = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+    return nonce + _record_key(token).encrypt(nonce, plain, jti.encode())
+
+
+def _unseal(token: str, jti: str, record: bytes) -> dict[str, Any] | None:
+    try:
+        plain = _record_key(token).decrypt(record[:12], record[12:], jti.encode())
+    except (InvalidTag, ValueError):
+        return None
+    claims = json.loads(plain)
+    return claims if isinstance(claims, dict) else None
+
+
 def parse_opaque(token: str) -> tuple[str, str | None] | None:
     """(jti, sid) of something shaped like our opaque token, else None. Refresh tokens (43
     characters, no prefix) and JWTs (two dots) never match."""
@@ -66,7 +92,7 @@ def is_access_token_shaped(token: str) -> bool:
 async def active_access_token(services: Services, token: str) -> dict[str, Any] | None:
     opaque = parse_opaque(token)
     if opaque is not None:
-        return await _active_opaque(services, *opaque)
+        return await _active_opaque(services, token, *opaque)
     try:
         claims = verify_own_jwt(services, token, typ="at+jwt")
     except (JoseError, ValueError):
@@ -82,12 +108,16 @@ async def active_access_token(services: Services, token: str) -> dict[str, Any] 
     return claims
 
 
-async def _active_opaque(services: Services, jti: str, sid: str | None) -> dict[str, Any] | None:
+async def _active_opaque(
+    services: Services, token: str, jti: str, sid: str | None
+) -> dict[str, Any] | None:
     keys = [opaque_key(jti), revoked_key(jti), *([ended_key(sid)] if sid else [])]
     record, *marks = await services.expiring.get_many(*keys)
     if record is None or any(mark is not None for mark in marks):
         return None
-    claims = json.loads(record)
+    claims = _unseal(token, jti, record)
+    if claims is None:
+        return None
     exp = claims.get("exp")
     if claims.get("sid") != sid or not isinstance(exp, int) or exp <= services.clock.now():
         return None

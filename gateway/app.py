@@ -39,7 +39,8 @@ from gateway.services import Services, initialize, open_services
 from gateway.settings import Settings
 from keys.ring import RELOAD_SECONDS
 from store.clock import Clock
-from store.database import DatabaseDriverError, connection_lost
+from store.database import DatabaseBusy, DatabaseDriverError, connection_lost
+from store.kv import ExpiringStoreError
 
 log = logging.getLogger("yihaotong")
 
@@ -66,25 +67,39 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
 
 
+def _unavailable(request: Request, message: str) -> Response:
+    log.warning(
+        message,
+        extra={"fields": {"request_id": request.scope.get("state", {}).get("request_id")}},
+    )
+    return JSONResponse(
+        {
+            "error": "temporarily_unavailable",
+            "error_description": "The service is briefly unavailable. Try again.",
+        },
+        status_code=503,
+        headers={"Cache-Control": "no-store", "Retry-After": "1"},
+    )
+
+
 async def _database_error(request: Request, exc: Exception) -> Response:
     """Database errors are answered here, not by the last-resort handler, which would also
     make the server drop the client's connection."""
     if connection_lost(exc):
         # The database dropped a pooled connection (a restart, a failover); the pool has been
         # replaced, so asking again works.
-        log.warning(
-            "database connection lost; pool replaced",
-            extra={"fields": {"request_id": request.scope.get("state", {}).get("request_id")}},
-        )
-        return JSONResponse(
-            {
-                "error": "temporarily_unavailable",
-                "error_description": "The service is briefly unavailable. Try again.",
-            },
-            status_code=503,
-            headers={"Cache-Control": "no-store", "Retry-After": "1"},
-        )
+        return _unavailable(request, "database connection lost; pool replaced")
     return await _server_error(request, exc)
+
+
+async def _database_busy(request: Request, exc: Exception) -> Response:
+    return _unavailable(request, "no database connection became free in time")
+
+
+async def _expiring_store_error(request: Request, exc: Exception) -> Response:
+    # Redis unreachable or failing over: nothing was confirmed to the client, so it may ask
+    # again (RFC 6749 §4.1.2.1 temporarily_unavailable).
+    return _unavailable(request, f"expiring store unavailable: {exc}")
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -189,6 +204,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         exception_handlers={
             HTTPException: _http_error,
             DatabaseDriverError: _database_error,
+            DatabaseBusy: _database_busy,
+            ExpiringStoreError: _expiring_store_error,
             Exception: _server_error,
         },
         lifespan=lifespan,

@@ -8,7 +8,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.access_tokens import active_access_token, is_access_token_shaped, parse_opaque
+from gateway.access_tokens import (
+    active_access_token,
+    is_access_token_shaped,
+    opaque_key,
+    parse_opaque,
+)
 from gateway.client_auth import CONFIDENTIAL_METHODS, authenticate
 from gateway.forms import FormError, read_form
 from gateway.oauth import NO_STORE_HEADERS, digest
@@ -91,13 +96,12 @@ async def revocation_endpoint(request: Request) -> Response:
     if refused is not None:
         return refused
     token = form["token"]
-    record = await services.refresh_tokens.get(digest(token))
-    if record is not None and record.client_id == client.client_id:
-        await revoke_family(services, record.family_id, "revoked by client")
-    elif parse_opaque(token) is not None:
+    # The shape tells the kind: an opaque access token, a JWT, else a refresh token.
+    if parse_opaque(token) is not None:
         claims = await active_access_token(services, token) or {}
         if claims.get("client_id") == client.client_id:
             await revoke_access_token(services, claims["jti"])
+            await services.expiring.delete(opaque_key(claims["jti"]))  # its claims go now
     elif token.count(".") == 2:
         try:
             claims = verify_own_jwt(services, token, typ="at+jwt")
@@ -105,5 +109,9 @@ async def revocation_endpoint(request: Request) -> Response:
             claims = {}
         if claims.get("client_id") == client.client_id and isinstance(claims.get("jti"), str):
             await revoke_access_token(services, claims["jti"])
+    else:
+        record = await services.refresh_tokens.get(digest(token))
+        if record is not None and record.client_id == client.client_id:
+            await revoke_family(services, record.family_id, "revoked by client")
     # RFC 7009 §2.2: 200 whether or not there was anything to revoke.
     return Response(b"", status_code=200, headers=NO_STORE_HEADERS)

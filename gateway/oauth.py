@@ -39,7 +39,7 @@ from authlib.oidc.core.grants import OpenIDCode
 from joserfc.jwk import KeySet
 from starlette.responses import Response
 
-from gateway.access_tokens import mint_opaque, opaque_key
+from gateway.access_tokens import mint_opaque, opaque_key, seal
 from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
 from gateway.revocations import revoke_access_token, revoke_family
@@ -313,12 +313,13 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             if context is None:
                 raise RuntimeError("an opaque access token needs a grant context to be stored")
             token, claims["jti"] = mint_opaque(claims.get("sid"))
-            record, ttl = json.dumps(claims, separators=(",", ":")).encode(), claims["exp"] - now
+            record, ttl = seal(token, claims["jti"], claims), claims["exp"] - now
 
             async def keep() -> None:
                 await self._expiring.put(opaque_key(claims["jti"]), record, ttl)
 
-            # First of the writes: a reused refresh token or code found later revokes its jti.
+            # First of the writes: if it fails, nothing else was written (the refresh token is
+            # not rotated yet); and a reuse found by a later write revokes this jti.
             context.writes.insert(0, keep)
             context.access_jti = claims["jti"]
             return token
