@@ -38,7 +38,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--access-alg", choices=["RS256", "ES256"], default="RS256",
-        help="Yihaotong's access-token algorithm in the code-flow scenarios (ID tokens: RS256)",
+        help="with --access-format jwt: the code flow's access-token algorithm (ID tokens: RS256)",
     )  # fmt: skip
     parser.add_argument(
         "--access-format", choices=["opaque", "jwt"], default="opaque",
