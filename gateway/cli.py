@@ -238,6 +238,7 @@ def client_document(client: Client) -> dict[str, Any]:
         "public": client.public,
         "require_consent": client.require_consent,
         "access_token_format": client.access_token_format,
+        "resource_server": client.resource_server,
         "scope": " ".join(client.scopes),
         "created_at": iso(client.created_at),
     }
@@ -293,6 +294,12 @@ def clients_create(
             help="jwt (RFC 9068, checked with the JWKS) or opaque (resolved by introspection)."
         ),
     ] = JWT,
+    resource_server: Annotated[
+        bool,
+        typer.Option(
+            "--resource-server", help="An API: may introspect other clients' access tokens."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a client. A confidential client's secret is printed once and never again."""
@@ -313,6 +320,7 @@ def clients_create(
             token_endpoint_auth_method=token_endpoint_auth_method,
             scopes=scope or [],
             access_token_format=access_token_format,
+            resource_server=resource_server,
         ),
     )
     document = {**client_document(registered.client), "client_secret": registered.client_secret}

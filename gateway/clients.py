@@ -60,6 +60,7 @@ class ClientService:
         token_endpoint_auth_method: str | None = None,
         scopes: Sequence[str] = (),
         access_token_format: str = JWT,
+        resource_server: bool = False,
     ) -> Registered:
         grants = tuple(dict.fromkeys(grant_types or ("authorization_code", "refresh_token")))
         problem = registration_problem(
@@ -75,6 +76,7 @@ class ClientService:
             subject_type=subject_type,
             sector_identifier=sector_identifier,
             access_token_format=access_token_format,
+            resource_server=resource_server,
         )
         if problem:
             raise InvalidInput(*problem)
@@ -96,6 +98,7 @@ class ClientService:
             scopes=tuple(dict.fromkeys(scopes)),
             require_consent=require_consent,
             access_token_format=access_token_format,
+            resource_server=resource_server,
             created_at=now,
             updated_at=now,
         )

@@ -55,8 +55,10 @@ async def introspection_endpoint(request: Request) -> Response:
         claims = await active_access_token(services, token)
         audience = claims.get("aud") if claims else None
         audiences = audience if isinstance(audience, list) else [audience]
-        if claims is not None and client.client_id in (claims.get("client_id"), *audiences):
-            # Only the token's client and its audience learn about it (RFC 7662 §4).
+        named = client.client_id in (claims.get("client_id"), *audiences) if claims else False
+        if claims is not None and (named or client.resource_server):
+            # Only the token's client, its audience and resource servers (registered as such)
+            # learn about it (RFC 7662 §2.1, §4).
             body = {"active": True, "token_type": "Bearer"}
             for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "sid",
                          "auth_time", "acr"):  # fmt: skip

@@ -41,6 +41,7 @@ def registration_problem(
     subject_type: str = "public",
     sector_identifier: str | None = None,
     access_token_format: str = JWT,
+    resource_server: bool = False,
 ) -> Problem | None:
     if not name.strip() or len(name) > 200:
         return ("name", "a client needs a name of 1 to 200 characters")
@@ -92,6 +93,9 @@ def registration_problem(
         )
     if access_token_format not in ACCESS_TOKEN_FORMATS:
         return ("access_token_format", f"use one of {', '.join(ACCESS_TOKEN_FORMATS)}")
+    if resource_server and public:
+        # RFC 7662 §2.1: introspection needs the protected resource's own authentication.
+        return ("resource_server", "a resource server must be a confidential client")
     for scope in scopes:
         if not _SCOPE_TOKEN.match(scope):
             return ("scope", f"{scope!r} is not a valid scope token (RFC 6749 §3.3)")

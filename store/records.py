@@ -60,6 +60,7 @@ class Client:
     require_consent: bool = False
     department_id: str | None = None  # the department that owns the app (its admins manage it)
     access_token_format: str = "jwt"  # noqa: S105 (a format name) — or "opaque", a reference
+    resource_server: bool = False  # may introspect other clients' access tokens (RFC 7662 §2.1)
     created_at: float = 0.0
     updated_at: float = 0.0
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -138,6 +139,7 @@ class ClientRow(Base):
     require_consent: Mapped[bool] = mapped_column(Boolean)
     department_id: Mapped[str | None] = mapped_column(String(32), index=True)
     access_token_format: Mapped[str] = mapped_column(String(8), default="jwt", server_default="jwt")
+    resource_server: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[float] = mapped_column(EpochTime)
     updated_at: Mapped[float] = mapped_column(EpochTime)
 

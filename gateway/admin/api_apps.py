@@ -32,6 +32,7 @@ NOT_NULL = {
     "subject_type",
     "require_consent",
     "access_token_format",
+    "resource_server",
 }
 
 
@@ -51,6 +52,7 @@ def client_out(client: Client) -> dict:
         "scopes": list(client.scopes),
         "require_consent": client.require_consent,
         "access_token_format": client.access_token_format,
+        "resource_server": client.resource_server,
         "department_id": client.department_id,
         "created_at": when(client.created_at),
         "updated_at": when(client.updated_at),

@@ -44,6 +44,7 @@ def _problem(client: Client) -> None:
         subject_type=client.subject_type,
         sector_identifier=client.sector_identifier,
         access_token_format=client.access_token_format,
+        resource_server=client.resource_server,
     )
     if problem:
         field = {
@@ -79,6 +80,7 @@ _FIELDS = {
     "token_endpoint_auth_method": "token_endpoint_auth_method",
     "department_id": "department_id",
     "access_token_format": "access_token_format",
+    "resource_server": "resource_server",
 }
 
 

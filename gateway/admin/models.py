@@ -157,6 +157,7 @@ class ClientOut(Model):
     scopes: list[str]
     require_consent: bool
     access_token_format: str
+    resource_server: bool
     department_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -191,6 +192,11 @@ class ClientChanges(Model):
         None,
         description="jwt (RFC 9068, checked locally with the JWKS) or opaque (a reference only "
         "introspection and userinfo resolve; no claims on the wire, revoked at once).",
+    )
+    resource_server: bool | None = Field(
+        None,
+        description="A protected resource (an API): may introspect access tokens issued to "
+        "other clients (RFC 7662 §2.1).",
     )
     department_id: DepartmentId | None = Field(
         None, description="The department that owns the app (its administrators manage it)."

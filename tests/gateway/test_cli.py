@@ -124,7 +124,7 @@ def test_clients_create_confidential(cli) -> None:
     assert client["token_endpoint_auth_method"] == "client_secret_basic"
     assert client["require_consent"] is True
     assert client["public"] is False
-    assert client["access_token_format"] == "jwt"
+    assert client["access_token_format"] == "jwt" and client["resource_server"] is False
     listed = ok_json(cli("clients", "list", "--json"))["clients"]
     assert [c["client_id"] for c in listed] == [client["client_id"]]
     assert "client_secret" not in listed[0]
@@ -143,10 +143,11 @@ def test_clients_create_public_and_pinned(cli) -> None:
         cli(
             "clients", "create", "--name", "后台服务", "--grant-type", "client_credentials",
             "--token-endpoint-auth-method", "client_secret_post", "--scope", "a.read",
-            "--scope", "a.write", "--access-token-format", "opaque", "--json",
+            "--scope", "a.write", "--access-token-format", "opaque", "--resource-server",
+            "--json",
         )
     )  # fmt: skip
-    assert pinned["access_token_format"] == "opaque"
+    assert pinned["access_token_format"] == "opaque" and pinned["resource_server"] is True
     assert pinned["token_endpoint_auth_method"] == "client_secret_post"
     assert pinned["grant_types"] == ["client_credentials"]
     assert pinned["scope"] == "a.read a.write"
@@ -184,6 +185,7 @@ def test_clients_create_public_and_pinned(cli) -> None:
         ),
         (["--grant-type", "client_credentials", "--scope", 'bad"scope'], ["scope"]),
         (["--grant-type", "client_credentials", "--access-token-format", "jwe"], ["jwt"]),
+        (["--public", "--redirect-uri", "cn.gov.app:/cb", "--resource-server"], ["confidential"]),
     ],
 )
 def test_clients_create_refuses_bad_input(cli, args, words) -> None:

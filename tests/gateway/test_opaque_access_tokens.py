@@ -133,6 +133,34 @@ async def test_code_flow_hands_out_an_opaque_token_that_userinfo_and_introspecti
     assert await introspect(world, access, world["other"]) == {"active": False}
 
 
+async def test_a_resource_server_introspects_the_tokens_of_other_clients(world) -> None:
+    """RFC 7662 §2.1: a protected resource registered as such may ask about any access token
+    (opaque or JWT); other clients learn only about their own, and nobody about another
+    client's refresh token."""
+    settings = world["live"].settings
+    api = await service_client(settings, name="社保接口", resource_server=True)
+    opaque = await code_flow(world)
+    async with second_instance(settings) as admin:
+        jwt_app = await admin.clients.register(
+            name="JWT 应用", grant_types=["client_credentials"], scopes=["data.read"]
+        )
+    jwt_token = (
+        await world["http"].post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, auth=auth(jwt_app)
+        )
+    ).json()["access_token"]
+    assert jwt_token.count(".") == 2
+    seen = await introspect(world, opaque["access_token"], api)
+    assert seen["active"] is True and seen["client_id"] == world["opaque"].client.client_id
+    assert seen["sub"] == world["account"].id
+    assert (await introspect(world, jwt_token, api))["client_id"] == jwt_app.client.client_id
+    assert await introspect(world, jwt_token, world["other"]) == {"active": False}
+    assert await introspect(world, opaque["refresh_token"], api) == {"active": False}
+    # Revoking stays the token's own client's business (RFC 7009 §2.1).
+    await world["http"].post("/oauth/revoke", data={"token": jwt_token}, auth=auth(api))
+    assert (await introspect(world, jwt_token, jwt_app))["active"] is True
+
+
 async def test_the_store_keeps_sealed_claims_under_a_digest_never_the_token(world) -> None:
     tokens = await code_flow(world)
     access = tokens["access_token"]

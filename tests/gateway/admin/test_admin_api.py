@@ -460,6 +460,9 @@ async def test_access_token_format_is_set_and_changed_through_the_api(world: Wor
         assert (await token_of(client_id, secret)).count(".") == 2
         unchanged = await http.patch(f"/clients/{client_id}", json={"access_token_format": None})
         assert unchanged.json()["access_token_format"] == "jwt"
+        assert unchanged.json()["resource_server"] is False
+        api = await http.patch(f"/clients/{client_id}", json={"resource_server": True})
+        assert api.status_code == 200 and api.json()["resource_server"] is True
         refused = problem(
             await http.patch(f"/clients/{client_id}", json={"access_token_format": "jwe"}), 422
         )
