@@ -238,3 +238,25 @@ async def test_two_instances_act_as_one(pair: Pair) -> None:
         pair.a, pair, grant_type="refresh_token", refresh_token=fresh["refresh_token"]
     )
     assert revoked.json()["error"] == "invalid_grant"
+
+    # An opaque access token issued on A is known on B (its record and marks sit in different
+    # slots of the cluster), and revoked on B it is dead on A.
+    api = await asyncio.to_thread(
+        pair.cli, "clients", "create", "--name", "数据接口", "--grant-type", "client_credentials",
+        "--scope", "data.read", "--access-token-format", "opaque", "--resource-server",
+    )  # fmt: skip
+    api_auth = (api["client_id"], api["client_secret"])
+    async with httpx.AsyncClient() as http:
+        issued = await http.post(
+            f"{pair.a}/oauth/token", data={"grant_type": "client_credentials"}, auth=api_auth
+        )
+        opaque = issued.json()["access_token"]
+        assert opaque.startswith("yat_")
+        seen = await http.post(f"{pair.b}/oauth/introspect", data={"token": opaque}, auth=api_auth)
+        assert seen.json()["active"] is True and seen.json()["client_id"] == api["client_id"]
+        web = (pair.client_id, pair.client_secret)
+        other = await http.post(f"{pair.b}/oauth/introspect", data={"token": opaque}, auth=web)
+        assert other.json() == {"active": False}, "not a resource server, not its token"
+        await http.post(f"{pair.b}/oauth/revoke", data={"token": opaque}, auth=api_auth)
+        gone = await http.post(f"{pair.a}/oauth/introspect", data={"token": opaque}, auth=api_auth)
+        assert gone.json() == {"active": False}
