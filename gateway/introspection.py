@@ -45,6 +45,13 @@ async def _form_and_client(request: Request, endpoint: str, methods: list[str] |
     return form, client, None
 
 
+def _names(claims: dict[str, Any], client_id: str) -> bool:
+    """Whether the token was issued to the client or names it as an audience."""
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    return client_id in (claims.get("client_id"), *audiences)
+
+
 async def introspection_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
     form, client, refused = await _form_and_client(request, "introspection")
@@ -53,10 +60,7 @@ async def introspection_endpoint(request: Request) -> Response:
     token = form["token"]
     if is_access_token_shaped(token):
         claims = await active_access_token(services, token)
-        audience = claims.get("aud") if claims else None
-        audiences = audience if isinstance(audience, list) else [audience]
-        named = client.client_id in (claims.get("client_id"), *audiences) if claims else False
-        if claims is not None and (named or client.resource_server):
+        if claims is not None and (client.resource_server or _names(claims, client.client_id)):
             # Only the token's client, its audience and resource servers (registered as such)
             # learn about it (RFC 7662 §2.1, §4).
             body = {"active": True, "token_type": "Bearer"}
