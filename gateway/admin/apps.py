@@ -27,6 +27,9 @@ from store import clients as client_store
 from store.records import Client, ClientPolicy
 
 DEFAULT_GRANTS = ("authorization_code", "refresh_token")
+# A resource server may introspect the tokens of every app in the city, so only city-wide
+# administrators make one (or unmake it).
+RESOURCE_SERVERS = "resource servers"
 
 
 def _problem(client: Client) -> None:
@@ -130,6 +133,8 @@ async def create_client(
         updated_at=now,
     )
     client = replace(client, **_record_values(values))
+    if client.resource_server:
+        reach.require_city_wide(RESOURCE_SERVERS)
     method = "none" if public else client.token_endpoint_auth_method
     client = replace(client, token_endpoint_auth_method=method)
     _problem(client)
@@ -155,6 +160,8 @@ async def update_client(
         before = await visible_client(c.session, reach, client_id)
         pre.check(etag_of(before))
         changes = _record_values(values)
+        if changes.get("resource_server", before.resource_server) != before.resource_server:
+            reach.require_city_wide(RESOURCE_SERVERS)
         if "department_id" in changes:
             await target_department(c.session, reach, changes["department_id"], "department_id")
         _problem(replace(before, **changes))

@@ -461,8 +461,24 @@ async def test_access_token_format_is_set_and_changed_through_the_api(world: Wor
         unchanged = await http.patch(f"/clients/{client_id}", json={"access_token_format": None})
         assert unchanged.json()["access_token_format"] == "jwt"
         assert unchanged.json()["resource_server"] is False
-        api = await http.patch(f"/clients/{client_id}", json={"resource_server": True})
+        # A resource server may introspect every app's tokens: a city-wide decision.
+        problem(await http.patch(f"/clients/{client_id}", json={"resource_server": True}), 403)
+        problem(
+            await http.post(
+                "/clients",
+                json={
+                    "client_name": "东区网关",
+                    "grant_types": ["client_credentials"],
+                    "department_id": "east",
+                    "resource_server": True,
+                },
+            ),
+            403,
+        )
+    async with world.http(world.city_token) as city:
+        api = await city.patch(f"/clients/{client_id}", json={"resource_server": True})
         assert api.status_code == 200 and api.json()["resource_server"] is True
+    async with world.http(world.east_token) as http:
         refused = problem(
             await http.patch(f"/clients/{client_id}", json={"access_token_format": "jwe"}), 422
         )
