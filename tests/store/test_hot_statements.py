@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from store.accounts import AccountStore
 from store.database import Database
 from store.migrate import upgrade
+from tests.conftest import admin_sql
 
 PID_AFTER_A_WHILE = "SELECT pg_backend_pid() FROM pg_sleep(0.01)"
 
@@ -62,7 +63,7 @@ async def test_a_lost_connection_replaces_every_older_one(postgres_url: str) -> 
         before = {row[0][0] for row in rows}
         assert len(before) == 2
         for pid in before:  # what a database restart does
-            await _terminate(postgres_url, pid)
+            admin_sql(f"SELECT pg_terminate_backend({int(pid)})")
         # A read is asked again on a fresh connection; the other dropped one is not tried.
         after = {(await database.hot.fetch(PID))[0][0] for _ in range(4)}
         assert not after & before
@@ -125,30 +126,4 @@ async def test_waiting_too_long_for_a_connection_is_a_pool_timeout(postgres_url:
         assert await hot.fetch("SELECT 1") == [(1,)]  # the slot came back
     finally:
         await hot.close()
-        await database.close()
-
-
-async def _terminate(postgres_url: str, pid: int) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(
-        postgres_url.replace("postgresql+asyncpg://", "postgresql://")
-    )
-    try:
-        await connection.execute("SELECT pg_terminate_backend($1)", pid)
-    finally:
-        await connection.close()
-
-
-async def test_a_statement_error_is_a_database_error_not_a_lost_connection(
-    postgres_url: str,
-) -> None:
-    database = Database(postgres_url)
-    try:
-        assert database.hot is not None
-        with pytest.raises(DBAPIError) as raised:
-            await database.hot.fetch("SELECT no_such_column FROM pg_class")
-        assert not raised.value.connection_invalidated
-        assert await database.hot.fetch("SELECT 1") == [(1,)]  # the connection is still good
-    finally:
         await database.close()

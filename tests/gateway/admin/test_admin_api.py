@@ -255,13 +255,16 @@ async def test_disabling_an_account_ends_its_sessions(world: World) -> None:
         ).status_code == 401
 
 
+async def client_credentials_answer(world: World, client_id: str, secret: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=world.live.url) as plain:
+        return await plain.post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+        )
+
+
 async def test_client_secret_rotation_is_shown_once_and_replaces_the_old(world: World) -> None:
     async def client_credentials(client_id: str, secret: str) -> int:
-        async with httpx.AsyncClient(base_url=world.live.url) as plain:
-            answer = await plain.post(
-                "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
-            )
-            return answer.status_code
+        return (await client_credentials_answer(world, client_id, secret)).status_code
 
     async with world.http(world.east_token) as http:
         created = await http.post(
@@ -430,12 +433,9 @@ async def test_a_change_whose_audit_entry_cannot_be_written_does_not_happen(worl
 
 async def test_access_token_format_is_set_and_changed_through_the_api(world: World) -> None:
     async def token_of(client_id: str, secret: str) -> str:
-        async with httpx.AsyncClient(base_url=world.live.url) as plain:
-            answer = await plain.post(
-                "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
-            )
-            assert answer.status_code == 200, answer.text
-            return answer.json()["access_token"]
+        answer = await client_credentials_answer(world, client_id, secret)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
 
     async with world.http(world.east_token) as http:
         # A null for a field that cannot be null means its default, as in a change.
