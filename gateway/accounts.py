@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 
+from gateway.account_cache import AccountCache
 from gateway.errors import AlreadyExists, InvalidInput
 from gateway.passwords import Passwords
 from policies.accounts import (
@@ -27,11 +29,17 @@ class AccountService:
         passwords: Passwords,
         clock: Clock,
         on_created: Callable[[Account], Awaitable[None]] | None = None,
+        cache: AccountCache | None = None,
     ) -> None:
         self._store = store
         self._passwords = passwords
         self._clock = clock
         self._on_created = on_created  # e.g. index the new account's identifiers
+        self._cache = cache  # for ``current``; PostgreSQL only
+
+    async def close(self) -> None:
+        if self._cache is not None:
+            await self._cache.close()
 
     async def create_local(
         self,
@@ -86,6 +94,15 @@ class AccountService:
 
     async def get(self, account_id: str) -> Account | None:
         return await self._store.get(account_id)
+
+    async def current(self, account_id: str) -> Account | None:
+        """The account for the token path (UserInfo, code exchange, refresh), without its
+        password hash: from memory where this process hears every account change
+        (gateway/account_cache.py), else from the database."""
+        if self._cache is not None:
+            return await self._cache.get(account_id)
+        account = await self._store.get(account_id)
+        return None if account is None else dataclasses.replace(account, password_hash=None)
 
     async def authenticate(self, username: str, password: str) -> Account | None:
         """The account when the password is right; None otherwise (unknown user, disabled,

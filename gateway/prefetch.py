@@ -60,7 +60,7 @@ async def _code(
         return invalid
     record = CodeRecord.from_bytes(found.value)
     context.code, context.code_digest = record, code_digest
-    context.account = await services.accounts.get(record.account_id)
+    context.account = await services.accounts.current(record.account_id)
     if context.account is None or context.account.disabled:
         return oauth_error("invalid_grant", "The account of this code is not available.")
 
@@ -112,7 +112,7 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
         await services.sessions.end(session.sid)
         return oauth_error("invalid_grant", "The account is no longer enabled at its department.")
     context.refresh = record
-    context.account = await services.accounts.get(record.account_id)
+    context.account = await services.accounts.current(record.account_id)
     if context.account is None or context.account.disabled:
         return oauth_error("invalid_grant", "The account of this token is not available.")
     return await _still_admitted(services, record, context)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.access import AccessService
+from gateway.account_cache import AccountCache
 from gateway.accounts import AccountService
 from gateway.audit import AuditLog
 from gateway.clients import ClientService
@@ -67,6 +68,7 @@ class Services:
     otp: OtpService
 
     async def close(self) -> None:
+        await self.accounts.close()
         await self.audit.close()
         await self.departments.close()
         await self.expiring.close()
@@ -161,6 +163,13 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
 
     departments = DepartmentService(provider_store, master_key, clock)
     otp = OtpService(OtpStore(database), master_key, clock)
+    account_store = AccountStore(database)
+    account_cache = None
+    if not database.is_sqlite and settings.account_cache_seconds > 0:
+        account_cache = AccountCache(
+            account_store.get, database.engine, settings.account_cache_seconds
+        )
+        await account_cache.start()
     return Services(
         settings=settings,
         clock=clock,
@@ -168,7 +177,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         expiring=expiring,
         keys=keys,
         clients=ClientService(ClientStore(database), clock, settings.client_cache_seconds),
-        accounts=AccountService(AccountStore(database), passwords, clock, index_identifiers),
+        accounts=AccountService(account_store, passwords, clock, index_identifiers, account_cache),
         passwords=passwords,
         master_key=master_key,
         refresh_tokens=RefreshTokenStore(database),

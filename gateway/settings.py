@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     client_cache_seconds: float = Field(
         30, ge=0, description="How long an instance caches a client record."
     )
+    account_cache_seconds: float = Field(
+        60,
+        ge=0,
+        description="How long an instance may keep an account in memory for UserInfo and the "
+        "token grants (PostgreSQL only; it forgets one at once when the account changes "
+        "anywhere); 0 turns this off.",
+    )
     argon2_memory_kib: int = Field(19456, ge=8, description="argon2id memory cost, KiB.")
     argon2_time_cost: int = Field(2, ge=1, description="argon2id iterations.")
     argon2_parallelism: int = Field(1, ge=1, description="argon2id lanes.")

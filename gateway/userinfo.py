@@ -65,7 +65,7 @@ async def userinfo_endpoint(request: Request) -> Response:
     account_id = subject
     if client is not None and client.subject_type == "pairwise":
         account_id = await services.subjects.account_of(sector_of(client), subject) or ""
-    account = await services.accounts.get(account_id) if account_id else None
+    account = await services.accounts.current(account_id) if account_id else None
     if account is None or account.disabled or client is None:
         return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
     answer = user_claims(account, subject, scopes)

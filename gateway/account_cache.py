@@ -1,0 +1,80 @@
+"""Accounts kept in memory for the token path (UserInfo, code exchange, refresh), as Keycloak
+keeps users in its cache: each of those requests would otherwise read the same row again.
+
+An entry is trusted only while this process hears every account change (store/account_changes:
+PostgreSQL tells it when any account is updated or deleted, by whomever), so a disabled account
+or a changed name shows at once on every instance, and for at most ``ttl`` seconds in any case.
+A read that raced with a change is not kept. Entries hold no password hash, and there are at
+most ``max_entries`` of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from store.account_changes import AccountChanges
+from store.records import Account
+
+MAX_ENTRIES = 10_000
+
+
+class AccountCache:
+    def __init__(
+        self,
+        load: Callable[[str], Awaitable[Account | None]],
+        engine: AsyncEngine,
+        ttl: float,
+        max_entries: int = MAX_ENTRIES,
+    ) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, Account]] = {}  # oldest first
+        self._generation = 0  # moves at every change heard: a read that spans one is not kept
+        self._changes = AccountChanges(engine, self.changed, self.forget_all)
+
+    async def start(self) -> None:
+        await self._changes.start()
+
+    async def close(self) -> None:
+        await self._changes.close()
+        self.forget_all()
+
+    async def get(self, account_id: str) -> Account | None:
+        """The account as stored, without its password hash."""
+        now = time.monotonic()
+        trusted = self._changes.listening
+        if not trusted:
+            self._changes.resume()
+        entry = self._entries.get(account_id)
+        if entry is not None and entry[0] > now and trusted:
+            return entry[1]
+        generation = self._generation
+        found = await self._load(account_id)
+        if found is None:
+            return None
+        account = dataclasses.replace(found, password_hash=None)
+        if trusted and generation == self._generation:
+            self._keep(account_id, account, now)
+        return account
+
+    def _keep(self, account_id: str, account: Account, now: float) -> None:
+        self._entries.pop(account_id, None)
+        if len(self._entries) >= self._max:
+            del self._entries[next(iter(self._entries))]
+        self._entries[account_id] = (now + self._ttl, account)
+
+    def changed(self, account_id: str) -> None:
+        self._generation += 1
+        self._entries.pop(account_id, None)
+
+    def forget_all(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
