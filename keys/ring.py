@@ -85,13 +85,24 @@ class KeyRing:
     # -- reading -------------------------------------------------------------------------------
 
     async def reload(self) -> None:
-        """Read the ring from the store; cheap enough to run every few seconds."""
+        """Read the ring from the store; cheap enough to run every few seconds. A private key
+        is decrypted and imported once per kid (a kid's key never changes): importing an RSA
+        key checks it, about 36 ms here, which on the event loop stalls every request."""
         generations, records = await self._store.load()
+        loaded = self._loaded
+        if generations == loaded.generations and records == loaded.records:
+            return
         signing = {}
         for record in records:
             if record.state == "active" and record.alg in self.algs:
+                known = loaded.signing.get(record.alg)
+                if known is not None and known.kid == record.kid:
+                    signing[record.alg] = known
+                    continue
                 pem = self._master.decrypt(record.private_key, _context(record.kid, record.alg))
-                signing[record.alg] = load_private(pem, record.alg, record.kid)
+                signing[record.alg] = await asyncio.to_thread(
+                    load_private, pem, record.alg, record.kid
+                )
         self._loaded = _Loaded(generations, records, signing)
         self._jwks = None
 

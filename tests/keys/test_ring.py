@@ -169,6 +169,33 @@ async def test_another_instance_sees_a_rotation_after_reload(
         await other_db.close()
 
 
+async def test_reload_imports_a_private_key_once_per_kid(
+    database, database_url, master_key, clock
+) -> None:
+    """The periodic reload must not decrypt and import unchanged keys again (an RSA import is
+    tens of milliseconds on the event loop); after another instance rotates, the new active key
+    is imported and the key that stayed the same is kept."""
+    ring = make_ring(database, master_key, clock, ["RS256", "ES256"])
+    await ring.ensure()
+    rsa, ec = ring.signing_key("RS256"), ring.signing_key("ES256")
+    published = ring.jwks_json()
+    await ring.reload()
+    assert ring.signing_key("RS256") is rsa and ring.signing_key("ES256") is ec
+    assert ring.jwks_json() is published  # nothing changed: the same document
+    other_db = Database(database_url)
+    try:
+        other = make_ring(other_db, master_key, clock, ["RS256", "ES256"])
+        clock.advance(JWKS_MAX_AGE)
+        result = await other.rotate("ES256")
+    finally:
+        await other_db.close()
+    await ring.reload()
+    assert ring.signing_key("RS256") is rsa
+    assert ring.signing_key("ES256").kid == result.active_kid != ec.kid
+    assert ring.jwks_json() != published
+    assert verifies(sign(ring, "ES256"), ring)
+
+
 async def test_two_instances_rotating_at_once_make_one_new_key(
     database, database_url, master_key, clock
 ) -> None:
