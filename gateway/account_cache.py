@@ -75,6 +75,3 @@ class AccountCache:
     def forget_all(self) -> None:
         self._generation += 1
         self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)

@@ -57,13 +57,16 @@ class AccountChanges:
     async def start(self) -> None:
         """Listen; on failure (no database, no permission) stay deaf and say so in the log."""
         self._last_attempt = time.monotonic()
+        connection: asyncpg.Connection | None = None
         try:
             pooled = await self._engine.raw_connection()
-            connection: asyncpg.Connection = pooled.driver_connection
+            connection = pooled.driver_connection
             await greenlet_spawn(pooled.detach)
             await connection.add_listener(CHANNEL, self._notified)
             connection.add_termination_listener(self._terminated)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError) as error:
+            if connection is not None:
+                connection.terminate()
             log.warning(
                 "not listening for account changes; accounts are read from the database",
                 extra={"fields": {"error": type(error).__name__}},
