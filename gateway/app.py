@@ -195,7 +195,14 @@ class Gateway(Starlette):
         return _server_error  # not reached: Exception itself has one
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    *,
+    freeze_after_start: bool = False,
+) -> Starlette:
+    """The gateway. ``freeze_after_start`` is for a process that serves it and nothing else
+    (``yihaotong serve``): the garbage collector's state is the whole process's."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -211,11 +218,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.authorize_url = settings.issuer + authorize.AUTHORIZE_PATH
         app.state.backchannel = BackchannelNotifier(services)
         refresher = asyncio.create_task(_keep_key_ring_fresh(services))
-        # What start-up built lives as long as the process: out of the cyclic collector's
-        # full passes, which would otherwise walk all of it (30-80 ms on this machine kind,
-        # a stall for every request in flight). Start-up's own garbage goes first.
-        gc.collect()
-        gc.freeze()
+        if freeze_after_start:
+            # What start-up built lives as long as the process: out of the cyclic collector's
+            # full passes, which would otherwise walk all of it (30-80 ms on this machine
+            # kind, a stall for every request in flight). Start-up's own garbage goes first.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -279,4 +287,4 @@ def create_app_from_environment() -> Starlette:
     """The uvicorn factory used by ``yihaotong serve`` (each worker reads the environment)."""
     settings = Settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, freeze_after_start=True)

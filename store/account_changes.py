@@ -20,7 +20,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import greenlet_spawn
+
+from store.hot import detached_connection
 
 CHANNEL = "yihaotong_accounts"
 EVERY_ACCOUNT = "*"  # the payload of a TRUNCATE
@@ -30,10 +31,9 @@ log = logging.getLogger("yihaotong")
 
 
 class AccountChanges:
-    """One listening connection, opened by SQLAlchemy's engine (same URL and driver options)
-    and detached from its pool. ``on_change(account_id)`` runs for each change, ``on_gap()``
-    when changes may have been missed; ``resume()`` listens again after a loss, at most once
-    every ``RETRY_SECONDS``, without making the caller wait."""
+    """One listening connection (``store.hot.detached_connection``). ``on_change(account_id)``
+    runs for each change, ``on_gap()`` when changes may have been missed; ``resume()`` listens
+    again after a loss, at most once every ``RETRY_SECONDS``, without making the caller wait."""
 
     def __init__(
         self,
@@ -59,9 +59,7 @@ class AccountChanges:
         self._last_attempt = time.monotonic()
         connection: asyncpg.Connection | None = None
         try:
-            pooled = await self._engine.raw_connection()
-            connection = pooled.driver_connection
-            await greenlet_spawn(pooled.detach)
+            _, connection = await detached_connection(self._engine)
             await connection.add_listener(CHANNEL, self._notified)
             connection.add_termination_listener(self._terminated)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError) as error:

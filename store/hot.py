@@ -80,6 +80,17 @@ _DRIVER_ERRORS = (
 )
 
 
+async def detached_connection(
+    engine: AsyncEngine,
+) -> tuple[PoolProxiedConnection, asyncpg.Connection]:
+    """A driver connection opened by SQLAlchemy's engine (same URL, driver options and JSON
+    codec), then detached from its pool: the caller's until it closes it."""
+    pooled = await engine.raw_connection()
+    driver = pooled.driver_connection
+    await greenlet_spawn(pooled.detach)
+    return pooled, driver
+
+
 @dataclass
 class _Held:
     """A driver connection the hot statements keep for themselves, and when it was opened."""
@@ -155,9 +166,7 @@ class HotStatements:
             if held.opened > self._stale_before and now - held.opened < self._recycle:
                 return held
             await self._close(held)
-        pooled = await self._engine.raw_connection()
-        driver = pooled.driver_connection
-        await greenlet_spawn(pooled.detach)
+        pooled, driver = await detached_connection(self._engine)
         return _Held(pooled, driver, time.monotonic())
 
     def _lost(self, held: _Held, error: BaseException) -> None:
