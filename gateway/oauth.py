@@ -48,7 +48,7 @@ from keys.ring import KeyRing
 from policies.clients import OPAQUE
 from policies.redirect_uris import redirect_uri_matches
 from store.clock import Clock
-from store.kv import ExpiringStore, Kept
+from store.kv import ExpiringStore
 from store.records import Account, AuditEvent, Client, RefreshToken
 
 if TYPE_CHECKING:
@@ -152,8 +152,6 @@ class GrantContext:
     account: Account | None = None
     org_claims: dict[str, Any] | None = None  # recomputed for a refresh
     access_jti: str | None = None
-    # An opaque access token's record that a code exchange stores with the code's settle.
-    access_record: Kept | None = None
     family_id: str | None = None  # of the refresh token issued, if any
     finally_writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -316,12 +314,6 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
                 raise RuntimeError("an opaque access token needs a grant context to be stored")
             token, claims["jti"] = mint_opaque(claims.get("sid"))
             record, ttl = seal(token, claims["jti"], claims), claims["exp"] - now
-            context.access_jti = claims["jti"]
-            if grant_type == "authorization_code":
-                # Stored with the code's settle, the last write, in the same round trip (on one
-                # Redis server); a reuse that the settle finds revokes this jti.
-                context.access_record = (opaque_key(claims["jti"]), record, ttl)
-                return token
 
             async def keep() -> None:
                 await self._expiring.put(opaque_key(claims["jti"]), record, ttl)
@@ -329,6 +321,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             # First of the writes: if it fails, nothing else was written (the refresh token is
             # not rotated yet); and a reuse found by a later write revokes this jti.
             context.writes.insert(0, keep)
+            context.access_jti = claims["jti"]
             return token
         if context is not None:
             context.access_jti = claims["jti"]

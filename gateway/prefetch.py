@@ -65,13 +65,9 @@ async def _code(
         return oauth_error("invalid_grant", "The account of this code is not available.")
 
     async def remember_use() -> None:
-        # Runs after the refresh token is stored, and stores an opaque access token's record
-        # in the same round trip before it settles: a revocation triggered here finds both.
+        # Runs after the tokens are stored, so a revocation triggered from here finds them.
         marker = json.dumps({"family_id": context.family_id, "access_jti": context.access_jti})
-        reused = await services.expiring.settle(
-            code_key, marker.encode(), CODE_USED_TTL, keep=context.access_record
-        )
-        if reused:
+        if await services.expiring.settle(code_key, marker.encode(), CODE_USED_TTL):
             await _revoke_issued(services, marker.encode())
             raise InvalidGrantError("The code was used twice.")
 

@@ -25,8 +25,6 @@ class Redemption:
     value: bytes | None = None
 
 
-Kept = tuple[str, bytes, float]  # key, value, ttl: a ``put`` sent along with another step
-
 # How a single-use credential is kept under one key (so a cluster can run each step atomically):
 # ``owner NUL value`` while unspent; once spent, a marker of what it produced after one of these
 # prefixes (the second when another redemption was seen). Owners never contain NUL.
@@ -74,13 +72,9 @@ class ExpiringStore(Protocol):
         credential is flagged so its ``settle`` learns of them."""
         ...
 
-    async def settle(
-        self, key: str, marker: bytes, spent_ttl: float, keep: Kept | None = None
-    ) -> bool:
+    async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
         """Record what the redeemed credential produced; True when it was redeemed again
-        meanwhile (then what it produced must be revoked). ``keep`` is a value to ``put``
-        first, in the same round trip where the backend can (one Redis server: yes; a
-        cluster, whose two keys may live on two nodes: no)."""
+        meanwhile (then what it produced must be revoked)."""
         ...
 
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:

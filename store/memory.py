@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 from store.clock import Clock, SystemClock
-from store.kv import (
-    SEPARATOR,
-    SPENT,
-    SPENT_AGAIN,
-    ExpiringStoreError,
-    Kept,
-    Redemption,
-    check_ttl,
-)
+from store.kv import SEPARATOR, SPENT, SPENT_AGAIN, ExpiringStoreError, Redemption, check_ttl
 
 _SWEEP_EVERY = 1024  # writes between full sweeps of expired entries
 
@@ -63,11 +55,7 @@ class MemoryStore:
         self._write(key, SPENT + b"{}", spent_ttl)
         return Redemption("redeemed", value)
 
-    async def settle(
-        self, key: str, marker: bytes, spent_ttl: float, keep: Kept | None = None
-    ) -> bool:
-        if keep is not None:
-            await self.put(*keep)
+    async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
         entry = self._live(key)
         again = (
             entry is not None and isinstance(entry[0], bytes) and entry[0].startswith(SPENT_AGAIN)

@@ -2,9 +2,7 @@
 
 One URL chooses the deployment (see ``connect``): a single node, Sentinel, or Redis Cluster.
 Every operation is one command or one Lua script on one key, so it is atomic on all three and
-a cluster never needs hash tags or cross-slot commands; each is one round trip. The one
-exception is ``settle`` with a value to keep: on one server a script over both keys, on a
-cluster the ``put`` and then the script on one key.
+a cluster never needs hash tags or cross-slot commands; each is one round trip.
 """
 
 from __future__ import annotations
@@ -25,15 +23,7 @@ except ImportError as error:  # pragma: no cover - depends on the install
         "YIHAOTONG_REDIS_URL needs the redis extra: pip install 'yihaotong[redis]'"
     ) from error
 
-from store.kv import (
-    SEPARATOR,
-    SPENT,
-    SPENT_AGAIN,
-    ExpiringStoreError,
-    Kept,
-    Redemption,
-    check_ttl,
-)
+from store.kv import SEPARATOR, SPENT, SPENT_AGAIN, ExpiringStoreError, Redemption, check_ttl
 
 # Cluster client errors (no reachable node, a slot nobody serves) are not RedisErrors.
 _FAILURES = (RedisError, RedisClusterException)
@@ -85,9 +75,6 @@ redis.call('SET', KEYS[1], prefix .. ARGV[1], 'PX', ARGV[2])
 if flagged then return 1 end
 return 0
 """
-# The same, after storing a value that goes with it (the access token a redeemed code produced):
-# two keys, so for one Redis server only (on a cluster they may be in two slots).
-_SETTLE_KEEPING = "redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])\n" + _SETTLE
 
 
 def _ms(ttl: float) -> int:
@@ -104,8 +91,6 @@ class RedisStore:
         self._sadd = client.register_script(_SADD_WITH_TTL)
         self._redeem = client.register_script(_REDEEM)
         self._settle = client.register_script(_SETTLE)
-        self._settle_keeping = client.register_script(_SETTLE_KEEPING)
-        self._cluster = isinstance(client, RedisCluster)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "yht:") -> RedisStore:
@@ -121,10 +106,9 @@ class RedisStore:
         except _FAILURES as error:
             raise ExpiringStoreError(f"redis {method} failed: {type(error).__name__}") from error
 
-    async def _script(self, name: str, script: Any, key: str | list[str], *args: Any) -> Any:
-        keys = [self._k(key)] if isinstance(key, str) else [self._k(k) for k in key]
+    async def _script(self, name: str, script: Any, key: str, *args: Any) -> Any:
         try:
-            return await script(keys=keys, args=list(args))
+            return await script(keys=[self._k(key)], args=list(args))
         except _FAILURES as error:
             raise ExpiringStoreError(f"redis {name} failed: {type(error).__name__}") from error
 
@@ -148,19 +132,11 @@ class RedisStore:
         outcome = found[0].decode()
         return Redemption(outcome, found[1] if len(found) > 1 else None)  # type: ignore[arg-type]
 
-    async def settle(
-        self, key: str, marker: bytes, spent_ttl: float, keep: Kept | None = None
-    ) -> bool:
-        settling = (marker, _ms(spent_ttl), SPENT, SPENT_AGAIN)
-        if keep is not None and not self._cluster:
-            keep_key, value, ttl = keep
-            flagged = await self._script(
-                "settle", self._settle_keeping, [key, keep_key], *settling, value, _ms(ttl)
-            )
-            return bool(flagged)
-        if keep is not None:
-            await self.put(*keep)
-        return bool(await self._script("settle", self._settle, key, *settling))
+    async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
+        flagged = await self._script(
+            "settle", self._settle, key, marker, _ms(spent_ttl), SPENT, SPENT_AGAIN
+        )
+        return bool(flagged)
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
         # One MGET: a pipeline of GETs costs several times the client CPU for the same round

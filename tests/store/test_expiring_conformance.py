@@ -183,24 +183,3 @@ async def test_racing_redemptions_spend_a_credential_once(expiring_store: Expiri
         )
         assert sorted(f.outcome for f in found) == ["redeemed"] + ["reused"] * 7
         assert await expiring_store.settle(f"cred:r{round_}", b"{}", 3600)
-
-
-async def test_settling_can_store_a_value_in_the_same_step(expiring_store: ExpiringStore) -> None:
-    """A code exchange stores the opaque access token it produced with the code's settle; the
-    value is stored whether or not the credential was redeemed again meanwhile."""
-    await expiring_store.issue("cred:k1", "app", b"v", 60)
-    assert (await expiring_store.redeem("cred:k1", "app", 3600)).outcome == "redeemed"
-    assert not await expiring_store.settle(
-        "cred:k1", b'{"jti": "k1"}', 3600, keep=("at:k1", b"sealed-1", 30)
-    )
-    assert await expiring_store.get("at:k1") == b"sealed-1"
-    left = await expiring_store.ttl("at:k1")
-    assert left is not None and 0 < left <= 30
-    reused = await expiring_store.redeem("cred:k1", "app", 3600)
-    assert (reused.outcome, reused.value) == ("reused", b'{"jti": "k1"}')
-
-    await expiring_store.issue("cred:k2", "app", b"v", 60)
-    await expiring_store.redeem("cred:k2", "app", 3600)
-    await expiring_store.redeem("cred:k2", "app", 3600)  # used twice before it settled
-    assert await expiring_store.settle("cred:k2", b"{}", 3600, keep=("at:k2", b"sealed-2", 30))
-    assert await expiring_store.get("at:k2") == b"sealed-2"
