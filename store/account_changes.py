@@ -21,7 +21,7 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.hot import detached_connection
+from store.hot import close_driver, detached_connection
 
 CHANNEL = "yihaotong_accounts"
 EVERY_ACCOUNT = "*"  # the payload of a TRUNCATE
@@ -110,7 +110,4 @@ class AccountChanges:
                 await self._connecting
         connection, self._connection = self._connection, None
         if connection is not None and not connection.is_closed():
-            try:
-                await connection.close(timeout=2)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
-                connection.terminate()
+            await close_driver(connection)

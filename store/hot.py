@@ -91,6 +91,14 @@ async def detached_connection(
     return pooled, driver
 
 
+async def close_driver(driver: asyncpg.Connection) -> None:
+    """Close politely, or drop the connection when the server does not answer."""
+    try:
+        await driver.close(timeout=2)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+        driver.terminate()
+
+
 @dataclass
 class _Held:
     """A driver connection the hot statements keep for themselves, and when it was opened."""
@@ -178,10 +186,7 @@ class HotStatements:
 
     @staticmethod
     async def _close(held: _Held) -> None:
-        try:
-            await held.driver.close(timeout=2)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
-            held.driver.terminate()
+        await close_driver(held.driver)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
