@@ -268,6 +268,21 @@ async def test_malformed_requests_get_4xx_never_5xx(live_server) -> None:
     assert wrong_method.status_code == 405
 
 
+async def test_control_characters_in_basic_credentials_are_refused(live_server) -> None:
+    registered = await service_client(live_server.settings)
+    client_id, secret = registered.client.client_id, registered.client_secret
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        for credentials in (f"{client_id}\t:{secret}", f"{client_id}:{secret}%7F"):
+            encoded = base64.b64encode(credentials.encode()).decode()
+            response = await http.post(
+                TOKEN,
+                data={"grant_type": "client_credentials"},
+                headers={"Authorization": f"Basic {encoded}"},
+            )
+            assert response.status_code == 401, credentials
+            assert "control characters" in response.json()["error_description"], credentials
+
+
 async def test_secret_must_match_exactly(live_server) -> None:
     registered = await service_client(live_server.settings)
     secret = registered.client_secret
