@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
 access_log = logging.getLogger("yihaotong.access")
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps would build one for every line
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,7 +33,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
             entry["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return _ENCODER.encode(entry)
 
 
 def configure_logging(level: str) -> None:
@@ -41,6 +42,14 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # What the formatter never writes is not gathered for every line either (the logging
+    # HOWTO's "Optimization"): the caller's frame (a walk up the stack), thread, process and
+    # task names. Two lines a token request; this is a fifth of their cost.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # Python 3.12+; unused before
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
