@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
+from gateway.logs import log_line
 from policies.identifiers import mask, mask_phone
 from store import audit as audit_store
 from store.clock import Clock
@@ -90,7 +91,7 @@ class AuditLog:
             "request_id": prepared.request_id,
             "check": prepared.check,
         }
-        log.log(level, prepared.event, extra={"fields": {k: v for k, v in fields.items() if v}})
+        log_line(log, level, prepared.event, {k: v for k, v in fields.items() if v})
         return prepared
 
     async def record(

@@ -19,26 +19,88 @@ access_log = logging.getLogger("yihaotong.access")
 _ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps would build one for every line
 
 
+def _entry(
+    created: float, level: int, logger: str, message: str, fields: dict[str, Any] | None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "time": round(created, 3),
+        "level": logging.getLevelName(level).lower(),
+        "logger": logger,
+        "message": message,
+    }
+    if fields:
+        entry.update(fields)
+    return entry
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if fields:
-            entry.update(fields)
+        entry = _entry(
+            record.created,
+            record.levelno,
+            record.name,
+            record.getMessage(),
+            getattr(record, "fields", None),
+        )
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
             entry["traceback"] = self.formatException(record.exc_info)
         return _ENCODER.encode(entry)
 
 
+class JsonLinesHandler(logging.StreamHandler):
+    """The handler ``configure_logging`` installs. It can also write a line without a
+    LogRecord (``log_line``): in a serving process the logging module's machinery around a
+    line (the record, the logger and handler walks, the lock) costs more than the line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+
+    def write_entry(self, level: int, logger: str, message: str, fields: dict[str, Any]) -> None:
+        line = _ENCODER.encode(_entry(time.time(), level, logger, message, fields))
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self.stream.write(line + self.terminator)
+                self.flush()
+            except Exception:
+                record = logging.makeLogRecord({"name": logger, "levelno": level, "msg": message})
+                self.handleError(record)
+
+
+def _sole_handler(logger: logging.Logger) -> JsonLinesHandler | None:
+    """The one handler a line of ``logger`` would reach, when that is our own handler without
+    filters and the logger has none either; None for any other set-up (an operator's logging
+    configuration, a test's capture), which then gets its records the usual way."""
+    if logger.disabled or logger.filters:
+        return None
+    found: JsonLinesHandler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if found is not None or type(handler) is not JsonLinesHandler or handler.filters:
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    return found
+
+
+def log_line(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
+    """``logger.log(level, message, extra={"fields": fields})``: the same line, written
+    directly when it could only end in our own handler (for the lines of every request)."""
+    if not logger.isEnabledFor(level):
+        return
+    handler = _sole_handler(logger)
+    if handler is None or level < handler.level:
+        logger.log(level, message, extra={"fields": fields})
+    else:
+        handler.write_entry(level, logger.name, message, fields)
+
+
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    handler = JsonLinesHandler()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -76,18 +138,14 @@ def request_id_for(scope: Scope) -> str:
 
 def log_request(scope: Scope, request_id: str, status: int, started: float) -> None:
     if access_log.isEnabledFor(logging.INFO):
-        access_log.info(
-            "request",
-            extra={
-                "fields": {
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                }
-            },
-        )
+        fields = {
+            "request_id": request_id,
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        log_line(access_log, logging.INFO, "request", fields)
 
 
 class RequestLogMiddleware:

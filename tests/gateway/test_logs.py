@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from gateway.logs import configure_logging
+from gateway.logs import JsonLinesHandler, configure_logging, log_line
 
 FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 
@@ -58,3 +60,75 @@ def test_an_error_line_names_the_exception_and_carries_the_traceback(
     entry = json.loads(log_lines.getvalue())
     assert entry["error"] == "LookupError"
     assert "Traceback" in entry["traceback"] and "boom" in entry["traceback"]
+
+
+@contextlib.contextmanager
+def records_made() -> Iterator[list[str]]:
+    """The names of the loggers whose LogRecords are built meanwhile. Our handler is the root's
+    only one meanwhile, as in ``yihaotong serve`` (pytest adds its capture for each test)."""
+    root = logging.getLogger()
+    others = [h for h in root.handlers if not isinstance(h, JsonLinesHandler)]
+    for handler in others:
+        root.removeHandler(handler)
+    made: list[str] = []
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        made.append(record.name)
+        return record
+
+    logging.setLogRecordFactory(counting)
+    try:
+        yield made
+    finally:
+        logging.setLogRecordFactory(factory)
+        for handler in others:
+            root.addHandler(handler)
+
+
+def test_a_direct_line_reads_as_the_logged_one(log_lines: io.StringIO) -> None:
+    logger = logging.getLogger("yihaotong.access")
+    fields = {"request_id": "r-12345678", "method": "POST", "path": "/oauth/token", "status": 200}
+    with records_made() as made:
+        log_line(logger, logging.INFO, "request", fields)
+        log_line(logger, logging.DEBUG, "below the level", fields)
+    assert made == [], "written without a LogRecord"
+    logger.info("request", extra={"fields": fields})
+    direct, logged = (json.loads(line) for line in log_lines.getvalue().splitlines())
+    assert direct.pop("time") <= logged.pop("time")
+    assert (
+        direct
+        == logged
+        == {"level": "info", "logger": "yihaotong.access", "message": "request"} | fields
+    )
+
+
+def test_a_line_reaches_every_other_handler_as_a_record(log_lines: io.StringIO) -> None:
+    """An operator's extra handler (or a test's capture) gets the record, filters apply, and
+    our handler still writes the line once."""
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    audit = logging.getLogger("yihaotong.audit")
+    keep = Keep()
+    audit.addHandler(keep)
+    try:
+        with records_made() as made:
+            log_line(audit, logging.WARNING, "login.failed", {"actor": "王*"})
+    finally:
+        audit.removeHandler(keep)
+    assert made == ["yihaotong.audit"]
+    assert [(r.getMessage(), r.fields) for r in seen] == [("login.failed", {"actor": "王*"})]  # type: ignore[attr-defined]
+    assert len(log_lines.getvalue().splitlines()) == 1
+
+    audit.addFilter(lambda record: False)
+    try:
+        with records_made():
+            log_line(audit, logging.WARNING, "filtered out", {})
+    finally:
+        audit.filters.clear()
+    assert len(log_lines.getvalue().splitlines()) == 1
