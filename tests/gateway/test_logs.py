@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -132,3 +133,23 @@ def test_a_line_reaches_every_other_handler_as_a_record(log_lines: io.StringIO) 
     finally:
         audit.filters.clear()
     assert len(log_lines.getvalue().splitlines()) == 1
+
+
+async def test_direct_lines_on_a_loop_are_written_together_and_in_order(
+    log_lines: io.StringIO,
+) -> None:
+    access = logging.getLogger("yihaotong.access")
+    with records_made():
+        log_line(access, logging.INFO, "first", {})
+        log_line(access, logging.INFO, "second", {})
+        assert log_lines.getvalue() == "", "gathered until the loop has run what was ready"
+        logging.getLogger("yihaotong").warning("a record")
+        log_line(access, logging.INFO, "third", {})
+        await asyncio.sleep(0)
+    lines = log_lines.getvalue().splitlines()
+    assert [json.loads(line)["message"] for line in lines] == [
+        "first",
+        "second",
+        "a record",
+        "third",
+    ]
