@@ -14,10 +14,10 @@ import json
 import warnings
 from dataclasses import dataclass
 
-from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jws import JWSRegistry
 
+from keys.compact import CompactSigner
 from keys.generate import SigningJWK, generate_key, load_private, private_pem, public_jwk
 from keys.master import MasterKey
 from store.clock import Clock
@@ -54,7 +54,7 @@ class RotationResult:
 class _Loaded:
     generations: dict[str, int]
     records: list[SigningKey]
-    signing: dict[str, SigningJWK]
+    signing: dict[str, CompactSigner]  # the active key of each algorithm
 
 
 class KeyRing:
@@ -96,35 +96,34 @@ class KeyRing:
         for record in records:
             if record.state == "active" and record.alg in self.algs:
                 known = loaded.signing.get(record.alg)
-                if known is not None and known.kid == record.kid:
+                if known is not None and known.key.kid == record.kid:
                     signing[record.alg] = known
                     continue
                 pem = self._master.decrypt(record.private_key, _context(record.kid, record.alg))
-                signing[record.alg] = await asyncio.to_thread(
-                    load_private, pem, record.alg, record.kid
+                key = await asyncio.to_thread(load_private, pem, record.alg, record.kid)
+                signing[record.alg] = CompactSigner(
+                    key, record.alg, self._signing_registries[record.alg]
                 )
         self._loaded = _Loaded(generations, records, signing)
         self._jwks = None
 
-    def signing_key(self, alg: str | None = None) -> SigningJWK:
-        """The active key of ``alg`` (the default algorithm when None)."""
+    def _signer(self, alg: str | None) -> CompactSigner:
         alg = alg or self.default_alg
         try:
             return self._loaded.signing[alg]
         except KeyError:
             raise KeyRingError(f"no active {alg} signing key; run `yihaotong init`") from None
 
+    def signing_key(self, alg: str | None = None) -> SigningJWK:
+        """The active key of ``alg`` (the default algorithm when None)."""
+        return self._signer(alg).key
+
     def sign(
         self, claims: dict[str, object], alg: str | None = None, typ: str | None = None
     ) -> str:
         """A compact JWS of ``claims`` by the active key of ``alg``, its kid in the header.
         (The algorithm is named explicitly: joserfc refuses EdDSA unless asked, RFC 9864.)"""
-        alg = alg or self.default_alg
-        key = self.signing_key(alg)
-        header = {"alg": alg, "kid": key.kid}
-        if typ:
-            header["typ"] = typ
-        return jwt.encode(header, claims, key, registry=self._signing_registries[alg])
+        return self._signer(alg).sign(claims, typ or "JWT")
 
     def records(self) -> list[SigningKey]:
         return list(self._loaded.records)
