@@ -161,6 +161,7 @@ grant_context: ContextVar[GrantContext] = ContextVar("grant_context")
 
 
 NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 # Authlib logs issued tokens at DEBUG ("Issue token %r"): never let them reach a log.
 logging.getLogger("authlib").setLevel(logging.WARNING)
 # RFC 7617 §2 makes the realm mandatory in a Basic challenge.
@@ -668,10 +669,14 @@ class AuthorizationServer(_AuthlibServer):
     def handle_response(
         self, status: int, body: Any, headers: list[tuple[str, str]]
     ) -> OAuthResponse:
-        content = (
-            json.dumps(body, separators=(",", ":")).encode() if isinstance(body, dict) else body
-        )
+        content = _COMPACT.encode(body).encode() if isinstance(body, dict) else body
         response = OAuthResponse(content, status_code=status)
-        for name, value in headers:
-            response.headers[name] = value
+        if headers:
+            # As ``response.headers[name] = value`` for each, the last of a name winning, but
+            # with the header list built once rather than once a header.
+            given = {name.lower().encode("latin-1"): value for name, value in headers}
+            response.raw_headers = [
+                *(header for header in response.raw_headers if header[0] not in given),
+                *((name, value.encode("latin-1")) for name, value in given.items()),
+            ]
         return response
