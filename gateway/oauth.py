@@ -36,7 +36,7 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import AuthorizationCodeMixin
 from authlib.oidc.core.grants import OpenIDCode
-from joserfc.jwk import KeySet
+from authlib.oidc.core.grants.util import create_half_hash
 from starlette.responses import Response
 
 from gateway.access_tokens import mint_opaque, opaque_key, seal
@@ -509,14 +509,24 @@ class IdTokens(OpenIDCode):
         keys = self._server.services.keys
         return "RS256" if "RS256" in keys.algs else keys.default_alg
 
-    def resolve_client_private_key(self, client: OAuthClient) -> KeySet:
-        return KeySet([self._server.services.keys.signing_key(self._alg())])
-
     def get_client_algorithm(self, client: OAuthClient) -> str:
         return self._alg()
 
-    def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
-        return {"alg": self._alg(), "typ": "JWT"}
+    def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:
+        """Authlib's claims, in Authlib's order, signed by the key ring like every other token
+        (kid in the header, encoded once per key) rather than through a key set and a joserfc
+        registry built for each ID token."""
+        alg = self._alg()
+        claims = self.get_compatible_claims(request)
+        if request.authorization_code:
+            claims.update(self.get_authorization_code_claims(request.authorization_code))
+        access_token = token.get("access_token")
+        if access_token:
+            at_hash = create_half_hash(access_token, alg)
+            if at_hash is not None:
+                claims["at_hash"] = at_hash.decode("utf-8")
+        claims.update(self.generate_user_info(request.user, token["scope"]))
+        return self._server.services.keys.sign(claims, alg)
 
     def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
         services = self._server.services
