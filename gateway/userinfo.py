@@ -19,6 +19,14 @@ _TOKEN_ONLY = frozenset(
     | {"amr", "sid", "azp", "typ", "cnf"}
 )
 
+_CLAIMS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# Built once: the answer's headers but its length (Starlette would build them for each).
+_ANSWER_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    (b"access-control-allow-origin", b"*"),
+]
+
 
 def _bearer_error(status: int, error: str | None, description: str | None = None) -> Response:
     challenge = 'Bearer realm="yihaotong"'
@@ -71,9 +79,7 @@ async def userinfo_endpoint(request: Request) -> Response:
     answer = user_claims(account, subject, scopes)
     # The organisation claims decided when the token was issued (roles, groups, org, ...).
     answer.update({k: v for k, v in claims.items() if k not in _TOKEN_ONLY and k not in answer})
-    body = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
-    return Response(
-        body,
-        media_type="application/json",
-        headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"},
-    )
+    body = _CLAIMS.encode(answer).encode()
+    response = Response(body)
+    response.raw_headers = [(b"content-length", str(len(body)).encode()), *_ANSWER_HEADERS]
+    return response

@@ -139,6 +139,10 @@ async def test_full_flow_with_authlib_as_the_relying_party(world) -> None:
         )
         posted = await http.post("/oauth/userinfo", data={"access_token": token["access_token"]})
     assert info.status_code == 200
+    assert info.headers["content-type"] == "application/json"
+    assert info.headers["cache-control"] == "no-store"
+    assert info.headers["access-control-allow-origin"] == "*"
+    assert int(info.headers["content-length"]) == len(info.content)
     assert info.json() == posted.json()
     assert info.json()["sub"] == claims["sub"]
     assert info.json()["preferred_username"] == "wang"
