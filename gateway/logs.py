@@ -56,23 +56,24 @@ class JsonLinesHandler(logging.StreamHandler):
     """The handler ``configure_logging`` installs. It can also write a line without a
     LogRecord (``log_line``): in a serving process the logging module's machinery around a
     line (the record, the logger and handler walks, the lock) costs more than the line.
-    Such lines written on an event loop are gathered and written together when the loop has
-    run what was ready (one system call for all the requests answered meanwhile); a record
-    logged the usual way, a flush and close write them first, so the order holds."""
+    Such lines written on an event loop are gathered, then encoded and written together when
+    the loop has run what was ready (one system call for all the requests answered meanwhile,
+    and the encoder's code stays warm); a record logged the usual way, a flush and close write
+    them first, so the order holds."""
 
     def __init__(self) -> None:
         super().__init__()
         self.setFormatter(JsonFormatter())
-        self._pending: list[str] = []
+        self._pending: list[dict[str, Any]] = []
 
     def write_entry(self, level: int, logger: str, message: str, fields: dict[str, Any]) -> None:
-        line = _ENCODER.encode(_entry(time.time(), level, logger, message, fields))
+        entry = _entry(time.time(), level, logger, message, fields)
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         with self.lock:  # type: ignore[union-attr]
-            self._pending.append(line)
+            self._pending.append(entry)
             if loop is None:
                 self.flush()
             elif len(self._pending) == 1:
@@ -81,9 +82,16 @@ class JsonLinesHandler(logging.StreamHandler):
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             if self._pending:
-                lines, self._pending = self._pending, []
+                entries, self._pending = self._pending, []
+                lines = []
+                for entry in entries:
+                    try:
+                        lines.append(_ENCODER.encode(entry))
+                    except (TypeError, ValueError):  # a field JSON cannot hold: that line only
+                        self.handleError(logging.makeLogRecord({"msg": entry["message"]}))
                 try:
-                    self.stream.write(self.terminator.join(lines) + self.terminator)
+                    if lines:
+                        self.stream.write(self.terminator.join(lines) + self.terminator)
                 except Exception:
                     self.handleError(logging.makeLogRecord({"msg": f"{len(lines)} lines"}))
             super().flush()

@@ -153,3 +153,17 @@ async def test_direct_lines_on_a_loop_are_written_together_and_in_order(
         "a record",
         "third",
     ]
+
+
+async def test_a_line_json_cannot_hold_is_dropped_alone(
+    log_lines: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    access = logging.getLogger("yihaotong.access")
+    with records_made():
+        log_line(access, logging.INFO, "before", {})
+        log_line(access, logging.INFO, "odd", {"value": object()})  # not raised to the caller
+        log_line(access, logging.INFO, "after", {})
+        await asyncio.sleep(0)
+    lines = log_lines.getvalue().splitlines()
+    assert [json.loads(line)["message"] for line in lines] == ["before", "after"]
+    assert "Logging error" in capsys.readouterr().err
