@@ -14,7 +14,8 @@ import pytest
 
 from gateway.logs import JsonLinesHandler, configure_logging, log_line
 
-FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing", "logAsyncioTasks")
+ABSENT = object()  # logAsyncioTasks exists from Python 3.12 on
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def log_lines() -> Iterator[io.StringIO]:
     """configure_logging as ``yihaotong serve`` runs it, written into a buffer; the root logger
     and logging's module flags are put back afterwards."""
     root = logging.getLogger()
-    saved = root.handlers[:], root.level, {flag: getattr(logging, flag) for flag in FLAGS}
+    saved = root.handlers[:], root.level, {flag: getattr(logging, flag, ABSENT) for flag in FLAGS}
     configure_logging("info")
     buffer = io.StringIO()
     handler = root.handlers[0]
@@ -34,7 +35,10 @@ def log_lines() -> Iterator[io.StringIO]:
         root.handlers[:], level, flags = saved[0], saved[1], saved[2]
         root.setLevel(level)
         for flag, value in flags.items():
-            setattr(logging, flag, value)
+            if value is ABSENT:
+                delattr(logging, flag)
+            else:
+                setattr(logging, flag, value)
 
 
 def test_a_line_is_one_json_object_with_its_fields(log_lines: io.StringIO) -> None:
