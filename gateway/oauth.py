@@ -516,7 +516,7 @@ class IdTokens(OpenIDCode):
         """Authlib's claims, in Authlib's order, signed by the key ring like every other token
         (kid in the header, encoded once per key) rather than through a key set and a joserfc
         registry built for each ID token."""
-        alg = self._alg()
+        alg = self.get_client_algorithm(request.client)
         claims = self.get_compatible_claims(request)
         if request.authorization_code:
             claims.update(self.get_authorization_code_claims(request.authorization_code))
