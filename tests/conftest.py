@@ -140,14 +140,18 @@ async def expiring_store(request: pytest.FixtureRequest) -> AsyncIterator[Expiri
     from store.redis_kv import RedisStore
 
     prefix = f"yht-test:{secrets.token_hex(6)}:"
-    store = RedisStore.from_url(request.getfixturevalue("redis_url"), prefix)
+    url = request.getfixturevalue("redis_url")
+    store = RedisStore.from_url(url, prefix)
     try:
         yield store
     finally:
-        client = store._redis
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(url)
         keys = [key async for key in client.scan_iter(match=prefix + "*")]
         if keys:
             await client.delete(*keys)
+        await client.aclose()
         await store.close()
 
 

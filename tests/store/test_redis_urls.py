@@ -8,17 +8,26 @@ from redis.asyncio.cluster import RedisCluster
 
 from store.kv import ExpiringStoreError
 from store.redis_kv import RedisStore, connect
+from store.resp import RespClient
 from tests.support import free_port
 
 
 @pytest.mark.asyncio
 async def test_the_scheme_picks_the_client() -> None:
     single, _ = connect("redis://127.0.0.1:6379/2")
+    with_options, _ = connect("redis://127.0.0.1:6379/2?health_check_interval=7")
+    tls, _ = connect("rediss://127.0.0.1:6379/0")
+    unix, _ = connect("unix:///run/redis.sock?db=1")
     cluster, _ = connect("redis+cluster://user:p%40ss@10.0.0.1:7000,[::1]:7001,node-c")
     sentinel, close = connect("redis+sentinel://10.0.0.1,10.0.0.2:26380/yht/3?sentinel_password=s")
     try:
-        assert type(single) is Redis
-        assert single.connection_pool.connection_kwargs["db"] == 2
+        assert isinstance(single, RespClient)
+        assert single._db == 2
+        assert type(with_options) is Redis
+        assert with_options.connection_pool.connection_kwargs["health_check_interval"] == 7
+        assert type(tls) is Redis
+        assert isinstance(unix, RespClient)
+        assert unix._path == "/run/redis.sock"
         assert isinstance(cluster, RedisCluster)
         assert [(n.host, n.port) for n in cluster.nodes_manager.startup_nodes.values()] == [
             ("10.0.0.1", 7000),
@@ -33,7 +42,8 @@ async def test_the_scheme_picks_the_client() -> None:
         assert [s.connection_pool.connection_kwargs["port"] for s in sentinels] == [26379, 26380]
         assert sentinels[0].connection_pool.connection_kwargs["password"] == "s"
     finally:
-        await single.aclose()
+        for client in (single, with_options, tls, unix):
+            await client.aclose()
         await cluster.aclose()
         for closer in close:
             await closer()
