@@ -87,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         peer.prepare()
         for count in workers:
             print(f"workers={count}")
-            if "yihaotong" in options.sides:
-                runner.run_side(yihaotong, count)
-            if "peer" in options.sides:
-                runner.run_side(peer, count)
+            runner.run_workers(
+                yihaotong if "yihaotong" in options.sides else None,
+                peer if "peer" in options.sides else None,
+                count,
+            )
         if options.logins and "yihaotong" in options.sides:
             print("password sign-ins")
             logins = runner.logins(yihaotong)

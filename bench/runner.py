@@ -46,6 +46,7 @@ class Options:
     logins: bool
     yihaotong_port: int = 9300
     peer_port: int = 9301
+    twin_port: int = 9302  # Yihaotong's second instance (the other signing algorithm first)
     peer_redis_single: bool = True
     access_alg: str = "RS256"  # Yihaotong's first algorithm: it signs access tokens
     log: Any = field(default=print)
@@ -64,6 +65,7 @@ class Runner:
         self.o = options
         self.work = work
         self.results: list[dict[str, Any]] = []
+        self._turn = 0  # which side goes first in the next scenario
 
     # -- measuring ---------------------------------------------------------------------------
 
@@ -79,7 +81,9 @@ class Runner:
             result.cpu_s = server.cpu_seconds() - before
         return result
 
-    def _record(self, side: Side, workers: int, scenario: str, runs: list[wrk.Result]) -> None:
+    def _record(
+        self, side: Side, workers: int, scenario: str, runs: list[wrk.Result]
+    ) -> wrk.Result:
         median = statistics.median_low(sorted(r.rps for r in runs))
         chosen = next(r for r in runs if r.rps == median)
         entry = {
@@ -99,13 +103,27 @@ class Runner:
             f"p50 {chosen.p50_ms:6.2f} ms  p99 {chosen.p99_ms:6.2f} ms  "
             f"cpu {cpu or 0:.3f} ms/req{problems}"
         )
+        return chosen
 
-    def _steady(self, side: Side, workers: int, scenario: str, request: Request) -> wrk.Result:
+    def _interleaved(
+        self, workers: int, scenario: str, requests: list[tuple[Side, Request]]
+    ) -> dict[str, wrk.Result]:
+        """Each side in turn, the order alternating from one measurement to the next, so that
+        the machine's drift over a run (shared vCPUs speed up and slow down by a third within
+        minutes) falls on both sides alike instead of on whichever ran later."""
         _, wrk_cpus = cpus_for(workers)
-        self._wrk(side, request, 1, wrk_cpus)  # warm-up (JIT, pools, caches), not recorded
-        runs = [self._wrk(side, request, self.o.duration, wrk_cpus) for _ in range(self.o.repeat)]
-        self._record(side, workers, scenario, runs)
-        return runs[0]
+        runs: dict[str, list[wrk.Result]] = {side.name: [] for side, _ in requests}
+        for repeat in range(self.o.repeat):
+            turn = requests if (repeat + self._turn) % 2 == 0 else requests[::-1]
+            for side, request in turn:
+                if repeat == 0:
+                    self._wrk(side, request, 1, wrk_cpus)  # warm-up (JIT, pools, caches)
+                runs[side.name].append(self._wrk(side, request, self.o.duration, wrk_cpus))
+        self._turn += 1
+        return {
+            side.name: self._record(side, workers, scenario, runs[side.name])
+            for side, _ in requests
+        }
 
     def _codes(self, side: Side, count: int, wrk_cpus: str | None) -> list[str]:
         """Up to ``count`` fresh codes, minted for at most MINT_SECONDS (codes live 60 s)."""
@@ -121,91 +139,99 @@ class Runner:
             raise RuntimeError(f"{side.name}: minted only {len(codes)} codes")
         return codes
 
-    def _code_and_refresh(self, side: Side, workers: int, expected_rps: float) -> None:
+    def _code_then_refresh(
+        self, side: Side, workers: int, expected_rps: float
+    ) -> tuple[wrk.Result, wrk.Result]:
         """Codes are minted just before they are exchanged (they live 60 s); the exchange's
         refresh tokens seed the rotation chain."""
         _, wrk_cpus = cpus_for(workers)
+        count = int(expected_rps * (self.o.duration + 1) * 1.3) + 400
+        bodies = [side.code_body(code) for code in self._codes(side, count, wrk_cpus)]
+        warm, measured = bodies[:300], bodies[300:]
+        self._wrk(side, side.exchange(wrk.split_lines(warm, self.work / "warm", 2),
+                                      self.work / "rt-warm", 0), 1, wrk_cpus)  # fmt: skip
+        refresh_out = self.work / f"refresh-{side.name}"
+        exchange = side.exchange(
+            wrk.split_lines(measured, self.work / "codes-in", 2), refresh_out, 200
+        )
+        code_run = self._wrk(side, exchange, self.o.duration, wrk_cpus)
+        tokens = wrk.read_lines(refresh_out, 2)
+        if len(tokens) < 2 * self.o.connections:
+            raise RuntimeError(f"{side.name}: only {len(tokens)} refresh tokens to rotate")
+        half = len(tokens) // 2
+        chain_warm = side.refresh(wrk.split_lines(tokens[:half], self.work / "rt-w", 2))
+        self._wrk(side, chain_warm, 1, wrk_cpus)
+        chain = side.refresh(wrk.split_lines(tokens[half:], self.work / "rt-m", 2))
+        return code_run, self._wrk(side, chain, self.o.duration, wrk_cpus)
+
+    def _code_and_refresh(self, sides: list[Side], workers: int, rates: dict[str, float]) -> None:
         wanted = {"authorization_code", "refresh_token"} & set(self.o.scenarios)
         if not wanted:
             return
-        code_runs, refresh_runs = [], []
-        for _ in range(self.o.repeat):
-            count = int(expected_rps * (self.o.duration + 1) * 1.3) + 400
-            bodies = [side.code_body(code) for code in self._codes(side, count, wrk_cpus)]
-            warm, measured = bodies[:300], bodies[300:]
-            self._wrk(side, side.exchange(wrk.split_lines(warm, self.work / "warm", 2),
-                                          self.work / "rt-warm", 0), 1, wrk_cpus)  # fmt: skip
-            refresh_out = self.work / f"refresh-{side.name}"
-            exchange = side.exchange(
-                wrk.split_lines(measured, self.work / "codes-in", 2), refresh_out, 200
-            )
-            code_runs.append(self._wrk(side, exchange, self.o.duration, wrk_cpus))
-            tokens = wrk.read_lines(refresh_out, 2)
-            if len(tokens) < 2 * self.o.connections:
-                raise RuntimeError(f"{side.name}: only {len(tokens)} refresh tokens to rotate")
-            half = len(tokens) // 2
-            chain_warm = side.refresh(wrk.split_lines(tokens[:half], self.work / "rt-w", 2))
-            self._wrk(side, chain_warm, 1, wrk_cpus)
-            chain = side.refresh(wrk.split_lines(tokens[half:], self.work / "rt-m", 2))
-            refresh_runs.append(self._wrk(side, chain, self.o.duration, wrk_cpus))
-        if "authorization_code" in wanted:
-            self._record(side, workers, "authorization_code", code_runs)
-        if "refresh_token" in wanted:
-            self._record(side, workers, "refresh_token", refresh_runs)
+        code_runs: dict[str, list[wrk.Result]] = {side.name: [] for side in sides}
+        refresh_runs: dict[str, list[wrk.Result]] = {side.name: [] for side in sides}
+        for repeat in range(self.o.repeat):
+            for side in sides if (repeat + self._turn) % 2 == 0 else sides[::-1]:
+                code_run, refresh_run = self._code_then_refresh(
+                    side, workers, rates.get(side.name, 1500.0)
+                )
+                code_runs[side.name].append(code_run)
+                refresh_runs[side.name].append(refresh_run)
+        self._turn += 1
+        for scenario, runs in (("authorization_code", code_runs), ("refresh_token", refresh_runs)):
+            if scenario in wanted:
+                for side in sides:
+                    self._record(side, workers, scenario, runs[side.name])
 
-    # -- one server --------------------------------------------------------------------------
+    # -- both servers at one worker count ----------------------------------------------------
 
-    def run_side(self, side: Side, workers: int) -> None:
+    def run_workers(self, yihaotong: Yihaotong | None, peer: Peer | None, workers: int) -> None:
+        """Both servers up at once, on the same cores (only the one being measured is busy),
+        each scenario measured on both before the next (see ``_interleaved``). Yihaotong's
+        access tokens are signed with its first algorithm, so a second instance on the same
+        database, with the other algorithm first, answers the other client_credentials
+        scenario."""
         cpus, _ = cpus_for(workers)
         want = set(self.o.scenarios)
-        es256_done = False
-        if isinstance(side, Yihaotong):
-            side.start(workers, cpus, algs="RS256,ES256")
-        else:
-            assert isinstance(side, Peer)
-            side.start(workers, cpus, redis=workers > 1 or self.o.peer_redis_single)
+        first = self.o.access_alg
+        other = "ES256" if first == "RS256" else "RS256"
+        twin = yihaotong.twin(self.o.twin_port) if yihaotong else None
+        started: list[Side] = []
         try:
-            side.sign_in()
-            paths = {"discovery": side.discovery_path, "jwks": side.jwks_path}
-            for scenario, path in paths.items():
-                if scenario in want:
-                    self._steady(side, workers, scenario, side.get(path))
-            cc_rate = 1500.0
-            if "client_credentials_rs256" in want:
-                cc = self._steady(
-                    side, workers, "client_credentials_rs256", side.client_credentials("RS256")
-                )
-                cc_rate = cc.rps
-            if isinstance(side, Yihaotong) and self.o.access_alg == "ES256":
-                # The first configured algorithm signs access tokens: the code flow's scenarios
-                # run on a second start with ES256 first (ID tokens stay RS256).
-                side.stop()
-                side.start(workers, cpus, algs="ES256,RS256")
+            if yihaotong and twin:
+                yihaotong.start(workers, cpus, algs=f"{first},{other}")
+                started.append(yihaotong)
+                if f"client_credentials_{other.lower()}" in want:
+                    twin.start(workers, cpus, algs=f"{other},{first}")
+                    started.append(twin)
+            if peer:
+                peer.start(workers, cpus, redis=workers > 1 or self.o.peer_redis_single)
+                started.append(peer)
+            sides: list[Side] = [side for side in (yihaotong, peer) if side]
+            for side in sides:
                 side.sign_in()
-                es256_done = "client_credentials_es256" in want
-                if es256_done:
-                    self._steady(
-                        side, workers, "client_credentials_es256", side.client_credentials("ES256")
-                    )
-            if "client_credentials_es256" in want and isinstance(side, Peer):
-                self._steady(
-                    side, workers, "client_credentials_es256", side.client_credentials("ES256")
-                )
-            if "userinfo" in want:
-                self._steady(side, workers, "userinfo", side.userinfo())
-            if "introspection" in want:
-                self._steady(side, workers, "introspection", side.introspection())
-            self._code_and_refresh(side, workers, cc_rate)
+            for scenario, path in (("discovery", "discovery_path"), ("jwks", "jwks_path")):
+                if scenario in want:
+                    requests = [(side, side.get(getattr(side, path))) for side in sides]
+                    self._interleaved(workers, scenario, requests)
+            rates: dict[str, float] = {}
+            for alg in ("RS256", "ES256"):
+                scenario = f"client_credentials_{alg.lower()}"
+                if scenario not in want:
+                    continue
+                ours = [] if not yihaotong else [(yihaotong if alg == first else twin, alg)]
+                theirs = [] if not peer else [(peer, alg)]
+                requests = [(side, side.client_credentials(a)) for side, a in ours + theirs]
+                measured = self._interleaved(workers, scenario, requests)  # type: ignore[arg-type]
+                if alg == "RS256":
+                    rates = {name: result.rps for name, result in measured.items()}
+            for scenario in ("userinfo", "introspection"):
+                if scenario in want:
+                    requests = [(side, getattr(side, scenario)()) for side in sides]
+                    self._interleaved(workers, scenario, requests)
+            self._code_and_refresh(sides, workers, rates)
         finally:
-            side.stop()
-        if "client_credentials_es256" in want and isinstance(side, Yihaotong) and not es256_done:
-            # The first configured algorithm signs access tokens: a second start with ES256 first.
-            side.start(workers, cpus, algs="ES256,RS256")
-            try:
-                self._steady(
-                    side, workers, "client_credentials_es256", side.client_credentials("ES256")
-                )
-            finally:
+            for side in started:
                 side.stop()
 
     # -- password sign-ins -------------------------------------------------------------------

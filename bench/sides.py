@@ -237,6 +237,16 @@ class Yihaotong(Side):
             self.server.stop()
             self.server = None
 
+    def twin(self, port: int) -> Yihaotong:
+        """A second instance on the same database and Redis (as a scale-out deployment runs
+        them), on its own port: started with the other signing algorithm first, it answers
+        the other client_credentials scenario while this one stays up."""
+        twin = Yihaotong.__new__(Yihaotong)
+        twin.__dict__.update(self.__dict__)
+        twin.port, twin.server = port, None
+        twin.env = {**self.env, "YIHAOTONG_ISSUER": twin.base_url}
+        return twin
+
     def sign_in(self) -> None:
         """The real sign-in: authorization request, sign-in page, form post, resume."""
         with httpx.Client(base_url=self.base_url) as http:
