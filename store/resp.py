@@ -15,6 +15,7 @@ flight with redis-py's own exceptions, and the next command connects again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import socket
 from collections import deque
@@ -109,7 +110,9 @@ class _Pipe(asyncio.Protocol):
             self._transport.abort()
 
     def close(self) -> None:
-        self._fail(RedisConnectionError("the client was closed"))
+        # RuntimeError: its event loop is closed already, and its socket with it.
+        with contextlib.suppress(RuntimeError):
+            self._fail(RedisConnectionError("the client was closed"))
 
 
 class Script:
@@ -151,7 +154,7 @@ class RespClient:
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._pipe: _Pipe | None = None
-        self._connecting: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._attempt: asyncio.Task[_Pipe] | None = None
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 5, connect_timeout: float = 5) -> RespClient:
@@ -177,18 +180,27 @@ class RespClient:
         return await pipe.send(hiredis.pack_command(args))
 
     async def _reconnect(self) -> _Pipe:
-        # Callers arriving together share one attempt; the lock belongs to the running loop.
+        """Callers arriving while the connection is down share one attempt and its outcome: a
+        server that does not answer costs each of them one connect timeout, not one each."""
         loop = asyncio.get_running_loop()
-        if self._connecting is None or self._connecting[0] is not loop:
-            self._connecting = (loop, asyncio.Lock())
-        async with self._connecting[1]:
-            pipe = self._pipe
-            if pipe is None or pipe.lost is not None or pipe.loop is not loop:
-                if pipe is not None:
-                    pipe.close()
+        attempt = self._attempt
+        if attempt is None or attempt.get_loop() is not loop:
+            if self._pipe is not None:
+                self._pipe.close()
                 self._pipe = None
-                self._pipe = pipe = await self._open()
-            return pipe
+            attempt = self._attempt = loop.create_task(self._open())
+            attempt.add_done_callback(self._attempt_done)
+        return await asyncio.shield(attempt)
+
+    def _attempt_done(self, attempt: asyncio.Task[_Pipe]) -> None:
+        opened = not attempt.cancelled() and attempt.exception() is None
+        if self._attempt is not attempt:  # superseded (another loop) or the client was closed
+            if opened:
+                attempt.result().close()
+            return
+        self._attempt = None
+        if opened:
+            self._pipe = attempt.result()
 
     async def _open(self) -> _Pipe:
         loop = asyncio.get_running_loop()
@@ -273,6 +285,9 @@ class RespClient:
         return await self.execute("PING") == b"PONG"
 
     async def aclose(self) -> None:
+        if self._attempt is not None:
+            self._attempt.cancel()
+            self._attempt = None
         if self._pipe is not None:
             self._pipe.close()
             self._pipe = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -163,3 +165,30 @@ async def test_an_unreachable_server_is_a_connection_error() -> None:
     with pytest.raises(ConnectionError):
         await lean.get("k")
     await lean.aclose()
+
+
+async def test_callers_arriving_while_the_server_is_silent_wait_one_connect_timeout() -> None:
+    # A listener whose queue is full: the kernel drops further connection attempts, so a
+    # connect neither succeeds nor fails until the client gives up.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(0)
+    port = silent.getsockname()[1]
+    queued = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        queued.append(filler)
+    lean = RespClient("127.0.0.1", port, connect_timeout=0.5)
+    started = time.monotonic()
+    try:
+        outcomes = await asyncio.gather(*(lean.get("k") for _ in range(10)), return_exceptions=True)
+    finally:
+        elapsed = time.monotonic() - started
+        for sock in [*queued, silent]:
+            sock.close()
+        await lean.aclose()
+    assert all(isinstance(outcome, TimeoutError) for outcome in outcomes)
+    # One attempt for all ten: one connect timeout, where an attempt each would take ten.
+    assert elapsed < 2.5
