@@ -43,6 +43,7 @@ class _Pipe(asyncio.Protocol):
         self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._outgoing: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -56,10 +57,18 @@ class _Pipe(asyncio.Protocol):
             raise self.lost
         future = self.loop.create_future()
         self._waiting.append((future, self.loop.time() + self._timeout))
-        self._transport.write(command)  # type: ignore[union-attr]
+        if not self._outgoing:
+            self.loop.call_soon(self._write_outgoing)
+        self._outgoing.append(command)
         if self._timer is None:
             self._timer = self.loop.call_at(self._waiting[0][1], self._check_deadline)
         return future
+
+    def _write_outgoing(self) -> None:
+        # The commands of every request that ran in this turn of the loop, in one system call.
+        outgoing, self._outgoing = self._outgoing, []
+        if self.lost is None:
+            self._transport.write(b"".join(outgoing))  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
