@@ -54,7 +54,7 @@ class _Pipe(asyncio.Protocol):
 
     def send(self, command: bytes) -> asyncio.Future[Any]:
         if self.lost is not None:
-            raise self.lost
+            raise RedisConnectionError("the connection to Redis was lost") from self.lost
         future = self.loop.create_future()
         self._waiting.append((future, self.loop.time() + self._timeout))
         if not self._outgoing:
@@ -164,9 +164,12 @@ class RespClient:
         self._connect_timeout = connect_timeout
         self._pipe: _Pipe | None = None
         self._attempt: asyncio.Task[_Pipe] | None = None
+        self._closed = False
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 5, connect_timeout: float = 5) -> RespClient:
+        if not url.startswith(("redis://", "unix://")):
+            raise ValueError("this client takes redis:// and unix:// URLs (no TLS)")
         parts = parse_url(url)
         unknown = set(parts) - URL_PARTS
         if unknown:
@@ -183,6 +186,8 @@ class RespClient:
         )
 
     async def execute(self, *args: Any) -> Any:
+        if self._closed:
+            raise RedisConnectionError("the client was closed")
         pipe = self._pipe
         if pipe is None or pipe.lost is not None or pipe.loop is not asyncio.get_running_loop():
             pipe = await self._reconnect()
@@ -199,7 +204,14 @@ class RespClient:
                 self._pipe = None
             attempt = self._attempt = loop.create_task(self._open())
             attempt.add_done_callback(self._attempt_done)
-        return await asyncio.shield(attempt)
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if attempt.cancelled() and task is not None and not task.cancelling():
+                # The attempt was called off (the client closed), not this caller.
+                raise RedisConnectionError("the client was closed") from None
+            raise
 
     def _attempt_done(self, attempt: asyncio.Task[_Pipe]) -> None:
         opened = not attempt.cancelled() and attempt.exception() is None
@@ -238,8 +250,10 @@ class RespClient:
     async def _hello(self, pipe: _Pipe) -> None:
         """AUTH and SELECT, written together before any other command."""
         greetings = []
-        if self._password is not None:
-            credentials = [self._password]
+        authenticating = self._password is not None or bool(self._username)
+        if authenticating:
+            # As redis-py does: a user named without a password is sent with an empty one.
+            credentials = [self._password or ""]
             if self._username:
                 credentials.insert(0, self._username)
             greetings.append(pipe.send(hiredis.pack_command(("AUTH", *credentials))))
@@ -247,8 +261,9 @@ class RespClient:
             greetings.append(pipe.send(hiredis.pack_command(("SELECT", self._db))))
         answers = await asyncio.gather(*greetings, return_exceptions=True)
         for index, answer in enumerate(answers):
-            if index == 0 and self._password is not None and isinstance(answer, ResponseError):
-                raise AuthenticationError("Redis refused the credentials") from answer
+            if index == 0 and authenticating and isinstance(answer, ResponseError):
+                code = str(answer).split(" ", 1)[0]  # WRONGPASS, NOPERM, ...: never the secret
+                raise AuthenticationError(f"Redis refused the credentials ({code})") from answer
             if isinstance(answer, BaseException):
                 raise answer
 
@@ -294,6 +309,7 @@ class RespClient:
         return await self.execute("PING") == b"PONG"
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._attempt is not None:
             self._attempt.cancel()
             self._attempt = None

@@ -17,7 +17,7 @@ from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
 from store.kv import ExpiringStoreError
 from store.redis_kv import RedisStore
 from store.resp import RespClient
-from tests.redis_cluster import _redis_server, require_redis_binaries
+from tests.redis_cluster import _cli, _redis_server, require_redis_binaries
 from tests.support import free_port
 
 
@@ -192,3 +192,48 @@ async def test_callers_arriving_while_the_server_is_silent_wait_one_connect_time
     assert all(isinstance(outcome, TimeoutError) for outcome in outcomes)
     # One attempt for all ten: one connect timeout, where an attempt each would take ten.
     assert elapsed < 2.5
+
+
+async def test_closing_the_client_while_it_connects_fails_the_callers_cleanly() -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(0)
+    port = silent.getsockname()[1]
+    queued = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        queued.append(filler)
+    lean = RespClient("127.0.0.1", port, connect_timeout=5)
+    try:
+        callers = [asyncio.create_task(lean.get("k")) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        await lean.aclose()
+        outcomes = await asyncio.gather(*callers, return_exceptions=True)
+        # A store error for each (a 503 for its request), not a cancelled request.
+        assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
+        with pytest.raises(ConnectionError):
+            await lean.get("k")
+    finally:
+        for sock in [*queued, silent]:
+            sock.close()
+
+
+async def test_a_user_named_without_a_password_signs_in_as_that_user(tmp_path: Path) -> None:
+    require_redis_binaries()
+    port = free_port()
+    server = _redis_server(tmp_path, port)
+    try:
+        _cli(port, "ACL", "SETUSER", "gateway", "on", "nopass", "~*", "+@all")
+        _cli(port, "ACL", "SETUSER", "default", "off")
+        lean = RespClient.from_url(f"redis://gateway@127.0.0.1:{port}/0")
+        assert await lean.execute("ACL", "WHOAMI") == b"gateway"
+        await lean.aclose()
+    finally:
+        server.stop()
+
+
+def test_tls_urls_are_left_to_redis_py() -> None:
+    with pytest.raises(ValueError, match="no TLS"):
+        RespClient.from_url("rediss://127.0.0.1:6379/0")
