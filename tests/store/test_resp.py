@@ -7,7 +7,7 @@ import asyncio
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -167,9 +167,10 @@ async def test_an_unreachable_server_is_a_connection_error() -> None:
     await lean.aclose()
 
 
-async def test_callers_arriving_while_the_server_is_silent_wait_one_connect_timeout() -> None:
-    # A listener whose queue is full: the kernel drops further connection attempts, so a
-    # connect neither succeeds nor fails until the client gives up.
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A listener whose queue is full: the kernel drops further connection attempts, so a
+    connect to this port neither succeeds nor fails until the client gives up."""
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(0)
@@ -180,44 +181,38 @@ async def test_callers_arriving_while_the_server_is_silent_wait_one_connect_time
         filler.setblocking(False)
         filler.connect_ex(("127.0.0.1", port))
         queued.append(filler)
-    lean = RespClient("127.0.0.1", port, connect_timeout=0.5)
+    yield port
+    for sock in [*queued, silent]:
+        sock.close()
+
+
+async def test_callers_arriving_while_the_server_is_silent_wait_one_connect_timeout(
+    silent_port: int,
+) -> None:
+    lean = RespClient("127.0.0.1", silent_port, connect_timeout=0.5)
     started = time.monotonic()
     try:
         outcomes = await asyncio.gather(*(lean.get("k") for _ in range(10)), return_exceptions=True)
     finally:
         elapsed = time.monotonic() - started
-        for sock in [*queued, silent]:
-            sock.close()
         await lean.aclose()
     assert all(isinstance(outcome, TimeoutError) for outcome in outcomes)
     # One attempt for all ten: one connect timeout, where an attempt each would take ten.
     assert elapsed < 2.5
 
 
-async def test_closing_the_client_while_it_connects_fails_the_callers_cleanly() -> None:
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(0)
-    port = silent.getsockname()[1]
-    queued = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        filler.connect_ex(("127.0.0.1", port))
-        queued.append(filler)
-    lean = RespClient("127.0.0.1", port, connect_timeout=5)
-    try:
-        callers = [asyncio.create_task(lean.get("k")) for _ in range(3)]
-        await asyncio.sleep(0.1)
-        await lean.aclose()
-        outcomes = await asyncio.gather(*callers, return_exceptions=True)
-        # A store error for each (a 503 for its request), not a cancelled request.
-        assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
-        with pytest.raises(ConnectionError):
-            await lean.get("k")
-    finally:
-        for sock in [*queued, silent]:
-            sock.close()
+async def test_closing_the_client_while_it_connects_fails_the_callers_cleanly(
+    silent_port: int,
+) -> None:
+    lean = RespClient("127.0.0.1", silent_port, connect_timeout=5)
+    callers = [asyncio.create_task(lean.get("k")) for _ in range(3)]
+    await asyncio.sleep(0.1)
+    await lean.aclose()
+    outcomes = await asyncio.gather(*callers, return_exceptions=True)
+    # A store error for each (a 503 for its request), not a cancelled request.
+    assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
+    with pytest.raises(ConnectionError):
+        await lean.get("k")
 
 
 async def test_a_user_named_without_a_password_signs_in_as_that_user(tmp_path: Path) -> None:
