@@ -149,6 +149,7 @@ def serve(
     """Run the gateway (runs init first when needed)."""
     import uvicorn
 
+    from gateway.held_writes import HeldWritesProtocol
     from gateway.logs import configure_logging
 
     settings = load_settings()
@@ -170,6 +171,7 @@ def serve(
     uvicorn.run(
         "gateway.app:create_app_from_environment",
         factory=True,
+        http=HeldWritesProtocol,
         host=host,
         port=port,
         workers=workers,

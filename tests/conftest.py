@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 
 from gateway.app import create_app
+from gateway.held_writes import HeldWritesProtocol
 from gateway.settings import Settings
 from store.clock import FakeClock
 from store.database import Database, normalize_url
@@ -199,7 +200,15 @@ class LiveServer:
 
 class _ThreadedServer:
     def __init__(self, app: object, port: int) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+        # With the HTTP protocol ``yihaotong serve`` runs.
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            http=HeldWritesProtocol,
+            log_config=None,
+            lifespan="on",
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
