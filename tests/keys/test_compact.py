@@ -7,7 +7,7 @@ import warnings
 import pytest
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, SecurityWarning, UnsupportedKeyUseError
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from keys.compact import CompactSigner
@@ -48,3 +48,17 @@ def test_a_key_not_for_signing_is_refused_up_front() -> None:
     key = ECKey.generate_key("P-256", parameters={"use": "enc"})
     with pytest.raises(UnsupportedKeyUseError):
         CompactSigner(key, "ES256", JWSRegistry(algorithms=["ES256"]))
+
+
+@pytest.mark.parametrize(("alg", "key"), [("PS256", "RSA"), ("ES384", "EC")])
+def test_an_algorithm_the_ring_does_not_generate_is_signed_by_joserfc(alg: str, key: str) -> None:
+    signing_key = (
+        RSAKey.generate_key(2048, auto_kid=True)
+        if key == "RSA"
+        else ECKey.generate_key("P-384", auto_kid=True)
+    )
+    registry = JWSRegistry(algorithms=[alg])
+    token = CompactSigner(signing_key, alg, registry).sign(CLAIMS)
+    decoded = jwt.decode(token, signing_key, registry=registry)
+    assert decoded.header["alg"] == alg
+    assert decoded.claims == CLAIMS
