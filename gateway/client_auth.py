@@ -33,7 +33,7 @@ async def authenticate(
     context = GrantContext()
     if client_id:
         context.clients[client_id] = await services.clients.get(client_id)
-    oauth_request = FormRequest("POST", request.scope["path"], form, request.headers, {})
+    oauth_request = FormRequest("POST", request.scope["path"], form, request.headers, {}, basic)
     server = request.app.state.oauth
     scope = grant_context.set(context)
     try:

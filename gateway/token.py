@@ -72,7 +72,9 @@ async def token_endpoint(request: Request) -> Response:
     context = GrantContext()
     if client_id:
         context.clients[client_id] = await services.clients.get(client_id)
-    oauth_request = FormRequest("POST", request.app.state.token_url, form, request.headers, {})
+    oauth_request = FormRequest(
+        "POST", request.app.state.token_url, form, request.headers, {}, basic
+    )
     server = request.app.state.oauth
     scope = grant_context.set(context)
     try:

@@ -250,6 +250,12 @@ async def test_malformed_requests_get_4xx_never_5xx(live_server) -> None:
             401,
             "invalid_client",
         ),
+        "basic with an empty secret": (
+            {**basic(registered.client.client_id, ""), **FORM},
+            good.encode(),
+            401,
+            "invalid_client",
+        ),
         "two auth methods": (
             {**auth, **FORM},
             (good + f"&client_secret={registered.client_secret}").encode(),
@@ -281,6 +287,27 @@ async def test_control_characters_in_basic_credentials_are_refused(live_server) 
             )
             assert response.status_code == 401, credentials
             assert "control characters" in response.json()["error_description"], credentials
+
+
+async def test_basic_credentials_are_form_urlencoded(live_server) -> None:
+    """RFC 6749 §2.3.1: client_id and secret are form-urlencoded before base64."""
+    registered = await service_client(live_server.settings)
+    secret = registered.client_secret
+    assert secret is not None
+    encoded_secret = "".join(f"%{ord(ch):02X}" for ch in secret[:3]) + secret[3:]
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        decoded = await http.post(
+            TOKEN,
+            data={"grant_type": "client_credentials"},
+            headers=basic(registered.client.client_id, encoded_secret),
+        )
+        literal = await http.post(
+            TOKEN,
+            data={"grant_type": "client_credentials"},
+            headers=basic(registered.client.client_id, secret[:3] + "%25" + secret[3:]),
+        )
+    assert decoded.status_code == 200, decoded.text
+    assert literal.status_code == 401
 
 
 async def test_secret_must_match_exactly(live_server) -> None:
