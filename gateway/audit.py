@@ -39,6 +39,7 @@ _MASKS = {
 _SECRET_KEYS = frozenset({"password", "client_secret", "secret", "token", "refresh_token"})
 _BATCH = 200
 _FLUSH_SECONDS = 0.5
+_CLOSE_WAIT_SECONDS = 10.0
 
 
 def masked(value: Any, key: str | None = None) -> Any:
@@ -78,6 +79,7 @@ class AuditLog:
         self._queue: list[AuditEvent] = []
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._closing = False  # no more waiting between batches: write what is queued
 
     def _prepare(self, event: AuditEvent) -> AuditEvent:
         prepared = replace(event, details=masked(event.details), at=event.at or self._clock.now())
@@ -118,8 +120,9 @@ class AuditLog:
 
     async def _flush_loop(self) -> None:
         while self._queue:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), _FLUSH_SECONDS)
+            if not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), _FLUSH_SECONDS)
             self._wakeup.clear()
             await self.flush()
 
@@ -158,10 +161,19 @@ class AuditLog:
                 return
 
     async def close(self) -> None:
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
+        """Write what is queued. A batch being written is let finish: cancelled in the middle of
+        its statement, a batch the database had already committed would be queued again and
+        written twice (and a shutdown that cancelled asyncpg mid-statement was once seen to hang).
+        Only a flusher still failing after ``_CLOSE_WAIT_SECONDS`` is cancelled."""
+        self._closing = True
+        flusher = self._flusher
+        if flusher is not None and not flusher.done():
+            self._wakeup.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(flusher), _CLOSE_WAIT_SECONDS)
+            flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+                await flusher
         for _ in range(3):
             if not self._queue:
                 break
