@@ -22,6 +22,7 @@ import json
 import secrets
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc.errors import JoseError
@@ -57,7 +58,7 @@ def _record_key(token: str) -> AESGCM:
 def seal(token: str, jti: str, claims: dict[str, Any]) -> bytes:
     """The stored form of an opaque token's claims, bound to its jti."""
     nonce = secrets.token_bytes(12)
-    plain = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+    plain = orjson.dumps(claims)
     return nonce + _record_key(token).encrypt(nonce, plain, jti.encode())
 
 

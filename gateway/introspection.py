@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,7 +25,7 @@ from gateway.tokens_in import verify_own_jwt
 
 def _json(body: dict[str, Any]) -> Response:
     return Response(
-        json.dumps(body, separators=(",", ":")),
+        orjson.dumps(body),
         media_type="application/json",
         headers=NO_STORE_HEADERS,
     )

@@ -6,13 +6,13 @@ a request id; query strings and bodies are never logged because they carry codes
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import re
 import time
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
@@ -20,7 +20,13 @@ access_log = logging.getLogger("yihaotong.access")
 # Request ids correlate lines and audit entries; they authorise nothing, so they need to be
 # unique, not unguessable: a generator seeded once from the OS, not a system call a request.
 _request_ids = random.Random()  # noqa: S311
-_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps would build one for every line
+
+
+def _encode(entry: dict[str, Any]) -> str:
+    """One line of JSON: UTF-8 as it is, compact; orjson takes a tenth of the CPU of the
+    standard library's encoder for a request's line. A value it cannot encode raises
+    TypeError, as json would."""
+    return orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _entry(
@@ -49,7 +55,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
             entry["traceback"] = self.formatException(record.exc_info)
-        return _ENCODER.encode(entry)
+        return _encode(entry)
 
 
 class JsonLinesHandler(logging.StreamHandler):
@@ -86,7 +92,7 @@ class JsonLinesHandler(logging.StreamHandler):
                 lines = []
                 for entry in entries:
                     try:
-                        lines.append(_ENCODER.encode(entry))
+                        lines.append(_encode(entry))
                     except (TypeError, ValueError):  # a field JSON cannot hold: that line only
                         self.handleError(logging.makeLogRecord({"msg": entry["message"]}))
                 try:

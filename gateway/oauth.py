@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from authlib.oauth2 import AuthorizationServer as _AuthlibServer
 from authlib.oauth2.rfc6749 import (
     ClientMixin,
@@ -165,7 +166,6 @@ grant_context: ContextVar[GrantContext] = ContextVar("grant_context")
 
 
 NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
 # Authlib logs issued tokens at DEBUG ("Issue token %r"): never let them reach a log.
 logging.getLogger("authlib").setLevel(logging.WARNING)
 # RFC 7617 §2 makes the realm mandatory in a Basic challenge.
@@ -714,7 +714,7 @@ class AuthorizationServer(_AuthlibServer):
     def handle_response(
         self, status: int, body: Any, headers: list[tuple[str, str]]
     ) -> OAuthResponse:
-        content = _COMPACT.encode(body).encode() if isinstance(body, dict) else body
+        content = orjson.dumps(body) if isinstance(body, dict) else body
         response = OAuthResponse(content, status_code=status)
         if headers:
             # As ``response.headers[name] = value`` for each, the last of a name winning, but

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from authlib.oauth2.rfc6749.util import scope_to_list
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +20,6 @@ _TOKEN_ONLY = frozenset(
     | {"amr", "sid", "azp", "typ", "cnf"}
 )
 
-_CLAIMS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # Built once: the answer's headers but its length (Starlette would build them for each).
 _ANSWER_HEADERS = [
     (b"content-type", b"application/json"),
@@ -79,7 +79,7 @@ async def userinfo_endpoint(request: Request) -> Response:
     answer = user_claims(account, subject, scopes)
     # The organisation claims decided when the token was issued (roles, groups, org, ...).
     answer.update({k: v for k, v in claims.items() if k not in _TOKEN_ONLY and k not in answer})
-    body = _CLAIMS.encode(answer).encode()
+    body = orjson.dumps(answer)
     response = Response(body)
     response.raw_headers = [(b"content-length", str(len(body)).encode()), *_ANSWER_HEADERS]
     return response

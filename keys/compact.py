@@ -11,10 +11,10 @@ half and building the padding and hash objects again for every token.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -23,9 +23,6 @@ from joserfc.jws import JWSRegistry
 from joserfc.util import json_b64encode, urlsafe_b64encode
 
 from keys.generate import SigningJWK
-
-# As joserfc encodes claims: compact, UTF-8 rather than \u escapes.
-_CLAIMS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _signature_function(key: SigningJWK, alg: str) -> Callable[[bytes], bytes] | None:
@@ -69,7 +66,8 @@ class CompactSigner:
         return segment
 
     def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
-        payload = urlsafe_b64encode(_CLAIMS.encode(claims).encode())
+        # As joserfc encodes claims (compact, UTF-8 rather than \u escapes), by orjson.
+        payload = urlsafe_b64encode(orjson.dumps(claims))
         signing_input = self.header_segment(typ) + b"." + payload
         signature = self._signature(signing_input)
         return (signing_input + b"." + urlsafe_b64encode(signature)).decode("ascii")

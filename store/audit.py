@@ -3,9 +3,9 @@ without its entry cannot commit), read with filters and a cursor."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,7 +48,7 @@ _HOT_INSERT = f"INSERT INTO audit_events ({_QUOTED}) VALUES ({_PLACES})"  # noqa
 
 def _hot_row(event: AuditEvent) -> list[Any]:
     values: dict[str, Any] = {name: getattr(event, name) for name in _COLUMNS}
-    values["details"] = json.dumps(values["details"])  # as SQLAlchemy writes JSON
+    values["details"] = orjson.dumps(values["details"], option=orjson.OPT_NON_STR_KEYS).decode()
     values["at"] = timestamp(values["at"])
     return [values[name] for name in _COLUMNS]
 
