@@ -76,9 +76,13 @@ class Runner:
         kw.setdefault("connections", self.o.connections)
         server = side.server
         before = server.cpu_seconds() if server else None
+        retransmits = wrk.tcp_retransmits()
         result = wrk.run(side.base_url, request, conf, duration=duration, cpus=wrk_cpus, **kw)
         if server and before is not None:
             result.cpu_s = server.cpu_seconds() - before
+        after = wrk.tcp_retransmits()
+        if retransmits is not None and after is not None:
+            result.tcp_retransmits = after - retransmits
         return result
 
     def _record(
@@ -97,6 +101,8 @@ class Runner:
         problems = ""
         if chosen.failed or chosen.socket_errors:
             problems = f"  ({chosen.failed} failed, {chosen.socket_errors} socket errors)"
+        if chosen.tcp_retransmits:
+            problems += f"  ({chosen.tcp_retransmits} TCP retransmissions)"
         cpu = chosen.cpu_ms_per_request
         self.o.log(
             f"  {side.name:14} w{workers} {scenario:26} {chosen.rps:9.1f} req/s  "

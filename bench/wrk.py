@@ -54,6 +54,9 @@ class Result:
     window_s: float
     socket_errors: int
     cpu_s: float | None = None  # the server's CPU time during the run
+    # TCP segments this machine retransmitted during the run (all of loopback's connections):
+    # a lost segment waits at least 200 ms for its retransmission, so a few of them make a p99.
+    tcp_retransmits: int | None = None
 
     @property
     def cpu_ms_per_request(self) -> float | None:
@@ -71,7 +74,19 @@ class Result:
             "server_cpu_ms_per_request": (
                 None if self.cpu_ms_per_request is None else round(self.cpu_ms_per_request, 3)
             ),
+            "tcp_retransmits": self.tcp_retransmits,
         }
+
+
+def tcp_retransmits() -> int | None:
+    """The machine's count of retransmitted TCP segments (RFC 4022 tcpRetransSegs), or None
+    where /proc/net/snmp cannot be read."""
+    try:
+        lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()]
+    except OSError:
+        return None
+    names, values = [line for line in lines if line and line[0] == "Tcp:"][:2]
+    return int(values[names.index("RetransSegs")])
 
 
 def wrk_binary() -> str:
