@@ -54,8 +54,9 @@ class Result:
     window_s: float
     socket_errors: int
     cpu_s: float | None = None  # the server's CPU time during the run
-    # TCP segments this machine retransmitted during the run (all of loopback's connections):
-    # a lost segment waits at least 200 ms for its retransmission, so a few of them make a p99.
+    # TCP segments this machine retransmitted during the run. On loopback these are tail-loss
+    # probes, sent when an ACK is about 200 ms late: a sign that something on the machine stood
+    # still that long during the run, which alone makes a p99.
     tcp_retransmits: int | None = None
 
     @property
