@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import socket
 from collections import deque
@@ -114,7 +115,7 @@ class _Pipe(asyncio.Protocol):
         waiting, self._waiting = self._waiting, deque()
         for future, _ in waiting:
             if not future.done():
-                future.set_exception(self.lost)
+                future.set_exception(_own_copy(self.lost))
         if self._transport is not None:
             self._transport.abort()
 
@@ -122,6 +123,15 @@ class _Pipe(asyncio.Protocol):
         # RuntimeError: its event loop is closed already, and its socket with it.
         with contextlib.suppress(RuntimeError):
             self._fail(RedisConnectionError("the client was closed"))
+
+
+def _own_copy(error: Exception) -> Exception:
+    """An exception object for one waiter: raised in several tasks, one object would gather
+    every task's traceback (and keep their frames alive) for as long as the client keeps it."""
+    try:
+        return copy.copy(error)
+    except Exception:  # an exception class that cannot be rebuilt from its arguments
+        return error
 
 
 class Script:
