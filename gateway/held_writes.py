@@ -3,7 +3,8 @@
 uvicorn writes a response the moment the application sends it: a system call for the head and
 one for the body, in the middle of the turn in which the loop runs every request that became
 ready. The kernel's TCP work for each write then runs between one request's Python and the
-next, and leaves the caches cold for it. Held until the turn's ready callbacks have run, a
+next, and that Python ran slower for it (a third slower inside the server than in a loop, as
+measured; cold caches are the likely reason). Held until the turn's ready callbacks have run, a
 connection's writes leave in one call, after the Python of all of them: a client_credentials
 token cost a fifth less CPU this way, a JWKS request about 5 % less (bench/README.md). A
 response waits at most for the rest of that turn; a body that grows past ``HOLD_LIMIT`` goes
