@@ -5,6 +5,7 @@ are counted per account name and per address (``policies/lockout.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 
@@ -140,10 +141,12 @@ async def login_submit(request: Request) -> Response:
 
     # Count the attempt before checking the password, atomically: parallel guesses each see
     # the attempts made before them, so none slips past the limit while others are checked.
+    # The two counters are independent keys: both increments go out in one round trip.
     window = RULES.window_seconds
-    earlier_for_account = await services.expiring.incr(account_key, window) - 1
-    earlier_from_ip = await services.expiring.incr(ip_key, window) - 1
-    decision = lockout_decision(earlier_for_account, earlier_from_ip, RULES)
+    for_account, from_ip = await asyncio.gather(
+        services.expiring.incr(account_key, window), services.expiring.incr(ip_key, window)
+    )
+    decision = lockout_decision(for_account - 1, from_ip - 1, RULES)
     if decision.locked:
         left = await services.expiring.ttl(account_key if decision.reason == "account" else ip_key)
         seconds = math.ceil(left or RULES.window_seconds)
@@ -169,11 +172,14 @@ async def login_submit(request: Request) -> Response:
     result = await password_sign_in(services, provider_id, username, password)
     if result.account is None:
         if result.error != "bad_credentials":  # not the person's fault: do not count it
-            await services.expiring.incr(account_key, window, amount=-1)
-            await services.expiring.incr(ip_key, window, amount=-1)
+            await asyncio.gather(
+                services.expiring.incr(account_key, window, amount=-1),
+                services.expiring.incr(ip_key, window, amount=-1),
+            )
         return await refused(request, tx_id, tx, result, username, provider_id)
-    await services.expiring.delete(account_key)  # a success is no failure: uncount it
-    await services.expiring.incr(ip_key, window, amount=-1)
+    await asyncio.gather(  # a success is no failure: uncount it
+        services.expiring.delete(account_key), services.expiring.incr(ip_key, window, amount=-1)
+    )
     return await signed_in(request, tx_id, tx, result, ["pwd"])
 
 

@@ -12,6 +12,7 @@ re-authentication into bringing back an old record.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -107,9 +108,13 @@ class SessionService:
             idp=idp,
             idp_subject=idp_subject,
         )
-        await self._store.put(f"sso:{sid}", self._encode(session), self._max)
-        await self._seen(session, now)
-        await self._store.set_add(f"sso-of:{account_id}", sid, self._max)
+        # Three keys, written together in one round trip: the cookie, which alone makes the
+        # session usable, is handed out only once all three are stored.
+        await asyncio.gather(
+            self._store.put(f"sso:{sid}", self._encode(session), self._max),
+            self._seen(session, now),
+            self._store.set_add(f"sso-of:{account_id}", sid, self._max),
+        )
         return f"{sid}.{secret}", session
 
     async def reauthenticate(
