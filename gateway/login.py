@@ -177,10 +177,14 @@ async def login_submit(request: Request) -> Response:
                 services.expiring.incr(ip_key, window, amount=-1),
             )
         return await refused(request, tx_id, tx, result, username, provider_id)
-    await asyncio.gather(  # a success is no failure: uncount it
+    # A success is no failure: uncount it, while the session starts (the same round trip).
+    uncount = asyncio.gather(
         services.expiring.delete(account_key), services.expiring.incr(ip_key, window, amount=-1)
     )
-    return await signed_in(request, tx_id, tx, result, ["pwd"])
+    try:
+        return await signed_in(request, tx_id, tx, result, ["pwd"])
+    finally:
+        await uncount
 
 
 async def refused(
@@ -224,18 +228,22 @@ async def signed_in(
     if pending is not None and result.idp == LOCAL:
         await complete_pending_link(services, pending, account)
     cookie, session, frontchannel = await _start_session(request, account.id, amr, result)
-    await services.audit.record(
-        AuditEvent(
-            "login.succeeded",
-            actor=account.id,
-            target=account.id,
-            client_id=tx.params.get("client_id"),
-            details={"provider": result.idp, "acr": result.acr, "amr": amr},
-        ),
-        request=request,
-    )
     tx.signed_in_sid = session.sid
-    await update_transaction(services, tx_id, tx)
+    # The audit row and the transaction together: both are written before the answer, and a
+    # transaction naming this sid is of no use without the cookie, which only the answer gives.
+    await asyncio.gather(
+        services.audit.record(
+            AuditEvent(
+                "login.succeeded",
+                actor=account.id,
+                target=account.id,
+                client_id=tx.params.get("client_id"),
+                details={"provider": result.idp, "acr": result.acr, "amr": amr},
+            ),
+            request=request,
+        ),
+        update_transaction(services, tx_id, tx),
+    )
     target = tx.return_to or f"{RESUME_PATH}?tx={tx_id}"
     if frontchannel:
         # The previous person's apps must see their logout in this browser before going on.
