@@ -270,15 +270,19 @@ class Runner:
             for n in range(LOGIN_ROUNDS):
                 chunk = measured[n * share : (n + 1) * share]
                 post = yihaotong.login_post(wrk.split_lines(chunk, self.work / f"lm{n}", 2))
-                steps = ("raw", "login") if n % 2 == 0 else ("login", "raw")
-                for step in steps:
-                    if step == "raw":
-                        raws.append(_raw_verify(cpus, self.o.duration))
-                    else:
-                        run = self._wrk(
+
+                def raw() -> None:
+                    raws.append(_raw_verify(cpus, self.o.duration))
+
+                def login(post: Request = post) -> None:
+                    runs.append(
+                        self._wrk(
                             yihaotong, post, self.o.duration, wrk_cpus, connections=login_conns
                         )
-                        runs.append(run)
+                    )
+
+                for measure in (raw, login) if n % 2 == 0 else (login, raw):
+                    measure()
             self._record(yihaotong, 1, "password_login", runs)
         finally:
             yihaotong.stop()

@@ -57,10 +57,7 @@ async def append_alone(database: Database, *events: AuditEvent) -> None:
     """Append events that belong to no other change, all or none (one statement on
     PostgreSQL's driver; a transaction of their own on SQLite)."""
     if database.hot is not None:
-        if len(events) == 1:  # a sign-in's, say: a plain INSERT costs the driver less
-            await database.hot.execute(_HOT_INSERT, *_hot_row(events[0]))
-        else:
-            await database.hot.execute_many(_HOT_INSERT, [_hot_row(event) for event in events])
+        await database.hot.execute_many(_HOT_INSERT, [_hot_row(event) for event in events])
         return
     async with database.transaction() as session:
         await append(session, *events)

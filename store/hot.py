@@ -214,7 +214,10 @@ class HotStatements:
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """One statement for many rows, all or none (asyncpg runs them atomically)."""
         async with self.connection() as connection:
-            await connection.executemany(sql, rows)
+            if len(rows) == 1:  # a sign-in's audit row, say: a plain statement costs less
+                await connection.execute(sql, *rows[0])
+            else:
+                await connection.executemany(sql, rows)
 
     async def execute(self, sql: str, *args: Any) -> str:
         """The command tag, e.g. ``INSERT 0 1``."""
