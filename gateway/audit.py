@@ -81,8 +81,10 @@ class AuditLog:
         self._flusher: asyncio.Task[None] | None = None
         self._closing = False  # no more waiting between batches: write what is queued
 
-    def _prepare(self, event: AuditEvent) -> AuditEvent:
-        prepared = replace(event, details=masked(event.details), at=event.at or self._clock.now())
+    def _prepare(self, event: AuditEvent, **facts: str) -> AuditEvent:
+        prepared = replace(
+            event, details=masked(event.details), at=event.at or self._clock.now(), **facts
+        )
         level = logging.INFO if prepared.outcome == "success" else logging.WARNING
         fields = {
             "event": prepared.event,
@@ -101,9 +103,8 @@ class AuditLog:
     ) -> AuditEvent:
         """Write ``event`` now: inside ``session`` (committing with the caller's change) or in a
         transaction of its own. A failure propagates: nothing happens unrecorded."""
-        if request is not None:
-            event = replace(event, **{k: v for k, v in request_facts(request).items() if v})
-        prepared = self._prepare(event)
+        facts = {} if request is None else {k: v for k, v in request_facts(request).items() if v}
+        prepared = self._prepare(event, **facts)
         if session is not None:
             await audit_store.append(session, prepared)
         else:

@@ -7,12 +7,12 @@ goes back to the client's redirect URI with ``state`` and ``iss`` (RFC 9207).
 
 from __future__ import annotations
 
-import json
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
@@ -50,14 +50,24 @@ class Transaction:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_TX_FIELDS = tuple(f.name for f in fields(Transaction))
+
+
+def _encode(tx: Transaction) -> bytes:
+    # orjson from the fields themselves: asdict() deep-copies params and extra first, and the
+    # standard encoder takes several times orjson's CPU on a sign-in's path.
+    record = {name: getattr(tx, name) for name in _TX_FIELDS}
+    return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
+
+
 async def save_transaction(services: Services, tx: Transaction) -> str:
     tx_id = secrets.token_urlsafe(24)
-    await services.expiring.put(f"authz:{tx_id}", json.dumps(asdict(tx)).encode(), TX_TTL)
+    await services.expiring.put(f"authz:{tx_id}", _encode(tx), TX_TTL)
     return tx_id
 
 
 async def update_transaction(services: Services, tx_id: str, tx: Transaction) -> None:
-    await services.expiring.put(f"authz:{tx_id}", json.dumps(asdict(tx)).encode(), TX_TTL)
+    await services.expiring.put(f"authz:{tx_id}", _encode(tx), TX_TTL)
 
 
 async def load_transaction(
@@ -69,7 +79,7 @@ async def load_transaction(
     raw = await services.expiring.get(f"authz:{tx_id}")
     if raw is None:
         return None
-    tx = Transaction(**json.loads(raw))
+    tx = Transaction(**orjson.loads(raw))
     browser = request.cookies.get(services.csrf.cookie_name)
     # Bytes: compare_digest refuses non-ASCII str, and a cookie can hold anything.
     same = browser is not None and secrets.compare_digest(browser.encode(), tx.browser.encode())

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import secrets
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from urllib.parse import urlsplit
 
+import orjson
 from starlette.responses import Response
 
 from gateway.settings import Settings
@@ -45,7 +45,7 @@ class SsoSession:
     last_seen: float = 0.0  # from the idle timer, not stored in the record
 
 
-_RECORD_FIELDS = {f.name for f in fields(SsoSession)} - {"last_seen"}
+_RECORD_FIELDS = tuple(f.name for f in fields(SsoSession) if f.name != "last_seen")
 
 
 class SessionService:
@@ -69,9 +69,7 @@ class SessionService:
         )
 
     def _encode(self, session: SsoSession) -> bytes:
-        return json.dumps(
-            {k: v for k, v in asdict(session).items() if k in _RECORD_FIELDS}
-        ).encode()
+        return orjson.dumps({name: getattr(session, name) for name in _RECORD_FIELDS})
 
     def _left(self, session: SsoSession, now: float) -> float:
         return session.created_at + self._max - now
@@ -164,7 +162,7 @@ class SessionService:
         raw, seen = await self._store.get_many(f"sso:{sid}", f"sso-seen:{sid}")
         if raw is None or seen is None:
             return None
-        stored = json.loads(raw)
+        stored = orjson.loads(raw)
         session = SsoSession(**{k: v for k, v in stored.items() if k in _RECORD_FIELDS})
         session.last_seen = float(seen)
         now = self._clock.now()
