@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
@@ -104,10 +105,22 @@ class AccountService:
         account = await self._store.get(account_id)
         return None if account is None else dataclasses.replace(account, password_hash=None)
 
-    async def authenticate(self, username: str, password: str) -> Account | None:
+    async def password_holder(self, username: str) -> Account | None:
+        """The account a 一号通 password for ``username`` is checked against, with its hash."""
+        return await self._store.by_username(canonical_username(username))
+
+    async def authenticate(
+        self,
+        username: str,
+        password: str,
+        *,
+        holder: asyncio.Future[Account | None] | None = None,
+    ) -> Account | None:
         """The account when the password is right; None otherwise (unknown user, disabled,
-        wrong password) after the same amount of work. Rehashes when parameters changed."""
-        account = await self._store.by_username(canonical_username(username))
+        wrong password) after the same amount of work. Rehashes when parameters changed.
+        ``holder``: ``password_holder(username)`` already under way (a sign-in reads it
+        together with its other reads)."""
+        account = await (holder if holder is not None else self.password_holder(username))
         checked = await self._passwords.verify(account.password_hash if account else None, password)
         if account is None or not checked.ok or account.disabled:
             return None

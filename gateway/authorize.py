@@ -97,21 +97,31 @@ class SignedInStep:
     session: SsoSession
 
 
-async def submitted_form(
-    request: Request, purpose: str
-) -> tuple[dict[str, str], str, Transaction] | None:
-    """The posted form and its transaction, when the form is readable, the transaction lives
-    in this browser and the CSRF token is right for ``purpose``."""
+async def posted_form(request: Request, purpose: str) -> tuple[dict[str, str], str] | None:
+    """The posted form and the id of its transaction, when the form is readable and its CSRF
+    token is right for ``purpose`` in this browser (the transaction itself is not read)."""
     services: Services = request.app.state.services
     try:
         form = await read_form(request, services.settings.max_form_bytes)
     except FormError:
         return None
     tx_id = form.get("tx", "")
-    tx = await load_transaction(services, request, tx_id)
-    if tx is None or not services.csrf.valid(request, form.get("csrf_token"), f"{purpose}:{tx_id}"):
+    if not services.csrf.valid(request, form.get("csrf_token"), f"{purpose}:{tx_id}"):
         return None
-    return form, tx_id, tx
+    return form, tx_id
+
+
+async def submitted_form(
+    request: Request, purpose: str
+) -> tuple[dict[str, str], str, Transaction] | None:
+    """The posted form and its transaction, when the form is readable, the transaction lives
+    in this browser and the CSRF token is right for ``purpose``."""
+    posted = await posted_form(request, purpose)
+    if posted is None:
+        return None
+    form, tx_id = posted
+    tx = await load_transaction(request.app.state.services, request, tx_id)
+    return None if tx is None else (form, tx_id, tx)
 
 
 async def signed_in_step(request: Request, purpose: str) -> SignedInStep | None:

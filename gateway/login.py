@@ -17,10 +17,17 @@ from gateway.authorize import (
     Transaction,
     error_page,
     load_transaction,
+    posted_form,
     submitted_form,
     update_transaction,
 )
-from gateway.federated_login import LOCAL, SignIn, complete_pending_link, password_sign_in
+from gateway.federated_login import (
+    LOCAL,
+    SignIn,
+    complete_pending_link,
+    password_sign_in,
+    read_holder_ahead,
+)
 from gateway.logout import end_sso_session
 from gateway.pages import choose_locale, form_action, messages, page
 from gateway.services import Services
@@ -128,11 +135,10 @@ async def login_page(request: Request) -> Response:
 
 async def login_submit(request: Request) -> Response:
     services: Services = request.app.state.services
-    submitted = await submitted_form(request, "login")
-    if submitted is None:
+    posted = await posted_form(request, "login")
+    if posted is None:
         return error_page(request, {}, "expired")
-    form, tx_id, tx = submitted
-    t = messages(_locale(request, tx))
+    form, tx_id = posted
     username, password = form.get("username", ""), form.get("password", "")
     provider_id = form.get("provider") or LOCAL
     ip = _client_ip(request)
@@ -141,11 +147,22 @@ async def login_submit(request: Request) -> Response:
 
     # Count the attempt before checking the password, atomically: parallel guesses each see
     # the attempts made before them, so none slips past the limit while others are checked.
-    # The two counters are independent keys: both increments go out in one round trip.
+    # The transaction, both counters and the account a 一号通 password is checked against are
+    # independent reads: they go out together (one round trip to the store, one to the
+    # database) instead of one after the other.
     window = RULES.window_seconds
-    for_account, from_ip = await asyncio.gather(
-        services.expiring.incr(account_key, window), services.expiring.incr(ip_key, window)
+    holder = read_holder_ahead(services, provider_id, username, password)
+    tx, for_account, from_ip, *_ = await asyncio.gather(
+        load_transaction(services, request, tx_id),
+        services.expiring.incr(account_key, window),
+        services.expiring.incr(ip_key, window),
+        *([holder] if holder is not None else []),
     )
+    if tx is None:
+        # No password was tried: the attempt is taken back.
+        await _uncount(services, account_key, ip_key)
+        return error_page(request, {}, "expired")
+    t = messages(_locale(request, tx))
     decision = lockout_decision(for_account - 1, from_ip - 1, RULES)
     if decision.locked:
         left = await services.expiring.ttl(account_key if decision.reason == "account" else ip_key)
@@ -169,13 +186,10 @@ async def login_submit(request: Request) -> Response:
             headers={"Retry-After": str(seconds)},
         )
 
-    result = await password_sign_in(services, provider_id, username, password)
+    result = await password_sign_in(services, provider_id, username, password, holder)
     if result.account is None:
         if result.error != "bad_credentials":  # not the person's fault: do not count it
-            await asyncio.gather(
-                services.expiring.incr(account_key, window, amount=-1),
-                services.expiring.incr(ip_key, window, amount=-1),
-            )
+            await _uncount(services, account_key, ip_key)
         return await refused(request, tx_id, tx, result, username, provider_id)
     # A success is no failure: uncount it, while the session starts (the same round trip).
     uncount = asyncio.gather(
@@ -185,6 +199,15 @@ async def login_submit(request: Request) -> Response:
         return await signed_in(request, tx_id, tx, result, ["pwd"])
     finally:
         await uncount
+
+
+async def _uncount(services: Services, account_key: str, ip_key: str) -> None:
+    """Take back an attempt that was counted but was no wrong password."""
+    window = RULES.window_seconds
+    await asyncio.gather(
+        services.expiring.incr(account_key, window, amount=-1),
+        services.expiring.incr(ip_key, window, amount=-1),
+    )
 
 
 async def refused(

@@ -801,6 +801,34 @@ async def test_parallel_guesses_cannot_outrun_the_lockout(world) -> None:
     assert statuses.count(429) == 15
 
 
+async def test_a_post_whose_transaction_ended_is_no_attempt(world) -> None:
+    """The attempt is counted while the transaction is read; a transaction that is gone takes
+    the count back, since no password was tried."""
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    page = await browser.go(authorize_url(live.url, tax.client.client_id))
+    gone = "a-transaction-that-never-was"
+    async with second_instance(live.settings) as other:
+        token = other.csrf.token(browser.http.cookies["yht_browser"], f"login:{gone}")
+    for i in range(8):  # beyond the five wrong passwords that lock an account out
+        answer = await browser.http.post(
+            "/login",
+            data={"tx": gone, "csrf_token": token, "username": "wang", "password": f"guess {i}"},
+        )
+        assert answer.status_code == 400 and "yht_session" not in answer.headers.get(
+            "set-cookie", ""
+        )
+    signed_in = await browser.http.post(
+        "/login",
+        data={
+            "tx": hidden(page.text, "tx"),
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "username": "wang",
+            "password": PASSWORD,
+        },
+    )
+    assert signed_in.status_code == 303
+
+
 async def test_simultaneous_reuse_leaves_no_live_tokens(world) -> None:
     """Two uses at the same moment are reuse too: whatever either produced is revoked."""
     live, tax, browser = world["live"], world["tax"], world["browser"]
