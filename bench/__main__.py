@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             "access_token_alg": options.access_alg,
             "access_token_format": args.access_format,
         },
+        "backing_services_on_wrk_core": runner.backing_moved,
         "results": runner.results,
         "comparison": [
             {"workers": r["workers"], "scenario": r["scenario"], "ratio": r["ratio"]} for r in rows

@@ -1,4 +1,5 @@
-"""Starting servers pinned to cores, waiting for them, and stopping exactly what was started."""
+"""Starting servers pinned to cores, waiting for them, and stopping exactly what was started;
+keeping the machine's PostgreSQL and Redis off a one-worker server's core while it is measured."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -80,3 +82,49 @@ class Server:
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
         self._log.close()
+
+
+# The machine's own servers that both sides lean on (PostgreSQL's processes, Redis's threads).
+BACKING_SERVICES = frozenset({"postgres", "redis-server"})
+
+
+def _backing_threads() -> dict[int, int]:
+    """Thread id -> process id of every thread of the backing services."""
+    found: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if (entry / "comm").read_text().strip() in BACKING_SERVICES:
+                for task in (entry / "task").iterdir():
+                    found[int(task.name)] = int(entry.name)
+    return found
+
+
+@contextlib.contextmanager
+def backing_services_on(cpus: str | None) -> Iterator[int]:
+    """Keep PostgreSQL and Redis on ``cpus`` (wrk's core) while a one-worker server is measured,
+    and put them back afterwards; yields how many threads were moved (0 when ``cpus`` is None
+    or the bench may not move them). Left free, the scheduler moves their processes onto the
+    server's core when wrk's is busy, and they then spend the server's core budget: more for
+    the side that uses PostgreSQL on every grant. Backends forked meanwhile inherit the
+    postmaster's setting, and are put back too."""
+    if not cpus:
+        yield 0
+        return
+    wanted = {int(cpu) for cpu in cpus.split(",")}
+    before: dict[int, set[int]] = {}
+    for tid in _backing_threads():
+        with contextlib.suppress(OSError):  # gone, or not ours to move
+            mask = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, wanted)
+            before[tid] = mask
+    try:
+        yield len(before)
+    finally:
+        usual = set().union(*before.values()) if before else set()
+        for tid in _backing_threads():
+            mask = before.get(tid, usual)
+            if mask:
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(tid, mask)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import wrk
+from bench import procs, wrk
 from bench.sides import ROOT, Peer, Side, Yihaotong
 from bench.wrk import Request
 
@@ -27,7 +27,7 @@ SCENARIOS = [
     "introspection",
 ]
 MINT_SECONDS = 25  # codes live 60 s: minting, warm-up and measurement must fit in that
-LOGIN_ROUNDS = 3  # sign-in measurements, each beside a raw argon2id one
+LOGIN_ROUNDS = 4  # sign-in measurements, each beside a raw argon2id one (ABBA, twice)
 TOKEN_SCENARIOS = [
     "client_credentials_rs256",
     "client_credentials_es256",
@@ -54,8 +54,9 @@ class Options:
 
 
 def cpus_for(workers: int) -> tuple[str, str | None]:
-    """Server cores, wrk cores. One worker: the server on core 0 and wrk on core 1. More
-    workers: the server on cores 0..N-1 and wrk wherever the kernel puts it."""
+    """Server cores, wrk cores. One worker: the server on core 0, and wrk, PostgreSQL and Redis
+    on core 1 (procs.backing_services_on). More workers: the server on cores 0..N-1, and the
+    others wherever the kernel puts them."""
     if workers == 1:
         return "0", "1"
     return ",".join(str(n) for n in range(workers)), None
@@ -67,6 +68,8 @@ class Runner:
         self.work = work
         self.results: list[dict[str, Any]] = []
         self._turn = 0  # which side goes first in the next scenario
+        # Threads of PostgreSQL and Redis kept on wrk's core, by phase (procs.backing_services_on).
+        self.backing_moved: dict[str, int] = {}
 
     # -- measuring ---------------------------------------------------------------------------
 
@@ -198,7 +201,14 @@ class Runner:
         access tokens are signed with its first algorithm, so a second instance on the same
         database, with the other algorithm first, answers the other client_credentials
         scenario."""
-        cpus, _ = cpus_for(workers)
+        cpus, wrk_cpus = cpus_for(workers)
+        with procs.backing_services_on(wrk_cpus if workers == 1 else None) as moved:
+            self.backing_moved[f"w{workers}"] = moved
+            self._run_workers(yihaotong, peer, workers, cpus)
+
+    def _run_workers(
+        self, yihaotong: Yihaotong | None, peer: Peer | None, workers: int, cpus: str
+    ) -> None:
         want = set(self.o.scenarios)
         first = self.o.access_alg
         other = "ES256" if first == "RS256" else "RS256"
@@ -249,6 +259,11 @@ class Runner:
         memory-bound, and its speed on a shared machine moves by a fifth within minutes, which
         a single measurement of each, one after the other, would read as the gateway's."""
         cpus, wrk_cpus = cpus_for(1)
+        with procs.backing_services_on(wrk_cpus) as moved:
+            self.backing_moved["logins"] = moved
+            return self._logins(yihaotong, cpus, wrk_cpus)
+
+    def _logins(self, yihaotong: Yihaotong, cpus: str, wrk_cpus: str | None) -> dict[str, Any]:
         yihaotong.start(1, cpus)
         try:
             yihaotong.sign_in()
