@@ -88,16 +88,15 @@ class Server:
 BACKING_SERVICES = frozenset({"postgres", "redis-server"})
 
 
-def _backing_threads() -> dict[int, int]:
-    """Thread id -> process id of every thread of the backing services."""
-    found: dict[int, int] = {}
+def _backing_threads() -> list[int]:
+    """The thread ids of every thread of the backing services."""
+    found: list[int] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError):
             if (entry / "comm").read_text().strip() in BACKING_SERVICES:
-                for task in (entry / "task").iterdir():
-                    found[int(task.name)] = int(entry.name)
+                found.extend(int(task.name) for task in (entry / "task").iterdir())
     return found
 
 

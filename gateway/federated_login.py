@@ -51,7 +51,7 @@ def _checkable(username: str, password: str) -> bool:
 
 def read_holder_ahead(
     services: Services, provider_id: str, username: str, password: str
-) -> asyncio.Task[Account | None] | None:
+) -> asyncio.Future[Account | None] | None:
     """For a 一号通 password, the account it will be checked against, read from now on, so that
     the read goes out with the sign-in page's own (pass it to ``password_sign_in``)."""
     if provider_id != LOCAL or not _checkable(username, password):
@@ -64,7 +64,7 @@ async def password_sign_in(
     provider_id: str,
     username: str,
     password: str,
-    holder: asyncio.Task[Account | None] | None = None,
+    holder: asyncio.Future[Account | None] | None = None,
 ) -> SignIn:
     if not _checkable(username, password):
         return SignIn(error="bad_credentials")
