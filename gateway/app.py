@@ -186,6 +186,11 @@ class Gateway(Starlette):
         finally:
             log_request(scope, request_id, response.status_code, started)
 
+    def public_document(self, path: str) -> discovery.PublicDocument | None:
+        """The public document served at ``path``, or None: asked by the HTTP protocol, which
+        answers these itself (``gateway/protocol.py``)."""
+        return discovery.public_document(self.state, path)
+
     @staticmethod
     def _handler_for(error: Exception) -> ErrorHandler:
         """The handler for the error's nearest class, found as Starlette finds it."""

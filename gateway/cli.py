@@ -149,8 +149,8 @@ def serve(
     """Run the gateway (runs init first when needed)."""
     import uvicorn
 
-    from gateway.held_writes import HeldWritesProtocol
     from gateway.logs import configure_logging
+    from gateway.protocol import GatewayProtocol
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -171,7 +171,7 @@ def serve(
     uvicorn.run(
         "gateway.app:create_app_from_environment",
         factory=True,
-        http=HeldWritesProtocol,
+        http=GatewayProtocol,
         host=host,
         port=port,
         workers=workers,

@@ -110,6 +110,9 @@ class PublicDocument:
         # Before routing, the answer carries what the request-log middleware would add.
         self._fast_ok = [*self._ok, *SECURITY_HEADERS]
         self._fast_not_modified = [*self._common, *SECURITY_HEADERS]
+        # The same, as HTTP/1.1 header lines, for the HTTP protocol's own answer (protocol.py).
+        self._lines_ok = _header_lines(self._fast_ok)
+        self._lines_not_modified = _header_lines(self._fast_not_modified)
 
     def _answer(self, if_none_match: str) -> tuple[int, bytes]:
         return (304, b"") if self.etag in if_none_match else (200, self.body)
@@ -118,7 +121,7 @@ class PublicDocument:
         """The answer before routing and middleware: headers, request id and access line."""
         started = time.perf_counter()
         request_id = request_id_for(scope)
-        status, body = self._answer(_header(scope, b"if-none-match"))
+        status, body = self._answer(header_value(scope, b"if-none-match"))
         headers = self._fast_ok if status == 200 else self._fast_not_modified
         await send(
             {
@@ -130,6 +133,11 @@ class PublicDocument:
         await send({"type": "http.response.body", "body": body})
         log_request(scope, request_id, status, started)
 
+    def header_lines(self, if_none_match: str) -> tuple[int, bytes, bytes]:
+        """Status, header lines and body for an answer written straight to the connection."""
+        status, body = self._answer(if_none_match)
+        return status, self._lines_ok if status == 200 else self._lines_not_modified, body
+
     def response(self, request: Request) -> Response:
         """The routed answer (the middleware adds the rest)."""
         status, body = self._answer(request.headers.get("if-none-match", ""))
@@ -138,7 +146,11 @@ class PublicDocument:
         return response
 
 
-def _header(scope: Scope, name: bytes) -> str:
+def _header_lines(headers: list[tuple[bytes, bytes]]) -> bytes:
+    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+
+
+def header_value(scope: Scope, name: bytes) -> str:
     for key, value in scope["headers"]:
         if key == name:
             return value.decode("latin-1")

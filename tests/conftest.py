@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from gateway.app import create_app
-from gateway.held_writes import HeldWritesProtocol
+from gateway.protocol import GatewayProtocol
 from gateway.settings import Settings
 from store.clock import FakeClock
 from store.database import Database, normalize_url
@@ -205,7 +205,7 @@ class _ThreadedServer:
             app,
             host="127.0.0.1",
             port=port,
-            http=HeldWritesProtocol,
+            http=GatewayProtocol,
             log_config=None,
             lifespan="on",
         )
