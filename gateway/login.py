@@ -31,7 +31,6 @@ from gateway.federated_login import (
 from gateway.logout import end_sso_session
 from gateway.pages import choose_locale, form_action, messages, page
 from gateway.services import Services
-from gateway.sessions import SsoSession
 from policies.accounts import canonical_username
 from policies.lockout import LockoutRules, lockout_decision
 from store.records import AuditEvent
@@ -250,22 +249,18 @@ async def signed_in(
     pending = tx.extra.pop("pending_link", None)
     if pending is not None and result.idp == LOCAL:
         await complete_pending_link(services, pending, account)
-    cookie, session, frontchannel = await _start_session(request, account.id, amr, result)
-    tx.signed_in_sid = session.sid
-    # The audit row and the transaction together: both are written before the answer, and a
-    # transaction naming this sid is of no use without the cookie, which only the answer gives.
-    await asyncio.gather(
-        services.audit.record(
-            AuditEvent(
-                "login.succeeded",
-                actor=account.id,
-                target=account.id,
-                client_id=tx.params.get("client_id"),
-                details={"provider": result.idp, "acr": result.acr, "amr": amr},
-            ),
-            request=request,
+    cookie, frontchannel = await _start_session(request, tx_id, tx, account.id, amr, result)
+    # Written before the answer, once the session is: no sign-in is answered unrecorded, and
+    # none is recorded whose session did not start.
+    await services.audit.record(
+        AuditEvent(
+            "login.succeeded",
+            actor=account.id,
+            target=account.id,
+            client_id=tx.params.get("client_id"),
+            details={"provider": result.idp, "acr": result.acr, "amr": amr},
         ),
-        update_transaction(services, tx_id, tx),
+        request=request,
     )
     target = tx.return_to or f"{RESUME_PATH}?tx={tx_id}"
     if frontchannel:
@@ -283,25 +278,38 @@ async def signed_in(
 
 
 async def _start_session(
-    request: Request, account_id: str, amr: list[str], signed_in: SignIn
-) -> tuple[str, SsoSession, list[str]]:
+    request: Request,
+    tx_id: str,
+    tx: Transaction,
+    account_id: str,
+    amr: list[str],
+    signed_in: SignIn,
+) -> tuple[str, list[str]]:
     """After a sign-in: the same person keeps their session (its sid is known to the apps) with
-    a new cookie secret; anyone else ends the old session properly and starts a new one. Also
-    returns the front-channel logout URIs the browser must still load for the old session."""
+    a new cookie secret; anyone else ends the old session properly and starts a new one. The
+    transaction is stored naming the session, with the session's own writes (one round trip):
+    a transaction naming a sid is of no use without the cookie, which only the answer gives.
+    Returns the cookie and the front-channel logout URIs the browser must still load for the
+    old session."""
     services: Services = request.app.state.services
     previous = await services.sessions.from_cookie(
         request.cookies.get(services.sessions.cookie_name)
     )
     frontchannel: list[str] = []
     if previous is not None and previous.account_id == account_id:
-        cookie = await services.sessions.reauthenticate(
-            previous, amr, signed_in.acr, signed_in.idp, signed_in.idp_subject
+        tx.signed_in_sid = previous.sid
+        cookie, _ = await asyncio.gather(
+            services.sessions.reauthenticate(
+                previous, amr, signed_in.acr, signed_in.idp, signed_in.idp_subject
+            ),
+            update_transaction(services, tx_id, tx),
         )
         if cookie is not None:
-            return cookie, previous, frontchannel
+            return cookie, frontchannel
+        # It ended meanwhile: a new one, which the transaction will name instead.
     elif previous is not None:
         frontchannel = await end_sso_session(request, previous.sid, "another account signed in")
-    cookie, session = await services.sessions.create(
+    cookie, session = services.sessions.new(
         account_id,
         amr=amr,
         acr=signed_in.acr,
@@ -310,7 +318,9 @@ async def _start_session(
         idp=signed_in.idp,
         idp_subject=signed_in.idp_subject,
     )
-    return cookie, session, frontchannel
+    tx.signed_in_sid = session.sid
+    await asyncio.gather(services.sessions.store(session), update_transaction(services, tx_id, tx))
+    return cookie, frontchannel
 
 
 async def consent_page(request: Request) -> Response:

@@ -80,7 +80,7 @@ class SessionService:
         if idle > 0:
             await self._store.put(f"sso-seen:{session.sid}", repr(now).encode(), idle)
 
-    async def create(
+    def new(
         self,
         account_id: str,
         amr: list[str],
@@ -90,7 +90,8 @@ class SessionService:
         idp: str = "local",
         idp_subject: str = "",
     ) -> tuple[str, SsoSession]:
-        """A new session; returns the cookie value (shown to nobody but the browser)."""
+        """A new session and its cookie value, not stored yet: ``store`` it before the cookie
+        is handed out. Its sid is known before then, so writes that name it can go with it."""
         now = self._clock.now()
         sid, secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         session = SsoSession(
@@ -106,14 +107,31 @@ class SessionService:
             idp=idp,
             idp_subject=idp_subject,
         )
-        # Three keys, written together in one round trip: the cookie, which alone makes the
-        # session usable, is handed out only once all three are stored.
-        await asyncio.gather(
-            self._store.put(f"sso:{sid}", self._encode(session), self._max),
-            self._seen(session, now),
-            self._store.set_add(f"sso-of:{account_id}", sid, self._max),
-        )
         return f"{sid}.{secret}", session
+
+    async def store(self, session: SsoSession) -> None:
+        """Store a ``new`` session. Three keys, written together in one round trip: the cookie,
+        which alone makes the session usable, is handed out only once all three are stored."""
+        await asyncio.gather(
+            self._store.put(f"sso:{session.sid}", self._encode(session), self._max),
+            self._seen(session, session.created_at),
+            self._store.set_add(f"sso-of:{session.account_id}", session.sid, self._max),
+        )
+
+    async def create(
+        self,
+        account_id: str,
+        amr: list[str],
+        acr: str,
+        user_agent: str,
+        ip: str,
+        idp: str = "local",
+        idp_subject: str = "",
+    ) -> tuple[str, SsoSession]:
+        """A new session, stored; returns the cookie value (shown to nobody but the browser)."""
+        cookie, session = self.new(account_id, amr, acr, user_agent, ip, idp, idp_subject)
+        await self.store(session)
+        return cookie, session
 
     async def reauthenticate(
         self,

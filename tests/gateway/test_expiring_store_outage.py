@@ -3,11 +3,15 @@ and nothing is confirmed to the client that was not stored."""
 
 from __future__ import annotations
 
+import asyncio
+from urllib.parse import urlencode
+
 import httpx
 import pytest
 
 from tests.conftest import running_gateway
-from tests.gateway.helpers import service_client
+from tests.gateway.browser import Browser, hidden
+from tests.gateway.helpers import second_instance, service_client
 from tests.redis_cluster import _redis_server, require_redis_binaries
 from tests.support import free_port
 
@@ -46,3 +50,47 @@ async def test_an_unreachable_expiring_store_is_a_503(settings_for, own_redis) -
         assert answer.headers["retry-after"] == "1"
         assert answer.headers["cache-control"] == "no-store"
         assert "Traceback" not in answer.text
+
+
+async def test_a_sign_in_whose_session_is_not_stored_is_not_recorded(
+    settings_for, own_redis
+) -> None:
+    """Redis goes away while the password is being checked: the answer is a 503 without a
+    session, and no successful sign-in is recorded, because the audit row is written only once
+    the session is stored."""
+    url, server = own_redis
+    callback = "https://portal.example.gov.cn/callback"
+    slow = {"argon2_memory_kib": 131072, "argon2_time_cost": 8}  # most of a second a verify
+    with running_gateway(settings_for, "services", redis_url=url, **slow) as live:
+        async with second_instance(live.settings) as admin:
+            await admin.accounts.create_local(username="wang", password="correct horse battery")
+            client = await admin.clients.register(name="市民门户", redirect_uris=[callback])
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": client.client.client_id,
+                "redirect_uri": callback,
+                "scope": "openid",
+                "state": "s",
+            }
+        )
+        browser = Browser(live.url)
+        try:
+            page = await browser.go(f"{live.url}/oauth/authorize?{query}")
+            form = {
+                "tx": hidden(page.text, "tx"),
+                "csrf_token": hidden(page.text, "csrf_token"),
+                "username": "wang",
+                "password": "correct horse battery",
+            }
+            posted = asyncio.create_task(browser.http.post("/login", data=form))
+            await asyncio.sleep(0.3)  # the reads before the hash are done; the hash is not
+            server.stop()
+            answer = await posted
+        finally:
+            await browser.close()
+        async with second_instance(live.settings) as other:
+            recorded = await other.audit.query(event="login.")
+    assert answer.status_code == 503, answer.text
+    assert "yht_session" not in answer.headers.get("set-cookie", "")
+    assert recorded == []  # no login.succeeded, nor any other outcome of it
