@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -199,8 +200,8 @@ class LiveServer:
 
 
 class _ThreadedServer:
-    def __init__(self, app: object, port: int) -> None:
-        # With the HTTP protocol ``yihaotong serve`` runs.
+    def __init__(self, app: object, port: int, **options: Any) -> None:
+        # With the HTTP protocol ``yihaotong serve`` runs; ``options``: more uvicorn settings.
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -208,6 +209,7 @@ class _ThreadedServer:
             http=GatewayProtocol,
             log_config=None,
             lifespan="on",
+            **options,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -14,8 +13,7 @@ import pytest
 import uvicorn
 
 from gateway.app import create_app
-from gateway.protocol import GatewayProtocol
-from tests.conftest import free_port
+from tests.conftest import _ThreadedServer, free_port
 
 KEEP_ALIVE = 1  # seconds an idle connection stays open (uvicorn's default is 5)
 JWKS = "/.well-known/jwks.json"
@@ -26,24 +24,12 @@ DISCOVERY = "/.well-known/openid-configuration"
 def gateway(settings_for) -> Iterator[tuple[int, uvicorn.Server]]:
     port = free_port()
     app = create_app(settings_for("embedded", issuer=f"http://127.0.0.1:{port}"))
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        http=GatewayProtocol,
-        log_config=None,
-        timeout_keep_alive=KEEP_ALIVE,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
-        time.sleep(0.02)
-    yield port, server
-    server.should_exit = True
-    thread.join(timeout=10)
+    running = _ThreadedServer(app, port, timeout_keep_alive=KEEP_ALIVE)
+    running.start()
+    try:
+        yield port, running.server
+    finally:
+        running.stop()
 
 
 def _request(method: str, path: str, version: str = "1.1", headers: str = "") -> bytes:
