@@ -118,21 +118,6 @@ class SessionService:
             self._store.set_add(f"sso-of:{session.account_id}", session.sid, self._max),
         )
 
-    async def create(
-        self,
-        account_id: str,
-        amr: list[str],
-        acr: str,
-        user_agent: str,
-        ip: str,
-        idp: str = "local",
-        idp_subject: str = "",
-    ) -> tuple[str, SsoSession]:
-        """A new session, stored; returns the cookie value (shown to nobody but the browser)."""
-        cookie, session = self.new(account_id, amr, acr, user_agent, ip, idp, idp_subject)
-        await self.store(session)
-        return cookie, session
-
     async def reauthenticate(
         self,
         session: SsoSession,

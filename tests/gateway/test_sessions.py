@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.sessions import SessionService
+from gateway.sessions import SessionService, SsoSession
 from gateway.settings import Settings
 from store.clock import FakeClock
 from store.memory import MemoryStore
@@ -15,10 +15,17 @@ def service(clock: FakeClock, **settings: object) -> SessionService:
     return SessionService(MemoryStore(clock), Settings(**values), clock)
 
 
+async def started(sessions: SessionService, *made: object) -> tuple[str, SsoSession]:
+    """A session made and stored, as a sign-in does."""
+    cookie, session = sessions.new(*made)  # type: ignore[arg-type]
+    await sessions.store(session)
+    return cookie, session
+
+
 async def test_cookie_secret_is_checked_not_just_the_sid() -> None:
     clock = FakeClock()
     sessions = service(clock)
-    cookie, session = await sessions.create("acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    cookie, session = await started(sessions, "acct", ["pwd"], "L1", "UA", "10.0.0.1")
     assert (await sessions.from_cookie(cookie)).sid == session.sid
     assert await sessions.from_cookie(f"{session.sid}.guessed") is None
     assert await sessions.from_cookie(session.sid) is None
@@ -28,7 +35,7 @@ async def test_cookie_secret_is_checked_not_just_the_sid() -> None:
 async def test_idle_timeout_and_its_refresh() -> None:
     clock = FakeClock()
     sessions = service(clock)
-    cookie, _ = await sessions.create("acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    cookie, _ = await started(sessions, "acct", ["pwd"], "L1", "UA", "10.0.0.1")
     clock.advance(599)
     assert await sessions.from_cookie(cookie) is not None  # use refreshes the idle timer
     clock.advance(599)
@@ -40,7 +47,7 @@ async def test_idle_timeout_and_its_refresh() -> None:
 async def test_absolute_lifetime_ends_even_a_busy_session() -> None:
     clock = FakeClock()
     sessions = service(clock)
-    cookie, _ = await sessions.create("acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    cookie, _ = await started(sessions, "acct", ["pwd"], "L1", "UA", "10.0.0.1")
     for _ in range(8):  # used every 500 s, ending past the 3600 s limit
         clock.advance(500)
         if clock.now() - 1_800_000_000.0 < 3600:
@@ -51,10 +58,10 @@ async def test_absolute_lifetime_ends_even_a_busy_session() -> None:
 async def test_sessions_of_an_account_and_ending_one() -> None:
     clock = FakeClock()
     sessions = service(clock)
-    _, first = await sessions.create("acct", ["pwd"], "L1", "phone", "10.0.0.1")
+    _, first = await started(sessions, "acct", ["pwd"], "L1", "phone", "10.0.0.1")
     clock.advance(1)
-    _, second = await sessions.create("acct", ["pwd"], "L1", "laptop", "10.0.0.2")
-    await sessions.create("other", ["pwd"], "L1", "x", "10.0.0.3")
+    _, second = await started(sessions, "acct", ["pwd"], "L1", "laptop", "10.0.0.2")
+    await started(sessions, "other", ["pwd"], "L1", "x", "10.0.0.3")
     assert [s.sid for s in await sessions.of_account("acct")] == [second.sid, first.sid]
     await sessions.add_client(first, "tax")
     await sessions.add_client(first, "health")
@@ -80,7 +87,7 @@ def test_cookie_name_follows_the_issuer_scheme(issuer: str, name: str, secure: b
 async def test_an_update_never_revives_an_ended_session() -> None:
     clock = FakeClock()
     sessions = service(clock)
-    cookie, session = await sessions.create("acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    cookie, session = await started(sessions, "acct", ["pwd"], "L1", "UA", "10.0.0.1")
     in_flight = await sessions.from_cookie(cookie)  # a request still holding the record
     assert in_flight is not None
     await sessions.end(session.sid)
@@ -94,7 +101,7 @@ async def test_an_update_never_revives_an_ended_session() -> None:
 async def test_reauthentication_keeps_the_sid_and_renews_the_secret() -> None:
     clock = FakeClock()
     sessions = service(clock)
-    cookie, session = await sessions.create("acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    cookie, session = await started(sessions, "acct", ["pwd"], "L1", "UA", "10.0.0.1")
     clock.advance(300)
     renewed = await sessions.reauthenticate(session, ["pwd", "otp"], "L2")
     assert renewed is not None and renewed != cookie
