@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from store.account_changes import AccountChanges
 from store.records import Account
 
 MAX_ENTRIES = 10_000
@@ -35,6 +34,8 @@ class AccountCache:
         self._max = max_entries
         self._entries: dict[str, tuple[float, Account]] = {}  # oldest first
         self._generation = 0  # moves at every change heard: a read that spans one is not kept
+        from store.account_changes import AccountChanges  # needs the postgres extra's driver
+
         self._changes = AccountChanges(engine, self.changed, self.forget_all)
 
     async def start(self) -> None:

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.admin import in_subtrees, page, update_stamped
 from store.database import Database
 from store.errors import Conflict
-from store.hot import epoch
 from store.records import Account
+from store.sql_values import epoch
 from store.tables import AccountRow
 
 _FIELDS = [f.name for f in fields(Account)]

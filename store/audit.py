@@ -10,8 +10,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.database import Database
-from store.hot import timestamp
 from store.records import AuditEvent
+from store.sql_values import timestamp
 from store.tables import AuditEventRow
 
 _COLUMNS = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from store.hot import HotStatements
+if TYPE_CHECKING:
+    from store.hot import HotStatements
 
 # These log every statement with its parameters at DEBUG: personal data must never reach a log,
 # whatever level the root logger is set to.
@@ -87,9 +88,11 @@ class Database:
         # one round trip instead of three (BEGIN, the query, ROLLBACK) and skips the ORM.
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # The busiest statements skip SQLAlchemy's execution layer on PostgreSQL (store/hot.py).
-        self.hot = (
-            None if self.is_sqlite else HotStatements(self.engine, pool_size, RECYCLE_SECONDS)
-        )
+        self.hot: HotStatements | None = None
+        if not self.is_sqlite:
+            from store.hot import HotStatements  # needs the postgres extra's driver
+
+            self.hot = HotStatements(self.engine, pool_size, RECYCLE_SECONDS)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

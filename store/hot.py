@@ -13,52 +13,18 @@ their next use, as SQLAlchemy does; reads are asked once more.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
-
-_DIALECT = postgresql.dialect()
-_LENGTH = re.compile(r"\(\d+\)")
-
-
-def epoch(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
-
-
-def timestamp(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def json_list(value: str | list[Any] | None) -> list[Any]:
-    """A JSON column as the driver returns it: decoded by the codec SQLAlchemy's dialect sets
-    on each pooled connection (its encoder takes JSON text), or text without that codec."""
-    if value is None:
-        return []
-    return json.loads(value) if isinstance(value, str) else list(value)
-
-
-def column_casts(table: Table, names: Sequence[str]) -> list[str]:
-    """``$n::TYPE`` for each named column, from the table's own types (a parameter in a SELECT
-    list has no column to take its type from). Without a length: a cast to VARCHAR(n) would cut
-    a longer value short, where the INSERT refuses it."""
-    return [
-        f"${n}::{_LENGTH.sub('', table.c[name].type.compile(dialect=_DIALECT))}"
-        for n, name in enumerate(names, start=1)
-    ]
 
 
 def _refusal(error: BaseException) -> type[DBAPIError]:

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.database import Database
 from store.errors import Conflict, InUse, NotFound, StaleVersion
-from store.hot import timestamp
 from store.records import Department, Group
+from store.sql_values import timestamp
 from store.tables import (
     AccountRow,
     ClientRow,

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from store.database import Database
-from store.hot import column_casts, epoch, json_list, timestamp
 from store.records import RefreshToken
+from store.sql_values import column_casts, epoch, json_list, timestamp
 from store.tables import RefreshTokenRow
 
 _FIELDS = [f.name for f in fields(RefreshToken)]
