@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from joserfc.errors import SecurityWarning
 from joserfc.jws import JWSRegistry
 
-from keys.compact import CompactSigner
 from keys.generate import SigningJWK, generate_key, load_private, private_pem, public_jwk
 from keys.master import MasterKey
+from keys.signer import JwsSigner
 from store.clock import Clock
 from store.records import SigningKey
 from store.signing_keys import SigningKeyStore
@@ -54,7 +54,7 @@ class RotationResult:
 class _Loaded:
     generations: dict[str, int]
     records: list[SigningKey]
-    signing: dict[str, CompactSigner]  # the active key of each algorithm
+    signing: dict[str, JwsSigner]  # the active key of each algorithm
 
 
 class KeyRing:
@@ -101,13 +101,13 @@ class KeyRing:
                     continue
                 pem = self._master.decrypt(record.private_key, _context(record.kid, record.alg))
                 key = await asyncio.to_thread(load_private, pem, record.alg, record.kid)
-                signing[record.alg] = CompactSigner(
+                signing[record.alg] = JwsSigner(
                     key, record.alg, self._signing_registries[record.alg]
                 )
         self._loaded = _Loaded(generations, records, signing)
         self._jwks = None
 
-    def _signer(self, alg: str | None) -> CompactSigner:
+    def _signer(self, alg: str | None) -> JwsSigner:
         alg = alg or self.default_alg
         try:
             return self._loaded.signing[alg]
