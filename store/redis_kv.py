@@ -17,7 +17,6 @@ try:
     from redis.asyncio.retry import Retry
     from redis.asyncio.sentinel import Sentinel
     from redis.backoff import NoBackoff
-    from redis.connection import parse_url
     from redis.exceptions import RedisClusterException, RedisError
 except ImportError as error:  # pragma: no cover - depends on the install
     raise ImportError(
@@ -25,7 +24,6 @@ except ImportError as error:  # pragma: no cover - depends on the install
     ) from error
 
 from store.kv import SEPARATOR, SPENT, SPENT_AGAIN, ExpiringStoreError, Redemption, check_ttl
-from store.resp import URL_PARTS, RespClient
 
 # Cluster client errors (no reachable node, a slot nobody serves) are not RedisErrors.
 _FAILURES = (RedisError, RedisClusterException)
@@ -197,8 +195,8 @@ class RedisStore:
 def connect(url: str) -> tuple[Any, tuple[Closer, ...]]:
     """A client for ``url`` and what closes it.
 
-    - ``redis://``, ``rediss://``, ``unix://``: one server (redis-py's own URL format). Without
-      TLS or query options it is ``store.resp``'s pipelined client; otherwise redis-py's.
+    - ``redis://``, ``rediss://``, ``unix://``: one server (redis-py's own URL format, with its
+      query options).
     - ``redis+cluster://[user:password@]host:port[,host:port...]``: Redis Cluster; any reachable
       node is enough to discover the others (``rediss+cluster://`` for TLS).
     - ``redis+sentinel://[user:password@]host:port[,host:port...]/service[/db]``: the master
@@ -211,10 +209,6 @@ def connect(url: str) -> tuple[Any, tuple[Closer, ...]]:
         return _cluster(rest, tls=scheme.startswith("rediss"))
     if scheme in ("redis+sentinel", "rediss+sentinel"):
         return _sentinel(rest, tls=scheme.startswith("rediss"))
-    if scheme in ("redis", "unix") and set(parse_url(url)) <= URL_PARTS:
-        timeouts = (_TIMEOUTS["socket_timeout"], _TIMEOUTS["socket_connect_timeout"])
-        lean = RespClient.from_url(url, *timeouts)
-        return lean, (lean.aclose,)
     client = aioredis.Redis.from_url(url, health_check_interval=30, **_TIMEOUTS)
     return client, (client.aclose,)
 

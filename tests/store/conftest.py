@@ -7,11 +7,9 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from store.kv import ExpiringStore
 from store.memory import MemoryStore
-from store.resp import RespClient
 
 _URL_FIXTURES = {
     "redis": "redis_url",
@@ -25,7 +23,7 @@ async def expiring_store(request: pytest.FixtureRequest) -> AsyncIterator[Expiri
     if request.param == "memory":
         yield MemoryStore()
         return
-    from store.redis_kv import RedisStore
+    from store.redis_kv import RedisStore, connect
 
     prefix = f"yht-test:{secrets.token_hex(6)}:"
     url = request.getfixturevalue(_URL_FIXTURES[request.param])
@@ -33,13 +31,11 @@ async def expiring_store(request: pytest.FixtureRequest) -> AsyncIterator[Expiri
     try:
         yield store
     finally:
-        # The lean single-server client has no SCAN: clean up through redis-py.
-        lean = isinstance(store._redis, RespClient)
-        client = Redis.from_url(url) if lean else store._redis
+        await store.close()
+        client, closers = connect(url)
         # On a cluster scan_iter visits every master; keys are deleted one by one since they
         # live in different slots.
         for key in [key async for key in client.scan_iter(match=prefix + "*")]:
             await client.delete(key)
-        await store.close()
-        if client is not store._redis:
-            await client.aclose()
+        for close in closers:
+            await close()

@@ -8,7 +8,6 @@ from redis.asyncio.cluster import RedisCluster
 
 from store.kv import ExpiringStoreError
 from store.redis_kv import RedisStore, connect
-from store.resp import RespClient
 from tests.support import free_port
 
 
@@ -21,13 +20,14 @@ async def test_the_scheme_picks_the_client() -> None:
     cluster, _ = connect("redis+cluster://user:p%40ss@10.0.0.1:7000,[::1]:7001,node-c")
     sentinel, close = connect("redis+sentinel://10.0.0.1,10.0.0.2:26380/yht/3?sentinel_password=s")
     try:
-        assert isinstance(single, RespClient)
-        assert single._db == 2
+        assert type(single) is Redis
+        assert single.connection_pool.connection_kwargs["db"] == 2
+        assert single.connection_pool.connection_kwargs["socket_timeout"] == 5
         assert type(with_options) is Redis
         assert with_options.connection_pool.connection_kwargs["health_check_interval"] == 7
         assert type(tls) is Redis
-        assert isinstance(unix, RespClient)
-        assert unix._path == "/run/redis.sock"
+        assert type(unix) is Redis
+        assert unix.connection_pool.connection_kwargs["path"] == "/run/redis.sock"
         assert isinstance(cluster, RedisCluster)
         assert [(n.host, n.port) for n in cluster.nodes_manager.startup_nodes.values()] == [
             ("10.0.0.1", 7000),
