@@ -5,7 +5,6 @@ a request id; query strings and bodies are never logged because they carry codes
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import re
@@ -13,6 +12,7 @@ import time
 from typing import Any
 
 import orjson
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
@@ -22,136 +22,63 @@ access_log = logging.getLogger("yihaotong.access")
 _request_ids = random.Random()  # noqa: S311
 
 
-def _encode(entry: dict[str, Any]) -> str:
-    """One line of JSON: UTF-8 as it is, compact; orjson takes a tenth of the CPU of the
-    standard library's encoder for a request's line. A value it cannot encode raises
-    TypeError, as json would."""
+def _line(
+    logger: Any, method_name: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """A standard LogRecord as the line's members: time, level, logger, message, then the
+    ``fields`` given as ``extra={"fields": {...}}`` (a field may be called ``event``)."""
+    record: logging.LogRecord = event_dict["_record"]
+    line: dict[str, Any] = {
+        "time": round(record.created, 3),
+        "level": event_dict.pop("level", record.levelname.lower()),
+        "logger": record.name,
+        "message": event_dict.pop("event"),
+    }
+    fields = getattr(record, "fields", None)
+    if fields:
+        line.update(fields)
+    if record.exc_info and record.exc_info[0] is not None:
+        line["error"] = record.exc_info[0].__name__
+    return {**event_dict, **line}
+
+
+def _json(entry: dict[str, Any], **kwargs: Any) -> str:
+    # UTF-8 as it is, compact; a value JSON cannot hold raises, and logging reports it.
     return orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _entry(
-    created: float, level: int, logger: str, message: str, fields: dict[str, Any] | None
-) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "time": round(created, 3),
-        "level": logging.getLevelName(level).lower(),
-        "logger": logger,
-        "message": message,
-    }
-    if fields:
-        entry.update(fields)
-    return entry
+def json_formatter() -> structlog.stdlib.ProcessorFormatter:
+    """Every record, ours and the libraries', as one JSON object a line (structlog)."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_log_level, _line],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.ExceptionRenderer(),
+            _rename_exception,
+            structlog.processors.JSONRenderer(serializer=_json),
+        ],
+    )
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = _entry(
-            record.created,
-            record.levelno,
-            record.name,
-            record.getMessage(),
-            getattr(record, "fields", None),
-        )
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["error"] = record.exc_info[0].__name__
-            entry["traceback"] = self.formatException(record.exc_info)
-        return _encode(entry)
-
-
-class JsonLinesHandler(logging.StreamHandler):
-    """The handler ``configure_logging`` installs. It can also write a line without a
-    LogRecord (``log_line``): in a serving process the logging module's machinery around a
-    line (the record, the logger and handler walks, the lock) costs more than the line.
-    Such lines written on an event loop are gathered, then encoded and written together when
-    the loop has run what was ready (one system call for all the requests answered meanwhile,
-    and the encoder's code stays warm); a record logged the usual way, a flush and close write
-    them first, so the order holds."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFormatter(JsonFormatter())
-        self._pending: list[dict[str, Any]] = []
-
-    def write_entry(self, level: int, logger: str, message: str, fields: dict[str, Any]) -> None:
-        entry = _entry(time.time(), level, logger, message, fields)
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        with self.lock:  # type: ignore[union-attr]
-            self._pending.append(entry)
-            if loop is None:
-                self.flush()
-            elif len(self._pending) == 1:
-                loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            if self._pending:
-                entries, self._pending = self._pending, []
-                lines = []
-                for entry in entries:
-                    try:
-                        lines.append(_encode(entry))
-                    except (TypeError, ValueError):  # a field JSON cannot hold: that line only
-                        self.handleError(logging.makeLogRecord({"msg": entry["message"]}))
-                try:
-                    if lines:
-                        self.stream.write(self.terminator.join(lines) + self.terminator)
-                except Exception:
-                    self.handleError(logging.makeLogRecord({"msg": f"{len(lines)} lines"}))
-            super().flush()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self._pending:
-            self.flush()
-        super().emit(record)
-
-
-def _sole_handler(logger: logging.Logger) -> JsonLinesHandler | None:
-    """The one handler a line of ``logger`` would reach, when that is our own handler without
-    filters and the logger has none either; None for any other set-up (an operator's logging
-    configuration, a test's capture), which then gets its records the usual way."""
-    if logger.disabled or logger.filters:
-        return None
-    found: JsonLinesHandler | None = None
-    current: logging.Logger | None = logger
-    while current is not None:
-        for handler in current.handlers:
-            if found is not None or type(handler) is not JsonLinesHandler or handler.filters:
-                return None
-            found = handler
-        if not current.propagate:
-            break
-        current = current.parent
-    return found
+def _rename_exception(
+    logger: Any, method_name: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    if "exception" in event_dict:
+        event_dict["traceback"] = event_dict.pop("exception")
+    return event_dict
 
 
 def log_line(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
-    """``logger.log(level, message, extra={"fields": fields})``: the same line, written
-    directly when it could only end in our own handler (for the lines of every request)."""
-    if not logger.isEnabledFor(level):
-        return
-    handler = _sole_handler(logger)
-    if handler is None or level < handler.level:
-        logger.log(level, message, extra={"fields": fields})
-    else:
-        handler.write_entry(level, logger.name, message, fields)
+    """A line with its own members (``fields``), e.g. an audit entry or a request."""
+    logger.log(level, message, extra={"fields": fields})
 
 
 def configure_logging(level: str) -> None:
-    handler = JsonLinesHandler()
+    handler = logging.StreamHandler()
+    handler.setFormatter(json_formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # What the formatter never writes is not gathered for every record either (the logging
-    # HOWTO's "Optimization"): the caller's frame (a walk up the stack), thread, process and
-    # task names; a fifth of a record's cost. (The lines of every request skip records.)
-    logging._srcfile = None  # type: ignore[attr-defined]
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    logging.logAsyncioTasks = False  # Python 3.12+; unused before
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
