@@ -148,21 +148,14 @@ DIRECT_ROUTES: dict[tuple[str, str], Endpoint] = {
 
 
 class Gateway(Starlette):
-    """Starlette, with two shortcuts for the busiest requests: the public documents (discovery,
-    JWKS) are answered before routing and middleware, and the OAuth API endpoints are called
+    """Starlette, with one shortcut for the busiest requests: the OAuth API endpoints are called
     directly (``DIRECT_ROUTES``), with what the middleware and router would give them: the
-    request id, the security headers, the exception handlers and the access line. Each layer
-    the shortcut skips costs CPU on every token request. Everything else, other methods on
-    those paths (405) and a proxy's root path included, takes the usual way."""
+    request id, the security headers, the exception handlers and the access line (a test fails
+    when a middleware is added that they would skip). Everything else takes the usual way."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             method, path = scope["method"], scope["path"]
-            if method in ("GET", "HEAD"):
-                document = discovery.public_document(self.state, path)
-                if document is not None:
-                    await document.send(scope, send)
-                    return
             endpoint = DIRECT_ROUTES.get((method, path))
             if endpoint is not None:
                 await self._call_directly(endpoint, scope, receive, send)
@@ -185,11 +178,6 @@ class Gateway(Starlette):
             await response(scope, receive, send)
         finally:
             log_request(scope, request_id, response.status_code, started)
-
-    def public_document(self, path: str) -> discovery.PublicDocument | None:
-        """The public document served at ``path``, or None: asked by the HTTP protocol, which
-        answers these itself (``gateway/protocol.py``)."""
-        return discovery.public_document(self.state, path)
 
     @staticmethod
     def _handler_for(error: Exception) -> ErrorHandler:

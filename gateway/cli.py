@@ -150,7 +150,6 @@ def serve(
     import uvicorn
 
     from gateway.logs import configure_logging
-    from gateway.protocol import GatewayProtocol
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -171,7 +170,6 @@ def serve(
     uvicorn.run(
         "gateway.app:create_app_from_environment",
         factory=True,
-        http=GatewayProtocol,
         host=host,
         port=port,
         workers=workers,

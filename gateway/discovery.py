@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from typing import Any
 
-from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Scope, Send
 
 from gateway.claims import STANDARD_SCOPES, SUPPORTED_CLAIMS
-from gateway.logs import SECURITY_HEADERS, log_request, request_id_for
 from gateway.services import Services
 from gateway.settings import Settings
 
@@ -91,8 +87,8 @@ def metadata_bytes(settings: Settings) -> bytes:
 
 
 class PublicDocument:
-    """A public JSON document with an ETag (a matching If-None-Match gets 304), answered straight
-    from the ASGI scope: status line and headers are built once per document version."""
+    """A public JSON document built once per version, with an ETag (a matching If-None-Match
+    gets 304) and the headers every answer of it carries."""
 
     def __init__(self, body: bytes, max_age: int) -> None:
         self.body = body
@@ -107,54 +103,15 @@ class PublicDocument:
             (b"content-type", b"application/json"),
             *self._common,
         ]
-        # Before routing, the answer carries what the request-log middleware would add.
-        self._fast_ok = [*self._ok, *SECURITY_HEADERS]
-        self._fast_not_modified = [*self._common, *SECURITY_HEADERS]
-        # The same, as HTTP/1.1 header lines, for the HTTP protocol's own answer (protocol.py).
-        self._lines_ok = _header_lines(self._fast_ok)
-        self._lines_not_modified = _header_lines(self._fast_not_modified)
-
-    def _answer(self, if_none_match: str) -> tuple[int, bytes]:
-        return (304, b"") if self.etag in if_none_match else (200, self.body)
-
-    async def send(self, scope: Scope, send: Send) -> None:
-        """The answer before routing and middleware: headers, request id and access line."""
-        started = time.perf_counter()
-        request_id = request_id_for(scope)
-        status, body = self._answer(header_value(scope, b"if-none-match"))
-        headers = self._fast_ok if status == 200 else self._fast_not_modified
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*headers, (b"x-request-id", request_id.encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-        log_request(scope, request_id, status, started)
-
-    def header_lines(self, if_none_match: str) -> tuple[int, bytes, bytes]:
-        """Status, header lines and body for an answer written straight to the connection."""
-        status, body = self._answer(if_none_match)
-        return status, self._lines_ok if status == 200 else self._lines_not_modified, body
 
     def response(self, request: Request) -> Response:
-        """The routed answer (the middleware adds the rest)."""
-        status, body = self._answer(request.headers.get("if-none-match", ""))
-        response = Response(body, status_code=status)
-        response.raw_headers = list(self._ok if status == 200 else self._common)
+        if self.etag in request.headers.get("if-none-match", ""):
+            response = Response(status_code=304)
+            response.raw_headers = list(self._common)
+        else:
+            response = Response(self.body)
+            response.raw_headers = list(self._ok)
         return response
-
-
-def _header_lines(headers: list[tuple[bytes, bytes]]) -> bytes:
-    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
-
-
-def header_value(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return ""
 
 
 _jwks: dict[int, PublicDocument] = {}
@@ -169,18 +126,7 @@ def _jwks_document(services: Services) -> PublicDocument:
     return cached
 
 
-def public_document(state: State, path: str) -> PublicDocument | None:
-    """The document served at ``path``, or None (another path, or the app not started yet)."""
-    if path == JWKS_PATH:
-        services = getattr(state, "services", None)
-        return _jwks_document(services) if services is not None else None
-    if path in (DISCOVERY_PATH, OAUTH_METADATA_PATH):
-        return getattr(state, "metadata_document", None)
-    return None
-
-
 async def discovery_endpoint(request: Request) -> Response:
-    """Routed: reached only when the fast path is not (a root path set by a proxy, say)."""
     return request.app.state.metadata_document.response(request)
 
 

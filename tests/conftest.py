@@ -20,7 +20,6 @@ import pytest
 import uvicorn
 
 from gateway.app import create_app
-from gateway.protocol import GatewayProtocol
 from gateway.settings import Settings
 from store.clock import FakeClock
 from store.database import Database, normalize_url
@@ -201,12 +200,11 @@ class LiveServer:
 
 class _ThreadedServer:
     def __init__(self, app: object, port: int, **options: Any) -> None:
-        # With the HTTP protocol ``yihaotong serve`` runs; ``options``: more uvicorn settings.
+        # ``options``: more uvicorn settings.
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
             port=port,
-            http=GatewayProtocol,
             log_config=None,
             lifespan="on",
             **options,

@@ -8,6 +8,8 @@ import logging
 import httpx
 import pytest
 
+from gateway.app import DIRECT_ROUTES, create_app
+from gateway.logs import RequestLogMiddleware
 from tests.gateway.helpers import service_client
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -109,3 +111,13 @@ async def test_direct_route_failure_is_a_json_500_with_its_log(
         line.get("request_id") == "trace-direct-500" and line.get("status") == 500
         for line in access
     )
+
+
+def test_the_direct_routes_skip_no_middleware_they_do_not_reproduce(settings_for) -> None:
+    """``Gateway._call_directly`` does by hand what RequestLogMiddleware does (request id,
+    security headers, access line). A middleware added to the app would be skipped silently
+    by the direct routes: it must be reproduced there too, and then listed here."""
+    app = create_app(settings_for())
+    reproduced = {RequestLogMiddleware}
+    assert DIRECT_ROUTES, "no direct routes: this test and the shortcut can go"
+    assert {middleware.cls for middleware in app.user_middleware} == reproduced

@@ -71,8 +71,8 @@ async def test_jwks_is_cacheable_and_public_only(live_server) -> None:
 
 
 async def test_public_documents_answer_like_every_other_path(live_server, caplog) -> None:
-    """Discovery and JWKS are answered before routing; they keep the common headers, the
-    access line, HEAD, and a 405 for methods they do not take."""
+    """Discovery and JWKS have the common headers, the access line, HEAD, and a 405 for the
+    methods they do not take."""
     caplog.set_level(logging.INFO, logger="yihaotong.access")
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         kept = await http.get(
@@ -101,8 +101,8 @@ async def test_public_documents_answer_like_every_other_path(live_server, caplog
 
 
 async def test_public_documents_behind_a_root_path_take_the_routed_way(live_server) -> None:
-    """Behind a proxy that sets a root path the fast path does not match; the routes answer
-    the same documents, with the middleware's headers added once."""
+    """Behind a proxy that sets a root path the same documents are answered, with the
+    middleware's headers added once."""
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         direct = await http.get("/.well-known/jwks.json")
     transport = httpx.ASGITransport(app=live_server.app, root_path="/sso")
