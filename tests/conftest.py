@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -20,12 +21,18 @@ import pytest
 import uvicorn
 
 from gateway.app import create_app
+from gateway.services import initialize
 from gateway.settings import Settings
 from store.clock import FakeClock
 from store.database import Database, normalize_url
 from store.kv import ExpiringStore
 from store.memory import MemoryStore
 from store.migrate import upgrade
+
+# Cheap argon2id for every server and command the tests start (subprocesses inherit it);
+# tests/gateway/test_accounts_and_settings.py checks the production cost is the default.
+os.environ.setdefault("YIHAOTONG_ARGON2_MEMORY_KIB", "1024")
+os.environ.setdefault("YIHAOTONG_ARGON2_TIME_COST", "1")
 
 TEST_DATABASE_URL = os.environ.get("YIHAOTONG_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("YIHAOTONG_TEST_REDIS_URL")
@@ -75,6 +82,58 @@ def postgres_url() -> Iterator[str]:
         yield _database_in(admin_url, name)
     finally:
         admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _initialize_in_thread(settings: Settings) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, initialize(settings)).result()
+
+
+@pytest.fixture(scope="session")
+def initialized_embedded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory after ``yihaotong init`` on the embedded default (schema, master key,
+    signing keys), made once: each test starts from a copy instead of doing it all again."""
+    data_dir = tmp_path_factory.mktemp("initialized") / "var"
+    _initialize_in_thread(Settings(data_dir=data_dir, log_level="WARNING"))
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def initialized_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A PostgreSQL database after ``yihaotong init`` and the master key its signing keys are
+    sealed with, made once; each test's database is a copy (CREATE DATABASE ... TEMPLATE)."""
+    admin_url = need(TEST_DATABASE_URL, "YIHAOTONG_TEST_DATABASE_URL")
+    name = f"yht_template_{secrets.token_hex(6)}"
+    admin_sql(f'CREATE DATABASE "{name}"')
+    data_dir = tmp_path_factory.mktemp("initialized-postgres") / "var"
+    try:
+        settings = Settings(
+            data_dir=data_dir, database_url=_database_in(admin_url, name), log_level="WARNING"
+        )
+        _initialize_in_thread(settings)
+        yield name, data_dir
+    finally:
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def initialized_postgres_url(initialized_postgres: tuple[str, Path]) -> Iterator[str]:
+    """This test's copy of the initialized database (one per test, however often asked)."""
+    template, _ = initialized_postgres
+    admin_url = need(TEST_DATABASE_URL, "YIHAOTONG_TEST_DATABASE_URL")
+    name = f"yht_test_{secrets.token_hex(6)}"
+    admin_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _database_in(admin_url, name)
+    finally:
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _copy_master_key(source_dir: Path, data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    target = data_dir / "master.key"
+    shutil.copyfile(source_dir / "master.key", target)
+    target.chmod(0o600)
 
 
 @pytest.fixture
@@ -170,11 +229,23 @@ def settings_for(tmp_path: Path, request: pytest.FixtureRequest):
     """Build Settings on a fresh data directory for the given backend."""
 
     def build(backend: str = "embedded", **overrides: object) -> Settings:
-        values: dict[str, object] = {"data_dir": tmp_path / "var", "log_level": "WARNING"}
+        data_dir = tmp_path / "var"
+        values: dict[str, object] = {"data_dir": data_dir, "log_level": "WARNING"}
+        # Unless the test chooses its own storage, it starts from an initialized copy.
+        seeded = not {"data_dir", "database_url", "master_key_file"} & set(overrides)
         if backend == "services":
-            values["database_url"] = request.getfixturevalue("postgres_url")
+            if seeded:
+                values["database_url"] = request.getfixturevalue("initialized_postgres_url")
+                if not data_dir.exists():
+                    _, template_dir = request.getfixturevalue("initialized_postgres")
+                    _copy_master_key(template_dir, data_dir)
+            else:
+                values["database_url"] = request.getfixturevalue("postgres_url")
             values["redis_url"] = request.getfixturevalue("redis_url")
             values["redis_prefix"] = f"yht-test:{secrets.token_hex(6)}:"
+        elif seeded and not data_dir.exists():
+            shutil.copytree(request.getfixturevalue("initialized_embedded"), data_dir)
+            (data_dir / "master.key").chmod(0o600)
         values.update(overrides)
         return Settings(**values)
 

@@ -23,6 +23,21 @@ async def test_password_hashes_are_argon2id_with_the_configured_cost(database, c
     assert "a long passphrase" not in account.password_hash
 
 
+async def test_the_production_cost_is_the_default(database, clock, monkeypatch) -> None:
+    """OWASP's argon2id parameters unless configured (the tests' own servers run cheaper)."""
+    monkeypatch.delenv("YIHAOTONG_ARGON2_MEMORY_KIB", raising=False)
+    monkeypatch.delenv("YIHAOTONG_ARGON2_TIME_COST", raising=False)
+    settings = Settings()
+    passwords = Passwords(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+    )
+    service = AccountService(AccountStore(database), passwords, clock)
+    account = await service.create_local(username="li", password="a long passphrase")
+    assert account.password_hash is not None
+    assert account.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert await service.authenticate("li", "a long passphrase") is not None
+
+
 async def test_authenticate_checks_the_password(database, clock) -> None:
     service = AccountService(AccountStore(database), Passwords(**FAST), clock)
     await service.create_local(username="li", password="a long passphrase")
