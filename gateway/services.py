@@ -154,7 +154,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     expiring = open_expiring_store(settings, clock)
     sessions = SessionService(expiring, settings, clock)
     provider_store = ProviderStore(database)
-    audit = AuditLog(database, clock)
+    audit = AuditLog(database, clock, settings.data_dir / "audit-spool")
     federation = FederationService(
         IdentityStore(database), AccountStore(database), PiiVault(master_key), clock, audit
     )
