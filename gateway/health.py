@@ -53,7 +53,7 @@ async def readyz(request: Request) -> JSONResponse:
     )
     backlog = services.audit.backlog()
     checks = {"database": database, "expiring_store": store, "audit": _audit_check(backlog)}
-    ready = all(not value.startswith("unavailable") for value in checks.values())
+    ready = all(value == "ok" or value.startswith("degraded") for value in checks.values())
     degraded = any(value != "ok" for value in checks.values())
     status = "unavailable" if not ready else "degraded" if degraded else "ready"
     spool = {"entries": backlog["entries"], "oldest_age_s": backlog["oldest_age_s"]}

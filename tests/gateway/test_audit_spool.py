@@ -226,3 +226,23 @@ async def test_a_segment_replayed_after_its_batch_was_written_adds_nothing(
         assert list(tmp_path.glob("seg-*.jsonl")) == []
     finally:
         await audit.close()
+
+
+async def test_no_token_is_answered_when_its_entry_cannot_be_kept(settings_for) -> None:
+    """The spool cannot be written (here its directory is a file; a full or read-only disk
+    alike): the token request gets a 503 to retry, and the instance is not ready."""
+    with running_gateway(settings_for) as live:
+        registered = await service_client(live.settings)
+        (live.settings.data_dir / "audit-spool").write_text("not a directory")
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            refused = await http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(registered.client.client_id, registered.client_secret),
+            )
+            ready = await http.get("/readyz")
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"] == "temporarily_unavailable"
+    assert "access_token" not in refused.text
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["audit"].startswith("unavailable: audit spool not writable")
