@@ -23,7 +23,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from gateway.audit_spool import AuditUnavailable, Spool
+from gateway.audit_spool import AuditUnavailable, Segment, Spool
 from gateway.logs import log_line
 from policies.identifiers import mask, mask_phone
 from store import audit as audit_store
@@ -165,14 +165,15 @@ class AuditLog:
             if segment is not None:
                 self._spool.drop(segment)
             return
+        # The segment is made durable beside the batch's write, not before it.
+        synced = None if segment is None else asyncio.ensure_future(_sync(segment))
         try:
-            if segment is not None:
-                await asyncio.to_thread(self._spool.sync, segment)
             refused = await self._write(batch, tries=1 if self._closing else _TRIES)
         except BaseException as error:
             # Cancelled (shutdown), or the database failed every try: the batch's segment is
             # left for a replay; the entries it took meanwhile are skipped then.
             if segment is not None:
+                await _finished(synced)
                 self._spool.release(segment)
                 self._left(segment.entries, segment.oldest)
             if not isinstance(error, Exception):
@@ -182,6 +183,7 @@ class AuditLog:
                 extra={"fields": {"entries": len(batch), "error": type(error).__name__}},
             )
             return
+        await _finished(synced)
         if refused:
             self._spool.keep([_entry(event) for event in refused])
             self._left(len(refused), min(event.at for event in refused))
@@ -325,6 +327,18 @@ class AuditLog:
         await self.flush()  # what was queued is part of the answer
         async with self._db.sessions() as session:
             return await audit_store.query(session, **filters)
+
+
+async def _sync(segment: Segment) -> None:
+    with contextlib.suppress(OSError):  # the database write decides; a release syncs again
+        await asyncio.to_thread(Spool.sync, segment)
+
+
+async def _finished(synced: asyncio.Future[None] | None) -> None:
+    """Wait for the fsync in its thread, even when cancelled: its descriptor is closed next."""
+    while synced is not None and not synced.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(synced)
 
 
 _FIELDS = tuple(field.name for field in fields(AuditEvent) if field.name != "id")
