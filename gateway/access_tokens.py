@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc.errors import JoseError
 
-from gateway.revocations import ended_key, revoked_key
+from gateway.revocations import ended_key, marks_found, revoked_key
 from gateway.services import Services
 from gateway.tokens_in import verify_own_jwt
 
@@ -104,7 +104,7 @@ async def active_access_token(services: Services, token: str) -> dict[str, Any] 
     sid = claims.get("sid")
     # Revoked by its jti, or its SSO session ended: both looked up in one round trip.
     keys = [revoked_key(jti), *([ended_key(sid)] if isinstance(sid, str) else [])]
-    if any(found is not None for found in await services.expiring.get_many(*keys)):
+    if any(found is not None for found in await marks_found(services, *keys)):
         return None
     return claims
 
@@ -113,7 +113,7 @@ async def _active_opaque(
     services: Services, token: str, jti: str, sid: str | None
 ) -> dict[str, Any] | None:
     keys = [opaque_key(jti), revoked_key(jti), *([ended_key(sid)] if sid else [])]
-    record, *marks = await services.expiring.get_many(*keys)
+    record, *marks = await marks_found(services, *keys)
     if record is None or any(mark is not None for mark in marks):
         return None
     claims = _unseal(token, jti, record)

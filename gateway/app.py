@@ -33,6 +33,7 @@ from gateway import (
     userinfo,
 )
 from gateway import admin as admin_api
+from gateway.audit_spool import AuditUnavailable
 from gateway.backchannel import BackchannelNotifier
 from gateway.logs import (
     SECURITY_HEADERS,
@@ -110,6 +111,11 @@ async def _expiring_store_error(request: Request, exc: Exception) -> Response:
     return _unavailable(request, f"expiring store unavailable: {exc}")
 
 
+async def _audit_unavailable(request: Request, exc: Exception) -> Response:
+    # The audit entry could not be kept (the local spool is not writable): nothing is answered.
+    return _unavailable(request, f"audit unavailable: {exc}")
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.error(
         "unhandled error",
@@ -134,6 +140,7 @@ ERROR_HANDLERS: dict[type[Exception], ErrorHandler] = {
     DatabaseDriverError: _database_error,
     DatabaseBusy: _database_busy,
     ExpiringStoreError: _expiring_store_error,
+    AuditUnavailable: _audit_unavailable,
     Exception: _server_error,
 }
 
@@ -210,6 +217,7 @@ def create_app(
         app.state.token_url = settings.issuer + discovery.TOKEN_PATH
         app.state.authorize_url = settings.issuer + authorize.AUTHORIZE_PATH
         app.state.backchannel = BackchannelNotifier(services)
+        services.audit.start()  # replays what a process before this one left in the spool
         refresher = asyncio.create_task(_keep_key_ring_fresh(services))
         if freeze_after_start:
             # What start-up built lives as long as the process: out of the cyclic collector's

@@ -21,6 +21,7 @@ from gateway.federation import FederationService
 from gateway.otp import OtpService
 from gateway.passwords import Passwords
 from gateway.pii import PiiVault
+from gateway.revocations import Revocations
 from gateway.sessions import SessionService
 from gateway.settings import Settings
 from keys.master import MasterKey, MasterKeyError, create_master_key_file
@@ -38,6 +39,7 @@ from store.otp import OtpStore
 from store.providers import ProviderStore
 from store.records import Account
 from store.refresh_tokens import RefreshTokenStore
+from store.revocations import RevocationStore
 from store.signing_keys import SigningKeyStore
 from store.subjects import SubjectStore
 
@@ -66,6 +68,7 @@ class Services:
     access: AccessService
     delegations: DelegationService
     otp: OtpService
+    revocations: Revocations
 
     async def close(self) -> None:
         await self.accounts.close()
@@ -151,7 +154,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     expiring = open_expiring_store(settings, clock)
     sessions = SessionService(expiring, settings, clock)
     provider_store = ProviderStore(database)
-    audit = AuditLog(database, clock)
+    audit = AuditLog(database, clock, settings.data_dir / "audit-spool")
     federation = FederationService(
         IdentityStore(database), AccountStore(database), PiiVault(master_key), clock, audit
     )
@@ -193,4 +196,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         access=AccessService(database, departments, otp, clock, settings.client_cache_seconds),
         delegations=DelegationService(database, audit, clock, AccountStore(database)),
         otp=otp,
+        revocations=Revocations(
+            RevocationStore(database), expiring, clock, settings.access_token_ttl + 60
+        ),
     )

@@ -1,12 +1,15 @@
 """The append-only audit log: written inside the caller's transaction (so an admin change
-without its entry cannot commit), read with filters and a cursor."""
+without its entry cannot commit), read with filters and a cursor. Entries with an ``entry_id``
+(batched ones, which a replay of the local spool may write again) are written once: a second
+insert of the same id does nothing."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.database import Database
@@ -25,6 +28,7 @@ _COLUMNS = (
     "check",
     "details",
     "at",
+    "entry_id",
 )
 
 
@@ -34,16 +38,20 @@ def _record(row: AuditEventRow) -> AuditEvent:
 
 async def append(session: AsyncSession, *events: AuditEvent) -> None:
     # One executemany INSERT, without the ORM's unit of work: batches of issued tokens are big.
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(AuditEventRow).on_conflict_do_nothing(index_elements=["entry_id"])
     await session.execute(
-        insert(AuditEventRow),
-        [{name: getattr(event, name) for name in _COLUMNS} for event in events],
+        statement, [{name: getattr(event, name) for name in _COLUMNS} for event in events]
     )
 
 
 # For PostgreSQL's driver (store/hot.py); "check" is a reserved word, so every name is quoted.
 _QUOTED = ", ".join(f'"{name}"' for name in _COLUMNS)
 _PLACES = ", ".join(f"${n}" for n in range(1, len(_COLUMNS) + 1))
-_HOT_INSERT = f"INSERT INTO audit_events ({_QUOTED}) VALUES ({_PLACES})"  # noqa: S608 - names
+_HOT_INSERT = (
+    f"INSERT INTO audit_events ({_QUOTED}) VALUES ({_PLACES})"  # noqa: S608 - names
+    " ON CONFLICT (entry_id) DO NOTHING"
+)
 
 
 def _hot_row(event: AuditEvent) -> list[Any]:

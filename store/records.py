@@ -181,3 +181,4 @@ class AuditEvent:
     details: dict[str, Any] = field(default_factory=dict, hash=False)
     at: float = 0.0
     id: int | None = None
+    entry_id: str | None = None  # stable across replays of the local spool

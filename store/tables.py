@@ -330,6 +330,19 @@ class AuditEventRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     check: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Set on entries written in batches: a replay of the local spool skips the ones already in.
+    entry_id: Mapped[str | None] = mapped_column(String(32), index=True, unique=True)
+
+
+class RevocationRow(Base):
+    """Revoked access tokens (``kind`` "jti") and ended SSO sessions ("sid") until the tokens they
+    stop would have expired anyway: the durable copy of the expiring store's marks."""
+
+    __tablename__ = "revocations"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(EpochTime, index=True)
 
 
 class AccountOtpRow(Base):

@@ -128,7 +128,8 @@ async def test_health_and_readiness(live_server) -> None:
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "checks": {"database": "ok", "expiring_store": "ok"},
+        "checks": {"database": "ok", "expiring_store": "ok", "audit": "ok"},
+        "audit_spool": {"entries": 0, "oldest_age_s": None},
     }
 
 

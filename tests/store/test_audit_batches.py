@@ -15,10 +15,12 @@ from store.migrate import upgrade
 from store.records import AuditEvent
 
 
-async def test_an_entry_the_database_refuses_is_dropped_alone(postgres_url: str, caplog) -> None:
+async def test_an_entry_the_database_refuses_is_kept_alone(
+    postgres_url: str, caplog, tmp_path
+) -> None:
     database = Database(postgres_url)
     await upgrade(database)
-    audit = AuditLog(database, SystemClock())
+    audit = AuditLog(database, SystemClock(), tmp_path)
     try:
         # PostgreSQL refuses an event name longer than its column (64); SQLite would take it.
         for name in ("token.issued", "x" * 100, "token.revoked"):
@@ -29,6 +31,10 @@ async def test_an_entry_the_database_refuses_is_dropped_alone(postgres_url: str,
         assert sorted(event.event for event in written) == ["token.issued", "token.revoked"]
         refused = [r for r in caplog.records if "refused" in r.getMessage()]
         assert len(refused) == 1 and refused[0].fields["event"] == "x" * 64
+        # Not lost: it waits in the local spool, alone, for a database that takes it.
+        assert audit.backlog()["entries"] == 1
+        kept = b"".join(path.read_bytes() for path in tmp_path.glob("seg-*.jsonl"))
+        assert kept.count(b"\n") == 1 and b"x" * 100 in kept
         audit.queue(AuditEvent("token.issued", actor="later"))
         await audit.flush()  # the next batch is not held back
         assert len(await audit.query()) == 3
@@ -45,12 +51,12 @@ async def _backends_waiting_to_insert(connection: asyncpg.Connection) -> list[in
     return [row["pid"] for row in rows]
 
 
-async def test_closing_lets_the_batch_in_flight_finish(postgres_url: str) -> None:
+async def test_closing_lets_the_batch_in_flight_finish(postgres_url: str, tmp_path) -> None:
     """Closed while a batch's INSERT waits in the database, the log waits for it rather than
     cancelling it (which would drop its connection and could write a committed batch twice)."""
     database = Database(postgres_url)
     await upgrade(database)
-    audit = AuditLog(database, SystemClock())
+    audit = AuditLog(database, SystemClock(), tmp_path)
     blocker = await asyncpg.connect(
         make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
     )
