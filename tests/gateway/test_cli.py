@@ -105,7 +105,8 @@ def test_init_creates_data_dir_and_a_private_master_key(process, cli) -> None:
     assert all(k["alg"] == "RS256" and k["published"] for k in keys)
 
 
-def test_users_create(cli) -> None:
+def test_users_create(tmp_path: Path, database_url: str) -> None:
+    cli = in_process(tmp_path / "var", YIHAOTONG_DATABASE_URL=database_url)
     account = ok_json(
         cli(
             "users", "create", "--username", "Alice", "--name", "张三",
