@@ -51,6 +51,27 @@ class AccountService:
         phone: str | None = None,
         email: str | None = None,
     ) -> Account:
+        account = await self.new_local(
+            username=username, password=password, name=name, phone=phone, email=email
+        )
+        try:
+            created = await self._store.create(account)
+        except Conflict as error:
+            raise AlreadyExists(f"the username {account.username!r} is taken") from error
+        await self.announce(created)
+        return created
+
+    async def new_local(
+        self,
+        *,
+        username: str,
+        password: str,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+    ) -> Account:
+        """A checked local account with its password hashed, not stored yet (the admin service
+        stores it in the transaction that audits it)."""
         username = canonical_username(username)
         if problem := username_problem(username):
             raise InvalidInput("username", problem)
@@ -69,7 +90,7 @@ class AccountService:
                 raise InvalidInput("email", problem)
             email = email.lower()
         now = self._clock.now()
-        account = Account(
+        return Account(
             id=str(uuid.uuid4()),
             username=username,
             name=name.strip() if name else None,
@@ -79,13 +100,11 @@ class AccountService:
             created_at=now,
             updated_at=now,
         )
-        try:
-            created = await self._store.create(account)
-        except Conflict as error:
-            raise AlreadyExists(f"the username {username!r} is taken") from error
+
+    async def announce(self, account: Account) -> None:
+        """What follows a new account once it is stored (its identifiers are indexed)."""
         if self._on_created is not None:
-            await self._on_created(created)
-        return created
+            await self._on_created(account)
 
     async def adopt_password(self, account_id: str, new_hash: str) -> bool:
         """Give an account without a password this (migrated) hash; never replaces one."""

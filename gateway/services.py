@@ -145,9 +145,13 @@ async def require_initialized(settings: Settings) -> None:
 async def open_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     database = Database(settings.resolved_database_url, settings.database_pool_size)
-    master_key = MasterKey.from_file(settings.resolved_master_key_file)
-    keys = _key_ring(settings, database, clock, master_key)
-    await keys.reload()
+    try:
+        master_key = MasterKey.from_file(settings.resolved_master_key_file)
+        keys = _key_ring(settings, database, clock, master_key)
+        await keys.reload()
+    except BaseException:
+        await database.close()  # a master key that does not open the keys leaves nothing open
+        raise
     passwords = Passwords(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )

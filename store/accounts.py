@@ -85,6 +85,18 @@ async def get_account(session: AsyncSession, account_id: str) -> Account | None:
     return None if row is None else _record(row)
 
 
+async def insert_account(session: AsyncSession, account: Account) -> Account:
+    taken = select(AccountRow.id).where(AccountRow.username == account.username)
+    if (await session.execute(taken)).first() is not None:
+        raise Conflict(f"the username {account.username!r} is taken")
+    session.add(AccountRow(**asdict(account)))
+    try:
+        await session.flush()
+    except IntegrityError as error:  # taken at the same moment
+        raise Conflict(f"the username {account.username!r} is taken") from error
+    return account
+
+
 async def list_accounts(
     session: AsyncSession,
     paths: Sequence[str] | None,

@@ -24,14 +24,19 @@ _HIDDEN = frozenset({"secret_digest", "password_hash", "last_attributes"})
 @dataclass(frozen=True)
 class Actor:
     """Who changes something: an account through the API (with the token's client and the
-    request, for ip and request id), or the command line."""
+    request, for ip and request id), or the operator of the machine through the command line
+    (``via`` "cli", recorded in the entry's details)."""
 
     id: str
     client_id: str | None = None
     request: Request | None = None
+    via: str | None = None
+
+    def stamped(self, details: dict[str, Any]) -> dict[str, Any]:
+        return details if self.via is None else {**details, "via": self.via}
 
 
-CLI = Actor("cli")
+CLI = Actor("cli", via="cli")
 
 
 def snapshot(record: Any) -> dict[str, Any] | None:
@@ -92,7 +97,7 @@ async def change(
                     actor=actor.id,
                     target=current.target,
                     client_id=actor.client_id,
-                    details=current.details(),
+                    details=actor.stamped(current.details()),
                 ),
                 session=session,
                 request=actor.request,
@@ -112,7 +117,7 @@ async def record_after(
             actor=actor.id,
             target=target,
             client_id=actor.client_id,
-            details=details,
+            details=actor.stamped(details),
         ),
         request=actor.request,
     )

@@ -4,6 +4,7 @@ department, clearing a lockout, removing a linked department login, ending their
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from gateway.admin.changes import Actor, change, record_after
@@ -41,6 +42,25 @@ async def list_accounts(
 async def get_account(services: Services, reach: Reach, account_id: str) -> Account:
     async with services.database.sessions() as session:
         return await visible_account(session, reach, account_id)
+
+
+async def create_account(
+    services: Services,
+    actor: Actor,
+    reach: Reach,
+    values: dict[str, Any],
+    password: str,
+    department_id: str | None = None,
+) -> Account:
+    """A local account (``values``: username, name, phone, email), checked as sign-up checks
+    it, stored in the transaction that audits it."""
+    account = await services.accounts.new_local(password=password, **values)
+    async with change(services, actor, "admin.account.created", account.id) as c:
+        await target_department(c.session, reach, department_id, "department_id")
+        account = replace(account, department_id=department_id)
+        c.after = await account_store.insert_account(c.session, account)
+    await services.accounts.announce(account)
+    return account
 
 
 async def end_sessions(services: Services, account_id: str, ender: SessionEnder) -> int:

@@ -1,0 +1,135 @@
+"""``clients``: OAuth / OpenID Connect clients, registered through the admin service with
+the admin API's checks, audited, and printed as the API's client document."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from gateway.admin import apps
+from gateway.admin.api_apps import client_out
+from gateway.admin.models import ClientCreate, ClientCreated, ClientOut
+from gateway.cli.common import (
+    EVERYWHERE,
+    JsonFlag,
+    checked,
+    documents,
+    emit,
+    load_settings,
+    operator,
+    with_services,
+)
+from gateway.services import Services
+from store.records import Client
+
+group = typer.Typer(help="OAuth / OpenID Connect clients (department apps).", no_args_is_help=True)
+
+
+@group.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="Name shown to users.")],
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option("--redirect-uri", help="Redirect URI (repeatable).")
+    ] = None,
+    post_logout_redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option("--post-logout-redirect-uri", help="Post-logout redirect URI (repeatable)."),
+    ] = None,
+    backchannel_logout_uri: Annotated[
+        str | None, typer.Option(help="Back-channel logout URI.")
+    ] = None,
+    frontchannel_logout_uri: Annotated[
+        str | None, typer.Option(help="Front-channel logout URI (loaded in an iframe).")
+    ] = None,
+    subject_type: Annotated[
+        str | None,
+        typer.Option(help="public (the default), or pairwise: a different `sub` per sector."),
+    ] = None,
+    sector_identifier: Annotated[
+        str | None, typer.Option(help="Sector for pairwise subjects (default: redirect host).")
+    ] = None,
+    grant_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grant-type",
+            help="authorization_code, refresh_token, client_credentials (repeatable; "
+            "default authorization_code + refresh_token).",
+        ),
+    ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="No secret: 'none' auth + PKCE.")
+    ] = False,
+    require_consent: Annotated[
+        bool, typer.Option("--require-consent", help="Ask users to consent.")
+    ] = False,
+    token_endpoint_auth_method: Annotated[
+        str | None,
+        typer.Option(help="Pin client_secret_basic or client_secret_post (default: either)."),
+    ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="API scope the client may request (repeatable)."),
+    ] = None,
+    access_token_format: Annotated[
+        str | None,
+        typer.Option(
+            help="jwt (the default; RFC 9068, checked with the JWKS) or opaque (resolved by "
+            "introspection)."
+        ),
+    ] = None,
+    resource_server: Annotated[
+        bool,
+        typer.Option(
+            "--resource-server", help="An API: may introspect other clients' access tokens."
+        ),
+    ] = False,
+    department: Annotated[
+        str | None, typer.Option(help="The department that owns the app (its admins manage it).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a client. A confidential client's secret is printed once and never again."""
+    given: dict[str, Any] = {
+        "client_name": name,
+        "redirect_uris": redirect_uri,
+        "post_logout_redirect_uris": post_logout_redirect_uri,
+        "backchannel_logout_uri": backchannel_logout_uri,
+        "frontchannel_logout_uri": frontchannel_logout_uri,
+        "subject_type": subject_type,
+        "sector_identifier": sector_identifier,
+        "grant_types": grant_type,
+        "public": public or None,
+        "require_consent": require_consent or None,
+        "token_endpoint_auth_method": token_endpoint_auth_method,
+        "scopes": scope,
+        "access_token_format": access_token_format,
+        "resource_server": resource_server or None,
+        "department_id": department,
+    }
+    # A flag left out is a field left out of the API's body: the service's default applies.
+    _, values = checked(ClientCreate, {k: v for k, v in given.items() if v is not None})
+    client, secret = with_services(
+        load_settings(), lambda s: apps.create_client(s, operator(), EVERYWHERE, values)
+    )
+    lines = [f"client_id:     {client.client_id}"]
+    if secret:
+        lines.append(f"client_secret: {secret}")
+        lines.append("(the secret is shown only now; store it in the app's secret store)")
+    emit(as_json, ClientCreated(**client_out(client), client_secret=secret), lines)
+
+
+@group.command("list")
+def list_clients(as_json: JsonFlag = False) -> None:
+    """List registered clients (never their secrets)."""
+
+    async def listing(services: Services) -> list[Client]:
+        found, _ = await apps.list_clients(services, EVERYWHERE, 0, 10**9)
+        return found
+
+    clients = with_services(load_settings(), listing, read_only=True)
+    emit(
+        as_json,
+        {"clients": documents([ClientOut(**client_out(c)) for c in clients])},
+        [f"{c.client_id}  {c.name}  {' '.join(c.grant_types)}" for c in clients],
+    )
