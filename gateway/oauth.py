@@ -43,6 +43,7 @@ from starlette.responses import Response
 from gateway.access_tokens import mint_opaque, opaque_key, seal
 from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
+from gateway.responses import description_text
 from gateway.revocations import revoke_access_token, revoke_family
 from gateway.settings import Settings
 from keys.ring import KeyRing
@@ -165,7 +166,6 @@ class GrantContext:
 grant_context: ContextVar[GrantContext] = ContextVar("grant_context")
 
 
-NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # Authlib logs issued tokens at DEBUG ("Issue token %r"): never let them reach a log.
 logging.getLogger("authlib").setLevel(logging.WARNING)
 # RFC 7617 §2 makes the realm mandatory in a Basic challenge.
@@ -709,6 +709,8 @@ class AuthorizationServer(_AuthlibServer):
             headers = [h for h in headers if h[0].lower() != "www-authenticate"]
             if status == 401:
                 headers.append(("WWW-Authenticate", BASIC_CHALLENGE))
+        if body.get("error_description"):
+            body["error_description"] = description_text(body["error_description"], error.error)
         return self.handle_response(status, body, headers)
 
     def handle_response(

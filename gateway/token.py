@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from urllib.parse import unquote
 
@@ -36,7 +35,7 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as error:
+    except ValueError as error:  # binascii.Error, UnicodeDecodeError, a non-ASCII header
         raise BadClientAuth("The Basic credentials are not valid base64 UTF-8.") from error
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
@@ -63,7 +62,8 @@ async def token_endpoint(request: Request) -> Response:
     if basic is not None:
         if "client_secret" in form:
             return oauth_error(
-                "invalid_request", "Use one client authentication method, not two (RFC 6749 §2.3)."
+                "invalid_request",
+                "Use one client authentication method, not two (RFC 6749 section 2.3).",
             )
         if form.get("client_id", basic[0]) != basic[0]:
             return oauth_error("invalid_request", "client_id differs from the Basic credentials.")
