@@ -33,6 +33,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import AuthorizationCodeMixin
@@ -423,7 +424,9 @@ class RequestChecks:
 
 class PKCE(CodeChallenge):
     """RFC 7636 with S256 only (RFC 9700 §2.1.1), required from public clients at the
-    authorization endpoint already, and a code_verifier without a challenge refused (§4.8.2)."""
+    authorization endpoint already, and a code_verifier without a challenge refused (§4.8.2).
+    For a code issued with a challenge, a verifier that is missing or malformed fails the
+    check as a wrong one does: ``invalid_grant`` (RFC 7636 §4.6)."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012
@@ -435,6 +438,13 @@ class PKCE(CodeChallenge):
             raise InvalidRequestError("Public clients must use PKCE (code_challenge, S256).")
         if data.get("code_challenge") and data.get("code_challenge_method", "plain") != "S256":
             raise InvalidRequestError("code_challenge_method must be S256.")
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        challenge = self.get_authorization_code_challenge(grant.request.authorization_code)
+        verifier = grant.request.form.get("code_verifier")
+        if challenge and not (verifier and CODE_VERIFIER_PATTERN.fullmatch(verifier)):
+            raise InvalidGrantError("The code_verifier does not match the code_challenge.")
+        super().validate_code_verifier(grant, result)
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
