@@ -234,7 +234,9 @@ class OAuthClient(ClientMixin):
         return list_to_scope(granted) or ""
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri_matches(redirect_uri, self.record.redirect_uris)
+        return redirect_uri_matches(
+            redirect_uri, self.record.redirect_uris, native=self.record.public
+        )
 
     def check_client_secret(self, client_secret: str) -> bool:
         return secret_matches(self.record, client_secret)
