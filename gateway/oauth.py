@@ -148,6 +148,17 @@ class RefreshView:
         return self.record.scope
 
 
+@dataclass(frozen=True)
+class CodeClaim:
+    """A code this request took from the expiring store, as it was kept there: enough to put
+    it back if the request fails before it issues anything."""
+
+    key: str
+    owner: str
+    value: bytes
+    deadline: float  # when the code would have expired, by the services' clock
+
+
 @dataclass
 class GrantContext:
     """What one request loaded for Authlib before it runs, and the writes it owes after."""
@@ -155,6 +166,8 @@ class GrantContext:
     clients: dict[str, Client | None] = field(default_factory=dict)
     code: CodeRecord | None = None
     code_digest: str | None = None
+    code_claim: CodeClaim | None = None
+    issued: bool = False  # a token of this request was stored: its credential stays spent
     refresh: RefreshToken | None = None
     account: Account | None = None
     org_claims: dict[str, Any] | None = None  # recomputed for a refresh
@@ -697,7 +710,12 @@ class AuthorizationServer(_AuthlibServer):
         context.family_id = record.family_id
         store = self.services.refresh_tokens
         if previous is None:
-            context.writes.append(lambda: store.add(record))
+
+            async def add() -> None:
+                await store.add(record)
+                context.issued = True
+
+            context.writes.append(add)
             return
 
         async def rotate() -> None:
@@ -707,6 +725,7 @@ class AuthorizationServer(_AuthlibServer):
                 if context.access_jti:
                     await revoke_access_token(self.services, context.access_jti)
                 raise InvalidGrantError("The refresh token was used already.")
+            context.issued = True
 
         context.writes.append(rotate)
 

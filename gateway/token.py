@@ -11,8 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.forms import FormError, read_form
-from gateway.oauth import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
-from gateway.prefetch import prefetch_grant
+from gateway.oauth import (
+    BASIC_CHALLENGE,
+    AuthorizationServer,
+    FormRequest,
+    GrantContext,
+    grant_context,
+)
+from gateway.prefetch import prefetch_grant, release_code
 from gateway.responses import oauth_error
 from gateway.services import Services
 
@@ -76,6 +82,22 @@ async def token_endpoint(request: Request) -> Response:
         "POST", request.app.state.token_url, form, request.headers, {}, basic
     )
     server = request.app.state.oauth
+    try:
+        return await _run_grant(services, server, form, oauth_request, context)
+    except BaseException:
+        # Failed mid-way (a dropped database connection, the expiring store away): nothing
+        # was answered, so a code taken but not yet turned into tokens is put back.
+        await release_code(services, context)
+        raise
+
+
+async def _run_grant(
+    services: Services,
+    server: AuthorizationServer,
+    form: dict[str, str],
+    oauth_request: FormRequest,
+    context: GrantContext,
+) -> Response:
     scope = grant_context.set(context)
     try:
         authenticated = None
@@ -98,5 +120,5 @@ async def token_endpoint(request: Request) -> Response:
             for write in [*context.writes, *context.finally_writes]:
                 await write()
         except OAuth2Error as error:
-            return request.app.state.oauth.handle_error_response(oauth_request, error)
+            return server.handle_error_response(oauth_request, error)
     return response
