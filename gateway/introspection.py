@@ -16,8 +16,8 @@ from gateway.access_tokens import (
 )
 from gateway.client_auth import CONFIDENTIAL_METHODS, authenticate
 from gateway.forms import FormError, read_form
-from gateway.oauth import NO_STORE_HEADERS, digest
-from gateway.responses import oauth_error
+from gateway.oauth import digest
+from gateway.responses import NO_STORE_HEADERS, oauth_error
 from gateway.revocations import revoke_access_token, revoke_family
 from gateway.services import Services
 from gateway.tokens_in import verify_own_jwt

@@ -21,6 +21,7 @@ from gateway.revocations import end_session_grants, revoke_family
 from gateway.services import Services
 from gateway.sessions import SsoSession
 from gateway.tokens_in import verify_own_jwt
+from policies.redirect_uris import redirect_uri_matches
 
 END_SESSION_PATH = "/oauth/logout"
 SESSIONS_PATH = "/account/sessions"
@@ -108,7 +109,9 @@ async def end_session_endpoint(request: Request) -> Response:
     redirect_uri = params.get("post_logout_redirect_uri")
     if redirect_uri:
         client = await services.clients.get(client_id) if client_id else None
-        if client is None or redirect_uri not in client.post_logout_redirect_uris:
+        if client is None or not redirect_uri_matches(
+            redirect_uri, client.post_logout_redirect_uris, native=client.public
+        ):
             return error_page(request, params, "error_invalid_client")
         if params.get("state"):
             redirect_uri = with_params(redirect_uri, {"state": params["state"]})

@@ -33,6 +33,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import AuthorizationCodeMixin
@@ -43,6 +44,7 @@ from starlette.responses import Response
 from gateway.access_tokens import mint_opaque, opaque_key, seal
 from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
+from gateway.responses import description_text
 from gateway.revocations import revoke_access_token, revoke_family
 from gateway.settings import Settings
 from keys.ring import KeyRing
@@ -146,6 +148,17 @@ class RefreshView:
         return self.record.scope
 
 
+@dataclass(frozen=True)
+class CodeClaim:
+    """A code this request took from the expiring store, as it was kept there: enough to put
+    it back if the request fails before it issues anything."""
+
+    key: str
+    owner: str
+    value: bytes
+    deadline: float  # when the code would have expired, by the services' clock
+
+
 @dataclass
 class GrantContext:
     """What one request loaded for Authlib before it runs, and the writes it owes after."""
@@ -153,6 +166,8 @@ class GrantContext:
     clients: dict[str, Client | None] = field(default_factory=dict)
     code: CodeRecord | None = None
     code_digest: str | None = None
+    code_claim: CodeClaim | None = None
+    issued: bool = False  # a token of this request was stored: its credential stays spent
     refresh: RefreshToken | None = None
     account: Account | None = None
     org_claims: dict[str, Any] | None = None  # recomputed for a refresh
@@ -165,7 +180,6 @@ class GrantContext:
 grant_context: ContextVar[GrantContext] = ContextVar("grant_context")
 
 
-NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # Authlib logs issued tokens at DEBUG ("Issue token %r"): never let them reach a log.
 logging.getLogger("authlib").setLevel(logging.WARNING)
 # RFC 7617 §2 makes the realm mandatory in a Basic challenge.
@@ -233,7 +247,9 @@ class OAuthClient(ClientMixin):
         return list_to_scope(granted) or ""
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri_matches(redirect_uri, self.record.redirect_uris)
+        return redirect_uri_matches(
+            redirect_uri, self.record.redirect_uris, native=self.record.public
+        )
 
     def check_client_secret(self, client_secret: str) -> bool:
         return secret_matches(self.record, client_secret)
@@ -423,7 +439,9 @@ class RequestChecks:
 
 class PKCE(CodeChallenge):
     """RFC 7636 with S256 only (RFC 9700 §2.1.1), required from public clients at the
-    authorization endpoint already, and a code_verifier without a challenge refused (§4.8.2)."""
+    authorization endpoint already, and a code_verifier without a challenge refused (§4.8.2).
+    For a code issued with a challenge, a verifier that is missing or malformed fails the
+    check as a wrong one does: ``invalid_grant`` (RFC 7636 §4.6)."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012
@@ -435,6 +453,13 @@ class PKCE(CodeChallenge):
             raise InvalidRequestError("Public clients must use PKCE (code_challenge, S256).")
         if data.get("code_challenge") and data.get("code_challenge_method", "plain") != "S256":
             raise InvalidRequestError("code_challenge_method must be S256.")
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        challenge = self.get_authorization_code_challenge(grant.request.authorization_code)
+        verifier = grant.request.form.get("code_verifier")
+        if challenge and not (verifier and CODE_VERIFIER_PATTERN.fullmatch(verifier)):
+            raise InvalidGrantError("The code_verifier does not match the code_challenge.")
+        super().validate_code_verifier(grant, result)
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -685,7 +710,12 @@ class AuthorizationServer(_AuthlibServer):
         context.family_id = record.family_id
         store = self.services.refresh_tokens
         if previous is None:
-            context.writes.append(lambda: store.add(record))
+
+            async def add() -> None:
+                await store.add(record)
+                context.issued = True
+
+            context.writes.append(add)
             return
 
         async def rotate() -> None:
@@ -695,6 +725,7 @@ class AuthorizationServer(_AuthlibServer):
                 if context.access_jti:
                     await revoke_access_token(self.services, context.access_jti)
                 raise InvalidGrantError("The refresh token was used already.")
+            context.issued = True
 
         context.writes.append(rotate)
 
@@ -709,6 +740,8 @@ class AuthorizationServer(_AuthlibServer):
             headers = [h for h in headers if h[0].lower() != "www-authenticate"]
             if status == 401:
                 headers.append(("WWW-Authenticate", BASIC_CHALLENGE))
+        if body.get("error_description"):
+            body["error_description"] = description_text(body["error_description"], error.error)
         return self.handle_response(status, body, headers)
 
     def handle_response(

@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from authlib.oauth2.rfc6749 import InvalidGrantError
 from starlette.responses import Response
 
 from gateway.access import app_claims
-from gateway.oauth import CODE_USED_TTL, CodeRecord, GrantContext, digest
+from gateway.oauth import CODE_USED_TTL, CodeClaim, CodeRecord, GrantContext, digest
 from gateway.responses import oauth_error
 from gateway.revocations import end_session_grants, revoke_access_token, revoke_family
 from gateway.services import Services
 from gateway.sessions import SsoSession
 from providers.base import Identity, ProviderUnavailable, RefreshProvider
 from store.records import RefreshToken
+
+log = logging.getLogger("yihaotong")
 
 
 async def prefetch_grant(
@@ -58,6 +61,9 @@ async def _code(
         await _revoke_issued(services, found.value)
     if found.outcome != "redeemed" or found.value is None:
         return invalid
+    if found.ttl is not None:
+        deadline = services.clock.now() + found.ttl
+        context.code_claim = CodeClaim(code_key, client_id or "", found.value, deadline)
     record = CodeRecord.from_bytes(found.value)
     context.code, context.code_digest = record, code_digest
     context.account = await services.accounts.current(record.account_id)
@@ -73,6 +79,25 @@ async def _code(
 
     context.finally_writes.append(remember_use)
     return None
+
+
+async def release_code(services: Services, context: GrantContext) -> None:
+    """Put back the code of an exchange that failed before it issued anything (the database
+    or the expiring store went away mid-way), so that the client's retry can succeed. A code
+    whose tokens were stored, or that was settled or used again meanwhile, stays spent."""
+    claim = context.code_claim
+    if claim is None or context.issued:
+        return
+    left = claim.deadline - services.clock.now()
+    if left <= 0:
+        return
+    try:
+        released = await services.expiring.release(claim.key, claim.owner, claim.value, left)
+    except Exception:  # the store is away too: the code stays spent, the client starts over
+        log.warning("a code could not be put back after a failed exchange", exc_info=True)
+        return
+    if released:
+        log.info("a code was put back after a failed exchange")
 
 
 async def _upstream_still_enabled(services: Services, session: SsoSession) -> bool:

@@ -1,14 +1,41 @@
-"""JSON responses shared by the endpoints: RFC 6749 §5.2 errors and cached public documents."""
+"""JSON responses shared by the endpoints: RFC 6749 §5.2 errors and cached public documents.
+
+Every ``error_description`` the gateway sends (JSON bodies, redirects, ``WWW-Authenticate``)
+passes through ``description_text``: RFC 6749 §5.2 and RFC 6750 §3 allow only printable ASCII
+without the double quote and the backslash.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.oauth import NO_STORE_HEADERS
+log = logging.getLogger("yihaotong")
+
+NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# %x20-21 / %x23-5B / %x5D-7E
+DESCRIPTION = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+_SUBSTITUTES = str.maketrans({"§": "section ", '"': "'", "\\": "/"})
+
+
+def description_text(description: str, error: str = "") -> str:
+    """``description`` if every character is allowed; otherwise a conforming copy (near
+    look-alikes for a few characters, ``?`` for the rest) and a warning, so a bad text
+    written in the future is caught here rather than sent."""
+    if DESCRIPTION.fullmatch(description):
+        return description
+    # The text itself is not logged: it may quote what the request sent.
+    log.warning(
+        "error_description outside RFC 6749 section 5.2 characters; replaced",
+        extra={"fields": {"error": error}},
+    )
+    substituted = description.translate(_SUBSTITUTES)
+    return "".join(ch if DESCRIPTION.fullmatch(ch) else "?" for ch in substituted)
 
 
 def oauth_error(
@@ -19,7 +46,7 @@ def oauth_error(
 ) -> Response:
     body: dict[str, str] = {"error": error}
     if description:
-        body["error_description"] = description
+        body["error_description"] = description_text(description, error)
     return Response(
         json.dumps(body, separators=(",", ":")),
         status_code=status,

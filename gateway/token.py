@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from urllib.parse import unquote
 
@@ -12,8 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.forms import FormError, read_form
-from gateway.oauth import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
-from gateway.prefetch import prefetch_grant
+from gateway.oauth import (
+    BASIC_CHALLENGE,
+    AuthorizationServer,
+    FormRequest,
+    GrantContext,
+    grant_context,
+)
+from gateway.prefetch import prefetch_grant, release_code
 from gateway.responses import oauth_error
 from gateway.services import Services
 
@@ -36,7 +41,7 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as error:
+    except ValueError as error:  # binascii.Error, UnicodeDecodeError, a non-ASCII header
         raise BadClientAuth("The Basic credentials are not valid base64 UTF-8.") from error
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
@@ -63,7 +68,8 @@ async def token_endpoint(request: Request) -> Response:
     if basic is not None:
         if "client_secret" in form:
             return oauth_error(
-                "invalid_request", "Use one client authentication method, not two (RFC 6749 §2.3)."
+                "invalid_request",
+                "Use one client authentication method, not two (RFC 6749 section 2.3).",
             )
         if form.get("client_id", basic[0]) != basic[0]:
             return oauth_error("invalid_request", "client_id differs from the Basic credentials.")
@@ -76,6 +82,22 @@ async def token_endpoint(request: Request) -> Response:
         "POST", request.app.state.token_url, form, request.headers, {}, basic
     )
     server = request.app.state.oauth
+    try:
+        return await _run_grant(services, server, form, oauth_request, context)
+    except BaseException:
+        # Failed mid-way (a dropped database connection, the expiring store away): nothing
+        # was answered, so a code taken but not yet turned into tokens is put back.
+        await release_code(services, context)
+        raise
+
+
+async def _run_grant(
+    services: Services,
+    server: AuthorizationServer,
+    form: dict[str, str],
+    oauth_request: FormRequest,
+    context: GrantContext,
+) -> Response:
     scope = grant_context.set(context)
     try:
         authenticated = None
@@ -98,5 +120,5 @@ async def token_endpoint(request: Request) -> Response:
             for write in [*context.writes, *context.finally_writes]:
                 await write()
         except OAuth2Error as error:
-            return request.app.state.oauth.handle_error_response(oauth_request, error)
+            return server.handle_error_response(oauth_request, error)
     return response

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from gateway.access_tokens import active_access_token
 from gateway.claims import sector_of, user_claims
 from gateway.forms import FormError, read_form
+from gateway.responses import description_text
 from gateway.services import Services
 
 _TOKEN_ONLY = frozenset(
@@ -34,6 +35,7 @@ def _bearer_error(status: int, error: str | None, description: str | None = None
     if error:
         challenge += f', error="{error}"'
         if description:
+            description = description_text(description, error)
             challenge += f', error_description="{description}"'
         body = json.dumps({"error": error, "error_description": description or ""}).encode()
     return Response(

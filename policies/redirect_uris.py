@@ -65,11 +65,15 @@ def https_or_loopback_problem(uri: str) -> str | None:
     return redirect_uri_problem(uri, allow_private_use_scheme=False)
 
 
-def redirect_uri_matches(requested: str, registered: tuple[str, ...]) -> bool:
-    """Exact string match, except that a loopback IP redirect URI matches on any port
-    (RFC 8252 §7.3: native apps bind an ephemeral port)."""
+def redirect_uri_matches(requested: str, registered: tuple[str, ...], *, native: bool) -> bool:
+    """Exact string match; for a ``native`` app (a public client) also a loopback IP redirect
+    URI on another port (RFC 8252 §7.3: it binds an ephemeral port). A web client's server
+    listens on the port it registered, so any other port is somebody else's. ``localhost``
+    is matched exactly for both kinds (RFC 8252 §8.3 advises against it)."""
     if requested in registered:
         return True
+    if not native:
+        return False
     if not requested.isascii():
         return False
     try:

@@ -23,12 +23,15 @@ class Redemption:
 
     outcome: Literal["redeemed", "reused", "foreign", "absent"]
     value: bytes | None = None
+    ttl: float | None = None  # for ``redeemed``: the seconds the credential had left
 
 
 # How a single-use credential is kept under one key (so a cluster can run each step atomically):
 # ``owner NUL value`` while unspent; once spent, a marker of what it produced after one of these
 # prefixes (the second when another redemption was seen). Owners never contain NUL.
 SEPARATOR, SPENT, SPENT_AGAIN = b"\x00", b"\x00spent:", b"\x00spent!:"
+# Redeemed, and neither settled nor redeemed again yet: the only state ``release`` undoes.
+UNSETTLED = SPENT + b"{}"
 
 
 class ExpiringStore(Protocol):
@@ -75,6 +78,12 @@ class ExpiringStore(Protocol):
     async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
         """Record what the redeemed credential produced; True when it was redeemed again
         meanwhile (then what it produced must be revoked)."""
+        ...
+
+    async def release(self, key: str, owner: str, value: bytes, ttl: float) -> bool:
+        """Undo a redemption whose request failed before it produced anything: the credential
+        is ``owner``'s again for ``ttl`` seconds. Only while it is neither settled nor redeemed
+        again (atomically); True when it was put back."""
         ...
 
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from store.clock import Clock, SystemClock
-from store.kv import SEPARATOR, SPENT, SPENT_AGAIN, ExpiringStoreError, Redemption, check_ttl
+from store.kv import (
+    SEPARATOR,
+    SPENT,
+    SPENT_AGAIN,
+    UNSETTLED,
+    ExpiringStoreError,
+    Redemption,
+    check_ttl,
+)
 
 _SWEEP_EVERY = 1024  # writes between full sweeps of expired entries
 
@@ -52,8 +60,15 @@ class MemoryStore:
         stored_owner, _, value = raw.partition(SEPARATOR)
         if stored_owner != owner.encode():
             return Redemption("foreign")
-        self._write(key, SPENT + b"{}", spent_ttl)
-        return Redemption("redeemed", value)
+        self._write(key, UNSETTLED, spent_ttl)
+        return Redemption("redeemed", value, deadline - self._clock.now())
+
+    async def release(self, key: str, owner: str, value: bytes, ttl: float) -> bool:
+        entry = self._live(key)
+        if entry is None or entry[0] != UNSETTLED:
+            return False
+        self._write(key, owner.encode() + SEPARATOR + value, ttl)
+        return True
 
     async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
         entry = self._live(key)

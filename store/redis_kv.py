@@ -23,7 +23,15 @@ except ImportError as error:  # pragma: no cover - depends on the install
         "YIHAOTONG_REDIS_URL needs the redis extra: pip install 'yihaotong[redis]'"
     ) from error
 
-from store.kv import SEPARATOR, SPENT, SPENT_AGAIN, ExpiringStoreError, Redemption, check_ttl
+from store.kv import (
+    SEPARATOR,
+    SPENT,
+    SPENT_AGAIN,
+    UNSETTLED,
+    ExpiringStoreError,
+    Redemption,
+    check_ttl,
+)
 
 # Cluster client errors (no reachable node, a slot nobody serves) are not RedisErrors.
 _FAILURES = (RedisError, RedisClusterException)
@@ -62,8 +70,14 @@ if string.sub(v, 1, #spent) == spent then
 end
 local cut = string.find(v, sep, 1, true)
 if not cut or string.sub(v, 1, cut - 1) ~= ARGV[1] then return {'foreign'} end
+local left = redis.call('PTTL', KEYS[1])
 redis.call('SET', KEYS[1], spent .. '{}', 'PX', ARGV[2])
-return {'redeemed', string.sub(v, cut + 1)}
+return {'redeemed', string.sub(v, cut + 1), left}
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 """
 _SETTLE = """
 local v = redis.call('GET', KEYS[1])
@@ -91,6 +105,7 @@ class RedisStore:
         self._sadd = client.register_script(_SADD_WITH_TTL)
         self._redeem = client.register_script(_REDEEM)
         self._settle = client.register_script(_SETTLE)
+        self._release = client.register_script(_RELEASE)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "yht:") -> RedisStore:
@@ -130,7 +145,14 @@ class RedisStore:
             SPENT_AGAIN,
         )
         outcome = found[0].decode()
-        return Redemption(outcome, found[1] if len(found) > 1 else None)  # type: ignore[arg-type]
+        value = found[1] if len(found) > 1 else None
+        left = found[2] / 1000 if len(found) > 2 and found[2] > 0 else None
+        return Redemption(outcome, value, left)  # type: ignore[arg-type]
+
+    async def release(self, key: str, owner: str, value: bytes, ttl: float) -> bool:
+        restored = owner.encode() + SEPARATOR + value
+        put_back = await self._script("release", self._release, key, restored, _ms(ttl), UNSETTLED)
+        return bool(put_back)
 
     async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
         flagged = await self._script(

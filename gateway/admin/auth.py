@@ -14,6 +14,7 @@ from gateway.access_tokens import active_access_token
 from gateway.admin.errors import Forbidden, Unauthenticated
 from gateway.admin.reach import Reach
 from gateway.claims import sector_of
+from gateway.responses import description_text
 from gateway.services import Services
 
 READ, WRITE = ADMIN_SCOPES
@@ -22,7 +23,8 @@ READ, WRITE = ADMIN_SCOPES
 def _challenge(error: str | None = None, description: str = "", scope: str = "") -> str:
     challenge = 'Bearer realm="yihaotong"'
     if error:
-        challenge += f', error="{error}", error_description="{description}"'
+        text = description_text(description, error)
+        challenge += f', error="{error}", error_description="{text}"'
     if scope:
         challenge += f', scope="{scope}"'
     return challenge

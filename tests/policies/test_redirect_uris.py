@@ -66,7 +66,8 @@ def test_loopback_hosts() -> None:
 
 def test_matching_is_exact() -> None:
     registered = ("https://app.example.gov.cn/cb",)
-    assert redirect_uri_matches("https://app.example.gov.cn/cb", registered)
+    assert redirect_uri_matches("https://app.example.gov.cn/cb", registered, native=False)
+    assert redirect_uri_matches("https://app.example.gov.cn/cb", registered, native=True)
     for near in (
         "https://app.example.gov.cn/cb/",
         "https://app.example.gov.cn/cb?x=1",
@@ -77,22 +78,46 @@ def test_matching_is_exact() -> None:
         "http://app.example.gov.cn/cb",
         "https://app.example.gov.cn.evil.example/cb",
     ):
-        assert not redirect_uri_matches(near, registered), near
+        for native in (False, True):
+            assert not redirect_uri_matches(near, registered, native=native), near
 
 
-def test_loopback_ip_matches_on_any_port_only() -> None:
+def test_loopback_ip_matches_on_any_port_only_for_native_apps() -> None:
     registered = ("http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost:3000/cb")
-    assert redirect_uri_matches("http://127.0.0.1:51234/cb", registered)
-    assert redirect_uri_matches("http://[::1]:1/cb", registered)
-    assert not redirect_uri_matches("http://127.0.0.1:51234/other", registered)
-    assert not redirect_uri_matches("http://127.0.0.1:51234/cb?x=1", registered)
-    assert not redirect_uri_matches("http://[::1]:1/cb", ("http://127.0.0.1/cb",))
+
+    def matches(uri: str, among: tuple[str, ...] = registered) -> bool:
+        return redirect_uri_matches(uri, among, native=True)
+
+    assert matches("http://127.0.0.1:51234/cb")
+    assert matches("http://[::1]:1/cb")
+    assert not matches("http://127.0.0.1:51234/other")
+    assert not matches("http://127.0.0.1:51234/cb?x=1")
+    assert not matches("http://[::1]:1/cb", ("http://127.0.0.1/cb",))
     # "localhost" is a name anyone's resolver may answer for: exact match only (RFC 8252 §8.3).
-    assert not redirect_uri_matches("http://localhost:4000/cb", registered)
-    assert redirect_uri_matches("http://localhost:3000/cb", registered)
-    assert not redirect_uri_matches("https://127.0.0.1:51234/cb", registered)
-    assert not redirect_uri_matches("http://127.0.0.1:bad/cb", registered)
+    assert not matches("http://localhost:4000/cb")
+    assert matches("http://localhost:3000/cb")
+    assert not matches("https://127.0.0.1:51234/cb")
+    assert not matches("http://127.0.0.1:bad/cb")
     # Only the port may vary: no user information, no fragments, no odd characters.
-    assert not redirect_uri_matches("http://x@127.0.0.1:9999/cb", registered)
-    assert not redirect_uri_matches("http://例@127.0.0.1:9999/cb", registered)
-    assert not redirect_uri_matches("http://127.0.0.1:9999/cb#x", registered)
+    assert not matches("http://x@127.0.0.1:9999/cb")
+    assert not matches("http://例@127.0.0.1:9999/cb")
+    assert not matches("http://127.0.0.1:9999/cb#x")
+
+
+@pytest.mark.parametrize(
+    ("registered", "requested"),
+    [
+        ("http://127.0.0.1:9/cb", "http://127.0.0.1:10/cb"),
+        ("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb"),
+        ("http://[::1]:9/cb", "http://[::1]:10/cb"),
+        ("http://[::1]/cb", "http://[::1]:51234/cb"),
+        ("http://localhost:9/cb", "http://localhost:10/cb"),
+    ],
+)
+def test_a_web_clients_loopback_uri_is_matched_exactly(registered: str, requested: str) -> None:
+    """RFC 8252 §7.3's any port is for native apps: a web client's code goes to the port it
+    registered and to no other."""
+    assert redirect_uri_matches(registered, (registered,), native=False)
+    assert not redirect_uri_matches(requested, (registered,), native=False)
+    native_may = "localhost" not in registered
+    assert redirect_uri_matches(requested, (registered,), native=True) is native_may

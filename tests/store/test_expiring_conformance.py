@@ -183,3 +183,49 @@ async def test_racing_redemptions_spend_a_credential_once(expiring_store: Expiri
         )
         assert sorted(f.outcome for f in found) == ["redeemed"] + ["reused"] * 7
         assert await expiring_store.settle(f"cred:r{round_}", b"{}", 3600)
+
+
+async def test_a_redemption_that_produced_nothing_can_be_released(
+    expiring_store: ExpiringStore,
+) -> None:
+    """A request that spent a credential and then failed before producing anything puts it
+    back, with the time it had left; once settled, or redeemed again, it stays spent."""
+    await expiring_store.issue("cred:back", "app-a", b"v", 60)
+    first = await expiring_store.redeem("cred:back", "app-a", 3600)
+    assert first.outcome == "redeemed" and first.ttl is not None and 55 < first.ttl <= 60
+    assert await expiring_store.release("cred:back", "app-a", b"v", first.ttl)
+    left = await expiring_store.ttl("cred:back")
+    assert left is not None and left <= 60
+    assert (await expiring_store.redeem("cred:back", "app-b", 3600)).outcome == "foreign"
+    again = await expiring_store.redeem("cred:back", "app-a", 3600)
+    assert (again.outcome, again.value) == ("redeemed", b"v")
+    # Settled: what it produced exists, so it is spent for good.
+    assert not await expiring_store.settle("cred:back", b'{"jti": "j"}', 3600)
+    assert not await expiring_store.release("cred:back", "app-a", b"v", 60)
+    reused = await expiring_store.redeem("cred:back", "app-a", 3600)
+    assert (reused.outcome, reused.value) == ("reused", b'{"jti": "j"}')
+
+
+async def test_a_credential_redeemed_twice_is_not_released(expiring_store: ExpiringStore) -> None:
+    await expiring_store.issue("cred:twice", "app", b"v", 60)
+    assert (await expiring_store.redeem("cred:twice", "app", 3600)).outcome == "redeemed"
+    assert (await expiring_store.redeem("cred:twice", "app", 3600)).outcome == "reused"
+    assert not await expiring_store.release("cred:twice", "app", b"v", 60)
+    assert (await expiring_store.redeem("cred:twice", "app", 3600)).outcome == "reused"
+    # Nor is one that was never issued, or has expired.
+    assert not await expiring_store.release("cred:never", "app", b"v", 60)
+    assert await expiring_store.get("cred:never") is None
+
+
+async def test_racing_releases_and_redemptions_hand_out_the_credential_once(
+    expiring_store: ExpiringStore,
+) -> None:
+    await expiring_store.issue("cred:race", "app", b"v", 60)
+    assert (await expiring_store.redeem("cred:race", "app", 3600)).outcome == "redeemed"
+    released, *found = await asyncio.gather(
+        expiring_store.release("cred:race", "app", b"v", 60),
+        *(expiring_store.redeem("cred:race", "app", 3600) for _ in range(6)),
+    )
+    redeemed = [f for f in found if f.outcome == "redeemed"]
+    # Released first: exactly one later redemption gets it. Otherwise it stays spent.
+    assert len(redeemed) == (1 if released else 0)
