@@ -409,17 +409,9 @@ def keys_rotate(
 
 
 def _department_document(department: Any) -> dict[str, Any]:
-    config = department.config
-    return {
-        "id": department.id,
-        "type": config.type,
-        "name": config.name,
-        "position": config.position,
-        "assurance": config.assurance,
-        "trusted_for": sorted(config.trusted_for),
-        "verified": sorted(config.verified),
-        "password": department.takes_passwords,
-    }
+    from gateway.admin.platform import provider_document
+
+    return provider_document(department)
 
 
 @providers_app.command("add")
@@ -442,7 +434,8 @@ def providers_add(
 
     async def add(services: Services) -> Any:
         await services.departments.add(provider_id, kind, data)
-        return await services.departments.get(provider_id)
+        found = await services.departments.get(provider_id)
+        return found or await services.departments.broken(provider_id)
 
     department = with_services(settings, add)
     emit(as_json, _department_document(department), [f"added {provider_id}: {department.name}"])
@@ -452,11 +445,16 @@ def providers_add(
 def providers_list(as_json: JsonFlag = False) -> None:
     """List department login systems in sign-in page order (never their secrets)."""
     settings = load_settings()
-    departments = with_services(settings, lambda s: s.departments.all(), read_only=True)
+    departments = with_services(settings, lambda s: s.departments.listing(), read_only=True)
+    documents = [_department_document(d) for d in departments]
     emit(
         as_json,
-        {"providers": [_department_document(d) for d in departments]},
-        [f"{d.id:16} {d.config.type:10} {d.name}" for d in departments],
+        {"providers": documents},
+        [
+            f"{d['id']:16} {d['type']:10} {d['name']}"
+            + ("" if d["available"] else f"  unavailable: {d['error']}")
+            for d in documents
+        ],
     )
 
 

@@ -76,7 +76,9 @@ class LegacySqlConfig(ProviderConfig):
             try:
                 import bcrypt  # noqa: F401
             except ImportError:
-                raise ValueError("bcrypt needs the legacy extra: pip install 'yihaotong[legacy]'")
+                raise ValueError(
+                    "bcrypt needs the legacy extra: pip install 'yihaotong[legacy]'"
+                ) from None
         return value
 
     def open(self, provider_id: str) -> LegacySqlProvider:

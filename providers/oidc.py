@@ -166,7 +166,9 @@ class OidcProvider:
             document = await self._get_json(f"{config.issuer}/.well-known/openid-configuration")
             issuer = document.get("issuer")
             if not isinstance(issuer, str) or issuer.rstrip("/") != config.issuer:
-                raise ProviderUnavailable(config.name, "its discovery document names another issuer")
+                raise ProviderUnavailable(
+                    config.name, "its discovery document names another issuer"
+                )
             merged = {**document, **explicit}
             needed = ["authorization_endpoint", "token_endpoint"]
             needed += ["jwks_uri"] if "openid" in config.scopes else []

@@ -39,9 +39,7 @@ class _ResponseValue(univ.Sequence):
         namedtype.OptionalNamedType(
             "warning", _Warning().subtype(explicitTag=_context(0, constructed=True))
         ),
-        namedtype.OptionalNamedType(
-            "error", univ.Enumerated().subtype(implicitTag=_context(1))
-        ),
+        namedtype.OptionalNamedType("error", univ.Enumerated().subtype(implicitTag=_context(1))),
     )
 
 
