@@ -197,7 +197,10 @@ def start(tmp: Path) -> ServerProcess:
         ["ldapadd", *admin, "-f", str(tmp / "seed.ldif")], check=True, capture_output=True
     )
     # An administrator reset this password: the policy asks for a change before anything else.
-    reset = f"dn: uid=renewed,ou=people,{SUFFIX}\nchangetype: modify\nreplace: pwdReset\npwdReset: TRUE\n"
+    reset = (
+        f"dn: uid=renewed,ou=people,{SUFFIX}\n"
+        "changetype: modify\nreplace: pwdReset\npwdReset: TRUE\n"
+    )
     subprocess.run(["ldapmodify", *admin], input=reset.encode(), check=True, capture_output=True)
     return server
 

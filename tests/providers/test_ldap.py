@@ -13,7 +13,6 @@ from providers.ldap import LdapConfig
 from tests.providers import slapd
 from tests.support import ServerProcess, required
 
-
 directory_started: dict[str, float] = {}
 
 
