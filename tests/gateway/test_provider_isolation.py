@@ -27,6 +27,7 @@ from gateway.services import Services, initialize
 from tests.conftest import running_gateway
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
+from tests.support import free_port, serve
 
 YIHAOTONG = shutil.which("yihaotong", path=str(Path(sys.executable).parent)) or "yihaotong"
 CALLBACK = "https://portal.city.gov.cn/cb"
@@ -344,3 +345,53 @@ def _same_store(settings) -> dict:
     if settings.database_url:
         values["database_url"] = settings.database_url
     return values
+
+
+@pytest.fixture
+def half_an_upstream(tmp_path: Path):
+    """A real HTTP server whose discovery document names its issuer and nothing else."""
+    port = free_port()
+    root = tmp_path / "upstream"
+    (root / ".well-known").mkdir(parents=True)
+    issuer = f"http://127.0.0.1:{port}"
+    (root / ".well-known" / "openid-configuration").write_text(json.dumps({"issuer": issuer}))
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    server = serve(command, port, issuer, tmp_path / "http.log", cwd=root)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("backend", ["embedded"])
+async def test_an_upstream_whose_discovery_fails_is_shown_unavailable(
+    live_server, half_an_upstream, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="yihaotong.departments")
+    async with second_instance(live_server.settings) as admin:
+        await admin.departments.add("gov", "oidc", oidc_config(issuer=half_an_upstream.url))
+        await admin.accounts.create_local(username="wang", password=PASSWORD)
+        client = await admin.clients.register(name="市民门户", redirect_uris=[CALLBACK])
+    browser = Browser(live_server.url)
+    try:
+        page = await browser.go(authorize_url(live_server.url, client.client.client_id))
+        assert "/login/start/gov" in page.text
+        tx = hidden(page.text, "tx")
+        for _ in range(3):
+            start = await browser.http.get(f"/login/start/gov?tx={tx}")
+            assert start.status_code == 503, start.text
+            assert "市政务服务网的登录系统暂时无法连接" in start.text
+            assert "市政务服务网（暂不可用）" in start.text and "/login/start/gov" not in start.text
+        again = await browser.http.get(f"/login?tx={tx}")
+        assert again.status_code == 200 and "市政务服务网（暂不可用）" in again.text
+        form = {"tx": tx, "csrf_token": hidden(again.text, "csrf_token")}
+        local = await browser.http.post(
+            "/login", data={**form, "username": "wang", "password": PASSWORD, "provider": "local"}
+        )
+        assert local.status_code == 303
+    finally:
+        await browser.close()
+    down = [
+        r for r in caplog.records if getattr(r, "fields", {}).get("event") == "provider.unavailable"
+    ]
+    assert len(down) == 1 and "authorization_endpoint" in down[0].fields["reason"], "logged once"
