@@ -475,6 +475,9 @@ def providers_test(provider_id: Annotated[str, typer.Argument(help="Provider id.
     async def check(services: Services) -> str:
         department = await services.departments.get(provider_id)
         if department is None:
+            broken = await services.departments.broken(provider_id)
+            if broken is not None:
+                raise GatewayError(f"{broken.name}: unavailable: {broken.error}")
             raise InvalidInput("id", f"no provider {provider_id!r}")
         try:
             return await department.provider.check()
