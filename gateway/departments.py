@@ -1,9 +1,14 @@
 """The configured department login systems: stored encrypted, opened once per instance, listed
-on the sign-in page in their configured order."""
+on the sign-in page in their configured order.
+
+One broken login system never takes the others down: a stored config that can no longer be read,
+validated (a CA file deleted since) or opened is kept apart as unavailable, with its reason, and
+so is one whose upstream just failed, for a while; each is logged once, when it breaks."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +24,41 @@ from store.providers import ProviderStore
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 _CACHE_SECONDS = 30.0
+_DOWN_SECONDS = 30.0  # an upstream that failed is shown unavailable this long (or until it works)
+log = logging.getLogger("yihaotong.departments")
+
+
+class Broken(Exception):
+    """A stored config that cannot be used; the message names the field, never a value."""
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A login system that cannot be used now, and why."""
+
+    id: str
+    type: str
+    name: str
+    position: int
+    error: str
+
+
+def validation_problem(error: ValidationError) -> tuple[str, str]:
+    """The field (``config.<name>``) and the message of a config's first problem."""
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return (f"config.{where}" if where else "config"), first["msg"]
+
+
+def _label(data: Any, provider_id: str) -> tuple[str, int]:
+    """The name and position of a config that did not load, as far as they can be read."""
+    if not isinstance(data, dict):
+        return provider_id, 100
+    name, position = data.get("name"), data.get("position")
+    return (
+        name.strip() if isinstance(name, str) and name.strip() else provider_id,
+        position if isinstance(position, int) and not isinstance(position, bool) else 100,
+    )
 
 
 @dataclass
@@ -30,6 +70,10 @@ class Department:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def position(self) -> int:
+        return self.config.position
 
     @property
     def trust(self) -> ProviderTrust:
@@ -47,13 +91,51 @@ class DepartmentService:
         self._store = store
         self._master = master_key
         self._clock = clock
-        self._loaded: tuple[float, list[Department]] | None = None
+        self._loaded: tuple[float, list[Department], list[Unavailable]] | None = None
         self._opened: dict[str, tuple[str, Department]] = {}  # id -> (sealed config, opened)
+        self._reported: dict[str, str] = {}  # id -> the problem last logged
+        self._down: dict[str, tuple[float, str]] = {}  # id -> (until, why) after an upstream failed
 
-    def _open(self, provider_id: str, kind: str, sealed: str) -> Department:
-        data = json.loads(self._master.decrypt(sealed, f"provider:{provider_id}"))
-        config = parse_config(kind, data)
-        return Department(provider_id, config, config.open(provider_id))
+    def _config(self, provider_id: str, kind: str, sealed: str) -> tuple[ProviderConfig, Any]:
+        """The validated config of a stored row (files it names are checked again), and the data
+        it came from; raises Broken saying why not."""
+        data: Any = None
+        try:
+            data = json.loads(self._master.decrypt(sealed, f"provider:{provider_id}"))
+            return parse_config(kind, data), data
+        except UnknownKind as error:
+            raise Broken(f"type: {error}", data) from error
+        except ValidationError as error:
+            field, message = validation_problem(error)
+            raise Broken(f"{field}: {message}", data) from error
+        except Exception as error:  # undecryptable or unreadable: the row, not the page
+            raise Broken(
+                f"the stored config cannot be read ({type(error).__name__})", data
+            ) from error
+
+    def _report(self, provider_id: str, problem: str | None) -> None:
+        """Log a login system's problem once, when it starts (or changes), and its recovery."""
+        before = self._reported.get(provider_id)
+        if problem == before:
+            return
+        if problem is None:
+            del self._reported[provider_id]
+            log.info(
+                "department login system available again",
+                extra={"fields": {"event": "provider.available", "provider": provider_id}},
+            )
+            return
+        self._reported[provider_id] = problem
+        log.warning(
+            "department login system unavailable",
+            extra={
+                "fields": {
+                    "event": "provider.unavailable",
+                    "provider": provider_id,
+                    "reason": problem,
+                }
+            },
+        )
 
     async def add(self, provider_id: str, kind: str, data: dict[str, Any]) -> ProviderConfig:
         if not _ID.match(provider_id) or provider_id == "local":
@@ -63,9 +145,11 @@ class DepartmentService:
         except UnknownKind as error:
             raise InvalidInput("type", str(error)) from error
         except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "config"
-            raise InvalidInput(f"config.{where}", first["msg"]) from error
+            raise InvalidInput(*validation_problem(error)) from error
+        try:  # what cannot be opened is not stored either
+            await _release(Department(provider_id, config, config.open(provider_id)))
+        except Exception as error:
+            raise InvalidInput("config", f"cannot be opened ({type(error).__name__})") from error
         sealed = self._master.encrypt(config.model_dump_json().encode(), f"provider:{provider_id}")
         try:
             await self._store.add(provider_id, kind, sealed, self._clock.now())
@@ -79,26 +163,77 @@ class DepartmentService:
         return await self._store.remove(provider_id)
 
     async def all(self) -> list[Department]:
-        """Every department, in sign-in page order (cached briefly per instance)."""
+        """Every usable department, in sign-in page order (cached briefly per instance)."""
+        return (await self._load())[0]
+
+    async def unavailable(self) -> list[Unavailable]:
+        """The departments that cannot be used now, in sign-in page order: their stored config
+        is broken, or their upstream failed a moment ago."""
+        broken = (await self._load())[1]
+        now = self._clock.now()
+        self._down = {i: down for i, down in self._down.items() if down[0] > now}
+        down = [
+            Unavailable(d.id, d.config.type, d.name, d.config.position, self._down[d.id][1])
+            for d in await self.all()
+            if d.id in self._down
+        ]
+        return sorted([*broken, *down], key=lambda u: (u.position, u.name))
+
+    async def listing(self) -> list[Department | Unavailable]:
+        """Every stored department, usable or not, in sign-in page order."""
+        usable, broken = await self._load()
+        every: list[Department | Unavailable] = [*usable, *broken]
+        return sorted(every, key=lambda d: (d.position, d.name))
+
+    def mark_down(self, provider_id: str, reason: str) -> None:
+        """Its upstream just failed: shown unavailable for a while (logged once)."""
+        self._down[provider_id] = (self._clock.now() + _DOWN_SECONDS, reason)
+        self._report(provider_id, reason)
+
+    def mark_up(self, provider_id: str) -> None:
+        """Its upstream answered again."""
+        if self._down.pop(provider_id, None) is not None:
+            self._report(provider_id, None)
+
+    async def _load(self) -> tuple[list[Department], list[Unavailable]]:
         now = self._clock.now()
         if self._loaded is None or self._loaded[0] <= now:
             rows = await self._store.all()
             opened: dict[str, tuple[str, Department]] = {}
+            broken: list[Unavailable] = []
             for provider_id, kind, sealed in rows:
-                kept = self._opened.get(provider_id)
-                if kept is not None and kept[0] == sealed:
-                    opened[provider_id] = kept  # unchanged: keep its connections
+                try:
+                    opened[provider_id] = (sealed, self._opened_for(provider_id, kind, sealed))
+                except Broken as error:
+                    problem, data = str(error.args[0]), error.args[1]
+                    broken.append(
+                        Unavailable(provider_id, kind, *_label(data, provider_id), problem)
+                    )
+                    self._report(provider_id, problem)
                 else:
-                    opened[provider_id] = (sealed, self._open(provider_id, kind, sealed))
+                    if provider_id in self._reported and provider_id not in self._down:
+                        self._report(provider_id, None)  # its config was repaired
             for provider_id, (sealed, department) in self._opened.items():
                 if provider_id not in opened or opened[provider_id][0] != sealed:
-                    await _release(department)  # removed or changed: its pool goes
+                    await _release(department)  # removed, changed or broken: its pool goes
             self._opened = opened
             departments = sorted(
                 (d for _, d in opened.values()), key=lambda d: (d.config.position, d.name)
             )
-            self._loaded = (now + _CACHE_SECONDS, departments)
-        return self._loaded[1]
+            self._loaded = (now + _CACHE_SECONDS, departments, broken)
+        return self._loaded[1], self._loaded[2]
+
+    def _opened_for(self, provider_id: str, kind: str, sealed: str) -> Department:
+        """The opened department of a row: the one already open while its config is unchanged
+        and still valid, else opened afresh; raises Broken."""
+        config, data = self._config(provider_id, kind, sealed)
+        kept = self._opened.get(provider_id)
+        if kept is not None and kept[0] == sealed:
+            return kept[1]  # unchanged: keep its connections
+        try:
+            return Department(provider_id, config, config.open(provider_id))
+        except Exception as error:
+            raise Broken(f"cannot be opened ({type(error).__name__})", data) from error
 
     async def close(self) -> None:
         """Release what opened providers hold (database pools)."""
@@ -107,7 +242,12 @@ class DepartmentService:
         self._opened, self._loaded = {}, None
 
     async def get(self, provider_id: str) -> Department | None:
+        """The usable department ``provider_id`` (None when there is none, or it is broken)."""
         return next((d for d in await self.all() if d.id == provider_id), None)
+
+    async def broken(self, provider_id: str) -> Unavailable | None:
+        """Why the stored department ``provider_id`` cannot be used, if it cannot."""
+        return next((u for u in (await self._load())[1] if u.id == provider_id), None)
 
 
 async def _release(department: Department) -> None:

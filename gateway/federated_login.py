@@ -4,7 +4,6 @@ department's — and turning the answer into the 一号通 account to sign in.""
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,7 +14,6 @@ from policies.assurance import stronger
 from providers.base import AccountLocked, Identity, ProviderUnavailable
 from store.records import Account
 
-audit = logging.getLogger("yihaotong.audit")
 LOCAL = "local"
 
 
@@ -29,6 +27,24 @@ class SignIn:
     detail: dict[str, str] = field(default_factory=dict)
     status: int = 400
     pending_link: dict[str, Any] | None = None  # proven by signing in to ``account_id``
+
+
+def locked_message(refused: AccountLocked) -> str:
+    """The sign-in page's words for an account its department refuses."""
+    if refused.reason in ("expired", "must_change"):
+        return "upstream_password_change"
+    return "upstream_locked"  # locked or disabled: the same words for both
+
+
+def upstream_failed(services: Services, department: Department, error: Exception) -> SignIn:
+    """A department that could not answer: shown unavailable for a while, logged once (its
+    reason, or only the kind of an unexpected error, which may quote a secret)."""
+    if isinstance(error, ProviderUnavailable):
+        reason = error.reason
+    else:
+        reason = f"unexpected error ({type(error).__name__})"
+    services.departments.mark_down(department.id, reason)
+    return SignIn(error="upstream_down", detail={"department": department.name}, status=503)
 
 
 def identity_to_dict(identity: Identity) -> dict[str, Any]:
@@ -75,7 +91,14 @@ async def password_sign_in(
         return SignIn(account=account, acr=account.assurance, idp_subject=account.id)
 
     department = await services.departments.get(provider_id)
-    if department is None or not department.takes_passwords:
+    if department is None:
+        broken = await services.departments.broken(provider_id)
+        if broken is not None:  # not the person's fault, and no password was checked
+            return SignIn(
+                error="upstream_unavailable", detail={"department": broken.name}, status=503
+            )
+        return SignIn(error="bad_credentials")
+    if not department.takes_passwords:
         return SignIn(error="bad_credentials")
     # A department password already moved into 一号通 is checked here, not upstream.
     migrated = await services.logins.migrated(provider_id, canonical_username(username))
@@ -94,14 +117,11 @@ async def password_sign_in(
         )
     try:
         identity = await department.provider.login(username, password)
-    except ProviderUnavailable:
-        audit.warning(
-            "department unavailable",
-            extra={"fields": {"event": "login.upstream_down", "provider": provider_id}},
-        )
-        return SignIn(error="upstream_down", detail={"department": department.name}, status=503)
-    except AccountLocked:
-        return SignIn(error="upstream_locked", detail={"department": department.name})
+    except AccountLocked as refused:
+        return SignIn(error=locked_message(refused), detail={"department": department.name})
+    except Exception as error:  # one department's failure is never the page's
+        return upstream_failed(services, department, error)
+    services.departments.mark_up(provider_id)
     if identity is None:
         return SignIn(error="bad_credentials")
     return await resolve_identity(services, department, identity, password, username)

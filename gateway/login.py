@@ -74,12 +74,17 @@ async def _login_form(
     services: Services = request.app.state.services
     locale = _locale(request, tx)
     client_name, action_sources = await _client_view(services, tx)
-    every = await services.departments.all()
+    every, unavailable = await asyncio.gather(
+        services.departments.all(), services.departments.unavailable()
+    )
+    down = {u.id for u in unavailable}
+    every = [d for d in every if d.id not in down]  # shown apart, below the usable ones
     step_up = tx.extra.get("step_up")
     notice = None
     if step_up:
         # Only the ways of signing in that reach the level the app needs.
         every = [d for d in every if d.id in step_up["methods"]]
+        unavailable = [u for u in unavailable if u.id in step_up["methods"]]
         notice = messages(locale).step_up_notice.format(client=client_name, level=step_up["acr"])
     departments = [d for d in every if d.takes_passwords]
     redirects = [d for d in every if not d.takes_passwords]
@@ -105,6 +110,9 @@ async def _login_form(
                     messages(locale).sign_in_at.format(department=d.name),
                 )
                 for d in redirects
+            ],
+            "unavailable": [
+                messages(locale).unavailable_label.format(department=u.name) for u in unavailable
             ],
             "chosen": chosen,
             "notice": notice,

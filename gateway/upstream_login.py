@@ -9,12 +9,12 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.authorize import error_page, load_transaction
-from gateway.federated_login import SignIn, resolve_identity
+from gateway.authorize import Transaction, error_page, load_transaction
+from gateway.federated_login import SignIn, locked_message, resolve_identity, upstream_failed
 from gateway.forms import FormError, parse_params
 from gateway.login import refused, signed_in
 from gateway.services import Services
-from providers.base import ProviderError, ProviderUnavailable, RedirectProvider
+from providers.base import AccountLocked, ProviderError, ProviderUnavailable, RedirectProvider
 
 START_PATH = "/login/start/{provider_id}"
 CALLBACK_PATH = "/login/callback/{provider_id}"
@@ -30,8 +30,12 @@ async def start(request: Request) -> Response:
     provider_id = request.path_params["provider_id"]
     tx_id = request.query_params.get("tx", "")
     tx = await load_transaction(services, request, tx_id)
+    if tx is None:
+        return error_page(request, {}, "expired")
     department = await services.departments.get(provider_id)
-    if tx is None or department is None or not isinstance(department.provider, RedirectProvider):
+    if department is None:
+        return await _unavailable(request, tx_id, tx, provider_id)
+    if not isinstance(department.provider, RedirectProvider):
         return error_page(request, {}, "expired")
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     record = {"tx": tx_id, "provider": provider_id, "nonce": nonce, "verifier": verifier}
@@ -40,10 +44,22 @@ async def start(request: Request) -> Response:
         url = await department.provider.login_url(
             callback_url(services, provider_id), state, nonce, verifier
         )
-    except ProviderError:
-        down = SignIn(error="upstream_down", detail={"department": department.name}, status=503)
+    except Exception as error:  # discovery failed: this department only
+        down = upstream_failed(services, department, error)
         return await refused(request, tx_id, tx, down, "", provider_id)
+    services.departments.mark_up(provider_id)
     return RedirectResponse(url, status_code=303)
+
+
+async def _unavailable(request: Request, tx_id: str, tx: Transaction, provider_id: str) -> Response:
+    """The sign-in page saying the department cannot be used now; an id that names no
+    department at all is an expired (or made-up) link."""
+    services: Services = request.app.state.services
+    broken = await services.departments.broken(provider_id)
+    if broken is None:
+        return error_page(request, {}, "expired")
+    result = SignIn(error="upstream_unavailable", detail={"department": broken.name}, status=503)
+    return await refused(request, tx_id, tx, result, "", provider_id)
 
 
 async def callback(request: Request) -> Response:
@@ -56,25 +72,30 @@ async def callback(request: Request) -> Response:
     raw = await services.expiring.take(f"upstream:{params.get('state', '')}")
     record = json.loads(raw) if raw else {}
     tx = await load_transaction(services, request, record.get("tx"))
-    department = await services.departments.get(provider_id)
-    if (
-        tx is None
-        or record.get("provider") != provider_id
-        or department is None
-        or not isinstance(department.provider, RedirectProvider)
-    ):
+    if tx is None or record.get("provider") != provider_id:
         return error_page(request, {}, "expired")  # unknown, replayed or foreign state
     tx_id = record["tx"]
+    department = await services.departments.get(provider_id)
+    if department is None:
+        return await _unavailable(request, tx_id, tx, provider_id)
+    if not isinstance(department.provider, RedirectProvider):
+        return error_page(request, {}, "expired")
     try:
         identity = await department.provider.callback(
             callback_url(services, provider_id), params, record["nonce"], record["verifier"]
         )
-    except ProviderUnavailable:
-        down = SignIn(error="upstream_down", detail={"department": department.name}, status=503)
+    except AccountLocked as locked:
+        result = SignIn(error=locked_message(locked), detail={"department": department.name})
+        return await refused(request, tx_id, tx, result, "", provider_id)
+    except ProviderUnavailable as error:
+        down = upstream_failed(services, department, error)
         return await refused(request, tx_id, tx, down, "", provider_id)
     except ProviderError:
         failed = SignIn(error="upstream_failed", detail={"department": department.name})
         return await refused(request, tx_id, tx, failed, "", provider_id)
+    except Exception as error:  # this department only, never a 500
+        down = upstream_failed(services, department, error)
+        return await refused(request, tx_id, tx, down, "", provider_id)
     result = await resolve_identity(services, department, identity)
     if result.account is None:
         return await refused(request, tx_id, tx, result, "", provider_id)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import Any, Literal, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,6 +25,59 @@ def identity_mapping(value: dict[str, str]) -> dict[str, str]:
     unknown = set(value) - MAPPABLE
     if unknown:
         raise ValueError(f"unknown identity fields {sorted(unknown)}; use {sorted(MAPPABLE)}")
+    return value
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def web_url(value: str, *, query: bool = False) -> str:
+    """Validate an upstream's URL (a pydantic validator): absolute, with a host, https (http only
+    to a loopback host, for development), no credentials or fragment, a query only if allowed."""
+    if value != value.strip() or any(c.isspace() or ord(c) < 32 for c in value):
+        raise ValueError("must be a URL without spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValueError("must be an absolute https:// URL")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold a user name or password")
+    if parts.fragment or value.endswith("#"):
+        raise ValueError("must not have a fragment")
+    if (parts.query or value.endswith("?")) and not query:
+        raise ValueError("must not have a query")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise ValueError("must use https (http only to localhost or a loopback address)")
+    return value
+
+
+def text(value: str) -> str:
+    """A required setting: not blank, no control characters (a pydantic validator)."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not hold control characters")
+    return value
+
+
+def text_values(value: dict[str, str]) -> dict[str, str]:
+    """A mapping to upstream names: none of them blank (a pydantic validator)."""
+    for key, name in value.items():
+        try:
+            text(name)
+        except ValueError as error:
+            raise ValueError(f"{key}: {error}") from None
     return value
 
 
@@ -58,7 +113,17 @@ class ProviderUnavailable(ProviderError):
 
 
 class AccountLocked(ProviderError):
-    """The upstream itself refuses the account (locked, expired)."""
+    """The upstream itself refuses the account: ``locked`` or ``disabled`` (it may not sign in),
+    ``expired`` or ``must_change`` (its password must be changed there first)."""
+
+    def __init__(
+        self,
+        department: str,
+        reason: Literal["locked", "disabled", "expired", "must_change"] = "locked",
+    ) -> None:
+        super().__init__(f"{department}: account {reason}")
+        self.department = department
+        self.reason = reason
 
 
 @runtime_checkable
@@ -109,7 +174,14 @@ class ProviderConfig(BaseModel):
     assurance: Literal["L1", "L2", "L3"] = Field(
         "L1", description="Assurance level (acr) of the identities this department asserts."
     )
-    position: int = Field(100, description="Order on the sign-in page (smaller first).")
+    position: int = Field(
+        100, ge=-1_000_000, le=1_000_000, description="Order on the sign-in page (smaller first)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return text(value)
 
     @field_validator("verified")
     @classmethod

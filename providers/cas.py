@@ -18,6 +18,8 @@ from providers.base import (
     ProviderError,
     ProviderUnavailable,
     identity_mapping,
+    text_values,
+    web_url,
 )
 
 try:
@@ -40,14 +42,13 @@ class CasConfig(ProviderConfig):
     @field_validator("server_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("server_url must be an http(s) URL")
-        return value.rstrip("/")
+        # Tickets and attributes come back from here: https, a host, nothing after the path.
+        return web_url(value).rstrip("/")
 
     @field_validator("attributes")
     @classmethod
     def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        return identity_mapping(value)
+        return identity_mapping(text_values(value))
 
     def open(self, provider_id: str) -> CasProvider:
         return CasProvider(provider_id, self)
@@ -83,7 +84,7 @@ class CasProvider:
             raise ProviderUnavailable(
                 self.config.name, f"CAS server unreachable ({type(error).__name__})"
             ) from error
-        except ElementTree.ParseError as error:
+        except (ElementTree.ParseError, ValueError) as error:  # defusedxml refusals are ValueErrors
             raise ProviderError(f"{self.config.name}: unreadable ticket validation") from error
         success = root.find(f"{_NS}authenticationSuccess")
         user = success.findtext(f"{_NS}user") if success is not None else None

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import ssl
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import anyio.to_thread
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from providers.base import (
     AccountLocked,
@@ -17,19 +19,70 @@ from providers.base import (
     ProviderConfig,
     ProviderUnavailable,
     identity_mapping,
+    text,
 )
 
 try:
     import ldap3
     from ldap3.core.exceptions import LDAPException
+    from ldap3.operation.search import parse_filter
     from ldap3.utils.conv import escape_filter_chars
+    from ldap3.utils.dn import parse_dn
+
+    from providers import ppolicy
 except ImportError as error:  # pragma: no cover - depends on the install
     raise ImportError(
         "LDAP providers need the ldap extra: pip install 'yihaotong[ldap]'"
     ) from error
 
 # Bind results that mean "this account may not sign in", not "wrong password".
-_LOCKED_MESSAGES = ("account locked", "account is locked", "password expired", "data 775")
+_LOCKED_MESSAGES = ("account locked", "account is locked", "data 775")
+_EXPIRED_MESSAGES = ("password expired",)
+# An attribute description (RFC 4512 §2.5): a name or an OID, with options.
+_ATTRIBUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)(?:;[A-Za-z0-9-]+)*$")
+
+
+def _ldap_filter(value: str, placeholder: str | None) -> str:
+    """A search filter that parses (RFC 4515), once ``{placeholder}`` is filled in."""
+    try:
+        filled = value.format(**{placeholder: "x"}) if placeholder else value
+    except (KeyError, IndexError, ValueError, AttributeError):
+        where = f"only {{{placeholder}}}" if placeholder else "no"
+        raise ValueError(f"may hold {where} placeholder (write other braces doubled)") from None
+    if placeholder and f"{{{placeholder}}}" not in value:
+        raise ValueError(f"must hold {{{placeholder}}}")
+    try:
+        parse_filter(filled, None, True, True, None, False)
+    except LDAPException as error:
+        raise ValueError(f"is not an LDAP filter ({error})") from None
+    return value
+
+
+def _dn(value: str) -> str:
+    try:
+        parse_dn(text(value))
+    except LDAPException as error:
+        raise ValueError(f"is not a DN ({error})") from None
+    return value
+
+
+def _attribute(value: str) -> str:
+    if not _ATTRIBUTE.match(value):
+        raise ValueError(f"{value!r} is not an attribute name")
+    return value
+
+
+def _certificates(path: str) -> str:
+    """A readable file that holds at least one certificate (PEM)."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist") from None
+    except ssl.SSLError:  # before OSError, of which it is one
+        raise ValueError(f"{path} holds no certificates (a PEM CA bundle is needed)") from None
+    except OSError as error:
+        raise ValueError(f"{path} cannot be read ({error.strerror or error})") from None
+    return path
 
 
 class LdapConfig(ProviderConfig):
@@ -38,7 +91,7 @@ class LdapConfig(ProviderConfig):
     start_tls: bool = Field(False, description="Upgrade an ldap:// connection with StartTLS.")
     ca_file: str | None = Field(None, description="CA bundle for LDAPS/StartTLS.")
     bind_dn: str | None = Field(None, description="Service account used for searches.")
-    bind_password: str | None = None
+    bind_password: str | None = Field(None, validate_default=True)
     user_base: str
     user_filter: str = Field(
         "(uid={username})", description="Search filter; {username} is escaped (RFC 4515)."
@@ -65,11 +118,75 @@ class LdapConfig(ProviderConfig):
     def _ldap_url(cls, value: str) -> str:
         if not value.startswith(("ldap://", "ldaps://")):
             raise ValueError("url must start with ldap:// or ldaps://")
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError:
+            raise ValueError("url has an invalid port") from None
+        if not parts.hostname or any(c.isspace() for c in value):
+            raise ValueError("url must name a host, e.g. ldap://ldap.dept.gov.cn:389")
+        if parts.username is not None or parts.path not in ("", "/"):
+            raise ValueError("url is only scheme, host and port (the bind DN is bind_dn)")
+        if parts.query or parts.fragment or value.endswith(("?", "#")):
+            raise ValueError("url is only scheme, host and port")
         return value
+
+    @field_validator("start_tls")
+    @classmethod
+    def _start_tls(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and str(info.data.get("url", "")).startswith("ldaps://"):
+            raise ValueError("an ldaps:// connection is TLS already; use one or the other")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        url = str(info.data.get("url", ""))
+        if not (url.startswith("ldaps://") or info.data.get("start_tls")):
+            raise ValueError("is used only with an ldaps:// url or start_tls")
+        return _certificates(value)
+
+    @field_validator("bind_dn", "user_base", "group_base")
+    @classmethod
+    def _dns(cls, value: str | None) -> str | None:
+        return None if value is None else _dn(value)
+
+    @field_validator("bind_password")
+    @classmethod
+    def _password(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value == "":
+            raise ValueError("must not be empty (an empty password is an anonymous bind)")
+        if "bind_dn" in info.data and (info.data["bind_dn"] is None) != (value is None):
+            raise ValueError("give bind_dn and bind_password both, or neither (anonymous)")
+        return value
+
+    @field_validator("user_filter")
+    @classmethod
+    def _user_filter(cls, value: str) -> str:
+        return _ldap_filter(value, "username")
+
+    @field_validator("group_filter")
+    @classmethod
+    def _group_filter(cls, value: str) -> str:
+        return _ldap_filter(value, "dn")
+
+    @field_validator("enabled_filter")
+    @classmethod
+    def _enabled_filter(cls, value: str | None) -> str | None:
+        return None if value is None else _ldap_filter(value, None)
+
+    @field_validator("subject_attribute", "group_name_attribute")
+    @classmethod
+    def _attribute_name(cls, value: str) -> str:
+        return _attribute(value)
 
     @field_validator("attributes")
     @classmethod
     def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value.values():
+            _attribute(name)
         return identity_mapping(value)
 
     def open(self, provider_id: str) -> LdapProvider:
@@ -133,8 +250,6 @@ class LdapProvider:
     def _find_user(self, service: ldap3.Connection, username: str) -> Any | None:
         wanted = [self.config.subject_attribute, *self.config.attributes.values()]
         search = self.config.user_filter.format(username=escape_filter_chars(username))
-        if self.config.enabled_filter:
-            search = f"(&{search}{self.config.enabled_filter})"  # a disabled user is no user
         service.search(
             self.config.user_base,
             search,
@@ -144,6 +259,31 @@ class LdapProvider:
         entries = service.response or []
         users = [e for e in entries if e.get("type") == "searchResEntry"]
         return users[0] if len(users) == 1 else None  # none, or ambiguous: no sign-in
+
+    def _enabled(self, service: ldap3.Connection, dn: str) -> bool:
+        if not self.config.enabled_filter:
+            return True
+        service.search(dn, self.config.enabled_filter, search_scope=ldap3.BASE, attributes=[])
+        return any(e.get("type") == "searchResEntry" for e in service.response or [])
+
+    def _bind_user(self, dn: str, password: str) -> bool:
+        """Bind as the user, asking for the password policy control: is the password right?
+        Raises AccountLocked when the directory says the account may not sign in."""
+        user = self._connection(dn, password)
+        try:
+            bound = user.bind(controls=[ppolicy.REQUEST])
+            refusal = ppolicy.bind_refusal(user.result)
+        finally:
+            _close(user)
+        if refusal is not None:  # locked whatever the password; expired or reset after a bind
+            raise AccountLocked(self.config.name, refusal)
+        if not bound:
+            message = str((user.result or {}).get("message") or "").lower()
+            if any(locked in message for locked in _LOCKED_MESSAGES):
+                raise AccountLocked(self.config.name, "locked")
+            if any(expired in message for expired in _EXPIRED_MESSAGES):
+                raise AccountLocked(self.config.name, "expired")
+        return bound
 
     def _groups(self, service: ldap3.Connection, dn: str) -> tuple[str, ...]:
         if not self.config.group_base:
@@ -169,15 +309,11 @@ class LdapProvider:
             if entry is None:
                 return None
             dn = entry["dn"]
-            user = self._connection(dn, password)
-            try:
-                if not user.bind():
-                    message = (user.result or {}).get("message", "").lower()
-                    if any(locked in message for locked in _LOCKED_MESSAGES):
-                        raise AccountLocked(self.config.name)
-                    return None
-            finally:
-                _close(user)
+            if not self._bind_user(dn, password):
+                return None
+            # Told only to whom knows the password: a stranger learns nothing of the account.
+            if not self._enabled(service, dn):
+                raise AccountLocked(self.config.name, "disabled")
             attributes = entry["attributes"]
             subject = _first(attributes, self.config.subject_attribute) or dn
             fields = {f: _first(attributes, a) for f, a in self.config.attributes.items()}

@@ -11,15 +11,18 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import os
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio.to_thread
 import sqlalchemy as sa
 from pydantic import Field, field_validator
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from providers.base import IDENTIFIERS, Identity, ProviderConfig, ProviderUnavailable
+from providers.base import IDENTIFIERS, Identity, ProviderConfig, ProviderUnavailable, text
 
 Scheme = Literal["md5", "sha1", "sha256", "bcrypt", "pbkdf2_sha256"]
 _DIGESTS = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
@@ -47,8 +50,8 @@ class LegacySqlConfig(ProviderConfig):
             ("sqlite://", "sqlite+aiosqlite://"),
         ):
             if value.startswith(plain):
-                return driver + value[len(plain) :]
-        return value
+                value = driver + value[len(plain) :]
+        return _database_url(value)
 
     @field_validator("columns")
     @classmethod
@@ -59,10 +62,51 @@ class LegacySqlConfig(ProviderConfig):
         unknown = set(value) - {"subject", "username", "password", "salt", "name", *IDENTIFIERS}
         if unknown:
             raise ValueError(f"unknown columns {sorted(unknown)}")
+        for field, column in value.items():
+            try:
+                text(column)
+            except ValueError as error:
+                raise ValueError(f"{field}: {error}") from None
+        return value
+
+    @field_validator("scheme")
+    @classmethod
+    def _library(cls, value: str) -> str:
+        if value == "bcrypt":
+            try:
+                import bcrypt  # noqa: F401
+            except ImportError:
+                raise ValueError(
+                    "bcrypt needs the legacy extra: pip install 'yihaotong[legacy]'"
+                ) from None
         return value
 
     def open(self, provider_id: str) -> LegacySqlProvider:
         return LegacySqlProvider(provider_id, self)
+
+
+def _database_url(value: str) -> str:
+    """A URL SQLAlchemy can open asynchronously with an installed driver; a SQLite file must
+    exist (connecting would create an empty one)."""
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError("is not a database URL (dialect+driver://user:password@host/db)") from None
+    try:
+        dialect = url.get_dialect()
+    except (NoSuchModuleError, ImportError) as error:
+        raise ValueError(f"names a database driver that is not installed ({error})") from None
+    if not getattr(dialect, "is_async", False):
+        raise ValueError(f"{url.drivername} is not an async driver (e.g. postgresql+asyncpg)")
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            raise ValueError("must name an existing SQLite database file")
+        if not Path(database).is_file() or not os.access(database, os.R_OK):
+            raise ValueError(f"{database} is not a readable SQLite database file")
+    elif not url.host and not url.query:
+        raise ValueError("must name the database server's host")
+    return value
 
 
 def check_password(scheme: str, password: str, stored: str, salt: str, position: str) -> bool:

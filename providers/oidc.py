@@ -15,7 +15,7 @@ import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from providers.base import (
     Identity,
@@ -23,6 +23,9 @@ from providers.base import (
     ProviderError,
     ProviderUnavailable,
     identity_mapping,
+    text,
+    text_values,
+    web_url,
 )
 
 _LEEWAY = 60  # seconds of clock difference tolerated with the upstream
@@ -39,7 +42,7 @@ class OidcConfig(ProviderConfig):
     authorization_endpoint: str | None = Field(None, description="Instead of discovery.")
     token_endpoint: str | None = None
     userinfo_endpoint: str | None = None
-    jwks_uri: str | None = None
+    jwks_uri: str | None = Field(None, validate_default=True)
     use_userinfo: bool = Field(True, description="Also read the UserInfo endpoint.")
     subject_claim: str = "sub"
     claims: dict[str, str] = Field(
@@ -59,17 +62,65 @@ class OidcConfig(ProviderConfig):
     @field_validator("claims", "verified_claims")
     @classmethod
     def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        return identity_mapping(value)
+        return identity_mapping(text_values(value))
 
     @field_validator("issuer")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("issuer must be an http(s) URL")
-        return value.rstrip("/")
+        # OpenID Connect Discovery §3: https, a host, no query or fragment.
+        return web_url(value).rstrip("/")
+
+    @field_validator("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else web_url(value, query=True)
+
+    @field_validator("client_id", "subject_claim")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return text(value)
+
+    @field_validator("client_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value == "":
+            raise ValueError("must not be empty (leave it out for a public client)")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: list[str]) -> list[str]:
+        # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+        for scope in value:
+            if not scope or any(c in '"\\' or not 0x21 <= ord(c) <= 0x7E for c in scope):
+                raise ValueError(f"{scope!r} is not a scope token (RFC 6749 §3.3)")
+        return value
+
+    @field_validator("jwks_uri")
+    @classmethod
+    def _keys_without_discovery(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Discovery is skipped when both endpoints are given: the ID token's keys must be too.
+        data = info.data
+        explicit = data.get("authorization_endpoint") and data.get("token_endpoint")
+        if explicit and value is None and "openid" in data.get("scopes", ()):
+            raise ValueError("is needed with authorization_endpoint and token_endpoint (openid)")
+        return value
 
     def open(self, provider_id: str) -> OidcProvider:
         return OidcProvider(provider_id, self)
+
+
+def _endpoint_problem(value: object, *, required: bool) -> str | None:
+    """What is wrong with an endpoint an upstream's discovery document names, if anything."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        return "is missing"
+    try:
+        web_url(value, query=True)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def s256(verifier: str) -> str:
@@ -113,9 +164,19 @@ class OidcProvider:
         now = time.monotonic()
         if self._metadata is None or self._metadata[0] <= now:
             document = await self._get_json(f"{config.issuer}/.well-known/openid-configuration")
-            if document.get("issuer", "").rstrip("/") != config.issuer:
-                raise ProviderError(f"{config.name}: discovery names another issuer")
-            self._metadata = (now + _METADATA_SECONDS, {**document, **explicit})
+            issuer = document.get("issuer")
+            if not isinstance(issuer, str) or issuer.rstrip("/") != config.issuer:
+                raise ProviderUnavailable(
+                    config.name, "its discovery document names another issuer"
+                )
+            merged = {**document, **explicit}
+            needed = ["authorization_endpoint", "token_endpoint"]
+            needed += ["jwks_uri"] if "openid" in config.scopes else []
+            for key in (*needed, "userinfo_endpoint"):
+                problem = _endpoint_problem(merged.get(key), required=key in needed)
+                if problem:
+                    raise ProviderUnavailable(config.name, f"discovery: {key} {problem}")
+            self._metadata = (now + _METADATA_SECONDS, merged)
         return self._metadata[1]
 
     async def login_url(self, callback_url: str, state: str, nonce: str, code_verifier: str) -> str:
@@ -156,13 +217,18 @@ class OidcProvider:
         except (httpx.HTTPError, ValueError) as error:
             raise self._down(error) from error
         if response.status_code != 200 or not isinstance(tokens, dict):
-            raise ProviderError(f"{config.name}: the code was refused ({tokens.get('error')})")
+            code = tokens.get("error") if isinstance(tokens, dict) else None
+            raise ProviderError(f"{config.name}: the code was refused ({code})")
         return tokens
 
     async def _id_token_claims(self, token: str, nonce: str, jwks_uri: str) -> dict[str, Any]:
         for attempt in range(2):  # one refetch: the upstream may have rotated its keys
             if self._keys is None or attempt:
-                self._keys = KeySet.import_key_set(await self._get_json(jwks_uri))
+                document = await self._get_json(jwks_uri)
+                try:
+                    self._keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
+                except (JoseError, ValueError, TypeError, KeyError) as error:
+                    raise ProviderUnavailable(self.config.name, "its JWKS is not valid") from error
             try:
                 claims = jwt.decode(
                     token, self._keys, algorithms=["RS256", "ES256", "PS256", "EdDSA"]

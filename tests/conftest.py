@@ -232,7 +232,9 @@ def settings_for(tmp_path: Path, request: pytest.FixtureRequest):
         data_dir = tmp_path / "var"
         values: dict[str, object] = {"data_dir": data_dir, "log_level": "WARNING"}
         # Unless the test chooses its own storage, it starts from an initialized copy.
-        seeded = not {"data_dir", "database_url", "master_key_file", "signing_algs"} & set(overrides)
+        seeded = not {"data_dir", "database_url", "master_key_file", "signing_algs"} & set(
+            overrides
+        )
         if backend == "services":
             if seeded:
                 values["database_url"] = request.getfixturevalue("initialized_postgres_url")

@@ -360,10 +360,16 @@ class ProviderOut(Model):
     type: str
     name: str
     position: int
-    assurance: str
+    assurance: str | None = Field(description="None while it is unavailable.")
     trusted_for: list[str]
     verified: list[str]
-    password: bool = Field(description="Whether it checks passwords on the sign-in page.")
+    password: bool | None = Field(
+        description="Whether it checks passwords on the sign-in page (None while unavailable)."
+    )
+    available: bool = Field(
+        True, description="False when its stored settings cannot be used (see error)."
+    )
+    error: str | None = Field(None, description="Why it is unavailable (a field and a reason).")
 
 
 class ProviderList(Model):

@@ -11,7 +11,7 @@ from typing import Any
 from gateway.admin.changes import Actor, record_after
 from gateway.admin.errors import Clash, Invalid, Missing
 from gateway.admin.reach import Reach
-from gateway.departments import Department
+from gateway.departments import Department, Unavailable
 from gateway.errors import AlreadyExists, InvalidInput
 from gateway.services import Services
 from keys.ring import KeyRingError, KeyRotationTooSoon, RotationResult
@@ -20,7 +20,21 @@ from store import audit as audit_store
 from store.records import AuditEvent
 
 
-def provider_document(department: Department) -> dict[str, Any]:
+def provider_document(department: Department | Unavailable) -> dict[str, Any]:
+    """What is shown of a login system (never a setting); a broken one says why it is."""
+    if isinstance(department, Unavailable):
+        return {
+            "id": department.id,
+            "type": department.type,
+            "name": department.name,
+            "position": department.position,
+            "assurance": None,
+            "trusted_for": [],
+            "verified": [],
+            "password": None,
+            "available": False,
+            "error": department.error,
+        }
     config = department.config
     return {
         "id": department.id,
@@ -31,17 +45,23 @@ def provider_document(department: Department) -> dict[str, Any]:
         "trusted_for": sorted(config.trusted_for),
         "verified": sorted(config.verified),
         "password": department.takes_passwords,
+        "available": True,
+        "error": None,
     }
 
 
-async def list_providers(services: Services, reach: Reach) -> list[Department]:
+async def list_providers(services: Services, reach: Reach) -> list[Department | Unavailable]:
     reach.require_city_wide("department login systems")
-    return await services.departments.all()
+    return await services.departments.listing()
 
 
-async def get_provider(services: Services, reach: Reach, provider_id: str) -> Department:
+async def get_provider(
+    services: Services, reach: Reach, provider_id: str
+) -> Department | Unavailable:
     reach.require_city_wide("department login systems")
-    department = await services.departments.get(provider_id)
+    department = await services.departments.get(provider_id) or (
+        await services.departments.broken(provider_id)
+    )
     if department is None:
         raise Missing("No such provider.")
     return department
@@ -49,7 +69,7 @@ async def get_provider(services: Services, reach: Reach, provider_id: str) -> De
 
 async def add_provider(
     services: Services, actor: Actor, reach: Reach, provider_id: str, kind: str, config: dict
-) -> Department:
+) -> Department | Unavailable:
     reach.require_city_wide("department login systems")
     try:
         await services.departments.add(provider_id, kind, config)
@@ -67,8 +87,7 @@ async def add_provider(
         await services.departments.remove(provider_id)  # nothing happens unrecorded
         raise
     department = await services.departments.get(provider_id)
-    assert department is not None
-    return department
+    return department or await get_provider(services, reach, provider_id)
 
 
 async def remove_provider(services: Services, actor: Actor, reach: Reach, provider_id: str) -> None:

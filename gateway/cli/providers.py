@@ -64,10 +64,14 @@ def list_providers(as_json: JsonFlag = False) -> None:
     found = with_services(
         load_settings(), lambda s: platform.list_providers(s, EVERYWHERE), read_only=True
     )
+    shown = [ProviderOut(**platform.provider_document(d)) for d in found]
     emit(
         as_json,
-        {"providers": documents([ProviderOut(**platform.provider_document(d)) for d in found])},
-        [f"{d.id:16} {d.config.type:10} {d.name}" for d in found],
+        {"providers": documents(shown)},
+        [
+            f"{d.id:16} {d.type:10} {d.name}" + ("" if d.available else f"  unavailable: {d.error}")
+            for d in shown
+        ],
     )
 
 
@@ -78,6 +82,9 @@ def test(provider_id: Annotated[str, typer.Argument(help="Provider id.")]) -> No
     async def check(services: Services) -> str:
         department = await services.departments.get(provider_id)
         if department is None:
+            broken = await services.departments.broken(provider_id)
+            if broken is not None:
+                raise GatewayError(f"{broken.name}: unavailable: {broken.error}")
             raise InvalidInput("id", f"no provider {provider_id!r}")
         try:
             return await department.provider.check()

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from gateway.login import RULES
 from tests.gateway import helpers
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
@@ -371,5 +372,53 @@ async def test_a_user_removed_from_the_directory_cannot_refresh(
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
         silent = await browser.go(authorize_url(live.url, client.client.client_id, prompt="none"))
         assert httpx.URL(silent.headers["location"]).params["error"] == "login_required"
+    finally:
+        await browser.close()
+
+
+async def test_a_locked_or_disabled_directory_account_is_told_so_and_not_counted(
+    portal, directory
+) -> None:
+    """The directory locks ``locked`` after wrong binds at the directory itself, and reports it
+    only in the password policy control; ``left`` is excluded by the enabled filter."""
+    live, client = portal
+    dn = f"uid=locked,ou=people,{slapd.SUFFIX}"
+    for _ in range(slapd.MAX_FAILURES):
+        wrong = ["ldapwhoami", "-x", "-H", directory.url, "-D", dn, "-w", "not-the-password"]
+        assert subprocess.run(wrong, capture_output=True).returncode != 0
+    assert slapd.lock_state(directory, "locked") is not None
+    async with second_instance(live.settings) as admin:
+        await admin.departments.add(
+            "tax-hr",
+            "ldap",
+            ldap_config(directory.url, enabled_filter="(!(employeeType=left))", position=5),
+        )
+    browser = Browser(live.url)
+    try:
+        page = await browser.go(authorize_url(live.url, client.client.client_id))
+        form = {"tx": hidden(page.text, "tx"), "csrf_token": hidden(page.text, "csrf_token")}
+
+        async def attempt(username: str, password: str, provider: str) -> httpx.Response:
+            data = {**form, "username": username, "password": password, "provider": provider}
+            return await browser.http.post("/login", data=data)
+
+        locked = "你在市税务局的账户已被锁定或停用，请联系该部门。"
+        # More attempts than the lockout allows a name: none of them counts.
+        for _ in range(RULES.account_failures + 1):
+            for password in ("locked-password", "not-the-password"):
+                answer = await attempt("locked", password, "tax")
+                assert answer.status_code == 400 and locked in answer.text, answer.text
+            answer = await attempt("left", "left-password", "tax-hr")
+            assert answer.status_code == 400 and locked in answer.text
+        # To a stranger, a disabled account is an unknown name: the password decides the words.
+        stranger = await attempt("left", "a-guess", "tax-hr")
+        assert stranger.status_code == 400 and "用户名或密码不正确" in stranger.text
+        renewed = await attempt("renewed", "reset-password", "tax")
+        assert renewed.status_code == 400
+        assert "你在市税务局的密码已过期或须修改，请先到该部门修改密码后再登录。" in renewed.text
+        # Its owner's own way in was never locked by us.
+        assert "尝试次数过多" not in stranger.text + renewed.text
+        left_elsewhere = await attempt("left", "left-password", "tax")
+        assert left_elsewhere.status_code == 303, "the same person, without the enabled filter"
     finally:
         await browser.close()

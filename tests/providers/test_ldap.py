@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
-from providers.base import PasswordProvider, ProviderUnavailable
+from providers.base import AccountLocked, PasswordProvider, ProviderUnavailable
 from providers.ldap import LdapConfig
 from tests.providers import slapd
 from tests.support import ServerProcess, required
+
+directory_started: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
 def directory(tmp_path_factory: pytest.TempPathFactory):
     required(slapd.available(), "slapd with ldap-utils (apt-get install slapd ldap-utils)")
     server = slapd.start(tmp_path_factory.mktemp("slapd"))
+    directory_started[server.url] = time.monotonic()
     try:
         yield server
     finally:
@@ -115,7 +119,11 @@ def test_config_is_checked() -> None:
 
 async def test_enabled_filter_applies_at_sign_in_and_refresh(directory) -> None:
     provider = config(directory, enabled_filter="(!(uid=liuyang))").open("tax")
-    assert await provider.login("liuyang", "tax-password-2") is None
+    # Disabled, said only to whom knows the password; a wrong one is just a wrong password.
+    with pytest.raises(AccountLocked) as refused:
+        await provider.login("liuyang", "tax-password-2")
+    assert refused.value.reason == "disabled"
+    assert await provider.login("liuyang", "wrong-password") is None
     zhang = await provider.login("zhangwei", "tax-password-1")
     assert zhang is not None and await provider.refresh(zhang) is True
     everyone = config(directory).open("tax")
@@ -128,3 +136,31 @@ async def test_refresh_by_dn_when_there_is_no_subject_attribute(directory) -> No
     identity = await provider.login("zhangwei", "tax-password-1")
     assert identity is not None and identity.subject.startswith("uid=zhangwei,")
     assert await provider.refresh(identity) is True
+
+
+async def test_the_password_policy_control_says_why_a_bind_was_refused(directory) -> None:
+    provider = config(directory).open("tax")
+    assert slapd.lock_state(directory, "locked") is None
+    for _ in range(slapd.MAX_FAILURES):
+        assert await provider.login("locked", "wrong-password") is None
+    assert slapd.lock_state(directory, "locked") is not None, "the directory locked it"
+    # Locked: refused with the right password and a wrong one alike, as the directory says.
+    for password in ("locked-password", "wrong-password"):
+        with pytest.raises(AccountLocked) as refused:
+            await provider.login("locked", password)
+        assert refused.value.reason == "locked" and refused.value.department == "市税务局"
+    with pytest.raises(AccountLocked) as reset:
+        await provider.login("renewed", "reset-password")
+    assert reset.value.reason == "must_change"
+    assert await provider.login("renewed", "wrong-password") is None
+
+
+async def test_an_expired_password_is_refused_as_expired(directory) -> None:
+    provider = config(directory).open("tax")
+    # The policy's age is counted from the seeding; a second and a half of slack past it.
+    elapsed = time.monotonic() - directory_started[directory.url]
+    await asyncio.sleep(max(0.0, slapd.MAX_AGE + 1.5 - elapsed))
+    with pytest.raises(AccountLocked) as refused:
+        await provider.login("aged", "aged-password")
+    assert refused.value.reason == "expired"
+    assert await provider.login("aged", "wrong-password") is None

@@ -123,6 +123,7 @@ async def test_a_database_that_is_down_names_the_department(tmp_path) -> None:
     with pytest.raises(ProviderUnavailable) as error:
         await legacy.login("md5user", "pw-md5")
     assert error.value.department == "市社保局"
+    (tmp_path / "empty.db").touch()  # a database without the table (a missing file is refused)
     missing_table = provider(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", "md5")
     try:
         with pytest.raises(ProviderUnavailable):
@@ -138,10 +139,11 @@ def test_hash_checks_reject_malformed_hashes() -> None:
     assert check_password("md5", "pw", hashlib.md5(b"pw").hexdigest().upper(), "", "prefix")
 
 
-def test_config_is_checked() -> None:
+def test_config_is_checked(tmp_path) -> None:
+    (tmp_path / "x.db").touch()
     base = {
         "name": "x",
-        "url": "sqlite:///x.db",
+        "url": f"sqlite:///{tmp_path / 'x.db'}",
         "scheme": "md5",
         "columns": {"subject": "id", "username": "u", "password": "p"},
     }
@@ -150,6 +152,8 @@ def test_config_is_checked() -> None:
         {"table": "users; DROP TABLE x"},
         {"table": "u", "scheme": "crypt"},
         {"table": "u", "columns": {"subject": "id"}},
+        {"table": "u", "url": f"sqlite:///{tmp_path / 'missing.db'}"},  # would be created empty
+        {"table": "u", "url": "postgresql+psycopg2://db/x"},  # not an async driver
     ):
         with pytest.raises(ValueError):
             LegacySqlConfig.model_validate({**base, **bad})
