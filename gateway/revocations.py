@@ -4,19 +4,14 @@ by their jti in the expiring store until they would have expired anyway."""
 from __future__ import annotations
 
 from gateway.services import Services
+from store import kv_keys
 from store.records import AuditEvent
 
 
-def revoked_key(jti: str) -> str:
-    return f"revoked:{jti}"
-
-
-def ended_key(sid: str) -> str:
-    return f"ended-sid:{sid}"
-
-
 async def revoke_access_token(services: Services, jti: str) -> None:
-    await services.expiring.put(revoked_key(jti), b"1", services.settings.access_token_ttl + 60)
+    await services.expiring.put(
+        kv_keys.revoked_access_token(jti), b"1", services.settings.access_token_ttl + 60
+    )
 
 
 async def revoke_family(services: Services, family_id: str, reason: str) -> None:
@@ -36,6 +31,8 @@ async def revoke_family(services: Services, family_id: str, reason: str) -> None
 async def end_session_grants(services: Services, sid: str) -> None:
     """Refresh tokens bound to an SSO session (not offline ones) end with it, and so do the
     access tokens that carry its sid."""
-    await services.expiring.put(ended_key(sid), b"1", services.settings.access_token_ttl + 60)
+    await services.expiring.put(
+        kv_keys.ended_session(sid), b"1", services.settings.access_token_ttl + 60
+    )
     for family_id in await services.refresh_tokens.families_of_session(sid):
         await revoke_family(services, family_id, "logout")
