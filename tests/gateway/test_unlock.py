@@ -109,3 +109,30 @@ async def test_unlock_leaves_other_accounts_locked(linked) -> None:
     async with world.http(world.city_token) as http:
         assert (await http.post(f"/accounts/{wang}/unlock")).status_code == 204
     assert await attempt(world, app, "liuyang", "tax-password-2", "tax") == 429
+
+
+async def test_the_owner_passes_a_department_name_a_stranger_locked(linked) -> None:
+    """Device cookies hold for department names too, and stay apart from the local name's."""
+    world, app, _ = linked
+    owner = Browser(world.live.url)
+    try:
+        first = await owner.go(
+            authorize_url(world.live.url, app.client.client_id),
+            username="zhangwei",
+            password=TAX_PASSWORD,
+            provider="tax",
+        )
+        assert first.status_code == 303
+        for _ in range(5):
+            assert await attempt(world, app, "zhangwei", "a guess", "tax") == 400
+        assert await attempt(world, app, "zhangwei", TAX_PASSWORD, "tax") == 429
+        again = authorize_url(world.live.url, app.client.client_id, prompt="login")
+        passed = await owner.go(again, username="zhangwei", password=TAX_PASSWORD, provider="tax")
+        assert passed.status_code == 303 and passed.headers["location"].startswith(CALLBACK)
+        for _ in range(5):
+            assert await attempt(world, app, "wang", "a guess", "local") == 400
+        # The cookie names the tax office's zhangwei, not the account's own username.
+        local = await owner.go(again, username="wang", password=PASSWORD, provider="local")
+        assert local.status_code == 429
+    finally:
+        await owner.close()
