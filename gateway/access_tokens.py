@@ -27,17 +27,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc.errors import JoseError
 
-from gateway.revocations import ended_key, marks_found, revoked_key
+from gateway.revocations import marks_found
 from gateway.services import Services
 from gateway.tokens_in import verify_own_jwt
+from store import kv_keys
 
 OPAQUE_PREFIX = "yat_"
 _SECRET_LENGTH = 43  # secrets.token_urlsafe(32)
 _MAX_OPAQUE_LENGTH = 200
-
-
-def opaque_key(jti: str) -> str:
-    return f"at:{jti}"
 
 
 def _jti_of(token: str) -> str:
@@ -103,7 +100,10 @@ async def active_access_token(services: Services, token: str) -> dict[str, Any] 
         return None
     sid = claims.get("sid")
     # Revoked by its jti, or its SSO session ended: both looked up in one round trip.
-    keys = [revoked_key(jti), *([ended_key(sid)] if isinstance(sid, str) else [])]
+    keys = [
+        kv_keys.revoked_access_token(jti),
+        *([kv_keys.ended_session(sid)] if isinstance(sid, str) else []),
+    ]
     if any(found is not None for found in await marks_found(services, *keys)):
         return None
     return claims
@@ -112,7 +112,11 @@ async def active_access_token(services: Services, token: str) -> dict[str, Any] 
 async def _active_opaque(
     services: Services, token: str, jti: str, sid: str | None
 ) -> dict[str, Any] | None:
-    keys = [opaque_key(jti), revoked_key(jti), *([ended_key(sid)] if sid else [])]
+    keys = [
+        kv_keys.opaque_access_token(jti),
+        kv_keys.revoked_access_token(jti),
+        *([kv_keys.ended_session(sid)] if sid else []),
+    ]
     record, *marks = await marks_found(services, *keys)
     if record is None or any(mark is not None for mark in marks):
         return None

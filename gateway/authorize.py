@@ -31,6 +31,7 @@ from gateway.services import Services
 from gateway.sessions import SsoSession
 from gateway.tokens_in import verify_own_jwt
 from policies.access import Decision
+from store import kv_keys
 from store.records import AuditEvent
 
 AUTHORIZE_PATH = "/oauth/authorize"
@@ -63,12 +64,12 @@ def _encode(tx: Transaction) -> bytes:
 
 async def save_transaction(services: Services, tx: Transaction) -> str:
     tx_id = secrets.token_urlsafe(24)
-    await services.expiring.put(f"authz:{tx_id}", _encode(tx), TX_TTL)
+    await services.expiring.put(kv_keys.transaction(tx_id), _encode(tx), TX_TTL)
     return tx_id
 
 
 async def update_transaction(services: Services, tx_id: str, tx: Transaction) -> None:
-    await services.expiring.put(f"authz:{tx_id}", _encode(tx), TX_TTL)
+    await services.expiring.put(kv_keys.transaction(tx_id), _encode(tx), TX_TTL)
 
 
 async def load_transaction(
@@ -77,7 +78,7 @@ async def load_transaction(
     """The transaction, only in the browser that started it."""
     if not tx_id or len(tx_id) > 64:
         return None
-    raw = await services.expiring.get(f"authz:{tx_id}")
+    raw = await services.expiring.get(kv_keys.transaction(tx_id))
     if raw is None:
         return None
     tx = Transaction(**orjson.loads(raw))
@@ -372,7 +373,7 @@ async def authorize(
     for write in context.writes:
         await write()
     if tx_id:
-        await services.expiring.delete(f"authz:{tx_id}")
+        await services.expiring.delete(kv_keys.transaction(tx_id))
     await services.audit.record(
         AuditEvent(
             "authorize.granted",

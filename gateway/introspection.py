@@ -11,7 +11,6 @@ from starlette.responses import Response
 from gateway.access_tokens import (
     active_access_token,
     is_access_token_shaped,
-    opaque_key,
     parse_opaque,
 )
 from gateway.client_auth import CONFIDENTIAL_METHODS, authenticate
@@ -21,6 +20,7 @@ from gateway.responses import NO_STORE_HEADERS, oauth_error
 from gateway.revocations import revoke_access_token, revoke_family
 from gateway.services import Services
 from gateway.tokens_in import verify_own_jwt
+from store import kv_keys
 
 
 def _json(body: dict[str, Any]) -> Response:
@@ -107,7 +107,9 @@ async def revocation_endpoint(request: Request) -> Response:
         claims = await active_access_token(services, token) or {}
         if claims.get("client_id") == client.client_id:
             await revoke_access_token(services, claims["jti"])
-            await services.expiring.delete(opaque_key(claims["jti"]))  # its claims go now
+            await services.expiring.delete(
+                kv_keys.opaque_access_token(claims["jti"])
+            )  # its claims go now
     elif token.count(".") == 2:
         try:
             claims = verify_own_jwt(services, token, typ="at+jwt")

@@ -6,7 +6,6 @@ are counted per account name and per address (``policies/lockout.py``)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 
 from starlette.requests import Request
@@ -28,14 +27,11 @@ from gateway.federated_login import (
     password_sign_in,
     read_holder_ahead,
 )
+from gateway.lockout import Attempt
 from gateway.logout import end_sso_session
 from gateway.pages import choose_locale, form_action, messages, page
 from gateway.services import Services
-from policies.accounts import canonical_username
-from policies.lockout import LockoutRules, lockout_decision
 from store.records import AuditEvent
-
-RULES = LockoutRules()
 
 
 def _locale(request: Request, tx: Transaction | None) -> str:
@@ -45,11 +41,6 @@ def _locale(request: Request, tx: Transaction | None) -> str:
 
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def _counter_keys(username: str, ip: str) -> tuple[str, str]:
-    name = hashlib.sha256(canonical_username(username).encode()).hexdigest()[:32]
-    return f"fail-user:{name}", f"fail-ip:{ip}"
 
 
 async def _client_view(services: Services, tx: Transaction) -> tuple[str, str]:
@@ -148,38 +139,37 @@ async def login_submit(request: Request) -> Response:
     form, tx_id = posted
     username, password = form.get("username", ""), form.get("password", "")
     provider_id = form.get("provider") or LOCAL
-    ip = _client_ip(request)
-    counted_name = username if provider_id == LOCAL else f"{provider_id}:{username}"
-    account_key, ip_key = _counter_keys(counted_name, ip)
+    attempt = Attempt(request, provider_id, username)
 
-    # Count the attempt before checking the password, atomically: parallel guesses each see
-    # the attempts made before them, so none slips past the limit while others are checked.
-    # The transaction, both counters and the account a 一号通 password is checked against are
-    # independent reads: they go out together (one round trip to the store, one to the
-    # database) instead of one after the other.
-    window = RULES.window_seconds
+    # Count the attempt before checking the password (gateway/lockout.py). The transaction,
+    # the counters and the account a 一号通 password is checked against are independent
+    # reads: they go out together (one round trip to the store, one to the database) instead
+    # of one after the other.
     holder = read_holder_ahead(services, provider_id, username, password)
-    tx, for_account, from_ip, *_ = await asyncio.gather(
+    tx, *_ = await asyncio.gather(
         load_transaction(services, request, tx_id),
-        services.expiring.incr(account_key, window),
-        services.expiring.incr(ip_key, window),
+        attempt.count(),
         *([holder] if holder is not None else []),
     )
     if tx is None:
         # No password was tried: the attempt is taken back.
-        await _uncount(services, account_key, ip_key)
+        await attempt.take_back()
         return error_page(request, {}, "expired")
     t = messages(_locale(request, tx))
-    decision = lockout_decision(for_account - 1, from_ip - 1, RULES)
+    decision = await attempt.decide()
     if decision.locked:
-        left = await services.expiring.ttl(account_key if decision.reason == "account" else ip_key)
-        seconds = math.ceil(left or RULES.window_seconds)
+        seconds = await attempt.retry_after(decision)
         await services.audit.record(
             AuditEvent(
                 "login.locked",
                 outcome="failure",
                 client_id=tx.params.get("client_id"),
-                details={"username": username, "provider": provider_id, "by": decision.reason},
+                details={
+                    "username": username,
+                    "provider": provider_id,
+                    "by": decision.reason,
+                    **attempt.details,
+                },
             ),
             request=request,
         )
@@ -196,25 +186,18 @@ async def login_submit(request: Request) -> Response:
     result = await password_sign_in(services, provider_id, username, password, holder)
     if result.account is None:
         if result.error != "bad_credentials":  # not the person's fault: do not count it
-            await _uncount(services, account_key, ip_key)
+            await attempt.take_back()
+        else:
+            await attempt.failed(username, provider_id)
         return await refused(request, tx_id, tx, result, username, provider_id)
     # A success is no failure: uncount it, while the session starts (the same round trip).
-    uncount = asyncio.gather(
-        services.expiring.delete(account_key), services.expiring.incr(ip_key, window, amount=-1)
-    )
+    uncount = asyncio.ensure_future(attempt.succeeded())
     try:
-        return await signed_in(request, tx_id, tx, result, ["pwd"])
+        response = await signed_in(request, tx_id, tx, result, ["pwd"])
     finally:
         await uncount
-
-
-async def _uncount(services: Services, account_key: str, ip_key: str) -> None:
-    """Take back an attempt that was counted but was no wrong password."""
-    window = RULES.window_seconds
-    await asyncio.gather(
-        services.expiring.incr(account_key, window, amount=-1),
-        services.expiring.incr(ip_key, window, amount=-1),
-    )
+    attempt.remember_device(response)
+    return response
 
 
 async def refused(

@@ -41,7 +41,7 @@ from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.grants.util import create_half_hash
 from starlette.responses import Response
 
-from gateway.access_tokens import mint_opaque, opaque_key, seal
+from gateway.access_tokens import mint_opaque, seal
 from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
 from gateway.responses import description_text
@@ -50,6 +50,7 @@ from gateway.settings import Settings
 from keys.ring import KeyRing
 from policies.clients import OPAQUE
 from policies.redirect_uris import redirect_uri_matches
+from store import kv_keys
 from store.clock import Clock
 from store.kv import ExpiringStore
 from store.records import Account, AuditEvent, Client, RefreshToken
@@ -362,7 +363,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             record, ttl = seal(token, claims["jti"], claims), claims["exp"] - now
 
             async def keep() -> None:
-                await self._expiring.put(opaque_key(claims["jti"]), record, ttl)
+                await self._expiring.put(kv_keys.opaque_access_token(claims["jti"]), record, ttl)
 
             # First of the writes: if it fails, nothing else was written (the refresh token is
             # not rotated yet); and a reuse found by a later write revokes this jti.
@@ -493,7 +494,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         store = self.server.services.expiring
 
         async def write() -> None:
-            await store.issue(f"code:{digest(code)}", record.client_id, record.to_bytes(), CODE_TTL)
+            await store.issue(
+                kv_keys.authorization_code(digest(code)),
+                record.client_id,
+                record.to_bytes(),
+                CODE_TTL,
+            )
 
         grant_context.get().writes.append(write)
 

@@ -22,6 +22,7 @@ from gateway.forms import FormError, read_form
 from gateway.pages import choose_locale, form_action, messages, page
 from gateway.services import Services
 from gateway.sessions import SsoSession
+from store import kv_keys
 from store.records import AuditEvent
 
 ACCOUNT_OTP_PATH = "/account/otp"
@@ -82,7 +83,7 @@ async def otp_submit(request: Request) -> Response:
     form, tx_id, tx, session = step.form, step.tx_id, step.tx, step.session
     locale = _locale(request, tx.params.get("ui_locales"))
     t = messages(locale)
-    counter = f"fail-otp:{session.account_id}"
+    counter = kv_keys.otp_failures(session.account_id)
     # Counted before the check, atomically, as passwords are: six digits are quick to guess.
     if await services.expiring.incr(counter, _WINDOW) > _TRIES:
         left = await services.expiring.ttl(counter) or _WINDOW
@@ -188,7 +189,7 @@ async def account_otp_submit(request: Request) -> Response:
     if session is None or not services.csrf.valid(request, form.get("csrf_token"), "account-otp"):
         return error_page(request, {}, "expired")
     t = messages(_locale(request))
-    counter = f"fail-otp:{session.account_id}"
+    counter = kv_keys.otp_failures(session.account_id)
     if await services.expiring.incr(counter, _WINDOW) > _TRIES:
         left = await services.expiring.ttl(counter) or _WINDOW
         return await _account_form(

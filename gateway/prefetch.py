@@ -16,6 +16,7 @@ from gateway.revocations import end_session_grants, revoke_access_token, revoke_
 from gateway.services import Services
 from gateway.sessions import SsoSession
 from providers.base import Identity, ProviderUnavailable, RefreshProvider
+from store import kv_keys
 from store.records import RefreshToken
 
 log = logging.getLogger("yihaotong")
@@ -52,7 +53,7 @@ async def _code(
     the code's own client can spend it; another client's attempt leaves it as it was.
     One atomic step in the expiring store takes the code, one records what it produced."""
     code_digest = digest(code)
-    code_key = f"code:{code_digest}"
+    code_key = kv_keys.authorization_code(code_digest)
     invalid = oauth_error("invalid_grant", "The code is invalid, expired or used.")
     found = await services.expiring.redeem(code_key, client_id or "", CODE_USED_TTL)
     if found.outcome == "reused":

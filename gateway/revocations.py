@@ -13,6 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from store import kv_keys
 from store.clock import Clock
 from store.kv import ExpiringStore
 from store.records import AuditEvent
@@ -24,21 +25,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("yihaotong.revocations")
 
 JTI, SID = "jti", "sid"
-LOADED_KEY = "revocations-loaded"
+LOADED_KEY = kv_keys.revocations_loaded()
 _LOADED_TTL = 86400.0  # a daily reload also purges and heals a store restored from a snapshot
 _RELOAD_CHUNK = 200
 _PURGE_EVERY = 3600.0
 
-
-def revoked_key(jti: str) -> str:
-    return f"revoked:{jti}"
-
-
-def ended_key(sid: str) -> str:
-    return f"ended-sid:{sid}"
-
-
-_KEYS = {JTI: revoked_key, SID: ended_key}
+_KEYS = {JTI: kv_keys.revoked_access_token, SID: kv_keys.ended_session}
 
 
 class Revocations:

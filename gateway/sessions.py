@@ -4,10 +4,11 @@ The cookie holds ``<sid>.<secret>``: ``sid`` is public (it is the `sid` claim in
 tokens), the secret is checked against a digest in the session record, so knowing a sid is not
 enough to use a session.
 
-Two keys make a session: the record (``sso:<sid>``), written at sign-in and re-authentication and
-living until the absolute limit, and the idle timer (``sso-seen:<sid>``), which use renews. A
-session lives while both do. Use never rewrites the record, so it cannot race a logout or a
-re-authentication into bringing back an old record.
+Two keys make a session: the record (``kv_keys.session``), written at sign-in and
+re-authentication and living until the absolute limit, and the idle timer
+(``kv_keys.session_seen``), which use renews. A session lives while both do. Use never
+rewrites the record, so it cannot race a logout or a re-authentication into bringing back an
+old record.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import orjson
 from starlette.responses import Response
 
 from gateway.settings import Settings
+from store import kv_keys
 from store.clock import Clock
 from store.kv import ExpiringStore
 
@@ -78,7 +80,7 @@ class SessionService:
         session.last_seen = now
         idle = min(self._idle, self._left(session, now))
         if idle > 0:
-            await self._store.put(f"sso-seen:{session.sid}", repr(now).encode(), idle)
+            await self._store.put(kv_keys.session_seen(session.sid), repr(now).encode(), idle)
 
     def new(
         self,
@@ -113,9 +115,9 @@ class SessionService:
         """Store a ``new`` session. Three keys, written together in one round trip: the cookie,
         which alone makes the session usable, is handed out only once all three are stored."""
         await asyncio.gather(
-            self._store.put(f"sso:{session.sid}", self._encode(session), self._max),
+            self._store.put(kv_keys.session(session.sid), self._encode(session), self._max),
             self._seen(session, session.created_at),
-            self._store.set_add(f"sso-of:{session.account_id}", session.sid, self._max),
+            self._store.set_add(kv_keys.sessions_of(session.account_id), session.sid, self._max),
         )
 
     async def reauthenticate(
@@ -136,7 +138,7 @@ class SessionService:
         session.secret_digest = _digest(secret)
         left = self._left(session, now)
         if left <= 0 or not await self._store.replace(
-            f"sso:{session.sid}", self._encode(session), left
+            kv_keys.session(session.sid), self._encode(session), left
         ):
             return None
         await self._seen(session, now)
@@ -162,7 +164,7 @@ class SessionService:
             await self._seen(session, now)
 
     async def get(self, sid: str) -> SsoSession | None:
-        raw, seen = await self._store.get_many(f"sso:{sid}", f"sso-seen:{sid}")
+        raw, seen = await self._store.get_many(kv_keys.session(sid), kv_keys.session_seen(sid))
         if raw is None or seen is None:
             return None
         stored = orjson.loads(raw)
@@ -176,29 +178,29 @@ class SessionService:
     async def add_client(self, session: SsoSession, client_id: str) -> None:
         """Remember that ``client_id`` got tokens in this session (a set: concurrent sign-ins
         to two apps both count)."""
-        await self._store.set_add(f"sso-clients:{session.sid}", client_id, self._max)
+        await self._store.set_add(kv_keys.session_clients(session.sid), client_id, self._max)
 
     async def clients_of(self, sid: str) -> list[str]:
-        return sorted(await self._store.set_members(f"sso-clients:{sid}"))
+        return sorted(await self._store.set_members(kv_keys.session_clients(sid)))
 
     async def end(self, sid: str) -> tuple[SsoSession, list[str]] | None:
         """Delete the session; returns it and its clients, for logout notifications."""
         session = await self.get(sid)
         clients = await self.clients_of(sid)
-        if not await self._store.delete(f"sso:{sid}") or session is None:
+        if not await self._store.delete(kv_keys.session(sid)) or session is None:
             return None  # somebody else ended it first and notified
-        await self._store.delete(f"sso-seen:{sid}")
-        await self._store.delete(f"sso-clients:{sid}")
-        await self._store.set_remove(f"sso-of:{session.account_id}", sid)
+        await self._store.delete(kv_keys.session_seen(sid))
+        await self._store.delete(kv_keys.session_clients(sid))
+        await self._store.set_remove(kv_keys.sessions_of(session.account_id), sid)
         return session, clients
 
     async def of_account(self, account_id: str) -> list[SsoSession]:
         sessions = []
-        for sid in await self._store.set_members(f"sso-of:{account_id}"):
+        for sid in await self._store.set_members(kv_keys.sessions_of(account_id)):
             if (session := await self.get(sid)) is not None:
                 sessions.append(session)
             else:
-                await self._store.set_remove(f"sso-of:{account_id}", sid)
+                await self._store.set_remove(kv_keys.sessions_of(account_id), sid)
         return sorted(sessions, key=lambda s: s.created_at, reverse=True)
 
 

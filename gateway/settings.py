@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     session_max_seconds: int = Field(
         36000, gt=0, description="An SSO session ends this long after sign-in, whatever use, s."
     )
+    device_cookie_days: int = Field(
+        180,
+        ge=0,
+        le=3650,
+        description="How long a browser's device cookie lets it pass a sign-in name locked by "
+        "others' failed guesses, days; 0 turns device cookies off.",
+    )
     key_rotation_days: float = Field(
         90, ge=0, description="Rotate signing keys this often; 0 turns automatic rotation off."
     )

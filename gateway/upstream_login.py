@@ -15,6 +15,7 @@ from gateway.forms import FormError, parse_params
 from gateway.login import refused, signed_in
 from gateway.services import Services
 from providers.base import AccountLocked, ProviderError, ProviderUnavailable, RedirectProvider
+from store import kv_keys
 
 START_PATH = "/login/start/{provider_id}"
 CALLBACK_PATH = "/login/callback/{provider_id}"
@@ -39,7 +40,9 @@ async def start(request: Request) -> Response:
         return error_page(request, {}, "expired")
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     record = {"tx": tx_id, "provider": provider_id, "nonce": nonce, "verifier": verifier}
-    await services.expiring.put(f"upstream:{state}", json.dumps(record).encode(), STATE_TTL)
+    await services.expiring.put(
+        kv_keys.upstream_state(state), json.dumps(record).encode(), STATE_TTL
+    )
     try:
         url = await department.provider.login_url(
             callback_url(services, provider_id), state, nonce, verifier
@@ -69,7 +72,7 @@ async def callback(request: Request) -> Response:
         params = parse_params(request.url.query)
     except FormError:
         return error_page(request, {}, "expired")
-    raw = await services.expiring.take(f"upstream:{params.get('state', '')}")
+    raw = await services.expiring.take(kv_keys.upstream_state(params.get("state", "")))
     record = json.loads(raw) if raw else {}
     tx = await load_transaction(services, request, record.get("tx"))
     if tx is None or record.get("provider") != provider_id:

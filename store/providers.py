@@ -54,3 +54,11 @@ class ProviderStore:
                 )
         except IntegrityError:
             pass  # migrated by a simultaneous sign-in
+
+    async def migrated_of(self, account_id: str) -> list[tuple[str, str]]:
+        """(provider id, username) of every department login migrated into the account."""
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(MigratedLoginRow).where(MigratedLoginRow.account_id == account_id)
+            )
+            return [(row.provider_id, row.username) for row in rows]

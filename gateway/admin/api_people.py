@@ -158,7 +158,10 @@ async def list_links(call: Call) -> Reply:
     status=204,
 )
 async def reset_otp(call: Call) -> Reply:
-    await people.reset_otp(call.services, call.actor, call.reach, call.params["account_id"])
+    """The sessions signed in with the app's codes end too, with back-channel logout."""
+    await people.reset_otp(
+        call.services, call.actor, call.reach, call.params["account_id"], _ender(call)
+    )
     return Reply(status=204)
 
 

@@ -12,7 +12,7 @@ from gateway.admin.errors import Missing
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import target_department, visible_account
 from gateway.admin.reach import Reach
-from gateway.login import _counter_keys
+from gateway.lockout import clear_failures
 from gateway.revocations import end_session_grants
 from gateway.services import Services
 from gateway.sessions import SsoSession
@@ -100,22 +100,42 @@ async def update_account(
 
 
 async def unlock(services: Services, actor: Actor, reach: Reach, account_id: str) -> None:
-    """Forget the failed sign-ins counted against the account's username."""
+    """Forget the failed sign-ins counted against every name the account signs in with (its
+    own and each linked department's), and its wrong authenticator codes."""
     async with services.database.sessions() as session:
         account = await visible_account(session, reach, account_id)
-    account_key, _ = _counter_keys(account.username, "")
-    await services.expiring.delete(account_key)
-    await services.expiring.delete(f"fail-otp:{account_id}")  # wrong authenticator codes too
-    await record_after(services, actor, "admin.account.unlocked", account_id)
+    names = await clear_failures(services, account)
+    await record_after(services, actor, "admin.account.unlocked", account_id, names=names)
 
 
-async def reset_otp(services: Services, actor: Actor, reach: Reach, account_id: str) -> None:
+async def reset_otp(
+    services: Services,
+    actor: Actor,
+    reach: Reach,
+    account_id: str,
+    ender: SessionEnder | None = None,
+) -> int:
     """Remove the account's authenticator app (a lost phone): an app that needs multi-factor
-    sign-in denies the person until they set up a new one."""
+    sign-in denies the person until they set up a new one. The sessions that proved the old
+    factor end with it (and their session-bound tokens), since whoever has the phone may hold
+    one of them. Returns how many ended."""
     async with change(services, actor, "admin.account.otp_reset", account_id) as c:
         await visible_account(c.session, reach, account_id)
         if not await services.otp.remove_in(c.session, account_id):
             raise Missing("The account has no authenticator app.")
+    end = ender or quiet_ender(services)
+    proven = [s for s in await services.sessions.of_account(account_id) if "otp" in s.amr]
+    for session in proven:
+        await end(session.sid)
+    await record_after(
+        services,
+        actor,
+        "admin.account.sessions_revoked",
+        account_id,
+        ended=len(proven),
+        why="otp_reset",
+    )
+    return len(proven)
 
 
 async def links(services: Services, reach: Reach, account_id: str) -> list[LinkedIdentity]:

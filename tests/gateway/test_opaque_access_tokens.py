@@ -12,7 +12,8 @@ import httpx
 import pytest
 from jose import jwt as jose_jwt
 
-from gateway.access_tokens import opaque_key, parse_opaque
+from gateway.access_tokens import parse_opaque
+from store import kv_keys
 from tests.gateway.browser import Browser
 from tests.gateway.helpers import fetch_jwks, second_instance, service_client
 
@@ -169,9 +170,9 @@ async def test_the_store_keeps_sealed_claims_under_a_digest_never_the_token(worl
     assert (await introspect(world, access))["jti"] == jti
     if world["live"].settings.redis_url:
         async with second_instance(world["live"].settings) as services:
-            stored = await services.expiring.get(opaque_key(jti))
+            stored = await services.expiring.get(kv_keys.opaque_access_token(jti))
     else:  # the embedded store lives in the server's process (its reads never await)
-        stored = await world["live"].services.expiring.get(opaque_key(jti))
+        stored = await world["live"].services.expiring.get(kv_keys.opaque_access_token(jti))
     assert stored is not None
     secret = access.removeprefix("yat_").partition(".")[0]
     assert secret.encode() not in stored and access.encode() not in stored

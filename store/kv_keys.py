@@ -1,0 +1,97 @@
+"""The name of every key kept in the expiring store, each spelt here and nowhere else.
+
+Whoever writes a key and whoever reads or clears it (a sign-in page and the admin's unlock, a
+session and its logout) call the same function, so they cannot drift apart. The Redis backend
+adds its own prefix in front of these names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+# -- SSO sessions (gateway/sessions.py) -------------------------------------------------------
+
+
+def session(sid: str) -> str:
+    """The session's record, living until the absolute limit."""
+    return f"sso:{sid}"
+
+
+def session_seen(sid: str) -> str:
+    """The session's idle timer: the session lives while this and its record do."""
+    return f"sso-seen:{sid}"
+
+
+def session_clients(sid: str) -> str:
+    """The set of clients that got tokens in the session (for logout notices)."""
+    return f"sso-clients:{sid}"
+
+
+def sessions_of(account_id: str) -> str:
+    """The set of an account's session ids."""
+    return f"sso-of:{account_id}"
+
+
+# -- authorization -----------------------------------------------------------------------------
+
+
+def transaction(tx_id: str) -> str:
+    """An authorization request while the person signs in and consents."""
+    return f"authz:{tx_id}"
+
+
+def authorization_code(code_digest: str) -> str:
+    """An authorization code, by the digest of the code (never the code itself)."""
+    return f"code:{code_digest}"
+
+
+def upstream_state(state: str) -> str:
+    """A sign-in sent to a department's own login page, by its ``state``."""
+    return f"upstream:{state}"
+
+
+# -- access tokens and revocations -------------------------------------------------------------
+
+
+def opaque_access_token(jti: str) -> str:
+    """The sealed claims of an opaque access token."""
+    return f"at:{jti}"
+
+
+def revoked_access_token(jti: str) -> str:
+    return f"revoked:{jti}"
+
+
+def ended_session(sid: str) -> str:
+    """Marks an ended session, so that access tokens carrying its sid stop working."""
+    return f"ended-sid:{sid}"
+
+
+# -- failure counters (lockout) ----------------------------------------------------------------
+
+
+def name_failures(sign_in_name: str) -> str:
+    """Failed sign-ins for a sign-in name (``policies.lockout.sign_in_name``), hashed so that
+    no typed name is kept in clear."""
+    return f"fail-user:{hashlib.sha256(sign_in_name.encode()).hexdigest()[:32]}"
+
+
+def address_failures(ip: str) -> str:
+    """Failed sign-ins from one client address, across names."""
+    return f"fail-ip:{ip}"
+
+
+def device_failures(device_id: str) -> str:
+    """Failed sign-ins through one device cookie (``gateway.device_cookies``)."""
+    return f"fail-device:{device_id}"
+
+
+def otp_failures(account_id: str) -> str:
+    """Wrong authenticator codes for an account."""
+    return f"fail-otp:{account_id}"
+
+
+def revocations_loaded() -> str:
+    """Written once every durable revocation mark was copied into the expiring store; its
+    absence means the store lost them (gateway/revocations.py reloads them)."""
+    return "revocations-loaded"
