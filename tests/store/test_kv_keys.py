@@ -26,7 +26,8 @@ def _prefixes() -> set[str]:
     found = set()
     for _, function in inspect.getmembers(kv_keys, inspect.isfunction):
         if function.__module__ == kv_keys.__name__:
-            found.add(function("x").split(":")[0] + ":")
+            arguments = ["x"] * len(inspect.signature(function).parameters)
+            found.add(function(*arguments).split(":")[0] + ":")
     return found
 
 
