@@ -241,6 +241,7 @@ def client_document(client: Client) -> dict[str, Any]:
         "require_consent": client.require_consent,
         "access_token_format": client.access_token_format,
         "resource_server": client.resource_server,
+        "admin_console": client.admin_console,
         "scope": " ".join(client.scopes),
         "created_at": iso(client.created_at),
     }
@@ -302,6 +303,14 @@ def clients_create(
             "--resource-server", help="An API: may introspect other clients' access tokens."
         ),
     ] = False,
+    admin_console: Annotated[
+        bool,
+        typer.Option(
+            "--admin-console",
+            help="Designated for administration: the admin API accepts its tokens "
+            "(give it --scope admin:read and/or admin:write).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a client. A confidential client's secret is printed once and never again."""
@@ -323,6 +332,7 @@ def clients_create(
             scopes=scope or [],
             access_token_format=access_token_format,
             resource_server=resource_server,
+            admin_console=admin_console,
         ),
     )
     document = {**client_document(registered.client), "client_secret": registered.client_secret}

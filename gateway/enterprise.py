@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.access import ENTERPRISE_SCOPE
 from gateway.access_tokens import active_access_token
 from gateway.delegations import NotAllowed
 from gateway.errors import InvalidInput
@@ -26,7 +27,7 @@ from gateway.forms import FormError, read_body
 from gateway.services import Services
 
 PREFIX = "/account/api/v1/enterprises"
-SCOPE = "enterprise:manage"  # a client must be registered for it, and ask for it
+SCOPE = ENTERPRISE_SCOPE  # a client must be registered for it (city-wide), and ask for it
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -80,18 +81,26 @@ async def _caller(
     if account is None or account.disabled:
         return _problem(401, "Unauthenticated", "a valid access token is needed")
     scopes = str(claims.get("scope", "")).split()
-    if "admin:write" in scopes:
+    if "admin:write" in scopes and client.admin_console:
         held = await services.access.admin_scopes(account_id)
         if "" in held.get("admin:write", []):
+            if not await _enterprise(services, org_id):
+                return _problem(404, "Not found", "no such enterprise")
             return account_id, None
-    if SCOPE not in scopes:
-        # Not any app's token: only one issued for managing enterprises (RFC 6750 §3.1).
+    if SCOPE not in scopes or SCOPE not in client.scopes:
+        # Not any app's token: only one issued for managing enterprises, to an app that
+        # still holds the scope (RFC 6750 §3.1).
         return _problem(403, "Forbidden", f"the token lacks the {SCOPE} scope", scope=SCOPE)
     own = await services.delegations.active(account_id, org_id)
     if own is None or own.position == "staff":
         # Staff and strangers learn nothing about the enterprise's people.
         return _problem(404, "Not found", "no such enterprise among those you manage")
     return account_id, own.position
+
+
+async def _enterprise(services: Services, org_id: str) -> bool:
+    organisation = await services.accounts.get(org_id)
+    return organisation is not None and organisation.kind == "legal_person"
 
 
 def _view(delegation: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ NOT_NULL = {
     "require_consent",
     "access_token_format",
     "resource_server",
+    "admin_console",
 }
 
 
@@ -53,6 +54,7 @@ def client_out(client: Client) -> dict:
         "require_consent": client.require_consent,
         "access_token_format": client.access_token_format,
         "resource_server": client.resource_server,
+        "admin_console": client.admin_console,
         "department_id": client.department_id,
         "created_at": when(client.created_at),
         "updated_at": when(client.updated_at),
