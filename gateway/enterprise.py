@@ -1,7 +1,8 @@
 """Enterprise delegation over HTTP, for the people who run it: an enterprise's legal
 representative appoints administrators and staff (经办人), administrators appoint staff, and a
-city administrator (``admin:write`` city-wide) names the representative. Authenticated with the
-caller's own 一号通 access token; answers are JSON, errors RFC 9457 problems.
+city administrator (``admin:write`` city-wide, from an app designated for administration) names
+the representative. Authenticated with the caller's own 一号通 access token; answers are JSON,
+errors RFC 9457 problems.
 
     GET    /account/api/v1/enterprises/{org}/delegations
     POST   /account/api/v1/enterprises/{org}/delegations  (member, position, roles, expires_at)

@@ -115,7 +115,8 @@ async def list_clients(call: Call) -> Reply:
 )
 async def create_client(call: Call) -> Reply:
     """A confidential client's secret is in this answer and never again. A department
-    administrator must name a department it administers as the owner."""
+    administrator must name a department it administers as the owner, and may not give the app
+    privileged scopes (admin:*, enterprise:manage), admin_console or resource_server."""
     values = _given(call)
     client, secret = await apps.create_client(call.services, call.actor, call.reach, values)
     return Reply(
@@ -151,7 +152,8 @@ async def get_client(call: Call) -> Reply:
     if_match=True,
 )
 async def patch_client(call: Call) -> Reply:
-    """Fields left out stay as they are; the result is checked like a registration."""
+    """Fields left out stay as they are; the result is checked like a registration. An app
+    with privileged scopes, admin_console or resource_server is changed city-wide only."""
     values = _given(call)
     client = await apps.update_client(
         call.services, call.actor, call.reach, call.params["client_id"], values, call.pre
