@@ -4,6 +4,7 @@ database session and ``policies/access.py`` decides."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,21 @@ from store.database import Database
 from store.records import Account, Client
 
 ADMIN_SCOPES = ("admin:read", "admin:write")
+ENTERPRISE_SCOPE = "enterprise:manage"
+# Scopes whose tokens act with a person's power over other people. Only city-wide
+# administrators put them on an app, and a person grants them only on a consent page.
+PRIVILEGED_SCOPES = frozenset({*ADMIN_SCOPES, ENTERPRISE_SCOPE})
+
+
+def privileged(scopes: Iterable[str]) -> frozenset[str]:
+    """The privileged scopes among ``scopes``."""
+    return PRIVILEGED_SCOPES.intersection(scopes)
+
+
+def city_wide_app(client: Client) -> bool:
+    """Whether only city-wide administrators may change the app: its tokens reach beyond its
+    department (privileged scopes, the admin API, introspecting every app's tokens)."""
+    return bool(privileged(client.scopes)) or client.admin_console or client.resource_server
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.access import app_claims
+from gateway.access import ADMIN_SCOPES, app_claims, privileged
 from gateway.access_gate import denied_page, requested_level
 from gateway.claims import scopes_for_claims, sector_of, subject_for
 from gateway.forms import FormError, parse_params, read_form
@@ -323,10 +323,11 @@ async def authorize(
             requested = [scope for scope in requested if scope != "offline_access"]
             # In the request itself: Authlib validates it again when it issues the code.
             oauth_request.payload.data["scope"] = " ".join(requested)
-        if any(scope.startswith("admin:") for scope in requested):
-            # Admin scopes only for accounts that hold them as roles; others just lose them.
+        if any(scope in ADMIN_SCOPES for scope in requested):
+            # Admin scopes (asked of an app designated for administration: OAuthClient drops
+            # them elsewhere) only for accounts that hold them as roles; others lose them.
             held = await services.access.admin_scopes(end_user.account.id)
-            requested = [s for s in requested if not s.startswith("admin:") or s in held]
+            requested = [s for s in requested if s not in ADMIN_SCOPES or s in held]
             oauth_request.payload.data["scope"] = " ".join(requested)
 
         gate = await _gate(request, params, tx, tx_id, session, end_user, client, grant, prompts)
@@ -335,11 +336,17 @@ async def authorize(
         # What the user consents to: the scopes, and the scopes of claims asked for by name.
         scopes = set(requested) | scopes_for_claims(getattr(oauth_request, "claims_request", None))
         decided = tx.consent if tx is not None else None
+        shown = set(tx.extra.get("scopes", [])) if tx is not None else set()
+        if decided == "allow" and not scopes <= shown:
+            decided = None  # more is asked now than the consent page showed
         if decided == "deny":
             return redirect_error(
                 request, AccessDeniedError(redirect_uri=grant.redirect_uri), params
             )
-        needs_consent = "consent" in prompts
+        # Privileged scopes are granted on a page in this very authorization: never from an
+        # earlier consent (the app may have changed since), never silently.
+        elevated = privileged(scopes)
+        needs_consent = "consent" in prompts or bool(elevated)
         if client.require_consent and not needs_consent:
             granted = await services.consents.granted(end_user.account.id, client.client_id)
             needs_consent = not scopes <= granted
@@ -352,6 +359,7 @@ async def authorize(
                 tx = Transaction(params=params, browser=browser)
                 tx_id = await save_transaction(services, tx)
             tx.extra["scopes"] = sorted(scopes)
+            tx.extra["privileged"] = sorted(elevated)
             await update_transaction(services, tx_id, tx)
             response = RedirectResponse(f"/consent?tx={tx_id}", status_code=303)
             if new_browser:

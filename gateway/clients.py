@@ -61,6 +61,7 @@ class ClientService:
         scopes: Sequence[str] = (),
         access_token_format: str = JWT,
         resource_server: bool = False,
+        admin_console: bool = False,
     ) -> Registered:
         grants = tuple(dict.fromkeys(grant_types or ("authorization_code", "refresh_token")))
         problem = registration_problem(
@@ -99,6 +100,7 @@ class ClientService:
             require_consent=require_consent,
             access_token_format=access_token_format,
             resource_server=resource_server,
+            admin_console=admin_console,
             created_at=now,
             updated_at=now,
         )

@@ -1,7 +1,8 @@
 """Enterprise delegation over HTTP, for the people who run it: an enterprise's legal
 representative appoints administrators and staff (经办人), administrators appoint staff, and a
-city administrator (``admin:write`` city-wide) names the representative. Authenticated with the
-caller's own 一号通 access token; answers are JSON, errors RFC 9457 problems.
+city administrator (``admin:write`` city-wide, from an app designated for administration) names
+the representative. Authenticated with the caller's own 一号通 access token; answers are JSON,
+errors RFC 9457 problems.
 
     GET    /account/api/v1/enterprises/{org}/delegations
     POST   /account/api/v1/enterprises/{org}/delegations  (member, position, roles, expires_at)
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.access import ENTERPRISE_SCOPE
 from gateway.access_tokens import active_access_token
 from gateway.delegations import NotAllowed
 from gateway.errors import InvalidInput
@@ -26,7 +28,7 @@ from gateway.forms import FormError, read_body
 from gateway.services import Services
 
 PREFIX = "/account/api/v1/enterprises"
-SCOPE = "enterprise:manage"  # a client must be registered for it, and ask for it
+SCOPE = ENTERPRISE_SCOPE  # a client must be registered for it (city-wide), and ask for it
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -80,18 +82,26 @@ async def _caller(
     if account is None or account.disabled:
         return _problem(401, "Unauthenticated", "a valid access token is needed")
     scopes = str(claims.get("scope", "")).split()
-    if "admin:write" in scopes:
+    if "admin:write" in scopes and client.admin_console:
         held = await services.access.admin_scopes(account_id)
         if "" in held.get("admin:write", []):
+            if not await _enterprise(services, org_id):
+                return _problem(404, "Not found", "no such enterprise")
             return account_id, None
-    if SCOPE not in scopes:
-        # Not any app's token: only one issued for managing enterprises (RFC 6750 §3.1).
+    if SCOPE not in scopes or SCOPE not in client.scopes:
+        # Not any app's token: only one issued for managing enterprises, to an app that
+        # still holds the scope (RFC 6750 §3.1).
         return _problem(403, "Forbidden", f"the token lacks the {SCOPE} scope", scope=SCOPE)
     own = await services.delegations.active(account_id, org_id)
     if own is None or own.position == "staff":
         # Staff and strangers learn nothing about the enterprise's people.
         return _problem(404, "Not found", "no such enterprise among those you manage")
     return account_id, own.position
+
+
+async def _enterprise(services: Services, org_id: str) -> bool:
+    organisation = await services.accounts.get(org_id)
+    return organisation is not None and organisation.kind == "legal_person"
 
 
 def _view(delegation: Any) -> dict[str, Any]:

@@ -333,6 +333,7 @@ async def consent_page(request: Request) -> Response:
             "csrf_token": services.csrf.token(tx.browser, f"consent:{tx_id}"),
             "client_name": client_name,
             "scope_labels": labels,
+            "privileged": bool(tx.extra.get("privileged")),
             "action": "/consent",
         },
         form_action=action_sources,

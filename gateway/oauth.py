@@ -41,6 +41,7 @@ from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.grants.util import create_half_hash
 from starlette.responses import Response
 
+from gateway.access import ADMIN_SCOPES, PRIVILEGED_SCOPES
 from gateway.access_tokens import mint_opaque, seal
 from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
@@ -139,14 +140,15 @@ _CODE_FIELDS = [f.name for f in fields(CodeRecord)]
 class RefreshView:
     """Authlib's view of a stored refresh token."""
 
-    def __init__(self, record: RefreshToken) -> None:
+    def __init__(self, record: RefreshToken, scope: str) -> None:
         self.record = record
+        self.scope = scope  # what the client may still have of what was granted
 
     def check_client(self, client: OAuthClient) -> bool:
         return client.get_client_id() == self.record.client_id
 
     def get_scope(self) -> str:
-        return self.record.scope
+        return self.scope
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,8 @@ class OAuthClient(ClientMixin):
         """Requested scopes this client may have (OIDC's standard ones and its own); others
         are dropped, and the token response names what was granted (RFC 6749 §3.3)."""
         allowed = set(self.record.scopes) | set(STANDARD_SCOPES)
+        if not self.record.admin_console:
+            allowed -= set(ADMIN_SCOPES)  # useless elsewhere: the admin API would refuse them
         granted = [s for s in dict.fromkeys(scope_to_list(scope) or []) if s in allowed]
         return list_to_scope(granted) or ""
 
@@ -295,10 +299,12 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     def validate_requested_scope(self) -> None:
         client: OAuthClient = self.request.client
         requested = scope_to_list(self.request.payload.scope) or []
+        # Privileged scopes act for a person, so a client acting for itself never gets them.
+        allowed = [scope for scope in client.record.scopes if scope not in PRIVILEGED_SCOPES]
         if not requested:
-            self.request.scope = list_to_scope(client.record.scopes) or ""
+            self.request.scope = list_to_scope(allowed) or ""
             return
-        unknown = [scope for scope in requested if scope not in client.record.scopes]
+        unknown = [scope for scope in requested if scope not in allowed]
         if unknown:
             # The scopes are not quoted back: Authlib refuses non-ASCII error text.
             raise InvalidScopeError("The client may not request one of these scopes.")
@@ -540,7 +546,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         record = grant_context.get().refresh
         if record is None or record.digest != digest(refresh_token):
             return None
-        return RefreshView(record)
+        # A scope taken from the client since (a privileged one, say) is not refreshed.
+        client: OAuthClient = self.request.client
+        return RefreshView(record, client.get_allowed_scope(record.scope))
 
     def authenticate_user(self, refresh_token: RefreshView) -> EndUser | None:
         account = grant_context.get().account

@@ -61,6 +61,7 @@ class Client:
     department_id: str | None = None  # the department that owns the app (its admins manage it)
     access_token_format: str = "jwt"  # noqa: S105 (a format name) — or "opaque", a reference
     resource_server: bool = False  # may introspect other clients' access tokens (RFC 7662 §2.1)
+    admin_console: bool = False  # the admin API accepts its tokens (a city-wide designation)
     created_at: float = 0.0
     updated_at: float = 0.0
 

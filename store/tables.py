@@ -140,6 +140,7 @@ class ClientRow(Base):
     department_id: Mapped[str | None] = mapped_column(String(32), index=True)
     access_token_format: Mapped[str] = mapped_column(String(8), default="jwt", server_default="jwt")
     resource_server: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    admin_console: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[float] = mapped_column(EpochTime)
     updated_at: Mapped[float] = mapped_column(EpochTime)
 

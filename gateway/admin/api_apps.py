@@ -33,6 +33,7 @@ NOT_NULL = {
     "require_consent",
     "access_token_format",
     "resource_server",
+    "admin_console",
 }
 
 
@@ -53,6 +54,7 @@ def client_out(client: Client) -> dict:
         "require_consent": client.require_consent,
         "access_token_format": client.access_token_format,
         "resource_server": client.resource_server,
+        "admin_console": client.admin_console,
         "department_id": client.department_id,
         "created_at": when(client.created_at),
         "updated_at": when(client.updated_at),
@@ -113,7 +115,8 @@ async def list_clients(call: Call) -> Reply:
 )
 async def create_client(call: Call) -> Reply:
     """A confidential client's secret is in this answer and never again. A department
-    administrator must name a department it administers as the owner."""
+    administrator must name a department it administers as the owner, and may not give the app
+    privileged scopes (admin:*, enterprise:manage), admin_console or resource_server."""
     values = _given(call)
     client, secret = await apps.create_client(call.services, call.actor, call.reach, values)
     return Reply(
@@ -149,7 +152,8 @@ async def get_client(call: Call) -> Reply:
     if_match=True,
 )
 async def patch_client(call: Call) -> Reply:
-    """Fields left out stay as they are; the result is checked like a registration."""
+    """Fields left out stay as they are; the result is checked like a registration. An app
+    with privileged scopes, admin_console or resource_server is changed city-wide only."""
     values = _given(call)
     client = await apps.update_client(
         call.services, call.actor, call.reach, call.params["client_id"], values, call.pre

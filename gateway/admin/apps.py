@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.access import PRIVILEGED_SCOPES, city_wide_app
 from gateway.admin.changes import Actor, change
 from gateway.admin.errors import Forbidden, Invalid, Missing, Stale
 from gateway.admin.etags import NONE, Precondition, etag_of
@@ -27,9 +28,13 @@ from store import clients as client_store
 from store.records import Client, ClientPolicy
 
 DEFAULT_GRANTS = ("authorization_code", "refresh_token")
-# A resource server may introspect the tokens of every app in the city, so only city-wide
-# administrators make one (or unmake it).
-RESOURCE_SERVERS = "resource servers"
+# Apps whose tokens reach beyond their department (privileged scopes, the admin API, every
+# app's tokens by introspection) are made, changed and removed by city-wide administrators only.
+CITY_WIDE_APPS = (
+    "apps with privileged scopes ("
+    + ", ".join(sorted(PRIVILEGED_SCOPES))
+    + "), apps designated for administration and resource servers"
+)
 
 
 def _problem(client: Client) -> None:
@@ -60,11 +65,17 @@ def _problem(client: Client) -> None:
         raise Invalid.field(["body", field], problem[1])
 
 
-async def visible_client(session: AsyncSession, reach: Reach, client_id: str) -> Client:
+async def visible_client(
+    session: AsyncSession, reach: Reach, client_id: str, *, changing: bool = False
+) -> Client:
+    """The client inside the reach; ``changing`` it needs a city-wide administrator when the
+    app reaches beyond its department."""
     client = await client_store.get_client(session, client_id)
     if client is None:
         raise Missing("No such client.")
     reach.require(await path_of(session, client.department_id), "client")
+    if changing and city_wide_app(client):
+        reach.require_city_wide(CITY_WIDE_APPS)
     return client
 
 
@@ -84,6 +95,7 @@ _FIELDS = {
     "department_id": "department_id",
     "access_token_format": "access_token_format",
     "resource_server": "resource_server",
+    "admin_console": "admin_console",
 }
 
 
@@ -133,8 +145,8 @@ async def create_client(
         updated_at=now,
     )
     client = replace(client, **_record_values(values))
-    if client.resource_server:
-        reach.require_city_wide(RESOURCE_SERVERS)
+    if city_wide_app(client):
+        reach.require_city_wide(CITY_WIDE_APPS)
     method = "none" if public else client.token_endpoint_auth_method
     client = replace(client, token_endpoint_auth_method=method)
     _problem(client)
@@ -157,11 +169,11 @@ async def update_client(
     event: str = "admin.client.updated",
 ) -> Client:
     async with change(services, actor, event, client_id) as c:
-        before = await visible_client(c.session, reach, client_id)
+        before = await visible_client(c.session, reach, client_id, changing=True)
         pre.check(etag_of(before))
         changes = _record_values(values)
-        if changes.get("resource_server", before.resource_server) != before.resource_server:
-            reach.require_city_wide(RESOURCE_SERVERS)
+        if city_wide_app(replace(before, **changes)):
+            reach.require_city_wide(CITY_WIDE_APPS)
         if "department_id" in changes:
             await target_department(c.session, reach, changes["department_id"], "department_id")
         _problem(replace(before, **changes))
@@ -183,7 +195,7 @@ async def rotate_secret(
     """A new secret for a confidential client; the old one stops working at once."""
     secret = secrets.token_urlsafe(32)
     async with change(services, actor, "admin.client.secret_rotated", client_id) as c:
-        before = await visible_client(c.session, reach, client_id)
+        before = await visible_client(c.session, reach, client_id, changing=True)
         pre.check(etag_of(before))
         if before.public:
             raise Invalid.field(["path", "client_id"], "a public client has no secret")
@@ -203,7 +215,7 @@ async def delete_client(
     services: Services, actor: Actor, reach: Reach, client_id: str, pre: Precondition = NONE
 ) -> None:
     async with change(services, actor, "admin.client.deleted", client_id) as c:
-        c.before = await visible_client(c.session, reach, client_id)
+        c.before = await visible_client(c.session, reach, client_id, changing=True)
         pre.check(etag_of(c.before))
         await client_store.delete_client(
             c.session, client_id, c.before.updated_at if pre.given else None
@@ -242,7 +254,7 @@ async def put_policy(
     pre: Precondition = NONE,
 ) -> ClientPolicy:
     async with change(services, actor, "admin.policy.updated", client_id) as c:
-        await visible_client(c.session, reach, client_id)
+        await visible_client(c.session, reach, client_id, changing=True)
         stored = await client_policies.get_policy(c.session, client_id)
         before = stored or default_policy(client_id)
         pre.check(etag_of(before))

@@ -1,6 +1,7 @@
 """Who is calling the admin API: a bearer access token issued by this gateway (signature,
-issuer, expiry, type and revocation checked as for UserInfo), for an enabled account that holds
-the admin role the request needs, right now (a token's scope alone is not enough)."""
+issuer, expiry, type and revocation checked as for UserInfo) to an app a city-wide administrator
+designated for administration, for an enabled account that holds the admin role the request
+needs, right now (a token's scope alone is not enough)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,10 @@ async def authenticate(request: Request) -> Admin:
     client = await services.clients.get(str(claims.get("client_id")))
     if client is None:
         raise unauthenticated("The access token is invalid or expired.")
+    if not client.admin_console:
+        # Any other app holding admin scopes (its owner may be a district administrator)
+        # could otherwise act as whoever signed in to it.
+        raise unauthenticated("The access token's app is not designated for administration.")
     subject = str(claims.get("sub"))
     account_id: str | None = subject
     if client.subject_type == "pairwise":

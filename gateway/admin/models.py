@@ -158,6 +158,7 @@ class ClientOut(Model):
     require_consent: bool
     access_token_format: str
     resource_server: bool
+    admin_console: bool
     department_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -197,6 +198,11 @@ class ClientChanges(Model):
         None,
         description="A protected resource (an API): may introspect access tokens issued to "
         "other clients (RFC 7662 §2.1).",
+    )
+    admin_console: bool | None = Field(
+        None,
+        description="Designated for administration: the admin API accepts this app's tokens "
+        "(city-wide administrators only).",
     )
     department_id: DepartmentId | None = Field(
         None, description="The department that owns the app (its administrators manage it)."

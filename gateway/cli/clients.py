@@ -84,6 +84,14 @@ def create(
             "--resource-server", help="An API: may introspect other clients' access tokens."
         ),
     ] = False,
+    admin_console: Annotated[
+        bool,
+        typer.Option(
+            "--admin-console",
+            help="Designated for administration: the admin API accepts its tokens "
+            "(give it --scope admin:read and/or admin:write).",
+        ),
+    ] = False,
     department: Annotated[
         str | None, typer.Option(help="The department that owns the app (its admins manage it).")
     ] = None,
@@ -105,6 +113,7 @@ def create(
         "scopes": scope,
         "access_token_format": access_token_format,
         "resource_server": resource_server or None,
+        "admin_console": admin_console or None,
         "department_id": department,
     }
     # A flag left out is a field left out of the API's body: the service's default applies.

@@ -101,7 +101,10 @@ async def build_world(live: LiveServer) -> World:
         await org.create_department(services, CLI, everywhere, "west", "西区", "city")
         await org.create_department(services, CLI, everywhere, "east-tax", "东区税务", "east")
         admin_client = await services.clients.register(
-            name="管理控制台", redirect_uris=[CALLBACK], scopes=["admin:read", "admin:write"]
+            name="管理控制台",
+            redirect_uris=[CALLBACK],
+            scopes=["admin:read", "admin:write"],
+            admin_console=True,
         )
         city_admin = await make_account(services, "root", None)
         east_admin = await make_account(services, "east-admin", "east")
