@@ -8,11 +8,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import String, bindparam, func, literal, or_, select, union_all, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.database import Database
 from store.errors import Conflict, InUse, NotFound, StaleVersion
 from store.records import Department, Group
+from store.roles import department_present, foreign_key_violated
 from store.sql_values import timestamp
 from store.tables import (
     AccountRow,
@@ -159,7 +161,12 @@ async def delete_department(
             raise InUse(f"the department still has {what}")
     record = department_record(row)
     await session.delete(row)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as error:  # something was put in it meanwhile
+        if foreign_key_violated(error):
+            raise InUse("the department still has role assignments scoped to it") from error
+        raise
     return record
 
 
@@ -223,6 +230,7 @@ def _facts_statement() -> Any:
         .outerjoin(DepartmentRow, DepartmentRow.id == RoleAssignmentRow.department_id)
         .where(
             RoleAssignmentRow.account_id == account_id,
+            department_present(),
             RoleRow.client_id.in_([bindparam("client_id"), ""]),
             or_(
                 RoleAssignmentRow.expires_at.is_(None),
@@ -257,6 +265,7 @@ SELECT 'role', roles.client_id, roles.name, coalesce(departments.path, '')
 FROM roles JOIN role_assignments ON role_assignments.role_id = roles.id
 LEFT OUTER JOIN departments ON departments.id = role_assignments.department_id
 WHERE role_assignments.account_id = $1 AND roles.client_id IN ($2, '')
+AND (role_assignments.department_id IS NULL OR departments.path IS NOT NULL)
 AND (role_assignments.expires_at IS NULL OR role_assignments.expires_at > $3)
 UNION ALL SELECT 'group', group_id, '', '' FROM group_members WHERE account_id = $1
 UNION ALL SELECT 'link', provider_id, '', '' FROM linked_identities WHERE account_id = $1

@@ -17,6 +17,7 @@ from gateway.admin.org import path_of, target_department, visible_account
 from gateway.admin.reach import Reach, inside
 from gateway.services import Services
 from store import admin as admin_store
+from store import errors as store_errors
 from store import roles as role_store
 from store.clients import get_client
 from store.records import Role, RoleAssignment
@@ -194,16 +195,23 @@ async def assign(
         mine = [] if held is None else held.get(role.name, [])
         if admin_role and held is not None and not any(inside(path or "", p) for p in mine):
             raise Forbidden(f"You do not hold {role.name} there yourself.")
-        c.after = await role_store.assign(
-            c.session,
-            assignment_id,
-            role.id,
-            account_id,
-            department_id or "",
-            actor.id,
-            now,
-            expires_at,
-        )
+        try:
+            c.after = await role_store.assign(
+                c.session,
+                assignment_id,
+                role.id,
+                account_id,
+                department_id or "",
+                actor.id,
+                now,
+                expires_at,
+            )
+        except store_errors.NotFound as error:  # the department was deleted meanwhile
+            if not str(error).startswith("department"):
+                raise
+            raise Invalid.field(
+                ["body", "department_id"], f"no department {department_id!r} you administer"
+            ) from None
         c.extra["role"] = role.name
         c.extra["role_client_id"] = role.client_id or None
     return c.after
