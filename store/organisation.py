@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.database import Database
 from store.errors import Conflict, InUse, NotFound, StaleVersion
+from store.paths import at_or_below, below
 from store.records import Department, Group
 from store.roles import department_present, foreign_key_violated
 from store.sql_values import timestamp
@@ -42,7 +43,7 @@ def group_record(row: GroupRow) -> Group:
 
 def within(path: str) -> Any:
     """SQL condition: a department path at or below ``path``."""
-    return or_(DepartmentRow.path == path, DepartmentRow.path.startswith(path + "/"))
+    return at_or_below(DepartmentRow.path, path)
 
 
 async def get_department(session: AsyncSession, department_id: str) -> Department | None:
@@ -130,7 +131,7 @@ async def update_department(
         cut = len(old_path) + 1  # SQL substr counts from 1: what follows the old prefix
         await session.execute(
             update(DepartmentRow)
-            .where(DepartmentRow.path.startswith(old_path + "/"))
+            .where(below(DepartmentRow.path, old_path))
             .values(path=literal(new_path, String) + func.substr(DepartmentRow.path, cut))
             .execution_options(synchronize_session=False)
         )

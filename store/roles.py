@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.errors import Conflict, NotFound
+from store.paths import at_or_below
 from store.records import Role, RoleAssignment
 from store.tables import DepartmentRow, RoleAssignmentRow, RoleRow
 
@@ -148,9 +149,7 @@ async def list_assignments(
     if role_id is not None:
         query = query.where(RoleAssignmentRow.role_id == role_id)
     if under is not None:
-        inside = select(DepartmentRow.id).where(
-            or_(DepartmentRow.path == under, DepartmentRow.path.startswith(under + "/"))
-        )
+        inside = select(DepartmentRow.id).where(at_or_below(DepartmentRow.path, under))
         query = query.where(RoleAssignmentRow.department_id.in_(inside))
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     rows = await session.scalars(

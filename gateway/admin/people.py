@@ -9,7 +9,7 @@ from typing import Any
 from gateway.admin.changes import Actor, change, record_after
 from gateway.admin.errors import Missing
 from gateway.admin.etags import NONE, Precondition, etag_of
-from gateway.admin.org import target_department, visible_account
+from gateway.admin.org import account_to_change, target_department, visible_account
 from gateway.admin.reach import Reach
 from gateway.login import _counter_keys
 from gateway.revocations import end_session_grants
@@ -61,7 +61,7 @@ async def update_account(
 ) -> Account:
     """Disable or enable, or move to another department (both inside the admin's reach)."""
     async with change(services, actor, "admin.account.updated", account_id) as c:
-        before = await visible_account(c.session, reach, account_id)
+        before = await account_to_change(c.session, reach, account_id, services.clock.now())
         pre.check(etag_of(before))
         if "department_id" in values:
             await target_department(c.session, reach, values["department_id"], "department_id")
@@ -82,7 +82,7 @@ async def update_account(
 async def unlock(services: Services, actor: Actor, reach: Reach, account_id: str) -> None:
     """Forget the failed sign-ins counted against the account's username."""
     async with services.database.sessions() as session:
-        account = await visible_account(session, reach, account_id)
+        account = await account_to_change(session, reach, account_id, services.clock.now())
     account_key, _ = _counter_keys(account.username, "")
     await services.expiring.delete(account_key)
     await services.expiring.delete(f"fail-otp:{account_id}")  # wrong authenticator codes too
@@ -93,7 +93,7 @@ async def reset_otp(services: Services, actor: Actor, reach: Reach, account_id: 
     """Remove the account's authenticator app (a lost phone): an app that needs multi-factor
     sign-in denies the person until they set up a new one."""
     async with change(services, actor, "admin.account.otp_reset", account_id) as c:
-        await visible_account(c.session, reach, account_id)
+        await account_to_change(c.session, reach, account_id, services.clock.now())
         if not await services.otp.remove_in(c.session, account_id):
             raise Missing("The account has no authenticator app.")
 
@@ -115,7 +115,7 @@ async def unlink(
     """Remove the account's link(s) to a department login system: the next sign-in there
     meets the linking rules again."""
     async with change(services, actor, "admin.account.unlinked", account_id) as c:
-        await visible_account(c.session, reach, account_id)
+        await account_to_change(c.session, reach, account_id, services.clock.now())
         removed = await admin_store.unlink(c.session, account_id, provider_id, subject)
         if not removed:
             raise Missing("No such linked login.")
@@ -141,7 +141,7 @@ async def revoke_sessions(
 ) -> int:
     """End every SSO session of the account (with their session-bound tokens)."""
     async with services.database.sessions() as session:
-        await visible_account(session, reach, account_id)
+        await account_to_change(session, reach, account_id, services.clock.now())
     ended = await end_sessions(services, account_id, ender or quiet_ender(services))
     await record_after(services, actor, "admin.account.sessions_revoked", account_id, ended=ended)
     return ended

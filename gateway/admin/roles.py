@@ -13,7 +13,7 @@ from gateway.access import ADMIN_SCOPES
 from gateway.admin.changes import Actor, change
 from gateway.admin.errors import Clash, Forbidden, Invalid, Missing
 from gateway.admin.etags import NONE, Precondition, etag_of
-from gateway.admin.org import path_of, target_department, visible_account
+from gateway.admin.org import account_to_change, path_of, target_department
 from gateway.admin.reach import Reach, inside
 from gateway.services import Services
 from store import admin as admin_store
@@ -188,7 +188,7 @@ async def assign(
             role = await visible_role(c.session, reach, role_id)
         except (Missing, Forbidden):
             raise Invalid.field(["body", "role_id"], "no such role you administer") from None
-        await visible_account(c.session, reach, account_id, field="account_id")
+        await account_to_change(c.session, reach, account_id, now, field="account_id")
         path = await target_department(c.session, reach, department_id, "department_id")
         # An administrator hands on only the administration it holds itself.
         admin_role = role.client_id == "" and role.name in ADMIN_SCOPES
@@ -223,6 +223,7 @@ async def unassign(
     async with change(services, actor, "admin.assignment.deleted", None) as c:
         c.before = await _visible_assignment(c.session, reach, assignment_id)
         pre.check(etag_of(c.before))
+        await account_to_change(c.session, reach, c.before.account_id, services.clock.now())
         c.target = c.before.account_id
         await admin_store.delete_assignment(c.session, assignment_id)
 
