@@ -31,6 +31,7 @@ from gateway.admin.errors import (
 )
 from gateway.admin.etags import Precondition
 from gateway.admin.reach import Reach
+from gateway.json_body import JsonBodyError, parse_json
 from gateway.services import Services
 from store.kv import ExpiringStoreError
 
@@ -166,9 +167,9 @@ async def _read_body(request: Request, model: type[BaseModel]) -> BaseModel:
         if len(raw) > MAX_BODY:
             raise Malformed(f"The body is larger than {MAX_BODY} bytes.")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise Malformed("The body is not valid JSON.") from None
+        data = parse_json(raw, max_bytes=MAX_BODY)
+    except JsonBodyError as error:
+        raise Malformed(error.description) from None
     return _validated(model, data, "body")
 
 
