@@ -34,11 +34,13 @@ async def target_department(
     and one elsewhere get the same answer). None (no department) needs a city-wide admin."""
     if department_id is None:
         if not reach.city_wide:
-            raise Invalid.field(["body", field], "name a department you administer")
+            raise Invalid.field(["body", field], "name a department you administer", denied=True)
         return None
     path = await path_of(session, department_id)
     if path is None or not reach.covers(path):
-        raise Invalid.field(["body", field], f"no department {department_id!r} you administer")
+        raise Invalid.field(
+            ["body", field], f"no department {department_id!r} you administer", denied=True
+        )
     return path
 
 
@@ -54,7 +56,9 @@ async def visible_account(
             raise Missing("No such account.")
         reach.require(path, "account")
     elif account is None or not reach.covers(path):
-        raise Invalid.field(["body", field], f"no account {account_id!r} you administer")
+        raise Invalid.field(
+            ["body", field], f"no account {account_id!r} you administer", denied=True
+        )
     return account
 
 

@@ -97,7 +97,9 @@ async def create_role(
         else:
             found, path = await _client_path(c.session, client_id)
             if not found or not reach.covers(path):
-                raise Invalid.field(["body", "client_id"], "no such client you administer")
+                raise Invalid.field(
+                    ["body", "client_id"], "no such client you administer", denied=True
+                )
         c.after = await role_store.create_role(
             c.session, role_id, client_id or "", name, description, services.clock.now()
         )
@@ -187,7 +189,9 @@ async def assign(
         try:
             role = await visible_role(c.session, reach, role_id)
         except (Missing, Forbidden):
-            raise Invalid.field(["body", "role_id"], "no such role you administer") from None
+            raise Invalid.field(
+                ["body", "role_id"], "no such role you administer", denied=True
+            ) from None
         await account_to_change(c.session, reach, account_id, now, field="account_id")
         path = await target_department(c.session, reach, department_id, "department_id")
         # An administrator hands on only the administration it holds itself.
