@@ -4,7 +4,7 @@ and its audit entry commit together or not at all."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from sqlalchemy import String, bindparam, func, literal, or_, select, union_all, update
@@ -214,6 +214,7 @@ class AccountFacts:
     groups: list[str]
     paths: dict[str, str]  # department id -> path, for the ids asked about
     linked: list[str]  # provider ids of the account's linked department logins
+    app_department: str | None = None  # the path of the app's own department
 
 
 def _facts_statement() -> Any:
@@ -254,6 +255,9 @@ def _facts_statement() -> Any:
         select(
             literal("path", text_), DepartmentRow.id, DepartmentRow.path, literal("", text_)
         ).where(DepartmentRow.id.in_(bindparam("department_ids", expanding=True))),
+        select(literal("app", text_), ClientRow.client_id, DepartmentRow.path, literal("", text_))
+        .join(DepartmentRow, DepartmentRow.id == ClientRow.department_id)
+        .where(ClientRow.client_id == bindparam("client_id")),
     )
 
 
@@ -271,6 +275,8 @@ AND (role_assignments.expires_at IS NULL OR role_assignments.expires_at > $3)
 UNION ALL SELECT 'group', group_id, '', '' FROM group_members WHERE account_id = $1
 UNION ALL SELECT 'link', provider_id, '', '' FROM linked_identities WHERE account_id = $1
 UNION ALL SELECT 'path', id, path, '' FROM departments WHERE id = ANY($4::varchar[])
+UNION ALL SELECT 'app', clients.client_id, departments.path, '' FROM clients
+JOIN departments ON departments.id = clients.department_id WHERE clients.client_id = $2
 """
 
 
@@ -304,6 +310,8 @@ async def account_facts(
             facts.groups.append(first)
         elif kind == "link":
             facts.linked.append(first)
+        elif kind == "app":
+            facts = replace(facts, app_department=second)
         else:
             facts.paths[first] = second
     facts.groups.sort()
