@@ -14,7 +14,7 @@ from gateway.claims import subject_for
 from gateway.client_policy import DEFAULT_POLICY, RESERVED_CLAIMS, PolicyDocument
 from gateway.departments import DepartmentService
 from gateway.otp import OtpService
-from policies.access import AccessFacts, Decision, decide_access
+from policies.access import AccessFacts, Decision, decide_access, scoped_role_counts
 from policies.assurance import meets, multi_factor, rank, stronger
 from store import client_policies, organisation, roles
 from store.clock import Clock
@@ -110,16 +110,23 @@ class AccessService:
         )
         department = facts.paths.get(account.department_id) if account.department_id else None
         visible_global = set(document.claims.global_roles) | set(document.roles)
+        admitted = [facts.paths.get(d, f"/\0missing/{d}") for d in document.departments]
         names: set[str] = set()
         scoped: dict[str, list[str]] = {}
         for owner, name, path in facts.roles:
             if owner == "" and name not in visible_global:
                 continue
+            if (
+                owner == ""
+                and path
+                and not scoped_role_counts(path, facts.app_department, admitted)
+            ):
+                continue  # a global role held in a subtree the app is not about
             if path:
                 scoped.setdefault(name, []).append(path)
             else:
                 names.add(name)
-        # A role held only inside subtrees still counts as held; its scope travels with it.
+        # A role held only inside subtrees counts as held (by the rule above); its scope travels.
         scoped = {name: where for name, where in scoped.items() if name not in names}
         names |= set(scoped)
         org = Organisation(

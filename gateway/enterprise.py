@@ -24,7 +24,8 @@ from gateway.access import ENTERPRISE_SCOPE
 from gateway.access_tokens import active_access_token
 from gateway.delegations import NotAllowed
 from gateway.errors import InvalidInput
-from gateway.forms import FormError, read_body
+from gateway.forms import FormError
+from gateway.json_body import read_json_body
 from gateway.services import Services
 
 PREFIX = "/account/api/v1/enterprises"
@@ -128,7 +129,7 @@ async def delegations(request: Request) -> Response:
     if media != "application/json":
         return _problem(415, "Unsupported media type", "send the appointment as application/json")
     try:
-        body = await read_body(request, services.settings.max_form_bytes)
+        body = await read_json_body(request, services.settings.max_form_bytes)
     except FormError as error:
         return _problem(error.status, "Bad request", error.description)
     try:

@@ -45,6 +45,7 @@ from gateway.access import ADMIN_SCOPES, PRIVILEGED_SCOPES
 from gateway.access_tokens import mint_opaque, seal
 from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
+from gateway.json_body import parse_json
 from gateway.responses import description_text
 from gateway.revocations import revoke_access_token, revoke_family
 from gateway.settings import Settings
@@ -419,8 +420,8 @@ def _claims_request(raw: str | None) -> dict[str, dict[str, Any]] | None:
     if not raw:
         return None
     try:
-        parsed = json.loads(raw)
-    except (ValueError, RecursionError):
+        parsed = parse_json(raw)
+    except ValueError:
         parsed = None
     if not isinstance(parsed, dict) or not all(
         isinstance(parsed.get(part), dict | None) for part in ("id_token", "userinfo")

@@ -6,6 +6,7 @@ signed in) and hands them in."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,6 +50,15 @@ def _within(department: str | None, tree: str) -> bool:
         return False
     root = tree.rstrip("/")
     return department == root or department.startswith(root + "/")
+
+
+def scoped_role_counts(subtree: str, app_department: str | None, admitted: Sequence[str]) -> bool:
+    """Whether a global role held only inside ``subtree`` counts for an app: when the app
+    belongs to a department inside that subtree, or its policy admits only departments inside
+    it (``admitted``: their paths). Held in a district, it never opens a city-wide app."""
+    if _within(app_department, subtree):
+        return True
+    return bool(admitted) and all(_within(path, subtree) for path in admitted)
 
 
 def decide_access(policy: AccessPolicy, facts: AccessFacts) -> Decision:

@@ -14,7 +14,7 @@ from store import audit
 from store.errors import NotFound, StaleVersion
 from store.organisation import department_record, group_record, within
 from store.records import Department, Group, LinkedIdentity, Role, RoleAssignment
-from store.roles import assignment_record, role_record
+from store.roles import assignment_record, role_record, scoped_to
 from store.tables import (
     AuditEventRow,
     ClientRow,
@@ -195,7 +195,7 @@ async def list_assignments(
     if role_id is not None:
         query = query.where(RoleAssignmentRow.role_id == role_id)
     if department_id is not None:
-        query = query.where(RoleAssignmentRow.department_id == department_id)
+        query = query.where(scoped_to(department_id))
     if client_id is not None:
         owned = select(RoleRow.id).where(RoleRow.client_id == client_id)
         query = query.where(RoleAssignmentRow.role_id.in_(owned))

@@ -4,15 +4,18 @@ and its audit entry commit together or not at all."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from sqlalchemy import String, bindparam, func, literal, or_, select, union_all, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.database import Database
 from store.errors import Conflict, InUse, NotFound, StaleVersion
+from store.paths import at_or_below, below
 from store.records import Department, Group
+from store.roles import department_present, foreign_key_violated
 from store.sql_values import timestamp
 from store.tables import (
     AccountRow,
@@ -40,7 +43,7 @@ def group_record(row: GroupRow) -> Group:
 
 def within(path: str) -> Any:
     """SQL condition: a department path at or below ``path``."""
-    return or_(DepartmentRow.path == path, DepartmentRow.path.startswith(path + "/"))
+    return at_or_below(DepartmentRow.path, path)
 
 
 async def get_department(session: AsyncSession, department_id: str) -> Department | None:
@@ -128,7 +131,7 @@ async def update_department(
         cut = len(old_path) + 1  # SQL substr counts from 1: what follows the old prefix
         await session.execute(
             update(DepartmentRow)
-            .where(DepartmentRow.path.startswith(old_path + "/"))
+            .where(below(DepartmentRow.path, old_path))
             .values(path=literal(new_path, String) + func.substr(DepartmentRow.path, cut))
             .execution_options(synchronize_session=False)
         )
@@ -159,7 +162,12 @@ async def delete_department(
             raise InUse(f"the department still has {what}")
     record = department_record(row)
     await session.delete(row)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as error:  # something was put in it meanwhile
+        if foreign_key_violated(error):
+            raise InUse("the department still has role assignments scoped to it") from error
+        raise
     return record
 
 
@@ -206,6 +214,7 @@ class AccountFacts:
     groups: list[str]
     paths: dict[str, str]  # department id -> path, for the ids asked about
     linked: list[str]  # provider ids of the account's linked department logins
+    app_department: str | None = None  # the path of the app's own department
 
 
 def _facts_statement() -> Any:
@@ -223,6 +232,7 @@ def _facts_statement() -> Any:
         .outerjoin(DepartmentRow, DepartmentRow.id == RoleAssignmentRow.department_id)
         .where(
             RoleAssignmentRow.account_id == account_id,
+            department_present(),
             RoleRow.client_id.in_([bindparam("client_id"), ""]),
             or_(
                 RoleAssignmentRow.expires_at.is_(None),
@@ -245,6 +255,9 @@ def _facts_statement() -> Any:
         select(
             literal("path", text_), DepartmentRow.id, DepartmentRow.path, literal("", text_)
         ).where(DepartmentRow.id.in_(bindparam("department_ids", expanding=True))),
+        select(literal("app", text_), ClientRow.client_id, DepartmentRow.path, literal("", text_))
+        .join(DepartmentRow, DepartmentRow.id == ClientRow.department_id)
+        .where(ClientRow.client_id == bindparam("client_id")),
     )
 
 
@@ -257,10 +270,13 @@ SELECT 'role', roles.client_id, roles.name, coalesce(departments.path, '')
 FROM roles JOIN role_assignments ON role_assignments.role_id = roles.id
 LEFT OUTER JOIN departments ON departments.id = role_assignments.department_id
 WHERE role_assignments.account_id = $1 AND roles.client_id IN ($2, '')
+AND (role_assignments.department_id IS NULL OR departments.path IS NOT NULL)
 AND (role_assignments.expires_at IS NULL OR role_assignments.expires_at > $3)
 UNION ALL SELECT 'group', group_id, '', '' FROM group_members WHERE account_id = $1
 UNION ALL SELECT 'link', provider_id, '', '' FROM linked_identities WHERE account_id = $1
 UNION ALL SELECT 'path', id, path, '' FROM departments WHERE id = ANY($4::varchar[])
+UNION ALL SELECT 'app', clients.client_id, departments.path, '' FROM clients
+JOIN departments ON departments.id = clients.department_id WHERE clients.client_id = $2
 """
 
 
@@ -294,6 +310,8 @@ async def account_facts(
             facts.groups.append(first)
         elif kind == "link":
             facts.linked.append(first)
+        elif kind == "app":
+            facts = replace(facts, app_department=second)
         else:
             facts.paths[first] = second
     facts.groups.sort()

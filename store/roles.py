@@ -4,11 +4,14 @@ subtree. Functions take the caller's session (see store/organisation.py)."""
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.errors import Conflict, NotFound
+from store.paths import at_or_below
 from store.records import Role, RoleAssignment
 from store.tables import DepartmentRow, RoleAssignmentRow, RoleRow
 
@@ -21,7 +24,23 @@ def role_record(row: RoleRow) -> Role:
 
 
 def assignment_record(row: RoleAssignmentRow) -> RoleAssignment:
-    return RoleAssignment(**{name: getattr(row, name) for name in _ASSIGNMENT})
+    values = {name: getattr(row, name) for name in _ASSIGNMENT}
+    values["department_id"] = values["department_id"] or ""  # NULL in the table: everywhere
+    return RoleAssignment(**values)
+
+
+def scoped_to(department_id: str) -> Any:
+    """SQL condition: assignments held in ``department_id`` ("" for everywhere)."""
+    if department_id == "":
+        return RoleAssignmentRow.department_id.is_(None)
+    return RoleAssignmentRow.department_id == department_id
+
+
+def department_present() -> Any:
+    """SQL condition, for a query outer-joined to the assignment's department: the assignment
+    is held everywhere or in a department that exists. One whose department is missing grants
+    nothing anywhere (the foreign key prevents it; this keeps a missing one from widening)."""
+    return or_(RoleAssignmentRow.department_id.is_(None), DepartmentRow.path.is_not(None))
 
 
 async def create_role(
@@ -77,13 +96,16 @@ async def assign(
     now: float,
     expires_at: float | None,
 ) -> RoleAssignment:
+    """Raises NotFound when the role or the department (``department_id``; "" for everywhere)
+    does not exist when the row is written: the database checks it, so a department deleted
+    meanwhile cannot leave an assignment behind."""
     if await session.get(RoleRow, role_id) is None:
         raise NotFound(f"role {role_id!r}")
     taken = await session.scalar(
         select(RoleAssignmentRow.id).where(
             RoleAssignmentRow.role_id == role_id,
             RoleAssignmentRow.account_id == account_id,
-            RoleAssignmentRow.department_id == department_id,
+            scoped_to(department_id),
         )
     )
     if taken is not None:
@@ -92,14 +114,24 @@ async def assign(
         id=assignment_id,
         role_id=role_id,
         account_id=account_id,
-        department_id=department_id,
+        department_id=department_id or None,
         granted_by=granted_by,
         created_at=now,
         expires_at=expires_at,
     )
     session.add(row)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        if foreign_key_violated(error):
+            raise NotFound(f"department {department_id!r}") from error
+        raise Conflict("the account holds this role in this department already") from error
     return assignment_record(row)
+
+
+def foreign_key_violated(error: IntegrityError) -> bool:
+    """Whether a row named a missing row (or a deletion left rows naming it), not a clash."""
+    return "foreign key" in str(error.orig).lower()
 
 
 async def list_assignments(
@@ -117,9 +149,7 @@ async def list_assignments(
     if role_id is not None:
         query = query.where(RoleAssignmentRow.role_id == role_id)
     if under is not None:
-        inside = select(DepartmentRow.id).where(
-            or_(DepartmentRow.path == under, DepartmentRow.path.startswith(under + "/"))
-        )
+        inside = select(DepartmentRow.id).where(at_or_below(DepartmentRow.path, under))
         query = query.where(RoleAssignmentRow.department_id.in_(inside))
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     rows = await session.scalars(
@@ -143,6 +173,13 @@ async def held_roles(
             RoleAssignmentRow.account_id == account_id,
             RoleRow.client_id.in_(owners),
             or_(RoleAssignmentRow.expires_at.is_(None), RoleAssignmentRow.expires_at > now),
+            department_present(),
         )
     )
-    return [(role_record(role), path or "") for role, _, path in rows]
+    held = []
+    for role, department_id, path in rows:
+        if department_id is None:
+            held.append((role_record(role), ""))
+        elif path:  # a missing department grants nothing, never everywhere
+            held.append((role_record(role), path))
+    return held

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -268,16 +270,29 @@ class RoleRow(Base):
 
 
 class RoleAssignmentRow(Base):
-    """An account holds a role within a department subtree (``department_id`` empty: the whole
-    city) until it expires: RBAC with domains."""
+    """An account holds a role within a department subtree (``department_id`` NULL: the whole
+    city) until it expires: RBAC with domains. The foreign key makes an assignment to a missing
+    department impossible, and keeps a department with assignments from being deleted."""
 
     __tablename__ = "role_assignments"
-    __table_args__ = (UniqueConstraint("role_id", "account_id", "department_id"),)
+    __table_args__ = (
+        UniqueConstraint("role_id", "account_id", "department_id"),
+        Index(
+            "uq_role_assignments_everywhere",
+            "role_id",
+            "account_id",
+            unique=True,
+            sqlite_where=text("department_id IS NULL"),
+            postgresql_where=text("department_id IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     role_id: Mapped[str] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"), index=True)
     account_id: Mapped[str] = mapped_column(String(36), index=True)
-    department_id: Mapped[str] = mapped_column(String(32))  # "" for everywhere
+    department_id: Mapped[str | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="RESTRICT"), index=True
+    )
     granted_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(EpochTime)
     expires_at: Mapped[float | None] = mapped_column(EpochTime)

@@ -11,6 +11,7 @@ class Problem(Exception):
     status = 400
     slug = "bad-request"
     title = "Bad request"
+    denied = False  # a refusal of who is asking (audited as admin.denied), not of what
 
     def __init__(
         self,
@@ -18,11 +19,14 @@ class Problem(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        denied: bool | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        if denied is not None:
+            self.denied = denied
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -42,10 +46,12 @@ class Malformed(Problem):
 
 class Unauthenticated(Problem):
     status, slug, title = 401, "unauthenticated", "A valid access token is needed"
+    denied = True
 
 
 class Forbidden(Problem):
     status, slug, title = 403, "forbidden", "Not allowed"
+    denied = True
 
 
 class Missing(Problem):
@@ -72,9 +78,11 @@ class Invalid(Problem):
     status, slug, title = 422, "validation-error", "The request is not valid"
 
     @classmethod
-    def field(cls, loc: list[str | int], message: str) -> Invalid:
+    def field(cls, loc: list[str | int], message: str, *, denied: bool = False) -> Invalid:
+        """``denied``: the field names something outside the admin's reach."""
         where = ".".join(str(part) for part in loc)
-        return cls(f"{where}: {message}", errors=[{"loc": loc, "field": where, "message": message}])
+        errors = [{"loc": loc, "field": where, "message": message}]
+        return cls(f"{where}: {message}", errors=errors, denied=denied)
 
 
 class ServerError(Problem):

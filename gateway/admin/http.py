@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gateway.admin.auth import Admin, authenticate
 from gateway.admin.changes import Actor
+from gateway.admin.denials import is_denial, record_denial
 from gateway.admin.errors import (
     Invalid,
     Malformed,
@@ -31,6 +32,7 @@ from gateway.admin.errors import (
 )
 from gateway.admin.etags import Precondition
 from gateway.admin.reach import Reach
+from gateway.json_body import JsonBodyError, parse_json
 from gateway.services import Services
 from store.kv import ExpiringStoreError
 
@@ -168,15 +170,16 @@ async def _read_body(request: Request, model: type[BaseModel]) -> BaseModel:
         if len(raw) > MAX_BODY:
             raise Malformed(f"The body is larger than {MAX_BODY} bytes.")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise Malformed("The body is not valid JSON.") from None
+        data = parse_json(raw, max_bytes=MAX_BODY)
+    except JsonBodyError as error:
+        raise Malformed(error.description) from None
     return validated(model, data, "body")
 
 
 async def _call(request: Request, found: Endpoint) -> Response:
     services: Services = request.app.state.services
     admin = await authenticate(request)
+    request.state.admin = admin  # for the audit of a refusal
     reach = admin.reach(found.scope)
     if _nul_at(dict(request.path_params), ["path"]) is not None:
         raise Missing("No such resource.")
@@ -232,6 +235,16 @@ def route_handler(path_endpoints: list[Endpoint]) -> Callable[[Request], Awaitab
                 )
             return await _call(request, found)
         except Problem as problem:
+            if found is not None and is_denial(request, problem):
+                admin = getattr(request.state, "admin", None)
+                await record_denial(
+                    request.app.state.services,
+                    request,
+                    problem,
+                    found.operation_id,
+                    admin.account_id if admin else None,
+                    admin.client_id if admin else None,
+                )
             return problem_response(problem)
         except (SQLAlchemyError, ExpiringStoreError, OSError):
             log.exception("admin request failed: a store is unavailable")

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.access import ADMIN_SCOPES
 from gateway.admin.changes import Actor, change
 from gateway.admin.errors import Forbidden, Invalid, Missing
 from gateway.admin.etags import NONE, Precondition, etag_of
@@ -14,6 +15,7 @@ from gateway.admin.reach import Reach
 from gateway.services import Services
 from store import admin as admin_store
 from store import organisation
+from store import roles as role_store
 from store.accounts import get_account
 from store.records import Account, Department, Group
 
@@ -32,11 +34,13 @@ async def target_department(
     and one elsewhere get the same answer). None (no department) needs a city-wide admin."""
     if department_id is None:
         if not reach.city_wide:
-            raise Invalid.field(["body", field], "name a department you administer")
+            raise Invalid.field(["body", field], "name a department you administer", denied=True)
         return None
     path = await path_of(session, department_id)
     if path is None or not reach.covers(path):
-        raise Invalid.field(["body", field], f"no department {department_id!r} you administer")
+        raise Invalid.field(
+            ["body", field], f"no department {department_id!r} you administer", denied=True
+        )
     return path
 
 
@@ -52,7 +56,24 @@ async def visible_account(
             raise Missing("No such account.")
         reach.require(path, "account")
     elif account is None or not reach.covers(path):
-        raise Invalid.field(["body", field], f"no account {account_id!r} you administer")
+        raise Invalid.field(
+            ["body", field], f"no account {account_id!r} you administer", denied=True
+        )
+    return account
+
+
+async def account_to_change(
+    session: AsyncSession, reach: Reach, account_id: str, now: float, *, field: str | None = None
+) -> Account:
+    """The one check before any admin write on an account: it is inside the reach
+    (``visible_account``) and holds no more administration than the admin itself (403)."""
+    account = await visible_account(session, reach, account_id, field=field)
+    if not reach.city_wide:
+        held: dict[str, list[str]] = {}
+        for role, path in await role_store.held_roles(session, account_id, [""], now):
+            if role.name in ADMIN_SCOPES:
+                held.setdefault(role.name, []).append(path)
+        reach.require_power_over(held)
     return account
 
 
@@ -231,7 +252,7 @@ async def set_member(
     event = "admin.group.member_added" if member else "admin.group.member_removed"
     async with change(services, actor, event, group_id) as c:
         await _visible_group(c.session, reach, group_id)
-        await visible_account(c.session, reach, account_id)
+        await account_to_change(c.session, reach, account_id, services.clock.now())
         if member:
             changed = await organisation.add_member(
                 c.session, group_id, account_id, services.clock.now()

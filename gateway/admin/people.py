@@ -10,7 +10,7 @@ from typing import Any
 from gateway.admin.changes import Actor, change, record_after
 from gateway.admin.errors import Missing
 from gateway.admin.etags import NONE, Precondition, etag_of
-from gateway.admin.org import target_department, visible_account
+from gateway.admin.org import account_to_change, target_department, visible_account
 from gateway.admin.reach import Reach
 from gateway.lockout import clear_failures
 from gateway.revocations import end_session_grants
@@ -81,7 +81,7 @@ async def update_account(
 ) -> Account:
     """Disable or enable, or move to another department (both inside the admin's reach)."""
     async with change(services, actor, "admin.account.updated", account_id) as c:
-        before = await visible_account(c.session, reach, account_id)
+        before = await account_to_change(c.session, reach, account_id, services.clock.now())
         pre.check(etag_of(before))
         if "department_id" in values:
             await target_department(c.session, reach, values["department_id"], "department_id")
@@ -103,7 +103,7 @@ async def unlock(services: Services, actor: Actor, reach: Reach, account_id: str
     """Forget the failed sign-ins counted against every name the account signs in with (its
     own and each linked department's), and its wrong authenticator codes."""
     async with services.database.sessions() as session:
-        account = await visible_account(session, reach, account_id)
+        account = await account_to_change(session, reach, account_id, services.clock.now())
     names = await clear_failures(services, account)
     await record_after(services, actor, "admin.account.unlocked", account_id, names=names)
 
@@ -120,7 +120,7 @@ async def reset_otp(
     factor end with it (and their session-bound tokens), since whoever has the phone may hold
     one of them. Returns how many ended."""
     async with change(services, actor, "admin.account.otp_reset", account_id) as c:
-        await visible_account(c.session, reach, account_id)
+        await account_to_change(c.session, reach, account_id, services.clock.now())
         if not await services.otp.remove_in(c.session, account_id):
             raise Missing("The account has no authenticator app.")
     end = ender or quiet_ender(services)
@@ -155,7 +155,7 @@ async def unlink(
     """Remove the account's link(s) to a department login system: the next sign-in there
     meets the linking rules again."""
     async with change(services, actor, "admin.account.unlinked", account_id) as c:
-        await visible_account(c.session, reach, account_id)
+        await account_to_change(c.session, reach, account_id, services.clock.now())
         removed = await admin_store.unlink(c.session, account_id, provider_id, subject)
         if not removed:
             raise Missing("No such linked login.")
@@ -181,7 +181,7 @@ async def revoke_sessions(
 ) -> int:
     """End every SSO session of the account (with their session-bound tokens)."""
     async with services.database.sessions() as session:
-        await visible_account(session, reach, account_id)
+        await account_to_change(session, reach, account_id, services.clock.now())
     ended = await end_sessions(services, account_id, ender or quiet_ender(services))
     await record_after(services, actor, "admin.account.sessions_revoked", account_id, ended=ended)
     return ended

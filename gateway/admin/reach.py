@@ -4,7 +4,7 @@ and only the change is out of reach (403)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.admin.errors import Forbidden, Missing
@@ -49,3 +49,16 @@ class Reach:
     def require_city_wide(self, what: str) -> None:
         if not self.city_wide:
             raise Forbidden(f"Only city-wide administrators manage {what}.")
+
+    def require_power_over(self, held: Mapping[str, Sequence[str]], what: str = "account") -> None:
+        """An admin acts only on accounts that hold no more power than itself: 403 when the
+        account holds an admin role (``held``: role -> subtree paths, "" everywhere) anywhere
+        the reach does not cover, wider or alongside."""
+        if self.city_wide:
+            return
+        beyond = sorted({name for name, paths in held.items() for p in paths if not self.covers(p)})
+        if beyond:
+            raise Forbidden(
+                f"The {what} holds {', '.join(beyond)} beyond the part of the organisation you "
+                "administer."
+            )

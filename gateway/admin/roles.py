@@ -13,10 +13,11 @@ from gateway.access import ADMIN_SCOPES
 from gateway.admin.changes import Actor, change
 from gateway.admin.errors import Clash, Forbidden, Invalid, Missing
 from gateway.admin.etags import NONE, Precondition, etag_of
-from gateway.admin.org import path_of, target_department, visible_account
+from gateway.admin.org import account_to_change, path_of, target_department
 from gateway.admin.reach import Reach, inside
 from gateway.services import Services
 from store import admin as admin_store
+from store import errors as store_errors
 from store import roles as role_store
 from store.clients import get_client
 from store.records import Role, RoleAssignment
@@ -96,7 +97,9 @@ async def create_role(
         else:
             found, path = await _client_path(c.session, client_id)
             if not found or not reach.covers(path):
-                raise Invalid.field(["body", "client_id"], "no such client you administer")
+                raise Invalid.field(
+                    ["body", "client_id"], "no such client you administer", denied=True
+                )
         c.after = await role_store.create_role(
             c.session, role_id, client_id or "", name, description, services.clock.now()
         )
@@ -186,24 +189,33 @@ async def assign(
         try:
             role = await visible_role(c.session, reach, role_id)
         except (Missing, Forbidden):
-            raise Invalid.field(["body", "role_id"], "no such role you administer") from None
-        await visible_account(c.session, reach, account_id, field="account_id")
+            raise Invalid.field(
+                ["body", "role_id"], "no such role you administer", denied=True
+            ) from None
+        await account_to_change(c.session, reach, account_id, now, field="account_id")
         path = await target_department(c.session, reach, department_id, "department_id")
         # An administrator hands on only the administration it holds itself.
         admin_role = role.client_id == "" and role.name in ADMIN_SCOPES
         mine = [] if held is None else held.get(role.name, [])
         if admin_role and held is not None and not any(inside(path or "", p) for p in mine):
             raise Forbidden(f"You do not hold {role.name} there yourself.")
-        c.after = await role_store.assign(
-            c.session,
-            assignment_id,
-            role.id,
-            account_id,
-            department_id or "",
-            actor.id,
-            now,
-            expires_at,
-        )
+        try:
+            c.after = await role_store.assign(
+                c.session,
+                assignment_id,
+                role.id,
+                account_id,
+                department_id or "",
+                actor.id,
+                now,
+                expires_at,
+            )
+        except store_errors.NotFound as error:  # the department was deleted meanwhile
+            if not str(error).startswith("department"):
+                raise
+            raise Invalid.field(
+                ["body", "department_id"], f"no department {department_id!r} you administer"
+            ) from None
         c.extra["role"] = role.name
         c.extra["role_client_id"] = role.client_id or None
     return c.after
@@ -215,6 +227,7 @@ async def unassign(
     async with change(services, actor, "admin.assignment.deleted", None) as c:
         c.before = await _visible_assignment(c.session, reach, assignment_id)
         pre.check(etag_of(c.before))
+        await account_to_change(c.session, reach, c.before.account_id, services.clock.now())
         c.target = c.before.account_id
         await admin_store.delete_assignment(c.session, assignment_id)
 

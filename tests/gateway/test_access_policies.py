@@ -515,6 +515,12 @@ async def test_a_representative_appoints_and_revokes_staff_over_http(city) -> No
         )
         assert huge.status_code == 413
         assert huge.headers["content-type"] == "application/problem+json"
+        for deep in (b"[" * 10_000, b'{"member": ' + b"[" * 40 + b"]" * 40 + b"}"):
+            nested = await http.post(
+                path, content=deep, headers={**as_zhao, "Content-Type": "application/json"}
+            )
+            assert nested.status_code == 400, nested.text
+            assert nested.headers["content-type"] == "application/problem+json"
         form = await http.post(path, data={"member": li.id}, headers=as_zhao)
         assert form.status_code == 415
         far = {"member": li.id, "position": "staff", "expires_at": 1e308}
