@@ -238,3 +238,20 @@ async def test_every_cell_of_the_readme_authorization_table_holds(world: World) 
                     if (inside, outside) != wanted:
                         failures.append((resource, column, probe.__name__, (inside, outside)))
     assert failures == []
+
+
+def test_every_privileged_scope_rule_names_tests_that_exist() -> None:
+    """The README's second table (privileged apps and scopes) names the tests that check each
+    row; a row without one, or naming a test that is gone, fails here."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("Privileged apps and scopes (`admin:read`", 1)[1].split("\n\n")[1]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    assert len(rows) >= 8
+    sources = "\n".join(
+        path.read_text(encoding="utf-8") for path in README.parent.joinpath("tests").rglob("*.py")
+    )
+    for row in rows:
+        named = re.findall(r"`(test_\w+)`", row.rsplit("|", 2)[-2])
+        assert named, f"no test named for: {row[:60]}"
+        for test in named:
+            assert f"def {test}(" in sources, f"{test} (named in the README) does not exist"
