@@ -25,6 +25,7 @@ SCENARIOS = [
     "refresh_token",
     "userinfo",
     "introspection",
+    "authorize_prompt_none",
 ]
 MINT_SECONDS = 25  # codes live 60 s: minting, warm-up and measurement must fit in that
 LOGIN_ROUNDS = 4  # sign-in measurements, each beside a raw argon2id one (ABBA, twice)
@@ -242,9 +243,10 @@ class Runner:
                 measured = self._interleaved(workers, scenario, requests)  # type: ignore[arg-type]
                 if alg == "RS256":
                     rates = {name: result.rps for name, result in measured.items()}
-            for scenario in ("userinfo", "introspection"):
+            for scenario in ("userinfo", "introspection", "authorize_prompt_none"):
                 if scenario in want:
-                    requests = [(side, getattr(side, scenario)()) for side in sides]
+                    method = "authorize" if scenario == "authorize_prompt_none" else scenario
+                    requests = [(side, getattr(side, method)()) for side in sides]
                     self._interleaved(workers, scenario, requests)
             self._code_and_refresh(sides, workers, rates)
         finally:

@@ -133,6 +133,14 @@ class Side:
             headers={**FORM, "Authorization": basic(*self.web)},
         )
 
+    def authorize(self) -> Request:
+        """A signed-in person's visit to an app: prompt=none, answered with a code (unused)."""
+        return Request(
+            "GET",
+            f"{self.authorize_path}?{_authorize_query(self.web[0], {'prompt': 'none'})}",
+            headers={"Cookie": self.cookie},
+        )
+
     def mint(self, out: Path, per_thread: int) -> Request:
         """prompt=none authorization requests in the signed-in browser: each answer is a code."""
         return Request(
