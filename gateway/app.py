@@ -47,7 +47,7 @@ from gateway.services import Services, initialize, open_services
 from gateway.settings import Settings
 from keys.ring import RELOAD_SECONDS
 from store.clock import Clock
-from store.database import DatabaseBusy, DatabaseDriverError, connection_lost
+from store.errors import Unavailable
 from store.kv import ExpiringStoreError
 
 log = logging.getLogger("yihaotong")
@@ -90,18 +90,10 @@ def _unavailable(request: Request, message: str) -> Response:
     )
 
 
-async def _database_error(request: Request, exc: Exception) -> Response:
-    """Database errors are answered here, not by the last-resort handler, which would also
-    make the server drop the client's connection."""
-    if connection_lost(exc):
-        # The database dropped a pooled connection (a restart, a failover); the pool has been
-        # replaced, so asking again works.
-        return _unavailable(request, "database connection lost; pool replaced")
-    return await _server_error(request, exc)
-
-
-async def _database_busy(request: Request, exc: Exception) -> Response:
-    return _unavailable(request, "no database connection became free in time")
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    # Stopped, restarting, refusing connections, out of them, read-only (store/database.py
+    # decides): nothing was confirmed to the client, so it may ask again.
+    return _unavailable(request, str(exc))
 
 
 async def _expiring_store_error(request: Request, exc: Exception) -> Response:
@@ -131,8 +123,7 @@ ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 ERROR_HANDLERS: dict[type[Exception], ErrorHandler] = {
     HTTPException: _http_error,
-    DatabaseDriverError: _database_error,
-    DatabaseBusy: _database_busy,
+    Unavailable: _database_unavailable,
     ExpiringStoreError: _expiring_store_error,
     Exception: _server_error,
 }

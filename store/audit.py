@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.database import Database
 from store.records import AuditEvent
-from store.sql_values import timestamp
 from store.tables import AuditEventRow
 
 _COLUMNS = (
@@ -40,27 +38,18 @@ async def append(session: AsyncSession, *events: AuditEvent) -> None:
     )
 
 
-# For PostgreSQL's driver (store/hot.py); "check" is a reserved word, so every name is quoted.
-_QUOTED = ", ".join(f'"{name}"' for name in _COLUMNS)
-_PLACES = ", ".join(f"${n}" for n in range(1, len(_COLUMNS) + 1))
-_HOT_INSERT = f"INSERT INTO audit_events ({_QUOTED}) VALUES ({_PLACES})"  # noqa: S608 - names
-
-
-def _hot_row(event: AuditEvent) -> list[Any]:
-    values: dict[str, Any] = {name: getattr(event, name) for name in _COLUMNS}
-    values["details"] = orjson.dumps(values["details"], option=orjson.OPT_NON_STR_KEYS).decode()
-    values["at"] = timestamp(values["at"])
-    return [values[name] for name in _COLUMNS]
+_INSERT = insert(AuditEventRow.__table__)
 
 
 async def append_alone(database: Database, *events: AuditEvent) -> None:
-    """Append events that belong to no other change, all or none (one statement on
-    PostgreSQL's driver; a transaction of their own on SQLite)."""
-    if database.hot is not None:
-        await database.hot.execute_many(_HOT_INSERT, [_hot_row(event) for event in events])
+    """Append events that belong to no other change, all or none: one entry is one statement
+    that commits alone (a sign-in's), a batch one transaction."""
+    rows = [{name: getattr(event, name) for name in _COLUMNS} for event in events]
+    if len(rows) == 1:
+        await database.write(_INSERT, rows[0])
         return
-    async with database.transaction() as session:
-        await append(session, *events)
+    async with database.begin() as connection:
+        await connection.execute(_INSERT, rows)
 
 
 def matching(

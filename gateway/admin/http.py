@@ -32,6 +32,7 @@ from gateway.admin.errors import (
 from gateway.admin.etags import Precondition
 from gateway.admin.reach import Reach
 from gateway.services import Services
+from store.errors import Unavailable as StoreUnavailable
 from store.kv import ExpiringStoreError
 
 log = logging.getLogger("yihaotong.admin")
@@ -231,9 +232,12 @@ def route_handler(path_endpoints: list[Endpoint]) -> Callable[[Request], Awaitab
             return await _call(request, found)
         except Problem as problem:
             return problem_response(problem)
-        except (SQLAlchemyError, ExpiringStoreError, OSError):
+        except (StoreUnavailable, SQLAlchemyError, ExpiringStoreError, OSError):
             log.exception("admin request failed: a store is unavailable")
-            return problem_response(Unavailable("A store did not answer; try again."))
+            retry = {"Retry-After": "1"}
+            return problem_response(
+                Unavailable("A store did not answer; try again.", headers=retry)
+            )
         except Exception:
             log.exception("admin request failed")
             return problem_response(ServerError("The server could not complete the request."))
