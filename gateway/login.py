@@ -33,6 +33,7 @@ from gateway.pages import choose_locale, form_action, messages, page
 from gateway.services import Services
 from policies.accounts import canonical_username
 from policies.lockout import LockoutRules, lockout_decision
+from store.errors import Unavailable
 from store.records import AuditEvent
 
 RULES = LockoutRules()
@@ -151,12 +152,17 @@ async def login_submit(request: Request) -> Response:
     # database) instead of one after the other.
     window = RULES.window_seconds
     holder = read_holder_ahead(services, provider_id, username, password)
-    tx, for_account, from_ip, *_ = await asyncio.gather(
-        load_transaction(services, request, tx_id),
-        services.expiring.incr(account_key, window),
-        services.expiring.incr(ip_key, window),
-        *([holder] if holder is not None else []),
-    )
+    try:
+        tx, for_account, from_ip, *_ = await asyncio.gather(
+            load_transaction(services, request, tx_id),
+            services.expiring.incr(account_key, window),
+            services.expiring.incr(ip_key, window),
+            *([holder] if holder is not None else []),
+        )
+    except Unavailable:
+        # The database is away (503): no password was tried, so an outage locks nobody out.
+        await _uncount(services, account_key, ip_key)
+        raise
     if tx is None:
         # No password was tried: the attempt is taken back.
         await _uncount(services, account_key, ip_key)
@@ -185,7 +191,11 @@ async def login_submit(request: Request) -> Response:
             headers={"Retry-After": str(seconds)},
         )
 
-    result = await password_sign_in(services, provider_id, username, password, holder)
+    try:
+        result = await password_sign_in(services, provider_id, username, password, holder)
+    except Unavailable:
+        await _uncount(services, account_key, ip_key)  # no verdict on the password either
+        raise
     if result.account is None:
         if result.error != "bad_credentials":  # not the person's fault: do not count it
             await _uncount(services, account_key, ip_key)
