@@ -36,7 +36,7 @@ class AccountCache:
         self._generation = 0  # moves at every change heard: a read that spans one is not kept
         from store.account_changes import AccountChanges  # needs the postgres extra's driver
 
-        self._changes = AccountChanges(engine, self.changed, self.forget_all)
+        self._changes = AccountChanges(engine.url, self.changed, self.forget_all)
 
     async def start(self) -> None:
         await self._changes.start()
@@ -45,12 +45,15 @@ class AccountCache:
         await self._changes.close()
         self.forget_all()
 
+    @property
+    def listening(self) -> bool:
+        """Whether entries are trusted: this process hears every account change."""
+        return self._changes.listening
+
     async def get(self, account_id: str) -> Account | None:
         """The account as stored, without its password hash."""
         now = time.monotonic()
         trusted = self._changes.listening
-        if not trusted:
-            self._changes.resume()
         entry = self._entries.get(account_id)
         if entry is not None and entry[0] > now and trusted:
             return entry[1]

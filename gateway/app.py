@@ -48,7 +48,7 @@ from gateway.services import Services, initialize, open_services
 from gateway.settings import Settings
 from keys.ring import RELOAD_SECONDS
 from store.clock import Clock
-from store.database import DatabaseBusy, DatabaseDriverError, connection_lost
+from store.errors import Unavailable
 from store.kv import ExpiringStoreError
 
 log = logging.getLogger("yihaotong")
@@ -91,18 +91,10 @@ def _unavailable(request: Request, message: str) -> Response:
     )
 
 
-async def _database_error(request: Request, exc: Exception) -> Response:
-    """Database errors are answered here, not by the last-resort handler, which would also
-    make the server drop the client's connection."""
-    if connection_lost(exc):
-        # The database dropped a pooled connection (a restart, a failover); the pool has been
-        # replaced, so asking again works.
-        return _unavailable(request, "database connection lost; pool replaced")
-    return await _server_error(request, exc)
-
-
-async def _database_busy(request: Request, exc: Exception) -> Response:
-    return _unavailable(request, "no database connection became free in time")
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    # Stopped, restarting, refusing connections, out of them, read-only (store/database.py
+    # decides): nothing was confirmed to the client, so it may ask again.
+    return _unavailable(request, str(exc))
 
 
 async def _expiring_store_error(request: Request, exc: Exception) -> Response:
@@ -137,8 +129,7 @@ ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 ERROR_HANDLERS: dict[type[Exception], ErrorHandler] = {
     HTTPException: _http_error,
-    DatabaseDriverError: _database_error,
-    DatabaseBusy: _database_busy,
+    Unavailable: _database_unavailable,
     ExpiringStoreError: _expiring_store_error,
     AuditUnavailable: _audit_unavailable,
     Exception: _server_error,

@@ -31,6 +31,7 @@ from gateway.lockout import Attempt
 from gateway.logout import end_sso_session
 from gateway.pages import choose_locale, form_action, messages, page
 from gateway.services import Services
+from store.errors import Unavailable
 from store.records import AuditEvent
 
 
@@ -146,11 +147,16 @@ async def login_submit(request: Request) -> Response:
     # reads: they go out together (one round trip to the store, one to the database) instead
     # of one after the other.
     holder = read_holder_ahead(services, provider_id, username, password)
-    tx, *_ = await asyncio.gather(
-        load_transaction(services, request, tx_id),
-        attempt.count(),
-        *([holder] if holder is not None else []),
-    )
+    try:
+        tx, *_ = await asyncio.gather(
+            load_transaction(services, request, tx_id),
+            attempt.count(),
+            *([holder] if holder is not None else []),
+        )
+    except Unavailable:
+        # The database is away (503): no password was tried, so an outage locks nobody out.
+        await attempt.take_back()
+        raise
     if tx is None:
         # No password was tried: the attempt is taken back.
         await attempt.take_back()
@@ -183,7 +189,11 @@ async def login_submit(request: Request) -> Response:
             headers={"Retry-After": str(seconds)},
         )
 
-    result = await password_sign_in(services, provider_id, username, password, holder)
+    try:
+        result = await password_sign_in(services, provider_id, username, password, holder)
+    except Unavailable:
+        await attempt.take_back()  # no verdict on the password either
+        raise
     if result.account is None:
         if result.error != "bad_credentials":  # not the person's fault: do not count it
             await attempt.take_back()

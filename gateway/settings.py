@@ -30,8 +30,7 @@ class Settings(BaseSettings):
         20,
         ge=1,
         le=500,
-        description="PostgreSQL connections each worker keeps for the token path; the rest of "
-        "the gateway keeps half as many (and opens as many more at a burst).",
+        description="PostgreSQL connections each worker keeps open; a burst waits for one of them.",
     )
     redis_url: str | None = Field(
         None,

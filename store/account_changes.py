@@ -6,6 +6,9 @@ admin API or an operator's SQL. A process that keeps accounts in memory listens 
 forgets what changed. While it is not listening (before the first connection, after one is
 lost) it may have missed a change, so ``listening`` is False and it must not trust what it
 kept; ``on_gap`` is called whenever that happens.
+
+SQLAlchemy has no LISTEN, so this keeps one asyncpg connection of its own, opened from the
+same URL; asyncpg is imported only here, which only a PostgreSQL deployment loads.
 """
 
 from __future__ import annotations
@@ -13,41 +16,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from store.hot import close_driver, detached_connection
+from sqlalchemy.engine import URL
 
 CHANNEL = "yihaotong_accounts"
 EVERY_ACCOUNT = "*"  # the payload of a TRUNCATE
-RETRY_SECONDS = 5.0
+RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # between attempts to listen again, then every 5 s
+CONNECT_SECONDS = 10.0
 
 log = logging.getLogger("yihaotong")
 
 
+def driver_dsn(url: URL) -> str:
+    """The SQLAlchemy URL as asyncpg takes it (``postgresql://``, no driver name)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 class AccountChanges:
-    """One listening connection (``store.hot.detached_connection``). ``on_change(account_id)``
-    runs for each change, ``on_gap()`` when changes may have been missed; ``resume()`` listens
-    again after a loss, at most once every ``RETRY_SECONDS``, without making the caller wait."""
+    """One listening connection, kept by a task of its own: lost, it is opened again (quietly:
+    one warning when it is lost, one line when it is back). ``on_change(account_id)`` runs for
+    each change, ``on_gap()`` when changes may have been missed."""
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        url: URL,
         on_change: Callable[[str], None],
         on_gap: Callable[[], None],
     ) -> None:
-        self._engine = engine
+        self._dsn = driver_dsn(url)
         self._on_change = on_change
         self._on_gap = on_gap
         self._connection: asyncpg.Connection | None = None
-        self._connecting: asyncio.Task[None] | None = None
-        self._last_attempt = float("-inf")
-        self._closed = False
+        self._lost = asyncio.Event()
+        self._keeper: asyncio.Task[None] | None = None
 
     @property
     def listening(self) -> bool:
@@ -55,39 +59,37 @@ class AccountChanges:
         return connection is not None and not connection.is_closed()
 
     async def start(self) -> None:
-        """Listen; on failure (no database, no permission) stay deaf and say so in the log."""
-        self._last_attempt = time.monotonic()
+        """Listen (the first attempt is awaited, so a healthy start is trusted at once); on
+        failure stay deaf, say so once, and keep trying in the background."""
+        if not await self._listen():
+            log.warning("not listening for account changes; accounts are read from the database")
+        self._keeper = asyncio.create_task(self._keep_listening())
+
+    async def _listen(self) -> bool:
         connection: asyncpg.Connection | None = None
         try:
-            _, connection = await detached_connection(self._engine)
+            connection = await asyncpg.connect(self._dsn, timeout=CONNECT_SECONDS)
             await connection.add_listener(CHANNEL, self._notified)
-            connection.add_termination_listener(self._terminated)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError) as error:
+        except Exception:  # whatever the reason, not listening is the answer
             if connection is not None:
                 connection.terminate()
-            log.warning(
-                "not listening for account changes; accounts are read from the database",
-                extra={"fields": {"error": type(error).__name__}},
-            )
-            return
-        if self._closed:
-            await connection.close()
-            return
+            return False
+        self._lost.clear()
+        connection.add_termination_listener(self._terminated)
         self._connection = connection
+        return True
 
-    def resume(self) -> None:
-        """Listen again soon when not listening (a lost connection, a failed start)."""
-        if self._closed or self.listening or self._connecting is not None:
-            return
-        if time.monotonic() - self._last_attempt < RETRY_SECONDS:
-            return
-        self._connecting = asyncio.create_task(self._resume())
-
-    async def _resume(self) -> None:
-        try:
-            await self.start()
-        finally:
-            self._connecting = None
+    async def _keep_listening(self) -> None:
+        attempt = 0
+        while True:
+            if self.listening:
+                await self._lost.wait()
+                log.warning("account change feed lost; accounts are read from the database")
+                attempt = 0
+            await asyncio.sleep(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
+            attempt += 1
+            if await self._listen():
+                log.info("listening for account changes again")
 
     def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         if payload == EVERY_ACCOUNT:
@@ -98,16 +100,18 @@ class AccountChanges:
     def _terminated(self, connection: Any) -> None:
         if connection is self._connection:
             self._connection = None
-        self._on_gap()
-        if not self._closed:
-            log.warning("account change feed lost; accounts are read from the database")
+            self._on_gap()
+            self._lost.set()
 
     async def close(self) -> None:
-        self._closed = True
-        if self._connecting is not None:
-            self._connecting.cancel()
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
+                await keeper
         connection, self._connection = self._connection, None
         if connection is not None and not connection.is_closed():
-            await close_driver(connection)
+            try:
+                await connection.close(timeout=2)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                connection.terminate()

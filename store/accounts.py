@@ -14,24 +14,22 @@ from store.admin import in_subtrees, page, update_stamped
 from store.database import Database
 from store.errors import Conflict
 from store.records import Account
-from store.sql_values import epoch
 from store.tables import AccountRow
 
 _FIELDS = [f.name for f in fields(Account)]
-_BY_ID = select(AccountRow.__table__).where(AccountRow.id == bindparam("id"))
-_HOT_BY_ID = f"SELECT {', '.join(_FIELDS)} FROM accounts WHERE id = $1"  # noqa: S608 - names
-_HOT_BY_USERNAME = f"SELECT {', '.join(_FIELDS)} FROM accounts WHERE username = $1"  # noqa: S608
+_TABLE = AccountRow.__table__
+_COLUMNS = [_TABLE.c[name] for name in _FIELDS]
+# The token path's and sign-in's reads, built once (SQLAlchemy caches their compiled form).
+_BY_ID = select(*_COLUMNS).where(_TABLE.c.id == bindparam("id"))
+_BY_USERNAME = select(*_COLUMNS).where(_TABLE.c.username == bindparam("username"))
 
 
 def _record(row: AccountRow) -> Account:
     return Account(**{name: getattr(row, name) for name in _FIELDS})
 
 
-def _hot_record(row: Any) -> Account:
-    values = dict(row)
-    values["created_at"] = epoch(values["created_at"])
-    values["updated_at"] = epoch(values["updated_at"])
-    return Account(**values)
+def _from_columns(row: Any) -> Account:
+    return Account(*row)
 
 
 class AccountStore:
@@ -47,21 +45,12 @@ class AccountStore:
         return account
 
     async def get(self, account_id: str) -> Account | None:
-        if self._db.hot is not None:
-            found = await self._db.hot.fetchrow(_HOT_BY_ID, account_id)
-            return None if found is None else _hot_record(found)
-        async with self._db.statement() as connection:
-            result = await connection.execute(_BY_ID, {"id": account_id})
-            row = result.first()
-            return None if row is None else _record(row)
+        row = await self._db.read_one(_BY_ID, {"id": account_id})
+        return None if row is None else _from_columns(row)
 
     async def by_username(self, username: str) -> Account | None:
-        if self._db.hot is not None:
-            found = await self._db.hot.fetchrow(_HOT_BY_USERNAME, username)
-            return None if found is None else _hot_record(found)
-        async with self._db.sessions() as session:
-            row = await session.scalar(select(AccountRow).where(AccountRow.username == username))
-            return None if row is None else _record(row)
+        row = await self._db.read_one(_BY_USERNAME, {"username": username})
+        return None if row is None else _from_columns(row)
 
     async def replace_password_hash(
         self, account_id: str, old_hash: str | None, new_hash: str, now: float

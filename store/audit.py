@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.database import Database
 from store.records import AuditEvent
-from store.sql_values import timestamp
 from store.tables import AuditEventRow
 
 _COLUMNS = (
@@ -36,39 +34,33 @@ def _record(row: AuditEventRow) -> AuditEvent:
     return AuditEvent(**{name: getattr(row, name) for name in (*_COLUMNS, "id")})
 
 
+# Built once per dialect; a replayed entry (same entry_id) is skipped, not an error.
+_INSERTS = {
+    "postgresql": postgresql.insert(AuditEventRow).on_conflict_do_nothing(
+        index_elements=["entry_id"]
+    ),
+    "sqlite": sqlite.insert(AuditEventRow).on_conflict_do_nothing(index_elements=["entry_id"]),
+}
+
+
 async def append(session: AsyncSession, *events: AuditEvent) -> None:
     # One executemany INSERT, without the ORM's unit of work: batches of issued tokens are big.
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(AuditEventRow).on_conflict_do_nothing(index_elements=["entry_id"])
+    statement = _INSERTS[session.bind.dialect.name]
     await session.execute(
         statement, [{name: getattr(event, name) for name in _COLUMNS} for event in events]
     )
 
 
-# For PostgreSQL's driver (store/hot.py); "check" is a reserved word, so every name is quoted.
-_QUOTED = ", ".join(f'"{name}"' for name in _COLUMNS)
-_PLACES = ", ".join(f"${n}" for n in range(1, len(_COLUMNS) + 1))
-_HOT_INSERT = (
-    f"INSERT INTO audit_events ({_QUOTED}) VALUES ({_PLACES})"  # noqa: S608 - names
-    " ON CONFLICT (entry_id) DO NOTHING"
-)
-
-
-def _hot_row(event: AuditEvent) -> list[Any]:
-    values: dict[str, Any] = {name: getattr(event, name) for name in _COLUMNS}
-    values["details"] = orjson.dumps(values["details"], option=orjson.OPT_NON_STR_KEYS).decode()
-    values["at"] = timestamp(values["at"])
-    return [values[name] for name in _COLUMNS]
-
-
 async def append_alone(database: Database, *events: AuditEvent) -> None:
-    """Append events that belong to no other change, all or none (one statement on
-    PostgreSQL's driver; a transaction of their own on SQLite)."""
-    if database.hot is not None:
-        await database.hot.execute_many(_HOT_INSERT, [_hot_row(event) for event in events])
+    """Append events that belong to no other change, all or none: one entry is one statement
+    that commits alone (a sign-in's), a batch one transaction."""
+    rows = [{name: getattr(event, name) for name in _COLUMNS} for event in events]
+    insert = _INSERTS["sqlite" if database.is_sqlite else "postgresql"]
+    if len(rows) == 1:
+        await database.write(insert, rows[0])
         return
-    async with database.transaction() as session:
-        await append(session, *events)
+    async with database.begin() as connection:
+        await connection.execute(insert, rows)
 
 
 def matching(

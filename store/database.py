@@ -1,15 +1,18 @@
 """The durable SQL store: one async engine per process (SQLite by default, PostgreSQL in
-production) and the migrations that shape it."""
+production), the one place that tells a database that is away from one that refuses a
+statement, and the single statements the busiest paths run."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Executable, Row, event, text
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -20,8 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-if TYPE_CHECKING:
-    from store.hot import HotStatements
+from store.errors import Unavailable
 
 # These log every statement with its parameters at DEBUG: personal data must never reach a log,
 # whatever level the root logger is set to.
@@ -50,68 +52,226 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-DatabaseDriverError = DBAPIError  # what a failing driver call raises, for handlers outside store/
-DatabaseBusy = PoolTimeoutError  # no connection became free in time
-
-
-def connection_lost(error: BaseException) -> bool:
-    """Whether ``error`` is the database dropping a pooled connection (the pool is replaced by
-    then, so the operation may be asked for again)."""
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
-
-
 RECYCLE_SECONDS = 1800  # younger than typical server and proxy idle limits
+CONNECT_SECONDS = 10  # a server that does not answer a connection attempt sooner is away
+WAIT_SECONDS = 30  # for a free pooled connection
+
+# SQLSTATEs of a PostgreSQL that is away rather than refusing the statement, and whether the
+# connection it came on must be replaced: connection failures (08), an operator's shutdown
+# or a start-up still under way (57P), no room for a connection or a write (53), an I/O
+# error (58), a read-only server (25006: a standby, or the old primary after a failover), a
+# statement or lock timeout, and the transaction conflicts that ask to be run again (40).
+_AWAY_CLASSES = {"08": True, "57P": True, "53": False, "58": False}
+_AWAY_STATES = {"25006": True, "57014": False, "55P03": False, "40001": False, "40P01": False}
+# SQLite's primary result codes for the same: busy or locked beyond busy_timeout, an I/O
+# error, a full disk, a file it cannot open, a read-only file.
+_SQLITE_AWAY = {5, 6, 8, 10, 13, 14}
+
+
+def _postgres_verdict(sqlstate: str) -> bool | None:
+    """None: not an outage; else whether the connection must be replaced."""
+    if sqlstate in _AWAY_STATES:
+        return _AWAY_STATES[sqlstate]
+    for prefix, lost in _AWAY_CLASSES.items():
+        if sqlstate.startswith(prefix):
+            return lost
+    return None
 
 
 class Database:
-    def __init__(self, url: str, pool_size: int = 20) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 20,
+        *,
+        recycle_seconds: float = RECYCLE_SECONDS,
+        wait_seconds: float = WAIT_SECONDS,
+    ) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         # No ping before each use: it is a round trip per checkout, and a token request checks
-        # out several times. A connection the server dropped fails one request instead (the
-        # gateway answers 503, try again) and SQLAlchemy then replaces the whole pool;
-        # recycling keeps connections younger than typical server and proxy idle limits.
-        options: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": RECYCLE_SECONDS}
+        # out several times. A connection the server dropped fails one statement instead
+        # (a read is asked again; otherwise 503, try again) and SQLAlchemy then replaces the
+        # whole pool; recycling keeps connections younger than server and proxy idle limits.
+        options: dict[str, Any] = {
+            "pool_pre_ping": False,
+            "pool_recycle": recycle_seconds,
+            "hide_parameters": True,  # error messages would otherwise carry personal data
+        }
+        self._lost_types: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
         if not self.is_sqlite:
-            # The token path's statements keep ``pool_size`` connections of their own
-            # (store/hot.py); the rest (sign-in, administration) is lighter and gets half as
-            # many, and as many again for a burst (opened and closed per use beyond the pool).
-            share = max(2, pool_size // 2)
-            options.update(pool_size=share, max_overflow=share)
+            import asyncpg  # the postgres extra's driver, which the engine loads anyway
+
+            # A burst waits for a pooled connection rather than opening one per statement: a
+            # fresh connection costs its start-up and type introspection over again.
+            options.update(
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_timeout=wait_seconds,
+                connect_args={"timeout": CONNECT_SECONDS},
+            )
+            self._lost_types += (asyncpg.InterfaceError, asyncpg.InternalClientError)
         if self.is_sqlite and ":memory:" in self.url:
             options["poolclass"] = StaticPool
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.engine.sync_engine, "do_connect", self._connect)
+        event.listen(self.engine.sync_engine, "handle_error", self._on_error)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Statements that stand alone need no transaction around them: without one, a read is
         # one round trip instead of three (BEGIN, the query, ROLLBACK) and skips the ORM.
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        # The busiest statements skip SQLAlchemy's execution layer on PostgreSQL (store/hot.py).
-        self.hot: HotStatements | None = None
-        if not self.is_sqlite:
-            from store.hot import HotStatements  # needs the postgres extra's driver
 
-            self.hot = HotStatements(self.engine, pool_size, RECYCLE_SECONDS)
+    # -- the database is away: one verdict for every way it can be --------------------------------
+
+    def unavailable(self, error: BaseException) -> Unavailable | None:
+        """``error`` as an Unavailable when it says the database is away, else None (a
+        statement the database refused, a bug)."""
+        if isinstance(error, Unavailable):
+            return error
+        if isinstance(error, PoolTimeoutError):
+            return Unavailable("no database connection became free in time")
+        lost = isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+        away = lost
+        for cause in self._driver_errors(error):
+            verdict = self._verdict(cause)
+            if verdict is not None:
+                away, lost = True, lost or verdict
+        if not away:
+            return None
+        return Unavailable(f"database unavailable: {type(error).__name__}", connection_lost=lost)
+
+    def _driver_errors(self, error: BaseException) -> list[BaseException]:
+        """``error`` and, when it wraps the driver's own error, that one too (SQLAlchemy's
+        DBAPIError wraps the dialect's adapted error, which wraps asyncpg's)."""
+        found = [error]
+        wrappers = (DBAPIError, self.engine.dialect.loaded_dbapi.Error)
+        while isinstance(found[-1], wrappers) and len(found) < 4:
+            inner = getattr(found[-1], "orig", None) or found[-1].__cause__
+            if inner is None:
+                break
+            found.append(inner)
+        return found
+
+    def _verdict(self, error: BaseException) -> bool | None:
+        if isinstance(error, self._lost_types):
+            return True
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate:
+            return _postgres_verdict(sqlstate)
+        if isinstance(error, sqlite3.Error):
+            code = getattr(error, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in _SQLITE_AWAY:
+                return False
+        return None
+
+    def _connect(
+        self, dialect: Dialect, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> Any:
+        """Opening a connection: any failure means the database cannot be reached now."""
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as error:
+            raise Unavailable(f"cannot connect to the database: {type(error).__name__}") from error
+
+    def _on_error(self, context: ExceptionContext) -> BaseException | None:
+        """Every error of a statement passes here (SQLAlchemy's handle_error event)."""
+        error = context.original_exception
+        if not isinstance(error, Exception):
+            return None  # cancelled: SQLAlchemy drops that one connection itself
+        found = self.unavailable(error)
+        if found is None and context.is_disconnect:
+            found = Unavailable("database connection lost", connection_lost=True)
+        if found is not None:
+            if found.connection_lost and not context.is_pre_ping:
+                context.is_disconnect = True  # replace this connection and the pool's older ones
+            return found
+        refused = context.sqlalchemy_exception
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        if type(refused) is DBAPIError and sqlstate.startswith("22"):
+            # asyncpg's adapter files a value PostgreSQL cannot store under its generic Error.
+            return DataError(context.statement, context.parameters, error, hide_parameters=True)
+        return None
+
+    @asynccontextmanager
+    async def _translated(self) -> AsyncIterator[None]:
+        """What escapes SQLAlchemy's events (a pool that stays busy, a connection lost while it
+        was being set up) becomes Unavailable too."""
+        try:
+            yield
+        except Unavailable:
+            raise
+        except Exception as error:
+            found = self.unavailable(error)
+            if found is None:
+                raise
+            raise found from error
+
+    # -- sessions, transactions and single statements ----------------------------------------------
+
+    @asynccontextmanager
+    async def sessions(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session (each ``begin()`` inside is a transaction)."""
+        async with self._translated(), self._sessions() as session:
+            yield session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits at the end of the block, or rolls back on error."""
-        async with self.sessions() as session, session.begin():
+        async with self._translated(), self._sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
     async def statement(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for one statement that needs no transaction (a read by key, a single
-        INSERT): for the busiest paths."""
-        async with self._autocommit.connect() as connection:
+        """A connection for statements that need no transaction (each commits alone)."""
+        async with self._translated(), self._autocommit.connect() as connection:
             yield connection
 
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction that commits at the end of the block (Core, no ORM)."""
+        async with self._translated(), self.engine.begin() as connection:
+            yield connection
+
+    async def read(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """The rows of one read. Asked once more when the pooled connection turns out dropped
+        (a restart, a failover): a read can be repeated safely, and a request that has already
+        spent a code or a refresh token should not fail for it. Writes are never repeated."""
+        try:
+            return await self._read(statement, parameters)
+        except Unavailable as error:
+            if not error.connection_lost:
+                raise
+        return await self._read(statement, parameters)
+
+    async def _read(
+        self, statement: Executable, parameters: Mapping[str, Any] | None
+    ) -> Sequence[Row[Any]]:
+        async with self.statement() as connection:
+            return (await connection.execute(statement, parameters)).all()
+
+    async def read_one(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Row[Any] | None:
+        rows = await self.read(statement, parameters)
+        return rows[0] if rows else None
+
+    async def write(
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> int:
+        """One statement that commits alone; the number of rows it wrote."""
+        async with self.statement() as connection:
+            result = await connection.execute(statement, parameters)  # type: ignore[arg-type]
+            return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
     async def ping(self) -> None:
-        async with self.engine.connect() as connection:
+        async with self.statement() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
-        if self.hot is not None:
-            await self.hot.close()
         await self.engine.dispose()

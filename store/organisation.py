@@ -3,7 +3,7 @@ and its audit entry commit together or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -16,7 +16,6 @@ from store.errors import Conflict, InUse, NotFound, StaleVersion
 from store.paths import at_or_below, below
 from store.records import Department, Group
 from store.roles import department_present, foreign_key_violated
-from store.sql_values import timestamp
 from store.tables import (
     AccountRow,
     ClientRow,
@@ -264,22 +263,6 @@ def _facts_statement() -> Any:
 _FACTS = _facts_statement()
 
 
-# The same UNION for PostgreSQL's driver (store/hot.py).
-_HOT_FACTS = """
-SELECT 'role', roles.client_id, roles.name, coalesce(departments.path, '')
-FROM roles JOIN role_assignments ON role_assignments.role_id = roles.id
-LEFT OUTER JOIN departments ON departments.id = role_assignments.department_id
-WHERE role_assignments.account_id = $1 AND roles.client_id IN ($2, '')
-AND (role_assignments.department_id IS NULL OR departments.path IS NOT NULL)
-AND (role_assignments.expires_at IS NULL OR role_assignments.expires_at > $3)
-UNION ALL SELECT 'group', group_id, '', '' FROM group_members WHERE account_id = $1
-UNION ALL SELECT 'link', provider_id, '', '' FROM linked_identities WHERE account_id = $1
-UNION ALL SELECT 'path', id, path, '' FROM departments WHERE id = ANY($4::varchar[])
-UNION ALL SELECT 'app', clients.client_id, departments.path, '' FROM clients
-JOIN departments ON departments.id = clients.department_id WHERE clients.client_id = $2
-"""
-
-
 async def account_facts(
     database: Database,
     account_id: str,
@@ -290,18 +273,13 @@ async def account_facts(
     """Roles held for the app (and global ones), groups, the named departments' paths and the
     linked logins, in one round trip: this runs at every authorization and refresh."""
     wanted = sorted(set(department_ids))
-    rows: Iterable[Sequence[Any]]
-    if database.hot is not None:
-        rows = await database.hot.fetch(_HOT_FACTS, account_id, client_id, timestamp(now), wanted)
-    else:
-        parameters = {
-            "account_id": account_id,
-            "client_id": client_id,
-            "now": now,
-            "department_ids": wanted,
-        }
-        async with database.statement() as connection:
-            rows = list(await connection.execute(_FACTS, parameters))
+    parameters = {
+        "account_id": account_id,
+        "client_id": client_id,
+        "now": now,
+        "department_ids": wanted,
+    }
+    rows = await database.read(_FACTS, parameters)
     facts = AccountFacts(roles=[], groups=[], paths={}, linked=[])
     for kind, first, second, third in rows:
         if kind == "role":

@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, insert, literal_column, select, update
 
 from store.database import Database
 from store.records import RefreshToken
-from store.sql_values import column_casts, epoch, json_list, timestamp
 from store.tables import RefreshTokenRow
 
 _FIELDS = [f.name for f in fields(RefreshToken)]
-_BY_DIGEST = select(RefreshTokenRow.__table__).where(RefreshTokenRow.digest == bindparam("digest"))
+_TABLE = RefreshTokenRow.__table__
+_COLUMNS = [_TABLE.c[name] for name in _FIELDS]
+
+# The hot statements, built once (SQLAlchemy caches their compiled form) and the same SQL on
+# SQLite and PostgreSQL: by digest, insert, and the claim that detects reuse.
+_BY_DIGEST = select(*_COLUMNS).where(_TABLE.c.digest == bindparam("digest"))
+_INSERT = insert(_TABLE)
+_CLAIM = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.digest == bindparam("used_digest"),
+        _TABLE.c.used_at.is_(None),
+        _TABLE.c.revoked_at.is_(None),
+    )
+    .values(used_at=bindparam("now", type_=_TABLE.c.used_at.type))
+    .returning(_TABLE.c.digest)
+)
+_NEW = {name: f"new_{name}" for name in _FIELDS}
 
 
-def _record(row: RefreshTokenRow) -> RefreshToken:
-    values = {name: getattr(row, name) for name in _FIELDS}
+def _rotation() -> Any:
+    """The claim and the successor's INSERT as one statement, one round trip (PostgreSQL runs
+    data-modifying CTEs): the INSERT writes a row only if the claim did."""
+    claimed = _CLAIM.cte("claimed")
+    successor = select(*(bindparam(_NEW[c.name], type_=c.type) for c in _COLUMNS)).where(
+        exists(select(literal_column("1")).select_from(claimed))
+    )
+    return insert(_TABLE).from_select(_FIELDS, successor).add_cte(claimed)
+
+
+_ROTATION = _rotation()
+
+
+def _record(row: Any) -> RefreshToken:
+    values = dict(zip(_FIELDS, row, strict=True))
     values["amr"] = tuple(values["amr"] or ())
     return RefreshToken(**values)
 
@@ -31,87 +59,29 @@ def _values(token: RefreshToken) -> dict[str, object]:
     return values
 
 
-def _row(token: RefreshToken) -> RefreshTokenRow:
-    return RefreshTokenRow(**_values(token))
-
-
-# The same three statements for PostgreSQL's driver (store/hot.py): by digest, insert, rotation.
-_TABLE = RefreshTokenRow.__table__
-_COLUMNS = ", ".join(_FIELDS)
-_HOT_BY_DIGEST = f"SELECT {_COLUMNS} FROM refresh_tokens WHERE digest = $1"  # noqa: S608
-_HOT_INSERT = (
-    f"INSERT INTO refresh_tokens ({_COLUMNS}) "  # noqa: S608 - column names, not input
-    f"VALUES ({', '.join(f'${n}' for n in range(1, len(_FIELDS) + 1))})"
-)
-_SUCCESSOR = ", ".join(column_casts(_TABLE, ["used_at", "digest", *_FIELDS])[2:])
-_HOT_ROTATION = (
-    "WITH claimed AS (UPDATE refresh_tokens SET used_at = $1 WHERE digest = $2"  # noqa: S608
-    " AND used_at IS NULL AND revoked_at IS NULL RETURNING digest) "
-    f"INSERT INTO refresh_tokens ({_COLUMNS}) SELECT {_SUCCESSOR} "
-    "WHERE EXISTS (SELECT 1 FROM claimed)"
-)
-_TIMES = ("auth_time", "created_at", "expires_at", "used_at", "revoked_at")
-
-
-def _hot_record(row: Any) -> RefreshToken:
-    values = dict(row)
-    for name in _TIMES:
-        values[name] = epoch(values[name])
-    values["amr"] = tuple(json_list(values["amr"]))
-    return RefreshToken(**values)
-
-
-def _hot_values(token: RefreshToken) -> list[Any]:
-    values = _values(token)
-    for name in _TIMES:
-        values[name] = timestamp(values[name])  # type: ignore[arg-type]
-    values["amr"] = json.dumps(values["amr"])
-    return [values[name] for name in _FIELDS]
-
-
 class RefreshTokenStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
     async def add(self, token: RefreshToken) -> None:
-        if self._db.hot is not None:
-            await self._db.hot.execute(_HOT_INSERT, *_hot_values(token))
-            return
-        async with self._db.statement() as connection:
-            await connection.execute(insert(RefreshTokenRow.__table__), [_values(token)])
+        await self._db.write(_INSERT, _values(token))
 
     async def get(self, digest: str) -> RefreshToken | None:
-        if self._db.hot is not None:
-            found = await self._db.hot.fetchrow(_HOT_BY_DIGEST, digest)
-            return None if found is None else _hot_record(found)
-        async with self._db.statement() as connection:
-            result = await connection.execute(_BY_DIGEST, {"digest": digest})
-            row = result.first()
-            return None if row is None else _record(row)
+        row = await self._db.read_one(_BY_DIGEST, {"digest": digest})
+        return None if row is None else _record(row)
 
     async def rotate(self, used_digest: str, successor: RefreshToken, now: float) -> bool:
         """Mark ``used_digest`` used and store its successor atomically; False (and nothing
         written) when the token was already used or revoked."""
-        if self._db.hot is not None:
-            # One statement, one round trip: the INSERT happens only if the UPDATE claimed the
-            # token (PostgreSQL runs data-modifying CTEs; SQLite does not).
-            tag = await self._db.hot.execute(
-                _HOT_ROTATION, timestamp(now), used_digest, *_hot_values(successor)
-            )
-            return tag == "INSERT 0 1"
-        async with self._db.transaction() as session:
-            result = await session.execute(
-                update(RefreshTokenRow)
-                .where(
-                    RefreshTokenRow.digest == used_digest,
-                    RefreshTokenRow.used_at.is_(None),
-                    RefreshTokenRow.revoked_at.is_(None),
-                )
-                .values(used_at=now)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+        claim = {"used_digest": used_digest, "now": now}
+        if not self._db.is_sqlite:
+            new = {_NEW[name]: value for name, value in _values(successor).items()}
+            return await self._db.write(_ROTATION, claim | new) == 1
+        # SQLite has no data-modifying CTE: the same claim, then the INSERT, in one transaction.
+        async with self._db.begin() as connection:
+            if (await connection.execute(_CLAIM, claim)).first() is None:
                 return False
-            session.add(_row(successor))
+            await connection.execute(_INSERT, _values(successor))
         return True
 
     async def revoke_family(self, family_id: str, now: float) -> list[str]:

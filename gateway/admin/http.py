@@ -34,6 +34,7 @@ from gateway.admin.etags import Precondition
 from gateway.admin.reach import Reach
 from gateway.json_body import JsonBodyError, parse_json
 from gateway.services import Services
+from store.errors import Unavailable as StoreUnavailable
 from store.kv import ExpiringStoreError
 
 log = logging.getLogger("yihaotong.admin")
@@ -246,9 +247,12 @@ def route_handler(path_endpoints: list[Endpoint]) -> Callable[[Request], Awaitab
                     admin.client_id if admin else None,
                 )
             return problem_response(problem)
-        except (SQLAlchemyError, ExpiringStoreError, OSError):
+        except (StoreUnavailable, SQLAlchemyError, ExpiringStoreError, OSError):
             log.exception("admin request failed: a store is unavailable")
-            return problem_response(Unavailable("A store did not answer; try again."))
+            retry = {"Retry-After": "1"}
+            return problem_response(
+                Unavailable("A store did not answer; try again.", headers=retry)
+            )
         except Exception:
             log.exception("admin request failed")
             return problem_response(ServerError("The server could not complete the request."))

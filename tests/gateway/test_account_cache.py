@@ -91,7 +91,7 @@ async def test_changes_anywhere_reach_the_instance_at_once(settings) -> None:
 
 
 async def test_nothing_is_trusted_while_the_feed_is_down(settings, monkeypatch) -> None:
-    monkeypatch.setattr(account_changes, "RETRY_SECONDS", 0.1)
+    monkeypatch.setattr(account_changes, "RETRY_SECONDS", (0.1,))
     url = settings.database_url
     async with second_instance(settings) as instance:
         created = await _create(instance, "feed.user")

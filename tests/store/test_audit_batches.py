@@ -44,9 +44,11 @@ async def test_an_entry_the_database_refuses_is_kept_alone(
 
 
 async def _backends_waiting_to_insert(connection: asyncpg.Connection) -> list[int]:
+    # Waiting may begin while the INSERT is being prepared, when pg_stat_activity still shows
+    # the transaction's BEGIN: any other backend of this database that waits for a lock.
     rows = await connection.fetch(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO audit_events%'"
+        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
     )
     return [row["pid"] for row in rows]
 

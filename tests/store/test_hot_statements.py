@@ -1,19 +1,37 @@
-"""The busiest PostgreSQL statements on the driver directly (store/hot.py): their own
-connections, reused, queued for, replaced after a loss or when old, and closed at the end."""
+"""The statements that stand alone (store/database.py): pooled connections reused and queued
+for, replaced after a loss or when old, closed at the end; and every way PostgreSQL can be
+away is one error, Unavailable, while what it refuses keeps SQLAlchemy's classes."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import pytest
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, IntegrityError
 
 from store.accounts import AccountStore
 from store.database import Database
+from store.errors import Unavailable
 from store.migrate import upgrade
+from store.records import Account
 from tests.conftest import admin_sql
+from tests.support import free_port
 
-PID_AFTER_A_WHILE = "SELECT pg_backend_pid() FROM pg_sleep(0.01)"
+PID_AFTER_A_WHILE = text("SELECT pg_backend_pid() FROM pg_sleep(0.01)")
+PID = text("SELECT pg_backend_pid()")
+
+
+async def pid_of(database: Database) -> int:
+    return (await database.read(PID))[0][0]
+
+
+def database_name(url: str) -> str:
+    name = make_url(url).database
+    assert name is not None and name.startswith("yht_test_")  # made by the fixture: safe to quote
+    return name
 
 
 async def test_a_burst_of_statements_queues_for_the_pools_connections(postgres_url: str) -> None:
@@ -21,8 +39,7 @@ async def test_a_burst_of_statements_queues_for_the_pools_connections(postgres_u
     # waits for the pool's own connections instead (every new connection has a new backend).
     database = Database(postgres_url, pool_size=2)
     try:
-        assert database.hot is not None
-        rows = await asyncio.gather(*(database.hot.fetch(PID_AFTER_A_WHILE) for _ in range(40)))
+        rows = await asyncio.gather(*(database.read(PID_AFTER_A_WHILE) for _ in range(40)))
         assert len({row[0][0] for row in rows}) <= 2
         accounts = AccountStore(database)
         await upgrade(database)
@@ -32,25 +49,17 @@ async def test_a_burst_of_statements_queues_for_the_pools_connections(postgres_u
         await database.close()
 
 
-PID = "SELECT pg_backend_pid()"
-
-
 async def backends_of(database: Database, pid: int) -> int:
-    rows = await database.hot.fetch("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
-    return rows[0][0]
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+    return (await database.read(query, {"pid": pid}))[0][0]
 
 
-async def test_statements_keep_their_connections_apart_from_the_pool(postgres_url: str) -> None:
-    # Borrowed without SQLAlchemy's checkout: one after another, statements run on the same
-    # connection, and the pool has none of them checked out.
+async def test_statements_reuse_a_pooled_connection(postgres_url: str) -> None:
     database = Database(postgres_url, pool_size=2)
     try:
-        assert database.hot is not None
-        pids = {(await database.hot.fetch(PID))[0][0] for _ in range(10)}
+        pids = {await pid_of(database) for _ in range(10)}
         assert len(pids) == 1
         assert database.engine.sync_engine.pool.checkedout() == 0
-        async with database.statement() as connection:  # the pool still serves the rest
-            assert (await connection.exec_driver_sql("SELECT 1")).scalar() == 1
     finally:
         await database.close()
 
@@ -58,19 +67,18 @@ async def test_statements_keep_their_connections_apart_from_the_pool(postgres_ur
 async def test_a_lost_connection_replaces_every_older_one(postgres_url: str) -> None:
     database = Database(postgres_url, pool_size=2)
     try:
-        assert database.hot is not None
-        rows = await asyncio.gather(*(database.hot.fetch(PID_AFTER_A_WHILE) for _ in range(2)))
+        rows = await asyncio.gather(*(database.read(PID_AFTER_A_WHILE) for _ in range(2)))
         before = {row[0][0] for row in rows}
         assert len(before) == 2
         for pid in before:  # what a database restart does
             admin_sql(f"SELECT pg_terminate_backend({int(pid)})")
         # A read is asked again on a fresh connection; the other dropped one is not tried.
-        after = {(await database.hot.fetch(PID))[0][0] for _ in range(4)}
+        after = {await pid_of(database) for _ in range(4)}
         assert not after & before
-        with pytest.raises(DBAPIError) as raised:  # a write is not repeated
-            await database.hot.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-        assert raised.value.connection_invalidated
-        assert (await database.hot.fetch("SELECT 1")) == [(1,)]
+        with pytest.raises(Unavailable) as raised:  # a write is not repeated
+            await database.write(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        assert raised.value.connection_lost
+        assert (await database.read(text("SELECT 1"))) == [(1,)]
     finally:
         await database.close()
 
@@ -78,26 +86,23 @@ async def test_a_lost_connection_replaces_every_older_one(postgres_url: str) -> 
 async def test_a_cancelled_statement_leaves_its_connection_unused(postgres_url: str) -> None:
     database = Database(postgres_url, pool_size=1)
     try:
-        assert database.hot is not None
-        first = (await database.hot.fetch(PID))[0][0]
-        slow = asyncio.create_task(database.hot.fetch("SELECT pg_sleep(5)"))
+        first = await pid_of(database)
+        slow = asyncio.create_task(database.read(text("SELECT pg_sleep(5)")))
         await asyncio.sleep(0.2)
         slow.cancel()
         with pytest.raises(asyncio.CancelledError):
             await slow
-        assert (await database.hot.fetch(PID))[0][0] != first
+        assert await pid_of(database) != first
     finally:
         await database.close()
 
 
 async def test_old_connections_are_recycled_and_closing_closes_them(postgres_url: str) -> None:
-    database = Database(postgres_url, pool_size=1)
+    database = Database(postgres_url, pool_size=1, recycle_seconds=0.05)
     try:
-        assert database.hot is not None
-        database.hot._recycle = 0.05
-        first = (await database.hot.fetch(PID))[0][0]
+        first = await pid_of(database)
         await asyncio.sleep(0.1)
-        second = (await database.hot.fetch(PID))[0][0]
+        second = await pid_of(database)
         assert second != first
         assert await backends_of(database, first) == 0  # closed, not just left behind
     finally:
@@ -109,21 +114,77 @@ async def test_old_connections_are_recycled_and_closing_closes_them(postgres_url
         await database.close()
 
 
-async def test_waiting_too_long_for_a_connection_is_a_pool_timeout(postgres_url: str) -> None:
-    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-
-    from store.database import RECYCLE_SECONDS
-    from store.hot import HotStatements
-
-    database = Database(postgres_url, pool_size=1)
-    hot = HotStatements(database.engine, 1, RECYCLE_SECONDS, wait_seconds=0.2)
+async def test_waiting_too_long_for_a_connection_is_unavailable(postgres_url: str) -> None:
+    database = Database(postgres_url, pool_size=1, wait_seconds=0.2)
     try:
-        slow = asyncio.create_task(hot.fetch("SELECT pg_sleep(1)"))
+        slow = asyncio.create_task(database.read(text("SELECT pg_sleep(1)")))
         await asyncio.sleep(0.05)
-        with pytest.raises(PoolTimeoutError):
-            await hot.fetch("SELECT 1")
+        with pytest.raises(Unavailable):
+            await database.read(text("SELECT 1"))
         await slow
-        assert await hot.fetch("SELECT 1") == [(1,)]  # the slot came back
+        assert await database.read(text("SELECT 1")) == [(1,)]  # the slot came back
     finally:
-        await hot.close()
         await database.close()
+
+
+# -- every way of being away is Unavailable; what the database refuses is not ---------------------
+
+
+async def test_a_server_that_refuses_connections_is_unavailable() -> None:
+    database = Database(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    try:
+        for use in (database.read(PID), database.write(PID), database.ping()):
+            with pytest.raises(Unavailable):
+                await use
+        with pytest.raises(Unavailable):
+            async with database.transaction() as session:
+                await session.execute(PID)
+    finally:
+        await database.close()
+
+
+async def test_too_many_connections_is_unavailable(postgres_url: str) -> None:
+    role = f"yht_full_{secrets.token_hex(4)}"
+    admin_sql(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 0")
+    database = Database(make_url(postgres_url).set(username=role).render_as_string(False))
+    try:
+        with pytest.raises(Unavailable):
+            await database.read(PID)
+    finally:
+        await database.close()
+        admin_sql(f"DROP ROLE {role}")
+
+
+async def test_a_read_only_server_and_a_statement_timeout_are_unavailable(
+    postgres_url: str,
+) -> None:
+    name = database_name(postgres_url)
+    database = Database(postgres_url)
+    try:
+        await upgrade(database)
+        await database.close()
+        admin_sql(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        admin_sql(f'ALTER DATABASE "{name}" SET statement_timeout = 100')
+        database = Database(postgres_url)
+        with pytest.raises(Unavailable):  # a standby, or the old primary after a failover
+            await AccountStore(database).create(Account(id="a1", username="ro"))
+        with pytest.raises(Unavailable):
+            await database.read(text("SELECT pg_sleep(2)"))
+    finally:
+        await database.close()
+
+
+async def test_what_the_database_refuses_is_not_an_outage(database: Database) -> None:
+    accounts = AccountStore(database)
+    await accounts.create(Account(id="a1", username="first"))
+    statement = text(
+        "INSERT INTO accounts (id, username, created_at, updated_at, disabled, kind,"
+        " assurance) VALUES (:id, :username, now(), now(), false, 'p', 'L1')"
+    )
+    if database.is_sqlite:
+        statement = text(str(statement).replace("now()", "CURRENT_TIMESTAMP"))
+    with pytest.raises(IntegrityError):
+        await database.write(statement, {"id": "a1", "username": "second"})
+    if not database.is_sqlite:  # SQLite stores a longer string as it is
+        with pytest.raises(DataError):
+            await database.write(statement, {"id": "a2", "username": "x" * 100})
