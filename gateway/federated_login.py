@@ -39,11 +39,8 @@ def locked_message(refused: AccountLocked) -> str:
 def upstream_failed(services: Services, department: Department, error: Exception) -> SignIn:
     """A department that could not answer: shown unavailable for a while, logged once (its
     reason, or only the kind of an unexpected error, which may quote a secret)."""
-    if isinstance(error, ProviderUnavailable):
-        reason = error.reason
-    else:
-        reason = f"unexpected error ({type(error).__name__})"
-    services.departments.mark_down(department.id, reason)
+    why = error.reason if isinstance(error, ProviderUnavailable) else None
+    services.departments.mark_down(department.id, why or f"unexpected {type(error).__name__}")
     return SignIn(error="upstream_down", detail={"department": department.name}, status=503)
 
 

@@ -45,7 +45,7 @@ from gateway.access import ADMIN_SCOPES, PRIVILEGED_SCOPES
 from gateway.access_tokens import mint_opaque, seal
 from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
-from gateway.json_body import parse_json
+from gateway.json_body import JsonBodyError, parse_json
 from gateway.responses import description_text
 from gateway.revocations import revoke_access_token, revoke_family
 from gateway.settings import Settings
@@ -421,6 +421,8 @@ def _claims_request(raw: str | None) -> dict[str, dict[str, Any]] | None:
         return None
     try:
         parsed = parse_json(raw)
+    except JsonBodyError:
+        raise InvalidRequestError("claims: not JSON within the size and depth limits.") from None
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict) or not all(

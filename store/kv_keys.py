@@ -95,3 +95,8 @@ def revocations_loaded() -> str:
     """Written once every durable revocation mark was copied into the expiring store; its
     absence means the store lost them (gateway/revocations.py reloads them)."""
     return "revocations-loaded"
+
+
+def admin_denials(actor: str | None, window: int) -> str:
+    """How many refused admin requests of one caller were audited in a window of time."""
+    return f"admin-denied:{actor or 'anonymous'}:{window}"

@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from gateway.admin.errors import Missing, Problem
 from gateway.services import Services
+from store import kv_keys
 from store.records import AuditEvent
 
 log = logging.getLogger("yihaotong.admin")
@@ -39,9 +40,7 @@ async def record_denial(
     """Audit one refusal, within the caller's budget; never fails the response."""
     window = int(services.clock.now() // WINDOW)
     try:
-        seen = await services.expiring.incr(
-            f"admin-denied:{actor or 'anonymous'}:{window}", WINDOW * 2
-        )
+        seen = await services.expiring.incr(kv_keys.admin_denials(actor, window), WINDOW * 2)
         if seen > BURST + 1:
             return
         details: dict[str, object] = {

@@ -8,6 +8,7 @@ import getpass
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -472,6 +473,9 @@ def test_every_write_is_audited_as_the_operator_and_prints_the_api_document(
             listed = answer(api.get("/assignments", params={"account_id": account["id"]}))
             same(granted[0], listed["items"][0])
 
+            members = sqlite3.connect(tmp_path / "members.db")  # a legacy table must exist
+            members.execute("CREATE TABLE members (id TEXT, login TEXT, pwd TEXT)")
+            members.close()
             config = {
                 "name": "市社保局",
                 "url": f"sqlite:///{tmp_path / 'members.db'}",

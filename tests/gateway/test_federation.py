@@ -19,9 +19,9 @@ USCC = "91350100M000100Y43"
 
 
 @pytest.fixture
-def federation(database, clock) -> FederationService:
+def federation(database, clock, tmp_path) -> FederationService:
     vault = PiiVault(MasterKey(b"k" * 32))
-    audit = AuditLog(database, clock)
+    audit = AuditLog(database, clock, tmp_path / "audit-spool")
     return FederationService(IdentityStore(database), AccountStore(database), vault, clock, audit)
 
 

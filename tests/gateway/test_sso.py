@@ -1068,7 +1068,9 @@ async def test_a_claims_request_for_another_sub_is_never_answered(world) -> None
     assert "code" in httpx.URL(fine.headers["location"]).params
 
 
-async def test_deep_claims_requests_are_cut_down(world) -> None:
+async def test_deep_claims_requests_are_refused_with_a_reason(world) -> None:
+    """A claims parameter nested deeper than any claims request needs is refused before it
+    is parsed (every JSON the gateway reads is limited in depth and size)."""
     live, tax, browser = world["live"], world["tax"], world["browser"]
     deep = '{"userinfo":{"email":' + "[" * 480 + "]" * 480 + "}}"
     response = await browser.go(
@@ -1076,7 +1078,10 @@ async def test_deep_claims_requests_are_cut_down(world) -> None:
         username="wang",
         password=PASSWORD,
     )
-    assert response.status_code == 303 and "code" in httpx.URL(response.headers["location"]).params
+    params = httpx.URL(response.headers["location"]).params
+    assert response.status_code == 303 and "code" not in params
+    assert params["error"] == "invalid_request"
+    assert params["error_description"].startswith("claims: ")
 
 
 async def test_app_refreshes_do_not_keep_the_browser_session_alive(settings_for) -> None:
