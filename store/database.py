@@ -67,10 +67,9 @@ class Database:
     def __init__(self, url: str, pool_size: int = 20) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        # No ping before each use: it is a round trip per checkout, and a token request checks
-        # out several times. A connection the server dropped fails one request instead (the
-        # gateway answers 503, try again) and SQLAlchemy then replaces the whole pool;
-        # recycling keeps connections younger than typical server and proxy idle limits.
+        # No ping before each use (a round trip per checkout): a dropped connection fails one
+        # request with a 503 and SQLAlchemy replaces the pool; recycling keeps connections
+        # younger than typical server and proxy idle limits.
         options: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": RECYCLE_SECONDS}
         if not self.is_sqlite:
             # The token path's statements keep ``pool_size`` connections of their own

@@ -1,7 +1,7 @@
 """The busiest statements on PostgreSQL, run on the driver (asyncpg) directly.
 
-A statement through SQLAlchemy's execution layer costs about 0.45 ms of CPU here against
-0.16 ms on asyncpg with the same pooled connection, and a token request runs several. So the
+A statement through SQLAlchemy's execution layer costs several times its CPU on asyncpg with
+the same pooled connection (bench/README.md), and a token request runs several. So the
 few statements on the token, UserInfo and refresh paths are written once in PostgreSQL's SQL
 and run here; everything else, and every statement on SQLite, keeps going through SQLAlchemy.
 Connections are opened by SQLAlchemy's engine and kept here (see HotStatements), with one
@@ -77,11 +77,10 @@ class _Held:
 class HotStatements:
     """The hot statements' own connections: up to ``slots`` of them, each opened by SQLAlchemy
     (same URL, driver options and JSON codec) and then detached from its pool. Borrowing one
-    is a list pop instead of SQLAlchemy's checkout and checkin, which cost 0.05 ms of CPU a
-    statement here (0.12 against 0.07 ms for a one-row read), and a token request runs up to
-    four. Statements beyond ``slots`` wait for a connection instead of opening one each: a
-    connection opened for one statement costs the startup, statement preparation and type
-    introspection over again."""
+    is a list pop instead of SQLAlchemy's costlier checkout and checkin, and a token request
+    runs up to four. Statements beyond ``slots`` wait for a connection instead of opening one
+    each: a connection opened for one statement costs the startup, statement preparation and
+    type introspection over again."""
 
     def __init__(
         self, engine: AsyncEngine, slots: int, recycle_seconds: float, wait_seconds: float = 30
@@ -164,10 +163,9 @@ class HotStatements:
         return rows[0] if rows else None
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        """A read, asked once more on a fresh connection when the pooled one turns out dropped
-        (a database restart or failover): reads can be repeated safely, and a request that has
-        already spent a code or a refresh token should not fail for it. Writes are not repeated:
-        the first attempt may have committed."""
+        """A read, asked once more on a fresh connection when the pooled one was dropped (a
+        restart or failover), so a request that already spent a code does not fail for it.
+        Writes are not repeated: the first attempt may have committed."""
         try:
             async with self.connection() as connection:
                 return await connection.fetch(sql, *args)
