@@ -137,8 +137,7 @@ class AccountService:
     ) -> Account | None:
         """The account when the password is right; None otherwise (unknown user, disabled,
         wrong password) after the same amount of work. Rehashes when parameters changed.
-        ``holder``: ``password_holder(username)`` already under way (a sign-in reads it
-        together with its other reads)."""
+        ``holder``: ``password_holder(username)`` already under way beside the sign-in's reads."""
         account = await (holder if holder is not None else self.password_holder(username))
         checked = await self._passwords.verify(account.password_hash if account else None, password)
         if account is None or not checked.ok or account.disabled:

@@ -212,8 +212,8 @@ def create_app(
         refresher = asyncio.create_task(_keep_key_ring_fresh(services))
         if freeze_after_start:
             # What start-up built lives as long as the process: out of the cyclic collector's
-            # full passes, which would otherwise walk all of it (30-80 ms on this machine
-            # kind, a stall for every request in flight). Start-up's own garbage goes first.
+            # full passes, which would otherwise walk all of it and stall every request in
+            # flight. Start-up's own garbage goes first.
             gc.collect()
             gc.freeze()
         try:

@@ -304,10 +304,9 @@ class AuditLog:
         }
 
     async def close(self) -> None:
-        """Write what is queued. A batch being written is let finish: cancelled in the middle of
-        its statement, it would drop its connection (a shutdown that cancelled asyncpg
-        mid-statement was once seen to hang). Only a flusher still failing after
-        ``_CLOSE_WAIT_SECONDS`` is cancelled; what it held stays in the spool."""
+        """Write what is queued. A batch being written is let finish (cancelled mid-statement,
+        asyncpg was seen to hang the shutdown); only a flusher still failing after
+        ``_CLOSE_WAIT_SECONDS`` is cancelled, and what it held stays in the spool."""
         self._closing = True
         if self._replayer is not None:
             self._replayer.cancel()

@@ -143,9 +143,8 @@ async def login_submit(request: Request) -> Response:
     attempt = Attempt(request, provider_id, username)
 
     # Count the attempt before checking the password (gateway/lockout.py). The transaction,
-    # the counters and the account a 一号通 password is checked against are independent
-    # reads: they go out together (one round trip to the store, one to the database) instead
-    # of one after the other.
+    # the counters and the account are independent reads: they go out together, one round
+    # trip to the store and one to the database.
     holder = read_holder_ahead(services, provider_id, username, password)
     try:
         tx, *_ = await asyncio.gather(
@@ -286,12 +285,9 @@ async def _start_session(
     amr: list[str],
     signed_in: SignIn,
 ) -> tuple[str, list[str]]:
-    """After a sign-in: the same person keeps their session (its sid is known to the apps) with
-    a new cookie secret; anyone else ends the old session properly and starts a new one. The
-    transaction is stored naming the session, with the session's own writes (one round trip):
-    a transaction naming a sid is of no use without the cookie, which only the answer gives.
-    Returns the cookie and the front-channel logout URIs the browser must still load for the
-    old session."""
+    """The same person keeps their session (apps know its sid) with a new cookie secret; anyone
+    else ends the old one and starts a new one. Returns the cookie and the old session's
+    front-channel logout URIs the browser must still load."""
     services: Services = request.app.state.services
     previous = await services.sessions.from_cookie(
         request.cookies.get(services.sessions.cookie_name)
@@ -320,6 +316,8 @@ async def _start_session(
         idp_subject=signed_in.idp_subject,
     )
     tx.signed_in_sid = session.sid
+    # Together, not one after the other: a transaction naming a sid is of no use without the
+    # cookie, which only the answer gives.
     await asyncio.gather(services.sessions.store(session), update_transaction(services, tx_id, tx))
     return cookie, frontchannel
 

@@ -22,10 +22,9 @@ _hashing: ThreadPoolExecutor | None = None
 
 
 def _hash_on_worker(work: Callable[..., T], *args: object) -> asyncio.Future[T]:
-    """Run ``work`` on the process's hashing threads: one per core, because argon2id is
-    memory-hard and more threads than cores only interleave their memory passes and slow every
-    one of them. A thread that finishes takes the next queued hash itself, without waiting for
-    the event loop to hand it over (which left the core idle between hashes under load)."""
+    """Run ``work`` on the hashing threads: one per core, since more only interleave argon2id's
+    memory passes. A thread that finishes takes the next queued hash itself instead of waiting
+    for the event loop to hand it over, which left the core idle between hashes."""
     global _hashing
     if _hashing is None:
         _hashing = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="argon2")

@@ -48,10 +48,9 @@ async def _revoke_issued(services: Services, marker: bytes | None) -> bool:
 async def _code(
     services: Services, code: str, client_id: str | None, context: GrantContext
 ) -> Response | None:
-    """RFC 6749 §4.1.2: a code used twice is refused and what it produced is revoked — also
-    when the two uses run at the same time (then the first one's tokens are withheld). Only
-    the code's own client can spend it; another client's attempt leaves it as it was.
-    One atomic step in the expiring store takes the code, one records what it produced."""
+    """RFC 6749 §4.1.2: a code used twice, even concurrently, is refused and what it produced
+    revoked (or withheld). Only its own client can spend it; another client's attempt leaves it
+    as it was. One atomic step takes the code, one records what it produced."""
     code_digest = digest(code)
     code_key = kv_keys.authorization_code(code_digest)
     invalid = oauth_error("invalid_grant", "The code is invalid, expired or used.")

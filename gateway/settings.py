@@ -20,50 +20,75 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YIHAOTONG_", frozen=True, extra="ignore")
 
     issuer: str = Field(
-        "http://localhost:8000", description="Public base URL; `iss` of every token."
+        "http://localhost:8000",
+        description="Public base URL; `iss` of every token and the base of every URL in the "
+        "discovery document. An absolute http(s) URL without query or fragment. An https issuer "
+        "also makes the cookies `__Host-` and `Secure`.",
     )
-    data_dir: Path = Field(Path("./var"), description="Where the SQLite file and master key live.")
+    data_dir: Path = Field(
+        Path("./var"),
+        description="Where the SQLite file and master key live (relative to the working "
+        "directory).",
+    )
     database_url: str | None = Field(
-        None, description="SQLAlchemy async URL; unset: SQLite in DATA_DIR."
+        None,
+        description="SQLAlchemy async URL; unset: SQLite in `DATA_DIR` (`yihaotong.db`). "
+        "`postgresql://…` and `postgres://…` use the asyncpg driver.",
     )
     database_pool_size: int = Field(
         20,
         ge=1,
         le=500,
-        description="PostgreSQL connections each worker keeps open; a burst waits for one of them.",
+        description="PostgreSQL connections each worker keeps open; a burst waits for one of "
+        "them. Workers × instances × this (plus one listening connection per worker) must stay "
+        "under the server's `max_connections`.",
     )
     redis_url: str | None = Field(
         None,
-        description="redis://, redis+sentinel:// or redis+cluster:// URL; unset: in-process store.",
+        description="Redis URL; unset: in-process store (one process only). `redis://…` / "
+        "`rediss://…`: one server; `redis+sentinel://[user:password@]host:26379,…/SERVICE[/DB]`: "
+        "the master Sentinel names; `redis+cluster://[user:password@]host:6379,…`: Redis "
+        "Cluster. See [scaling.md](scaling.md#the-redis-url).",
     )
-    redis_prefix: str = Field("yht:", description="Prefix of every Redis key this gateway writes.")
+    redis_prefix: str = Field(
+        "yht:",
+        description="Prefix of every Redis key this gateway writes (no `{}` on a cluster: it "
+        "would put every key in one slot).",
+    )
     master_key_file: Path | None = Field(
-        None, description="Master key (encrypts private keys); unset: DATA_DIR/master.key."
+        None, description="Master key (encrypts private keys); unset: `DATA_DIR/master.key`."
     )
     signing_algs: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["RS256"],
-        description="Comma-separated signing algorithms; the first signs by default.",
+        description="Comma-separated signing algorithms (`RS256`, `ES256`, `EdDSA`); the first "
+        "signs access tokens. ID and logout tokens use RS256 when it is listed.",
     )
     access_token_ttl: int = Field(600, gt=0, le=86400, description="Access token lifetime, s.")
     id_token_ttl: int = Field(600, gt=0, le=86400, description="ID token lifetime, s.")
     refresh_token_ttl: int = Field(
-        2_592_000, gt=0, description="Lifetime of an offline_access refresh token, s."
+        2_592_000,
+        gt=0,
+        description="An `offline_access` refresh token expires this long after its last use, s "
+        "(30 days).",
     )
     session_idle_seconds: int = Field(
         1800, gt=0, description="An SSO session ends after this long without use, s."
     )
     session_max_seconds: int = Field(
-        36000, gt=0, description="An SSO session ends this long after sign-in, whatever use, s."
+        36000,
+        gt=0,
+        description="An SSO session ends this long after sign-in, whatever its use, s; also the "
+        "lifetime of a refresh token without `offline_access`.",
     )
     device_cookie_days: int = Field(
         180,
         ge=0,
         le=3650,
         description="How long a browser's device cookie lets it pass a sign-in name locked by "
-        "others' failed guesses, days; 0 turns device cookies off.",
+        "others' failed guesses, days; `0` turns device cookies off.",
     )
     key_rotation_days: float = Field(
-        90, ge=0, description="Rotate signing keys this often; 0 turns automatic rotation off."
+        90, ge=0, description="Rotate signing keys this often; `0` turns automatic rotation off."
     )
     jwks_max_age: int = Field(
         300,
@@ -72,25 +97,30 @@ class Settings(BaseSettings):
         "before it may sign.",
     )
     client_cache_seconds: float = Field(
-        30, ge=0, description="How long an instance caches a client record."
+        30,
+        ge=0,
+        description="How long an instance caches a client record and its policy document, s.",
     )
     account_cache_seconds: float = Field(
         60,
         ge=0,
-        description="How long an instance may keep an account in memory for UserInfo and the "
-        "token grants (PostgreSQL only; it forgets one at once when the account changes "
-        "anywhere); 0 turns this off.",
+        description="PostgreSQL only: how long an instance may keep an account in memory for "
+        "UserInfo and the token grants, s. It forgets one as soon as PostgreSQL reports it "
+        "changed or deleted (by any instance, the CLI or plain SQL), and keeps nothing while it "
+        "cannot hear those reports; `0` turns this off (needed behind PgBouncer in transaction "
+        "mode, where LISTEN does not work).",
     )
     argon2_memory_kib: int = Field(19456, ge=8, description="argon2id memory cost, KiB.")
     argon2_time_cost: int = Field(2, ge=1, description="argon2id iterations.")
     argon2_parallelism: int = Field(1, ge=1, description="argon2id lanes.")
     max_form_bytes: int = Field(
-        16384, ge=1024, description="Largest form body the OAuth endpoints read."
+        16384, ge=1024, description="Largest form body the endpoints and pages read, bytes."
     )
-    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_level: str = Field("INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`.")
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
-        description="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted.",
+        description="Comma-separated addresses of the reverse proxies whose `X-Forwarded-*` "
+        "headers are trusted.",
     )
 
     @field_validator("log_level")

@@ -87,7 +87,7 @@ class KeyRing:
     async def reload(self) -> None:
         """Read the ring from the store; cheap enough to run every few seconds. A private key
         is decrypted and imported once per kid (a kid's key never changes): importing an RSA
-        key checks it, about 36 ms here, which on the event loop stalls every request."""
+        key checks it, which on the event loop stalls every request."""
         generations, records = await self._store.load()
         loaded = self._loaded
         if generations == loaded.generations and records == loaded.records:

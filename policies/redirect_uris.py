@@ -66,10 +66,9 @@ def https_or_loopback_problem(uri: str) -> str | None:
 
 
 def redirect_uri_matches(requested: str, registered: tuple[str, ...], *, native: bool) -> bool:
-    """Exact string match; for a ``native`` app (a public client) also a loopback IP redirect
-    URI on another port (RFC 8252 §7.3: it binds an ephemeral port). A web client's server
-    listens on the port it registered, so any other port is somebody else's. ``localhost``
-    is matched exactly for both kinds (RFC 8252 §8.3 advises against it)."""
+    """Exact string match; for a ``native`` (public) app also a loopback IP URI on another port
+    (RFC 8252 §7.3: it binds an ephemeral port), never for a web client, whose server listens on
+    the port it registered. ``localhost`` always matches exactly (RFC 8252 §8.3)."""
     if requested in registered:
         return True
     if not native:

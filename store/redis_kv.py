@@ -215,17 +215,9 @@ class RedisStore:
 
 
 def connect(url: str) -> tuple[Any, tuple[Closer, ...]]:
-    """A client for ``url`` and what closes it.
-
-    - ``redis://``, ``rediss://``, ``unix://``: one server (redis-py's own URL format, with its
-      query options).
-    - ``redis+cluster://[user:password@]host:port[,host:port...]``: Redis Cluster; any reachable
-      node is enough to discover the others (``rediss+cluster://`` for TLS).
-    - ``redis+sentinel://[user:password@]host:port[,host:port...]/service[/db]``: the master
-      of ``service`` as the sentinels name it, followed across failovers. The credentials are
-      the data servers'; ``?sentinel_password=...`` (and ``sentinel_username``) when the
-      sentinels need their own.
-    """
+    """A client for ``url`` and what closes it: ``redis://``, ``rediss://`` or ``unix://`` (one
+    server, redis-py's own URL), ``redis+cluster://`` or ``redis+sentinel://`` (each also with
+    ``rediss+``). The formats are in docs/scaling.md, "The Redis URL"."""
     scheme, _, rest = url.partition("://")
     if scheme in ("redis+cluster", "rediss+cluster"):
         return _cluster(rest, tls=scheme.startswith("rediss"))

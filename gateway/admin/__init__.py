@@ -1,4 +1,4 @@
-"""The admin REST API at ``/admin/api/v1`` (see README "Administration")."""
+"""The admin REST API at ``/admin/api/v1`` (see docs/administration.md)."""
 
 from __future__ import annotations
 

@@ -385,7 +385,7 @@ class ProviderList(Model):
 class ProviderCreate(Model):
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")]
     type: Annotated[str, StringConstraints(min_length=1, max_length=32)]
-    config: dict[str, Any] = Field(description="The provider's settings (see README).")
+    config: dict[str, Any] = Field(description="The provider's settings (see docs/federation.md).")
 
 
 class KeyOut(Model):

@@ -115,10 +115,9 @@ async def reset_otp(
     account_id: str,
     ender: SessionEnder | None = None,
 ) -> int:
-    """Remove the account's authenticator app (a lost phone): an app that needs multi-factor
-    sign-in denies the person until they set up a new one. The sessions that proved the old
-    factor end with it (and their session-bound tokens), since whoever has the phone may hold
-    one of them. Returns how many ended."""
+    """Remove the account's authenticator app (a lost phone). The sessions that proved it end
+    too, with their session-bound tokens, since whoever has the phone may hold one of them.
+    Returns how many ended."""
     async with change(services, actor, "admin.account.otp_reset", account_id) as c:
         await account_to_change(c.session, reach, account_id, services.clock.now())
         if not await services.otp.remove_in(c.session, account_id):

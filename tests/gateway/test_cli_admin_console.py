@@ -1,5 +1,6 @@
-"""The README's first administrator, from the command line to the admin API: the console made
-by ``clients create --admin-console`` works, an app given the admin scopes without it does not."""
+"""The first administrator of docs/administration.md, from the command line to the admin API:
+the console made by ``clients create --admin-console`` works, an app given the admin scopes
+without it does not."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The README's table "Who may do what, where" is the admin API's authorization contract: this
-test reads it and checks every cell over HTTP, each with a probe inside the east district and
-one outside it (in the west district, or city-level)."""
+"""The table "Who may do what, where" in docs/administration.md is the admin API's authorization
+contract: this test reads it and checks every cell over HTTP, each with a probe inside the east
+district and one outside it (in the west district, or city-level)."""
 
 from __future__ import annotations
 
@@ -21,15 +21,16 @@ from tests.gateway.admin.conftest import World, make_account, sign_in_token
 from tests.gateway.admin.test_admin_api import client_credentials_answer
 from tests.gateway.helpers import second_instance
 
-README = Path(__file__).parents[3] / "README.md"
+ROOT = Path(__file__).parents[3]
+ADMINISTRATION = ROOT / "docs" / "administration.md"
 REFUSED = {401, 403, 404, 405, 422}
 
 Probe = Callable[[httpx.AsyncClient, bool], Awaitable[bool]]  # (http, inside) -> allowed
 
 
 def table() -> tuple[list[str], dict[str, list[str]]]:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("#### Who may do what, where", 1)[1].split("\n\n")
+    text = ADMINISTRATION.read_text(encoding="utf-8")
+    section = text.split("### Who may do what, where", 1)[1].split("\n\n")
     part = next(part for part in section if part.startswith("| resource"))
     lines = [line for line in part.splitlines() if line.startswith("|")]
     split = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
@@ -241,17 +242,17 @@ async def test_every_cell_of_the_readme_authorization_table_holds(world: World) 
 
 
 def test_every_privileged_scope_rule_names_tests_that_exist() -> None:
-    """The README's second table (privileged apps and scopes) names the tests that check each
-    row; a row without one, or naming a test that is gone, fails here."""
-    text = README.read_text(encoding="utf-8")
+    """The second table of docs/administration.md (privileged apps and scopes) names the tests
+    that check each row; a row without one, or naming a test that is gone, fails here."""
+    text = ADMINISTRATION.read_text(encoding="utf-8")
     section = text.split("Privileged apps and scopes (`admin:read`", 1)[1].split("\n\n")[1]
     rows = [line for line in section.splitlines() if line.startswith("|")][2:]
     assert len(rows) >= 8
     sources = "\n".join(
-        path.read_text(encoding="utf-8") for path in README.parent.joinpath("tests").rglob("*.py")
+        path.read_text(encoding="utf-8") for path in ROOT.joinpath("tests").rglob("*.py")
     )
     for row in rows:
         named = re.findall(r"`(test_\w+)`", row.rsplit("|", 2)[-2])
         assert named, f"no test named for: {row[:60]}"
         for test in named:
-            assert f"def {test}(" in sources, f"{test} (named in the README) does not exist"
+            assert f"def {test}(" in sources, f"{test} (named in the docs) does not exist"
