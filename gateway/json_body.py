@@ -14,7 +14,9 @@ from gateway.forms import FormError, read_body
 
 MAX_DEPTH = 32  # no document we take nests deeper than a handful of levels
 MAX_BYTES = 256 * 1024
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A string runs to its closing quote or to the end of the body: a match that can never fail
+# is never retried from the next quote, so the scan stays linear on an unterminated string.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 
 

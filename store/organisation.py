@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, literal, or_, select, union_all, update
+from sqlalchemy import String, bindparam, func, literal, or_, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,7 @@ from store.tables import (
 from store.versioned import update_versioned
 
 _DEPARTMENT = [f.name for f in fields(Department)]
+_PG_TREE_LOCK = 0x59_48_54_02  # beside the migrations' lock (store/migrate.py)
 _GROUP = [f.name for f in fields(Group)]
 
 
@@ -43,6 +44,21 @@ def group_record(row: GroupRow) -> Group:
 def within(path: str) -> Any:
     """SQL condition: a department path at or below ``path``."""
     return at_or_below(DepartmentRow.path, path)
+
+
+async def lock_tree(session: AsyncSession) -> None:
+    """Take the tree's lock for the rest of the transaction, before reading any path: two
+    moves (or a move and a new child) each checked against paths the other was changing would
+    leave a cycle, or a path that no longer matches its parent."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_TREE_LOCK})
+    else:  # SQLite: a write, even of no row, takes the database's one write lock until commit
+        await session.execute(
+            update(DepartmentRow)
+            .where(DepartmentRow.id.is_(None))
+            .values(version=DepartmentRow.version)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def get_department(session: AsyncSession, department_id: str) -> Department | None:

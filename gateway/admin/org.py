@@ -105,6 +105,7 @@ async def create_department(
     parent_id: str | None,
 ) -> Department:
     async with change(services, actor, "admin.department.created", department_id) as c:
+        await organisation.lock_tree(c.session)
         if parent_id is None and not reach.city_wide:
             raise Forbidden("Only city-wide administrators create top-level departments.")
         await target_department(c.session, reach, parent_id, "parent_id")
@@ -128,6 +129,8 @@ async def update_department(
     """Rename, and with ``move`` re-parent (the subtree moves with it)."""
     event = "admin.department.moved" if move else "admin.department.updated"
     async with change(services, actor, event, department_id) as c:
+        if move:
+            await organisation.lock_tree(c.session)
         before = await organisation.get_department(c.session, department_id)
         if before is None:
             raise Missing("No such department.")
