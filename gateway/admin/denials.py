@@ -12,7 +12,7 @@ import logging
 
 from starlette.requests import Request
 
-from gateway.admin.errors import Missing, Problem
+from gateway.responses import Missing, Problem
 from gateway.services import Services
 from store.records import AuditEvent
 
