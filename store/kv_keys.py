@@ -91,6 +91,11 @@ def otp_failures(account_id: str) -> str:
     return f"fail-otp:{account_id}"
 
 
+def admin_denials(actor: str | None) -> str:
+    """Refused admin requests audited for one caller (None: callers without a valid token)."""
+    return f"admin-denied:{actor or 'anonymous'}"
+
+
 def revocations_loaded() -> str:
     """Written once every durable revocation mark was copied into the expiring store; its
     absence means the store lost them (gateway/revocations.py reloads them)."""
