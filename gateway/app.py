@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -44,6 +44,7 @@ from gateway.logs import (
 )
 from gateway.oauth import AuthorizationServer
 from gateway.pages import HERE, STATIC_PATH
+from gateway.responses import oauth_error
 from gateway.services import Services, initialize, open_services
 from gateway.settings import Settings
 from keys.ring import RELOAD_SECONDS
@@ -72,8 +73,7 @@ async def _keep_key_ring_fresh(services: Services) -> None:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    headers = dict(exc.headers or {})
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=headers)
+    return oauth_error(str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {}))
 
 
 def _unavailable(request: Request, message: str) -> Response:
@@ -81,13 +81,11 @@ def _unavailable(request: Request, message: str) -> Response:
         message,
         extra={"fields": {"request_id": request.scope.get("state", {}).get("request_id")}},
     )
-    return JSONResponse(
-        {
-            "error": "temporarily_unavailable",
-            "error_description": "The service is briefly unavailable. Try again.",
-        },
-        status_code=503,
-        headers={"Cache-Control": "no-store", "Retry-After": "1"},
+    return oauth_error(
+        "temporarily_unavailable",
+        "The service is briefly unavailable. Try again.",
+        503,
+        {"Retry-After": "1"},
     )
 
 
@@ -114,14 +112,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
         exc_info=exc,
         extra={"fields": {"request_id": request.scope.get("state", {}).get("request_id")}},
     )
-    return JSONResponse(
-        {
-            "error": "server_error",
-            "error_description": "The server could not complete the request.",
-        },
-        status_code=500,
-        headers={"Cache-Control": "no-store"},
-    )
+    return oauth_error("server_error", "The server could not complete the request.", 500)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

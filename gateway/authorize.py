@@ -26,7 +26,7 @@ from gateway.claims import scopes_for_claims, sector_of, subject_for
 from gateway.forms import FormError, parse_params, read_form
 from gateway.oauth import MAX_AGE, RESPONSE_MODES, EndUser, FormRequest, GrantContext, grant_context
 from gateway.pages import choose_locale, messages, page
-from gateway.responses import description_text
+from gateway.responses import oauth_error_fields
 from gateway.services import Services
 from gateway.sessions import SsoSession
 from gateway.tokens_in import verify_own_jwt
@@ -178,9 +178,7 @@ def deliver(
 
 
 def error_fields(services: Services, error: OAuth2Error, params: dict[str, str]) -> dict[str, str]:
-    body = {"error": error.error}
-    if error.description:
-        body["error_description"] = description_text(error.description, error.error)
+    body = oauth_error_fields(error.error, error.description)
     if params.get("state"):
         body["state"] = params["state"]
     body["iss"] = services.settings.issuer

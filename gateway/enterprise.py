@@ -26,6 +26,16 @@ from gateway.delegations import NotAllowed
 from gateway.errors import InvalidInput
 from gateway.forms import FormError
 from gateway.json_body import read_json_body
+from gateway.responses import (
+    Clash,
+    Forbidden,
+    Invalid,
+    Malformed,
+    Missing,
+    TooLarge,
+    Unauthenticated,
+    UnsupportedMedia,
+)
 from gateway.services import Services
 
 PREFIX = "/account/api/v1/enterprises"
@@ -48,16 +58,6 @@ class Appointment(BaseModel):
     )
 
 
-def _problem(status: int, title: str, detail: str, **extra: Any) -> Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return Response(
-        json.dumps(body, ensure_ascii=False),
-        status_code=status,
-        media_type="application/problem+json",
-        headers={"Cache-Control": "no-store"},
-    )
-
-
 def _id(value: str) -> bool:
     """Account and delegation ids are UUIDs; anything else (a NUL, a path) is simply unknown."""
     return _UUID.fullmatch(value) is not None
@@ -68,35 +68,35 @@ async def _caller(
 ) -> tuple[str, str | None] | Response:
     """(account id, position in the enterprise; None for a city administrator) of the caller."""
     if not _id(org_id):
-        return _problem(404, "Not found", "no such enterprise among those you manage")
+        return Missing("no such enterprise among those you manage").response()
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     claims = (
         await active_access_token(services, token.strip()) if scheme.lower() == "bearer" else None
     )
     if claims is None:
-        return _problem(401, "Unauthenticated", "a valid access token is needed")
+        return Unauthenticated("a valid access token is needed").response()
     client = await services.clients.get(str(claims.get("client_id")))
     if client is None or client.subject_type == "pairwise":
-        return _problem(403, "Forbidden", "use a token of an app with public subject identifiers")
+        return Forbidden("use a token of an app with public subject identifiers").response()
     account_id = str(claims["sub"])
     account = await services.accounts.get(account_id)
     if account is None or account.disabled:
-        return _problem(401, "Unauthenticated", "a valid access token is needed")
+        return Unauthenticated("a valid access token is needed").response()
     scopes = str(claims.get("scope", "")).split()
     if "admin:write" in scopes and client.admin_console:
         held = await services.access.admin_scopes(account_id)
         if "" in held.get("admin:write", []):
             if not await _enterprise(services, org_id):
-                return _problem(404, "Not found", "no such enterprise")
+                return Missing("no such enterprise").response()
             return account_id, None
     if SCOPE not in scopes or SCOPE not in client.scopes:
         # Not any app's token: only one issued for managing enterprises, to an app that
         # still holds the scope (RFC 6750 §3.1).
-        return _problem(403, "Forbidden", f"the token lacks the {SCOPE} scope", scope=SCOPE)
+        return Forbidden(f"the token lacks the {SCOPE} scope", scope=SCOPE).response()
     own = await services.delegations.active(account_id, org_id)
     if own is None or own.position == "staff":
         # Staff and strangers learn nothing about the enterprise's people.
-        return _problem(404, "Not found", "no such enterprise among those you manage")
+        return Missing("no such enterprise among those you manage").response()
     return account_id, own.position
 
 
@@ -127,23 +127,19 @@ async def delegations(request: Request) -> Response:
         )
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
-        return _problem(415, "Unsupported media type", "send the appointment as application/json")
+        return UnsupportedMedia("send the appointment as application/json").response()
     try:
         body = await read_json_body(request, services.settings.max_form_bytes)
     except FormError as error:
-        return _problem(error.status, "Bad request", error.description)
+        return (TooLarge if error.status == 413 else Malformed)(error.description).response()
     try:
         wanted = Appointment.model_validate_json(body)
     except ValidationError as error:
-        fields = [
-            {"field": ".".join(str(part) for part in item["loc"]), "message": item["msg"]}
-            for item in error.errors()
-        ]
-        return _problem(422, "Invalid request", "the appointment is not valid", errors=fields)
+        return Invalid.of(error).response()
     organisation = await services.accounts.get(org_id)
     member = await services.accounts.get(wanted.member)
     if organisation is None or member is None:
-        return _problem(404, "Not found", "no such enterprise or member account")
+        return Missing("no such enterprise or member account").response()
     try:
         saved = await services.delegations.appoint(
             organisation,
@@ -156,14 +152,9 @@ async def delegations(request: Request) -> Response:
             request=request,
         )
     except NotAllowed as error:
-        return _problem(403, "Forbidden", str(error))
+        return Forbidden(str(error)).response()
     except InvalidInput as error:
-        return _problem(
-            422,
-            "Invalid request",
-            error.reason,
-            errors=[{"field": error.field, "message": error.reason}],
-        )
+        return Invalid.field([error.field], error.reason).response()
     return Response(
         json.dumps(_view(saved), ensure_ascii=False),
         status_code=201,
@@ -182,11 +173,11 @@ async def revoke(request: Request) -> Response:
     delegation_id = request.path_params["delegation"]
     found = await services.delegations.get(delegation_id) if _id(delegation_id) else None
     if found is None or found.organisation_id != org_id:
-        return _problem(404, "Not found", "no such delegation in this enterprise")
+        return Missing("no such delegation in this enterprise").response()
     try:
         await services.delegations.revoke(delegation_id, actor, position, request=request)
     except NotAllowed as error:
-        return _problem(403, "Forbidden", str(error))
+        return Forbidden(str(error)).response()
     except InvalidInput as error:
-        return _problem(409, "Conflict", error.reason)
+        return Clash(error.reason).response()
     return Response(status_code=204)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from typing import Any
 
 from starlette.requests import Request
@@ -19,15 +18,26 @@ from starlette.responses import Response
 from gateway.device_cookies import DeviceCookies
 from gateway.federated_login import LOCAL
 from gateway.pii import PiiVault
+from gateway.rate_limits import (
+    LOCKOUT,
+    LOGIN_PER_ADDRESS,
+    LOGIN_PER_DEVICE,
+    LOGIN_PER_NAME,
+    Limit,
+    hit,
+    hit_all,
+    reset,
+    retry_after,
+)
 from gateway.services import Services
 from keys.master import MasterKeyError
-from policies.lockout import LockoutDecision, LockoutRules, device_trusted, lockout_decision
+from policies.lockout import LockoutDecision, device_trusted, lockout_decision
 from policies.lockout import sign_in_name as counted_name
 from store import kv_keys
 from store.identities import IdentityStore
 from store.records import Account, AuditEvent
 
-RULES = LockoutRules()
+RULES = LOCKOUT
 
 
 class Attempt:
@@ -43,31 +53,31 @@ class Attempt:
         ip = request.client.host if request.client else "unknown"
         self._name_key = kv_keys.name_failures(self.name)
         self._ip_key = kv_keys.address_failures(ip)
-        first = kv_keys.device_failures(self.device) if self.device else self._name_key
-        self._counted = [first, self._ip_key]
+        first: tuple[str, Limit] = (
+            (kv_keys.device_failures(self.device), LOGIN_PER_DEVICE)
+            if self.device
+            else (self._name_key, LOGIN_PER_NAME)
+        )
+        self._counted = [first, (self._ip_key, LOGIN_PER_ADDRESS)]
         self._counts: dict[str, int] = {}
         self.trusted = False
 
     async def count(self) -> None:
         """Count the attempt: one round trip (it can go out with the page's other reads)."""
-        window = RULES.window_seconds
-        counts = await asyncio.gather(*(self._incr(key, window) for key in self._counted))
-        self._counts = dict(zip(self._counted, counts, strict=True))
-
-    async def _incr(self, key: str, window: int, amount: int = 1) -> int:
-        return await self._services.expiring.incr(key, window, amount=amount)
+        counts = await hit_all(self._services.expiring, self._counted)
+        self._counts = {key: n for (key, _), n in zip(self._counted, counts, strict=True)}
 
     def _before(self, key: str) -> int:
         return self._counts.get(key, 1) - 1  # failures counted before this attempt
 
     async def decide(self) -> LockoutDecision:
         if self.device is not None:
-            self.trusted = device_trusted(self._before(self._counted[0]), RULES)
+            self.trusted = device_trusted(self._before(self._counted[0][0]), RULES)
             if not self.trusted:
                 # The device cookie failed too often itself: the name's limit applies again.
-                self._counted.append(self._name_key)
-                self._counts[self._name_key] = await self._incr(
-                    self._name_key, RULES.window_seconds
+                self._counted.append((self._name_key, LOGIN_PER_NAME))
+                self._counts[self._name_key] = await hit(
+                    self._services.expiring, self._name_key, LOGIN_PER_NAME
                 )
         return lockout_decision(
             self._before(self._name_key),
@@ -78,9 +88,9 @@ class Attempt:
 
     async def retry_after(self, decision: LockoutDecision) -> int:
         """Seconds until the counter that locked ends its window."""
-        key = self._name_key if decision.reason == "account" else self._ip_key
-        left = await self._services.expiring.ttl(key)
-        return math.ceil(left or RULES.window_seconds)
+        if decision.reason == "account":
+            return await retry_after(self._services.expiring, self._name_key, LOGIN_PER_NAME)
+        return await retry_after(self._services.expiring, self._ip_key, LOGIN_PER_ADDRESS)
 
     @property
     def details(self) -> dict[str, Any]:
@@ -91,12 +101,11 @@ class Attempt:
 
     async def take_back(self) -> None:
         """The attempt was no wrong password (no transaction, the department was down ...)."""
-        window = RULES.window_seconds
-        await asyncio.gather(*(self._incr(key, window, -1) for key in self._counted))
+        await hit_all(self._services.expiring, self._counted, -1)
 
     async def failed(self, username: str, provider_id: str) -> None:
         """A wrong password: the failure that locks a device cookie is audited."""
-        if self.trusted and self._counts[self._counted[0]] == RULES.device_failures:
+        if self.trusted and self._counts[self._counted[0][0]] == LOGIN_PER_DEVICE.count:
             await self._services.audit.record(
                 AuditEvent(
                     "login.device_locked",
@@ -109,10 +118,10 @@ class Attempt:
     async def succeeded(self) -> None:
         """A success is no failure. A trusted device's success leaves the name's counter alone:
         the owner signing in must not hand a stranger a fresh set of guesses."""
-        window = RULES.window_seconds
+        store = self._services.expiring
         await asyncio.gather(
-            *(self._services.expiring.delete(key) for key in self._counted if key != self._ip_key),
-            self._incr(self._ip_key, window, -1),
+            reset(store, *(key for key, _ in self._counted if key != self._ip_key)),
+            hit(store, self._ip_key, LOGIN_PER_ADDRESS, -1),
         )
 
     def remember_device(self, response: Response) -> None:
@@ -143,7 +152,5 @@ async def clear_failures(services: Services, account: Account) -> int:
     authenticator codes. Returns how many names were cleared."""
     names = await sign_in_names(services, account)
     keys = [kv_keys.name_failures(name) for name in names]
-    await asyncio.gather(
-        *(services.expiring.delete(key) for key in [*keys, kv_keys.otp_failures(account.id)])
-    )
+    await reset(services.expiring, *keys, kv_keys.otp_failures(account.id))
     return len(names)

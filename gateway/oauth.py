@@ -46,7 +46,7 @@ from gateway.access_tokens import mint_opaque, seal
 from gateway.claims import STANDARD_SCOPES, user_claims
 from gateway.clients import secret_matches
 from gateway.json_body import JsonBodyError, parse_json
-from gateway.responses import description_text
+from gateway.responses import description_text, oauth_error_fields
 from gateway.revocations import revoke_access_token, revoke_family
 from gateway.settings import Settings
 from keys.ring import KeyRing
@@ -753,7 +753,7 @@ class AuthorizationServer(_AuthlibServer):
         status, body, headers = error(self.get_error_uri(request, error))
         if isinstance(error, InvalidClientError):
             # One answer for unknown client, wrong secret and wrong method: no probing.
-            body = {"error": "invalid_client", "error_description": "Client authentication failed."}
+            body = oauth_error_fields("invalid_client", "Client authentication failed.")
             headers = [h for h in headers if h[0].lower() != "www-authenticate"]
             if status == 401:
                 headers.append(("WWW-Authenticate", BASIC_CHALLENGE))

@@ -20,14 +20,13 @@ from gateway.authorize import (
 )
 from gateway.forms import FormError, read_form
 from gateway.pages import choose_locale, form_action, messages, page
+from gateway.rate_limits import OTP_CODES, hit, reset, retry_after
 from gateway.services import Services
 from gateway.sessions import SsoSession
 from store import kv_keys
 from store.records import AuditEvent
 
 ACCOUNT_OTP_PATH = "/account/otp"
-_TRIES = 5  # wrong codes per account in a window, before a pause
-_WINDOW = 900
 
 
 def _locale(request: Request, wanted: str | None = None) -> str:
@@ -85,13 +84,13 @@ async def otp_submit(request: Request) -> Response:
     t = messages(locale)
     counter = kv_keys.otp_failures(session.account_id)
     # Counted before the check, atomically, as passwords are: six digits are quick to guess.
-    if await services.expiring.incr(counter, _WINDOW) > _TRIES:
-        left = await services.expiring.ttl(counter) or _WINDOW
+    if not OTP_CODES.allows(await hit(services.expiring, counter, OTP_CODES)):
+        left = await retry_after(services.expiring, counter, OTP_CODES)
         minutes = math.ceil(left / 60)
         response = await _code_form(
             request, tx_id, tx, locale, t.locked.format(minutes=minutes), status=429
         )
-        response.headers["Retry-After"] = str(math.ceil(left))
+        response.headers["Retry-After"] = str(left)
         return response
     if not await services.otp.verify(session.account_id, form.get("code", "")):
         await services.audit.record(
@@ -104,7 +103,7 @@ async def otp_submit(request: Request) -> Response:
             request=request,
         )
         return await _code_form(request, tx_id, tx, locale, t.otp_wrong, status=400)
-    await services.expiring.delete(counter)
+    await reset(services.expiring, counter)
     amr = sorted(set(session.amr) | {"otp"})
     cookie = await services.sessions.reauthenticate(
         session, amr, session.acr, session.idp, session.idp_subject
@@ -190,8 +189,8 @@ async def account_otp_submit(request: Request) -> Response:
         return error_page(request, {}, "expired")
     t = messages(_locale(request))
     counter = kv_keys.otp_failures(session.account_id)
-    if await services.expiring.incr(counter, _WINDOW) > _TRIES:
-        left = await services.expiring.ttl(counter) or _WINDOW
+    if not OTP_CODES.allows(await hit(services.expiring, counter, OTP_CODES)):
+        left = await retry_after(services.expiring, counter, OTP_CODES)
         return await _account_form(
             request, session, t.locked.format(minutes=math.ceil(left / 60)), status=429
         )
@@ -210,7 +209,7 @@ async def account_otp_submit(request: Request) -> Response:
         event = "account.otp_enrolled"
     else:
         return error_page(request, {}, "expired")
-    await services.expiring.delete(counter)
+    await reset(services.expiring, counter)
     await services.audit.record(
         AuditEvent(event, actor=session.account_id, target=session.account_id), request=request
     )

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 import orjson
 from authlib.oauth2.rfc6749.util import scope_to_list
 from starlette.requests import Request
@@ -13,7 +11,7 @@ from starlette.responses import Response
 from gateway.access_tokens import active_access_token
 from gateway.claims import sector_of, user_claims
 from gateway.forms import FormError, read_form
-from gateway.responses import description_text
+from gateway.responses import description_text, oauth_error
 from gateway.services import Services
 
 _TOKEN_ONLY = frozenset(
@@ -30,20 +28,17 @@ _ANSWER_HEADERS = [
 
 
 def _bearer_error(status: int, error: str | None, description: str | None = None) -> Response:
+    """RFC 6750 §3: the error in the challenge, and as the JSON body too."""
     challenge = 'Bearer realm="yihaotong"'
-    body = b""
-    if error:
-        challenge += f', error="{error}"'
-        if description:
-            description = description_text(description, error)
-            challenge += f', error_description="{description}"'
-        body = json.dumps({"error": error, "error_description": description or ""}).encode()
-    return Response(
-        body,
-        status_code=status,
-        media_type="application/json" if body else None,
-        headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
-    )
+    if not error:
+        return Response(
+            status_code=status, headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
+        )
+    challenge += f', error="{error}"'
+    if description:
+        description = description_text(description, error)
+        challenge += f', error_description="{description}"'
+    return oauth_error(error, description, status, {"WWW-Authenticate": challenge})
 
 
 async def userinfo_endpoint(request: Request) -> Response:

@@ -91,12 +91,12 @@ def otp_failures(account_id: str) -> str:
     return f"fail-otp:{account_id}"
 
 
+def admin_denials(actor: str | None) -> str:
+    """Refused admin requests audited for one caller (None: callers without a valid token)."""
+    return f"admin-denied:{actor or 'anonymous'}"
+
+
 def revocations_loaded() -> str:
     """Written once every durable revocation mark was copied into the expiring store; its
     absence means the store lost them (gateway/revocations.py reloads them)."""
     return "revocations-loaded"
-
-
-def admin_denials(actor: str | None, window: int) -> str:
-    """How many refused admin requests of one caller were audited in a window of time."""
-    return f"admin-denied:{actor or 'anonymous'}:{window}"

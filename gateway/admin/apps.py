@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.access import PRIVILEGED_SCOPES, city_wide_app
 from gateway.admin.changes import Actor, change
-from gateway.admin.errors import Forbidden, Invalid, Missing, Stale
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import path_of, target_department
 from gateway.admin.reach import Reach
 from gateway.client_policy import DEFAULT_POLICY, PolicyDocument
 from gateway.clients import secret_digest
+from gateway.responses import Forbidden, Invalid, Missing, Stale
 from gateway.services import Services
 from policies.clients import registration_problem
 from store import client_policies

@@ -12,10 +12,9 @@ from starlette.requests import Request
 
 from gateway.access import ADMIN_SCOPES
 from gateway.access_tokens import active_access_token
-from gateway.admin.errors import Forbidden, Unauthenticated
 from gateway.admin.reach import Reach
 from gateway.claims import sector_of
-from gateway.responses import description_text
+from gateway.responses import Forbidden, Unauthenticated, description_text
 from gateway.services import Services
 
 READ, WRITE = ADMIN_SCOPES

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from gateway.admin.errors import Clash, Invalid, Missing, Stale
 from gateway.audit import diff
 from gateway.errors import AlreadyExists, InvalidInput
+from gateway.responses import Clash, Invalid, Missing, Stale
 from gateway.services import Services
 from store import errors as store_errors
 from store.records import AuditEvent

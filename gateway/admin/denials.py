@@ -12,15 +12,16 @@ import logging
 
 from starlette.requests import Request
 
-from gateway.admin.errors import Missing, Problem
+from gateway.rate_limits import ADMIN_DENIALS, hit
+from gateway.responses import Missing, Problem
 from gateway.services import Services
 from store import kv_keys
 from store.records import AuditEvent
 
 log = logging.getLogger("yihaotong.admin")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-BURST = 10
-WINDOW = 60.0
+BURST = ADMIN_DENIALS.count
+WINDOW = ADMIN_DENIALS.per
 
 
 def is_denial(request: Request, problem: Problem) -> bool:
@@ -38,9 +39,8 @@ async def record_denial(
     client_id: str | None,
 ) -> None:
     """Audit one refusal, within the caller's budget; never fails the response."""
-    window = int(services.clock.now() // WINDOW)
     try:
-        seen = await services.expiring.incr(kv_keys.admin_denials(actor, window), WINDOW * 2)
+        seen = await hit(services.expiring, kv_keys.admin_denials(actor), ADMIN_DENIALS)
         if seen > BURST + 1:
             return
         details: dict[str, object] = {

@@ -5,7 +5,6 @@ stack trace."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +19,10 @@ from starlette.responses import Response, StreamingResponse
 from gateway.admin.auth import Admin, authenticate
 from gateway.admin.changes import Actor
 from gateway.admin.denials import is_denial, record_denial
-from gateway.admin.errors import (
+from gateway.admin.etags import Precondition
+from gateway.admin.reach import Reach
+from gateway.json_body import JsonBodyError, parse_json
+from gateway.responses import (
     Invalid,
     Malformed,
     Missing,
@@ -30,9 +32,6 @@ from gateway.admin.errors import (
     Unavailable,
     UnsupportedMedia,
 )
-from gateway.admin.etags import Precondition
-from gateway.admin.reach import Reach
-from gateway.json_body import JsonBodyError, parse_json
 from gateway.services import Services
 from store.errors import Unavailable as StoreUnavailable
 from store.kv import ExpiringStoreError
@@ -112,23 +111,6 @@ def endpoint(method: str, path: str, **options: Any) -> Callable[[Handler], Hand
     return register
 
 
-def problem_response(problem: Problem) -> Response:
-    return Response(
-        json.dumps(problem.body(), ensure_ascii=False),
-        status_code=problem.status,
-        media_type="application/problem+json",
-        headers={**NO_STORE, **problem.headers},
-    )
-
-
-def _errors(error: ValidationError, where: str) -> list[dict[str, Any]]:
-    found = []
-    for item in error.errors(include_url=False):
-        loc = [where, *item["loc"]]
-        found.append({"loc": loc, "field": ".".join(str(p) for p in loc), "message": item["msg"]})
-    return found
-
-
 def _nul_at(data: Any, loc: list[str | int]) -> list[str | int] | None:
     """Where a NUL character hides in ``data`` (no store keeps one; PostgreSQL refuses it)."""
     if isinstance(data, str):
@@ -156,9 +138,7 @@ def validated(model: type[BaseModel], data: Any, where: str) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        errors = _errors(error, where)
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        raise Invalid(detail, errors=errors) from None
+        raise Invalid.of(error, where) from None
 
 
 async def _read_body(request: Request, model: type[BaseModel]) -> BaseModel:
@@ -246,19 +226,17 @@ def route_handler(path_endpoints: list[Endpoint]) -> Callable[[Request], Awaitab
                     admin.account_id if admin else None,
                     admin.client_id if admin else None,
                 )
-            return problem_response(problem)
+            return problem.response()
         except (StoreUnavailable, SQLAlchemyError, ExpiringStoreError, OSError):
             log.exception("admin request failed: a store is unavailable")
             retry = {"Retry-After": "1"}
-            return problem_response(
-                Unavailable("A store did not answer; try again.", headers=retry)
-            )
+            return Unavailable("A store did not answer; try again.", headers=retry).response()
         except Exception:
             log.exception("admin request failed")
-            return problem_response(ServerError("The server could not complete the request."))
+            return ServerError("The server could not complete the request.").response()
 
     return handle
 
 
 async def not_found(scope: Any, receive: Any, send: Any) -> None:
-    await problem_response(Missing("No such resource."))(scope, receive, send)
+    await Missing("No such resource.").response()(scope, receive, send)

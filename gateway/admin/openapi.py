@@ -11,12 +11,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway.admin.auth import READ
-from gateway.admin.errors import PROBLEMS
 from gateway.admin.http import ENDPOINTS, Endpoint
 from gateway.admin.models import ProblemOut
+from gateway.responses import PROBLEM_MEDIA, PROBLEMS
 
 REF = "#/components/schemas/{model}"
-PROBLEM_MEDIA = "application/problem+json"
+
 # Path parameters: ids as the API hands them out (UUIDs, department and group ids, kids).
 PATH_PARAMETER = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"}
 _DESCRIPTIONS = {problem.status: problem.title for problem in PROBLEMS}

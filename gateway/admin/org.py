@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.access import ADMIN_SCOPES
 from gateway.admin.changes import Actor, change
-from gateway.admin.errors import Forbidden, Invalid, Missing
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.reach import Reach
+from gateway.responses import Forbidden, Invalid, Missing
 from gateway.services import Services
 from store import admin as admin_store
 from store import organisation

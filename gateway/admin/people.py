@@ -8,11 +8,11 @@ from dataclasses import replace
 from typing import Any
 
 from gateway.admin.changes import Actor, change, record_after
-from gateway.admin.errors import Missing
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import account_to_change, target_department, visible_account
 from gateway.admin.reach import Reach
 from gateway.lockout import clear_failures
+from gateway.responses import Missing
 from gateway.revocations import end_session_grants
 from gateway.services import Services
 from gateway.sessions import SsoSession

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from gateway.admin.changes import Actor, record_after
-from gateway.admin.errors import Clash, Invalid, Missing
 from gateway.admin.reach import Reach
 from gateway.departments import Department, Unavailable
 from gateway.errors import AlreadyExists, InvalidInput
+from gateway.responses import Clash, Invalid, Missing
 from gateway.services import Services
 from keys.ring import KeyRingError, KeyRotationTooSoon, RotationResult
 from store import admin as admin_store

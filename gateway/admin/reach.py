@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.admin.errors import Forbidden, Missing
+from gateway.responses import Forbidden, Missing
 
 
 def inside(path: str | None, subtree: str) -> bool:

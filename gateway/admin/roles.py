@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.access import ADMIN_SCOPES
 from gateway.admin.changes import Actor, change
-from gateway.admin.errors import Clash, Forbidden, Invalid, Missing
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import account_to_change, path_of, target_department
 from gateway.admin.reach import Reach, inside
+from gateway.responses import Clash, Forbidden, Invalid, Missing
 from gateway.services import Services
 from store import admin as admin_store
 from store import errors as store_errors

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.admin.changes import Actor
-from gateway.admin.errors import Problem
 from gateway.admin.http import validated
 from gateway.admin.reach import Reach
 from gateway.errors import GatewayError
+from gateway.responses import Problem
 from gateway.services import Services, initialize, open_services, require_initialized
 from gateway.settings import Settings
 from keys.master import MasterKeyError

@@ -56,6 +56,7 @@ def _error_classes() -> set[str]:
 # Callable name -> (position of the description argument, its keyword).
 CARRIERS: dict[str, tuple[int, str | None]] = {
     "oauth_error": (1, "description"),
+    "oauth_error_fields": (1, "description"),
     "_bearer_error": (2, "description"),
     "unauthenticated": (0, "description"),
     "insufficient": (1, "description"),

@@ -1,0 +1,66 @@
+"""Every rate limit and failure counter of the gateway, named here, and the one way each is
+counted: a fixed window over the expiring store's atomic ``incr`` (the window starts with the
+first event and is not extended), under a key from ``store.kv_keys``.
+
+Not the ``limits`` library: its storages build their own Redis client from their own URL (a
+second client to configure for TLS, Sentinel and Cluster beside ours), compose their own key
+names (the admin's unlock clears ours), its limiters take no hit back for an attempt that was
+no failure and need a second round trip to learn when a window ends, and its memory storage
+reads the wall clock rather than our injected one. The store's ``incr`` is one round trip (a
+Lua script) on Redis, Sentinel and Cluster alike, and atomic in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+
+from policies.lockout import LockoutRules
+from store.kv import ExpiringStore
+
+LOCKOUT = LockoutRules()
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``count`` events in a window of ``per`` seconds."""
+
+    count: int
+    per: float
+
+    def allows(self, seen: int) -> bool:
+        """Whether the ``seen``-th event of a window (this one included) is within the limit."""
+        return seen <= self.count
+
+
+# Wrong passwords, counted before the password is checked (policies/lockout.py decides).
+LOGIN_PER_NAME = Limit(LOCKOUT.account_failures, per=LOCKOUT.window_seconds)
+LOGIN_PER_ADDRESS = Limit(LOCKOUT.ip_failures, per=LOCKOUT.window_seconds)
+LOGIN_PER_DEVICE = Limit(LOCKOUT.device_failures, per=LOCKOUT.window_seconds)
+# Wrong authenticator codes per account, counted before the code is checked.
+OTP_CODES = Limit(5, per=900)
+# admin.denied audit entries per caller, before one "suppressed" entry.
+ADMIN_DENIALS = Limit(10, per=60)
+
+
+async def hit(store: ExpiringStore, key: str, limit: Limit, amount: int = 1) -> int:
+    """Count ``amount`` events (negative: take them back); the window's count after it."""
+    return await store.incr(key, limit.per, amount=amount)
+
+
+async def hit_all(
+    store: ExpiringStore, counted: list[tuple[str, Limit]], amount: int = 1
+) -> list[int]:
+    """``hit`` on several counters at once (sent together, not one after the other)."""
+    return list(await asyncio.gather(*(hit(store, key, limit, amount) for key, limit in counted)))
+
+
+async def reset(store: ExpiringStore, *keys: str) -> None:
+    """Forget the counters (a success, or an administrator's unlock)."""
+    await asyncio.gather(*(store.delete(key) for key in keys))
+
+
+async def retry_after(store: ExpiringStore, key: str, limit: Limit) -> int:
+    """Whole seconds until the counter's window ends."""
+    return math.ceil(await store.ttl(key) or limit.per)
