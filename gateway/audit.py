@@ -132,10 +132,11 @@ class AuditLog:
             await audit_store.append_alone(self._db, prepared)
         return prepared
 
-    def queue(self, event: AuditEvent) -> None:
+    def queue(self, event: AuditEvent, request: Request | None = None) -> None:
         """Write ``event`` with the next batch (busy, low-stakes events such as tokens issued).
         It is in the local spool when this returns; AuditUnavailable when it cannot be."""
-        prepared = self._prepare(event, entry_id=uuid.uuid4().hex)
+        facts = {} if request is None else {k: v for k, v in request_facts(request).items() if v}
+        prepared = self._prepare(event, entry_id=uuid.uuid4().hex, **facts)
         try:
             self._spool.append(_entry(prepared), prepared.at)
         except AuditUnavailable as error:
