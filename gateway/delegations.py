@@ -96,6 +96,19 @@ class DelegationService:
         if position not in allowed:
             who = actor_position or "city administrator"
             raise NotAllowed(f"a {who} cannot appoint {position}")
+        if actor_position is not None:
+            # As RBAC's escalation rule: a delegate hands on only roles it holds itself, so the
+            # roles a city administrator gave the representative bound the whole enterprise.
+            held = {
+                role
+                for own in await self.of_member(actor)
+                if own.organisation_id == organisation.id and own.position in APPOINTS
+                for role in own.roles
+            }
+            if beyond := sorted(set(roles) - held):
+                raise NotAllowed(
+                    f"a {actor_position} grants only roles it holds, not {', '.join(beyond)}"
+                )
         delegation = Delegation(
             id=str(uuid.uuid4()),
             organisation_id=organisation.id,

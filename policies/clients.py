@@ -100,3 +100,18 @@ def registration_problem(
         if not _SCOPE_TOKEN.match(scope):
             return ("scope", f"{scope!r} is not a valid scope token (RFC 6749 §3.3)")
     return None
+
+
+def own_sector_problem(sector_identifier: str | None, redirect_uris: Sequence[str]) -> str | None:
+    """Why an app's owner may not choose this sector (None: it may). OIDC Core §8.1 lets a
+    sector span several hosts only through a sector_identifier_uri the sector publishes; without
+    one it is the one host every redirect URI shares, else an app takes another's subjects."""
+    if sector_identifier is None:
+        return None
+    hosts = {urlsplit(uri).hostname for uri in redirect_uris}
+    if hosts != {sector_identifier} or is_loopback_host(sector_identifier):
+        return (
+            "must be the one host all of the app's redirect URIs share; only a city-wide "
+            "administrator sets another sector"
+        )
+    return None

@@ -27,6 +27,19 @@ async def all_policies(session: AsyncSession) -> dict[str, ClientPolicy]:
     return {row.client_id: _record(row) for row in rows}
 
 
+async def policies_naming(session: AsyncSession, field: str, value: str) -> list[str]:
+    """The clients whose policy lists ``value`` under ``field`` (``groups``, ``departments``).
+    Read in Python: documents are small, apps few, and the JSON operators differ by database."""
+    rows = await session.execute(select(ClientPolicyRow.client_id, ClientPolicyRow.document))
+    return sorted(
+        client_id
+        for client_id, document in rows
+        if isinstance(document, dict)
+        and isinstance(document.get(field), list)
+        and value in document[field]
+    )
+
+
 async def put_policy(
     session: AsyncSession,
     client_id: str,

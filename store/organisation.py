@@ -75,6 +75,16 @@ async def department_paths(session: AsyncSession, ids: Sequence[str]) -> dict[st
     return {department_id: path for department_id, path in rows}
 
 
+async def group_departments(session: AsyncSession, ids: Sequence[str]) -> dict[str, str | None]:
+    """Group id -> its department id (None: a city-level group), for the groups that exist."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(GroupRow.id, GroupRow.department_id).where(GroupRow.id.in_(set(ids)))
+    )
+    return {group_id: department_id for group_id, department_id in rows}
+
+
 async def create_department(
     session: AsyncSession, department_id: str, name: str, parent_id: str | None, now: float
 ) -> Department:

@@ -3,6 +3,7 @@ subtree. Functions take the caller's session (see store/organisation.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -70,6 +71,12 @@ async def role_by_name(session: AsyncSession, client_id: str, name: str) -> Role
         select(RoleRow).where(RoleRow.client_id == client_id, RoleRow.name == name)
     )
     return None if row is None else role_record(row)
+
+
+async def role_names(session: AsyncSession, client_ids: Sequence[str]) -> set[str]:
+    """The names of the roles the given owners (client ids, "" for global) define."""
+    rows = await session.scalars(select(RoleRow.name).where(RoleRow.client_id.in_(client_ids)))
+    return set(rows)
 
 
 async def list_roles(

@@ -17,13 +17,14 @@ from gateway.access import PRIVILEGED_SCOPES, city_wide_app
 from gateway.admin.changes import Actor, change
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import path_of, target_department
+from gateway.admin.policy_names import check_names
 from gateway.admin.reach import Reach
 from gateway.client_policy import DEFAULT_POLICY, PolicyDocument
 from gateway.clients import secret_digest
 from gateway.responses import Forbidden, Invalid, Missing, Stale
 from gateway.services import Services
-from policies.clients import registration_problem
-from store import client_policies
+from policies.clients import own_sector_problem, registration_problem
+from store import client_policies, organisation
 from store import clients as client_store
 from store.records import Client, ClientPolicy
 
@@ -63,6 +64,18 @@ def _problem(client: Client) -> None:
             "scope": "scopes",
         }.get(problem[0], problem[0])
         raise Invalid.field(["body", field], problem[1])
+
+
+# Changing one of these may move an app's pairwise sector (and so its subjects).
+_SECTOR_FIELDS = ("sector_identifier", "redirect_uris", "subject_type")
+
+
+def _own_sector(reach: Reach, client: Client) -> None:
+    """A sector that is not the app's own redirect host is a city-wide decision."""
+    if reach.city_wide or client.subject_type != "pairwise":
+        return
+    if problem := own_sector_problem(client.sector_identifier, client.redirect_uris):
+        raise Invalid.field(["body", "sector_identifier"], problem, denied=True)
 
 
 async def visible_client(
@@ -150,6 +163,7 @@ async def create_client(
     method = "none" if public else client.token_endpoint_auth_method
     client = replace(client, token_endpoint_auth_method=method)
     _problem(client)
+    _own_sector(reach, client)
     secret = None if public else secrets.token_urlsafe(32)
     client = replace(client, secret_digest=secret and secret_digest(secret))
     async with change(services, actor, "admin.client.created", client.client_id) as c:
@@ -177,6 +191,8 @@ async def update_client(
         if "department_id" in changes:
             await target_department(c.session, reach, changes["department_id"], "department_id")
         _problem(replace(before, **changes))
+        if any(field in changes for field in _SECTOR_FIELDS):
+            _own_sector(reach, replace(before, **changes))
         c.before = before
         c.after = await client_store.update_client(
             c.session,
@@ -254,7 +270,9 @@ async def put_policy(
     pre: Precondition = NONE,
 ) -> ClientPolicy:
     async with change(services, actor, "admin.policy.updated", client_id) as c:
+        await organisation.lock_tree(c.session)  # before any read: see policy_names
         await visible_client(c.session, reach, client_id, changing=True)
+        await check_names(c.session, reach, client_id, document)
         stored = await client_policies.get_policy(c.session, client_id)
         before = stored or default_policy(client_id)
         pre.check(etag_of(before))

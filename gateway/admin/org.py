@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.access import ADMIN_SCOPES
 from gateway.admin.changes import Actor, change
 from gateway.admin.etags import NONE, Precondition, etag_of
+from gateway.admin.policy_names import refuse_if_named, refuse_unless_city_wide
 from gateway.admin.reach import Reach
 from gateway.responses import Forbidden, Invalid, Missing
 from gateway.services import Services
@@ -109,6 +110,7 @@ async def create_department(
         if parent_id is None and not reach.city_wide:
             raise Forbidden("Only city-wide administrators create top-level departments.")
         await target_department(c.session, reach, parent_id, "parent_id")
+        await refuse_unless_city_wide(c.session, reach, "department", department_id)
         c.after = await organisation.create_department(
             c.session, department_id, name.strip(), parent_id, services.clock.now()
         )
@@ -157,11 +159,13 @@ async def delete_department(
     services: Services, actor: Actor, reach: Reach, department_id: str, pre: Precondition = NONE
 ) -> None:
     async with change(services, actor, "admin.department.deleted", department_id) as c:
+        await organisation.lock_tree(c.session)
         before = await organisation.get_department(c.session, department_id)
         if before is None:
             raise Missing("No such department.")
         reach.require(before.path, "department")
         pre.check(etag_of(before))
+        await refuse_if_named(c.session, "department", department_id)
         c.before = await organisation.delete_department(
             c.session, department_id, before.version if pre.given else None
         )
@@ -199,7 +203,9 @@ async def create_group(
     department_id: str | None,
 ) -> Group:
     async with change(services, actor, "admin.group.created", group_id) as c:
+        await organisation.lock_tree(c.session)
         await target_department(c.session, reach, department_id, "department_id")
+        await refuse_unless_city_wide(c.session, reach, "group", group_id)
         c.after = await organisation.create_group(
             c.session, group_id, name.strip(), department_id, services.clock.now()
         )
@@ -235,8 +241,10 @@ async def delete_group(
     services: Services, actor: Actor, reach: Reach, group_id: str, pre: Precondition = NONE
 ) -> None:
     async with change(services, actor, "admin.group.deleted", group_id) as c:
+        await organisation.lock_tree(c.session)
         c.before = await _visible_group(c.session, reach, group_id)
         pre.check(etag_of(c.before))
+        await refuse_if_named(c.session, "group", group_id)
         await admin_store.delete_group(c.session, group_id, c.before.version if pre.given else None)
 
 

@@ -341,7 +341,7 @@ async def test_enterprise_delegation_grant_use_expiry_and_revocation(city) -> No
         acme = await admin.accounts.get(acme.id)
         await set_policy(admin, app.client.client_id, {"act_for": True})
         representative = await admin.delegations.appoint(
-            acme, zhao, "representative", [], None, actor="city-admin", actor_position=None
+            acme, zhao, "representative", ["filer"], None, actor="city-admin", actor_position=None
         )
         staff = await admin.delegations.appoint(
             acme, li, "staff", ["filer"], None, actor=zhao.id, actor_position="representative"
@@ -476,7 +476,7 @@ async def test_a_representative_appoints_and_revokes_staff_over_http(city) -> No
         await set_account(admin, acme.id, kind="legal_person")
         acme = await admin.accounts.get(acme.id)
         await admin.delegations.appoint(
-            acme, zhao, "representative", [], None, actor="city-admin", actor_position=None
+            acme, zhao, "representative", ["filer"], None, actor="city-admin", actor_position=None
         )
         console = await admin.clients.register(
             name="企业管理", redirect_uris=[CALLBACK], scopes=["enterprise:manage"]
@@ -526,6 +526,10 @@ async def test_a_representative_appoints_and_revokes_staff_over_http(city) -> No
         far = {"member": li.id, "position": "staff", "expires_at": 1e308}
         too_late = await http.post(path, json=far, headers=as_zhao)
         assert too_late.status_code == 422 and too_late.json()["errors"][0]["field"] == "expires_at"
+        # A delegate hands on only roles it holds (the city gave the representative "filer").
+        beyond = {"member": li.id, "position": "staff", "roles": ["filer", "approver"]}
+        refused = await http.post(path, json=beyond, headers=as_zhao)
+        assert refused.status_code == 403 and "approver" in refused.json()["detail"]
         made = await http.post(
             path, json={"member": li.id, "position": "staff", "roles": ["filer"]}, headers=as_zhao
         )

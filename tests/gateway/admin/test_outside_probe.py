@@ -7,8 +7,6 @@ import asyncio
 import time
 from urllib.parse import urlencode
 
-import pytest
-
 from tests.gateway.admin.conftest import PASSWORD, World
 from tests.gateway.admin.test_admin_api import problem
 from tests.gateway.browser import Browser
@@ -89,13 +87,6 @@ async def _reaches_city_app(world: World, policy: dict, squat: list[tuple[str, s
     return arrival.status_code == 303 and "code=" in arrival.headers.get("location", "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a group or department id a city-wide policy names before it exists can be created "
-    "by a district administrator inside its district (proposal: a policy may name only groups "
-    "and departments that exist, and one a policy names cannot be deleted; or a group counts "
-    "only for apps inside its department, as subtree roles do)",
-)
 async def test_a_district_cannot_squat_a_group_a_city_wide_app_names(world: World) -> None:
     squat = [
         ("POST", "/groups", {"id": "city-auditors", "name": "审计", "department_id": "east"}),
@@ -104,11 +95,6 @@ async def test_a_district_cannot_squat_a_group_a_city_wide_app_names(world: Worl
     assert not await _reaches_city_app(world, {"groups": ["city-auditors"]}, squat)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="as for groups: the department id a city-wide policy names is created by the district "
-    "inside its own subtree and its people are admitted",
-)
 async def test_a_district_cannot_squat_a_department_a_city_wide_app_names(world: World) -> None:
     squat = [
         ("POST", "/departments", {"id": "tax-bureau", "name": "税务局", "parent_id": "east"}),
@@ -117,13 +103,6 @@ async def test_a_district_cannot_squat_a_department_a_city_wide_app_names(world:
     assert not await _reaches_city_app(world, {"departments": ["tax-bureau"]}, squat)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sector_identifier is taken as given (OIDC Core 8.1 has the sector's document list "
-    "the client's redirect URIs): a district app claims another district's sector and receives "
-    "the same pairwise subjects (proposal: the sector must be a host of the app's own redirect "
-    "URIs unless a city-wide administrator sets it)",
-)
 async def test_a_district_app_cannot_claim_another_apps_pairwise_sector(world: World) -> None:
     async with world.http(world.city_token) as city, world.http(world.east_token) as east:
         west = await city.post(
