@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.admin.errors import Clash, Invalid
 from gateway.admin.reach import Reach
 from gateway.client_policy import PolicyDocument
+from gateway.responses import Clash, Invalid
 from store import client_policies, organisation
 from store import roles as role_store
 
