@@ -247,7 +247,7 @@ async def authorize(
     session = await services.sessions.from_cookie(
         request.cookies.get(services.sessions.cookie_name)
     )
-    account = await services.accounts.get(session.account_id) if session else None
+    account = await services.accounts.current(session.account_id) if session else None
     if account is None or account.disabled:
         session = None
     hint_subject, hint_invalid = None, False
@@ -380,7 +380,9 @@ async def authorize(
         await write()
     if tx_id:
         await services.expiring.delete(kv_keys.transaction(tx_id))
-    await services.audit.record(
+    # Every visit of a signed-in person to an app: batched like issued tokens (in the local
+    # spool before the answer), not a statement of its own.
+    services.audit.queue(
         AuditEvent(
             "authorize.granted",
             actor=end_user.account.id,
