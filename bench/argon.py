@@ -10,8 +10,8 @@ import json
 import sys
 import time
 
-from gateway.passwords import Passwords
-from gateway.settings import Settings
+from gateway.identity.passwords import Passwords
+from gateway.server.settings import Settings
 
 
 def verify_rate(seconds: float) -> dict[str, float]:

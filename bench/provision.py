@@ -14,8 +14,8 @@ import asyncio
 import json
 import sys
 
-from gateway.services import initialize, open_services
-from gateway.settings import Settings
+from gateway.server.services import initialize, open_services
+from gateway.server.settings import Settings
 
 
 async def main(

@@ -288,7 +288,7 @@ class Yihaotong(Side):
     def login_bodies(self, transactions: list[str]) -> list[str]:
         """The sign-in form posts, with the CSRF token the page would carry (an HMAC of the
         browser cookie and the transaction with the instance's key)."""
-        from gateway.csrf import Csrf
+        from gateway.server.csrf import Csrf
         from keys.master import MasterKey
 
         key = MasterKey.from_file(self.work / "yihaotong" / "master.key").derive("csrf")

@@ -23,7 +23,7 @@ from pydantic.fields import FieldInfo
 from typer.testing import CliRunner
 
 from gateway.cli import app
-from gateway.settings import Settings
+from gateway.server.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 MARKER = "<!-- Generated below by scripts/gen_docs.py: do not edit by hand. -->"

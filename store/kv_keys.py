@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-# -- SSO sessions (gateway/sessions.py) -------------------------------------------------------
+# -- SSO sessions (gateway/identity/sessions.py) --------------------------------------------------
 
 
 def session(sid: str) -> str:
@@ -82,7 +82,7 @@ def address_failures(ip: str) -> str:
 
 
 def device_failures(device_id: str) -> str:
-    """Failed sign-ins through one device cookie (``gateway.device_cookies``)."""
+    """Failed sign-ins through one device cookie (``gateway.pages.device_cookies``)."""
     return f"fail-device:{device_id}"
 
 
@@ -98,5 +98,5 @@ def admin_denials(actor: str | None) -> str:
 
 def revocations_loaded() -> str:
     """Written once every durable revocation mark was copied into the expiring store; its
-    absence means the store lost them (gateway/revocations.py reloads them)."""
+    absence means the store lost them (gateway/oauth/revocations.py reloads them)."""
     return "revocations-loaded"

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import uvicorn
 
-from gateway.app import create_app
-from gateway.services import initialize
-from gateway.settings import Settings
+from gateway.server.app import create_app
+from gateway.server.services import initialize
+from gateway.server.settings import Settings
 from store.clock import FakeClock
 from store.database import Database, normalize_url
 from store.kv import ExpiringStore

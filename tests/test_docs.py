@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from gateway.cli import app
-from gateway.settings import Settings
+from gateway.server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -20,13 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.access import ENTERPRISE_SCOPE
-from gateway.access_tokens import active_access_token
-from gateway.delegations import NotAllowed
-from gateway.errors import InvalidInput
-from gateway.forms import FormError
-from gateway.json_body import read_json_body
-from gateway.responses import (
+from gateway.identity.access import ENTERPRISE_SCOPE
+from gateway.identity.delegations import NotAllowed
+from gateway.identity.errors import InvalidInput
+from gateway.oauth.access_tokens import active_access_token
+from gateway.server.forms import FormError
+from gateway.server.json_body import read_json_body
+from gateway.server.responses import (
     Clash,
     Forbidden,
     Invalid,
@@ -36,7 +36,7 @@ from gateway.responses import (
     Unauthenticated,
     UnsupportedMedia,
 )
-from gateway.services import Services
+from gateway.server.services import Services
 
 PREFIX = "/account/api/v1/enterprises"
 SCOPE = ENTERPRISE_SCOPE  # a client must be registered for it (city-wide), and ask for it

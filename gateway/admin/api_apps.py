@@ -17,7 +17,7 @@ from gateway.admin.models import (
     SecretOut,
     when,
 )
-from gateway.client_policy import PolicyDocument
+from gateway.identity.client_policy import PolicyDocument
 from store.records import Client, ClientPolicy
 
 TAG = "clients"

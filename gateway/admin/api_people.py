@@ -19,7 +19,7 @@ from gateway.admin.models import (
     UnlinkQuery,
     when,
 )
-from gateway.logout import end_sso_session
+from gateway.endpoints.end_session import end_sso_session
 from store.records import Account
 
 TAG = "accounts"

@@ -13,16 +13,16 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.access import PRIVILEGED_SCOPES, city_wide_app
 from gateway.admin.changes import Actor, change
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import path_of, target_department
 from gateway.admin.policy_names import check_names
 from gateway.admin.reach import Reach
-from gateway.client_policy import DEFAULT_POLICY, PolicyDocument
-from gateway.clients import secret_digest
-from gateway.responses import Forbidden, Invalid, Missing, Stale
-from gateway.services import Services
+from gateway.identity.access import PRIVILEGED_SCOPES, city_wide_app
+from gateway.identity.client_policy import DEFAULT_POLICY, PolicyDocument
+from gateway.identity.clients import secret_digest
+from gateway.server.responses import Forbidden, Invalid, Missing, Stale
+from gateway.server.services import Services
 from policies.clients import own_sector_problem, registration_problem
 from store import client_policies, organisation
 from store import clients as client_store

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from authlib.oauth2.rfc6749.util import scope_to_list
 from starlette.requests import Request
 
-from gateway.access import ADMIN_SCOPES
-from gateway.access_tokens import active_access_token
 from gateway.admin.reach import Reach
-from gateway.claims import sector_of
-from gateway.responses import Forbidden, Unauthenticated, description_text
-from gateway.services import Services
+from gateway.identity.access import ADMIN_SCOPES
+from gateway.identity.claims import sector_of
+from gateway.oauth.access_tokens import active_access_token
+from gateway.server.responses import Forbidden, Unauthenticated, description_text
+from gateway.server.services import Services
 
 READ, WRITE = ADMIN_SCOPES
 

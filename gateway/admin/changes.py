@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from gateway.audit import diff
-from gateway.errors import AlreadyExists, InvalidInput
-from gateway.responses import Clash, Invalid, Missing, Stale
-from gateway.services import Services
+from gateway.identity.audit import diff
+from gateway.identity.errors import AlreadyExists, InvalidInput
+from gateway.server.responses import Clash, Invalid, Missing, Stale
+from gateway.server.services import Services
 from store import errors as store_errors
 from store.records import AuditEvent
 

@@ -12,9 +12,9 @@ import logging
 
 from starlette.requests import Request
 
-from gateway.rate_limits import ADMIN_DENIALS, hit
-from gateway.responses import Missing, Problem
-from gateway.services import Services
+from gateway.identity.rate_limits import ADMIN_DENIALS, hit
+from gateway.server.responses import Missing, Problem
+from gateway.server.services import Services
 from store import kv_keys
 from store.records import AuditEvent
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
-from gateway.responses import Stale
+from gateway.server.responses import Stale
 
 
 def etag_of(record: Any, representation: Any = None) -> str:

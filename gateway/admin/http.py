@@ -21,8 +21,8 @@ from gateway.admin.changes import Actor
 from gateway.admin.denials import is_denial, record_denial
 from gateway.admin.etags import Precondition
 from gateway.admin.reach import Reach
-from gateway.json_body import JsonBodyError, parse_json
-from gateway.responses import (
+from gateway.server.json_body import JsonBodyError, parse_json
+from gateway.server.responses import (
     Invalid,
     Malformed,
     Missing,
@@ -32,7 +32,7 @@ from gateway.responses import (
     Unavailable,
     UnsupportedMedia,
 )
-from gateway.services import Services
+from gateway.server.services import Services
 from store.errors import Unavailable as StoreUnavailable
 from store.kv import ExpiringStoreError
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from gateway.client_policy import PolicyDocument
+from gateway.identity.client_policy import PolicyDocument
 from policies.clients import GRANT_TYPES
 
 MAX_LIMIT = 200

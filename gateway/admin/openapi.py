@@ -13,7 +13,7 @@ from pydantic.json_schema import models_json_schema
 from gateway.admin.auth import READ
 from gateway.admin.http import ENDPOINTS, Endpoint
 from gateway.admin.models import ProblemOut
-from gateway.responses import PROBLEM_MEDIA, PROBLEMS
+from gateway.server.responses import PROBLEM_MEDIA, PROBLEMS
 
 REF = "#/components/schemas/{model}"
 

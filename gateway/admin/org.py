@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.access import ADMIN_SCOPES
 from gateway.admin.changes import Actor, change
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.policy_names import refuse_if_named, refuse_unless_city_wide
 from gateway.admin.reach import Reach
-from gateway.responses import Forbidden, Invalid, Missing
-from gateway.services import Services
+from gateway.identity.access import ADMIN_SCOPES
+from gateway.server.responses import Forbidden, Invalid, Missing
+from gateway.server.services import Services
 from store import admin as admin_store
 from store import organisation
 from store import roles as role_store

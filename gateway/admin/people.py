@@ -11,11 +11,11 @@ from gateway.admin.changes import Actor, change, record_after
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import account_to_change, target_department, visible_account
 from gateway.admin.reach import Reach
-from gateway.lockout import clear_failures
-from gateway.responses import Missing
-from gateway.revocations import end_session_grants
-from gateway.services import Services
-from gateway.sessions import SsoSession
+from gateway.identity.sessions import SsoSession
+from gateway.oauth.revocations import end_session_grants
+from gateway.pages.lockout import clear_failures
+from gateway.server.responses import Missing
+from gateway.server.services import Services
 from store import accounts as account_store
 from store import admin as admin_store
 from store.records import Account, LinkedIdentity

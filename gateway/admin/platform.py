@@ -10,10 +10,10 @@ from typing import Any
 
 from gateway.admin.changes import Actor, record_after
 from gateway.admin.reach import Reach
-from gateway.departments import Department, Unavailable
-from gateway.errors import AlreadyExists, InvalidInput
-from gateway.responses import Clash, Invalid, Missing
-from gateway.services import Services
+from gateway.identity.errors import AlreadyExists, InvalidInput
+from gateway.identity.login_systems import Department, Unavailable
+from gateway.server.responses import Clash, Invalid, Missing
+from gateway.server.services import Services
 from keys.ring import KeyRingError, KeyRotationTooSoon, RotationResult
 from store import admin as admin_store
 from store import audit as audit_store

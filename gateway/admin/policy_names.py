@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.reach import Reach
-from gateway.client_policy import PolicyDocument
-from gateway.responses import Clash, Invalid
+from gateway.identity.client_policy import PolicyDocument
+from gateway.server.responses import Clash, Invalid
 from store import client_policies, organisation
 from store import roles as role_store
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.responses import Forbidden, Missing
+from gateway.server.responses import Forbidden, Missing
 
 
 def inside(path: str | None, subtree: str) -> bool:

@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.access import ADMIN_SCOPES
 from gateway.admin.changes import Actor, change
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import account_to_change, path_of, target_department
 from gateway.admin.reach import Reach, inside
-from gateway.responses import Clash, Forbidden, Invalid, Missing
-from gateway.services import Services
+from gateway.identity.access import ADMIN_SCOPES
+from gateway.server.responses import Clash, Forbidden, Invalid, Missing
+from gateway.server.services import Services
 from store import admin as admin_store
 from store import errors as store_errors
 from store import roles as role_store

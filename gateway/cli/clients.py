@@ -20,7 +20,7 @@ from gateway.cli.common import (
     operator,
     with_services,
 )
-from gateway.services import Services
+from gateway.server.services import Services
 from store.records import Client
 
 group = typer.Typer(help="OAuth / OpenID Connect clients (department apps).", no_args_is_help=True)

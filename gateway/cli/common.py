@@ -17,10 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.admin.changes import Actor
 from gateway.admin.http import validated
 from gateway.admin.reach import Reach
-from gateway.errors import GatewayError
-from gateway.responses import Problem
-from gateway.services import Services, initialize, open_services, require_initialized
-from gateway.settings import Settings
+from gateway.identity.errors import GatewayError
+from gateway.server.responses import Problem
+from gateway.server.services import Services, initialize, open_services, require_initialized
+from gateway.server.settings import Settings
 from keys.master import MasterKeyError
 from keys.ring import KeyRingError
 from store.kv import ExpiringStoreError

@@ -21,7 +21,7 @@ from gateway.cli.common import (
     operator,
     with_services,
 )
-from gateway.services import Services
+from gateway.server.services import Services
 
 group = typer.Typer(help="The organisation tree (市 → 区 → 部门).", no_args_is_help=True)
 

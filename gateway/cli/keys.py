@@ -19,7 +19,7 @@ from gateway.cli.common import (
     operator,
     with_services,
 )
-from gateway.services import Services
+from gateway.server.services import Services
 
 group = typer.Typer(help="Signing keys.", no_args_is_help=True)
 

@@ -22,7 +22,7 @@ from gateway.cli.common import (
     read_json,
     with_services,
 )
-from gateway.client_policy import PolicyDocument
+from gateway.identity.client_policy import PolicyDocument
 
 group = typer.Typer(help="Each app's access and claims policy.", no_args_is_help=True)
 ClientArgument = Annotated[str, typer.Argument(help="Client id.")]

@@ -22,8 +22,8 @@ from gateway.cli.common import (
     read_json,
     with_services,
 )
-from gateway.errors import GatewayError, InvalidInput
-from gateway.services import Services
+from gateway.identity.errors import GatewayError, InvalidInput
+from gateway.server.services import Services
 from providers.base import ProviderError, ProviderUnavailable
 
 group = typer.Typer(help="Department login systems.", no_args_is_help=True)

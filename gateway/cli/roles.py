@@ -20,8 +20,8 @@ from gateway.cli.common import (
     operator,
     with_services,
 )
-from gateway.errors import InvalidInput
-from gateway.services import Services
+from gateway.identity.errors import InvalidInput
+from gateway.server.services import Services
 from policies.accounts import canonical_username
 from store.accounts import AccountStore
 from store.roles import role_by_name

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gateway.cli.common import JsonFlag, emit, load_settings, run
-from gateway.services import initialize
+from gateway.server.services import initialize
 
 
 def init(as_json: JsonFlag = False) -> None:
@@ -40,7 +40,7 @@ def serve(
     """Run the gateway (runs init first when needed)."""
     import uvicorn
 
-    from gateway.logs import configure_logging
+    from gateway.server.logs import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -59,7 +59,7 @@ def serve(
         },
     )
     uvicorn.run(
-        "gateway.app:create_app_from_environment",
+        "gateway.server.app:create_app_from_environment",
         factory=True,
         host=host,
         port=port,

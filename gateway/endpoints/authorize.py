@@ -20,16 +20,23 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.access import ADMIN_SCOPES, app_claims, privileged
-from gateway.access_gate import denied_page, requested_level
-from gateway.claims import scopes_for_claims, sector_of, subject_for
-from gateway.forms import FormError, parse_params, read_form
-from gateway.oauth import MAX_AGE, RESPONSE_MODES, EndUser, FormRequest, GrantContext, grant_context
-from gateway.pages import choose_locale, messages, page
-from gateway.responses import oauth_error_fields
-from gateway.services import Services
-from gateway.sessions import SsoSession
-from gateway.tokens_in import verify_own_jwt
+from gateway.identity.access import ADMIN_SCOPES, app_claims, privileged
+from gateway.identity.claims import scopes_for_claims, sector_of, subject_for
+from gateway.identity.sessions import SsoSession
+from gateway.oauth.server import (
+    MAX_AGE,
+    RESPONSE_MODES,
+    EndUser,
+    FormRequest,
+    GrantContext,
+    grant_context,
+)
+from gateway.oauth.tokens_in import verify_own_jwt
+from gateway.pages.access_denied import denied_page, requested_level
+from gateway.pages.render import choose_locale, messages, page
+from gateway.server.forms import FormError, parse_params, read_form
+from gateway.server.responses import oauth_error_fields
+from gateway.server.services import Services
 from policies.access import Decision
 from store import kv_keys
 from store.records import AuditEvent

@@ -14,9 +14,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.claims import STANDARD_SCOPES, SUPPORTED_CLAIMS
-from gateway.services import Services
-from gateway.settings import Settings
+from gateway.identity.claims import STANDARD_SCOPES, SUPPORTED_CLAIMS
+from gateway.server.services import Services
+from gateway.server.settings import Settings
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server"

@@ -13,14 +13,14 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.authorize import Transaction, error_page, save_transaction, with_params
-from gateway.claims import subject_for
-from gateway.forms import FormError, parse_params, read_form
-from gateway.pages import choose_locale, form_action, page
-from gateway.revocations import end_session_grants, revoke_family
-from gateway.services import Services
-from gateway.sessions import SsoSession
-from gateway.tokens_in import verify_own_jwt
+from gateway.endpoints.authorize import Transaction, error_page, save_transaction, with_params
+from gateway.identity.claims import subject_for
+from gateway.identity.sessions import SsoSession
+from gateway.oauth.revocations import end_session_grants, revoke_family
+from gateway.oauth.tokens_in import verify_own_jwt
+from gateway.pages.render import choose_locale, form_action, page
+from gateway.server.forms import FormError, parse_params, read_form
+from gateway.server.services import Services
 from policies.redirect_uris import redirect_uri_matches
 
 END_SESSION_PATH = "/oauth/logout"

@@ -8,18 +8,18 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.access_tokens import (
+from gateway.oauth.access_tokens import (
     active_access_token,
     is_access_token_shaped,
     parse_opaque,
 )
-from gateway.client_auth import CONFIDENTIAL_METHODS, authenticate
-from gateway.forms import FormError, read_form
-from gateway.oauth import digest
-from gateway.responses import NO_STORE_HEADERS, oauth_error
-from gateway.revocations import revoke_access_token, revoke_family
-from gateway.services import Services
-from gateway.tokens_in import verify_own_jwt
+from gateway.oauth.client_auth import CONFIDENTIAL_METHODS, authenticate
+from gateway.oauth.revocations import revoke_access_token, revoke_family
+from gateway.oauth.server import digest
+from gateway.oauth.tokens_in import verify_own_jwt
+from gateway.server.forms import FormError, read_form
+from gateway.server.responses import NO_STORE_HEADERS, oauth_error
+from gateway.server.services import Services
 from store import kv_keys
 
 

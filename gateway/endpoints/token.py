@@ -10,17 +10,17 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.forms import FormError, read_form
-from gateway.oauth import (
+from gateway.oauth.prefetch import prefetch_grant, release_code
+from gateway.oauth.server import (
     BASIC_CHALLENGE,
     AuthorizationServer,
     FormRequest,
     GrantContext,
     grant_context,
 )
-from gateway.prefetch import prefetch_grant, release_code
-from gateway.responses import oauth_error
-from gateway.services import Services
+from gateway.server.forms import FormError, read_form
+from gateway.server.responses import oauth_error
+from gateway.server.services import Services
 
 SPENDS_A_CREDENTIAL = ("authorization_code", "refresh_token")
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]

@@ -8,11 +8,11 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.access_tokens import active_access_token
-from gateway.claims import sector_of, user_claims
-from gateway.forms import FormError, read_form
-from gateway.responses import description_text, oauth_error
-from gateway.services import Services
+from gateway.identity.claims import sector_of, user_claims
+from gateway.oauth.access_tokens import active_access_token
+from gateway.server.forms import FormError, read_form
+from gateway.server.responses import description_text, oauth_error
+from gateway.server.services import Services
 
 _TOKEN_ONLY = frozenset(
     {"iss", "sub", "aud", "client_id", "iat", "exp", "nbf", "jti", "scope", "auth_time", "acr"}

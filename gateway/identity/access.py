@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.claims import subject_for
-from gateway.client_policy import DEFAULT_POLICY, RESERVED_CLAIMS, PolicyDocument
-from gateway.departments import DepartmentService
-from gateway.otp import OtpService
+from gateway.identity.claims import subject_for
+from gateway.identity.client_policy import DEFAULT_POLICY, RESERVED_CLAIMS, PolicyDocument
+from gateway.identity.login_systems import DepartmentService
+from gateway.identity.otp import OtpService
 from policies.access import AccessFacts, Decision, decide_access, scoped_role_counts
 from policies.assurance import meets, multi_factor, rank, stronger
 from store import client_policies, organisation, roles

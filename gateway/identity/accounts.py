@@ -7,9 +7,9 @@ import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 
-from gateway.account_cache import AccountCache
-from gateway.errors import AlreadyExists, InvalidInput
-from gateway.passwords import Passwords
+from gateway.identity.account_cache import AccountCache
+from gateway.identity.errors import AlreadyExists, InvalidInput
+from gateway.identity.passwords import Passwords
 from policies.accounts import (
     canonical_phone,
     canonical_username,
@@ -118,7 +118,7 @@ class AccountService:
     async def current(self, account_id: str) -> Account | None:
         """The account for the token path (UserInfo, code exchange, refresh), without its
         password hash: from memory where this process hears every account change
-        (gateway/account_cache.py), else from the database."""
+        (identity/account_cache.py), else from the database."""
         if self._cache is not None:
             return await self._cache.get(account_id)
         account = await self._store.get(account_id)

@@ -4,7 +4,7 @@ Admin changes write their entry inside the change's own transaction, so a change
 cannot be written does not happen. Sign-ins and consents are written before the response is
 sent. Token issuance, the busiest event, is queued and written in batches (one INSERT for many
 tokens) so it never serialises the token endpoint; the queue is flushed at shutdown. A queued
-entry is first appended to the local spool (gateway/audit_spool.py), before the event is
+entry is first appended to the local spool (identity/audit_spool.py), before the event is
 answered, so a killed process loses none; a batch the database does not take after a few tries
 stays there and is replayed (at start, periodically, and as soon as a batch is written again).
 Every entry is also a structured log line. Personal data is masked in all three."""
@@ -23,8 +23,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from gateway.audit_spool import AuditUnavailable, Segment, Spool
-from gateway.logs import log_line
+from gateway.identity.audit_spool import AuditUnavailable, Segment, Spool
+from gateway.server.logs import log_line
 from policies.identifiers import mask, mask_phone
 from store import audit as audit_store
 from store.clock import Clock

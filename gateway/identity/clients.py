@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.errors import AlreadyExists, InvalidInput
+from gateway.identity.errors import AlreadyExists, InvalidInput
 from policies.clients import JWT, registration_problem
 from store.clients import ClientStore
 from store.clock import Clock

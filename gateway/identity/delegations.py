@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.audit import AuditLog
-from gateway.errors import GatewayError, InvalidInput
+from gateway.identity.audit import AuditLog
+from gateway.identity.errors import GatewayError, InvalidInput
 from store import delegations as store
 from store.accounts import AccountStore
 from store.clock import Clock

@@ -8,8 +8,8 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from gateway.audit import AuditLog
-from gateway.pii import PiiVault
+from gateway.identity.audit import AuditLog
+from gateway.identity.pii import PiiVault
 from policies.identifiers import mask, mask_phone, national_id_problem, uscc_problem
 from policies.linking import LinkingDecision, LinkingFacts, decide_link
 from providers.base import IDENTIFIERS, Identity

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.errors import AlreadyExists, InvalidInput
-from gateway.federation import ProviderTrust
+from gateway.identity.errors import AlreadyExists, InvalidInput
+from gateway.identity.federation import ProviderTrust
 from keys.master import MasterKey
 from providers.base import PasswordProvider, ProviderConfig
 from providers.registry import UnknownKind, ValidationError, parse_config

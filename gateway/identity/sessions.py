@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import orjson
 from starlette.responses import Response
 
-from gateway.settings import Settings
+from gateway.server.settings import Settings
 from store import kv_keys
 from store.clock import Clock
 from store.kv import ExpiringStore

@@ -27,9 +27,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc.errors import JoseError
 
-from gateway.revocations import marks_found
-from gateway.services import Services
-from gateway.tokens_in import verify_own_jwt
+from gateway.oauth.revocations import marks_found
+from gateway.oauth.tokens_in import verify_own_jwt
+from gateway.server.services import Services
 from store import kv_keys
 
 OPAQUE_PREFIX = "yat_"

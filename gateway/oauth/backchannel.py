@@ -9,7 +9,7 @@ import secrets
 
 import httpx
 
-from gateway.services import Services
+from gateway.server.services import Services
 
 audit = logging.getLogger("yihaotong.audit")
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"

@@ -7,10 +7,10 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.oauth import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
-from gateway.responses import oauth_error
-from gateway.services import Services
-from gateway.token import BadClientAuth, basic_credentials
+from gateway.endpoints.token import BadClientAuth, basic_credentials
+from gateway.oauth.server import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
+from gateway.server.responses import oauth_error
+from gateway.server.services import Services
 from store.records import Client
 
 CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post"]

@@ -9,12 +9,12 @@ import logging
 from authlib.oauth2.rfc6749 import InvalidGrantError
 from starlette.responses import Response
 
-from gateway.access import app_claims
-from gateway.oauth import CODE_USED_TTL, CodeClaim, CodeRecord, GrantContext, digest
-from gateway.responses import oauth_error
-from gateway.revocations import end_session_grants, revoke_access_token, revoke_family
-from gateway.services import Services
-from gateway.sessions import SsoSession
+from gateway.identity.access import app_claims
+from gateway.identity.sessions import SsoSession
+from gateway.oauth.revocations import end_session_grants, revoke_access_token, revoke_family
+from gateway.oauth.server import CODE_USED_TTL, CodeClaim, CodeRecord, GrantContext, digest
+from gateway.server.responses import oauth_error
+from gateway.server.services import Services
 from providers.base import Identity, ProviderUnavailable, RefreshProvider
 from store import kv_keys
 from store.records import RefreshToken

@@ -20,7 +20,7 @@ from store.records import AuditEvent
 from store.revocations import RevocationStore
 
 if TYPE_CHECKING:
-    from gateway.services import Services
+    from gateway.server.services import Services
 
 log = logging.getLogger("yihaotong.revocations")
 

@@ -41,14 +41,14 @@ from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.grants.util import create_half_hash
 from starlette.responses import Response
 
-from gateway.access import ADMIN_SCOPES, PRIVILEGED_SCOPES
-from gateway.access_tokens import mint_opaque, seal
-from gateway.claims import STANDARD_SCOPES, user_claims
-from gateway.clients import secret_matches
-from gateway.json_body import JsonBodyError, parse_json
-from gateway.responses import description_text, oauth_error_fields
-from gateway.revocations import revoke_access_token, revoke_family
-from gateway.settings import Settings
+from gateway.identity.access import ADMIN_SCOPES, PRIVILEGED_SCOPES
+from gateway.identity.claims import STANDARD_SCOPES, user_claims
+from gateway.identity.clients import secret_matches
+from gateway.oauth.access_tokens import mint_opaque, seal
+from gateway.oauth.revocations import revoke_access_token, revoke_family
+from gateway.server.json_body import JsonBodyError, parse_json
+from gateway.server.responses import description_text, oauth_error_fields
+from gateway.server.settings import Settings
 from keys.ring import KeyRing
 from policies.clients import OPAQUE
 from policies.redirect_uris import redirect_uri_matches
@@ -58,7 +58,7 @@ from store.kv import ExpiringStore
 from store.records import Account, AuditEvent, Client, RefreshToken
 
 if TYPE_CHECKING:
-    from gateway.services import Services
+    from gateway.server.services import Services
 
 MAX_AGE = re.compile(r"[0-9]{1,10}")  # str.isdigit() would let "²" through to int()
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -192,9 +192,9 @@ BASIC_CHALLENGE = 'Basic realm="yihaotong", charset="UTF-8"'
 
 class FormRequest(OAuth2Request):
     """An OAuth2Request over an already-parsed form, and the Basic credentials the endpoint has
-    parsed already (``gateway.token.basic_credentials``). Transport security is the issuer's
-    job (a non-https issuer is warned about at start), so Authlib's per-request URL check is
-    skipped."""
+    parsed already (``gateway.endpoints.token.basic_credentials``). Transport security is the
+    issuer's job (a non-https issuer is warned about at start), so Authlib's per-request URL
+    check is skipped."""
 
     def __init__(
         self,
@@ -321,7 +321,8 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
     """RFC 9068 JWT access tokens, signed through the key ring (kid in the header, any of its
     algorithms); Authlib's hooks decide audience, jti and extra claims. For a client whose
     access_token_format is opaque, the same claims are kept in the expiring store under a
-    random reference instead (see gateway.access_tokens), written before the answer goes out."""
+    random reference instead (see gateway.oauth.access_tokens), written before the answer goes
+    out."""
 
     def __init__(
         self, settings: Settings, keys: KeyRing, clock: Clock, expiring: ExpiringStore
@@ -659,7 +660,7 @@ class AuthorizationServer(_AuthlibServer):
         self.register_extension(issuer)
 
     def subject(self, client_id: str, account_id: str) -> str:
-        from gateway.claims import subject_for
+        from gateway.identity.claims import subject_for
 
         client = grant_context.get().clients.get(client_id)
         if client is None:

@@ -9,7 +9,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from gateway.services import Services
+from gateway.server.services import Services
 
 _keysets: dict[int, tuple[bytes, KeySet]] = {}
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.pages import choose_locale, messages, page
+from gateway.pages.render import choose_locale, messages, page
 from policies.access import Decision
 from policies.assurance import LEVELS, rank
 from store.records import Client

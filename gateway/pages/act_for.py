@@ -6,16 +6,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.authorize import (
+from gateway.endpoints.authorize import (
     RESUME_PATH,
     error_page,
     load_transaction,
     signed_in_step,
     update_transaction,
 )
-from gateway.delegations import POSITIONS
-from gateway.pages import choose_locale, form_action, page
-from gateway.services import Services
+from gateway.identity.delegations import POSITIONS
+from gateway.pages.render import choose_locale, form_action, page
+from gateway.server.services import Services
 
 ACT_FOR_PATH = "/act-for"
 

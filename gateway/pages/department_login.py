@@ -9,11 +9,11 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.authorize import Transaction, error_page, load_transaction
-from gateway.federated_login import SignIn, locked_message, resolve_identity, upstream_failed
-from gateway.forms import FormError, parse_params
-from gateway.login import refused, signed_in
-from gateway.services import Services
+from gateway.endpoints.authorize import Transaction, error_page, load_transaction
+from gateway.pages.federated_login import SignIn, locked_message, resolve_identity, upstream_failed
+from gateway.pages.sign_in import refused, signed_in
+from gateway.server.forms import FormError, parse_params
+from gateway.server.services import Services
 from providers.base import AccountLocked, ProviderError, ProviderUnavailable, RedirectProvider
 from store import kv_keys
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.services import Services
+from gateway.server.services import Services
 
 COOKIE = "yht_device"
 MAX_NAMES = 5  # names one browser is remembered for (shared computers sign in several people)

@@ -7,8 +7,8 @@ import asyncio
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from gateway.departments import Department
-from gateway.services import Services
+from gateway.identity.login_systems import Department
+from gateway.server.services import Services
 from policies.accounts import canonical_username
 from policies.assurance import stronger
 from providers.base import AccountLocked, Identity, ProviderUnavailable

@@ -15,10 +15,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.device_cookies import DeviceCookies
-from gateway.federated_login import LOCAL
-from gateway.pii import PiiVault
-from gateway.rate_limits import (
+from gateway.identity.pii import PiiVault
+from gateway.identity.rate_limits import (
     LOCKOUT,
     LOGIN_PER_ADDRESS,
     LOGIN_PER_DEVICE,
@@ -29,7 +27,9 @@ from gateway.rate_limits import (
     reset,
     retry_after,
 )
-from gateway.services import Services
+from gateway.pages.device_cookies import DeviceCookies
+from gateway.pages.federated_login import LOCAL
+from gateway.server.services import Services
 from keys.master import MasterKeyError
 from policies.lockout import LockoutDecision, device_trusted, lockout_decision
 from policies.lockout import sign_in_name as counted_name

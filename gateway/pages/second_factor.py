@@ -8,7 +8,7 @@ import math
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.authorize import (
+from gateway.endpoints.authorize import (
     OTP_PATH,
     RESUME_PATH,
     Transaction,
@@ -18,11 +18,11 @@ from gateway.authorize import (
     signed_in_step,
     update_transaction,
 )
-from gateway.forms import FormError, read_form
-from gateway.pages import choose_locale, form_action, messages, page
-from gateway.rate_limits import OTP_CODES, hit, reset, retry_after
-from gateway.services import Services
-from gateway.sessions import SsoSession
+from gateway.identity.rate_limits import OTP_CODES, hit, reset, retry_after
+from gateway.identity.sessions import SsoSession
+from gateway.pages.render import choose_locale, form_action, messages, page
+from gateway.server.forms import FormError, read_form
+from gateway.server.services import Services
 from store import kv_keys
 from store.records import AuditEvent
 

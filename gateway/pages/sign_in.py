@@ -11,7 +11,7 @@ import math
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.authorize import (
+from gateway.endpoints.authorize import (
     RESUME_PATH,
     Transaction,
     error_page,
@@ -20,17 +20,17 @@ from gateway.authorize import (
     submitted_form,
     update_transaction,
 )
-from gateway.federated_login import (
+from gateway.endpoints.end_session import end_sso_session
+from gateway.pages.federated_login import (
     LOCAL,
     SignIn,
     complete_pending_link,
     password_sign_in,
     read_holder_ahead,
 )
-from gateway.lockout import Attempt
-from gateway.logout import end_sso_session
-from gateway.pages import choose_locale, form_action, messages, page
-from gateway.services import Services
+from gateway.pages.lockout import Attempt
+from gateway.pages.render import choose_locale, form_action, messages, page
+from gateway.server.services import Services
 from store.errors import Unavailable
 from store.records import AuditEvent
 
@@ -142,7 +142,7 @@ async def login_submit(request: Request) -> Response:
     provider_id = form.get("provider") or LOCAL
     attempt = Attempt(request, provider_id, username)
 
-    # Count the attempt before checking the password (gateway/lockout.py). The transaction,
+    # Count the attempt before checking the password (gateway/pages/lockout.py). The transaction,
     # the counters and the account are independent reads: they go out together, one round
     # trip to the store and one to the database.
     holder = read_holder_ahead(services, provider_id, username, password)

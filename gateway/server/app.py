@@ -18,35 +18,32 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from gateway import (
-    act_for,
+from gateway import admin as admin_api
+from gateway.account import enterprise
+from gateway.endpoints import (
     authorize,
     discovery,
-    enterprise,
-    health,
+    end_session,
     introspection,
-    login,
-    logout,
-    otp_pages,
     token,
-    upstream_login,
     userinfo,
 )
-from gateway import admin as admin_api
-from gateway.audit_spool import AuditUnavailable
-from gateway.backchannel import BackchannelNotifier
-from gateway.logs import (
+from gateway.identity.audit_spool import AuditUnavailable
+from gateway.oauth.backchannel import BackchannelNotifier
+from gateway.oauth.server import AuthorizationServer
+from gateway.pages import act_for, department_login, second_factor, sign_in
+from gateway.pages.render import HERE, STATIC_PATH
+from gateway.server import health
+from gateway.server.logs import (
     SECURITY_HEADERS,
     RequestLogMiddleware,
     configure_logging,
     log_request,
     request_id_for,
 )
-from gateway.oauth import AuthorizationServer
-from gateway.pages import HERE, STATIC_PATH
-from gateway.responses import oauth_error
-from gateway.services import Services, initialize, open_services
-from gateway.settings import Settings
+from gateway.server.responses import oauth_error
+from gateway.server.services import Services, initialize, open_services
+from gateway.server.settings import Settings
 from keys.ring import RELOAD_SECONDS
 from store.clock import Clock
 from store.errors import Unavailable
@@ -226,23 +223,25 @@ def create_app(
         Route(discovery.USERINFO_PATH, userinfo.userinfo_endpoint, methods=["GET", "POST"]),
         Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
         Route(discovery.REVOCATION_PATH, introspection.revocation_endpoint, methods=["POST"]),
-        Route(logout.END_SESSION_PATH, logout.end_session_endpoint, methods=["GET", "POST"]),
-        Route(logout.SESSIONS_PATH, logout.sessions_page, methods=["GET"]),
-        Route(logout.SESSIONS_PATH, logout.end_session_submit, methods=["POST"]),
-        Route(logout.CONSENTS_PATH, logout.revoke_consent_submit, methods=["POST"]),
-        Route(logout.LINKS_PATH, logout.unlink_submit, methods=["POST"]),
-        Route(upstream_login.START_PATH, upstream_login.start, methods=["GET"]),
-        Route(upstream_login.CALLBACK_PATH, upstream_login.callback, methods=["GET"]),
-        Route("/login", login.login_page, methods=["GET"]),
-        Route("/login", login.login_submit, methods=["POST"]),
-        Route("/consent", login.consent_page, methods=["GET"]),
-        Route("/consent", login.consent_submit, methods=["POST"]),
+        Route(
+            end_session.END_SESSION_PATH, end_session.end_session_endpoint, methods=["GET", "POST"]
+        ),
+        Route(end_session.SESSIONS_PATH, end_session.sessions_page, methods=["GET"]),
+        Route(end_session.SESSIONS_PATH, end_session.end_session_submit, methods=["POST"]),
+        Route(end_session.CONSENTS_PATH, end_session.revoke_consent_submit, methods=["POST"]),
+        Route(end_session.LINKS_PATH, end_session.unlink_submit, methods=["POST"]),
+        Route(department_login.START_PATH, department_login.start, methods=["GET"]),
+        Route(department_login.CALLBACK_PATH, department_login.callback, methods=["GET"]),
+        Route("/login", sign_in.login_page, methods=["GET"]),
+        Route("/login", sign_in.login_submit, methods=["POST"]),
+        Route("/consent", sign_in.consent_page, methods=["GET"]),
+        Route("/consent", sign_in.consent_submit, methods=["POST"]),
         Route(act_for.ACT_FOR_PATH, act_for.act_for_page, methods=["GET"]),
         Route(act_for.ACT_FOR_PATH, act_for.act_for_submit, methods=["POST"]),
-        Route(authorize.OTP_PATH, otp_pages.otp_page, methods=["GET"]),
-        Route(authorize.OTP_PATH, otp_pages.otp_submit, methods=["POST"]),
-        Route(otp_pages.ACCOUNT_OTP_PATH, otp_pages.account_otp_page, methods=["GET"]),
-        Route(otp_pages.ACCOUNT_OTP_PATH, otp_pages.account_otp_submit, methods=["POST"]),
+        Route(authorize.OTP_PATH, second_factor.otp_page, methods=["GET"]),
+        Route(authorize.OTP_PATH, second_factor.otp_submit, methods=["POST"]),
+        Route(second_factor.ACCOUNT_OTP_PATH, second_factor.account_otp_page, methods=["GET"]),
+        Route(second_factor.ACCOUNT_OTP_PATH, second_factor.account_otp_submit, methods=["POST"]),
         Route(
             f"{enterprise.PREFIX}/{{org}}/delegations",
             enterprise.delegations,

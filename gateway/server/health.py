@@ -9,8 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from gateway.audit import SPOOL_LIMIT
-from gateway.services import Services
+from gateway.identity.audit import SPOOL_LIMIT
+from gateway.server.services import Services
 
 CHECK_TIMEOUT = 2.0
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from gateway.forms import FormError, read_body
+from gateway.server.forms import FormError, read_body
 
 MAX_DEPTH = 32  # no document we take nests deeper than a handful of levels
 MAX_BYTES = 256 * 1024

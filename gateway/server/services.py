@@ -8,22 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.access import AccessService
-from gateway.account_cache import AccountCache
-from gateway.accounts import AccountService
-from gateway.audit import AuditLog
-from gateway.clients import ClientService
-from gateway.csrf import Csrf
-from gateway.delegations import DelegationService
-from gateway.departments import DepartmentService
-from gateway.errors import GatewayError
-from gateway.federation import FederationService
-from gateway.otp import OtpService
-from gateway.passwords import Passwords
-from gateway.pii import PiiVault
-from gateway.revocations import Revocations
-from gateway.sessions import SessionService
-from gateway.settings import Settings
+from gateway.identity.access import AccessService
+from gateway.identity.account_cache import AccountCache
+from gateway.identity.accounts import AccountService
+from gateway.identity.audit import AuditLog
+from gateway.identity.clients import ClientService
+from gateway.identity.delegations import DelegationService
+from gateway.identity.errors import GatewayError
+from gateway.identity.federation import FederationService
+from gateway.identity.login_systems import DepartmentService
+from gateway.identity.otp import OtpService
+from gateway.identity.passwords import Passwords
+from gateway.identity.pii import PiiVault
+from gateway.identity.sessions import SessionService
+from gateway.oauth.revocations import Revocations
+from gateway.server.csrf import Csrf
+from gateway.server.settings import Settings
 from keys.master import MasterKey, MasterKeyError, create_master_key_file
 from keys.ring import KeyRing
 from store.accounts import AccountStore

@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from gateway.clients import Registered
-from gateway.services import Services, open_services
-from gateway.settings import Settings
+from gateway.identity.clients import Registered
+from gateway.server.services import Services, open_services
+from gateway.server.settings import Settings
 
 
 @asynccontextmanager

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from sqlalchemy import update
 
-from gateway.account_cache import AccountCache
-from gateway.services import Services, initialize
+from gateway.identity.account_cache import AccountCache
+from gateway.server.services import Services, initialize
 from store import account_changes
 from store.accounts import AccountStore
 from store.database import Database, normalize_url

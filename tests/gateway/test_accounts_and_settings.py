@@ -6,10 +6,10 @@ import pytest
 from argon2 import PasswordHasher
 from pydantic import ValidationError
 
-from gateway.accounts import AccountService
-from gateway.errors import AlreadyExists, InvalidInput
-from gateway.passwords import Passwords
-from gateway.settings import Settings
+from gateway.identity.accounts import AccountService
+from gateway.identity.errors import AlreadyExists, InvalidInput
+from gateway.identity.passwords import Passwords
+from gateway.server.settings import Settings
 from store.accounts import AccountStore
 
 FAST = {"memory_kib": 1024, "time_cost": 1, "parallelism": 1}

@@ -3,7 +3,7 @@ that names only what changed."""
 
 from __future__ import annotations
 
-from gateway.audit import diff, masked
+from gateway.identity.audit import diff, masked
 
 
 def test_personal_data_is_masked_and_secrets_removed_at_any_depth() -> None:

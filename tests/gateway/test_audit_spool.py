@@ -21,7 +21,7 @@ import pytest
 from jose import jwt as jose_jwt
 from sqlalchemy.engine import make_url
 
-from gateway.audit import AuditLog
+from gateway.identity.audit import AuditLog
 from store.clock import SystemClock
 from store.database import Database
 from store.records import AuditEvent

@@ -298,7 +298,7 @@ def test_bad_log_level_is_a_configuration_error(cli) -> None:
 
 
 def test_organisation_commands_round_trip_and_are_audited(cli, tmp_path: Path) -> None:
-    from gateway.settings import Settings
+    from gateway.server.settings import Settings
     from store import audit
     from store.database import Database
 

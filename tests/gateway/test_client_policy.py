@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from gateway.client_policy import PolicyDocument
+from gateway.identity.client_policy import PolicyDocument
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 import asyncpg
 import httpx
 
-from gateway.account_cache import AccountCache
-from gateway.oauth import digest
+from gateway.identity.account_cache import AccountCache
+from gateway.oauth.server import digest
 from store.accounts import AccountStore
 from store.database import Database
 from store.migrate import upgrade

@@ -9,7 +9,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.device_cookies import COOKIE, DeviceCookies
+from gateway.pages.device_cookies import COOKIE, DeviceCookies
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
 from tests.gateway.test_sso import CALLBACK, PASSWORD, authorize_url

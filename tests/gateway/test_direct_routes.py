@@ -1,5 +1,6 @@
-"""The OAuth API endpoints are called before routing and middleware (gateway.app.DIRECT_ROUTES):
-their answers must be the ones the routed way gives, headers, access line and errors included."""
+"""The OAuth API endpoints are called before routing and middleware
+(gateway.server.app.DIRECT_ROUTES): their answers must be the ones the routed way gives, headers,
+access line and errors included."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import logging
 import httpx
 import pytest
 
-from gateway.app import DIRECT_ROUTES, create_app
-from gateway.logs import RequestLogMiddleware
+from gateway.server.app import DIRECT_ROUTES, create_app
+from gateway.server.logs import RequestLogMiddleware
 from tests.gateway.helpers import service_client
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

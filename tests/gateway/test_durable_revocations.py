@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import httpx
 from jose import jwt as jose_jwt
 
-from gateway.app import create_app
+from gateway.server.app import create_app
 from tests.conftest import LiveServer, _ThreadedServer, running_gateway
 from tests.gateway.browser import Browser
 from tests.gateway.helpers import second_instance, service_client

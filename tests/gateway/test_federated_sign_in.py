@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.lockout import RULES
+from gateway.pages.lockout import RULES
 from tests.gateway import helpers
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance

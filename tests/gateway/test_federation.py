@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from gateway.audit import AuditLog
-from gateway.federation import FederationService, ProviderTrust
-from gateway.pii import PiiVault
+from gateway.identity.audit import AuditLog
+from gateway.identity.federation import FederationService, ProviderTrust
+from gateway.identity.pii import PiiVault
 from keys.master import MasterKey
 from providers.base import Identity
 from store.accounts import AccountStore

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.logs import configure_logging, log_line
+from gateway.server.logs import configure_logging, log_line
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from jose import jwt as jose_jwt
 
-from gateway.access_tokens import parse_opaque
+from gateway.oauth.access_tokens import parse_opaque
 from store import kv_keys
 from tests.gateway.browser import Browser
 from tests.gateway.helpers import fetch_jwks, second_instance, service_client
@@ -303,7 +303,7 @@ async def test_jwt_remains_the_default(world) -> None:
 
 
 async def test_an_unknown_format_is_refused_at_registration(live_server) -> None:
-    from gateway.errors import InvalidInput
+    from gateway.identity.errors import InvalidInput
 
     async with second_instance(live_server.settings) as admin:
         with pytest.raises(InvalidInput) as refused:

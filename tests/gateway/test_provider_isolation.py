@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.errors import InvalidInput
-from gateway.services import Services, initialize
+from gateway.identity.errors import InvalidInput
+from gateway.server.services import Services, initialize
 from tests.conftest import running_gateway
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance

@@ -1,12 +1,12 @@
-"""Every rate limit and failure counter goes through ``gateway/rate_limits.py``, and a limit
-counts, takes back and forgets the same way on every expiring-store backend."""
+"""Every rate limit and failure counter goes through ``gateway/identity/rate_limits.py``, and a
+limit counts, takes back and forgets the same way on every expiring-store backend."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from gateway.rate_limits import OTP_CODES, Limit, hit, hit_all, reset, retry_after
+from gateway.identity.rate_limits import OTP_CODES, Limit, hit, hit_all, reset, retry_after
 from store.kv import ExpiringStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ def test_no_module_counts_on_its_own() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in COUNTING:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert found == [], "count through gateway/rate_limits.py"
+    assert found == [], "count through gateway/identity/rate_limits.py"
 
 
 async def test_a_limit_counts_takes_back_and_forgets(expiring_store: ExpiringStore) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.sessions import SessionService, SsoSession
-from gateway.settings import Settings
+from gateway.identity.sessions import SessionService, SsoSession
+from gateway.server.settings import Settings
 from store.clock import FakeClock
 from store.memory import MemoryStore
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.accounts import AccountService
-from gateway.passwords import Passwords
+from gateway.identity.accounts import AccountService
+from gateway.identity.passwords import Passwords
 from providers.base import PasswordProvider
 from providers.ldap import LdapConfig
 from providers.local import LocalProvider

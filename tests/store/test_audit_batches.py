@@ -8,7 +8,7 @@ import logging
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from gateway.audit import AuditLog
+from gateway.identity.audit import AuditLog
 from store.clock import SystemClock
 from store.database import Database
 from store.migrate import upgrade

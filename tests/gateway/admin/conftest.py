@@ -13,8 +13,8 @@ import pytest
 from gateway.admin import apps, org, roles
 from gateway.admin.changes import CLI
 from gateway.admin.reach import Reach
-from gateway.clients import Registered
-from gateway.services import Services
+from gateway.identity.clients import Registered
+from gateway.server.services import Services
 from store import accounts as account_store
 from tests.conftest import LiveServer
 from tests.gateway.browser import Browser

@@ -9,7 +9,7 @@ import asyncio
 from gateway.admin import apps, org
 from gateway.admin.changes import CLI
 from gateway.admin.reach import Reach
-from gateway.client_policy import PolicyDocument
+from gateway.identity.client_policy import PolicyDocument
 from store import client_policies, organisation
 from tests.gateway.admin.conftest import World
 from tests.gateway.admin.test_admin_api import problem
