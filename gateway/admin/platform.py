@@ -11,7 +11,7 @@ from typing import Any
 from gateway.admin.changes import Actor, record_after
 from gateway.admin.reach import Reach
 from gateway.identity.errors import AlreadyExists, InvalidInput
-from gateway.identity.login_systems import Department, Unavailable
+from gateway.identity.login_systems import LoginSystem, Unavailable
 from gateway.server.responses import Clash, Invalid, Missing
 from gateway.server.services import Services
 from keys.ring import KeyRingError, KeyRotationTooSoon, RotationResult
@@ -20,59 +20,59 @@ from store import audit as audit_store
 from store.records import AuditEvent
 
 
-def provider_document(department: Department | Unavailable) -> dict[str, Any]:
+def provider_document(login_system: LoginSystem | Unavailable) -> dict[str, Any]:
     """What is shown of a login system (never a setting); a broken one says why it is."""
-    if isinstance(department, Unavailable):
+    if isinstance(login_system, Unavailable):
         return {
-            "id": department.id,
-            "type": department.type,
-            "name": department.name,
-            "position": department.position,
+            "id": login_system.id,
+            "type": login_system.type,
+            "name": login_system.name,
+            "position": login_system.position,
             "assurance": None,
             "trusted_for": [],
             "verified": [],
             "password": None,
             "available": False,
-            "error": department.error,
+            "error": login_system.error,
         }
-    config = department.config
+    config = login_system.config
     return {
-        "id": department.id,
+        "id": login_system.id,
         "type": config.type,
         "name": config.name,
         "position": config.position,
         "assurance": config.assurance,
         "trusted_for": sorted(config.trusted_for),
         "verified": sorted(config.verified),
-        "password": department.takes_passwords,
+        "password": login_system.takes_passwords,
         "available": True,
         "error": None,
     }
 
 
-async def list_providers(services: Services, reach: Reach) -> list[Department | Unavailable]:
+async def list_providers(services: Services, reach: Reach) -> list[LoginSystem | Unavailable]:
     reach.require_city_wide("department login systems")
-    return await services.departments.listing()
+    return await services.login_systems.listing()
 
 
 async def get_provider(
     services: Services, reach: Reach, provider_id: str
-) -> Department | Unavailable:
+) -> LoginSystem | Unavailable:
     reach.require_city_wide("department login systems")
-    department = await services.departments.get(provider_id) or (
-        await services.departments.broken(provider_id)
+    login_system = await services.login_systems.get(provider_id) or (
+        await services.login_systems.broken(provider_id)
     )
-    if department is None:
+    if login_system is None:
         raise Missing("No such provider.")
-    return department
+    return login_system
 
 
 async def add_provider(
     services: Services, actor: Actor, reach: Reach, provider_id: str, kind: str, config: dict
-) -> Department | Unavailable:
+) -> LoginSystem | Unavailable:
     reach.require_city_wide("department login systems")
     try:
-        await services.departments.add(provider_id, kind, config)
+        await services.login_systems.add(provider_id, kind, config)
     except InvalidInput as error:
         where = error.field.split(".")
         raise Invalid.field(["body", *where], error.reason) from error
@@ -84,16 +84,16 @@ async def add_provider(
             services, actor, "admin.provider.added", provider_id, type=kind, settings=sorted(config)
         )
     except Exception:
-        await services.departments.remove(provider_id)  # nothing happens unrecorded
+        await services.login_systems.remove(provider_id)  # nothing happens unrecorded
         raise
-    department = await services.departments.get(provider_id)
-    return department or await get_provider(services, reach, provider_id)
+    login_system = await services.login_systems.get(provider_id)
+    return login_system or await get_provider(services, reach, provider_id)
 
 
 async def remove_provider(services: Services, actor: Actor, reach: Reach, provider_id: str) -> None:
     reach.require_city_wide("department login systems")
     sealed = {row[0]: row for row in await services.logins.all()}.get(provider_id)
-    if sealed is None or not await services.departments.remove(provider_id):
+    if sealed is None or not await services.login_systems.remove(provider_id):
         raise Missing("No such provider.")
     try:
         await record_after(services, actor, "admin.provider.removed", provider_id, type=sealed[1])

@@ -47,14 +47,14 @@ def add(
     if not isinstance(config, dict):
         fail(f"{config_file} must hold a JSON object")
     body, _ = checked(ProviderCreate, {"id": provider_id, "type": kind, "config": config})
-    department = with_services(
+    login_system = with_services(
         load_settings(),
         lambda s: platform.add_provider(s, operator(), EVERYWHERE, body.id, body.type, body.config),
     )
     emit(
         as_json,
-        ProviderOut(**platform.provider_document(department)),
-        [f"added {department.id}: {department.name}"],
+        ProviderOut(**platform.provider_document(login_system)),
+        [f"added {login_system.id}: {login_system.name}"],
     )
 
 
@@ -80,14 +80,14 @@ def test(provider_id: Annotated[str, typer.Argument(help="Provider id.")]) -> No
     """Check that the department's system answers, and say what it found."""
 
     async def check(services: Services) -> str:
-        department = await services.departments.get(provider_id)
-        if department is None:
-            broken = await services.departments.broken(provider_id)
+        login_system = await services.login_systems.get(provider_id)
+        if login_system is None:
+            broken = await services.login_systems.broken(provider_id)
             if broken is not None:
                 raise GatewayError(f"{broken.name}: unavailable: {broken.error}")
             raise InvalidInput("id", f"no provider {provider_id!r}")
         try:
-            return await department.provider.check()
+            return await login_system.provider.check()
         except ProviderUnavailable as error:
             raise GatewayError(f"{error.department}: {error.reason}") from error
         except ProviderError as error:

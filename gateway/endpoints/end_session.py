@@ -202,12 +202,12 @@ async def sessions_page(request: Request) -> Response:
                     "scopes": " ".join(sorted(scopes)),
                 }
             )
-        departments = {d.id: d.name for d in await services.departments.all()}
+        systems = {d.id: d.name for d in await services.login_systems.all()}
         links = [
             {
                 "provider_id": link.provider_id,
                 "subject": link.subject,
-                "name": departments.get(link.provider_id, link.provider_id),
+                "name": systems.get(link.provider_id, link.provider_id),
                 "last": datetime.fromtimestamp(link.last_login_at, UTC).strftime(
                     "%Y-%m-%d %H:%M UTC"
                 ),

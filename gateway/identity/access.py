@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from gateway.identity.claims import subject_for
 from gateway.identity.client_policy import DEFAULT_POLICY, RESERVED_CLAIMS, PolicyDocument
-from gateway.identity.login_systems import DepartmentService
+from gateway.identity.login_systems import LoginSystemService
 from gateway.identity.otp import OtpService
 from policies.access import AccessFacts, Decision, decide_access, scoped_role_counts
 from policies.assurance import meets, multi_factor, rank, stronger
@@ -62,13 +62,13 @@ class AccessService:
     def __init__(
         self,
         database: Database,
-        departments: DepartmentService,
+        login_systems: LoginSystemService,
         otp: OtpService,
         clock: Clock,
         cache_seconds: float,
     ) -> None:
         self._db = database
-        self._departments = departments
+        self._login_systems = login_systems
         self._otp = otp
         self._clock = clock
         self._cache_seconds = cache_seconds
@@ -152,12 +152,12 @@ class AccessService:
         document = await self.policy(client_id)
         org, paths = await self.organisation(account, client_id, document)
         policy = document.access(paths)
-        departments_by_id = {d.id: d for d in await self._departments.all()}
+        systems_by_id = {s.id: s for s in await self._login_systems.all()}
         reachable = {"": account.assurance}  # how high each way of signing in goes
         for provider_id in org.linked:
-            department = departments_by_id.get(provider_id)
-            if department is not None:
-                reachable[provider_id] = stronger(account.assurance, department.trust.assurance)
+            system = systems_by_id.get(provider_id)
+            if system is not None:
+                reachable[provider_id] = stronger(account.assurance, system.trust.assurance)
 
         def methods_for(level: str) -> frozenset[str]:
             if meets(acr, level):

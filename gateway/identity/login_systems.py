@@ -62,7 +62,7 @@ def _label(data: Any, provider_id: str) -> tuple[str, int]:
 
 
 @dataclass
-class Department:
+class LoginSystem:
     id: str
     config: ProviderConfig
     provider: Any
@@ -86,13 +86,13 @@ class Department:
         return isinstance(self.provider, PasswordProvider)
 
 
-class DepartmentService:
+class LoginSystemService:
     def __init__(self, store: ProviderStore, master_key: MasterKey, clock: Clock) -> None:
         self._store = store
         self._master = master_key
         self._clock = clock
-        self._loaded: tuple[float, list[Department], list[Unavailable]] | None = None
-        self._opened: dict[str, tuple[str, Department]] = {}  # id -> (sealed config, opened)
+        self._loaded: tuple[float, list[LoginSystem], list[Unavailable]] | None = None
+        self._opened: dict[str, tuple[str, LoginSystem]] = {}  # id -> (sealed config, opened)
         self._reported: dict[str, str] = {}  # id -> the problem last logged
         self._down: dict[str, tuple[float, str]] = {}  # id -> (until, why) after an upstream failed
 
@@ -147,7 +147,7 @@ class DepartmentService:
         except ValidationError as error:
             raise InvalidInput(*validation_problem(error)) from error
         try:  # what cannot be opened is not stored either
-            await _release(Department(provider_id, config, config.open(provider_id)))
+            await _release(LoginSystem(provider_id, config, config.open(provider_id)))
         except Exception as error:
             raise InvalidInput("config", f"cannot be opened ({type(error).__name__})") from error
         sealed = self._master.encrypt(config.model_dump_json().encode(), f"provider:{provider_id}")
@@ -162,12 +162,12 @@ class DepartmentService:
         self._loaded = None
         return await self._store.remove(provider_id)
 
-    async def all(self) -> list[Department]:
+    async def all(self) -> list[LoginSystem]:
         """Every usable department, in sign-in page order (cached briefly per instance)."""
         return (await self._load())[0]
 
     async def unavailable(self) -> list[Unavailable]:
-        """The departments that cannot be used now, in sign-in page order: their stored config
+        """The login systems that cannot be used now, in sign-in page order: their stored config
         is broken, or their upstream failed a moment ago."""
         broken = (await self._load())[1]
         now = self._clock.now()
@@ -179,10 +179,10 @@ class DepartmentService:
         ]
         return sorted([*broken, *down], key=lambda u: (u.position, u.name))
 
-    async def listing(self) -> list[Department | Unavailable]:
+    async def listing(self) -> list[LoginSystem | Unavailable]:
         """Every stored department, usable or not, in sign-in page order."""
         usable, broken = await self._load()
-        every: list[Department | Unavailable] = [*usable, *broken]
+        every: list[LoginSystem | Unavailable] = [*usable, *broken]
         return sorted(every, key=lambda d: (d.position, d.name))
 
     def mark_down(self, provider_id: str, reason: str) -> None:
@@ -195,11 +195,11 @@ class DepartmentService:
         if self._down.pop(provider_id, None) is not None:
             self._report(provider_id, None)
 
-    async def _load(self) -> tuple[list[Department], list[Unavailable]]:
+    async def _load(self) -> tuple[list[LoginSystem], list[Unavailable]]:
         now = self._clock.now()
         if self._loaded is None or self._loaded[0] <= now:
             rows = await self._store.all()
-            opened: dict[str, tuple[str, Department]] = {}
+            opened: dict[str, tuple[str, LoginSystem]] = {}
             broken: list[Unavailable] = []
             for provider_id, kind, sealed in rows:
                 try:
@@ -213,17 +213,17 @@ class DepartmentService:
                 else:
                     if provider_id in self._reported and provider_id not in self._down:
                         self._report(provider_id, None)  # its config was repaired
-            for provider_id, (sealed, department) in self._opened.items():
+            for provider_id, (sealed, login_system) in self._opened.items():
                 if provider_id not in opened or opened[provider_id][0] != sealed:
-                    await _release(department)  # removed, changed or broken: its pool goes
+                    await _release(login_system)  # removed, changed or broken: its pool goes
             self._opened = opened
-            departments = sorted(
+            login_systems = sorted(
                 (d for _, d in opened.values()), key=lambda d: (d.config.position, d.name)
             )
-            self._loaded = (now + _CACHE_SECONDS, departments, broken)
+            self._loaded = (now + _CACHE_SECONDS, login_systems, broken)
         return self._loaded[1], self._loaded[2]
 
-    def _opened_for(self, provider_id: str, kind: str, sealed: str) -> Department:
+    def _opened_for(self, provider_id: str, kind: str, sealed: str) -> LoginSystem:
         """The opened department of a row: the one already open while its config is unchanged
         and still valid, else opened afresh; raises Broken."""
         config, data = self._config(provider_id, kind, sealed)
@@ -231,17 +231,17 @@ class DepartmentService:
         if kept is not None and kept[0] == sealed:
             return kept[1]  # unchanged: keep its connections
         try:
-            return Department(provider_id, config, config.open(provider_id))
+            return LoginSystem(provider_id, config, config.open(provider_id))
         except Exception as error:
             raise Broken(f"cannot be opened ({type(error).__name__})", data) from error
 
     async def close(self) -> None:
         """Release what opened providers hold (database pools)."""
-        for _, department in self._opened.values():
-            await _release(department)
+        for _, login_system in self._opened.values():
+            await _release(login_system)
         self._opened, self._loaded = {}, None
 
-    async def get(self, provider_id: str) -> Department | None:
+    async def get(self, provider_id: str) -> LoginSystem | None:
         """The usable department ``provider_id`` (None when there is none, or it is broken)."""
         return next((d for d in await self.all() if d.id == provider_id), None)
 
@@ -250,6 +250,6 @@ class DepartmentService:
         return next((u for u in (await self._load())[1] if u.id == provider_id), None)
 
 
-async def _release(department: Department) -> None:
-    if hasattr(department.provider, "aclose"):
-        await department.provider.aclose()
+async def _release(login_system: LoginSystem) -> None:
+    if hasattr(login_system.provider, "aclose"):
+        await login_system.provider.aclose()

@@ -102,14 +102,14 @@ async def release_code(services: Services, context: GrantContext) -> None:
 
 async def _upstream_still_enabled(services: Services, session: SsoSession) -> bool:
     """Ask the department the session signed in through, when it can say (RefreshProvider).
-    A department that cannot be reached is no reason to sign anyone out."""
+    A login system that cannot be reached is no reason to sign anyone out."""
     if session.idp == "local" or not session.idp_subject:
         return True
-    department = await services.departments.get(session.idp)
-    if department is None or not isinstance(department.provider, RefreshProvider):
+    login_system = await services.login_systems.get(session.idp)
+    if login_system is None or not isinstance(login_system.provider, RefreshProvider):
         return True
     try:
-        return await department.provider.refresh(
+        return await login_system.provider.refresh(
             Identity(provider_id=session.idp, subject=session.idp_subject)
         )
     except ProviderUnavailable:
@@ -135,7 +135,7 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
         await revoke_family(services, record.family_id, "upstream account disabled")
         await end_session_grants(services, session.sid)
         await services.sessions.end(session.sid)
-        return oauth_error("invalid_grant", "The account is no longer enabled at its department.")
+        return oauth_error("invalid_grant", "The account is no longer enabled at its login_system.")
     context.refresh = record
     context.account = await services.accounts.current(record.account_id)
     if context.account is None or context.account.disabled:

@@ -33,10 +33,10 @@ async def start(request: Request) -> Response:
     tx = await load_transaction(services, request, tx_id)
     if tx is None:
         return error_page(request, {}, "expired")
-    department = await services.departments.get(provider_id)
-    if department is None:
+    login_system = await services.login_systems.get(provider_id)
+    if login_system is None:
         return await _unavailable(request, tx_id, tx, provider_id)
-    if not isinstance(department.provider, RedirectProvider):
+    if not isinstance(login_system.provider, RedirectProvider):
         return error_page(request, {}, "expired")
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     record = {"tx": tx_id, "provider": provider_id, "nonce": nonce, "verifier": verifier}
@@ -44,21 +44,21 @@ async def start(request: Request) -> Response:
         kv_keys.upstream_state(state), json.dumps(record).encode(), STATE_TTL
     )
     try:
-        url = await department.provider.login_url(
+        url = await login_system.provider.login_url(
             callback_url(services, provider_id), state, nonce, verifier
         )
-    except Exception as error:  # discovery failed: this department only
-        down = upstream_failed(services, department, error)
+    except Exception as error:  # discovery failed: this login system only
+        down = upstream_failed(services, login_system, error)
         return await refused(request, tx_id, tx, down, "", provider_id)
-    services.departments.mark_up(provider_id)
+    services.login_systems.mark_up(provider_id)
     return RedirectResponse(url, status_code=303)
 
 
 async def _unavailable(request: Request, tx_id: str, tx: Transaction, provider_id: str) -> Response:
     """The sign-in page saying the department cannot be used now; an id that names no
-    department at all is an expired (or made-up) link."""
+    login_system at all is an expired (or made-up) link."""
     services: Services = request.app.state.services
-    broken = await services.departments.broken(provider_id)
+    broken = await services.login_systems.broken(provider_id)
     if broken is None:
         return error_page(request, {}, "expired")
     result = SignIn(error="upstream_unavailable", detail={"department": broken.name}, status=503)
@@ -78,28 +78,28 @@ async def callback(request: Request) -> Response:
     if tx is None or record.get("provider") != provider_id:
         return error_page(request, {}, "expired")  # unknown, replayed or foreign state
     tx_id = record["tx"]
-    department = await services.departments.get(provider_id)
-    if department is None:
+    login_system = await services.login_systems.get(provider_id)
+    if login_system is None:
         return await _unavailable(request, tx_id, tx, provider_id)
-    if not isinstance(department.provider, RedirectProvider):
+    if not isinstance(login_system.provider, RedirectProvider):
         return error_page(request, {}, "expired")
     try:
-        identity = await department.provider.callback(
+        identity = await login_system.provider.callback(
             callback_url(services, provider_id), params, record["nonce"], record["verifier"]
         )
     except AccountLocked as locked:
-        result = SignIn(error=locked_message(locked), detail={"department": department.name})
+        result = SignIn(error=locked_message(locked), detail={"department": login_system.name})
         return await refused(request, tx_id, tx, result, "", provider_id)
     except ProviderUnavailable as error:
-        down = upstream_failed(services, department, error)
+        down = upstream_failed(services, login_system, error)
         return await refused(request, tx_id, tx, down, "", provider_id)
     except ProviderError:
-        failed = SignIn(error="upstream_failed", detail={"department": department.name})
+        failed = SignIn(error="upstream_failed", detail={"department": login_system.name})
         return await refused(request, tx_id, tx, failed, "", provider_id)
-    except Exception as error:  # this department only, never a 500
-        down = upstream_failed(services, department, error)
+    except Exception as error:  # this login system only, never a 500
+        down = upstream_failed(services, login_system, error)
         return await refused(request, tx_id, tx, down, "", provider_id)
-    result = await resolve_identity(services, department, identity)
+    result = await resolve_identity(services, login_system, identity)
     if result.account is None:
         return await refused(request, tx_id, tx, result, "", provider_id)
     return await signed_in(request, tx_id, tx, result, ["fed"])

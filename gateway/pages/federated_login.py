@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from gateway.identity.login_systems import Department
+from gateway.identity.login_systems import LoginSystem
 from gateway.server.services import Services
 from policies.accounts import canonical_username
 from policies.assurance import stronger
@@ -36,12 +36,12 @@ def locked_message(refused: AccountLocked) -> str:
     return "upstream_locked"  # locked or disabled: the same words for both
 
 
-def upstream_failed(services: Services, department: Department, error: Exception) -> SignIn:
+def upstream_failed(services: Services, login_system: LoginSystem, error: Exception) -> SignIn:
     """A department that could not answer: shown unavailable for a while, logged once (its
     reason, or only the kind of an unexpected error, which may quote a secret)."""
     why = error.reason if isinstance(error, ProviderUnavailable) else None
-    services.departments.mark_down(department.id, why or f"unexpected {type(error).__name__}")
-    return SignIn(error="upstream_down", detail={"department": department.name}, status=503)
+    services.login_systems.mark_down(login_system.id, why or f"unexpected {type(error).__name__}")
+    return SignIn(error="upstream_down", detail={"department": login_system.name}, status=503)
 
 
 def identity_to_dict(identity: Identity) -> dict[str, Any]:
@@ -87,15 +87,15 @@ async def password_sign_in(
             return SignIn(error="bad_credentials")
         return SignIn(account=account, acr=account.assurance, idp_subject=account.id)
 
-    department = await services.departments.get(provider_id)
-    if department is None:
-        broken = await services.departments.broken(provider_id)
+    login_system = await services.login_systems.get(provider_id)
+    if login_system is None:
+        broken = await services.login_systems.broken(provider_id)
         if broken is not None:  # not the person's fault, and no password was checked
             return SignIn(
                 error="upstream_unavailable", detail={"department": broken.name}, status=503
             )
         return SignIn(error="bad_credentials")
-    if not department.takes_passwords:
+    if not login_system.takes_passwords:
         return SignIn(error="bad_credentials")
     # A department password already moved into 一号通 is checked here, not upstream.
     migrated = await services.logins.migrated(provider_id, canonical_username(username))
@@ -109,36 +109,36 @@ async def password_sign_in(
         # The password lives here now: the department is not asked, at sign-in or refresh.
         return SignIn(
             account=account,
-            acr=stronger(account.assurance, department.trust.assurance),
+            acr=stronger(account.assurance, login_system.trust.assurance),
             idp_subject=account.id,
         )
     try:
-        identity = await department.provider.login(username, password)
+        identity = await login_system.provider.login(username, password)
     except AccountLocked as refused:
-        return SignIn(error=locked_message(refused), detail={"department": department.name})
+        return SignIn(error=locked_message(refused), detail={"department": login_system.name})
     except Exception as error:  # one department's failure is never the page's
-        return upstream_failed(services, department, error)
-    services.departments.mark_up(provider_id)
+        return upstream_failed(services, login_system, error)
+    services.login_systems.mark_up(provider_id)
     if identity is None:
         return SignIn(error="bad_credentials")
-    return await resolve_identity(services, department, identity, password, username)
+    return await resolve_identity(services, login_system, identity, password, username)
 
 
 async def resolve_identity(
     services: Services,
-    department: Department,
+    login_system: LoginSystem,
     identity: Identity,
     password: str | None = None,
     username: str | None = None,
 ) -> SignIn:
     """The 一号通 account of a department login (linking rules), or why there is none yet."""
-    provider_id = department.id
-    resolution = await services.federation.resolve(identity, department.trust)
+    provider_id = login_system.id
+    resolution = await services.federation.resolve(identity, login_system.trust)
     account = resolution.account
     if resolution.decision.outcome == "prove" and account is not None:
         pending = {"account_id": account.id, "identity": identity_to_dict(identity)}
         return SignIn(
-            error="prove_first", detail={"department": department.name}, pending_link=pending
+            error="prove_first", detail={"department": login_system.name}, pending_link=pending
         )
     if account is None or account.disabled:
         return SignIn(error="bad_credentials")
@@ -150,7 +150,7 @@ async def resolve_identity(
             )
     return SignIn(
         account=account,
-        acr=stronger(account.assurance, department.trust.assurance),
+        acr=stronger(account.assurance, login_system.trust.assurance),
         idp=provider_id,
         idp_subject=identity.subject,
     )

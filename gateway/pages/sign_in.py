@@ -67,7 +67,7 @@ async def _login_form(
     locale = _locale(request, tx)
     client_name, action_sources = await _client_view(services, tx)
     every, unavailable = await asyncio.gather(
-        services.departments.all(), services.departments.unavailable()
+        services.login_systems.all(), services.login_systems.unavailable()
     )
     down = {u.id for u in unavailable}
     every = [d for d in every if d.id not in down]  # shown apart, below the usable ones
@@ -78,12 +78,12 @@ async def _login_form(
         every = [d for d in every if d.id in step_up["methods"]]
         unavailable = [u for u in unavailable if u.id in step_up["methods"]]
         notice = messages(locale).step_up_notice.format(client=client_name, level=step_up["acr"])
-    departments = [d for d in every if d.takes_passwords]
+    systems = [d for d in every if d.takes_passwords]
     redirects = [d for d in every if not d.takes_passwords]
     local = not step_up
     chosen = provider or tx.params.get("idp_hint") or (LOCAL if local else "")
-    if not local and departments and chosen not in {d.id for d in departments}:
-        chosen = departments[0].id
+    if not local and systems and chosen not in {d.id for d in systems}:
+        chosen = systems[0].id
     response = page(
         request,
         "login.html",
@@ -95,7 +95,7 @@ async def _login_form(
             "action": "/login",
             "error": error,
             "username": username or tx.params.get("login_hint", ""),
-            "departments": [(d.id, d.name) for d in departments],
+            "departments": [(d.id, d.name) for d in systems],
             "redirects": [
                 (
                     f"/login/start/{d.id}?tx={tx_id}",
@@ -109,7 +109,7 @@ async def _login_form(
             "chosen": chosen,
             "notice": notice,
             "local": local,
-            "password_form": local or bool(departments),
+            "password_form": local or bool(systems),
         },
         status=status,
         form_action=action_sources,
@@ -125,7 +125,7 @@ async def login_page(request: Request) -> Response:
     tx = await load_transaction(services, request, tx_id)
     if tx is None:
         return error_page(request, {}, "expired")
-    hinted = await services.departments.get(tx.params.get("idp_hint", ""))
+    hinted = await services.login_systems.get(tx.params.get("idp_hint", ""))
     if hinted is not None and not hinted.takes_passwords:
         # idp_hint names a department with its own login page: go straight there.
         return RedirectResponse(f"/login/start/{hinted.id}?tx={tx_id}", status_code=303)

@@ -16,7 +16,7 @@ from gateway.identity.clients import ClientService
 from gateway.identity.delegations import DelegationService
 from gateway.identity.errors import GatewayError
 from gateway.identity.federation import FederationService
-from gateway.identity.login_systems import DepartmentService
+from gateway.identity.login_systems import LoginSystemService
 from gateway.identity.otp import OtpService
 from gateway.identity.passwords import Passwords
 from gateway.identity.pii import PiiVault
@@ -61,7 +61,7 @@ class Services:
     sessions: SessionService
     pairwise_key: bytes
     csrf: Csrf
-    departments: DepartmentService
+    login_systems: LoginSystemService
     federation: FederationService
     logins: ProviderStore
     audit: AuditLog
@@ -73,7 +73,7 @@ class Services:
     async def close(self) -> None:
         await self.accounts.close()
         await self.audit.close()
-        await self.departments.close()
+        await self.login_systems.close()
         await self.expiring.close()
         await self.database.close()
 
@@ -168,7 +168,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             account.id, {"phone": account.phone, "email": account.email}
         )
 
-    departments = DepartmentService(provider_store, master_key, clock)
+    login_systems = LoginSystemService(provider_store, master_key, clock)
     otp = OtpService(OtpStore(database), master_key, clock)
     account_store = AccountStore(database)
     account_cache = None
@@ -193,11 +193,11 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         sessions=sessions,
         pairwise_key=master_key.derive("pairwise-subject"),
         csrf=Csrf(master_key.derive("csrf"), sessions.secure),
-        departments=departments,
+        login_systems=login_systems,
         federation=federation,
         logins=provider_store,
         audit=audit,
-        access=AccessService(database, departments, otp, clock, settings.client_cache_seconds),
+        access=AccessService(database, login_systems, otp, clock, settings.client_cache_seconds),
         delegations=DelegationService(database, audit, clock, AccountStore(database)),
         otp=otp,
         revocations=Revocations(

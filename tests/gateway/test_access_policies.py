@@ -250,7 +250,7 @@ async def social_department(tmp_path: Path, city) -> str:
     await engine.dispose()
     live, _app, li, _zhao = city
     async with second_instance(live.settings) as admin:
-        await admin.departments.add(
+        await admin.login_systems.add(
             "social",
             "legacy_sql",
             {

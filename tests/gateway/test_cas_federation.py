@@ -21,7 +21,7 @@ async def cas_department(live_server, tmp_path):
     cas = cas_idp.start(tmp_path, f"{live_server.url}/login/callback/edu")
     try:
         async with second_instance(live_server.settings) as admin:
-            await admin.departments.add(
+            await admin.login_systems.add(
                 "edu",
                 "cas",
                 {

@@ -77,8 +77,8 @@ async def legacy_table(tmp_path: Path) -> str:
 @pytest.fixture
 async def portal(live_server, directory, legacy_table):
     async with second_instance(live_server.settings) as admin:
-        await admin.departments.add("tax", "ldap", ldap_config(directory.url))
-        await admin.departments.add(
+        await admin.login_systems.add("tax", "ldap", ldap_config(directory.url))
+        await admin.login_systems.add(
             "social",
             "legacy_sql",
             {
@@ -99,7 +99,7 @@ async def portal(live_server, directory, legacy_table):
                 "position": 2,
             },
         )
-        await admin.departments.add(
+        await admin.login_systems.add(
             "down", "ldap", ldap_config("ldap://127.0.0.1:1", name="市公积金中心", position=3)
         )
         await admin.accounts.create_local(
@@ -229,7 +229,7 @@ async def test_weak_evidence_links_after_signing_in_to_the_account(portal, direc
     live, client = portal
     async with second_instance(live.settings) as admin:
         # A second view of the same directory that vouches for phones but is not trusted for them.
-        await admin.departments.add(
+        await admin.login_systems.add(
             "tax2",
             "ldap",
             ldap_config(directory.url, name="市税务局（移动）", verified=["phone"], position=4),
@@ -388,7 +388,7 @@ async def test_a_locked_or_disabled_directory_account_is_told_so_and_not_counted
         assert subprocess.run(wrong, capture_output=True).returncode != 0
     assert slapd.lock_state(directory, "locked") is not None
     async with second_instance(live.settings) as admin:
-        await admin.departments.add(
+        await admin.login_systems.add(
             "tax-hr",
             "ldap",
             ldap_config(directory.url, enabled_filter="(!(employeeType=left))", position=5),

@@ -29,7 +29,7 @@ async def federation(live_server, idp_install):
     idp = oidc_idp.start(idp_install, "yihaotong", SECRET, f"{live_server.url}/login/callback/hr")
     try:
         async with second_instance(live_server.settings) as admin:
-            await admin.departments.add(
+            await admin.login_systems.add(
                 "hr",
                 "oidc",
                 {
@@ -98,7 +98,7 @@ async def test_sign_in_through_the_departments_openid_provider(federation) -> No
 
 async def test_a_department_provider_that_is_down_is_named(live_server, idp_install) -> None:
     async with second_instance(live_server.settings) as admin:
-        await admin.departments.add(
+        await admin.login_systems.add(
             "hr",
             "oidc",
             {

@@ -177,10 +177,10 @@ async def test_the_storing_service_refuses_every_bad_field_and_stores_nothing(
     async with second_instance(settings) as services:
         for kind, config, field in bad_configs(tmp_path):
             with pytest.raises(InvalidInput) as refused:
-                await services.departments.add("dept", kind, config)
+                await services.login_systems.add("dept", kind, config)
             assert refused.value.field == field, (config, str(refused.value))
             assert "service-secret" not in str(refused.value)
-        assert await services.departments.listing() == []
+        assert await services.login_systems.listing() == []
         assert await services.logins.all() == []
 
 
@@ -280,7 +280,7 @@ async def test_sign_in_keeps_working_when_a_stored_department_breaks(
     ca = write_ca(tmp_path / "tax-ca.pem")
     with running_gateway(settings_for, backend) as live:
         async with second_instance(live.settings) as admin:
-            await admin.departments.add("tax", "ldap", ldap_config(ca))
+            await admin.login_systems.add("tax", "ldap", ldap_config(ca))
             await store_as_an_older_version_did(
                 admin, "gov", "oidc", oidc_config(issuer="https://")
             )
@@ -369,7 +369,7 @@ async def test_an_upstream_whose_discovery_fails_is_shown_unavailable(
 ) -> None:
     caplog.set_level(logging.INFO, logger="yihaotong.departments")
     async with second_instance(live_server.settings) as admin:
-        await admin.departments.add("gov", "oidc", oidc_config(issuer=half_an_upstream.url))
+        await admin.login_systems.add("gov", "oidc", oidc_config(issuer=half_an_upstream.url))
         await admin.accounts.create_local(username="wang", password=PASSWORD)
         client = await admin.clients.register(name="市民门户", redirect_uris=[CALLBACK])
     browser = Browser(live_server.url)

@@ -33,7 +33,7 @@ async def linked(live_server, ldap_directory):
     is linked to it, proven by signing in to wang on the same page."""
     async with second_instance(live_server.settings) as admin:
         # Vouches for phones but is not trusted to link by them: the person proves ownership.
-        await admin.departments.add(
+        await admin.login_systems.add(
             "tax", "ldap", ldap_config(ldap_directory.url, verified=["phone"])
         )
         wang = await admin.accounts.create_local(
