@@ -21,10 +21,9 @@ from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
 
 from gateway.identity.audit_spool import AuditUnavailable, Segment, Spool
-from gateway.server.logs import log_line
+from gateway.identity.web import RequestFacts
 from policies.identifiers import mask, mask_phone
 from store import audit as audit_store
 from store.clock import Clock
@@ -74,7 +73,7 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[st
     }
 
 
-def request_facts(request: Request | None) -> dict[str, str | None]:
+def request_facts(request: RequestFacts | None) -> dict[str, str | None]:
     if request is None:
         return {"ip": None, "request_id": None}
     return {
@@ -116,10 +115,14 @@ class AuditLog:
             "request_id": prepared.request_id,
             "check": prepared.check,
         }
-        log_line(log, level, prepared.event, {k: v for k, v in fields.items() if v})
+        # One line with its own members, as gateway.server.logs writes every line with fields.
+        log.log(level, prepared.event, extra={"fields": {k: v for k, v in fields.items() if v}})
 
     async def record(
-        self, event: AuditEvent, session: AsyncSession | None = None, request: Request | None = None
+        self,
+        event: AuditEvent,
+        session: AsyncSession | None = None,
+        request: RequestFacts | None = None,
     ) -> AuditEvent:
         """Write ``event`` now: inside ``session`` (committing with the caller's change) or in a
         transaction of its own. A failure propagates: nothing happens unrecorded."""

@@ -18,12 +18,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, fields
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import orjson
-from starlette.responses import Response
 
-from gateway.server.settings import Settings
+from gateway.identity.web import CookieJar
 from store import kv_keys
 from store.clock import Clock
 from store.kv import ExpiringStore
@@ -50,8 +50,21 @@ class SsoSession:
 _RECORD_FIELDS = tuple(f.name for f in fields(SsoSession) if f.name != "last_seen")
 
 
+class SessionSettings(Protocol):
+    """The settings sessions read (``gateway.server.settings.Settings`` has them)."""
+
+    @property
+    def issuer(self) -> str: ...
+
+    @property
+    def session_idle_seconds(self) -> int: ...
+
+    @property
+    def session_max_seconds(self) -> int: ...
+
+
 class SessionService:
-    def __init__(self, store: ExpiringStore, settings: Settings, clock: Clock) -> None:
+    def __init__(self, store: ExpiringStore, settings: SessionSettings, clock: Clock) -> None:
         self._store = store
         self._clock = clock
         self._idle = settings.session_idle_seconds
@@ -60,12 +73,12 @@ class SessionService:
         # RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only and Path=/.
         self.cookie_name = "__Host-yht_session" if self.secure else "yht_session"
 
-    def set_cookie(self, response: Response, cookie: str) -> None:
+    def set_cookie(self, response: CookieJar, cookie: str) -> None:
         response.set_cookie(
             self.cookie_name, cookie, httponly=True, secure=self.secure, samesite="lax", path="/"
         )
 
-    def clear_cookie(self, response: Response) -> None:
+    def clear_cookie(self, response: CookieJar) -> None:
         response.delete_cookie(
             self.cookie_name, path="/", secure=self.secure, httponly=True, samesite="lax"
         )
