@@ -23,7 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from gateway.identity.access import ADMIN_SCOPES, app_claims, privileged
 from gateway.identity.claims import scopes_for_claims, sector_of, subject_for
 from gateway.identity.sessions import SsoSession
-from gateway.oauth.server import (
+from gateway.oauth.models import (
     MAX_AGE,
     RESPONSE_MODES,
     EndUser,

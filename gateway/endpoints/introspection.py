@@ -14,8 +14,8 @@ from gateway.oauth.access_tokens import (
     parse_opaque,
 )
 from gateway.oauth.client_auth import CONFIDENTIAL_METHODS, authenticate
+from gateway.oauth.models import digest
 from gateway.oauth.revocations import revoke_access_token, revoke_family
-from gateway.oauth.server import digest
 from gateway.oauth.tokens_in import verify_own_jwt
 from gateway.server.forms import FormError, read_form
 from gateway.server.responses import NO_STORE_HEADERS, oauth_error

@@ -10,14 +10,9 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.oauth.models import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
 from gateway.oauth.prefetch import prefetch_grant, release_code
-from gateway.oauth.server import (
-    BASIC_CHALLENGE,
-    AuthorizationServer,
-    FormRequest,
-    GrantContext,
-    grant_context,
-)
+from gateway.oauth.server import AuthorizationServer
 from gateway.server.forms import FormError, read_form
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services

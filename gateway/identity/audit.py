@@ -135,7 +135,7 @@ class AuditLog:
             await audit_store.append_alone(self._db, prepared)
         return prepared
 
-    def queue(self, event: AuditEvent, request: Request | None = None) -> None:
+    def queue(self, event: AuditEvent, request: RequestFacts | None = None) -> None:
         """Write ``event`` with the next batch (busy, low-stakes events such as tokens issued).
         It is in the local spool when this returns; AuditUnavailable when it cannot be."""
         facts = {} if request is None else {k: v for k, v in request_facts(request).items() if v}

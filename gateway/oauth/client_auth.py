@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.endpoints.token import BadClientAuth, basic_credentials
-from gateway.oauth.server import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
+from gateway.oauth.models import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
 from store.records import Client

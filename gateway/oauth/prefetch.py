@@ -11,8 +11,8 @@ from starlette.responses import Response
 
 from gateway.identity.access import app_claims
 from gateway.identity.sessions import SsoSession
+from gateway.oauth.models import CODE_USED_TTL, CodeClaim, CodeRecord, GrantContext, digest
 from gateway.oauth.revocations import end_session_grants, revoke_access_token, revoke_family
-from gateway.oauth.server import CODE_USED_TTL, CodeClaim, CodeRecord, GrantContext, digest
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
 from providers.base import Identity, ProviderUnavailable, RefreshProvider

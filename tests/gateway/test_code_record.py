@@ -6,7 +6,8 @@ import dataclasses
 import json
 import re
 
-from gateway.oauth.server import AuthorizationCodeGrant, CodeRecord
+from gateway.oauth.grants import AuthorizationCodeGrant
+from gateway.oauth.models import CodeRecord
 
 
 def test_a_code_carries_256_bits_from_the_os_and_never_repeats() -> None:

@@ -9,7 +9,7 @@ import secrets
 import httpx
 import pytest
 
-from gateway.oauth.server import digest
+from gateway.oauth.models import digest
 from store.records import RefreshToken
 from tests.conftest import admin_sql
 from tests.gateway.helpers import second_instance, service_client

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 
 from gateway.identity.account_cache import AccountCache
-from gateway.oauth.server import digest
+from gateway.oauth.models import digest
 from store.accounts import AccountStore
 from store.database import Database
 from store.migrate import upgrade

@@ -26,7 +26,7 @@ import pytest
 from authlib.common.errors import AuthlibBaseError
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Error
 
-from gateway.oauth.server import FormRequest
+from gateway.oauth.models import FormRequest
 from gateway.server.responses import DESCRIPTION, description_text, oauth_error
 from tests.conftest import running_gateway
 from tests.gateway.browser import Browser, pkce_pair
