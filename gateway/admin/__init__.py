@@ -9,7 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
 
-from gateway.admin import api_apps, api_org, api_people, api_platform  # noqa: F401 (registers)
+# Registered in the API document's order: apps, the organisation, roles, people, the platform.
+# isort: off
+from gateway.admin import api_apps, api_org  # noqa: F401
+from gateway.admin import api_roles  # noqa: F401
+from gateway.admin import api_people, api_platform  # noqa: F401
+
+# isort: on
 from gateway.admin.http import ENDPOINTS, not_found, route_handler
 from gateway.admin.openapi import document
 

@@ -9,7 +9,7 @@ import typer
 
 from gateway.admin import org
 from gateway.admin.api_org import department_out
-from gateway.admin.models import DepartmentCreate, DepartmentPatch
+from gateway.admin.models_org import DepartmentCreate, DepartmentPatch
 from gateway.cli.common import (
     EVERYWHERE,
     JsonFlag,

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from gateway.admin import roles
-from gateway.admin.api_org import assignment_out, role_out
-from gateway.admin.models import AssignmentCreate, RoleCreate
+from gateway.admin.api_roles import assignment_out, role_out
+from gateway.admin.models_org import AssignmentCreate, RoleCreate
 from gateway.cli.common import (
     EVERYWHERE,
     JsonFlag,
