@@ -15,7 +15,6 @@ from gateway.admin.models import (
     AuditPage,
     AuditQuery,
     KeyList,
-    KeyOut,
     ProviderCreate,
     ProviderList,
     ProviderOut,
@@ -131,20 +130,7 @@ async def list_keys(call: Call) -> Reply:
     """Next (published, not signing yet), active, and retired (still published) keys."""
     call.reach.require_city_wide("signing keys")
     await call.services.keys.reload()
-    published = {record.kid for record in call.services.keys.published()}
-    items = [
-        KeyOut(
-            kid=r.kid,
-            alg=r.alg,
-            state=r.state,
-            published=r.kid in published,
-            created_at=when(r.created_at),  # type: ignore[arg-type]
-            activated_at=when(r.activated_at),
-            retired_at=when(r.retired_at),
-            publish_until=when(r.publish_until),
-        )
-        for r in call.services.keys.records()
-    ]
+    items = platform.key_documents(call.services, call.reach)
     return Reply(KeyList(items=items))
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from gateway.admin.changes import Actor, record_after
+from gateway.admin.models import KeyOut, when
 from gateway.admin.reach import Reach
 from gateway.identity.errors import AlreadyExists, InvalidInput
 from gateway.identity.login_systems import LoginSystem, Unavailable
@@ -101,6 +102,25 @@ async def remove_provider(services: Services, actor: Actor, reach: Reach, provid
         # Put it back as it was (still encrypted), so nothing happens unrecorded.
         await services.logins.add(sealed[0], sealed[1], sealed[2], services.clock.now())
         raise
+
+
+def key_documents(services: Services, reach: Reach) -> list[KeyOut]:
+    """The signing keys as shown: next (published, not signing yet), active, retired."""
+    reach.require_city_wide("signing keys")
+    published = {record.kid for record in services.keys.published()}
+    return [
+        KeyOut(
+            kid=r.kid,
+            alg=r.alg,
+            state=r.state,
+            published=r.kid in published,
+            created_at=when(r.created_at),  # type: ignore[arg-type]
+            activated_at=when(r.activated_at),
+            retired_at=when(r.retired_at),
+            publish_until=when(r.publish_until),
+        )
+        for r in services.keys.records()
+    ]
 
 
 async def rotate_key(

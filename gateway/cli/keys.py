@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gateway.admin import platform
-from gateway.admin.models import KeyOut, RotateIn, RotateOut, when
+from gateway.admin.models import KeyOut, RotateIn, RotateOut
 from gateway.cli.common import (
     EVERYWHERE,
     JsonFlag,
@@ -33,20 +33,7 @@ def list_keys(as_json: JsonFlag = False) -> None:
     """List signing keys: next (published, not signing yet), active, retired (still published)."""
 
     async def listing(services: Services) -> list[KeyOut]:
-        published = {record.kid for record in services.keys.published()}
-        return [
-            KeyOut(
-                kid=r.kid,
-                alg=r.alg,
-                state=r.state,
-                published=r.kid in published,
-                created_at=when(r.created_at),  # type: ignore[arg-type]
-                activated_at=when(r.activated_at),
-                retired_at=when(r.retired_at),
-                publish_until=when(r.publish_until),
-            )
-            for r in services.keys.records()
-        ]
+        return platform.key_documents(services, EVERYWHERE)
 
     keys = with_services(load_settings(), listing, read_only=True)
     emit(
