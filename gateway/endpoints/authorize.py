@@ -8,11 +8,9 @@ goes back to the client's redirect URI with ``state`` and ``iss`` (RFC 9207).
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import orjson
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
@@ -20,6 +18,16 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gateway.endpoints.transaction import (  # noqa: F401 (the pages import them from here)
+    SignedInStep,
+    Transaction,
+    load_transaction,
+    posted_form,
+    save_transaction,
+    signed_in_step,
+    submitted_form,
+    update_transaction,
+)
 from gateway.identity.access import ADMIN_SCOPES, app_claims, privileged
 from gateway.identity.claims import scopes_for_claims, sector_of, subject_for
 from gateway.identity.sessions import SsoSession
@@ -44,109 +52,6 @@ from store.records import AuditEvent
 AUTHORIZE_PATH = "/oauth/authorize"
 RESUME_PATH = "/oauth/authorize/resume"
 OTP_PATH = "/login/otp"
-TX_TTL = 900  # seconds a user has for signing in and consenting
-
-
-@dataclass
-class Transaction:
-    """An authorization request waiting for the user (sign-in or consent)."""
-
-    params: dict[str, str]
-    browser: str
-    signed_in_sid: str | None = None  # a sign-in that happened inside this transaction
-    consent: str | None = None  # "allow" or "deny", decided inside this transaction
-    return_to: str | None = None  # for sign-ins that are not an authorization request
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-_TX_FIELDS = tuple(f.name for f in fields(Transaction))
-
-
-def _encode(tx: Transaction) -> bytes:
-    # orjson from the fields themselves: asdict() deep-copies params and extra first, and the
-    # standard encoder takes several times orjson's CPU on a sign-in's path.
-    record = {name: getattr(tx, name) for name in _TX_FIELDS}
-    return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
-
-
-async def save_transaction(services: Services, tx: Transaction) -> str:
-    tx_id = secrets.token_urlsafe(24)
-    await services.expiring.put(kv_keys.transaction(tx_id), _encode(tx), TX_TTL)
-    return tx_id
-
-
-async def update_transaction(services: Services, tx_id: str, tx: Transaction) -> None:
-    await services.expiring.put(kv_keys.transaction(tx_id), _encode(tx), TX_TTL)
-
-
-async def load_transaction(
-    services: Services, request: Request, tx_id: str | None
-) -> Transaction | None:
-    """The transaction, only in the browser that started it."""
-    if not tx_id or len(tx_id) > 64:
-        return None
-    raw = await services.expiring.get(kv_keys.transaction(tx_id))
-    if raw is None:
-        return None
-    tx = Transaction(**orjson.loads(raw))
-    browser = request.cookies.get(services.csrf.cookie_name)
-    # Bytes: compare_digest refuses non-ASCII str, and a cookie can hold anything.
-    same = browser is not None and secrets.compare_digest(browser.encode(), tx.browser.encode())
-    return tx if same else None
-
-
-@dataclass
-class SignedInStep:
-    """A form posted inside an authorization by the person signed in: the act-for choice, the
-    second factor's code."""
-
-    form: dict[str, str]
-    tx_id: str
-    tx: Transaction
-    session: SsoSession
-
-
-async def posted_form(request: Request, purpose: str) -> tuple[dict[str, str], str] | None:
-    """The posted form and the id of its transaction, when the form is readable and its CSRF
-    token is right for ``purpose`` in this browser (the transaction itself is not read)."""
-    services: Services = request.app.state.services
-    try:
-        form = await read_form(request, services.settings.max_form_bytes)
-    except FormError:
-        return None
-    tx_id = form.get("tx", "")
-    if not services.csrf.valid(request, form.get("csrf_token"), f"{purpose}:{tx_id}"):
-        return None
-    return form, tx_id
-
-
-async def submitted_form(
-    request: Request, purpose: str
-) -> tuple[dict[str, str], str, Transaction] | None:
-    """The posted form and its transaction, when the form is readable, the transaction lives
-    in this browser and the CSRF token is right for ``purpose``."""
-    posted = await posted_form(request, purpose)
-    if posted is None:
-        return None
-    form, tx_id = posted
-    tx = await load_transaction(request.app.state.services, request, tx_id)
-    return None if tx is None else (form, tx_id, tx)
-
-
-async def signed_in_step(request: Request, purpose: str) -> SignedInStep | None:
-    """The posted form with its transaction (in this browser), the signed-in session and a
-    CSRF token valid for ``purpose``; None when any is missing or wrong."""
-    submitted = await submitted_form(request, purpose)
-    if submitted is None:
-        return None
-    services: Services = request.app.state.services
-    session = await services.sessions.from_cookie(
-        request.cookies.get(services.sessions.cookie_name)
-    )
-    if session is None:
-        return None
-    form, tx_id, tx = submitted
-    return SignedInStep(form, tx_id, tx, session)
 
 
 def error_page(
