@@ -35,6 +35,10 @@ class AccessFacts:
     groups: frozenset[str] = frozenset()
     department: str | None = None  # e.g. /city/district/tax
     stronger_methods: frozenset[str] = field(default_factory=frozenset)  # e.g. {"otp"}
+    requested_acr: str | None = None  # acr_values: voluntary (OIDC Core §3.1.2.1)
+    requested_methods: frozenset[str] = field(default_factory=frozenset)  # that would reach it
+    earlier_step_up: str | None = None  # the check of a step-up already asked in this request
+    signed_in_again: bool = False  # a sign-in or second factor happened since
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,31 @@ def scoped_role_counts(subtree: str, app_department: str | None, admitted: Seque
 
 
 def decide_access(policy: AccessPolicy, facts: AccessFacts) -> Decision:
+    """The policy's checks, then the client's own ``acr_values``; a step-up already asked for
+    in this authorization is not asked again."""
+    decision = _policy_checks(policy, facts)
+    if (
+        decision.outcome == "allow"
+        and facts.requested_acr is not None
+        and rank(facts.requested_acr) > rank(facts.acr)
+        and facts.requested_methods
+    ):
+        reason = f"{facts.requested_acr} was asked for"
+        decision = Decision("step_up", "acr_values", reason, facts.requested_acr)
+    if decision.outcome != "step_up":
+        return decision
+    if facts.earlier_step_up == "acr_values" and decision.check == "acr_values":
+        # Offered once and voluntary: the authorization goes on at the session's level.
+        return Decision("allow", "all", "acr_values offered")
+    if facts.earlier_step_up == "acr_values" or (
+        facts.earlier_step_up == decision.check and facts.signed_in_again
+    ):
+        # Signed in again and still short: no endless loop of sign-in pages.
+        return Decision("deny", decision.check, "the stronger sign-in did not happen", decision.acr)
+    return decision
+
+
+def _policy_checks(policy: AccessPolicy, facts: AccessFacts) -> Decision:
     if facts.kind not in policy.kinds:
         return Decision("deny", "kind", f"account kind {facts.kind} is not admitted")
     if policy.roles and not policy.roles & facts.roles:

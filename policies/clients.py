@@ -27,7 +27,7 @@ _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,128}$")
 Problem = tuple[str, str]
 
 
-def registration_problem(  # noqa: C901 (one check a field; to split by field)
+def registration_problem(
     *,
     name: str,
     public: bool,
@@ -45,6 +45,24 @@ def registration_problem(  # noqa: C901 (one check a field; to split by field)
 ) -> Problem | None:
     if not name.strip() or len(name) > 200:
         return ("name", "a client needs a name of 1 to 200 characters")
+    return (
+        _grant_problem(public, grant_types, redirect_uris)
+        or _uri_problem(
+            public,
+            redirect_uris,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            frontchannel_logout_uri,
+        )
+        or _subject_problem(subject_type, sector_identifier, redirect_uris)
+        or _authentication_problem(public, token_endpoint_auth_method)
+        or _token_problem(public, access_token_format, resource_server, scopes)
+    )
+
+
+def _grant_problem(
+    public: bool, grant_types: Sequence[str], redirect_uris: Sequence[str]
+) -> Problem | None:
     for grant in grant_types:
         if grant not in GRANT_TYPES:
             return (
@@ -59,6 +77,16 @@ def registration_problem(  # noqa: C901 (one check a field; to split by field)
         return ("redirect_uri", "the authorization_code grant needs at least one redirect URI")
     if "refresh_token" in grant_types and "authorization_code" not in grant_types:
         return ("grant_type", "refresh_token is only issued with authorization_code")
+    return None
+
+
+def _uri_problem(
+    public: bool,
+    redirect_uris: Sequence[str],
+    post_logout_redirect_uris: Sequence[str],
+    backchannel_logout_uri: str | None,
+    frontchannel_logout_uri: str | None,
+) -> Problem | None:
     for uri in redirect_uris:
         if problem := redirect_uri_problem(uri, allow_private_use_scheme=public):
             return ("redirect_uri", f"{uri} {problem}")
@@ -69,6 +97,12 @@ def registration_problem(  # noqa: C901 (one check a field; to split by field)
         return ("backchannel_logout_uri", f"{backchannel_logout_uri} {problem}")
     if frontchannel_logout_uri and (problem := https_or_loopback_problem(frontchannel_logout_uri)):
         return ("frontchannel_logout_uri", f"{frontchannel_logout_uri} {problem}")
+    return None
+
+
+def _subject_problem(
+    subject_type: str, sector_identifier: str | None, redirect_uris: Sequence[str]
+) -> Problem | None:
     if subject_type not in ("public", "pairwise"):
         return ("subject_type", "use public or pairwise")
     hosts = {urlsplit(uri).hostname for uri in redirect_uris}
@@ -84,6 +118,10 @@ def registration_problem(  # noqa: C901 (one check a field; to split by field)
             return ("sector_identifier", "a sector identifier only matters with pairwise subjects")
         if not _HOSTNAME.match(sector_identifier):
             return ("sector_identifier", "a sector identifier is a host name, e.g. tax.city.gov.cn")
+    return None
+
+
+def _authentication_problem(public: bool, token_endpoint_auth_method: str | None) -> Problem | None:
     if public and token_endpoint_auth_method not in (None, "none"):
         return ("token_endpoint_auth_method", "a public client authenticates with 'none' only")
     if not public and token_endpoint_auth_method not in (None, *CONFIDENTIAL_AUTH_METHODS):
@@ -91,6 +129,12 @@ def registration_problem(  # noqa: C901 (one check a field; to split by field)
             "token_endpoint_auth_method",
             f"use one of {', '.join(CONFIDENTIAL_AUTH_METHODS)} (or --public for 'none')",
         )
+    return None
+
+
+def _token_problem(
+    public: bool, access_token_format: str, resource_server: bool, scopes: Sequence[str]
+) -> Problem | None:
     if access_token_format not in ACCESS_TOKEN_FORMATS:
         return ("access_token_format", f"use one of {', '.join(ACCESS_TOKEN_FORMATS)}")
     if resource_server and public:

@@ -1,4 +1,4 @@
-"""Token introspection (RFC 7662) and revocation (RFC 7009), both for authenticated clients."""
+"""Token introspection (RFC 7662), for authenticated clients."""
 
 from __future__ import annotations
 
@@ -8,19 +8,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.oauth.access_tokens import (
-    active_access_token,
-    is_access_token_shaped,
-    parse_opaque,
-)
-from gateway.oauth.client_auth import CONFIDENTIAL_METHODS, authenticate
+from gateway.oauth.access_tokens import active_access_token, is_access_token_shaped
+from gateway.oauth.client_auth import authenticate
 from gateway.oauth.models import digest
-from gateway.oauth.revocations import revoke_access_token, revoke_family
-from gateway.oauth.tokens_in import verify_own_jwt
 from gateway.server.forms import FormError, read_form
 from gateway.server.responses import NO_STORE_HEADERS, oauth_error
 from gateway.server.services import Services
-from store import kv_keys
 
 
 def _json(body: dict[str, Any]) -> Response:
@@ -31,7 +24,7 @@ def _json(body: dict[str, Any]) -> Response:
     )
 
 
-async def _form_and_client(request: Request, endpoint: str, methods: list[str] | None = None):
+async def form_and_client(request: Request, endpoint: str, methods: list[str] | None = None):
     services: Services = request.app.state.services
     try:
         form = await read_form(request, services.settings.max_form_bytes)
@@ -54,7 +47,7 @@ def _names(claims: dict[str, Any], client_id: str) -> bool:
 
 async def introspection_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
-    form, client, refused = await _form_and_client(request, "introspection")
+    form, client, refused = await form_and_client(request, "introspection")
     if refused is not None:
         return refused
     token = form["token"]
@@ -92,34 +85,3 @@ async def introspection_endpoint(request: Request) -> Response:
             "iss": services.settings.issuer,
         }
     )
-
-
-async def revocation_endpoint(request: Request) -> Response:
-    services: Services = request.app.state.services
-    # RFC 7009 §2.1: a public client identifies itself by client_id and revokes its own tokens.
-    methods = [*CONFIDENTIAL_METHODS, "none"]
-    form, client, refused = await _form_and_client(request, "revocation", methods)
-    if refused is not None:
-        return refused
-    token = form["token"]
-    # The shape tells the kind: an opaque access token, a JWT, else a refresh token.
-    if parse_opaque(token) is not None:
-        claims = await active_access_token(services, token) or {}
-        if claims.get("client_id") == client.client_id:
-            await revoke_access_token(services, claims["jti"])
-            await services.expiring.delete(
-                kv_keys.opaque_access_token(claims["jti"])
-            )  # its claims go now
-    elif token.count(".") == 2:
-        try:
-            claims = verify_own_jwt(services, token, typ="at+jwt")
-        except Exception:  # an invalid token needs no revoking (RFC 7009 §2.2)
-            claims = {}
-        if claims.get("client_id") == client.client_id and isinstance(claims.get("jti"), str):
-            await revoke_access_token(services, claims["jti"])
-    else:
-        record = await services.refresh_tokens.get(digest(token))
-        if record is not None and record.client_id == client.client_id:
-            await revoke_family(services, record.family_id, "revoked by client")
-    # RFC 7009 §2.2: 200 whether or not there was anything to revoke.
-    return Response(b"", status_code=200, headers=NO_STORE_HEADERS)

@@ -4,7 +4,6 @@ database session and ``policies/access.py`` decides."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,22 +14,17 @@ from gateway.identity.client_policy import DEFAULT_POLICY, RESERVED_CLAIMS, Poli
 from gateway.identity.login_systems import LoginSystemService
 from gateway.identity.otp import OtpService
 from policies.access import AccessFacts, Decision, decide_access, scoped_role_counts
-from policies.assurance import meets, multi_factor, rank, stronger
+from policies.assurance import meets, multi_factor, stronger
+from policies.authorization import (  # noqa: F401 (where the gateway has always found them)
+    ADMIN_SCOPES,
+    ENTERPRISE_SCOPE,
+    PRIVILEGED_SCOPES,
+    privileged,
+)
 from store import client_policies, organisation, roles
 from store.clock import Clock
 from store.database import Database
 from store.records import Account, Client
-
-ADMIN_SCOPES = ("admin:read", "admin:write")
-ENTERPRISE_SCOPE = "enterprise:manage"
-# Scopes whose tokens act with a person's power over other people. Only city-wide
-# administrators put them on an app, and a person grants them only on a consent page.
-PRIVILEGED_SCOPES = frozenset({*ADMIN_SCOPES, ENTERPRISE_SCOPE})
-
-
-def privileged(scopes: Iterable[str]) -> frozenset[str]:
-    """The privileged scopes among ``scopes``."""
-    return PRIVILEGED_SCOPES.intersection(scopes)
 
 
 def city_wide_app(client: Client) -> bool:
@@ -145,10 +139,13 @@ class AccessService:
         acr: str | None,
         amr: list[str],
         requested_acr: str | None = None,
+        earlier_step_up: str | None = None,
+        signed_in_again: bool = False,
     ) -> Verdict:
         """Whether ``account``, signed in at ``acr`` with ``amr``, may use the client now.
         ``requested_acr`` (from ``acr_values``) is voluntary (OIDC Core §3.1.2.1): it asks for
-        a step-up only when one is possible, and never denies."""
+        a step-up only when one is possible, and never denies. ``earlier_step_up``: the check
+        of a step-up this authorization already asked for."""
         document = await self.policy(client_id)
         org, paths = await self.organisation(account, client_id, document)
         policy = document.access(paths)
@@ -181,20 +178,15 @@ class AccessService:
             groups=frozenset(org.groups),
             department=org.department,
             stronger_methods=stronger_methods,
+            requested_acr=requested_acr,
+            requested_methods=methods_for(requested_acr) if requested_acr else frozenset(),
+            earlier_step_up=earlier_step_up,
+            signed_in_again=signed_in_again,
         )
         decision = decide_access(policy, facts)
-        methods = facts.stronger_methods
-        if (
-            decision.outcome == "allow"
-            and requested_acr is not None
-            and rank(requested_acr) > rank(acr)
-            and methods_for(requested_acr)
-        ):
-            methods = methods_for(requested_acr)
-            decision = Decision(
-                "step_up", "acr_values", f"{requested_acr} was asked for", requested_acr
-            )
-        return Verdict(decision, org, document, methods)
+        if decision.check == "acr_values":
+            return Verdict(decision, org, document, facts.requested_methods)
+        return Verdict(decision, org, document, stronger_methods)
 
     async def admin_scopes(self, account_id: str) -> dict[str, list[str]]:
         """The admin scopes an account holds (as global roles ``admin:read`` / ``admin:write``),

@@ -1,4 +1,4 @@
-"""The sign-in and consent pages: plain HTML forms, CSRF-protected, zh-CN by default.
+"""The sign-in page: plain HTML forms, CSRF-protected, zh-CN by default.
 
 A wrong password and an unknown username get the same words after the same work, and failures
 are counted per account name and per address (``policies/lockout.py``)."""
@@ -17,7 +17,6 @@ from gateway.endpoints.authorize import (
     error_page,
     load_transaction,
     posted_form,
-    submitted_form,
     update_transaction,
 )
 from gateway.endpoints.end_session import end_sso_session
@@ -35,7 +34,7 @@ from store.errors import Unavailable
 from store.records import AuditEvent
 
 
-def _locale(request: Request, tx: Transaction | None) -> str:
+def locale_of(request: Request, tx: Transaction | None) -> str:
     wanted = request.query_params.get("ui_locales") or (tx.params.get("ui_locales") if tx else None)
     return choose_locale(wanted, request.headers.get("accept-language"))
 
@@ -44,7 +43,7 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _client_view(services: Services, tx: Transaction) -> tuple[str, str]:
+async def client_view(services: Services, tx: Transaction) -> tuple[str, str]:
     """The client's name, and the form-action that lets the form's redirect chain reach it."""
     client = await services.clients.get(tx.params.get("client_id", ""))
     if client is None:
@@ -64,8 +63,8 @@ async def _login_form(
     provider: str | None = None,
 ) -> Response:
     services: Services = request.app.state.services
-    locale = _locale(request, tx)
-    client_name, action_sources = await _client_view(services, tx)
+    locale = locale_of(request, tx)
+    client_name, action_sources = await client_view(services, tx)
     every, unavailable = await asyncio.gather(
         services.login_systems.all(), services.login_systems.unavailable()
     )
@@ -160,7 +159,7 @@ async def login_submit(request: Request) -> Response:
         # No password was tried: the attempt is taken back.
         await attempt.take_back()
         return error_page(request, {}, "expired")
-    t = messages(_locale(request, tx))
+    t = messages(locale_of(request, tx))
     decision = await attempt.decide()
     if decision.locked:
         seconds = await attempt.retry_after(decision)
@@ -227,7 +226,7 @@ async def refused(
     if result.pending_link is not None:
         tx.extra["pending_link"] = result.pending_link
         await update_transaction(services, tx_id, tx)
-    t = messages(_locale(request, tx))
+    t = messages(locale_of(request, tx))
     return await _login_form(
         request,
         tx_id,
@@ -268,7 +267,7 @@ async def signed_in(
         response: Response = page(
             request,
             "logged_out.html",
-            _locale(request, tx),
+            locale_of(request, tx),
             {"frontchannel_uris": frontchannel, "redirect_uri": target},
         )
     else:
@@ -320,63 +319,3 @@ async def _start_session(
     # cookie, which only the answer gives.
     await asyncio.gather(services.sessions.store(session), update_transaction(services, tx_id, tx))
     return cookie, frontchannel
-
-
-async def consent_page(request: Request) -> Response:
-    services: Services = request.app.state.services
-    tx_id = request.query_params.get("tx", "")
-    tx = await load_transaction(services, request, tx_id)
-    if tx is None:
-        return error_page(request, {}, "expired")
-    locale = _locale(request, tx)
-    t = messages(locale)
-    labels = [t.get(f"scope_{scope}", scope) for scope in tx.extra.get("scopes", [])]
-    client_name, action_sources = await _client_view(services, tx)
-    return page(
-        request,
-        "consent.html",
-        locale,
-        {
-            "tx": tx_id,
-            "csrf_token": services.csrf.token(tx.browser, f"consent:{tx_id}"),
-            "client_name": client_name,
-            "scope_labels": labels,
-            "privileged": bool(tx.extra.get("privileged")),
-            "action": "/consent",
-        },
-        form_action=action_sources,
-    )
-
-
-async def consent_submit(request: Request) -> Response:
-    services: Services = request.app.state.services
-    submitted = await submitted_form(request, "consent")
-    if submitted is None:
-        return error_page(request, {}, "expired")
-    form, tx_id, tx = submitted
-    session = await services.sessions.from_cookie(
-        request.cookies.get(services.sessions.cookie_name)
-    )
-    if session is None:
-        return error_page(request, {}, "expired")
-    decision = "allow" if form.get("decision") == "allow" else "deny"
-    if decision == "allow":
-        await services.consents.grant(
-            session.account_id,
-            tx.params.get("client_id", ""),
-            set(tx.extra.get("scopes", [])),
-            services.clock.now(),
-        )
-    await services.audit.record(
-        AuditEvent(
-            f"consent.{decision}",
-            outcome="success" if decision == "allow" else "denied",
-            actor=session.account_id,
-            client_id=tx.params.get("client_id"),
-            details={"scopes": sorted(tx.extra.get("scopes", []))},
-        ),
-        request=request,
-    )
-    tx.consent = decision
-    await update_transaction(services, tx_id, tx)
-    return RedirectResponse(f"{RESUME_PATH}?tx={tx_id}", status_code=303)

@@ -19,19 +19,21 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from gateway import admin as admin_api
-from gateway.account import enterprise
+from gateway.account import authenticator, enterprise
+from gateway.account import pages as account_pages
 from gateway.endpoints import (
     authorize,
     discovery,
     end_session,
     introspection,
+    revocation,
     token,
     userinfo,
 )
 from gateway.identity.audit_spool import AuditUnavailable
 from gateway.oauth.backchannel import BackchannelNotifier
 from gateway.oauth.server import AuthorizationServer
-from gateway.pages import act_for, department_login, second_factor, sign_in
+from gateway.pages import act_for, consent, department_login, second_factor, sign_in
 from gateway.pages.render import HERE, STATIC_PATH
 from gateway.server import health
 from gateway.server.logs import (
@@ -129,7 +131,7 @@ DIRECT_ROUTES: dict[tuple[str, str], Endpoint] = {
     ("GET", discovery.USERINFO_PATH): userinfo.userinfo_endpoint,
     ("POST", discovery.USERINFO_PATH): userinfo.userinfo_endpoint,
     ("POST", discovery.INTROSPECTION_PATH): introspection.introspection_endpoint,
-    ("POST", discovery.REVOCATION_PATH): introspection.revocation_endpoint,
+    ("POST", discovery.REVOCATION_PATH): revocation.revocation_endpoint,
 }
 
 
@@ -222,26 +224,26 @@ def create_app(
         Route(authorize.RESUME_PATH, authorize.resume_endpoint, methods=["GET"]),
         Route(discovery.USERINFO_PATH, userinfo.userinfo_endpoint, methods=["GET", "POST"]),
         Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
-        Route(discovery.REVOCATION_PATH, introspection.revocation_endpoint, methods=["POST"]),
+        Route(discovery.REVOCATION_PATH, revocation.revocation_endpoint, methods=["POST"]),
         Route(
             end_session.END_SESSION_PATH, end_session.end_session_endpoint, methods=["GET", "POST"]
         ),
-        Route(end_session.SESSIONS_PATH, end_session.sessions_page, methods=["GET"]),
-        Route(end_session.SESSIONS_PATH, end_session.end_session_submit, methods=["POST"]),
-        Route(end_session.CONSENTS_PATH, end_session.revoke_consent_submit, methods=["POST"]),
-        Route(end_session.LINKS_PATH, end_session.unlink_submit, methods=["POST"]),
+        Route(account_pages.SESSIONS_PATH, account_pages.sessions_page, methods=["GET"]),
+        Route(account_pages.SESSIONS_PATH, account_pages.end_session_submit, methods=["POST"]),
+        Route(account_pages.CONSENTS_PATH, account_pages.revoke_consent_submit, methods=["POST"]),
+        Route(account_pages.LINKS_PATH, account_pages.unlink_submit, methods=["POST"]),
         Route(department_login.START_PATH, department_login.start, methods=["GET"]),
         Route(department_login.CALLBACK_PATH, department_login.callback, methods=["GET"]),
         Route("/login", sign_in.login_page, methods=["GET"]),
         Route("/login", sign_in.login_submit, methods=["POST"]),
-        Route("/consent", sign_in.consent_page, methods=["GET"]),
-        Route("/consent", sign_in.consent_submit, methods=["POST"]),
+        Route("/consent", consent.consent_page, methods=["GET"]),
+        Route("/consent", consent.consent_submit, methods=["POST"]),
         Route(act_for.ACT_FOR_PATH, act_for.act_for_page, methods=["GET"]),
         Route(act_for.ACT_FOR_PATH, act_for.act_for_submit, methods=["POST"]),
         Route(authorize.OTP_PATH, second_factor.otp_page, methods=["GET"]),
         Route(authorize.OTP_PATH, second_factor.otp_submit, methods=["POST"]),
-        Route(second_factor.ACCOUNT_OTP_PATH, second_factor.account_otp_page, methods=["GET"]),
-        Route(second_factor.ACCOUNT_OTP_PATH, second_factor.account_otp_submit, methods=["POST"]),
+        Route(authenticator.ACCOUNT_OTP_PATH, authenticator.account_otp_page, methods=["GET"]),
+        Route(authenticator.ACCOUNT_OTP_PATH, authenticator.account_otp_submit, methods=["POST"]),
         Route(
             f"{enterprise.PREFIX}/{{org}}/delegations",
             enterprise.delegations,
