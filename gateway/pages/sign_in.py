@@ -29,6 +29,7 @@ from gateway.pages.federated_login import (
     read_holder_ahead,
 )
 from gateway.pages.lockout import Attempt
+from gateway.pages.passkey_button import passkey_offer
 from gateway.pages.render import choose_locale, form_action, messages, page
 from gateway.server.services import Services
 from store.errors import Unavailable
@@ -84,6 +85,7 @@ async def _login_form(
     chosen = provider or tx.params.get("idp_hint") or (LOCAL if local else "")
     if not local and systems and chosen not in {d.id for d in systems}:
         chosen = systems[0].id
+    passkey = await passkey_offer(request, tx_id, tx)
     response = page(
         request,
         "login.html",
@@ -110,9 +112,11 @@ async def _login_form(
             "notice": notice,
             "local": local,
             "password_form": local or bool(systems),
+            "passkey": passkey,
         },
         status=status,
         form_action=action_sources,
+        script_nonce=passkey["nonce"] if passkey else None,
     )
     for name, value in (headers or {}).items():
         response.headers[name] = value
