@@ -11,6 +11,7 @@ from gateway.endpoints.authorize import Transaction
 from gateway.server.services import Services
 
 PASSKEY_SIGN_IN_PATH = "/login/passkey"
+CSRF_PURPOSE = "passkey-login"  # with the transaction id after it
 
 
 def embeddable(options: str) -> str:
@@ -27,7 +28,7 @@ async def passkey_offer(request: Request, tx_id: str, tx: Transaction) -> dict[s
     options = await services.passkeys.sign_in_options(tx_id)
     return {
         "options": embeddable(options),
-        "csrf_token": services.csrf.token(tx.browser, f"passkey:{tx_id}"),
+        "csrf_token": services.csrf.token(tx.browser, f"{CSRF_PURPOSE}:{tx_id}"),
         "action": PASSKEY_SIGN_IN_PATH,
         "nonce": secrets.token_urlsafe(16),
     }

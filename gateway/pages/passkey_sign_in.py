@@ -9,6 +9,7 @@ from starlette.responses import Response
 from gateway.endpoints.authorize import Transaction, error_page, load_transaction, posted_form
 from gateway.identity.passkeys import PasskeyError
 from gateway.pages.federated_login import SignIn
+from gateway.pages.passkey_button import CSRF_PURPOSE
 from gateway.pages.passkey_button import PASSKEY_SIGN_IN_PATH as PASSKEY_SIGN_IN_PATH
 from gateway.pages.render import messages
 from gateway.pages.sign_in import _locale, _login_form, signed_in
@@ -18,7 +19,7 @@ from store.records import AuditEvent
 
 async def passkey_submit(request: Request) -> Response:
     services: Services = request.app.state.services
-    posted = await posted_form(request, "passkey")
+    posted = await posted_form(request, CSRF_PURPOSE)
     if posted is None:
         return error_page(request, {}, "expired")
     form, tx_id = posted
