@@ -167,3 +167,25 @@ async def test_without_webauthn_the_sign_in_page_has_no_passkey_button(
         assert not await page.get_by_role("button", name="使用通行密钥").is_visible()
     finally:
         await context.close()
+
+
+async def test_english_on_a_phone_screen(chromium, passkey_city) -> None:
+    base, registered, _, _ = passkey_city
+    context = await chromium.new_context(locale="en-GB", viewport={"width": 375, "height": 700})
+    page = await context.new_page()
+    try:
+        await page.goto(authorize_url(base, registered.client.client_id))
+        button = page.get_by_role("button", name="Use a passkey")
+        assert await button.is_visible()
+        box = await button.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 375
+        await page.goto(f"{base}/account/passkeys")
+        await page.get_by_label("Username").fill("zhang")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in", exact=True).click()
+        await page.wait_for_url(f"{base}/account/passkeys")
+        assert await page.get_by_role("button", name="Add a passkey").is_visible()
+        assert "You have no passkeys yet." in await page.inner_text("main")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        await context.close()
