@@ -100,3 +100,12 @@ def revocations_loaded() -> str:
     """Written once every durable revocation mark was copied into the expiring store; its
     absence means the store lost them (gateway/oauth/revocations.py reloads them)."""
     return "revocations-loaded"
+
+
+# -- passkeys (gateway/identity/passkeys.py) ---------------------------------------------------
+
+
+def passkey_challenge(purpose: str, binding: str) -> str:
+    """A WebAuthn challenge waiting for its answer: ``purpose`` "register" or "sign-in",
+    ``binding`` the session or sign-in transaction it was issued to."""
+    return f"passkey:{purpose}:{binding}"

@@ -372,3 +372,21 @@ class AccountOtpRow(Base):
     confirmed: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[float] = mapped_column(EpochTime)
     last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PasskeyRow(Base):
+    """A person's passkey (WebAuthn credential): its public key, the signature counter it last
+    reported (never allowed to go back), and the name its owner gave it."""
+
+    __tablename__ = "passkeys"
+
+    credential_id: Mapped[str] = mapped_column(String(1400), primary_key=True)  # base64url
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    public_key: Mapped[str] = mapped_column(Text)  # COSE key, base64url
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    transports: Mapped[list[str]] = mapped_column(JSON)
+    aaguid: Mapped[str] = mapped_column(String(36))
+    backed_up: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    last_used_at: Mapped[float | None] = mapped_column(EpochTime)

@@ -28,6 +28,7 @@ from gateway.pages.federated_login import (
     read_holder_ahead,
 )
 from gateway.pages.lockout import Attempt
+from gateway.pages.passkey_button import passkey_offer
 from gateway.pages.render import choose_locale, form_action, messages, page
 from gateway.server.services import Services
 from store.errors import Unavailable
@@ -51,7 +52,7 @@ async def client_view(services: Services, tx: Transaction) -> tuple[str, str]:
     return client.name, form_action(*client.redirect_uris)
 
 
-async def _login_form(
+async def login_form(
     request: Request,
     tx_id: str,
     tx: Transaction,
@@ -83,6 +84,7 @@ async def _login_form(
     chosen = provider or tx.params.get("idp_hint") or (LOCAL if local else "")
     if not local and systems and chosen not in {d.id for d in systems}:
         chosen = systems[0].id
+    passkey = await passkey_offer(request, tx_id, tx)
     response = page(
         request,
         "login.html",
@@ -109,9 +111,11 @@ async def _login_form(
             "notice": notice,
             "local": local,
             "password_form": local or bool(systems),
+            "passkey": passkey,
         },
         status=status,
         form_action=action_sources,
+        script_nonce=passkey["nonce"] if passkey else None,
     )
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -128,7 +132,7 @@ async def login_page(request: Request) -> Response:
     if hinted is not None and not hinted.takes_passwords:
         # idp_hint names a department with its own login page: go straight there.
         return RedirectResponse(f"/login/start/{hinted.id}?tx={tx_id}", status_code=303)
-    return await _login_form(request, tx_id, tx)
+    return await login_form(request, tx_id, tx)
 
 
 async def login_submit(request: Request) -> Response:
@@ -177,7 +181,7 @@ async def login_submit(request: Request) -> Response:
             ),
             request=request,
         )
-        return await _login_form(
+        return await login_form(
             request,
             tx_id,
             tx,
@@ -227,7 +231,7 @@ async def refused(
         tx.extra["pending_link"] = result.pending_link
         await update_transaction(services, tx_id, tx)
     t = messages(locale_of(request, tx))
-    return await _login_form(
+    return await login_form(
         request,
         tx_id,
         tx,

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from gateway import admin as admin_api
 from gateway.account import authenticator, enterprise
 from gateway.account import pages as account_pages
+from gateway.account import passkeys as account_passkeys
 from gateway.endpoints import (
     authorize,
     discovery,
@@ -33,7 +34,14 @@ from gateway.endpoints import (
 from gateway.identity.audit_spool import AuditUnavailable
 from gateway.oauth.backchannel import BackchannelNotifier
 from gateway.oauth.server import AuthorizationServer
-from gateway.pages import act_for, consent, department_login, second_factor, sign_in
+from gateway.pages import (
+    act_for,
+    consent,
+    department_login,
+    passkey_sign_in,
+    second_factor,
+    sign_in,
+)
 from gateway.pages.render import HERE, STATIC_PATH
 from gateway.server import health
 from gateway.server.logs import (
@@ -236,6 +244,11 @@ def create_app(
         Route(department_login.CALLBACK_PATH, department_login.callback, methods=["GET"]),
         Route("/login", sign_in.login_page, methods=["GET"]),
         Route("/login", sign_in.login_submit, methods=["POST"]),
+        Route(
+            passkey_sign_in.PASSKEY_SIGN_IN_PATH, passkey_sign_in.passkey_submit, methods=["POST"]
+        ),
+        Route(account_passkeys.PASSKEYS_PATH, account_passkeys.passkeys_page, methods=["GET"]),
+        Route(account_passkeys.PASSKEYS_PATH, account_passkeys.passkeys_submit, methods=["POST"]),
         Route("/consent", consent.consent_page, methods=["GET"]),
         Route("/consent", consent.consent_submit, methods=["POST"]),
         Route(act_for.ACT_FOR_PATH, act_for.act_for_page, methods=["GET"]),

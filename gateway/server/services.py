@@ -18,6 +18,7 @@ from gateway.identity.errors import GatewayError
 from gateway.identity.federation import FederationService
 from gateway.identity.login_systems import LoginSystemService
 from gateway.identity.otp import OtpService
+from gateway.identity.passkeys import PasskeyService
 from gateway.identity.passwords import Passwords
 from gateway.identity.pii import PiiVault
 from gateway.identity.sessions import SessionService
@@ -36,6 +37,7 @@ from store.kv import ExpiringStore
 from store.memory import MemoryStore
 from store.migrate import current_revision, head_revision, upgrade
 from store.otp import OtpStore
+from store.passkeys import PasskeyStore
 from store.providers import ProviderStore
 from store.records import Account
 from store.refresh_tokens import RefreshTokenStore
@@ -69,6 +71,7 @@ class Services:
     delegations: DelegationService
     otp: OtpService
     revocations: Revocations
+    passkeys: PasskeyService
 
     async def close(self) -> None:
         await self.accounts.close()
@@ -203,4 +206,5 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         revocations=Revocations(
             RevocationStore(database), expiring, clock, settings.access_token_ttl + 60
         ),
+        passkeys=PasskeyService(PasskeyStore(database), expiring, clock, settings.issuer, "一号通"),
     )
