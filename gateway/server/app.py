@@ -31,7 +31,7 @@ from gateway.endpoints import (
 from gateway.identity.audit_spool import AuditUnavailable
 from gateway.oauth.backchannel import BackchannelNotifier
 from gateway.oauth.server import AuthorizationServer
-from gateway.pages import act_for, department_login, second_factor, sign_in
+from gateway.pages import act_for, department_login, second_factor, sign_in, sms_sign_in
 from gateway.pages.render import HERE, STATIC_PATH
 from gateway.server import health
 from gateway.server.logs import (
@@ -234,6 +234,9 @@ def create_app(
         Route(department_login.CALLBACK_PATH, department_login.callback, methods=["GET"]),
         Route("/login", sign_in.login_page, methods=["GET"]),
         Route("/login", sign_in.login_submit, methods=["POST"]),
+        Route(sms_sign_in.SMS_PATH, sms_sign_in.sms_page, methods=["GET"]),
+        Route(sms_sign_in.SMS_PATH, sms_sign_in.verify_code, methods=["POST"]),
+        Route(sms_sign_in.SEND_PATH, sms_sign_in.send_code, methods=["POST"]),
         Route("/consent", sign_in.consent_page, methods=["GET"]),
         Route("/consent", sign_in.consent_submit, methods=["POST"]),
         Route(act_for.ACT_FOR_PATH, act_for.act_for_page, methods=["GET"]),

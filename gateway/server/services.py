@@ -19,8 +19,11 @@ from gateway.identity.federation import FederationService
 from gateway.identity.login_systems import LoginSystemService
 from gateway.identity.otp import OtpService
 from gateway.identity.passwords import Passwords
+from gateway.identity.phone_accounts import PhoneAccounts
 from gateway.identity.pii import PiiVault
 from gateway.identity.sessions import SessionService
+from gateway.identity.sms import SmsConfig, SmsSender, open_sender
+from gateway.identity.sms_codes import SmsCodes
 from gateway.oauth.revocations import Revocations
 from gateway.server.csrf import Csrf
 from gateway.server.settings import Settings
@@ -36,6 +39,7 @@ from store.kv import ExpiringStore
 from store.memory import MemoryStore
 from store.migrate import current_revision, head_revision, upgrade
 from store.otp import OtpStore
+from store.phones import PhoneStore
 from store.providers import ProviderStore
 from store.records import Account
 from store.refresh_tokens import RefreshTokenStore
@@ -69,6 +73,9 @@ class Services:
     delegations: DelegationService
     otp: OtpService
     revocations: Revocations
+    sms: SmsSender
+    sms_codes: SmsCodes
+    phone_accounts: PhoneAccounts
 
     async def close(self) -> None:
         await self.accounts.close()
@@ -203,4 +210,23 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         revocations=Revocations(
             RevocationStore(database), expiring, clock, settings.access_token_ttl + 60
         ),
+        sms=open_sender(sms_config(settings), clock.now),
+        sms_codes=SmsCodes(expiring, master_key.derive("sms-codes")),
+        phone_accounts=PhoneAccounts(PhoneStore(database), PiiVault(master_key), clock),
+    )
+
+
+def sms_config(settings: Settings) -> SmsConfig:
+    return SmsConfig(
+        backend=settings.sms_backend,
+        outbox=str(settings.data_dir / "sms-outbox.jsonl"),
+        sign_name=settings.sms_sign_name,
+        template_id=settings.sms_template_id,
+        http_url=settings.sms_http_url,
+        http_secret=settings.sms_http_secret,
+        access_key_id=settings.sms_access_key_id,
+        access_key_secret=settings.sms_access_key_secret,
+        endpoint=settings.sms_endpoint,
+        region=settings.sms_region,
+        app_id=settings.sms_app_id,
     )

@@ -8,12 +8,14 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from gateway.server.sms_settings import SmsSettings
 
 SUPPORTED_SIGNING_ALGS = ("RS256", "ES256", "EdDSA")
 
 
-class Settings(BaseSettings):
+class Settings(SmsSettings):
     """Every setting has a safe-to-run default for a developer's machine; ``unsafe_defaults`` names
     the ones that must change before production."""
 
