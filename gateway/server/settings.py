@@ -201,4 +201,9 @@ class Settings(SmsSettings):
                 f"the in-process store cannot be shared by {workers} workers: sessions, codes and "
                 "lockout counters will differ between them (set YIHAOTONG_REDIS_URL)"
             )
+        if self.sms_backend == "log":
+            warnings.append(
+                "SMS codes are written to the log and DATA_DIR/sms-outbox.jsonl, not sent "
+                "(set YIHAOTONG_SMS_BACKEND, see docs/sms.md)"
+            )
         return warnings
