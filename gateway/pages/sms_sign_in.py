@@ -23,7 +23,7 @@ from gateway.identity import phones, proof_of_work
 from gateway.identity.sms import SmsFailed, SmsMessage
 from gateway.identity.sms_limits import SmsLimits
 from gateway.pages.federated_login import LOCAL, SignIn
-from gateway.pages.render import choose_locale, messages, page
+from gateway.pages.render import choose_locale, form_action, messages, page
 from gateway.pages.sign_in import signed_in
 from gateway.server.services import Services
 from store.errors import Conflict
@@ -82,7 +82,18 @@ async def _form(
         "local": True,
         "method": "sms",
     }
-    response = page(request, "sms_login.html", locale, context, status=status, script_nonce=nonce)
+    # The form's redirects end at the app: form-action must admit its redirect URIs.
+    client = await services.clients.get(tx.params.get("client_id", ""))
+    sources = form_action(*client.redirect_uris) if client is not None else form_action()
+    response = page(
+        request,
+        "sms_login.html",
+        locale,
+        context,
+        status=status,
+        form_action=sources,
+        script_nonce=nonce,
+    )
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
