@@ -27,7 +27,7 @@ from gateway.pages.render import choose_locale, form_action, messages, page
 from gateway.pages.sign_in import signed_in
 from gateway.server.services import Services
 from store.errors import Conflict
-from store.records import AuditEvent
+from store.records import Account, AuditEvent
 
 SMS_PATH = "/login/sms"
 SEND_PATH = "/login/sms/send"
@@ -253,7 +253,12 @@ async def _signed_in_by_phone(
         try:
             account = await services.phone_accounts.register(phone, agreements)
         except Conflict:
-            return await _form(request, tx_id, tx, error=t.sms_code_expired, status=409)
+            # Registered meanwhile (another browser, the same person): sign that account in.
+            account_id = await services.phone_accounts.holder(phone)
+            if account_id is None:
+                return await _form(request, tx_id, tx, error=t.sms_code_expired, status=409)
+            account = await services.accounts.get(account_id)
+            return await _finish(request, tx_id, tx, account, account_id)
         await services.audit.record(
             AuditEvent(
                 "account.registered",
@@ -264,6 +269,14 @@ async def _signed_in_by_phone(
             ),
             request=request,
         )
+    return await _finish(request, tx_id, tx, account, account_id)
+
+
+async def _finish(
+    request: Request, tx_id: str, tx: Transaction, account: Account | None, account_id: str | None
+) -> Response:
+    services: Services = request.app.state.services
+    t = messages(_locale(request, tx))
     if account is None or account.disabled:
         await services.audit.record(
             AuditEvent(

@@ -220,3 +220,46 @@ async def test_an_unverified_claim_gives_way_to_the_holder(app) -> None:
         holder = await admin.phone_accounts.holder(PHONE)
     assert holder is not None and holder != typed.id
     assert arrival.status_code == 303
+
+
+async def test_a_disabled_account_is_not_signed_in_by_phone(app) -> None:
+    live, tax, browser = app
+    url = authorize_url(live.url, tax.client.client_id)
+    await sign_in_by_sms(browser, url, PHONE, live.settings.data_dir)
+    async with second_instance(live.settings) as admin:
+        holder = await admin.phone_accounts.holder(PHONE)
+        async with admin.database.engine.begin() as db:
+            await db.execute(
+                text("UPDATE accounts SET disabled = :yes WHERE id = :id"),
+                {"yes": True, "id": holder},
+            )
+    await forget_minute(live, PHONE)
+    other = Browser(live.url)
+    try:
+        refused = await sign_in_by_sms(other, url, PHONE, live.settings.data_dir)
+    finally:
+        await other.close()
+    assert refused.status_code == 403 and "无法登录" in refused.text
+
+
+async def test_two_browsers_registering_one_number_at_once_get_one_account(app) -> None:
+    import asyncio
+
+    live, tax, first = app
+    url = authorize_url(live.url, tax.client.client_id, scope="openid")
+    second = Browser(live.url)
+    try:
+        sent_first = await send(first, await sms_page(first, url), PHONE)
+        code_first = last_code(live.settings.data_dir, PHONE)
+        await forget_minute(live, PHONE)
+        sent_second = await send(second, await sms_page(second, url), PHONE)
+        code_second = last_code(live.settings.data_dir, PHONE)
+        arrivals = await asyncio.gather(
+            confirm(first, sent_first, PHONE, code_first),
+            confirm(second, sent_second, PHONE, code_second),
+        )
+    finally:
+        await second.close()
+    assert [a.status_code for a in arrivals] == [303, 303]
+    subs = {(await id_token_after(live.url, tax, a, CALLBACK))["sub"] for a in arrivals}
+    assert len(subs) == 1
