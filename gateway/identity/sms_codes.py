@@ -4,6 +4,7 @@ browser's sign-in transaction, used once, at most five wrong tries. Only an HMAC
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -38,8 +39,10 @@ class SmsCodes:
         """A new code for ``phone`` in this transaction (replacing an earlier one)."""
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         record = {"phone": phone, "digest": self._digest(tx_id, phone, code)}
-        await self._store.put(kv_keys.sms_code(tx_id), orjson.dumps(record), CODE_TTL)
-        await self._store.delete(kv_keys.sms_code_tries(tx_id))
+        await asyncio.gather(
+            self._store.put(kv_keys.sms_code(tx_id), orjson.dumps(record), CODE_TTL),
+            self._store.delete(kv_keys.sms_code_tries(tx_id)),
+        )
         return code
 
     async def withdraw(self, tx_id: str) -> None:
@@ -49,9 +52,8 @@ class SmsCodes:
     async def check(self, tx_id: str, code: str) -> Checked:
         """The number when ``code`` is this transaction's code; the code is then spent."""
         key = kv_keys.sms_code(tx_id)
-        tries, raw = (
-            await hit(self._store, kv_keys.sms_code_tries(tx_id), SMS_CODE_TRIES),
-            await self._store.get(key),
+        tries, raw = await asyncio.gather(
+            hit(self._store, kv_keys.sms_code_tries(tx_id), SMS_CODE_TRIES), self._store.get(key)
         )
         if raw is None:
             return Checked(None, exhausted=True)

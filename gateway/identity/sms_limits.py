@@ -41,12 +41,6 @@ class SmsLimits:
             (kv_keys.sms_sends_per_browser(browser), SMS_PER_BROWSER, "browser"),
         ]
 
-    async def needs_challenge(self, ip: str, browser: str) -> bool:
-        seen = await self._store.get_many(
-            kv_keys.sms_sends_per_address(ip), kv_keys.sms_sends_per_browser(browser)
-        )
-        return _crowded(int(seen[0] or 0), int(seen[1] or 0), 0)
-
     async def count(self, number: str, ip: str, browser: str, *, solved: bool) -> SendCount:
         """Count a send to ``number`` (its blind index). ``solved``: a challenge was met; without
         one a send past SMS_CHALLENGE_AFTER is refused (and not counted)."""
