@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from gateway.identity.pii import PiiVault
 from gateway.identity.rate_limits import SMS_CODE_TRIES, hit
 from store import kv_keys
 from store.kv import ExpiringStore
@@ -27,9 +28,10 @@ class Checked:
 
 
 class SmsCodes:
-    def __init__(self, store: ExpiringStore, key: bytes) -> None:
+    def __init__(self, store: ExpiringStore, key: bytes, vault: PiiVault) -> None:
         self._store = store
         self._key = key
+        self._vault = vault  # the number waits sealed, as it would in the database
 
     def _digest(self, tx_id: str, phone: str, code: str) -> str:
         material = f"{tx_id}\x00{phone}\x00{code}".encode()
@@ -38,7 +40,10 @@ class SmsCodes:
     async def issue(self, tx_id: str, phone: str) -> str:
         """A new code for ``phone`` in this transaction (replacing an earlier one)."""
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        record = {"phone": phone, "digest": self._digest(tx_id, phone, code)}
+        record = {
+            "phone": self._vault.seal("phone", phone),
+            "digest": self._digest(tx_id, phone, code),
+        }
         await asyncio.gather(
             self._store.put(kv_keys.sms_code(tx_id), orjson.dumps(record), CODE_TTL),
             self._store.delete(kv_keys.sms_code_tries(tx_id)),
@@ -62,11 +67,12 @@ class SmsCodes:
             return Checked(None, exhausted=True)
         record = orjson.loads(raw)
         typed = code.strip()
-        candidate = self._digest(tx_id, record["phone"], typed)
+        phone = self._vault.open("phone", record["phone"])
+        candidate = self._digest(tx_id, phone, typed)
         right = len(typed) == CODE_DIGITS and hmac.compare_digest(candidate, record["digest"])
         if not right:
             return Checked(None)
         # Spent: only the request that takes it signs in (two at once cannot both).
         if await self._store.take(key) is None:
             return Checked(None, exhausted=True)
-        return Checked(record["phone"])
+        return Checked(phone)

@@ -10,7 +10,7 @@ import secrets
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from gateway.endpoints.authorize import (
     Transaction,
@@ -108,10 +108,13 @@ async def _transaction(request: Request, tx_id: str) -> Transaction | None:
 
 
 async def sms_page(request: Request) -> Response:
+    services: Services = request.app.state.services
     tx_id = request.query_params.get("tx", "")
-    tx = await _transaction(request, tx_id)
+    tx = await load_transaction(services, request, tx_id)
     if tx is None:
         return error_page(request, {}, "expired")
+    if tx.extra.get("step_up"):
+        return RedirectResponse(f"/login?tx={tx_id}", status_code=303)
     return await _form(request, tx_id, tx)
 
 

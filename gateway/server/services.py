@@ -211,7 +211,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             RevocationStore(database), expiring, clock, settings.access_token_ttl + 60
         ),
         sms=open_sender(sms_config(settings), clock.now),
-        sms_codes=SmsCodes(expiring, master_key.derive("sms-codes")),
+        sms_codes=SmsCodes(expiring, master_key.derive("sms-codes"), PiiVault(master_key)),
         phone_accounts=PhoneAccounts(PhoneStore(database), PiiVault(master_key), clock),
     )
 

@@ -263,3 +263,33 @@ async def test_two_browsers_registering_one_number_at_once_get_one_account(app) 
     assert [a.status_code for a in arrivals] == [303, 303]
     subs = {(await id_token_after(live.url, tax, a, CALLBACK))["sub"] for a in arrivals}
     assert len(subs) == 1
+
+
+async def test_the_expiring_store_holds_no_number_in_clear(settings_for) -> None:
+    import redis.asyncio as redis
+
+    from tests.conftest import running_gateway
+
+    with running_gateway(settings_for, "services") as live:
+        async with second_instance(live.settings) as admin:
+            tax = await admin.clients.register(name="税务服务", redirect_uris=[CALLBACK])
+        browser = Browser(live.url)
+        try:
+            sent = await send(
+                browser,
+                await sms_page(browser, authorize_url(live.url, tax.client.client_id)),
+                PHONE,
+            )
+            assert sent.status_code == 200
+        finally:
+            await browser.close()
+        client = redis.from_url(live.settings.redis_url)
+        try:
+            keys = [k async for k in client.scan_iter(match=f"{live.settings.redis_prefix}*")]
+            assert any(b"sms-code:" in k for k in keys)
+            for key in keys:
+                assert PHONE.encode() not in key
+                if await client.type(key) == b"string":
+                    assert PHONE.encode() not in (await client.get(key) or b"")
+        finally:
+            await client.aclose()
