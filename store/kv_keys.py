@@ -91,6 +91,30 @@ def otp_failures(account_id: str) -> str:
     return f"fail-otp:{account_id}"
 
 
+def sms_code(tx_id: str) -> str:
+    """The digest of the SMS code sent in a sign-in transaction, and its number."""
+    return f"sms-code:{tx_id}"
+
+
+def sms_code_tries(tx_id: str) -> str:
+    """Tries at the SMS code of a sign-in transaction."""
+    return f"sms-tries:{tx_id}"
+
+
+def sms_sends_per_number(blind_index: str, window: str) -> str:
+    """Codes sent to one number (by its blind index, never in clear) in a window ("m", "d")."""
+    return f"sms-num-{window}:{blind_index[:40]}"
+
+
+def sms_sends_per_address(ip: str) -> str:
+    return f"sms-ip:{ip}"
+
+
+def sms_sends_per_browser(browser: str) -> str:
+    """Codes sent through one browser (its CSRF cookie, hashed)."""
+    return f"sms-browser:{hashlib.sha256(browser.encode()).hexdigest()[:32]}"
+
+
 def admin_denials(actor: str | None) -> str:
     """Refused admin requests audited for one caller (None: callers without a valid token)."""
     return f"admin-denied:{actor or 'anonymous'}"

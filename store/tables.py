@@ -77,6 +77,16 @@ class AccountIdentifierRow(Base):
     found by a keyed blind index, so the database alone reveals none of them."""
 
     __tablename__ = "account_identifiers"
+    __table_args__ = (
+        # An account has at most one verified phone (a phone has one account: the primary key).
+        Index(
+            "uq_account_identifiers_one_phone",
+            "account_id",
+            unique=True,
+            sqlite_where=text("type = 'phone' AND verified"),
+            postgresql_where=text("type = 'phone' AND verified"),
+        ),
+    )
 
     type: Mapped[str] = mapped_column(String(16), primary_key=True)
     blind_index: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -390,3 +400,15 @@ class PasskeyRow(Base):
     name: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(EpochTime)
     last_used_at: Mapped[float | None] = mapped_column(EpochTime)
+
+
+class AgreementRow(Base):
+    """The version of a document (the user agreement, the privacy policy) a person accepted,
+    and when: the evidence of consent for an account registered by SMS code."""
+
+    __tablename__ = "account_agreements"
+
+    account_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    document: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    accepted_at: Mapped[float] = mapped_column(EpochTime)

@@ -40,6 +40,16 @@ LOGIN_PER_ADDRESS = Limit(LOCKOUT.ip_failures, per=LOCKOUT.window_seconds)
 LOGIN_PER_DEVICE = Limit(LOCKOUT.device_failures, per=LOCKOUT.window_seconds)
 # Wrong authenticator codes per account, counted before the code is checked.
 OTP_CODES = Limit(5, per=900)
+# SMS codes: sends per number (a minute, a day), per address and per browser; wrong tries of
+# one code. Past SMS_CHALLENGE_AFTER sends a browser (or, behind one address, a crowd) must
+# solve a challenge first.
+SMS_PER_NUMBER_MINUTE = Limit(1, per=60)
+SMS_PER_NUMBER_DAY = Limit(10, per=86400)
+SMS_PER_ADDRESS = Limit(30, per=3600)
+SMS_PER_BROWSER = Limit(10, per=3600)
+SMS_CHALLENGE_AFTER = 2
+SMS_CHALLENGE_AFTER_PER_ADDRESS = 10
+SMS_CODE_TRIES = Limit(5, per=300)
 # admin.denied audit entries per caller, before one "suppressed" entry.
 ADMIN_DENIALS = Limit(10, per=60)
 

@@ -41,6 +41,7 @@ from gateway.pages import (
     passkey_sign_in,
     second_factor,
     sign_in,
+    sms_sign_in,
 )
 from gateway.pages.render import HERE, STATIC_PATH
 from gateway.server import health
@@ -249,6 +250,9 @@ def create_app(
         ),
         Route(account_passkeys.PASSKEYS_PATH, account_passkeys.passkeys_page, methods=["GET"]),
         Route(account_passkeys.PASSKEYS_PATH, account_passkeys.passkeys_submit, methods=["POST"]),
+        Route(sms_sign_in.SMS_PATH, sms_sign_in.sms_page, methods=["GET"]),
+        Route(sms_sign_in.SMS_PATH, sms_sign_in.verify_code, methods=["POST"]),
+        Route(sms_sign_in.SEND_PATH, sms_sign_in.send_code, methods=["POST"]),
         Route("/consent", consent.consent_page, methods=["GET"]),
         Route("/consent", consent.consent_submit, methods=["POST"]),
         Route(act_for.ACT_FOR_PATH, act_for.act_for_page, methods=["GET"]),

@@ -20,8 +20,11 @@ from gateway.identity.login_systems import LoginSystemService
 from gateway.identity.otp import OtpService
 from gateway.identity.passkeys import PasskeyService
 from gateway.identity.passwords import Passwords
+from gateway.identity.phone_accounts import PhoneAccounts
 from gateway.identity.pii import PiiVault
 from gateway.identity.sessions import SessionService
+from gateway.identity.sms import SmsConfig, SmsSender, open_sender
+from gateway.identity.sms_codes import SmsCodes
 from gateway.oauth.revocations import Revocations
 from gateway.server.csrf import Csrf
 from gateway.server.settings import Settings
@@ -38,6 +41,7 @@ from store.memory import MemoryStore
 from store.migrate import current_revision, head_revision, upgrade
 from store.otp import OtpStore
 from store.passkeys import PasskeyStore
+from store.phones import PhoneStore
 from store.providers import ProviderStore
 from store.records import Account
 from store.refresh_tokens import RefreshTokenStore
@@ -72,6 +76,9 @@ class Services:
     otp: OtpService
     revocations: Revocations
     passkeys: PasskeyService
+    sms: SmsSender
+    sms_codes: SmsCodes
+    phone_accounts: PhoneAccounts
 
     async def close(self) -> None:
         await self.accounts.close()
@@ -207,4 +214,23 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             RevocationStore(database), expiring, clock, settings.access_token_ttl + 60
         ),
         passkeys=PasskeyService(PasskeyStore(database), expiring, clock, settings.issuer, "一号通"),
+        sms=open_sender(sms_config(settings), clock.now),
+        sms_codes=SmsCodes(expiring, master_key.derive("sms-codes"), PiiVault(master_key)),
+        phone_accounts=PhoneAccounts(PhoneStore(database), PiiVault(master_key), clock),
+    )
+
+
+def sms_config(settings: Settings) -> SmsConfig:
+    return SmsConfig(
+        backend=settings.sms_backend,
+        outbox=str(settings.data_dir / "sms-outbox.jsonl"),
+        sign_name=settings.sms_sign_name,
+        template_id=settings.sms_template_id,
+        http_url=settings.sms_http_url,
+        http_secret=settings.sms_http_secret,
+        access_key_id=settings.sms_access_key_id,
+        access_key_secret=settings.sms_access_key_secret,
+        endpoint=settings.sms_endpoint,
+        region=settings.sms_region,
+        app_id=settings.sms_app_id,
     )

@@ -8,12 +8,14 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from gateway.server.sms_settings import SmsSettings
 
 SUPPORTED_SIGNING_ALGS = ("RS256", "ES256", "EdDSA")
 
 
-class Settings(BaseSettings):
+class Settings(SmsSettings):
     """Every setting has a safe-to-run default for a developer's machine; ``unsafe_defaults`` names
     the ones that must change before production."""
 
@@ -198,5 +200,10 @@ class Settings(BaseSettings):
             warnings.append(
                 f"the in-process store cannot be shared by {workers} workers: sessions, codes and "
                 "lockout counters will differ between them (set YIHAOTONG_REDIS_URL)"
+            )
+        if self.sms_backend == "log":
+            warnings.append(
+                "SMS codes are written to the log and DATA_DIR/sms-outbox.jsonl, not sent "
+                "(set YIHAOTONG_SMS_BACKEND, see docs/sms.md)"
             )
         return warnings

@@ -76,13 +76,17 @@ async def test_create_refuses_duplicates_and_bad_fields(database, clock) -> None
 def test_unsafe_defaults_are_named(tmp_path) -> None:
     settings = Settings(data_dir=tmp_path)
     warnings = settings.unsafe_defaults(workers=1)
-    assert len(warnings) == 2
+    assert len(warnings) == 3
     assert any("https" in w for w in warnings) and any("SQLite" in w for w in warnings)
-    assert len(settings.unsafe_defaults(workers=4)) == 3
+    assert any("sms-outbox.jsonl" in w for w in warnings)
+    assert len(settings.unsafe_defaults(workers=4)) == 4
     production = Settings(
         issuer="https://id.city.gov.cn",
         database_url="postgresql://db/yihaotong",
         redis_url="redis://cache:6379/0",
+        sms_backend="http",
+        sms_http_url="https://sms.city.gov.cn/send",
+        sms_http_secret="s3cret",
     )
     assert production.unsafe_defaults(workers=4) == []
 

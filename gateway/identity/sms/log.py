@@ -1,0 +1,51 @@
+"""The development backend: a masked line in the log, the whole message in an outbox file
+(``DATA_DIR/sms-outbox.jsonl``, one JSON object a line). Never for production."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from gateway.identity.phones import masked
+from gateway.identity.sms import SmsFailed, SmsMessage
+
+log = logging.getLogger("yihaotong.sms")
+
+
+class LogSender:
+    name = "log"
+
+    def __init__(self, outbox: str | Path, now: Callable[[], float]) -> None:
+        self._outbox = Path(outbox)
+        self._now = now
+
+    def _append(self, line: bytes) -> None:
+        self._outbox.parent.mkdir(parents=True, exist_ok=True)
+        with self._outbox.open("ab") as file:
+            file.write(line)
+
+    async def send(self, message: SmsMessage) -> None:
+        record = {
+            "time": datetime.fromtimestamp(self._now(), UTC).isoformat(),
+            "phone": message.phone,
+            "template": message.template,
+            "code": message.code,
+            "text": message.text,
+        }
+        try:
+            await asyncio.to_thread(self._append, orjson.dumps(record) + b"\n")
+        except OSError as error:
+            raise SmsFailed(f"outbox not writable: {error.strerror}") from error
+        log.info(
+            "sms.sent",
+            extra={
+                "backend": self.name,
+                "phone": masked(message.phone),
+                "template": message.template,
+            },
+        )

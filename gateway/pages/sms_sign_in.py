@@ -1,0 +1,297 @@
+"""短信登录: sign in, or register, with a phone number and an SMS code, in one form.
+
+The answers do not depend on whether the number has an account: the same code page, the same
+agreement box, the same words. Only after the right code does the path split: a known number
+signs in as a password does (``sign_in.signed_in``), an unknown one becomes an L1 account."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from gateway.endpoints.authorize import (
+    Transaction,
+    error_page,
+    load_transaction,
+    posted_form,
+    update_transaction,
+)
+from gateway.identity import phones, proof_of_work
+from gateway.identity.sms import SmsFailed, SmsMessage
+from gateway.identity.sms_limits import SmsLimits
+from gateway.pages.federated_login import LOCAL, SignIn
+from gateway.pages.render import choose_locale, form_action, messages, page
+from gateway.pages.sign_in import signed_in
+from gateway.server.services import Services
+from store.errors import Conflict
+from store.records import Account, AuditEvent
+
+SMS_PATH = "/login/sms"
+SEND_PATH = "/login/sms/send"
+
+
+def _locale(request: Request, tx: Transaction) -> str:
+    wanted = request.query_params.get("ui_locales") or tx.params.get("ui_locales")
+    return choose_locale(wanted, request.headers.get("accept-language"))
+
+
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _challenge(tx: Transaction) -> proof_of_work.Challenge | None:
+    raw = tx.extra.get("sms_challenge")
+    return proof_of_work.Challenge(**raw) if raw else None
+
+
+async def _form(
+    request: Request,
+    tx_id: str,
+    tx: Transaction,
+    *,
+    step: str = "phone",
+    error: str | None = None,
+    notice: str | None = None,
+    phone: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    services: Services = request.app.state.services
+    settings = services.settings
+    locale = _locale(request, tx)
+    challenge = _challenge(tx)
+    nonce = secrets.token_urlsafe(16) if challenge else None
+    context: dict[str, Any] = {
+        "tx": tx_id,
+        "step": step,
+        "csrf_token": services.csrf.token(tx.browser, f"sms:{tx_id}"),
+        "send_action": SEND_PATH,
+        "action": SMS_PATH,
+        "error": error,
+        "notice": notice,
+        "phone": phone,
+        "masked_phone": phones.masked(phone) if phone else "",
+        "challenge": challenge,
+        "wait_seconds": settings.sms_challenge_wait_seconds,
+        "script_nonce": nonce,
+        "terms_url": settings.terms_url,
+        "privacy_url": settings.privacy_url,
+        "local": True,
+        "method": "sms",
+    }
+    # The form's redirects end at the app: form-action must admit its redirect URIs.
+    client = await services.clients.get(tx.params.get("client_id", ""))
+    sources = form_action(*client.redirect_uris) if client is not None else form_action()
+    response = page(
+        request,
+        "sms_login.html",
+        locale,
+        context,
+        status=status,
+        form_action=sources,
+        script_nonce=nonce,
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _transaction(request: Request, tx_id: str) -> Transaction | None:
+    services: Services = request.app.state.services
+    tx = await load_transaction(services, request, tx_id)
+    if tx is None or tx.extra.get("step_up"):
+        return None  # a step-up needs a stronger way in than a phone
+    return tx
+
+
+async def sms_page(request: Request) -> Response:
+    services: Services = request.app.state.services
+    tx_id = request.query_params.get("tx", "")
+    tx = await load_transaction(services, request, tx_id)
+    if tx is None:
+        return error_page(request, {}, "expired")
+    if tx.extra.get("step_up"):
+        return RedirectResponse(f"/login?tx={tx_id}", status_code=303)
+    return await _form(request, tx_id, tx)
+
+
+async def send_code(request: Request) -> Response:
+    services: Services = request.app.state.services
+    posted = await posted_form(request, "sms")
+    if posted is None:
+        return error_page(request, {}, "expired")
+    form, tx_id = posted
+    tx = await _transaction(request, tx_id)
+    if tx is None:
+        return error_page(request, {}, "expired")
+    t = messages(_locale(request, tx))
+    phone = phones.canonical(form.get("phone", ""))
+    if phone is None:
+        return await _form(request, tx_id, tx, error=t.sms_bad_phone, status=400)
+    now = services.clock.now()
+    challenge = _challenge(tx)
+    solved = challenge is not None and proof_of_work.met(challenge, form.get("pow", ""), now)
+    number = services.phone_accounts.blind_index(phone)
+    limits = SmsLimits(services.expiring)
+    counted = await limits.count(number, _ip(request), tx.browser, solved=solved)
+    client_id = tx.params.get("client_id")
+    if counted.refused_by is not None:
+        await services.audit.record(
+            AuditEvent(
+                "sms.refused",
+                outcome="failure",
+                client_id=client_id,
+                details={"phone": phones.masked(phone), "by": counted.refused_by},
+            ),
+            request=request,
+        )
+        minutes = max(1, -(-counted.retry_after // 60))
+        return await _form(
+            request,
+            tx_id,
+            tx,
+            error=t.sms_too_many.format(minutes=minutes),
+            phone=phone,
+            status=429,
+            headers={"Retry-After": str(counted.retry_after)},
+        )
+    if counted.challenge_now:
+        fresh = proof_of_work.new(
+            services.settings.sms_challenge_bits, services.settings.sms_challenge_wait_seconds, now
+        )
+        tx.extra["sms_challenge"] = fresh.as_dict()
+        await update_transaction(services, tx_id, tx)
+        message = t.sms_challenge_failed if challenge is not None else t.sms_challenge_needed
+        return await _form(request, tx_id, tx, error=message, phone=phone, status=400)
+    code = await services.sms_codes.issue(tx_id, phone)
+    text = t.sms_text.format(code=code, minutes=5)
+    try:
+        await services.sms.send(SmsMessage(phone, "sign_in", code, text, {"code": code}))
+    except SmsFailed as failure:
+        await services.sms_codes.withdraw(tx_id)
+        await limits.take_back(number, _ip(request), tx.browser)
+        await services.audit.record(
+            AuditEvent(
+                "sms.failed",
+                outcome="failure",
+                client_id=client_id,
+                details={
+                    "phone": phones.masked(phone),
+                    "backend": services.sms.name,
+                    "reason": failure.reason,
+                },
+            ),
+            request=request,
+        )
+        return await _form(request, tx_id, tx, error=t.sms_send_failed, phone=phone, status=502)
+    await services.audit.record(
+        AuditEvent(
+            "sms.sent",
+            client_id=client_id,
+            details={"phone": phones.masked(phone), "backend": services.sms.name},
+        ),
+        request=request,
+    )
+    tx.extra.pop("sms_challenge", None)
+    if counted.challenge_next:
+        fresh = proof_of_work.new(
+            services.settings.sms_challenge_bits, services.settings.sms_challenge_wait_seconds, now
+        )
+        tx.extra["sms_challenge"] = fresh.as_dict()
+    await update_transaction(services, tx_id, tx)
+    notice = t.sms_sent.format(phone=phones.masked(phone))
+    return await _form(request, tx_id, tx, step="code", notice=notice, phone=phone)
+
+
+async def verify_code(request: Request) -> Response:
+    services: Services = request.app.state.services
+    posted = await posted_form(request, "sms")
+    if posted is None:
+        return error_page(request, {}, "expired")
+    form, tx_id = posted
+    tx = await _transaction(request, tx_id)
+    if tx is None:
+        return error_page(request, {}, "expired")
+    t = messages(_locale(request, tx))
+    typed_phone = phones.canonical(form.get("phone", "")) or ""
+    if form.get("agree") != "yes":
+        return await _form(
+            request, tx_id, tx, step="code", error=t.sms_must_agree, phone=typed_phone, status=400
+        )
+    checked = await services.sms_codes.check(tx_id, form.get("code", ""))
+    if checked.phone is None:
+        await services.audit.record(
+            AuditEvent(
+                "login.failed",
+                outcome="failure",
+                client_id=tx.params.get("client_id"),
+                check="sms_code",
+                details={"provider": "sms", "reason": "expired" if checked.exhausted else "code"},
+            ),
+            request=request,
+        )
+        if checked.exhausted:
+            return await _form(request, tx_id, tx, error=t.sms_code_expired, status=400)
+        return await _form(
+            request, tx_id, tx, step="code", error=t.sms_bad_code, phone=typed_phone, status=400
+        )
+    return await _signed_in_by_phone(request, tx_id, tx, checked.phone)
+
+
+async def _signed_in_by_phone(
+    request: Request, tx_id: str, tx: Transaction, phone: str
+) -> Response:
+    services: Services = request.app.state.services
+    t = messages(_locale(request, tx))
+    account_id = await services.phone_accounts.holder(phone)
+    account = await services.accounts.get(account_id) if account_id else None
+    if account_id is None:
+        agreements = {
+            "terms": services.settings.terms_version,
+            "privacy": services.settings.privacy_version,
+        }
+        try:
+            account = await services.phone_accounts.register(phone, agreements)
+        except Conflict:
+            # Registered meanwhile (another browser, the same person): sign that account in.
+            account_id = await services.phone_accounts.holder(phone)
+            if account_id is None:
+                return await _form(request, tx_id, tx, error=t.sms_code_expired, status=409)
+            account = await services.accounts.get(account_id)
+            return await _finish(request, tx_id, tx, account, account_id)
+        await services.audit.record(
+            AuditEvent(
+                "account.registered",
+                actor=account.id,
+                target=account.id,
+                client_id=tx.params.get("client_id"),
+                details={"phone": phones.masked(phone), "method": "sms", **agreements},
+            ),
+            request=request,
+        )
+    return await _finish(request, tx_id, tx, account, account_id)
+
+
+async def _finish(
+    request: Request, tx_id: str, tx: Transaction, account: Account | None, account_id: str | None
+) -> Response:
+    services: Services = request.app.state.services
+    t = messages(_locale(request, tx))
+    if account is None or account.disabled:
+        await services.audit.record(
+            AuditEvent(
+                "login.failed",
+                outcome="failure",
+                target=account_id,
+                client_id=tx.params.get("client_id"),
+                check="disabled",
+                details={"provider": "sms", "reason": "disabled"},
+            ),
+            request=request,
+        )
+        return await _form(request, tx_id, tx, error=t.sms_refused, status=403)
+    result = SignIn(account=account, acr=account.assurance, idp=LOCAL, idp_subject=account.id)
+    return await signed_in(request, tx_id, tx, result, ["sms"])

@@ -1,0 +1,69 @@
+"""Accounts found and registered by their verified phone number (SMS-code sign-in)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from store.database import Database
+from store.errors import Conflict
+from store.records import Account, AccountIdentifier
+from store.tables import AccountIdentifierRow, AccountRow, AgreementRow
+
+
+class PhoneStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def holder(self, blind_index: str) -> tuple[str, bool] | None:
+        """The account holding the phone with this blind index, and whether it is verified."""
+        async with self._db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(AccountIdentifierRow.account_id, AccountIdentifierRow.verified).where(
+                        AccountIdentifierRow.type == "phone",
+                        AccountIdentifierRow.blind_index == blind_index,
+                    )
+                )
+            ).first()
+            return None if row is None else (row[0], bool(row[1]))
+
+    async def register(
+        self,
+        account: Account,
+        phone: AccountIdentifier,
+        agreements: dict[str, str],
+        now: float,
+    ) -> None:
+        """Create ``account`` holding the verified ``phone`` and the agreements it accepted
+        (document -> version); all or nothing. An unverified claim on the number by another
+        account gives way to the person who proved they hold it."""
+        try:
+            async with self._db.transaction() as session:
+                await session.execute(
+                    delete(AccountIdentifierRow).where(
+                        AccountIdentifierRow.type == "phone",
+                        AccountIdentifierRow.blind_index == phone.blind_index,
+                        AccountIdentifierRow.verified.is_(False),
+                    )
+                )
+                session.add(AccountRow(**asdict(account)))
+                await session.flush()
+                session.add(AccountIdentifierRow(**asdict(phone)))
+                session.add_all(
+                    AgreementRow(
+                        account_id=account.id, document=doc, version=version, accepted_at=now
+                    )
+                    for doc, version in agreements.items()
+                )
+        except IntegrityError as error:
+            raise Conflict("the phone or the username is held by another account") from error
+
+    async def agreements_of(self, account_id: str) -> dict[str, str]:
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(AgreementRow).where(AgreementRow.account_id == account_id)
+            )
+            return {row.document: row.version for row in rows}
