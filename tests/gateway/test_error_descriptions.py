@@ -71,7 +71,7 @@ HOLDERS = {"reason", "description"}
 # Values interpolated into f-string descriptions: numbers, ASCII-only names, or names from a
 # fixed vocabulary (account kinds, assurance levels, admin scopes).
 SAFE_INTERPOLATIONS = {"_ascii(name)", "MAX_FIELDS", "max_bytes", "scope", "facts.kind"}
-SAFE_INTERPOLATIONS |= {"policy.min_acr", "requested_acr"}
+SAFE_INTERPOLATIONS |= {"policy.min_acr", "requested_acr", "facts.requested_acr"}
 # Descriptions passed on from a carrier or holder collected here, or the guard's own input.
 PASSED_ON = {"str(error)", "error.description", "description", "decision.reason", "reason"}
 PASSED_ON |= {"description or ''", "body['error_description']", "error.description or error.error"}
