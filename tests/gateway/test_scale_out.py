@@ -23,7 +23,6 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from keys.ring import RELOAD_SECONDS
 from tests.gateway.browser import Browser, pkce_pair
 from tests.gateway.test_cli import YIHAOTONG
 from tests.support import ServerProcess, free_port, serve
@@ -34,6 +33,7 @@ BYE = "https://tax.example.gov.cn/bye"
 # The name a load balancer would answer to; neither instance owns it.
 ISSUER = "http://sso.yihaotong.test"
 JWKS_MAX_AGE = 1  # lets the test rotate without --force (the next key must be this old)
+RELOAD_SECONDS = 1  # the instances notice the rotation within this, not the production 30 s
 
 
 @dataclass
@@ -61,6 +61,7 @@ def pair(tmp_path: Path, postgres_url: str, redis_cluster_url: str) -> Iterator[
         "YIHAOTONG_REDIS_URL": redis_cluster_url,
         "YIHAOTONG_REDIS_PREFIX": f"yht-test:{secrets.token_hex(6)}:",
         "YIHAOTONG_JWKS_MAX_AGE": str(JWKS_MAX_AGE),
+        "YIHAOTONG_KEY_RING_RELOAD_SECONDS": str(RELOAD_SECONDS),
         "YIHAOTONG_LOG_LEVEL": "WARNING",
     }
     env_a = base | {"YIHAOTONG_DATA_DIR": str(tmp_path / "a")}
