@@ -30,7 +30,7 @@ from store.memory import MemoryStore
 from store.migrate import upgrade
 
 # Cheap argon2id for every server and command the tests start (subprocesses inherit it);
-# tests/gateway/test_accounts_and_settings.py checks the production cost is the default.
+# tests/gateway/identity/test_accounts_and_settings.py checks the production cost is the default.
 os.environ.setdefault("YIHAOTONG_ARGON2_MEMORY_KIB", "1024")
 os.environ.setdefault("YIHAOTONG_ARGON2_TIME_COST", "1")
 

@@ -26,8 +26,8 @@ from store.clock import SystemClock
 from store.database import Database
 from store.records import AuditEvent
 from tests.conftest import running_gateway
+from tests.gateway.cli.test_cli import YIHAOTONG
 from tests.gateway.helpers import service_client
-from tests.gateway.test_cli import YIHAOTONG
 from tests.support import free_port
 
 

@@ -13,7 +13,7 @@ import httpx
 from jose import jwt as jose_jwt
 
 from tests.conftest import free_port
-from tests.gateway.test_cli import YIHAOTONG
+from tests.gateway.cli.test_cli import YIHAOTONG
 
 
 def start(env: dict[str, str], port: int) -> subprocess.Popen:

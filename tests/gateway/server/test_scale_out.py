@@ -24,7 +24,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.gateway.browser import Browser, pkce_pair
-from tests.gateway.test_cli import YIHAOTONG
+from tests.gateway.cli.test_cli import YIHAOTONG
 from tests.support import ServerProcess, free_port, serve
 
 PASSWORD = "correct horse battery"
