@@ -29,7 +29,7 @@ from store.signing_keys import SigningKeyStore
 warnings.filterwarnings("ignore", "EdDSA is deprecated", SecurityWarning)
 
 # How long after a rotation other instances may still sign with the old key (they reload the
-# ring at least this often) plus clock skew between the machines.
+# ring at least this often: the largest key_ring_reload_seconds allowed) plus clock skew.
 RELOAD_SECONDS = 30
 RETIRE_GRACE_SECONDS = RELOAD_SECONDS + 90
 

@@ -23,14 +23,14 @@ import uvicorn
 from gateway.server.app import create_app
 from gateway.server.services import initialize
 from gateway.server.settings import Settings
-from store.clock import FakeClock
+from store.clock import Clock, FakeClock
 from store.database import Database, normalize_url
 from store.kv import ExpiringStore
 from store.memory import MemoryStore
 from store.migrate import upgrade
 
 # Cheap argon2id for every server and command the tests start (subprocesses inherit it);
-# tests/gateway/test_accounts_and_settings.py checks the production cost is the default.
+# tests/gateway/identity/test_accounts_and_settings.py checks the production cost is the default.
 os.environ.setdefault("YIHAOTONG_ARGON2_MEMORY_KIB", "1024")
 os.environ.setdefault("YIHAOTONG_ARGON2_TIME_COST", "1")
 
@@ -299,11 +299,14 @@ class _ThreadedServer:
 
 
 @contextmanager
-def running_gateway(settings_for, backend: str = "embedded", **overrides: object):
-    """The gateway on a real socket, served by uvicorn in a thread."""
+def running_gateway(
+    settings_for, backend: str = "embedded", clock: Clock | None = None, **overrides: object
+):
+    """The gateway on a real socket, served by uvicorn in a thread; ``clock``: its clock (with the
+    embedded backend, a FakeClock moves every expiry without waiting)."""
     port = free_port()
     settings = settings_for(backend, issuer=f"http://127.0.0.1:{port}", **overrides)
-    app = create_app(settings)
+    app = create_app(settings, clock)
     server = _ThreadedServer(app, port)
     server.start()
     try:

@@ -55,7 +55,6 @@ from gateway.server.logs import (
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services, initialize, open_services
 from gateway.server.settings import Settings
-from keys.ring import RELOAD_SECONDS
 from store.clock import Clock
 from store.errors import Unavailable
 from store.kv import ExpiringStoreError
@@ -66,7 +65,7 @@ log = logging.getLogger("yihaotong")
 async def _keep_key_ring_fresh(services: Services) -> None:
     """Pick up rotations made by other instances, and rotate when a key's period is over."""
     while True:
-        await asyncio.sleep(RELOAD_SECONDS)
+        await asyncio.sleep(services.settings.key_ring_reload_seconds)
         try:
             await services.keys.reload()
             for result in await services.keys.rotate_if_due():

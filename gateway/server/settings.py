@@ -12,6 +12,8 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from gateway.server.sms_settings import SmsSettings
 
+from keys.ring import RELOAD_SECONDS as KEY_RING_RELOAD_SECONDS
+
 SUPPORTED_SIGNING_ALGS = ("RS256", "ES256", "EdDSA")
 
 
@@ -91,6 +93,14 @@ class Settings(SmsSettings):
     )
     key_rotation_days: float = Field(
         90, ge=0, description="Rotate signing keys this often; `0` turns automatic rotation off."
+    )
+    key_ring_reload_seconds: float = Field(
+        KEY_RING_RELOAD_SECONDS,
+        gt=0,
+        le=KEY_RING_RELOAD_SECONDS,
+        description="How often an instance reloads the signing keys from the database, to pick "
+        "up another instance's rotation (and rotates when a key's period is over), s. At most "
+        "the default: a retired key stays usable for that long plus clock skew.",
     )
     jwks_max_age: int = Field(
         300,

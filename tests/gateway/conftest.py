@@ -1,4 +1,5 @@
-"""Fixtures for the gateway's tests: a real Chromium (Debian's, driven by Playwright)."""
+"""Fixtures for the gateway's tests: a real Chromium (Debian's, driven by Playwright), and the
+single sign-on tests' citizen with two apps (``world``; admin/ has its own)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import pytest
 
 from tests.conftest import REQUIRE_SERVICES
+from tests.gateway.sso import world  # noqa: F401 (the fixture)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps calling out, and this network is closed.

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from store.kv import ExpiringStore, ExpiringStoreError
 
 pytestmark = pytest.mark.asyncio
+
+# How long a test waits for a short TTL to run out: far past it, so a busy machine never fails
+# the test, while the TTLs stay short and a passing test waits only as long as they.
+SLACK = 10.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = SLACK) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, "still there long after its TTL"
+        await asyncio.sleep(0.05)
 
 
 async def test_put_get_and_overwrite(expiring_store: ExpiringStore) -> None:
@@ -36,7 +49,7 @@ async def test_values_expire(expiring_store: ExpiringStore) -> None:
     await expiring_store.put("long", b"y", 30)
     left = await expiring_store.ttl("short")
     assert left is not None and 0 < left <= 0.15
-    await asyncio.sleep(0.3)
+    await eventually(lambda: _absent(expiring_store, "short"))
     assert await expiring_store.get("short") is None
     assert await expiring_store.ttl("short") is None
     assert await expiring_store.take("short") is None
@@ -51,7 +64,7 @@ async def test_add_only_when_absent(expiring_store: ExpiringStore) -> None:
 
 async def test_add_succeeds_after_expiry(expiring_store: ExpiringStore) -> None:
     assert await expiring_store.add("lock", b"first", 0.1)
-    await asyncio.sleep(0.25)
+    await eventually(lambda: _absent(expiring_store, "lock"))
     assert await expiring_store.add("lock", b"second", 30) is True
     assert await expiring_store.get("lock") == b"second"
 
@@ -86,13 +99,16 @@ async def test_counter_counts_atomically(expiring_store: ExpiringStore) -> None:
 
 
 async def test_counter_window_is_fixed_from_first_increment(expiring_store: ExpiringStore) -> None:
-    await expiring_store.incr("window", 0.3)
-    await asyncio.sleep(0.15)
-    await expiring_store.incr("window", 0.3)  # must not extend the window
+    window = 2.0
+    assert await expiring_store.incr("window", window) == 1
+    first_done = time.monotonic()
+    await asyncio.sleep(0.5)
+    assert await expiring_store.incr("window", window) == 2  # must not extend the window
+    asked = time.monotonic()
     left = await expiring_store.ttl("window")
-    assert left is not None and left < 0.2
-    await asyncio.sleep(0.25)
-    assert await expiring_store.get("window") is None
+    # Not extended: it ends a window after the first increment, at most this long from here.
+    assert left is not None and left <= window - (asked - first_done) + 0.01
+    await eventually(lambda: _absent(expiring_store, "window"))
     assert await expiring_store.incr("window", 30) == 1
 
 
@@ -143,7 +159,7 @@ async def test_sets(expiring_store: ExpiringStore) -> None:
 
 async def test_sets_expire(expiring_store: ExpiringStore) -> None:
     await expiring_store.set_add("short", "a", 0.15)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: _no_members(expiring_store, "short"))
     assert await expiring_store.set_members("short") == set()
 
 
@@ -229,3 +245,11 @@ async def test_racing_releases_and_redemptions_hand_out_the_credential_once(
     redeemed = [f for f in found if f.outcome == "redeemed"]
     # Released first: exactly one later redemption gets it. Otherwise it stays spent.
     assert len(redeemed) == (1 if released else 0)
+
+
+async def _absent(store: ExpiringStore, key: str) -> bool:
+    return await store.get(key) is None
+
+
+async def _no_members(store: ExpiringStore, key: str) -> bool:
+    return await store.set_members(key) == set()

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -22,6 +24,19 @@ from tests.support import free_port
 
 PID_AFTER_A_WHILE = text("SELECT pg_backend_pid() FROM pg_sleep(0.01)")
 PID = text("SELECT pg_backend_pid()")
+
+
+async def running(url: str, statement: str, seconds: float = 30) -> None:
+    """Until PostgreSQL is running ``statement`` (sent by the database under test)."""
+    watcher = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        deadline = time.monotonic() + seconds
+        query = "SELECT count(*) FROM pg_stat_activity WHERE query = $1 AND state = 'active'"
+        while not await watcher.fetchval(query, statement):
+            assert time.monotonic() < deadline, f"{statement} never ran"
+            await asyncio.sleep(0.01)
+    finally:
+        await watcher.close()
 
 
 async def pid_of(database: Database) -> int:
@@ -88,7 +103,7 @@ async def test_a_cancelled_statement_leaves_its_connection_unused(postgres_url: 
     try:
         first = await pid_of(database)
         slow = asyncio.create_task(database.read(text("SELECT pg_sleep(5)")))
-        await asyncio.sleep(0.2)
+        await running(postgres_url, "SELECT pg_sleep(5)")
         slow.cancel()
         with pytest.raises(asyncio.CancelledError):
             await slow
@@ -117,8 +132,9 @@ async def test_old_connections_are_recycled_and_closing_closes_them(postgres_url
 async def test_waiting_too_long_for_a_connection_is_unavailable(postgres_url: str) -> None:
     database = Database(postgres_url, pool_size=1, wait_seconds=0.2)
     try:
-        slow = asyncio.create_task(database.read(text("SELECT pg_sleep(1)")))
-        await asyncio.sleep(0.05)
+        # Long past the wait: the slot stays taken while the second read gives up.
+        slow = asyncio.create_task(database.read(text("SELECT pg_sleep(2)")))
+        await running(postgres_url, "SELECT pg_sleep(2)")
         with pytest.raises(Unavailable):
             await database.read(text("SELECT 1"))
         await slow

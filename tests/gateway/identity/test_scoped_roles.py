@@ -10,7 +10,7 @@ from store import roles
 from store.tables import ClientRow
 from tests.gateway.browser import Browser
 from tests.gateway.helpers import second_instance
-from tests.gateway.test_access_policies import (  # noqa: F401 (the fixture)
+from tests.gateway.identity.test_access_policies import (  # noqa: F401 (the fixture)
     CALLBACK,
     PASSWORD,
     authorize_url,

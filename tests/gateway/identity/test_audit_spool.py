@@ -26,8 +26,8 @@ from store.clock import SystemClock
 from store.database import Database
 from store.records import AuditEvent
 from tests.conftest import running_gateway
+from tests.gateway.cli.test_cli import YIHAOTONG, in_process
 from tests.gateway.helpers import service_client
-from tests.gateway.test_cli import YIHAOTONG
 from tests.support import free_port
 
 
@@ -79,11 +79,12 @@ async def test_a_killed_server_loses_no_entry_of_a_token_it_answered(
     }
     server = _serve(env, port)
     try:
-        made = subprocess.run(
-            [YIHAOTONG, "clients", "create", "--name", "统计上报", "--grant-type",
-             "client_credentials", "--json"],
-            env=env, capture_output=True, text=True, check=True,
+        command = in_process(tmp_path / "var", YIHAOTONG_DATABASE_URL=postgres_url)
+        made = await asyncio.to_thread(
+            command, "clients", "create", "--name", "统计上报", "--grant-type",
+            "client_credentials", "--json",
         )  # fmt: skip
+        assert made.returncode == 0, made.stderr
         client = json.loads(made.stdout)
         auth = (client["client_id"], client["client_secret"])
         answered: list[str] = []

@@ -15,7 +15,7 @@ from store import client_policies
 from store.tables import AccountRow
 from tests.conftest import running_gateway
 from tests.gateway.helpers import second_instance
-from tests.gateway.test_login_page_browser import (
+from tests.gateway.pages.test_login_page_browser import (
     CALLBACK,
     PASSWORD,
     open_login,

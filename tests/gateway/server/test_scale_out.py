@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,10 +21,11 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from typer.testing import CliRunner, Result
 
-from keys.ring import RELOAD_SECONDS
+from gateway.cli import app
 from tests.gateway.browser import Browser, pkce_pair
-from tests.gateway.test_cli import YIHAOTONG
+from tests.gateway.cli.test_cli import YIHAOTONG
 from tests.support import ServerProcess, free_port, serve
 
 PASSWORD = "correct horse battery"
@@ -34,6 +34,7 @@ BYE = "https://tax.example.gov.cn/bye"
 # The name a load balancer would answer to; neither instance owns it.
 ISSUER = "http://sso.yihaotong.test"
 JWKS_MAX_AGE = 1  # lets the test rotate without --force (the next key must be this old)
+RELOAD_SECONDS = 1  # the instances notice the rotation within this, not the production 30 s
 
 
 @dataclass
@@ -45,12 +46,16 @@ class Pair:
     client_secret: str
 
     def cli(self, *args: str, stdin: str | None = None) -> dict:
-        done = subprocess.run(
-            [YIHAOTONG, *args, "--json"],
-            input=stdin, capture_output=True, text=True, env=self.env, timeout=60,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
+        """The command, called in this process (the two servers are the processes here)."""
+        done = run_cli(self.env, *args, "--json", stdin=stdin)
+        assert done.exit_code == 0, done.stderr
         return json.loads(done.stdout)
+
+
+def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> Result:
+    ours = {k: v for k, v in env.items() if k.startswith("YIHAOTONG_")}
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("YIHAOTONG_")}
+    return CliRunner().invoke(app, list(args), input=stdin, env=unset | ours)
 
 
 @pytest.fixture
@@ -61,14 +66,13 @@ def pair(tmp_path: Path, postgres_url: str, redis_cluster_url: str) -> Iterator[
         "YIHAOTONG_REDIS_URL": redis_cluster_url,
         "YIHAOTONG_REDIS_PREFIX": f"yht-test:{secrets.token_hex(6)}:",
         "YIHAOTONG_JWKS_MAX_AGE": str(JWKS_MAX_AGE),
+        "YIHAOTONG_KEY_RING_RELOAD_SECONDS": str(RELOAD_SECONDS),
         "YIHAOTONG_LOG_LEVEL": "WARNING",
     }
     env_a = base | {"YIHAOTONG_DATA_DIR": str(tmp_path / "a")}
     env_b = base | {"YIHAOTONG_DATA_DIR": str(tmp_path / "b")}
-    init = subprocess.run(
-        [YIHAOTONG, "init"], env=env_a, capture_output=True, text=True, timeout=60
-    )
-    assert init.returncode == 0, init.stderr
+    init = run_cli(env_a, "init")
+    assert init.exit_code == 0, init.stderr
     (tmp_path / "b").mkdir()
     shutil.copy2(tmp_path / "a" / "master.key", tmp_path / "b" / "master.key")
 

@@ -14,8 +14,8 @@ from store import client_policies
 from tests.gateway.admin.conftest import World, build_world
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
-from tests.gateway.test_access_policies import CALLBACK, PASSWORD, authorize_url, exchange
-from tests.gateway.test_otp import enrol
+from tests.gateway.identity.test_access_policies import CALLBACK, PASSWORD, authorize_url, exchange
+from tests.gateway.identity.test_otp import enrol
 
 
 @pytest.fixture

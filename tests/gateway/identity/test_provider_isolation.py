@@ -8,9 +8,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlencode
@@ -26,10 +23,10 @@ from gateway.identity.errors import InvalidInput
 from gateway.server.services import Services, initialize
 from tests.conftest import running_gateway
 from tests.gateway.browser import Browser, hidden
+from tests.gateway.cli.test_cli import in_process
 from tests.gateway.helpers import second_instance
 from tests.support import free_port, serve
 
-YIHAOTONG = shutil.which("yihaotong", path=str(Path(sys.executable).parent)) or "yihaotong"
 CALLBACK = "https://portal.city.gov.cn/cb"
 PASSWORD = "correct horse battery"
 
@@ -150,17 +147,8 @@ def bad_configs(tmp_path: Path) -> list[tuple[str, dict, str]]:
 
 @pytest.fixture
 def cli(tmp_path: Path):
-    env = {key: value for key, value in os.environ.items() if not key.startswith("YIHAOTONG_")} | {
-        "YIHAOTONG_DATA_DIR": str(tmp_path / "var"),
-        "YIHAOTONG_LOG_LEVEL": "WARNING",
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [YIHAOTONG, *args], capture_output=True, text=True, env=env, timeout=60
-        )
-
-    return run
+    """The command, called in this process."""
+    return in_process(tmp_path / "var")
 
 
 def listed(cli) -> list[dict]:

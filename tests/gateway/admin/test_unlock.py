@@ -9,8 +9,8 @@ from store import audit as audit_store
 from tests.gateway.admin.conftest import World, build_world
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
-from tests.gateway.test_federated_sign_in import ldap_config
-from tests.gateway.test_sso import CALLBACK, PASSWORD, authorize_url
+from tests.gateway.identity.test_federated_sign_in import ldap_config
+from tests.gateway.sso import CALLBACK, PASSWORD, authorize_url
 from tests.providers import slapd
 from tests.support import required
 

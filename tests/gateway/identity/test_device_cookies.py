@@ -12,7 +12,7 @@ from starlette.responses import Response
 from gateway.pages.device_cookies import COOKIE, DeviceCookies
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
-from tests.gateway.test_sso import CALLBACK, PASSWORD, authorize_url
+from tests.gateway.sso import CALLBACK, PASSWORD, authorize_url
 
 DAYS_180 = 180 * 86400
 

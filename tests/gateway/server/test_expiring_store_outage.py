@@ -4,11 +4,14 @@ and nothing is confirmed to the client that was not stored."""
 from __future__ import annotations
 
 import asyncio
+import time
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from store.kv_keys import address_failures
 from tests.conftest import running_gateway
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance, service_client
@@ -84,7 +87,10 @@ async def test_a_sign_in_whose_session_is_not_stored_is_not_recorded(
                 "password": "correct horse battery",
             }
             posted = asyncio.create_task(browser.http.post("/login", data=form))
-            await asyncio.sleep(0.3)  # the reads before the hash are done; the hash is not
+            # The attempt's counter is written with the reads before the hash: once it is in
+            # Redis, the hash (most of a second) is under way and the session not yet stored.
+            await _until_stored(url, live.settings.redis_prefix + address_failures("127.0.0.1"))
+            assert not posted.done()
             server.stop()
             answer = await posted
         finally:
@@ -94,3 +100,14 @@ async def test_a_sign_in_whose_session_is_not_stored_is_not_recorded(
     assert answer.status_code == 503, answer.text
     assert "yht_session" not in answer.headers.get("set-cookie", "")
     assert recorded == []  # no login.succeeded, nor any other outcome of it
+
+
+async def _until_stored(url: str, key: str, seconds: float = 30) -> None:
+    watcher = Redis.from_url(url)
+    try:
+        deadline = time.monotonic() + seconds
+        while not await watcher.exists(key):
+            assert time.monotonic() < deadline, f"{key} was never written"
+            await asyncio.sleep(0.005)
+    finally:
+        await watcher.aclose()

@@ -13,7 +13,7 @@ from jose import jwt as jose_jwt
 from store import client_policies
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
-from tests.gateway.test_access_policies import CALLBACK, PASSWORD, authorize_url, exchange
+from tests.gateway.identity.test_access_policies import CALLBACK, PASSWORD, authorize_url, exchange
 
 
 @pytest.fixture

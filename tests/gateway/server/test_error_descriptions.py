@@ -32,7 +32,7 @@ from tests.conftest import running_gateway
 from tests.gateway.browser import Browser, pkce_pair
 from tests.gateway.helpers import second_instance
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GATEWAY, POLICIES = ROOT / "gateway", ROOT / "policies"
 AUTHLIB = Path(authlib.__file__).parent
 # Authlib's modules whose errors reach our clients (the grants, PKCE, OIDC, the endpoints).

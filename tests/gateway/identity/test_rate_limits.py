@@ -9,7 +9,7 @@ from pathlib import Path
 from gateway.identity.rate_limits import OTP_CODES, Limit, hit, hit_all, reset, retry_after
 from store.kv import ExpiringStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # The store's counting and window reads; only the rate-limit module may call them.
 COUNTING = {"incr", "ttl"}
 

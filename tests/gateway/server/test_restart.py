@@ -13,7 +13,7 @@ import httpx
 from jose import jwt as jose_jwt
 
 from tests.conftest import free_port
-from tests.gateway.test_cli import YIHAOTONG
+from tests.gateway.cli.test_cli import YIHAOTONG, in_process
 
 
 def start(env: dict[str, str], port: int) -> subprocess.Popen:
@@ -49,19 +49,21 @@ def test_restart_keeps_clients_accounts_and_keys(tmp_path: Path) -> None:
         "YIHAOTONG_DATA_DIR": str(tmp_path / "var"),
         "YIHAOTONG_ISSUER": f"http://127.0.0.1:{port}",
     }
-    cli = [YIHAOTONG]
+    # The command in this process: another process than the server's all the same.
+    cli = in_process(tmp_path / "var", YIHAOTONG_ISSUER=env["YIHAOTONG_ISSUER"])
     server = start(env, port)
     try:
-        made = subprocess.run(
-            [*cli, "clients", "create", "--name", "统计上报", "--grant-type", "client_credentials",
-             "--json"],
-            env=env, capture_output=True, text=True, check=True,
+        made = cli(
+            "clients", "create", "--name", "统计上报", "--grant-type", "client_credentials",
+            "--json",
         )  # fmt: skip
+        assert made.returncode == 0, made.stderr
         client = json.loads(made.stdout)
-        subprocess.run(
-            [*cli, "users", "create", "--username", "wang", "--password-stdin"],
-            env=env, input="long enough password", capture_output=True, text=True, check=True,
+        created = cli(
+            "users", "create", "--username", "wang", "--password-stdin",
+            stdin="long enough password",
         )  # fmt: skip
+        assert created.returncode == 0, created.stderr
         auth = (client["client_id"], client["client_secret"])
         first = httpx.post(
             f"http://127.0.0.1:{port}/oauth/token", data={"grant_type": "client_credentials"},
@@ -92,8 +94,7 @@ def test_restart_keeps_clients_accounts_and_keys(tmp_path: Path) -> None:
         jose_jwt.get_unverified_header(again.json()["access_token"])["kid"]
         == jose_jwt.get_unverified_header(old_token)["kid"]
     )
-    duplicate = subprocess.run(
-        [*cli, "users", "create", "--username", "wang", "--password-stdin"],
-        env=env, input="long enough password", capture_output=True, text=True,
-    )  # fmt: skip
+    duplicate = cli(
+        "users", "create", "--username", "wang", "--password-stdin", stdin="long enough password"
+    )
     assert duplicate.returncode != 0 and "taken" in duplicate.stderr

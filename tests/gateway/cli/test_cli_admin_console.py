@@ -5,10 +5,7 @@ without it does not."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -16,23 +13,17 @@ import httpx
 
 from tests.conftest import running_gateway
 from tests.gateway.browser import Browser
+from tests.gateway.cli.test_cli import in_process
 
-YIHAOTONG = shutil.which("yihaotong", path=str(Path(sys.executable).parent)) or "yihaotong"
 PASSWORD = "correct horse battery"
 CALLBACK = "https://admin.example.gov.cn/cb"
 
 
 def run(tmp_path: Path, *args: str, stdin: str | None = None) -> dict:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("YIHAOTONG_")}
-    env |= {"YIHAOTONG_DATA_DIR": str(tmp_path / "var"), "YIHAOTONG_LOG_LEVEL": "WARNING"}
-    result = subprocess.run(
-        [YIHAOTONG, *args, "--json"],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    # A thread of its own: the command runs its own event loop, and this test's is running.
+    command = in_process(tmp_path / "var")
+    with ThreadPoolExecutor(1) as thread:
+        result = thread.submit(command, *args, "--json", stdin=stdin).result()
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -113,6 +113,9 @@ def test_settings_from_environment(monkeypatch, tmp_path) -> None:
         ("signing_algs", "HS256"),
         ("signing_algs", "RS256,RS256"),
         ("access_token_ttl", "0"),
+        # Past the retired key's grace: another instance could still sign with a retired key.
+        ("key_ring_reload_seconds", "31"),
+        ("key_ring_reload_seconds", "0"),
     ],
 )
 def test_bad_settings_are_refused(monkeypatch, field: str, value: str) -> None:
