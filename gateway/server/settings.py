@@ -11,7 +11,6 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from gateway.server.sms_settings import SmsSettings
-
 from keys.ring import RELOAD_SECONDS as KEY_RING_RELOAD_SECONDS
 
 SUPPORTED_SIGNING_ALGS = ("RS256", "ES256", "EdDSA")

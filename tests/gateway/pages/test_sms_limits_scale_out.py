@@ -12,7 +12,7 @@ from tests.conftest import running_gateway
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
 from tests.gateway.sms_flow import challenge_of, forget_minute, outbox, sms_page
-from tests.gateway.test_sso import CALLBACK, authorize_url
+from tests.gateway.sso import CALLBACK, authorize_url
 
 PHONE = "13912345678"
 

@@ -14,7 +14,7 @@ from gateway.server.app import create_app
 from store import client_policies
 from tests.conftest import _ThreadedServer, free_port
 from tests.gateway.helpers import second_instance
-from tests.gateway.test_login_page_browser import CALLBACK, PASSWORD, reached_callback
+from tests.gateway.pages.test_login_page_browser import CALLBACK, PASSWORD, reached_callback
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import running_gateway
 from tests.gateway.helpers import second_instance
+from tests.gateway.pages.test_login_page_browser import open_login, reached_callback
 from tests.gateway.sms_flow import last_code, outbox
-from tests.gateway.test_login_page_browser import open_login, reached_callback
 
 CALLBACK = "https://app.example.gov.cn/cb"
 PHONE = "13912345678"

@@ -17,8 +17,8 @@ from store.clock import FakeClock
 from tests.conftest import _ThreadedServer, free_port
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
+from tests.gateway.identity.test_access_policies import CALLBACK, PASSWORD, authorize_url, exchange
 from tests.gateway.soft_authenticator import SoftAuthenticator
-from tests.gateway.test_access_policies import CALLBACK, PASSWORD, authorize_url, exchange
 
 PAGE = "/account/passkeys"
 

@@ -21,7 +21,7 @@ from tests.gateway.sms_flow import (
     sms_page,
     solve,
 )
-from tests.gateway.test_sso import CALLBACK, authorize_url
+from tests.gateway.sso import CALLBACK, authorize_url
 
 PHONE = "13912345678"
 
