@@ -65,7 +65,7 @@ async def test_statements_reuse_a_pooled_connection(postgres_url: str) -> None:
 
 
 async def test_a_lost_connection_replaces_every_older_one(postgres_url: str) -> None:
-    database = Database(postgres_url, pool_size=2)
+    database = Database(postgres_url, pool_size=4)  # three of them for single statements
     try:
         rows = await asyncio.gather(*(database.read(PID_AFTER_A_WHILE) for _ in range(2)))
         before = {row[0][0] for row in rows}
