@@ -4,15 +4,23 @@ statement, and the single statements the busiest paths run."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Executable, Row, event, text
-from sqlalchemy.engine import Dialect, ExceptionContext
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy import Executable, event, text
+from sqlalchemy.engine import Dialect, ExceptionContext, make_url
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    ProgrammingError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -24,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 from store.errors import Unavailable
+from store.statements import StatementCache, json_codecs, keep_session, rowcount
 
 # These log every statement with its parameters at DEBUG: personal data must never reach a log,
 # whatever level the root logger is set to.
@@ -68,6 +77,38 @@ _AWAY_STATES = {"25006": True, "57014": False, "55P03": False, "40001": False, "
 _SQLITE_AWAY = {5, 6, 8, 10, 13, 14}
 
 
+def split_pool(pool_size: int) -> tuple[int, int]:
+    """The connections of ``pool_size`` for single statements (asyncpg's pool) and for
+    transactions (SQLAlchemy's): a quarter, at least one, goes to transactions."""
+    sessions = max(1, pool_size // 4)
+    return max(1, pool_size - sessions), sessions
+
+
+def _refused(error: Exception, sql: str) -> Exception:
+    """What PostgreSQL refused, under the SQLAlchemy class its SQLSTATE class maps to."""
+    sqlstate = getattr(error, "sqlstate", None) or ""
+    kind = {"23": IntegrityError, "22": DataError, "42": ProgrammingError}.get(
+        sqlstate[:2], DBAPIError
+    )
+    return kind(sql, None, error, hide_parameters=True)
+
+
+def _closed_is_replaced(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection asyncpg already saw closed (the server ended it) is replaced at
+    checkout, without a round trip: the pool tries another (SQLAlchemy's documented way)."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("connection closed by the server")
+
+
+def _terminate(connection: Any) -> None:
+    """Close a pooled asyncpg connection now; one the server dropped went back to the pool
+    already, and asyncpg says so with an InterfaceError."""
+    import asyncpg
+
+    with contextlib.suppress(asyncpg.InterfaceError):
+        connection.terminate()
+
+
 def _postgres_verdict(sqlstate: str) -> bool | None:
     """None: not an outage; else whether the connection must be replaced."""
     if sqlstate in _AWAY_STATES:
@@ -98,14 +139,19 @@ class Database:
             "pool_recycle": recycle_seconds,
             "hide_parameters": True,  # error messages would otherwise carry personal data
         }
-        self._lost_types: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+        self._lost_types: tuple[type[BaseException], ...] = (OSError, TimeoutError)
+        self._recycle_seconds = recycle_seconds
+        self._wait_seconds = wait_seconds
+        self._statement_pool_size, sessions_pool_size = split_pool(pool_size)
+        self._pool: Any = None  # asyncpg's, opened at the first single statement
+        self._pool_opening = asyncio.Lock()
         if not self.is_sqlite:
             import asyncpg  # the postgres extra's driver, which the engine loads anyway
 
             # A burst waits for a pooled connection rather than opening one per statement: a
             # fresh connection costs its start-up and type introspection over again.
             options.update(
-                pool_size=pool_size,
+                pool_size=sessions_pool_size,
                 max_overflow=0,
                 pool_timeout=wait_seconds,
                 connect_args={"timeout": CONNECT_SECONDS},
@@ -116,12 +162,15 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        if not self.is_sqlite:
+            event.listen(self.engine.sync_engine, "checkout", _closed_is_replaced)
         event.listen(self.engine.sync_engine, "do_connect", self._connect)
         event.listen(self.engine.sync_engine, "handle_error", self._on_error)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Statements that stand alone need no transaction around them: without one, a read is
         # one round trip instead of three (BEGIN, the query, ROLLBACK) and skips the ORM.
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._compiled = StatementCache(self.engine.dialect)
 
     # -- the database is away: one verdict for every way it can be --------------------------------
 
@@ -200,13 +249,23 @@ class Database:
         was being set up) becomes Unavailable too."""
         try:
             yield
-        except Unavailable:
-            raise
         except Exception as error:
             found = self.unavailable(error)
             if found is None:
                 raise
+            if found.connection_lost:
+                await self._connections_lost(sessions_too=False)  # SQLAlchemy replaced its own
+            if found is error:
+                raise
             raise found from error
+
+    async def _connections_lost(self, *, sessions_too: bool) -> None:
+        """One pool's connection was dropped: the other pool's connections are as old (a
+        restart, a failover took them all), so both are replaced."""
+        if self._pool is not None:
+            await self._pool.expire_connections()
+        if sessions_too:
+            await self.engine.dispose()
 
     # -- sessions, transactions and single statements ----------------------------------------------
 
@@ -236,10 +295,11 @@ class Database:
 
     async def read(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
-    ) -> Sequence[Row[Any]]:
-        """The rows of one read. Asked once more when the pooled connection turns out dropped
-        (a restart, a failover): a read can be repeated safely, and a request that has already
-        spent a code or a refresh token should not fail for it. Writes are never repeated."""
+    ) -> Sequence[tuple[Any, ...]]:
+        """The rows of one read, as tuples. Asked once more when the pooled connection turns
+        out dropped (a restart, a failover): a read can be repeated safely, and a request that
+        has already spent a code or a refresh token should not fail for it. Writes are never
+        repeated."""
         try:
             return await self._read(statement, parameters)
         except Unavailable as error:
@@ -249,13 +309,17 @@ class Database:
 
     async def _read(
         self, statement: Executable, parameters: Mapping[str, Any] | None
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[tuple[Any, ...]]:
+        if not self.is_sqlite:
+            compiled = self._compiled(statement, parameters)
+            sql, values = compiled.arguments(parameters)
+            return compiled.rows(await self._on_pool(sql, values, "fetch"))
         async with self.statement() as connection:
-            return (await connection.execute(statement, parameters)).all()
+            return [tuple(row) for row in await connection.execute(statement, parameters)]
 
     async def read_one(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
-    ) -> Row[Any] | None:
+    ) -> tuple[Any, ...] | None:
         rows = await self.read(statement, parameters)
         return rows[0] if rows else None
 
@@ -265,13 +329,68 @@ class Database:
         parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> int:
         """One statement that commits alone; the number of rows it wrote."""
+        if not self.is_sqlite and (parameters is None or isinstance(parameters, Mapping)):
+            sql, values = self._compiled(statement, parameters).arguments(parameters)
+            return rowcount(await self._on_pool(sql, values, "execute"))
         async with self.statement() as connection:
             result = await connection.execute(statement, parameters)  # type: ignore[arg-type]
             return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+    # -- PostgreSQL: single statements on asyncpg's pool -------------------------------------------
+
+    async def _statement_pool(self) -> Any:
+        if self._pool is None:
+            async with self._pool_opening:
+                if self._pool is None:
+                    import asyncpg
+
+                    url = make_url(self.url).set(drivername="postgresql")
+                    # Connections idle longer than the recycle time are closed: younger than
+                    # server and proxy idle limits. None is opened before it is needed.
+                    self._pool = await asyncpg.create_pool(
+                        url.render_as_string(hide_password=False),
+                        min_size=0,
+                        max_size=self._statement_pool_size,
+                        max_inactive_connection_lifetime=self._recycle_seconds,
+                        timeout=CONNECT_SECONDS,
+                        init=json_codecs,
+                        reset=keep_session,
+                    )
+        return self._pool
+
+    async def _on_pool(self, sql: str, values: list[Any], method: str) -> Any:
+        """Run ``sql`` by the asyncpg connection method named; every failure passes the same
+        verdict as SQLAlchemy's (``unavailable``), and what is refused keeps its classes."""
+        pool = await self._statement_pool()
+        try:
+            async with asyncio.timeout(self._wait_seconds):  # cheaper than acquire's wait_for
+                connection = await pool.acquire()
+        except TimeoutError as error:
+            raise Unavailable("no database connection became free in time") from error
+        except Exception as error:
+            raise Unavailable(f"cannot connect to the database: {type(error).__name__}") from error
+        try:
+            return await getattr(connection, method)(sql, *values)
+        except Exception as error:
+            found = self.unavailable(error)
+            if found is None:
+                raise _refused(error, sql) from error
+            if found.connection_lost:
+                _terminate(connection)
+                await self._connections_lost(sessions_too=True)
+            raise found from error
+        except BaseException:
+            _terminate(connection)  # cancelled mid-statement: its state is unknown
+            raise
+        finally:
+            await pool.release(connection)
 
     async def ping(self) -> None:
         async with self.statement() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         await self.engine.dispose()

@@ -43,7 +43,9 @@ class Settings(SmsSettings):
         ge=1,
         le=500,
         description="PostgreSQL connections each worker keeps open; a burst waits for one of "
-        "them. Workers × instances × this (plus one listening connection per worker) must stay "
+        "them. Three quarters go to the single statements of the token path (asyncpg's pool), "
+        "a quarter, at least one, to transactions (SQLAlchemy's), so a worker opens at least "
+        "two. Workers × instances × this (plus one listening connection per worker) must stay "
         "under the server's `max_connections`.",
     )
     redis_url: str | None = Field(

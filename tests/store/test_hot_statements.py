@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from dataclasses import replace
 
 import asyncpg
 import pytest
@@ -18,7 +19,9 @@ from store.accounts import AccountStore
 from store.database import Database
 from store.errors import Unavailable
 from store.migrate import upgrade
-from store.records import Account
+from store.organisation import account_facts, create_department
+from store.records import Account, RefreshToken
+from store.refresh_tokens import RefreshTokenStore
 from tests.conftest import admin_sql
 from tests.support import free_port
 
@@ -80,7 +83,7 @@ async def test_statements_reuse_a_pooled_connection(postgres_url: str) -> None:
 
 
 async def test_a_lost_connection_replaces_every_older_one(postgres_url: str) -> None:
-    database = Database(postgres_url, pool_size=2)
+    database = Database(postgres_url, pool_size=4)  # three of them for single statements
     try:
         rows = await asyncio.gather(*(database.read(PID_AFTER_A_WHILE) for _ in range(2)))
         before = {row[0][0] for row in rows}
@@ -204,3 +207,36 @@ async def test_what_the_database_refuses_is_not_an_outage(database: Database) ->
     if not database.is_sqlite:  # SQLite stores a longer string as it is
         with pytest.raises(DataError):
             await database.write(statement, {"id": "a2", "username": "x" * 100})
+
+
+# -- the same statements, the same rows, on both databases ----------------------------------------
+
+
+async def test_the_hot_statements_give_the_same_rows_on_both_databases(database: Database) -> None:
+    # Run on SQLite and PostgreSQL: rows are plain tuples, timestamps floats, JSON Python values,
+    # and an expanding IN list works empty and full (PostgreSQL runs them on asyncpg's pool).
+    async with database.transaction() as session:
+        await create_department(session, "city", "City", None, 1.0)
+    accounts = AccountStore(database)
+    account = Account(id="a1", username="u1", department_id="city", created_at=1.5, updated_at=2.25)
+    await accounts.create(account)
+    assert await accounts.get("a1") == account
+    assert await accounts.by_username("absent") is None
+    assert await database.read(text("SELECT 1")) == [(1,)]
+    assert type((await database.read(text("SELECT 1")))[0]) is tuple
+    for wanted, paths in (([], {}), (["city", "absent"], {"city": "/city"})):
+        facts = await account_facts(database, "a1", "app", wanted, 3.0)
+        assert facts.paths == paths and facts.roles == [] and facts.app_department is None
+    tokens = RefreshTokenStore(database)
+    token = RefreshToken(
+        digest="d1", family_id="f", client_id="app", account_id="a1", scope="openid",
+        offline=False, auth_time=1.25, created_at=1.5, expires_at=9e9, amr=("pwd", "otp"),
+    )  # fmt: skip
+    await tokens.add(token)
+    assert await tokens.get("d1") == token
+    successor = replace(token, digest="d2", created_at=2.5)
+    assert await tokens.rotate("d1", successor, 2.0)
+    assert not await tokens.rotate("d1", replace(token, digest="d3"), 2.0)
+    assert await tokens.get("d1") == replace(token, used_at=2.0)
+    assert await tokens.get("d2") == successor and await tokens.get("d3") is None
+    assert await database.write(text("UPDATE accounts SET name = 'n'")) == 1
