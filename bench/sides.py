@@ -260,7 +260,10 @@ class Yihaotong(Side):
         with httpx.Client(base_url=self.base_url) as http:
             started = http.get(f"{self.authorize_path}?{_authorize_query(self.web[0])}")
             page = http.get(started.headers["location"])
-            fields = dict(re.findall(r'name="(tx|csrf_token)" value="([^"]+)"', page.text))
+            # The password form comes first; the page's other forms (passkey) carry their own.
+            fields: dict[str, str] = {}
+            for name, value in re.findall(r'name="(tx|csrf_token)" value="([^"]+)"', page.text):
+                fields.setdefault(name, value)
             posted = http.post(
                 "/login",
                 data={**fields, "username": self.login_users[0], "password": PASSWORD},
