@@ -8,12 +8,12 @@ import math
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gateway.account.pages import account_form
 from gateway.endpoints.authorize import Transaction, error_page, save_transaction
 from gateway.identity.rate_limits import OTP_CODES, hit, reset, retry_after
 from gateway.identity.sessions import SsoSession
 from gateway.pages.render import messages, page
 from gateway.pages.second_factor import current_session, locale_for
-from gateway.server.forms import FormError, read_form
 from gateway.server.services import Services
 from store import kv_keys
 from store.records import AuditEvent
@@ -34,10 +34,10 @@ async def account_otp_page(request: Request) -> Response:
         if new_browser:
             services.csrf.set_cookie(response, browser)
         return response
-    return await _account_form(request, session, None)
+    return await _enrolment_page(request, session, None)
 
 
-async def _account_form(
+async def _enrolment_page(
     request: Request, session: SsoSession, error: str | None, status: int = 200
 ) -> Response:
     services: Services = request.app.state.services
@@ -75,18 +75,15 @@ async def _account_form(
 
 async def account_otp_submit(request: Request) -> Response:
     services: Services = request.app.state.services
-    session = await current_session(request)
-    try:
-        form = await read_form(request, services.settings.max_form_bytes)
-    except FormError:
+    posted = await account_form(request, "account-otp")
+    if posted is None:
         return error_page(request, {}, "expired")
-    if session is None or not services.csrf.valid(request, form.get("csrf_token"), "account-otp"):
-        return error_page(request, {}, "expired")
+    form, session = posted
     t = messages(locale_for(request))
     counter = kv_keys.otp_failures(session.account_id)
     if not OTP_CODES.allows(await hit(services.expiring, counter, OTP_CODES)):
         left = await retry_after(services.expiring, counter, OTP_CODES)
-        return await _account_form(
+        return await _enrolment_page(
             request, session, t.locked.format(minutes=math.ceil(left / 60)), status=429
         )
     action = form.get("action")
@@ -95,12 +92,12 @@ async def account_otp_submit(request: Request) -> Response:
     if action == "remove" and enrolled:
         # Removing the factor needs a code from it: a stolen session alone cannot.
         if not await services.otp.verify(session.account_id, code):
-            return await _account_form(request, session, t.otp_wrong, status=400)
+            return await _enrolment_page(request, session, t.otp_wrong, status=400)
         await services.otp.remove(session.account_id)
         event = "account.otp_removed"
     elif action == "confirm" and not enrolled:
         if not await services.otp.verify(session.account_id, code, confirming=True):
-            return await _account_form(request, session, t.otp_wrong, status=400)
+            return await _enrolment_page(request, session, t.otp_wrong, status=400)
         event = "account.otp_enrolled"
     else:
         return error_page(request, {}, "expired")

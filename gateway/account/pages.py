@@ -14,6 +14,7 @@ from gateway.endpoints.end_session import SESSIONS_PATH, after_logout, end_sso_s
 from gateway.identity.sessions import SsoSession
 from gateway.oauth.revocations import revoke_family
 from gateway.pages.render import choose_locale, page
+from gateway.pages.second_factor import current_session
 from gateway.server.forms import FormError, read_form
 from gateway.server.services import Services
 
@@ -103,16 +104,14 @@ async def sessions_page(request: Request) -> Response:
     return response
 
 
-async def _account_form(request: Request, purpose: str) -> tuple[dict[str, str], SsoSession] | None:
+async def account_form(request: Request, purpose: str) -> tuple[dict[str, str], SsoSession] | None:
     """A form posted from the account page: readable, by a signed-in person, CSRF-checked."""
     services: Services = request.app.state.services
     try:
         form = await read_form(request, services.settings.max_form_bytes)
     except FormError:
         return None
-    current = await services.sessions.from_cookie(
-        request.cookies.get(services.sessions.cookie_name)
-    )
+    current = await current_session(request)
     if current is None or not services.csrf.valid(request, form.get("csrf_token"), purpose):
         return None
     return form, current
@@ -120,7 +119,7 @@ async def _account_form(request: Request, purpose: str) -> tuple[dict[str, str],
 
 async def end_session_submit(request: Request) -> Response:
     services: Services = request.app.state.services
-    posted = await _account_form(request, "sessions")
+    posted = await account_form(request, "sessions")
     if posted is None:
         return error_page(request, {}, "expired")
     form, current = posted
@@ -137,7 +136,7 @@ async def end_session_submit(request: Request) -> Response:
 async def revoke_consent_submit(request: Request) -> Response:
     """Withdraw a consent: the client must ask again, and its refresh tokens end now."""
     services: Services = request.app.state.services
-    posted = await _account_form(request, "consents")
+    posted = await account_form(request, "consents")
     if posted is None:
         return error_page(request, {}, "expired")
     form, current = posted
@@ -157,7 +156,7 @@ async def revoke_consent_submit(request: Request) -> Response:
 async def unlink_submit(request: Request) -> Response:
     """Remove a department login from the account (it will be a stranger next time)."""
     services: Services = request.app.state.services
-    posted = await _account_form(request, "links")
+    posted = await account_form(request, "links")
     if posted is None:
         return error_page(request, {}, "expired")
     form, current = posted

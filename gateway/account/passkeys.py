@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gateway.account.pages import account_form
 from gateway.endpoints.authorize import Transaction, error_page, save_transaction
 from gateway.identity.passkeys import PasskeyError
 from gateway.identity.sessions import SsoSession
 from gateway.pages.passkey_button import embeddable
 from gateway.pages.render import choose_locale, messages, page
-from gateway.server.forms import FormError, read_form
+from gateway.pages.second_factor import current_session
 from gateway.server.services import Services
 from store.records import AuditEvent
 
@@ -27,11 +28,6 @@ CSRF_PURPOSE = "account-passkeys"
 
 def _time(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC") if epoch else ""
-
-
-async def _session(request: Request) -> SsoSession | None:
-    services: Services = request.app.state.services
-    return await services.sessions.from_cookie(request.cookies.get(services.sessions.cookie_name))
 
 
 def _recent(services: Services, session: SsoSession) -> bool:
@@ -52,7 +48,7 @@ async def _sign_in_first(request: Request) -> Response:
 
 
 async def passkeys_page(request: Request) -> Response:
-    session = await _session(request)
+    session = await current_session(request)
     if session is None or request.query_params.get("reauth") == "1":
         return await _sign_in_first(request)
     return await _passkeys_form(request, session, None)
@@ -109,13 +105,10 @@ async def _passkeys_form(
 
 async def passkeys_submit(request: Request) -> Response:
     services: Services = request.app.state.services
-    session = await _session(request)
-    try:
-        form = await read_form(request, services.settings.max_form_bytes)
-    except FormError:
+    posted = await account_form(request, CSRF_PURPOSE)
+    if posted is None:
         return error_page(request, {}, "expired")
-    if session is None or not services.csrf.valid(request, form.get("csrf_token"), CSRF_PURPOSE):
-        return error_page(request, {}, "expired")
+    form, session = posted
     action = form.get("action")
     credential_id = form.get("credential_id", "")
     if action in ("add", "remove") and not _recent(services, session):
