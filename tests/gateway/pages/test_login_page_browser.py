@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.conftest import running_gateway
+from tests.gateway.axe import assert_accessible
 from tests.gateway.helpers import second_instance
 
 CALLBACK = "https://app.example.gov.cn/cb"
@@ -152,5 +153,24 @@ async def test_the_page_refuses_to_be_framed(chromium, gateway) -> None:
             d for d in headers["content-security-policy"].split("; ") if d.startswith("script-src")
         ]
         assert re.fullmatch(r"script-src 'nonce-[A-Za-z0-9_-]{16,}'", scripts), scripts
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+@pytest.mark.parametrize("width", [375, 1280])
+async def test_the_sign_in_page_has_no_serious_accessibility_violation(
+    chromium, gateway, locale: str, width: int
+) -> None:
+    _, url = gateway
+    context, page, _ = await open_login(chromium, url, width=width, locale=locale)
+    try:
+        await assert_accessible(page)
+        # The same after a failed attempt, with the error shown.
+        await page.locator("#username").fill("zhang")
+        await page.locator("#password").fill("wrong password")
+        await page.locator("#password").press("Enter")
+        await page.get_by_role("alert").wait_for()
+        await assert_accessible(page)
     finally:
         await context.close()
