@@ -27,6 +27,7 @@ from gateway.identity.sms import SmsConfig, SmsSender, open_sender
 from gateway.identity.sms_codes import SmsCodes
 from gateway.oauth.revocations import Revocations
 from gateway.server.csrf import Csrf
+from gateway.server.logs import log_line
 from gateway.server.settings import Settings
 from keys.master import MasterKey, MasterKeyError, create_master_key_file
 from keys.ring import KeyRing
@@ -168,7 +169,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     expiring = open_expiring_store(settings, clock)
     sessions = SessionService(expiring, settings, clock)
     provider_store = ProviderStore(database)
-    audit = AuditLog(database, clock, settings.data_dir / "audit-spool")
+    audit = AuditLog(database, clock, settings.data_dir / "audit-spool", log_line)
     federation = FederationService(
         IdentityStore(database), AccountStore(database), PiiVault(master_key), clock, audit
     )

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.server import logs
 from gateway.server.logs import configure_logging, log_line
 
 
@@ -18,16 +19,14 @@ def log_lines() -> Iterator[io.StringIO]:
     is put back afterwards."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
-    configure_logging("info")
     buffer = io.StringIO()
-    handler = root.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(buffer)
+    configure_logging("info", stream=buffer)
     try:
         yield buffer
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+        logs._native = None  # log_line back on the stdlib path the other tests read via caplog
 
 
 def test_a_line_is_one_json_object_with_its_fields(log_lines: io.StringIO) -> None:
@@ -49,6 +48,20 @@ def test_a_field_named_event_does_not_replace_the_message(log_lines: io.StringIO
     log_line(logging.getLogger("yihaotong.audit"), logging.INFO, "audit", {"event": "x.y"})
     entry = json.loads(log_lines.getvalue())
     assert entry["message"] == "audit" and entry["event"] == "x.y"
+
+
+def test_log_line_writes_the_members_a_stdlib_record_with_fields_does(
+    log_lines: io.StringIO,
+) -> None:
+    """log_line takes structlog's native path; other records go through the formatter: one shape."""
+    fields = {"event": "token.issued", "actor": "王*", "request_id": "r-12345678", "n": 2}
+    log_line(logging.getLogger("yihaotong.audit"), logging.WARNING, "token.issued", fields)
+    logging.getLogger("yihaotong.audit").warning("token.issued", extra={"fields": fields})
+    log_line(logging.getLogger("yihaotong.access"), logging.DEBUG, "below the level", {})
+    native, record = (json.loads(line) for line in log_lines.getvalue().splitlines())
+    assert native.pop("time") <= record.pop("time")
+    assert list(native.items()) == list(record.items())
+    assert logs._native is not None, "the native path was taken"
 
 
 def test_a_librarys_record_is_a_json_line_too(log_lines: io.StringIO) -> None:

@@ -1,0 +1,307 @@
+"""CPU time a request, in-process: the gateway's ASGI app on PostgreSQL and Redis, called directly
+(no HTTP parser, no client library), so what is measured is the app's own work plus its drivers'.
+Steadier than req/s on a shared machine; use it before and after a change.
+
+    python -m bench.cpu [--only client_credentials,userinfo] [-n 2000] [--alg ES256]
+                        [--profile SCENARIO] [--log-level INFO]
+
+Scenarios: client_credentials, authorize_prompt_none, authorization_code, refresh_token, userinfo,
+introspection, password_login (its CPU includes argon2id; the profile shows the rest). Lines are
+written to /dev/null (fd 2), as a server's stderr would take them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from bench.sides import (
+    LOGIN_USERS,
+    PASSWORD,
+    REDIRECT_URI,
+    REDIS,
+    VERIFIER,
+    _authorize_query,
+    _psql,
+    _redis_delete,
+    basic,
+)
+
+SCENARIOS = [
+    "client_credentials",
+    "authorize_prompt_none",
+    "authorization_code",
+    "refresh_token",
+    "userinfo",
+    "introspection",
+    "password_login",
+]
+ISSUER = "http://127.0.0.1:9300"
+
+
+class Caller:
+    """One ASGI request at a time, as a server would hand it over."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
+        path, _, query = target.partition("?")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+            + [(b"host", b"127.0.0.1:9300"), (b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 9300),
+            "state": {},
+        }
+        sent = False
+        status, answer, chunks = 0, {}, []
+
+        async def receive() -> dict:
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                answer.update({k.decode(): v.decode() for k, v in message["headers"]})
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        return status, answer, b"".join(chunks)
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+async def sign_in(http: httpx.AsyncClient, web_id: str, user: str) -> str:
+    started = await http.get(f"/oauth/authorize?{_authorize_query(web_id)}")
+    page = await http.get(started.headers["location"])
+    import re
+
+    fields: dict[str, str] = {}
+    for name, value in re.findall(r'name="(tx|csrf_token)" value="([^"]+)"', page.text):
+        fields.setdefault(name, value)
+    posted = await http.post("/login", data={**fields, "username": user, "password": PASSWORD})
+    resumed = await http.get(posted.headers["location"])
+    return parse_qs(urlsplit(resumed.headers["location"]).query)["code"][0]
+
+
+async def run(args: argparse.Namespace) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    database = f"yht_cpu_{run_id}"
+    work = Path(tempfile.gettempdir()) / f"yht-cpu-{run_id}"
+    os.environ.update(
+        {
+            "YIHAOTONG_ISSUER": ISSUER,
+            "YIHAOTONG_DATA_DIR": str(work),
+            "YIHAOTONG_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
+            "YIHAOTONG_REDIS_URL": f"{REDIS}/13",
+            "YIHAOTONG_REDIS_PREFIX": f"cpu-{run_id}:",
+            "YIHAOTONG_SIGNING_ALGS": "ES256,RS256" if args.alg == "ES256" else "RS256,ES256",
+            "YIHAOTONG_LOG_LEVEL": args.log_level,
+        }
+    )
+    _psql(f'CREATE DATABASE "{database}"')
+    try:
+        await measure(args)
+    finally:
+        _psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+async def measure(args: argparse.Namespace) -> None:
+    from bench import provision
+    from gateway.server.app import create_app
+    from gateway.server.logs import configure_logging
+    from gateway.server.settings import Settings
+
+    made = await provision.main(LOGIN_USERS, PASSWORD, REDIRECT_URI)
+    web, cc = made["web"], made["cc"]
+    web_auth = basic(web["client_id"], web["client_secret"])
+    settings = Settings()
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    call = Caller(app)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as http:
+            first = await sign_in(http, web["client_id"], made["users"][0])
+            cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies.jar)
+            browser = http.cookies["yht_browser"]
+        code_body = {
+            "grant_type": "authorization_code",
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": VERIFIER,
+        }
+        status, _, body = await call(
+            "POST",
+            "/oauth/token",
+            {**FORM, "authorization": web_auth},
+            urlencode({**code_body, "code": first}).encode(),
+        )
+        import json
+
+        tokens = json.loads(body)
+        access, refresh = tokens["access_token"], [tokens["refresh_token"]]
+        visit = f"/oauth/authorize?{_authorize_query(web['client_id'], {'prompt': 'none'})}"
+        codes: list[str] = []
+
+        async def cc_grant() -> int:
+            body = b"grant_type=client_credentials&scope=bench.read"
+            headers = {**FORM, "authorization": basic(cc["client_id"], cc["client_secret"])}
+            return (await call("POST", "/oauth/token", headers, body))[0]
+
+        async def prompt_none() -> int:
+            status, headers, _ = await call("GET", visit, {"cookie": cookie})
+            codes.append(parse_qs(urlsplit(headers["location"]).query)["code"][0])
+            return status
+
+        async def exchange() -> int:
+            body = urlencode({**code_body, "code": codes.pop()}).encode()
+            status, _, answer = await call(
+                "POST", "/oauth/token", {**FORM, "authorization": web_auth}, body
+            )
+            refresh.append(json.loads(answer)["refresh_token"])
+            return status
+
+        async def refresh_grant() -> int:
+            body = urlencode({"grant_type": "refresh_token", "refresh_token": refresh.pop()})
+            status, _, answer = await call(
+                "POST", "/oauth/token", {**FORM, "authorization": web_auth}, body.encode()
+            )
+            refresh.append(json.loads(answer)["refresh_token"])
+            return status
+
+        async def userinfo() -> int:
+            headers = {"authorization": f"Bearer {access}"}
+            return (await call("GET", "/oauth/userinfo", headers))[0]
+
+        async def introspection() -> int:
+            body = urlencode({"token": access}).encode()
+            headers = {**FORM, "authorization": web_auth}
+            return (await call("POST", "/oauth/introspect", headers, body))[0]
+
+        login_bodies: list[bytes] = []
+
+        async def login() -> int:
+            status, _, _ = await call(
+                "POST", "/login", {**FORM, "cookie": f"yht_browser={browser}"}, login_bodies.pop()
+            )
+            return status
+
+        async def prepare_logins(count: int) -> None:
+            from gateway.server.csrf import Csrf
+            from keys.master import MasterKey
+
+            key = MasterKey.from_file(Path(settings.data_dir) / "master.key").derive("csrf")
+            csrf = Csrf(key, secure=False)
+            plain = f"/oauth/authorize?{_authorize_query(web['client_id'])}"
+            for i in range(count):
+                _, headers, _ = await call("GET", plain, {"cookie": f"yht_browser={browser}"})
+                tx = parse_qs(urlsplit(headers["location"]).query)["tx"][0]
+                user = made["users"][i % len(made["users"])]
+                login_bodies.append(
+                    urlencode(
+                        {
+                            "tx": tx,
+                            "csrf_token": csrf.token(browser, f"login:{tx}"),
+                            "username": user,
+                            "password": PASSWORD,
+                        }
+                    ).encode()
+                )
+
+        scenarios = {
+            "client_credentials": (cc_grant, 200),
+            "authorize_prompt_none": (prompt_none, 303),
+            "authorization_code": (exchange, 200),
+            "refresh_token": (refresh_grant, 200),
+            "userinfo": (userinfo, 200),
+            "introspection": (introspection, 200),
+            "password_login": (login, 303),
+        }
+        for name in args.only:
+            step, expected = scenarios[name]
+            count = args.n if name != "password_login" else max(args.n // 50, 20)
+            if name == "authorization_code":
+                while len(codes) < count + 50:
+                    await prompt_none()
+            if name == "password_login":
+                await prepare_logins(count + 5)
+            for _ in range(min(50, count // 10)):  # warm-up
+                await step()
+            profile = cProfile.Profile() if name in args.profile else None
+            cpu, wall = time.process_time(), time.perf_counter()
+            if profile:
+                profile.enable()
+            for _ in range(count):
+                status = await step()
+                if status != expected:
+                    raise SystemExit(f"{name}: {status}")
+            if profile:
+                profile.disable()
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            print(
+                f"{name:24s} {cpu / count * 1e6:8.0f} µs CPU/req  {wall / count * 1e6:8.0f} µs wall"
+            )
+            if profile:
+                stats = pstats.Stats(profile, stream=sys.stdout)
+                stats.sort_stats(args.sort).print_stats(args.lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(SCENARIOS))
+    parser.add_argument("-n", type=int, default=2000)
+    parser.add_argument("--alg", default="RS256", choices=["RS256", "ES256"])
+    parser.add_argument("--profile", default="")
+    parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--lines", type=int, default=40)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args()
+    args.only = args.only.split(",")
+    args.profile = [p for p in args.profile.split(",") if p]
+    # Log lines go where a server's would, but nowhere to read: fd 2 to /dev/null.
+    errors = os.fdopen(os.dup(2), "w")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    try:
+        asyncio.run(run(args))
+    except BaseException:
+        import traceback
+
+        traceback.print_exc(file=errors)
+        raise SystemExit(1) from None
+    finally:
+        _redis_delete(13, os.environ["YIHAOTONG_REDIS_PREFIX"])
+
+
+if __name__ == "__main__":
+    main()
