@@ -3,11 +3,13 @@
 Steadier than req/s on a shared machine; use it before and after a change.
 
     python -m bench.cpu [--only client_credentials,userinfo] [-n 2000] [--alg ES256]
-                        [--profile SCENARIO] [--log-level INFO]
+                        [--profile SCENARIO] [--log-level INFO] [--round-trips]
 
 Scenarios: client_credentials, authorize_prompt_none, authorization_code, refresh_token, userinfo,
 introspection, password_login (its CPU includes argon2id; the profile shows the rest). Lines are
-written to /dev/null (fd 2), as a server's stderr would take them.
+written to /dev/null (fd 2), as a server's stderr would take them. ``--round-trips`` also counts
+the database and expiring-store operations a request (each statement, session or command is
+one round trip or more), by name.
 """
 
 from __future__ import annotations
@@ -49,6 +51,30 @@ SCENARIOS = [
     "password_login",
 ]
 ISSUER = "http://127.0.0.1:9300"
+
+
+class RoundTrips:
+    """Counts calls of the store's operations (our own classes), by name."""
+
+    def __init__(self) -> None:
+        import collections
+
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.on = False
+
+    def wrap(self, cls: type, names: list[str]) -> None:
+        import functools
+
+        for name in names:
+            original = getattr(cls, name)
+
+            @functools.wraps(original)
+            def counted(*args: object, _original=original, _name=name, **kwargs: object):
+                if self.on:
+                    self.counts[f"{cls.__name__}.{_name}"] += 1
+                return _original(*args, **kwargs)
+
+            setattr(cls, name, counted)
 
 
 class Caller:
@@ -143,6 +169,15 @@ async def measure(args: argparse.Namespace) -> None:
     from gateway.server.logs import configure_logging
     from gateway.server.settings import Settings
 
+    trips = RoundTrips()
+    if args.round_trips:
+        from store.database import Database
+        from store.redis_kv import RedisStore
+
+        trips.wrap(Database, ["sessions", "transaction", "statement", "read", "write"])
+        kv = ["get", "issue", "redeem", "release", "settle", "get_many", "put", "add"]
+        kv += ["replace", "take", "delete", "incr", "set_add", "set_remove", "set_members"]
+        trips.wrap(RedisStore, kv)
     made = await provision.main(LOGIN_USERS, PASSWORD, REDIRECT_URI)
     web, cc = made["web"], made["cc"]
     web_auth = basic(web["client_id"], web["client_secret"])
@@ -262,6 +297,7 @@ async def measure(args: argparse.Namespace) -> None:
             cpu, wall = time.process_time(), time.perf_counter()
             if profile:
                 profile.enable()
+            trips.on, trips.counts = True, trips.counts.__class__()
             for _ in range(count):
                 status = await step()
                 if status != expected:
@@ -269,9 +305,12 @@ async def measure(args: argparse.Namespace) -> None:
             if profile:
                 profile.disable()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            trips.on = False
             print(
                 f"{name:24s} {cpu / count * 1e6:8.0f} µs CPU/req  {wall / count * 1e6:8.0f} µs wall"
             )
+            for op, calls in sorted(trips.counts.items()):
+                print(f"    {op:32s} {calls / count:5.2f} a request")
             if profile:
                 stats = pstats.Stats(profile, stream=sys.stdout)
                 stats.sort_stats(args.sort).print_stats(args.lines)
@@ -286,6 +325,7 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--round-trips", action="store_true")
     args = parser.parse_args()
     args.only = args.only.split(",")
     args.profile = [p for p in args.profile.split(",") if p]

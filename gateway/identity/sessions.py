@@ -29,6 +29,7 @@ from store.clock import Clock
 from store.kv import ExpiringStore
 
 _TOUCH_EVERY = 60.0  # seconds between idle-timer renewals, to spare the store a write a request
+_LISTED_LIMIT = 100_000  # (session, client) pairs remembered as listed, then forgotten at once
 
 
 @dataclass
@@ -69,6 +70,7 @@ class SessionService:
         self._clock = clock
         self._idle = settings.session_idle_seconds
         self._max = settings.session_max_seconds
+        self._listed: set[tuple[str, str]] = set()  # (sid, client_id) this process added
         self.secure = urlsplit(settings.issuer).scheme == "https"
         # RFC 6265bis §4.1.3.2: a __Host- cookie is Secure, host-only and Path=/.
         self.cookie_name = "__Host-yht_session" if self.secure else "yht_session"
@@ -190,8 +192,16 @@ class SessionService:
 
     async def add_client(self, session: SsoSession, client_id: str) -> None:
         """Remember that ``client_id`` got tokens in this session (a set: concurrent sign-ins
-        to two apps both count)."""
+        to two apps both count). Once per session and client in this process: a member leaves
+        the set only with the session, and the set outlives the session (``_max`` from an add
+        made while the session lives), so an app's next visits need no command."""
+        pair = (session.sid, client_id)
+        if pair in self._listed:
+            return
         await self._store.set_add(kv_keys.session_clients(session.sid), client_id, self._max)
+        if len(self._listed) >= _LISTED_LIMIT:
+            self._listed.clear()
+        self._listed.add(pair)
 
     async def clients_of(self, sid: str) -> list[str]:
         return sorted(await self._store.set_members(kv_keys.session_clients(sid)))

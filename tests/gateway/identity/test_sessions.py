@@ -109,3 +109,20 @@ async def test_reauthentication_keeps_the_sid_and_renews_the_secret() -> None:
     assert await sessions.from_cookie(cookie) is None, "the old cookie secret is dead"
     current = await sessions.from_cookie(renewed)
     assert current is not None and current.auth_time == clock.now() and current.acr == "L2"
+
+
+async def test_the_apps_of_a_session_are_listed_for_its_whole_life_and_per_session() -> None:
+    """A logout notifies every app the session visited: each session lists its own apps, and an
+    app listed once stays listed until the session ends, however often it comes back."""
+    clock = FakeClock()
+    sessions = service(clock)
+    _, first = await started(sessions, "acct", ["pwd"], "L1", "UA", "10.0.0.1")
+    _, second = await started(sessions, "acct", ["pwd"], "L1", "UA", "10.0.0.2")
+    await sessions.add_client(first, "portal")
+    clock.advance(3000)
+    await sessions.add_client(first, "portal")  # a visit late in the session's life
+    await sessions.add_client(second, "portal")
+    await sessions.add_client(first, "tax")
+    clock.advance(599)  # the first session's last second (max 3600)
+    assert await sessions.clients_of(first.sid) == ["portal", "tax"]
+    assert await sessions.clients_of(second.sid) == ["portal"]
