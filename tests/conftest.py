@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import secrets
 import shutil
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,14 +30,19 @@ from store.kv import ExpiringStore
 from store.memory import MemoryStore
 from store.migrate import upgrade
 
-# Cheap argon2id for every server and command the tests start (subprocesses inherit it);
+# Cheap argon2id for every server and command the tests start (subprocesses inherit it; a test
+# that hands a command an environment of its own adds CHEAP_HASHING to it);
 # tests/gateway/identity/test_accounts_and_settings.py checks the production cost is the default.
-os.environ.setdefault("YIHAOTONG_ARGON2_MEMORY_KIB", "1024")
-os.environ.setdefault("YIHAOTONG_ARGON2_TIME_COST", "1")
+CHEAP_HASHING = {"YIHAOTONG_ARGON2_MEMORY_KIB": "1024", "YIHAOTONG_ARGON2_TIME_COST": "1"}
+for _name, _value in CHEAP_HASHING.items():
+    os.environ.setdefault(_name, _value)
 
 TEST_DATABASE_URL = os.environ.get("YIHAOTONG_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("YIHAOTONG_TEST_REDIS_URL")
 REQUIRE_SERVICES = os.environ.get("YIHAOTONG_TEST_REQUIRE_SERVICES") == "1"
+# Keys a SCAN step looks at: the shared test server holds every run's keys, and the default (10)
+# takes a round trip per ten of them.
+SCAN_COUNT = 1000
 
 
 def need(url: str | None, variable: str) -> str:
@@ -73,20 +79,110 @@ def _database_in(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+class LaterDrops:
+    """DROP DATABASE makes the server checkpoint (a second or more on a busy one): a test's
+    database is dropped by a thread of this worker while the next tests run, many at once so
+    that one checkpoint serves them all. ``finish`` waits for the last ones."""
+
+    BATCH = 6  # drops under way at once (connections to the shared server)
+
+    def __init__(self) -> None:
+        self.names: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self.failures: list[str] = []
+        self.thread = threading.Thread(target=self._run, name="database-drops", daemon=True)
+        self.thread.start()
+
+    def drop(self, name: str) -> None:
+        self.names.put(name)
+
+    def finish(self) -> list[str]:
+        self.names.put(None)
+        self.thread.join()
+        return self.failures
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            batch = [self.names.get()]
+            while not self.names.empty() and len(batch) < self.BATCH:
+                batch.append(self.names.get())
+            done = None in batch
+            names = [name for name in batch if name is not None]
+            if names:
+                asyncio.run(self._drop_all(names))
+
+    async def _drop_all(self, names: list[str]) -> None:
+        outcomes = await asyncio.gather(
+            *(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)') for name in names),
+            return_exceptions=True,
+        )
+        self.failures += [
+            f"{name}: {outcome!r}"
+            for name, outcome in zip(names, outcomes, strict=True)
+            if isinstance(outcome, BaseException)
+        ]
+
+
+@pytest.fixture(scope="session")
+def later_drops() -> Iterator[LaterDrops]:
+    drops = LaterDrops()
+    yield drops
+    failures = drops.finish()
+    assert not failures, "databases left on the server: " + "; ".join(failures)
+
+
+@contextmanager
+def throwaway_database(later_drops: LaterDrops, template: str | None = None) -> Iterator[str]:
+    """A database of its own on the test server (a copy of ``template``, or empty), dropped
+    after."""
     admin_url = need(TEST_DATABASE_URL, "YIHAOTONG_TEST_DATABASE_URL")
     name = f"yht_test_{secrets.token_hex(6)}"
-    admin_sql(f'CREATE DATABASE "{name}"')
+    copy = f' TEMPLATE "{template}"' if template else ""
+    admin_sql(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield _database_in(admin_url, name)
     finally:
-        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        later_drops.drop(name)
+
+
+@pytest.fixture
+def postgres_url(later_drops: LaterDrops) -> Iterator[str]:
+    with throwaway_database(later_drops) as url:
+        yield url
+
+
+def _in_thread(work: Coroutine[Any, Any, None]) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, work).result()
+
+
+async def _migrate(url: str) -> None:
+    database = Database(url)
+    try:
+        await upgrade(database)
+    finally:
+        await database.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with the schema at head, migrated once; ``database`` starts from copies."""
+    path = tmp_path_factory.mktemp("migrated") / "test.db"
+    _in_thread(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(later_drops: LaterDrops) -> Iterator[str]:
+    """A PostgreSQL database with the schema at head, migrated once (the migrations take
+    seconds there); ``database`` starts from copies (CREATE DATABASE ... TEMPLATE)."""
+    with throwaway_database(later_drops) as url:
+        _in_thread(_migrate(url))
+        yield url.rpartition("/")[2]
 
 
 def _initialize_in_thread(settings: Settings) -> None:
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, initialize(settings)).result()
+    _in_thread(initialize(settings))
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +195,9 @@ def initialized_embedded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def initialized_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def initialized_postgres(
+    tmp_path_factory: pytest.TempPathFactory, later_drops: LaterDrops
+) -> Iterator[tuple[str, Path]]:
     """A PostgreSQL database after ``yihaotong init`` and the master key its signing keys are
     sealed with, made once; each test's database is a copy (CREATE DATABASE ... TEMPLATE)."""
     admin_url = need(TEST_DATABASE_URL, "YIHAOTONG_TEST_DATABASE_URL")
@@ -113,20 +211,17 @@ def initialized_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
         _initialize_in_thread(settings)
         yield name, data_dir
     finally:
-        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        later_drops.drop(name)
 
 
 @pytest.fixture
-def initialized_postgres_url(initialized_postgres: tuple[str, Path]) -> Iterator[str]:
+def initialized_postgres_url(
+    initialized_postgres: tuple[str, Path], later_drops: LaterDrops
+) -> Iterator[str]:
     """This test's copy of the initialized database (one per test, however often asked)."""
     template, _ = initialized_postgres
-    admin_url = need(TEST_DATABASE_URL, "YIHAOTONG_TEST_DATABASE_URL")
-    name = f"yht_test_{secrets.token_hex(6)}"
-    admin_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
-        yield _database_in(admin_url, name)
-    finally:
-        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(later_drops, template) as url:
+        yield url
 
 
 def _copy_master_key(source_dir: Path, data_dir: Path) -> None:
@@ -171,10 +266,23 @@ def redis_sentinel_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A throw-away database: empty, or, when the test asks for ``database`` too, a copy of one
+    migrated once for the session (``database`` still runs the migrations: they find it at
+    head)."""
+    migrated = "database" in request.fixturenames
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-    return request.getfixturevalue("postgres_url")
+        path = tmp_path / "test.db"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    if not migrated:
+        yield request.getfixturevalue("postgres_url")
+        return
+    template = request.getfixturevalue("migrated_postgres")
+    with throwaway_database(request.getfixturevalue("later_drops"), template) as url:
+        yield url
 
 
 @pytest.fixture
@@ -208,7 +316,7 @@ async def expiring_store(request: pytest.FixtureRequest) -> AsyncIterator[Expiri
         from redis.asyncio import Redis
 
         client = Redis.from_url(url)
-        keys = [key async for key in client.scan_iter(match=prefix + "*")]
+        keys = [key async for key in client.scan_iter(match=prefix + "*", count=SCAN_COUNT)]
         if keys:
             await client.delete(*keys)
         await client.aclose()
@@ -319,3 +427,27 @@ def running_gateway(
 def live_server(settings_for, backend: str) -> Iterator[LiveServer]:
     with running_gateway(settings_for, backend) as server:
         yield server
+
+
+# -- order: the slow tests first, one lane a worker ---------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` start first, dealt in turn to the workers: pytest-xdist's worksteal
+    hands each worker a contiguous share of this list, and an idle worker takes from the end of
+    another's; a slow test left for the end would keep one worker busy alone."""
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if not slow:
+        return
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    ordered: list[pytest.Item] = []
+    remaining = len(items)
+    for lane in range(workers):
+        share = remaining // (workers - lane)  # what worksteal sends this worker
+        mine = slow[lane::workers]
+        fill = max(0, share - len(mine))
+        ordered += mine + rest[:fill]
+        rest = rest[fill:]
+        remaining -= len(mine) + fill
+    items[:] = ordered + rest

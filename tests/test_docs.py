@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer
 
 from gateway.cli import app
@@ -51,6 +52,7 @@ def test_every_command_is_in_the_cli_page() -> None:
     assert missing == [], "run python scripts/gen_docs.py"
 
 
+@pytest.mark.slow
 def test_generated_pages_match_the_code() -> None:
     # A process of its own: the generator fixes the terminal width before Typer is imported.
     result = subprocess.run(

@@ -16,6 +16,7 @@ from gateway.identity.claims import sector_of
 from gateway.oauth.access_tokens import active_access_token
 from gateway.server.responses import Forbidden, Unauthenticated, description_text
 from gateway.server.services import Services
+from policies.admin_reach import decide_grant, granted_reach
 
 READ, WRITE = ADMIN_SCOPES
 
@@ -52,13 +53,10 @@ class Admin:
 
     def reach(self, scope: str) -> Reach:
         """The reach for ``scope``, or 403 insufficient_scope (RFC 6750 §3.1)."""
-        if scope not in self.token_scopes:
-            raise insufficient(scope, f"The access token lacks the {scope} scope.")
-        paths = self.held.get(scope)
-        if not paths:
-            raise insufficient(scope, f"The account does not hold the {scope} role.")
-        readable = self.held.get(READ, []) if READ in self.token_scopes else []
-        return Reach(tuple(sorted(set(paths))), tuple(sorted(set(readable))))
+        decision = decide_grant(scope, self.token_scopes, self.held)
+        if not decision.allowed:
+            raise insufficient(scope, decision.reason)
+        return Reach(*granted_reach(scope, self.token_scopes, self.held, READ))
 
 
 async def authenticate(request: Request) -> Admin:

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.admin.changes import Actor, change
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import account_to_change, path_of, target_department
-from gateway.admin.reach import Reach, inside
+from gateway.admin.reach import Reach, enforce
 from gateway.identity.access import ADMIN_SCOPES
 from gateway.server.responses import Clash, Forbidden, Invalid, Missing
 from gateway.server.services import Services
+from policies.admin_reach import decide_hand_on
 from store import admin as admin_store
 from store import errors as store_errors
 from store import roles as role_store
@@ -194,11 +195,8 @@ async def assign(
             ) from None
         await account_to_change(c.session, reach, account_id, now, field="account_id")
         path = await target_department(c.session, reach, department_id, "department_id")
-        # An administrator hands on only the administration it holds itself.
         admin_role = role.client_id == "" and role.name in ADMIN_SCOPES
-        mine = [] if held is None else held.get(role.name, [])
-        if admin_role and held is not None and not any(inside(path or "", p) for p in mine):
-            raise Forbidden(f"You do not hold {role.name} there yourself.")
+        enforce(decide_hand_on(role.name, admin_role, path, held))
         try:
             c.after = await role_store.assign(
                 c.session,

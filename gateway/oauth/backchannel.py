@@ -36,8 +36,15 @@ def logout_token(services: Services, client_id: str, subject: str, sid: str) -> 
 class BackchannelNotifier:
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._http = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+        # Made at the first delivery: its TLS context (the CA bundle) costs a startup that
+        # most gateways never need.
+        self._http: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[bool]] = set()
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+        return self._http
 
     def notify(self, client_id: str, uri: str, subject: str, sid: str) -> asyncio.Task[bool]:
         task = asyncio.create_task(self._deliver(client_id, uri, subject, sid))
@@ -51,7 +58,7 @@ class BackchannelNotifier:
         for attempt, delay in enumerate(RETRY_DELAYS, start=1):
             await asyncio.sleep(delay)
             try:
-                response = await self._http.post(
+                response = await self._client().post(
                     uri,
                     data={"logout_token": token},
                     headers={"Cache-Control": "no-store"},
@@ -83,4 +90,5 @@ class BackchannelNotifier:
 
     async def close(self) -> None:
         await self.drain()
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()

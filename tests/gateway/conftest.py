@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+import pytest_asyncio
 
 from tests.conftest import REQUIRE_SERVICES
 from tests.gateway.sso import world  # noqa: F401 (the fixture)
@@ -24,8 +25,18 @@ ARGS = [
 ]
 
 
-@pytest.fixture
-async def chromium():
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for ``chromium`` runs in the worker's event loop, where the browser lives
+    (Playwright's objects belong to the loop that started them)."""
+    for item in items:
+        if {"chromium", "chromium_browser"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium_browser():
+    """One Chromium per worker: launching Playwright's driver and the browser costs seconds,
+    a fresh context per test (cookies, storage, permissions) costs little."""
     playwright_api = pytest.importorskip("playwright.async_api")
     if not os.path.exists(CHROMIUM):
         if REQUIRE_SERVICES:
@@ -37,3 +48,11 @@ async def chromium():
             yield browser
         finally:
             await browser.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def chromium(chromium_browser):
+    """The worker's browser; each test opens its own contexts, closed after it whatever happens."""
+    yield chromium_browser
+    for context in chromium_browser.contexts:
+        await context.close()

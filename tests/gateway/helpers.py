@@ -10,6 +10,7 @@ import httpx
 from gateway.identity.clients import Registered
 from gateway.server.services import Services, open_services
 from gateway.server.settings import Settings
+from tests.gateway.browser import TLS
 
 
 @asynccontextmanager
@@ -33,7 +34,7 @@ async def service_client(settings: Settings, **options: object) -> Registered:
 
 
 async def fetch_jwks(base_url: str) -> dict:
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, verify=TLS) as http:
         discovery = (await http.get("/.well-known/openid-configuration")).json()
         return (await http.get(discovery["jwks_uri"])).json()
 
@@ -45,7 +46,7 @@ async def id_token_after(
     from jose import jwt as jose_jwt
 
     code = httpx.URL(arrival.headers["location"]).params["code"]
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, verify=TLS) as http:
         response = await http.post(
             "/oauth/token",
             data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.gateway.browser import Browser
+from tests.gateway.browser import TLS, Browser
 from tests.gateway.helpers import second_instance
 
 PASSWORD = "correct horse battery"
@@ -64,7 +64,7 @@ def authorize_url(base: str, client_id: str, redirect_uri: str = CALLBACK, **ext
 
 
 async def exchange(live, registered, code: str, redirect_uri: str = CALLBACK, **extra: str):
-    async with httpx.AsyncClient(base_url=live.url) as http:
+    async with httpx.AsyncClient(base_url=live.url, verify=TLS) as http:
         return await http.post(
             "/oauth/token",
             data={

@@ -10,6 +10,7 @@ import pytest
 
 from store.kv import ExpiringStore
 from store.memory import MemoryStore
+from tests.conftest import SCAN_COUNT
 
 _URL_FIXTURES = {
     "redis": "redis_url",
@@ -34,8 +35,8 @@ async def expiring_store(request: pytest.FixtureRequest) -> AsyncIterator[Expiri
         await store.close()
         client, closers = connect(url)
         # On a cluster scan_iter visits every master; keys are deleted one by one since they
-        # live in different slots.
-        for key in [key async for key in client.scan_iter(match=prefix + "*")]:
+        # live in different slots. COUNT: the shared server holds everyone's keys.
+        for key in [key async for key in client.scan_iter(match=prefix + "*", count=SCAN_COUNT)]:
             await client.delete(key)
         for close in closers:
             await close()

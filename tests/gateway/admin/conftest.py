@@ -17,7 +17,7 @@ from gateway.identity.clients import Registered
 from gateway.server.services import Services
 from store import accounts as account_store
 from tests.conftest import LiveServer
-from tests.gateway.browser import Browser
+from tests.gateway.browser import TLS, Browser
 from tests.gateway.helpers import second_instance
 
 PASSWORD = "correct horse battery"
@@ -47,7 +47,7 @@ async def sign_in_token(
         code = httpx.URL(arrival.headers["location"]).params["code"]
     finally:
         await browser.close()
-    async with httpx.AsyncClient(base_url=live.url) as http:
+    async with httpx.AsyncClient(base_url=live.url, verify=TLS) as http:
         response = await http.post(
             "/oauth/token",
             data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK},
@@ -90,7 +90,9 @@ class World:
 
     def http(self, token: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.AsyncClient(base_url=self.live.url + API, headers=headers, timeout=30)
+        return httpx.AsyncClient(
+            base_url=self.live.url + API, headers=headers, timeout=30, verify=TLS
+        )
 
 
 async def build_world(live: LiveServer) -> World:

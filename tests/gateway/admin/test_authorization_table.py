@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from gateway.admin import apps, org
@@ -218,6 +219,7 @@ EXPECT = re.compile(
 )
 
 
+@pytest.mark.slow
 async def test_every_cell_of_the_readme_authorization_table_holds(world: World) -> None:
     columns, rows = table()
     tokens, setting = await callers(world)

@@ -56,6 +56,7 @@ def fuzz(operation: object, mode: GenerationMode, base_url: str, token: str) -> 
     run()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shard", range(SHARDS))
 @pytest.mark.parametrize("backend", ["embedded", "services"])
 def test_the_admin_api_keeps_to_its_openapi_document(

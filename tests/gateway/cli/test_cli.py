@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import app
-from tests.conftest import running_gateway
+from tests.conftest import CHEAP_HASHING, running_gateway
 from tests.gateway.admin.conftest import API, PASSWORD, build_world
 
 YIHAOTONG = shutil.which("yihaotong", path=str(Path(sys.executable).parent)) or "yihaotong"
@@ -33,9 +33,11 @@ class Ran:
 
 
 def environment(data_dir: Path, **extra: str) -> dict[str, str | None]:
-    """The command's environment: this data directory, and no other YIHAOTONG_ setting."""
+    """The command's environment: this data directory, and no other YIHAOTONG_ setting but the
+    tests' cheap password hashing."""
     unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("YIHAOTONG_")}
-    return unset | {"YIHAOTONG_DATA_DIR": str(data_dir), "YIHAOTONG_LOG_LEVEL": "WARNING"} | extra
+    ours = {"YIHAOTONG_DATA_DIR": str(data_dir), "YIHAOTONG_LOG_LEVEL": "WARNING"}
+    return unset | CHEAP_HASHING | ours | extra
 
 
 def in_process(data_dir: Path, **settings: str):
@@ -297,6 +299,7 @@ def test_bad_log_level_is_a_configuration_error(cli) -> None:
     assert result.returncode == 2 and "YIHAOTONG_LOG_LEVEL" in result.stderr
 
 
+@pytest.mark.slow
 def test_organisation_commands_round_trip_and_are_audited(cli, tmp_path: Path) -> None:
     from gateway.server.settings import Settings
     from store import audit
@@ -402,6 +405,7 @@ def test_organisation_commands_round_trip_and_are_audited(cli, tmp_path: Path) -
     assert moved_event.details["after"]["path"] == "/city/west/east"
 
 
+@pytest.mark.slow
 def test_every_write_is_audited_as_the_operator_and_prints_the_api_document(
     settings_for, tmp_path: Path
 ) -> None:

@@ -25,7 +25,7 @@ from gateway.identity.audit import AuditLog
 from store.clock import SystemClock
 from store.database import Database
 from store.records import AuditEvent
-from tests.conftest import running_gateway
+from tests.conftest import CHEAP_HASHING, running_gateway
 from tests.gateway.cli.test_cli import YIHAOTONG, in_process
 from tests.gateway.helpers import service_client
 from tests.support import free_port
@@ -68,11 +68,13 @@ def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
     raise AssertionError("serve did not become ready")
 
 
+@pytest.mark.slow
 async def test_a_killed_server_loses_no_entry_of_a_token_it_answered(
     tmp_path: Path, postgres_url: str
 ) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YIHAOTONG_")} | {
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YIHAOTONG_")}
+    env |= CHEAP_HASHING | {
         "YIHAOTONG_DATA_DIR": str(tmp_path / "var"),
         "YIHAOTONG_ISSUER": f"http://127.0.0.1:{port}",
         "YIHAOTONG_DATABASE_URL": postgres_url,
@@ -153,6 +155,7 @@ async def _ready_until(http: httpx.AsyncClient, done, seconds: float = 20) -> di
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.slow
 async def test_entries_the_database_refuses_wait_in_the_spool_and_are_replayed_once(
     settings_for,
 ) -> None:

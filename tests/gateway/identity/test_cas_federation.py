@@ -37,6 +37,7 @@ async def cas_department(live_server, tmp_path):
         cas.stop()
 
 
+@pytest.mark.slow
 async def test_sign_in_through_the_departments_cas(cas_department) -> None:
     live, cas, client = cas_department
     browser = Browser(live.url)

@@ -69,6 +69,7 @@ async def through_the_department(
     raise AssertionError("never came back from the department")
 
 
+@pytest.mark.slow
 async def test_sign_in_through_the_departments_openid_provider(federation) -> None:
     live, idp, client = federation
     browser = Browser(live.url)

@@ -73,6 +73,7 @@ async def _cut_off(database_url: str, request: Awaitable[httpx.Response]) -> htt
         await lock.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("token_format", ["jwt", "opaque"])
 async def test_a_code_exchange_cut_off_by_the_database_can_be_retried(
     gateway, token_format: str

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 import httpx
+import pytest
 
 from gateway.identity.account_cache import AccountCache
 from gateway.oauth.models import digest
@@ -178,6 +179,7 @@ class MixedLoad:
         return [asyncio.create_task(_loop(self.stop, step)) for step in steps]
 
 
+@pytest.mark.slow
 async def test_a_database_restart_under_load_answers_503_and_recovers(settings_for) -> None:
     with own_postgres() as server:
         await _restarts_under_load(settings_for, server)
@@ -244,6 +246,7 @@ async def _until(condition: Callable[[], Awaitable[bool]], what: str, seconds: f
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.slow
 async def test_the_account_change_listener_reconnects_quietly(caplog) -> None:
     with own_postgres() as server:
         await _listener_across_restarts(server, caplog)

@@ -55,6 +55,7 @@ async def test_an_unreachable_expiring_store_is_a_503(settings_for, own_redis) -
         assert "Traceback" not in answer.text
 
 
+@pytest.mark.slow
 async def test_a_sign_in_whose_session_is_not_stored_is_not_recorded(
     settings_for, own_redis
 ) -> None:

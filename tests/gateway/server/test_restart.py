@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from jose import jwt as jose_jwt
 
-from tests.conftest import free_port
+from tests.conftest import CHEAP_HASHING, free_port
 from tests.gateway.cli.test_cli import YIHAOTONG, in_process
 
 
@@ -43,9 +44,11 @@ def stop(process: subprocess.Popen) -> str:
     return stderr
 
 
+@pytest.mark.slow
 def test_restart_keeps_clients_accounts_and_keys(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YIHAOTONG_")} | {
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YIHAOTONG_")}
+    env |= CHEAP_HASHING | {
         "YIHAOTONG_DATA_DIR": str(tmp_path / "var"),
         "YIHAOTONG_ISSUER": f"http://127.0.0.1:{port}",
     }

@@ -24,6 +24,7 @@ from joserfc.jwk import KeySet
 from typer.testing import CliRunner, Result
 
 from gateway.cli import app
+from tests.conftest import CHEAP_HASHING
 from tests.gateway.browser import Browser, pkce_pair
 from tests.gateway.cli.test_cli import YIHAOTONG
 from tests.support import ServerProcess, free_port, serve
@@ -60,7 +61,8 @@ def run_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> Result
 
 @pytest.fixture
 def pair(tmp_path: Path, postgres_url: str, redis_cluster_url: str) -> Iterator[Pair]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("YIHAOTONG_")} | {
+    base = {k: v for k, v in os.environ.items() if not k.startswith("YIHAOTONG_")}
+    base |= CHEAP_HASHING | {
         "YIHAOTONG_ISSUER": ISSUER,
         "YIHAOTONG_DATABASE_URL": postgres_url,
         "YIHAOTONG_REDIS_URL": redis_cluster_url,
@@ -147,6 +149,7 @@ def switch(browser: Browser, to: Browser) -> Browser:
     return to
 
 
+@pytest.mark.slow
 async def test_two_instances_act_as_one(pair: Pair) -> None:
     # Rotate first, through the command line (the shared database): the instances notice it in
     # their background reload, within RELOAD_SECONDS, while the rest of the test runs.
