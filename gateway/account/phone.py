@@ -184,13 +184,16 @@ async def _finish(request: Request, session: SsoSession, form: dict[str, str]) -
     checked_new = await services.sms_codes.check(
         f"phone-new:{session.sid}", form.get("code_new", "")
     )
-    right = checked_new.phone == new
+    right = [checked_new.phone == new]
     if state["proof"] == "code":
         checked_old = await services.sms_codes.check(
             f"phone-old:{session.sid}", form.get("code_old", "")
         )
-        right = right and old is not None and checked_old.phone == old
-    if not right:
+        right.append(old is not None and checked_old.phone == old)
+    if not all(right):
+        if any(right):  # a right code is spent: both are sent again from the start
+            await services.expiring.delete(kv_keys.phone_change(session.sid))
+            return await _form(request, session, error=t.sms_code_expired, status=400)
         return await _form(request, session, error=t.sms_bad_code, status=400)
     try:
         await replace_verified_phone(
