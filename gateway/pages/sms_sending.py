@@ -64,10 +64,14 @@ async def send_code(
     limits = SmsLimits(services.expiring)
     counted = await limits.count(number, client_ip(request), tx.browser, solved=solved)
     details = {"phone": phones.masked(phone), "purpose": template}
+    client_id = tx.params.get("client_id")
     if counted.refused_by is not None:
         await services.audit.record(
             AuditEvent(
-                "sms.refused", outcome="failure", details={**details, "by": counted.refused_by}
+                "sms.refused",
+                outcome="failure",
+                client_id=client_id,
+                details={**details, "by": counted.refused_by},
             ),
             request=request,
         )
@@ -89,13 +93,18 @@ async def send_code(
                 AuditEvent(
                     "sms.failed",
                     outcome="failure",
+                    client_id=client_id,
                     details={**details, "backend": services.sms.name, "reason": failure.reason},
                 ),
                 request=request,
             )
             return Sent("sms_send_failed", 502)
         await services.audit.record(
-            AuditEvent("sms.sent", details={**details, "backend": services.sms.name}),
+            AuditEvent(
+                "sms.sent",
+                client_id=client_id,
+                details={**details, "backend": services.sms.name},
+            ),
             request=request,
         )
     tx.extra.pop("sms_challenge", None)
