@@ -133,3 +133,25 @@ def passkey_challenge(purpose: str, binding: str) -> str:
     """A WebAuthn challenge waiting for its answer: ``purpose`` "register" or "sign-in",
     ``binding`` the session or sign-in transaction it was issued to."""
     return f"passkey:{purpose}:{binding}"
+
+
+# -- recovery and real-name levels (gateway/identity/real_name/, gateway/account/) ---------------
+
+
+def real_name_failures(account_id: str) -> str:
+    """Failed real-name checks of an account."""
+    return f"fail-realname:{account_id}"
+
+
+def real_name_failures_per_address(ip: str) -> str:
+    return f"fail-realname-ip:{ip}"
+
+
+def password_change_failures(account_id: str) -> str:
+    """Wrong current passwords given on the change-password page."""
+    return f"fail-pwchange:{account_id}"
+
+
+def phone_change(sid: str) -> str:
+    """A change of phone under way in one session: the new number (sealed) and what was proven."""
+    return f"phone-change:{sid}"

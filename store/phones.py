@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from store.database import Database
@@ -67,3 +67,26 @@ class PhoneStore:
                 select(AgreementRow).where(AgreementRow.account_id == account_id)
             )
             return {row.document: row.version for row in rows}
+
+
+async def replace_verified_phone(
+    database: Database, account_id: str, phone: AccountIdentifier
+) -> None:
+    """The account's verified phone becomes ``phone`` (the old one is forgotten); ``Conflict``
+    when another account verified the number. An unverified claim on it gives way."""
+    try:
+        async with database.transaction() as session:
+            await session.execute(
+                delete(AccountIdentifierRow).where(
+                    AccountIdentifierRow.type == "phone",
+                    or_(
+                        AccountIdentifierRow.account_id == account_id,
+                        (AccountIdentifierRow.blind_index == phone.blind_index)
+                        & AccountIdentifierRow.verified.is_(False),
+                    ),
+                )
+            )
+            await session.flush()
+            session.add(AccountIdentifierRow(**asdict(phone)))
+    except IntegrityError as error:
+        raise Conflict("the phone is held by another account") from error

@@ -412,3 +412,33 @@ class AgreementRow(Base):
     document: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
     accepted_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class RecoveryCodeRow(Base):
+    """One of an account's recovery codes for the authenticator app: only a keyed digest of the
+    code, and when it was used (a code works once)."""
+
+    __tablename__ = "recovery_codes"
+
+    account_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    used_at: Mapped[float | None] = mapped_column(EpochTime)
+
+
+class RealNameCheckRow(Base):
+    """Evidence of a real-name check that raised an account's level: the level, the method, the
+    backend's reference and when; the ID number sealed with its blind index, as other PII."""
+
+    __tablename__ = "real_name_checks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    level: Mapped[str] = mapped_column(String(4))
+    method: Mapped[str] = mapped_column(String(32))
+    backend: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(128))
+    national_id_index: Mapped[str] = mapped_column(String(64))
+    national_id: Mapped[str] = mapped_column(Text)  # encrypted with the master key
+    name: Mapped[str] = mapped_column(Text)  # encrypted with the master key
+    checked_at: Mapped[float] = mapped_column(EpochTime)

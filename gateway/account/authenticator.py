@@ -8,6 +8,7 @@ import math
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gateway.account import recovery_codes
 from gateway.account.pages import account_form
 from gateway.endpoints.authorize import Transaction, error_page, save_transaction
 from gateway.identity.rate_limits import OTP_CODES, hit, reset, retry_after
@@ -94,6 +95,7 @@ async def account_otp_submit(request: Request) -> Response:
         if not await services.otp.verify(session.account_id, code):
             return await _enrolment_page(request, session, t.otp_wrong, status=400)
         await services.otp.remove(session.account_id)
+        await services.recovery_codes.remove(session.account_id)  # they stood in for the app
         event = "account.otp_removed"
     elif action == "confirm" and not enrolled:
         if not await services.otp.verify(session.account_id, code, confirming=True):
@@ -105,4 +107,6 @@ async def account_otp_submit(request: Request) -> Response:
     await services.audit.record(
         AuditEvent(event, actor=session.account_id, target=session.account_id), request=request
     )
+    if event == "account.otp_enrolled":
+        return await recovery_codes.new_codes(request, session, "enrolment")  # shown once
     return RedirectResponse(ACCOUNT_OTP_PATH, status_code=303)

@@ -49,12 +49,14 @@ from policies.authorization import (
     Step,
     next_step,
 )
+from policies.real_name import raisable
 from store import kv_keys
 from store.records import AuditEvent
 
 AUTHORIZE_PATH = "/oauth/authorize"
 RESUME_PATH = "/oauth/authorize/resume"
 OTP_PATH = "/login/otp"
+REAL_NAME_PATH = "/account/real-name"  # where a person raises their own level
 
 
 async def authorization_endpoint(request: Request) -> Response:
@@ -209,6 +211,22 @@ async def _denied(visit: Visit, step: Step) -> Response:
     decision = step.decision
     assert decision is not None and visit.end_user is not None
     request, params, grant = visit.request, visit.params, visit.grant
+    none = "none" in (params.get("prompt") or "").split()
+    account = visit.end_user.account
+    levels = services.real_name.reachable_levels(account)
+    if not none and raisable(decision, account.kind, account.assurance, levels):
+        # Too low a level the person can raise: the real-name page, then back here.
+        await services.audit.record(
+            AuditEvent(
+                "authorize.step_up",
+                actor=account.id,
+                client_id=visit.client.client_id,
+                check="real_name",
+                details={"from": account.assurance, "to": decision.acr},
+            ),
+            request=request,
+        )
+        return await visit.page(REAL_NAME_PATH)
     await services.audit.record(
         AuditEvent(
             "authorize.denied",
@@ -221,7 +239,7 @@ async def _denied(visit: Visit, step: Step) -> Response:
         request=request,
     )
     error = AccessDeniedError(description=decision.reason, redirect_uri=grant.redirect_uri)
-    if "none" in (params.get("prompt") or "").split():
+    if none:
         return redirect_error(request, error, params)  # no page may be shown (OIDC §3.1.2.1)
     fields = error_fields(services, error, params)
     return denied_page(

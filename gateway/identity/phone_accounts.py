@@ -22,6 +22,12 @@ class PhoneAccounts:
     def blind_index(self, phone: str) -> str:
         return self._vault.blind_index("phone", phone)
 
+    def seal(self, phone: str) -> str:
+        return self._vault.seal("phone", phone)
+
+    def open(self, sealed: str) -> str:
+        return self._vault.open("phone", sealed)
+
     async def holder(self, phone: str) -> str | None:
         """The account whose verified phone this is (an unverified claim proves nothing)."""
         found = await self._store.holder(self.blind_index(phone))

@@ -50,6 +50,10 @@ SMS_PER_BROWSER = Limit(10, per=3600)
 SMS_CHALLENGE_AFTER = 2
 SMS_CHALLENGE_AFTER_PER_ADDRESS = 10
 SMS_CODE_TRIES = Limit(5, per=300)
+# Failed real-name checks per account and per address; wrong current passwords when changing it.
+REAL_NAME_FAILURES = Limit(5, per=86400)
+REAL_NAME_PER_ADDRESS = Limit(20, per=3600)
+PASSWORD_CHANGE_FAILURES = Limit(5, per=900)
 # admin.denied audit entries per caller, before one "suppressed" entry.
 ADMIN_DENIALS = Limit(10, per=60)
 

@@ -159,6 +159,15 @@ class SessionService:
         await self._seen(session, now)
         return f"{session.sid}.{secret}"
 
+    async def raise_acr(self, session: SsoSession, acr: str) -> bool:
+        """A level proven after the sign-in (a real-name check): the session's acr becomes
+        ``acr``; the authentication time and the cookie stay. False if it just ended."""
+        session.acr = acr
+        left = self._left(session, self._clock.now())
+        return left > 0 and await self._store.replace(
+            kv_keys.session(session.sid), self._encode(session), left
+        )
+
     async def from_cookie(self, cookie: str | None) -> SsoSession | None:
         """The live session the cookie names, its idle timer renewed; None otherwise."""
         if not cookie or "." not in cookie:

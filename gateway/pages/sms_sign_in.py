@@ -17,14 +17,13 @@ from gateway.endpoints.authorize import (
     error_page,
     load_transaction,
     posted_form,
-    update_transaction,
 )
-from gateway.identity import phones, proof_of_work
-from gateway.identity.sms import SmsFailed, SmsMessage
-from gateway.identity.sms_limits import SmsLimits
+from gateway.identity import phones
+from gateway.pages import sms_sending
 from gateway.pages.federated_login import LOCAL, SignIn
 from gateway.pages.render import choose_locale, form_action, messages, page
 from gateway.pages.sign_in import signed_in
+from gateway.pages.sms_sending import challenge_of
 from gateway.server.services import Services
 from store.errors import Conflict
 from store.records import Account, AuditEvent
@@ -36,15 +35,6 @@ SEND_PATH = "/login/sms/send"
 def _locale(request: Request, tx: Transaction) -> str:
     wanted = request.query_params.get("ui_locales") or tx.params.get("ui_locales")
     return choose_locale(wanted, request.headers.get("accept-language"))
-
-
-def _ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _challenge(tx: Transaction) -> proof_of_work.Challenge | None:
-    raw = tx.extra.get("sms_challenge")
-    return proof_of_work.Challenge(**raw) if raw else None
 
 
 async def _form(
@@ -62,7 +52,7 @@ async def _form(
     services: Services = request.app.state.services
     settings = services.settings
     locale = _locale(request, tx)
-    challenge = _challenge(tx)
+    challenge = challenge_of(tx)
     nonce = secrets.token_urlsafe(16) if challenge else None
     context: dict[str, Any] = {
         "tx": tx_id,
@@ -119,7 +109,6 @@ async def sms_page(request: Request) -> Response:
 
 
 async def send_code(request: Request) -> Response:
-    services: Services = request.app.state.services
     posted = await posted_form(request, "sms")
     if posted is None:
         return error_page(request, {}, "expired")
@@ -131,77 +120,27 @@ async def send_code(request: Request) -> Response:
     phone = phones.canonical(form.get("phone", ""))
     if phone is None:
         return await _form(request, tx_id, tx, error=t.sms_bad_phone, status=400)
-    now = services.clock.now()
-    challenge = _challenge(tx)
-    solved = challenge is not None and proof_of_work.met(challenge, form.get("pow", ""), now)
-    number = services.phone_accounts.blind_index(phone)
-    limits = SmsLimits(services.expiring)
-    counted = await limits.count(number, _ip(request), tx.browser, solved=solved)
-    client_id = tx.params.get("client_id")
-    if counted.refused_by is not None:
-        await services.audit.record(
-            AuditEvent(
-                "sms.refused",
-                outcome="failure",
-                client_id=client_id,
-                details={"phone": phones.masked(phone), "by": counted.refused_by},
-            ),
-            request=request,
-        )
-        minutes = max(1, -(-counted.retry_after // 60))
+    sent = await sms_sending.send_code(
+        request,
+        tx_id,
+        tx,
+        phone,
+        binding=tx_id,
+        template="sign_in",
+        text=t.sms_text.replace("{minutes}", "5"),
+        pow_nonce=form.get("pow", ""),
+    )
+    if sent.error is not None:
+        headers = {"Retry-After": str(sent.retry_after)} if sent.retry_after else None
         return await _form(
             request,
             tx_id,
             tx,
-            error=t.sms_too_many.format(minutes=minutes),
+            error=t[sent.error].format(minutes=sent.minutes),
             phone=phone,
-            status=429,
-            headers={"Retry-After": str(counted.retry_after)},
+            status=sent.status,
+            headers=headers,
         )
-    if counted.challenge_now:
-        fresh = proof_of_work.new(
-            services.settings.sms_challenge_bits, services.settings.sms_challenge_wait_seconds, now
-        )
-        tx.extra["sms_challenge"] = fresh.as_dict()
-        await update_transaction(services, tx_id, tx)
-        message = t.sms_challenge_failed if challenge is not None else t.sms_challenge_needed
-        return await _form(request, tx_id, tx, error=message, phone=phone, status=400)
-    code = await services.sms_codes.issue(tx_id, phone)
-    text = t.sms_text.format(code=code, minutes=5)
-    try:
-        await services.sms.send(SmsMessage(phone, "sign_in", code, text, {"code": code}))
-    except SmsFailed as failure:
-        await services.sms_codes.withdraw(tx_id)
-        await limits.take_back(number, _ip(request), tx.browser)
-        await services.audit.record(
-            AuditEvent(
-                "sms.failed",
-                outcome="failure",
-                client_id=client_id,
-                details={
-                    "phone": phones.masked(phone),
-                    "backend": services.sms.name,
-                    "reason": failure.reason,
-                },
-            ),
-            request=request,
-        )
-        return await _form(request, tx_id, tx, error=t.sms_send_failed, phone=phone, status=502)
-    await services.audit.record(
-        AuditEvent(
-            "sms.sent",
-            client_id=client_id,
-            details={"phone": phones.masked(phone), "backend": services.sms.name},
-        ),
-        request=request,
-    )
-    tx.extra.pop("sms_challenge", None)
-    if counted.challenge_next:
-        fresh = proof_of_work.new(
-            services.settings.sms_challenge_bits, services.settings.sms_challenge_wait_seconds, now
-        )
-        tx.extra["sms_challenge"] = fresh.as_dict()
-    await update_transaction(services, tx_id, tx)
     notice = t.sms_sent.format(phone=phones.masked(phone))
     return await _form(request, tx_id, tx, step="code", notice=notice, phone=phone)
 

@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from gateway import admin as admin_api
-from gateway.account import authenticator, enterprise
+from gateway.account import authenticator, enterprise, recovery_routes
 from gateway.account import pages as account_pages
 from gateway.account import passkeys as account_passkeys
 from gateway.endpoints import (
@@ -270,6 +270,7 @@ def create_app(
             enterprise.revoke,
             methods=["DELETE"],
         ),
+        *recovery_routes.ROUTES,
         Mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="static"),
         admin_api.mount(),
         Route("/healthz", health.healthz, methods=["GET"]),

@@ -17,11 +17,16 @@ from gateway.identity.delegations import DelegationService
 from gateway.identity.errors import GatewayError
 from gateway.identity.federation import FederationService
 from gateway.identity.login_systems import LoginSystemService
+from gateway.identity.notices import Notices
 from gateway.identity.otp import OtpService
 from gateway.identity.passkeys import PasskeyService
+from gateway.identity.password_changes import PasswordChanges
 from gateway.identity.passwords import Passwords
 from gateway.identity.phone_accounts import PhoneAccounts
 from gateway.identity.pii import PiiVault
+from gateway.identity.real_name import RealNameConfig, open_checker
+from gateway.identity.real_name.levels import RealNameLevels
+from gateway.identity.recovery_codes import RecoveryCodes
 from gateway.identity.sessions import SessionService
 from gateway.identity.sms import SmsConfig, SmsSender, open_sender
 from gateway.identity.sms_codes import SmsCodes
@@ -44,7 +49,9 @@ from store.otp import OtpStore
 from store.passkeys import PasskeyStore
 from store.phones import PhoneStore
 from store.providers import ProviderStore
+from store.real_name import RealNameStore
 from store.records import Account
+from store.recovery_codes import RecoveryCodeStore
 from store.refresh_tokens import RefreshTokenStore
 from store.revocations import RevocationStore
 from store.signing_keys import SigningKeyStore
@@ -80,6 +87,10 @@ class Services:
     sms: SmsSender
     sms_codes: SmsCodes
     phone_accounts: PhoneAccounts
+    recovery_codes: RecoveryCodes
+    real_name: RealNameLevels
+    notices: Notices
+    password_changes: PasswordChanges
 
     async def close(self) -> None:
         await self.accounts.close()
@@ -188,6 +199,8 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             account_store.get, database.engine, settings.account_cache_seconds
         )
         await account_cache.start()
+    vault = PiiVault(master_key)
+    sms = open_sender(sms_config(settings), clock.now)
     return Services(
         settings=settings,
         clock=clock,
@@ -215,9 +228,31 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             RevocationStore(database), expiring, clock, settings.access_token_ttl + 60
         ),
         passkeys=PasskeyService(PasskeyStore(database), expiring, clock, settings.issuer, "一号通"),
-        sms=open_sender(sms_config(settings), clock.now),
-        sms_codes=SmsCodes(expiring, master_key.derive("sms-codes"), PiiVault(master_key)),
-        phone_accounts=PhoneAccounts(PhoneStore(database), PiiVault(master_key), clock),
+        sms=sms,
+        sms_codes=SmsCodes(expiring, master_key.derive("sms-codes"), vault),
+        phone_accounts=PhoneAccounts(PhoneStore(database), vault, clock),
+        recovery_codes=RecoveryCodes(
+            RecoveryCodeStore(database), master_key.derive("recovery-codes"), clock
+        ),
+        real_name=RealNameLevels(
+            open_checker(real_name_config(settings), clock.now),
+            RealNameStore(database),
+            IdentityStore(database),
+            vault,
+            expiring,
+            clock,
+        ),
+        notices=Notices(sms, IdentityStore(database), vault, audit),
+        password_changes=PasswordChanges(account_store, passwords, clock),
+    )
+
+
+def real_name_config(settings: Settings) -> RealNameConfig:
+    return RealNameConfig(
+        backend=settings.real_name_backend,
+        fixtures_file=settings.real_name_fixtures_file,
+        http_url=settings.real_name_http_url,
+        http_secret=settings.real_name_http_secret,
     )
 
 
@@ -227,6 +262,7 @@ def sms_config(settings: Settings) -> SmsConfig:
         outbox=str(settings.data_dir / "sms-outbox.jsonl"),
         sign_name=settings.sms_sign_name,
         template_id=settings.sms_template_id,
+        notice_template_id=settings.sms_notice_template_id,
         http_url=settings.sms_http_url,
         http_secret=settings.sms_http_secret,
         access_key_id=settings.sms_access_key_id,

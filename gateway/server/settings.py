@@ -10,13 +10,14 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from gateway.server.real_name_settings import RealNameSettings
 from gateway.server.sms_settings import SmsSettings
 from keys.ring import RELOAD_SECONDS as KEY_RING_RELOAD_SECONDS
 
 SUPPORTED_SIGNING_ALGS = ("RS256", "ES256", "EdDSA")
 
 
-class Settings(SmsSettings):
+class Settings(SmsSettings, RealNameSettings):
     """Every setting has a safe-to-run default for a developer's machine; ``unsafe_defaults`` names
     the ones that must change before production."""
 
@@ -216,5 +217,10 @@ class Settings(SmsSettings):
             warnings.append(
                 "SMS codes are written to the log and DATA_DIR/sms-outbox.jsonl, not sent "
                 "(set YIHAOTONG_SMS_BACKEND, see docs/sms.md)"
+            )
+        if self.real_name_backend == "dev":
+            warnings.append(
+                "real-name checks pass the people of a public fixture list, and nobody else "
+                "(set YIHAOTONG_REAL_NAME_BACKEND, see docs/real-name.md)"
             )
         return warnings

@@ -23,6 +23,11 @@ class SmsSettings(BaseSettings):
         "",
         description="The vendor's template id (模板) of the sign-in code (its parameter: the code)",
     )
+    sms_notice_template_id: str = Field(
+        "",
+        description="The vendor's template id of security notices (a password or phone "
+        "changed; its parameter: what happened). Unset: `aliyun` and `tencent` send no notices.",
+    )
     sms_http_url: str = Field("", description="`http` backend: the URL the signed POST goes to.")
     sms_http_secret: str = Field(
         "", description="`http` backend: the shared secret of the HMAC-SHA256 signature."

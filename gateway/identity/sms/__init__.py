@@ -21,7 +21,7 @@ class SmsFailed(Exception):
 @dataclass(frozen=True)
 class SmsMessage:
     phone: str  # 11 digits, mainland
-    template: str  # our name for the message: "sign_in"
+    template: str  # our name for the message: "sign_in", or "notice" (no code)
     code: str
     text: str  # the message as the person reads it (the log and http backends send this)
     params: dict[str, str] = field(default_factory=dict)
@@ -43,6 +43,7 @@ class SmsConfig:
     outbox: str = "sms-outbox.jsonl"
     sign_name: str = ""
     template_id: str = ""
+    notice_template_id: str = ""  # security notices (identity/notices.py)
     http_url: str = ""
     http_secret: str = ""
     access_key_id: str = ""

@@ -43,12 +43,16 @@ class AliyunSender:
             )
         )
         self._sign_name, self._template = config.sign_name, config.template_id
+        self._notice_template = config.notice_template_id
 
     async def send(self, message: SmsMessage) -> None:
+        template = self._notice_template if message.template == "notice" else self._template
+        if not template:
+            raise SmsFailed("aliyun: no template id for notices")
         request = self._models.SendSmsRequest(
             phone_numbers=message.phone,
             sign_name=self._sign_name,
-            template_code=self._template,
+            template_code=template,
             template_param=json.dumps(message.params, ensure_ascii=False),
         )
         try:

@@ -51,11 +51,14 @@ class TencentSender:
         request.PhoneNumberSet = [f"+86{message.phone}"]
         request.SmsSdkAppId = self._config.app_id
         request.SignName = self._config.sign_name
-        request.TemplateId = self._config.template_id
-        request.TemplateParamSet = [message.code]
+        notice = message.template == "notice"
+        request.TemplateId = self._config.notice_template_id if notice else self._config.template_id
+        request.TemplateParamSet = list(message.params.values()) if notice else [message.code]
         return self._client.SendSms(request)
 
     async def send(self, message: SmsMessage) -> None:
+        if message.template == "notice" and not self._config.notice_template_id:
+            raise SmsFailed("tencent: no template id for notices")
         try:
             answer = await asyncio.to_thread(self._send, message)
         except Exception as error:  # TencentCloudSDKException and network errors
