@@ -133,3 +133,16 @@ def passkey_challenge(purpose: str, binding: str) -> str:
     """A WebAuthn challenge waiting for its answer: ``purpose`` "register" or "sign-in",
     ``binding`` the session or sign-in transaction it was issued to."""
     return f"passkey:{purpose}:{binding}"
+
+
+# -- the admin console (gateway/console/) ------------------------------------------------------
+
+
+def console_sign_in(state: str) -> str:
+    """A console sign-in on its way through the authorization endpoint, by its ``state``."""
+    return f"console-flow:{state}"
+
+
+def console_session(secret_digest: str) -> str:
+    """A console session (its administrator's tokens), by the digest of its cookie."""
+    return f"console:{secret_digest}"

@@ -88,6 +88,7 @@ class AccountQuery(PageQuery):
     department_id: str | None = Field(None, max_length=32)
     disabled: bool | None = None
     kind: Literal["person", "legal_person", "staff"] | None = None
+    name: str | None = Field(None, max_length=200, description="Names containing this.")
 
 
 class AccountPatch(Model):
