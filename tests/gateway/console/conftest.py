@@ -21,14 +21,11 @@ from tests.gateway.helpers import second_instance
 
 @dataclass
 class Console:
+    live: LiveServer
     world: World
     west_admin: str
     plain: str  # an account holding no admin role
     codes: dict[str, pyotp.TOTP] = field(default_factory=dict)  # username -> its app
-
-    @property
-    def live(self) -> LiveServer:
-        return self.world.live
 
     def code(self, username: str) -> str:
         # The enrolment used the current step; a sign-in needs a later one.
@@ -52,7 +49,7 @@ async def console(live_server: LiveServer) -> Console:
             services, CLI, west_admin, ["admin:read", "admin:write"], department_id="west"
         )
         plain = await make_account(services, "plain", "east")
-        found = Console(world, west_admin, plain)
+        found = Console(live_server, world, west_admin, plain)
         for username, account_id in (
             ("root", world.city_admin),
             ("east-admin", world.east_admin),
@@ -64,13 +61,15 @@ async def console(live_server: LiveServer) -> Console:
 
 
 async def console_sign_in(
-    console: Console, username: str, *, otp: bool = True
+    console: Console, username: str, *, otp: bool = True, seen: list | None = None
 ) -> tuple[httpx.AsyncClient, httpx.Response]:
     """A browser signed in to the console (as far as it gets): its cookies, and the last
-    answer on the way (a console page when it worked)."""
+    answer on the way (a console page when it worked); ``seen`` collects every answer."""
     http = httpx.AsyncClient(base_url=console.live.url, follow_redirects=False, timeout=30)
     answer = await http.get("/admin/login")
     for _ in range(16):
+        if seen is not None:
+            seen.append(answer)
         if answer.status_code in (302, 303, 307, 308):
             answer = await http.get(answer.headers["location"])
             continue
