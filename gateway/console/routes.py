@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway.console import home, org_pages, people_pages, signin
+from gateway.console import app_pages, home, org_pages, people_pages, signin
 
 ACCOUNT = "/admin/accounts/{account_id}"
 DEPARTMENT = "/admin/departments/{department_id}"
+APP = "/admin/apps/{client_id}"
 
 
 def routes() -> list[Route]:
@@ -30,4 +31,9 @@ def routes() -> list[Route]:
         Route(f"{DEPARTMENT}/rename", org_pages.rename, methods=["POST"]),
         Route(f"{DEPARTMENT}/move", org_pages.move, methods=["POST"]),
         Route(f"{DEPARTMENT}/delete", org_pages.delete, methods=["POST"]),
+        Route("/admin/apps", app_pages.app_list, methods=["GET"]),
+        Route("/admin/apps", app_pages.create, methods=["POST"]),
+        Route("/admin/apps/new", app_pages.new_app, methods=["GET"]),
+        Route(APP, app_pages.app_page, methods=["GET"]),
+        Route(f"{APP}/secret", app_pages.rotate, methods=["POST"]),
     ]

@@ -118,3 +118,32 @@ async def test_a_district_administrator_in_the_browser(chromium, console: Consol
         )
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_district_administrator_onboards_an_app(chromium, console: Console) -> None:
+    base = console.live.url
+    context, page = await signed_in_page(chromium, console, "east-admin")
+    try:
+        await page.get_by_role("navigation").get_by_role("link", name="应用").click()
+        assert await page.get_by_role("link", name="西区医保").count() == 0  # not its own
+        await page.get_by_role("link", name="接入新应用").click()
+        await page.get_by_label("应用名称").fill("东区不动产")
+        await page.get_by_label("所属部门编号").fill("east-tax")
+        await page.get_by_label("回调地址").fill("https://estate.east.example/login/callback")
+        await page.get_by_role("button", name="注册应用").click()
+        assert "应用已注册" in await page.get_by_role("status").inner_text()
+        secret = await page.locator("code.secret").inner_text()
+        assert len(secret) >= 43
+        assert f"issuer-uri: {base}" in await page.locator("pre").inner_text()
+        await assert_accessible(page)
+        await page.get_by_role("link", name="完成，查看应用").click()
+        assert secret not in await page.content()  # shown once, never again
+        await page.get_by_role("button", name="轮换密钥").click()
+        rotated = await page.locator("code.secret").inner_text()
+        assert rotated != secret and len(rotated) >= 43
+        app_page = page.url
+        await every_way(page, base, ["/admin/apps", "/admin/apps/new"])
+        assert app_page.startswith(base + "/admin/apps/")
+    finally:
+        await context.close()
