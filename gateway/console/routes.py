@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway.console import app_pages, home, org_pages, people_pages, signin
+from gateway.console import app_pages, home, org_pages, people_pages, role_pages, signin
 
 ACCOUNT = "/admin/accounts/{account_id}"
 DEPARTMENT = "/admin/departments/{department_id}"
@@ -36,4 +36,9 @@ def routes() -> list[Route]:
         Route("/admin/apps/new", app_pages.new_app, methods=["GET"]),
         Route(APP, app_pages.app_page, methods=["GET"]),
         Route(f"{APP}/secret", app_pages.rotate, methods=["POST"]),
+        Route("/admin/roles", role_pages.role_list, methods=["GET"]),
+        Route("/admin/roles", role_pages.create_role, methods=["POST"]),
+        Route("/admin/roles/{role_id}", role_pages.role_page, methods=["GET"]),
+        Route("/admin/roles/{role_id}/assignments", role_pages.assign, methods=["POST"]),
+        Route("/admin/assignments/{assignment_id}/delete", role_pages.unassign, methods=["POST"]),
     ]

@@ -147,3 +147,31 @@ async def test_a_district_administrator_onboards_an_app(chromium, console: Conso
         assert app_page.startswith(base + "/admin/apps/")
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_district_administrator_grants_a_role_until_a_date(
+    chromium, console: Console
+) -> None:
+    base = console.live.url
+    context, page = await signed_in_page(chromium, console, "east-admin")
+    try:
+        await page.get_by_role("navigation").get_by_role("link", name="角色与授权").click()
+        await page.get_by_label("角色名称").fill("filer")
+        await page.get_by_label("所属应用的 client_id").fill(console.world.east_app)
+        await page.get_by_role("button", name="新增").click()
+        assert "角色已新增" in await page.get_by_role("status").inner_text()
+        await page.get_by_label("账号（用户名）").fill("east-person")
+        await page.get_by_label("适用部门编号").fill("east-tax")
+        await page.get_by_label("有效期至（可选）").fill("2099-12-31")
+        await page.get_by_role("button", name="授予角色").click()
+        assert "角色已授予" in await page.get_by_role("status").inner_text()
+        row = page.locator("tbody tr")
+        assert "east-person" in await row.inner_text() and "2099-12-31" in await row.inner_text()
+        role_page = page.url.split("?")[0]
+        await every_way(page, base, ["/admin/roles", role_page.removeprefix(base)])
+        await page.goto(role_page + "?lang=zh-CN")
+        await page.get_by_role("button", name="收回 east-person").click()
+        assert "角色已收回" in await page.get_by_role("status").inner_text()
+    finally:
+        await context.close()

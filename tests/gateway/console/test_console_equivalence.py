@@ -14,6 +14,7 @@ import pytest
 
 from gateway.admin import roles
 from gateway.admin.changes import CLI
+from gateway.admin.reach import Reach
 from store import audit as audit_store
 from tests.gateway.admin.conftest import make_account, sign_in_token
 from tests.gateway.browser import hidden
@@ -31,6 +32,8 @@ class Target:
     department: str
     parent: str
     app: str
+    role: str  # a role of the app
+    clerk: str  # a global role
 
 
 def fresh_id(channel: str) -> str:
@@ -64,6 +67,14 @@ def get(path: str) -> Page:
         return await http.get(path.format(t=t))
 
     return send
+
+
+async def grant_and_take_back(http: httpx.AsyncClient, t: Target) -> httpx.Response:
+    body = {"account_id": t.person, "role_id": t.clerk, "department_id": t.department}
+    made = await http.post("/assignments", json=body)
+    if made.status_code >= 300:
+        return made
+    return await http.delete(f"/assignments/{made.json()['id']}")
 
 
 ACTIONS: dict[str, tuple[Api, Page]] = {
@@ -144,6 +155,18 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
         lambda http, t: http.post(f"/clients/{t.app}/secret"),
         post("/admin/apps/{t.app}/secret"),
     ),
+    "read an app's role": (
+        lambda http, t: http.get(f"/roles/{t.role}"),
+        get("/admin/roles/{t.role}"),
+    ),
+    "grant a role in a department": (
+        grant_and_take_back,
+        post(
+            "/admin/roles/{t.clerk}/assignments",
+            account="{t.person}",
+            department_id="{t.department}",
+        ),
+    ),
     "remove a department that holds accounts": (
         lambda http, t: http.delete(f"/departments/{t.department}"),
         post("/admin/departments/{t.department}/delete"),
@@ -151,20 +174,31 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
 }
 
 
-async def reader_of(console: Console) -> None:
+async def reader_and_roles(console: Console) -> dict[str, str]:
+    """A read-only city-wide administrator, a global role, and a role of each district's app."""
+    world = console.world
     async with second_instance(console.live.settings) as services:
         reader = await make_account(services, "reader", None)
         await roles.grant_admin(services, CLI, reader, ["admin:read"])
         console.codes["reader"] = await enrol(services, reader, "reader")
+        everywhere = Reach.everywhere()
+        made = {"clerk": (await roles.create_role(services, CLI, everywhere, "clerk")).id}
+        for side, app in (("east", world.east_app), ("west", world.west_app)):
+            made[side] = (await roles.create_role(services, CLI, everywhere, "r", "", app)).id
+    return made
 
 
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)
 async def test_every_console_action_meets_the_admin_apis_answer(console: Console) -> None:
     world = console.world
-    await reader_of(console)
+    made = await reader_and_roles(console)
     sides = {
-        "inside": Target(world.east_person, "east-tax", "east", world.east_app),
-        "outside": Target(world.west_person, "west", "city", world.west_app),
+        "inside": Target(
+            world.east_person, "east-tax", "east", world.east_app, made["east"], made["clerk"]
+        ),
+        "outside": Target(
+            world.west_person, "west", "city", world.west_app, made["west"], made["clerk"]
+        ),
     }
     # The city-wide administrator goes last: it may move the districts' departments about.
     actors = ["reader", "east-admin", "west-admin", "plain", "root"]
@@ -207,6 +241,8 @@ async def test_every_console_action_meets_the_admin_apis_answer(console: Console
     assert found[("root", "remove a department that holds accounts", "inside")] == ("409", "409")
     assert found[("east-admin", "rename with a stale version", "inside")] == ("412", "412")
     assert found[("east-admin", "rotate an app's secret", "inside")] == ("ok", "ok")
+    assert found[("east-admin", "grant a role in a department", "inside")] == ("ok", "ok")
+    assert found[("east-admin", "grant a role in a department", "outside")] == ("422", "422")
     assert found[("east-admin", "register an app for a department", "outside")] == ("422", "422")
 
 
