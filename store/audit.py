@@ -69,6 +69,8 @@ def matching(
     target: str | None = None,
     since: float | None = None,
     until: float | None = None,
+    client_id: str | None = None,
+    outcome: str | None = None,
 ) -> list[Any]:
     """SQL conditions for the audit filters; ``event`` ending in ``.`` or ``*`` matches a family
     (``admin.*``)."""
@@ -82,6 +84,10 @@ def matching(
         conditions.append(AuditEventRow.actor == actor)
     if target:
         conditions.append(AuditEventRow.target == target)
+    if client_id:
+        conditions.append(AuditEventRow.client_id == client_id)
+    if outcome:
+        conditions.append(AuditEventRow.outcome == outcome)
     if since is not None:
         conditions.append(AuditEventRow.at >= since)
     if until is not None:

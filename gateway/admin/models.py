@@ -310,6 +310,8 @@ class AuditQuery(BaseModel):
     event: str | None = Field(None, max_length=64, description="`admin.*` for a family.")
     actor: str | None = Field(None, max_length=128)
     target: str | None = Field(None, max_length=128)
+    client_id: str | None = Field(None, max_length=64, description="The app it concerns.")
+    outcome: Literal["success", "failure", "denied"] | None = None
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
     after: int = Field(0, ge=0, le=2**62, description="The cursor: events after this id.")

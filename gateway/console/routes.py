@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway.console import app_pages, home, org_pages, people_pages, role_pages, signin
+from gateway.console import (
+    app_pages,
+    audit_pages,
+    home,
+    org_pages,
+    people_pages,
+    role_pages,
+    signin,
+)
 
 ACCOUNT = "/admin/accounts/{account_id}"
 DEPARTMENT = "/admin/departments/{department_id}"
@@ -41,4 +49,6 @@ def routes() -> list[Route]:
         Route("/admin/roles/{role_id}", role_pages.role_page, methods=["GET"]),
         Route("/admin/roles/{role_id}/assignments", role_pages.assign, methods=["POST"]),
         Route("/admin/assignments/{assignment_id}/delete", role_pages.unassign, methods=["POST"]),
+        Route("/admin/audit", audit_pages.audit, methods=["GET"]),
+        Route("/admin/audit/export.{format:str}", audit_pages.export, methods=["GET"]),
     ]

@@ -77,6 +77,9 @@ async def test_a_city_wide_administrator_in_the_browser(chromium, console: Conso
                 "/admin/departments",
                 "/admin/departments/east-tax",
                 "/admin/departments/nowhere",
+                "/admin/apps",
+                "/admin/roles",
+                "/admin/audit?event=admin.*",
             ],
         )
     finally:

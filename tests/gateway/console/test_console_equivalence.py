@@ -167,6 +167,14 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
             department_id="{t.department}",
         ),
     ),
+    "read the audit log": (
+        lambda http, t: http.get("/audit", params={"event": "admin.*"}),
+        get("/admin/audit?event=admin.*"),
+    ),
+    "export the audit log": (
+        lambda http, t: http.get("/audit/export", params={"event": "console.*"}),
+        get("/admin/audit/export.ndjson?event=console.*"),
+    ),
     "remove a department that holds accounts": (
         lambda http, t: http.delete(f"/departments/{t.department}"),
         post("/admin/departments/{t.department}/delete"),
@@ -243,6 +251,8 @@ async def test_every_console_action_meets_the_admin_apis_answer(console: Console
     assert found[("east-admin", "rotate an app's secret", "inside")] == ("ok", "ok")
     assert found[("east-admin", "grant a role in a department", "inside")] == ("ok", "ok")
     assert found[("east-admin", "grant a role in a department", "outside")] == ("422", "422")
+    assert found[("east-admin", "read the audit log", "inside")] == ("403", "403")
+    assert found[("reader", "export the audit log", "inside")] == ("ok", "ok")
     assert found[("east-admin", "register an app for a department", "outside")] == ("422", "422")
 
 
