@@ -1,15 +1,20 @@
 """The console's own session: the administrator's tokens kept server-side in the expiring
 store, named by an HttpOnly, SameSite=Strict cookie (Secure under https) that holds only a
-random secret. It ends after ``console_idle_seconds`` without a page, at sign-out, or when its
-tokens stop working (the SSO session ended, the account was disabled)."""
+random secret. The record is found by a digest of that secret and encrypted (AES-GCM) with a
+key derived from it, so the store alone holds no usable token. It ends after
+``console_idle_seconds`` without a page, at sign-out, or when its tokens stop working (the SSO
+session ended, the account was disabled)."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import asdict, dataclass
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,6 +32,7 @@ class ConsoleSession:
     refresh_token: str | None
     id_token: str
     key: str = ""  # the expiring store's key (not stored)
+    secret: str = ""  # the cookie's value (not stored)
 
     @property
     def csrf_purpose(self) -> str:
@@ -41,9 +47,13 @@ def _key(secret: str) -> str:
     return kv_keys.console_session(hashlib.sha256(secret.encode()).hexdigest())
 
 
+def _sealer(secret: str) -> AESGCM:
+    return AESGCM(hmac.digest(secret.encode(), b"yihaotong console session record", "sha256"))
+
+
 async def start(services: Services, response: Response, session: ConsoleSession) -> None:
     secret = secrets.token_urlsafe(32)
-    session.key = _key(secret)
+    session.key, session.secret = _key(secret), secret
     await save(services, session)
     response.set_cookie(
         cookie_name(services),
@@ -57,10 +67,10 @@ async def start(services: Services, response: Response, session: ConsoleSession)
 
 async def save(services: Services, session: ConsoleSession) -> None:
     """Store the session, its idle timer started again."""
-    data = {k: v for k, v in asdict(session).items() if k != "key"}
-    await services.expiring.put(
-        session.key, orjson.dumps(data), services.settings.console_idle_seconds
-    )
+    data = {k: v for k, v in asdict(session).items() if k not in ("key", "secret")}
+    nonce = secrets.token_bytes(12)
+    sealed = nonce + _sealer(session.secret).encrypt(nonce, orjson.dumps(data), None)
+    await services.expiring.put(session.key, sealed, services.settings.console_idle_seconds)
 
 
 async def current(services: Services, request: Request) -> ConsoleSession | None:
@@ -69,9 +79,13 @@ async def current(services: Services, request: Request) -> ConsoleSession | None
         return None
     key = _key(secret)
     raw = await services.expiring.get(key)
-    if raw is None:
+    if raw is None or len(raw) < 13:
         return None
-    session = ConsoleSession(**orjson.loads(raw), key=key)
+    try:
+        data = orjson.loads(_sealer(secret).decrypt(raw[:12], raw[12:], None))
+    except InvalidTag:
+        return None
+    session = ConsoleSession(**data, key=key, secret=secret)
     await save(services, session)
     return session
 

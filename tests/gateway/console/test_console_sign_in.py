@@ -3,14 +3,17 @@ second factor the console's policy asks for, the console's own session cookie, s
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 
 import httpx
+import pytest
 
 from gateway.admin import roles
 from gateway.admin.changes import CLI
 from store import audit as audit_store
+from store import kv_keys
 from store.clock import FakeClock
 from tests.conftest import running_gateway
 from tests.gateway.admin.conftest import make_account
@@ -134,3 +137,20 @@ async def test_the_console_session_ends_after_its_idle_time(settings_for) -> Non
             assert (await http.get("/admin/accounts")).status_code == 303
         finally:
             await http.aclose()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)  # the live store, read here
+async def test_the_store_holds_no_usable_token_of_a_console_session(console: Console) -> None:
+    http, landed = await console_sign_in(console, "root")
+    try:
+        assert landed.status_code == 200
+        secret = http.cookies["yht_console"]
+        key = kv_keys.console_session(hashlib.sha256(secret.encode()).hexdigest())
+        record = await console.live.services.expiring.get(key)
+        assert record is not None
+        assert b"eyJ" not in record and b"access_token" not in record  # sealed
+        # A guessed cookie finds nothing.
+        http.cookies.set("yht_console", secret[:-2] + ("AA" if secret[-2:] != "AA" else "BB"))
+        assert (await http.get("/admin/")).status_code == 303
+    finally:
+        await http.aclose()
