@@ -96,8 +96,10 @@ async def list_accounts(
     department_id: str | None = None,
     disabled: bool | None = None,
     kind: str | None = None,
+    name: str | None = None,
 ) -> tuple[list[Account], int]:
-    """Accounts of departments inside the subtrees ``paths`` (None: every account)."""
+    """Accounts of departments inside the subtrees ``paths`` (None: every account); ``name``:
+    names containing it."""
     query = select(AccountRow)
     if (limit_to := in_subtrees(AccountRow.department_id, paths)) is not None:
         query = query.where(limit_to)
@@ -109,6 +111,8 @@ async def list_accounts(
         query = query.where(AccountRow.disabled == disabled)
     if kind is not None:
         query = query.where(AccountRow.kind == kind)
+    if name is not None:
+        query = query.where(AccountRow.name.contains(name, autoescape=True))
     rows, total = await page(session, query, [AccountRow.username], offset, limit)
     return [_record(row) for row in rows], total
 

@@ -98,13 +98,23 @@ async def list_departments(
     offset: int,
     limit: int,
     under: str | None = None,
+    *,
+    parent_id: str | None = None,
+    name: str | None = None,
 ) -> tuple[list[Department], int]:
-    """Departments inside the subtrees ``paths`` (None: all), optionally below ``under``."""
+    """Departments inside the subtrees ``paths`` (None: all), optionally below ``under``, the
+    children of ``parent_id`` only ("": the top level), or those whose name contains ``name``."""
     query = select(DepartmentRow)
     if (limit_to := in_subtrees(DepartmentRow.id, paths)) is not None:
         query = query.where(limit_to)
     if under is not None:
         query = query.where(within(under))
+    if parent_id == "":  # the top level
+        query = query.where(DepartmentRow.parent_id.is_(None))
+    elif parent_id is not None:
+        query = query.where(DepartmentRow.parent_id == parent_id)
+    if name is not None:
+        query = query.where(DepartmentRow.name.contains(name, autoescape=True))
     rows, total = await page(session, query, [DepartmentRow.path], offset, limit)
     return [department_record(row) for row in rows], total
 

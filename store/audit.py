@@ -5,9 +5,10 @@ insert of the same id does nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,6 +70,8 @@ def matching(
     target: str | None = None,
     since: float | None = None,
     until: float | None = None,
+    client_id: str | None = None,
+    outcome: str | None = None,
 ) -> list[Any]:
     """SQL conditions for the audit filters; ``event`` ending in ``.`` or ``*`` matches a family
     (``admin.*``)."""
@@ -82,6 +85,10 @@ def matching(
         conditions.append(AuditEventRow.actor == actor)
     if target:
         conditions.append(AuditEventRow.target == target)
+    if client_id:
+        conditions.append(AuditEventRow.client_id == client_id)
+    if outcome:
+        conditions.append(AuditEventRow.outcome == outcome)
     if since is not None:
         conditions.append(AuditEventRow.at >= since)
     if until is not None:
@@ -97,3 +104,44 @@ async def query(
     statement = select(AuditEventRow).where(AuditEventRow.id > after_id, *matching(**filters))
     rows = await session.scalars(statement.order_by(AuditEventRow.id).limit(limit))
     return [_record(row) for row in rows]
+
+
+async def count_by_day(
+    session: AsyncSession, events: Sequence[str], starts: Sequence[float]
+) -> dict[tuple[str, int], int]:
+    """How many of each event fell in each day: day ``i`` runs from ``starts[i]`` to
+    ``starts[i + 1]`` (the last one to now). One statement: a sum per (event, day) over the
+    rows since the first start (the ``at`` index finds them)."""
+    bounds = [*starts[1:], None]
+    columns = []
+    for event in events:
+        for start, end in zip(starts, bounds, strict=True):
+            inside = and_(AuditEventRow.event == event, AuditEventRow.at >= start)
+            if end is not None:
+                inside = and_(inside, AuditEventRow.at < end)
+            columns.append(func.coalesce(func.sum(case((inside, 1), else_=0)), 0))
+    statement = select(*columns).where(
+        AuditEventRow.at >= starts[0], AuditEventRow.event.in_(list(events))
+    )
+    row = (await session.execute(statement)).one()
+    keys = [(event, day) for event in events for day in range(len(starts))]
+    return {key: int(value) for key, value in zip(keys, row, strict=True)}
+
+
+async def top_clients(
+    session: AsyncSession, event: str, since: float, limit: int = 5
+) -> list[tuple[str, int]]:
+    """The apps named most often by ``event`` since ``since``, with their counts."""
+    count = func.count().label("n")
+    statement = (
+        select(AuditEventRow.client_id, count)
+        .where(
+            AuditEventRow.event == event,
+            AuditEventRow.at >= since,
+            AuditEventRow.client_id.is_not(None),
+        )
+        .group_by(AuditEventRow.client_id)
+        .order_by(count.desc(), AuditEventRow.client_id)
+        .limit(limit)
+    )
+    return [(str(client_id), int(n)) for client_id, n in await session.execute(statement)]

@@ -155,3 +155,16 @@ def password_change_failures(account_id: str) -> str:
 def phone_change(sid: str) -> str:
     """A change of phone under way in one session: the new number (sealed) and what was proven."""
     return f"phone-change:{sid}"
+
+
+# -- the admin console (gateway/console/) ------------------------------------------------------
+
+
+def console_sign_in(state: str) -> str:
+    """A console sign-in on its way through the authorization endpoint, by its ``state``."""
+    return f"console-flow:{state}"
+
+
+def console_session(secret_digest: str) -> str:
+    """A console session (its administrator's tokens), by the digest of its cookie."""
+    return f"console:{secret_digest}"

@@ -62,7 +62,9 @@ def group_out(g: Group) -> GroupOut:
 async def list_departments(call: Call) -> Reply:
     """Departments inside your subtrees, in tree order (by path)."""
     q: DepartmentQuery = call.query
-    items, total = await org.list_departments(call.services, call.reach, q.offset, q.limit, q.under)
+    items, total = await org.list_departments(
+        call.services, call.reach, q.offset, q.limit, q.under, parent_id=q.parent_id, name=q.name
+    )
     return Reply(
         DepartmentPage(
             items=[department_out(d) for d in items], total=total, offset=q.offset, limit=q.limit

@@ -43,11 +43,13 @@ def audit_out(event: AuditEvent) -> AuditOut:
     )
 
 
-def _filters(q: AuditQuery) -> dict[str, Any]:
+def audit_filters(q: AuditQuery) -> dict[str, Any]:
     return {
         "event": q.event,
         "actor": q.actor,
         "target": q.target,
+        "client_id": q.client_id,
+        "outcome": q.outcome,
         "since": q.since.timestamp() if q.since else None,
         "until": q.until.timestamp() if q.until else None,
     }
@@ -172,7 +174,7 @@ async def query_audit(call: Call) -> Reply:
     """Oldest first; pass `next_cursor` as `after` for the next page."""
     q: AuditQuery = call.query
     events, total = await platform.query_audit(
-        call.services, call.reach, q.after, q.limit, **_filters(q)
+        call.services, call.reach, q.after, q.limit, **audit_filters(q)
     )
     cursor = str(events[-1].id) if len(events) == q.limit and events[-1].id else None
     return Reply(AuditPage(items=[audit_out(e) for e in events], total=total, next_cursor=cursor))
@@ -192,7 +194,7 @@ async def export_audit(call: Call) -> Reply:
     """One event (as in `/audit`) a line, every event matching the filters after `after`."""
     call.reach.require_city_wide("the audit log")
     q: AuditQuery = call.query
-    events = platform.export_audit(call.services, call.reach, q.after, **_filters(q))
+    events = platform.export_audit(call.services, call.reach, q.after, **audit_filters(q))
 
     async def lines() -> AsyncIterator[bytes]:
         async for event in events:

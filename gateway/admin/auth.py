@@ -65,6 +65,12 @@ async def authenticate(request: Request) -> Admin:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise unauthenticated("Send an access token as Authorization: Bearer.", None)
+    return await admin_for_token(services, token)
+
+
+async def admin_for_token(services: Services, token: str) -> Admin:
+    """The administrator an access token acts for, checked as every admin request is (the
+    console holds its administrator's token and asks the same question on each page)."""
     claims = await active_access_token(services, token)
     if claims is None:
         raise unauthenticated("The access token is invalid or expired.")

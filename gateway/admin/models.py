@@ -88,6 +88,7 @@ class AccountQuery(PageQuery):
     department_id: str | None = Field(None, max_length=32)
     disabled: bool | None = None
     kind: Literal["person", "legal_person", "staff"] | None = None
+    name: str | None = Field(None, max_length=200, description="Names containing this.")
 
 
 class AccountPatch(Model):
@@ -309,6 +310,8 @@ class AuditQuery(BaseModel):
     event: str | None = Field(None, max_length=64, description="`admin.*` for a family.")
     actor: str | None = Field(None, max_length=128)
     target: str | None = Field(None, max_length=128)
+    client_id: str | None = Field(None, max_length=64, description="The app it concerns.")
+    outcome: Literal["success", "failure", "denied"] | None = None
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
     after: int = Field(0, ge=0, le=2**62, description="The cursor: events after this id.")

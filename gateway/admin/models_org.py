@@ -38,6 +38,10 @@ class DepartmentQuery(PageQuery):
     under: str | None = Field(
         None, max_length=1000, description="A department path: that subtree only."
     )
+    parent_id: str | None = Field(
+        None, max_length=32, description="A department id: its children only (one level)."
+    )
+    name: str | None = Field(None, max_length=200, description="Names containing this.")
 
 
 class DepartmentCreate(Model):

@@ -82,10 +82,18 @@ async def account_to_change(
 
 
 async def list_departments(
-    services: Services, reach: Reach, offset: int, limit: int, under: str | None = None
+    services: Services,
+    reach: Reach,
+    offset: int,
+    limit: int,
+    under: str | None = None,
+    **filters: str | None,
 ) -> tuple[list[Department], int]:
+    """``filters``: ``parent_id`` (its children only), ``name`` (names containing it)."""
     async with services.database.sessions() as session:
-        return await admin_store.list_departments(session, reach.limit, offset, limit, under)
+        return await admin_store.list_departments(
+            session, reach.limit, offset, limit, under, **filters
+        )
 
 
 async def get_department(services: Services, reach: Reach, department_id: str) -> Department:

@@ -11,13 +11,15 @@ from gateway.admin.changes import Actor, change, record_after
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import account_to_change, target_department, visible_account
 from gateway.admin.reach import Reach
+from gateway.identity.pii import PiiVault
 from gateway.identity.sessions import SsoSession
 from gateway.oauth.revocations import end_session_grants
 from gateway.pages.lockout import clear_failures
-from gateway.server.responses import Missing
+from gateway.server.responses import Missing, Problem
 from gateway.server.services import Services
 from store import accounts as account_store
 from store import admin as admin_store
+from store.identities import IdentityStore
 from store.records import Account, LinkedIdentity
 
 # Ends one SSO session everywhere (the API's also sends back-channel logout notices).
@@ -37,6 +39,21 @@ async def list_accounts(
 ) -> tuple[list[Account], int]:
     async with services.database.sessions() as session:
         return await account_store.list_accounts(session, reach.limit, offset, limit, **filters)
+
+
+async def find_by_identifier(
+    services: Services, reach: Reach, kind: str, value: str
+) -> Account | None:
+    """The account holding a full phone number or national ID number (``kind`` "phone" or
+    "national_id"), found through the keyed blind index; None when none inside the reach."""
+    index = PiiVault(services.master_key).blind_index(kind, value)
+    found = await IdentityStore(services.database).accounts_by_index({kind: index})
+    if kind not in found:
+        return None
+    try:
+        return await get_account(services, reach, found[kind])
+    except Problem:  # outside the reach: as if there were none
+        return None
 
 
 async def get_account(services: Services, reach: Reach, account_id: str) -> Account:

@@ -96,6 +96,17 @@ def page(
     body = _templates.get_template(template).render(
         t=messages(locale), static_url=f"{STATIC_PATH}/style.css", **context
     )
+    return html_response(body, locale, status, form_action, script_nonce)
+
+
+def html_response(
+    body: str,
+    locale: str,
+    status: int = 200,
+    form_action: str = "'self'",
+    script_nonce: str | None = None,
+) -> HTMLResponse:
+    """A page with the headers every page carries."""
     script = f"'nonce-{script_nonce}'" if script_nonce else "'none'"
     csp = (
         f"default-src 'none'; style-src 'self'; img-src 'self'; script-src {script}; "

@@ -22,6 +22,7 @@ from gateway import admin as admin_api
 from gateway.account import authenticator, enterprise, recovery_routes
 from gateway.account import pages as account_pages
 from gateway.account import passkeys as account_passkeys
+from gateway.console.routes import routes as console_routes
 from gateway.endpoints import (
     authorize,
     discovery,
@@ -273,6 +274,7 @@ def create_app(
         *recovery_routes.ROUTES,
         Mount(STATIC_PATH, StaticFiles(directory=HERE / "static"), name="static"),
         admin_api.mount(),
+        *console_routes(),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
     ]

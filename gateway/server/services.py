@@ -13,6 +13,7 @@ from gateway.identity.account_cache import AccountCache
 from gateway.identity.accounts import AccountService
 from gateway.identity.audit import AuditLog
 from gateway.identity.clients import ClientService
+from gateway.identity.console_client import ensure_console_client
 from gateway.identity.delegations import DelegationService
 from gateway.identity.errors import GatewayError
 from gateway.identity.federation import FederationService
@@ -145,6 +146,8 @@ async def initialize(settings: Settings, clock: Clock | None = None) -> bool:
                 )
         created = create_master_key_file(master_key_file)
         await _key_ring(settings, database, clock).ensure()
+        master_key = MasterKey.from_file(master_key_file)
+        await ensure_console_client(database, settings.issuer, master_key, clock.now())
     finally:
         await database.close()
     return created

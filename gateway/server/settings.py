@@ -86,6 +86,13 @@ class Settings(SmsSettings, RealNameSettings):
         description="An SSO session ends this long after sign-in, whatever its use, s; also the "
         "lifetime of a refresh token without `offline_access`.",
     )
+    console_idle_seconds: int = Field(
+        900,
+        gt=0,
+        le=86400,
+        description="The admin console signs its administrator out after this long without a "
+        "page, s.",
+    )
     device_cookie_days: int = Field(
         180,
         ge=0,

@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.cli import app
+from gateway.identity.console_client import CONSOLE_CLIENT_ID
 from tests.conftest import CHEAP_HASHING, running_gateway
 from tests.gateway.admin.conftest import API, PASSWORD, build_world
 
@@ -175,8 +176,9 @@ def test_clients_create_confidential(cli) -> None:
     assert client["public"] is False
     assert client["access_token_format"] == "jwt" and client["resource_server"] is False
     listed = ok_json(cli("clients", "list", "--json"))["clients"]
-    assert [c["client_id"] for c in listed] == [client["client_id"]]
-    assert "client_secret" not in listed[0]
+    # init made the admin console's own app too
+    assert {c["client_id"] for c in listed} == {client["client_id"], CONSOLE_CLIENT_ID}
+    assert all("client_secret" not in c for c in listed)
 
 
 def test_clients_create_public_and_pinned(cli) -> None:
@@ -559,8 +561,9 @@ def test_the_command_refuses_what_the_admin_api_refuses(
                                   "password": "c"}}))  # fmt: skip
     args = [{"CLIENT": client, "CONFIG": str(config)}.get(a, a) for a in args]
     refused(cli(*args, stdin=stdin), *words)
-    assert [c["client_id"] for c in ok_json(cli("clients", "list", "--json"))["clients"]] == [
-        client
-    ]
+    assert {c["client_id"] for c in ok_json(cli("clients", "list", "--json"))["clients"]} == {
+        client,
+        CONSOLE_CLIENT_ID,
+    }
     assert ok_json(cli("policies", "show", client))["version"] == 0
     assert ok_json(cli("providers", "list", "--json"))["providers"] == []

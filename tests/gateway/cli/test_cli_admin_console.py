@@ -67,6 +67,7 @@ async def test_the_readme_admin_console_from_the_command_line(settings_for, tmp_
     assert other["admin_console"] is False
     listed = run(tmp_path, "clients", "list")["clients"]
     assert {c["client_name"]: c["admin_console"] for c in listed} == {
+        "一号通管理控制台": True,  # the built-in console's own app, made by init
         "管理控制台": True,
         "报表工具": False,
     }

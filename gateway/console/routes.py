@@ -1,0 +1,54 @@
+"""The console's routes, under ``/admin/`` beside the admin API (``/admin/api/v1``)."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from gateway.console import (
+    app_pages,
+    audit_pages,
+    home,
+    org_pages,
+    people_pages,
+    role_pages,
+    signin,
+)
+
+ACCOUNT = "/admin/accounts/{account_id}"
+DEPARTMENT = "/admin/departments/{department_id}"
+APP = "/admin/apps/{client_id}"
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/admin", home.to_home, methods=["GET"]),
+        Route("/admin/", home.home, methods=["GET"]),
+        Route("/admin/login", signin.sign_in, methods=["GET"]),
+        Route("/admin/callback", signin.callback, methods=["GET"]),
+        Route("/admin/logout", signin.sign_out, methods=["POST"]),
+        Route("/admin/signed-out", signin.signed_out, methods=["GET"]),
+        Route("/admin/accounts", people_pages.accounts, methods=["GET"]),
+        Route(ACCOUNT, people_pages.account, methods=["GET"]),
+        Route(f"{ACCOUNT}/status", people_pages.set_status, methods=["POST"]),
+        Route(f"{ACCOUNT}/unlock", people_pages.unlock, methods=["POST"]),
+        Route(f"{ACCOUNT}/otp/reset", people_pages.reset_otp, methods=["POST"]),
+        Route(f"{ACCOUNT}/sessions/end", people_pages.end_sessions, methods=["POST"]),
+        Route("/admin/departments", org_pages.departments, methods=["GET"]),
+        Route("/admin/departments", org_pages.create, methods=["POST"]),
+        Route(DEPARTMENT, org_pages.department, methods=["GET"]),
+        Route(f"{DEPARTMENT}/rename", org_pages.rename, methods=["POST"]),
+        Route(f"{DEPARTMENT}/move", org_pages.move, methods=["POST"]),
+        Route(f"{DEPARTMENT}/delete", org_pages.delete, methods=["POST"]),
+        Route("/admin/apps", app_pages.app_list, methods=["GET"]),
+        Route("/admin/apps", app_pages.create, methods=["POST"]),
+        Route("/admin/apps/new", app_pages.new_app, methods=["GET"]),
+        Route(APP, app_pages.app_page, methods=["GET"]),
+        Route(f"{APP}/secret", app_pages.rotate, methods=["POST"]),
+        Route("/admin/roles", role_pages.role_list, methods=["GET"]),
+        Route("/admin/roles", role_pages.create_role, methods=["POST"]),
+        Route("/admin/roles/{role_id}", role_pages.role_page, methods=["GET"]),
+        Route("/admin/roles/{role_id}/assignments", role_pages.assign, methods=["POST"]),
+        Route("/admin/assignments/{assignment_id}/delete", role_pages.unassign, methods=["POST"]),
+        Route("/admin/audit", audit_pages.audit, methods=["GET"]),
+        Route("/admin/audit/export.{format:str}", audit_pages.export, methods=["GET"]),
+    ]

@@ -1,0 +1,277 @@
+"""No console action bypasses the admin API's rules: the same actors (a city-wide administrator,
+a read-only one, a district administrator, the administrator of another district, a person who
+administers nothing) try the same things inside and outside the east district through the admin
+API and through the console, and meet the same outcome, status for status."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from gateway.admin import roles
+from gateway.admin.changes import CLI
+from gateway.admin.reach import Reach
+from store import audit as audit_store
+from tests.gateway.admin.conftest import make_account, sign_in_token
+from tests.gateway.browser import hidden
+from tests.gateway.console.conftest import Console, console_sign_in, enrol
+from tests.gateway.helpers import second_instance
+
+Api = Callable[[httpx.AsyncClient, "Target"], Awaitable[httpx.Response]]
+Page = Callable[[httpx.AsyncClient, str, "Target"], Awaitable[httpx.Response]]
+_names = itertools.count()
+
+
+@dataclass(frozen=True)
+class Target:
+    person: str
+    department: str
+    parent: str
+    app: str
+    role: str  # a role of the app
+    clerk: str  # a global role
+
+
+def fresh_id(channel: str) -> str:
+    return f"n{next(_names)}-{channel}"
+
+
+def api_outcome(answer: httpx.Response) -> str:
+    assert answer.status_code < 500, answer.text
+    return "ok" if answer.status_code < 300 else str(answer.status_code)
+
+
+def console_outcome(answer: httpx.Response) -> str:
+    assert answer.status_code < 500, answer.text
+    if answer.status_code == 303 and answer.headers["location"].startswith("/admin/login"):
+        return "signed-out"
+    if answer.request.method == "GET":
+        return "ok" if answer.status_code == 200 else str(answer.status_code)
+    return "ok" if answer.status_code in (200, 201, 303) else str(answer.status_code)
+
+
+def post(path: str, **fields: str) -> Page:
+    async def send(http: httpx.AsyncClient, csrf: str, t: Target) -> httpx.Response:
+        values = {k: v.format(t=t, new=fresh_id("console")) for k, v in fields.items()}
+        return await http.post(path.format(t=t), data={"csrf_token": csrf, **values})
+
+    return send
+
+
+def get(path: str) -> Page:
+    async def send(http: httpx.AsyncClient, csrf: str, t: Target) -> httpx.Response:
+        return await http.get(path.format(t=t))
+
+    return send
+
+
+async def grant_and_take_back(http: httpx.AsyncClient, t: Target) -> httpx.Response:
+    body = {"account_id": t.person, "role_id": t.clerk, "department_id": t.department}
+    made = await http.post("/assignments", json=body)
+    if made.status_code >= 300:
+        return made
+    return await http.delete(f"/assignments/{made.json()['id']}")
+
+
+ACTIONS: dict[str, tuple[Api, Page]] = {
+    "read an account": (
+        lambda http, t: http.get(f"/accounts/{t.person}"),
+        get("/admin/accounts/{t.person}"),
+    ),
+    "enable an account": (
+        lambda http, t: http.patch(f"/accounts/{t.person}", json={"disabled": False}),
+        post("/admin/accounts/{t.person}/status", disabled="false"),
+    ),
+    "clear a lockout": (
+        lambda http, t: http.post(f"/accounts/{t.person}/unlock"),
+        post("/admin/accounts/{t.person}/unlock"),
+    ),
+    "reset a second factor": (
+        lambda http, t: http.delete(f"/accounts/{t.person}/otp"),
+        post("/admin/accounts/{t.person}/otp/reset"),
+    ),
+    "end every session": (
+        lambda http, t: http.delete(f"/accounts/{t.person}/sessions"),
+        post("/admin/accounts/{t.person}/sessions/end"),
+    ),
+    "read a department": (
+        lambda http, t: http.get(f"/departments/{t.department}"),
+        get("/admin/departments/{t.department}"),
+    ),
+    "add a department below": (
+        lambda http, t: http.post(
+            "/departments", json={"id": fresh_id("api"), "name": "新", "parent_id": t.department}
+        ),
+        post("/admin/departments", id="{new}", name="新", parent_id="{t.department}"),
+    ),
+    "add a top-level department": (
+        lambda http, t: http.post("/departments", json={"id": fresh_id("api"), "name": "新"}),
+        post("/admin/departments", id="{new}", name="新"),
+    ),
+    "rename a department": (
+        lambda http, t: http.patch(f"/departments/{t.department}", json={"name": "部门"}),
+        post("/admin/departments/{t.department}/rename", name="部门"),
+    ),
+    "rename with a stale version": (
+        lambda http, t: http.patch(
+            f"/departments/{t.department}", json={"name": "部门"}, headers={"If-Match": '"v0"'}
+        ),
+        post("/admin/departments/{t.department}/rename", name="部门", version='"v0"'),
+    ),
+    "move a department (to where it is)": (
+        lambda http, t: http.patch(f"/departments/{t.department}", json={"parent_id": t.parent}),
+        post("/admin/departments/{t.department}/move", parent_id="{t.parent}"),
+    ),
+    "make a department top-level": (
+        lambda http, t: http.patch(f"/departments/{t.department}", json={"parent_id": None}),
+        post("/admin/departments/{t.department}/move"),
+    ),
+    "read an app": (
+        lambda http, t: http.get(f"/clients/{t.app}"),
+        get("/admin/apps/{t.app}"),
+    ),
+    "register an app for a department": (
+        lambda http, t: http.post(
+            "/clients",
+            json={
+                "client_name": "新应用",
+                "redirect_uris": ["https://new.example/cb"],
+                "department_id": t.department,
+            },
+        ),
+        post(
+            "/admin/apps",
+            client_name="新应用",
+            redirect_uris="https://new.example/cb",
+            department_id="{t.department}",
+            public="false",
+        ),
+    ),
+    "rotate an app's secret": (
+        lambda http, t: http.post(f"/clients/{t.app}/secret"),
+        post("/admin/apps/{t.app}/secret"),
+    ),
+    "read an app's role": (
+        lambda http, t: http.get(f"/roles/{t.role}"),
+        get("/admin/roles/{t.role}"),
+    ),
+    "grant a role in a department": (
+        grant_and_take_back,
+        post(
+            "/admin/roles/{t.clerk}/assignments",
+            account="{t.person}",
+            department_id="{t.department}",
+        ),
+    ),
+    "read the audit log": (
+        lambda http, t: http.get("/audit", params={"event": "admin.*"}),
+        get("/admin/audit?event=admin.*"),
+    ),
+    "export the audit log": (
+        lambda http, t: http.get("/audit/export", params={"event": "console.*"}),
+        get("/admin/audit/export.ndjson?event=console.*"),
+    ),
+    "remove a department that holds accounts": (
+        lambda http, t: http.delete(f"/departments/{t.department}"),
+        post("/admin/departments/{t.department}/delete"),
+    ),
+}
+
+
+async def reader_and_roles(console: Console) -> dict[str, str]:
+    """A read-only city-wide administrator, a global role, and a role of each district's app."""
+    world = console.world
+    async with second_instance(console.live.settings) as services:
+        reader = await make_account(services, "reader", None)
+        await roles.grant_admin(services, CLI, reader, ["admin:read"])
+        console.codes["reader"] = await enrol(services, reader, "reader")
+        everywhere = Reach.everywhere()
+        made = {"clerk": (await roles.create_role(services, CLI, everywhere, "clerk")).id}
+        for side, app in (("east", world.east_app), ("west", world.west_app)):
+            made[side] = (await roles.create_role(services, CLI, everywhere, "r", "", app)).id
+    return made
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_every_console_action_meets_the_admin_apis_answer(console: Console) -> None:
+    world = console.world
+    made = await reader_and_roles(console)
+    sides = {
+        "inside": Target(
+            world.east_person, "east-tax", "east", world.east_app, made["east"], made["clerk"]
+        ),
+        "outside": Target(
+            world.west_person, "west", "city", world.west_app, made["west"], made["clerk"]
+        ),
+    }
+    # The city-wide administrator goes last: it may move the districts' departments about.
+    actors = ["reader", "east-admin", "west-admin", "plain", "root"]
+    found: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for actor in actors:
+        token = (
+            world.city_token
+            if actor == "root"
+            else world.east_token
+            if actor == "east-admin"
+            else await sign_in_token(world.live, world.admin_client, actor)
+        )
+        browser, landed = await console_sign_in(console, actor)
+        csrf = hidden(landed.text, "csrf_token") if landed.status_code == 200 else "-"
+        try:
+            async with world.http(token) as api:
+                for (name, (by_api, by_page)), (side, target) in itertools.product(
+                    ACTIONS.items(), sides.items()
+                ):
+                    found[(actor, name, side)] = (
+                        api_outcome(await by_api(api, target)),
+                        console_outcome(await by_page(browser, csrf, target)),
+                    )
+        finally:
+            await browser.aclose()
+    differing = {key: pair for key, pair in found.items() if pair[0] != pair[1]}
+    # The person without an admin role is refused by the API (403) and never gets a console
+    # session (its sign-in ends on a 403 page): every console request sends it to sign in.
+    plain = {key: pair for key, pair in differing.items() if key[0] == "plain"}
+    assert set(plain.values()) == {("403", "signed-out")}
+    assert {key for key in found if key[0] == "plain"} == set(plain)
+    assert {k: v for k, v in differing.items() if k[0] != "plain"} == {}
+    # The table is not all refusals: each administrator acts where the API lets it.
+    assert found[("root", "rename a department", "outside")] == ("ok", "ok")
+    assert found[("reader", "rename a department", "inside")] == ("403", "403")
+    assert found[("east-admin", "enable an account", "inside")] == ("ok", "ok")
+    assert found[("east-admin", "enable an account", "outside")] == ("404", "404")
+    assert found[("west-admin", "read a department", "inside")] == ("404", "404")
+    assert found[("west-admin", "read a department", "outside")] == ("ok", "ok")
+    assert found[("root", "remove a department that holds accounts", "inside")] == ("409", "409")
+    assert found[("east-admin", "rename with a stale version", "inside")] == ("412", "412")
+    assert found[("east-admin", "rotate an app's secret", "inside")] == ("ok", "ok")
+    assert found[("east-admin", "grant a role in a department", "inside")] == ("ok", "ok")
+    assert found[("east-admin", "grant a role in a department", "outside")] == ("422", "422")
+    assert found[("east-admin", "read the audit log", "inside")] == ("403", "403")
+    assert found[("reader", "export the audit log", "inside")] == ("ok", "ok")
+    assert found[("east-admin", "register an app for a department", "outside")] == ("422", "422")
+
+
+async def test_a_console_refusal_is_audited_as_the_apis(console: Console) -> None:
+    browser, landed = await console_sign_in(console, "west-admin")
+    try:
+        csrf = hidden(landed.text, "csrf_token")
+        refused = await browser.post(
+            f"/admin/accounts/{console.world.east_person}/unlock", data={"csrf_token": csrf}
+        )
+        assert refused.status_code == 404
+    finally:
+        await browser.aclose()
+    async with (
+        second_instance(console.live.settings) as services,
+        services.database.sessions() as session,
+    ):
+        events = await audit_store.query(session, event="admin.denied")
+    assert [(e.actor, e.details["operation"], e.details["status"]) for e in events] == [
+        (console.west_admin, "unlock_account", 404)
+    ]
+    assert events[0].client_id == "yihaotong-console"
