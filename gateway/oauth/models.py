@@ -147,6 +147,9 @@ class GrantContext:
     org_claims: dict[str, Any] | None = None  # recomputed for a refresh
     access_jti: str | None = None
     family_id: str | None = None  # of the refresh token issued, if any
+    device: Any = None  # the device authorization read for a poll (gateway/oauth/device_codes)
+    device_digest: str | None = None
+    device_too_fast: bool = False  # polled sooner than its interval allows: slow_down
     finally_writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

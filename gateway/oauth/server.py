@@ -23,6 +23,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc9207 import IssuerParameter
 from starlette.responses import Response
 
+from gateway.oauth.device_codes import DeviceAuthorization, DeviceGrant, DevicePace
 from gateway.oauth.grants import (
     PKCE,
     AccessTokenGenerator,
@@ -75,6 +76,9 @@ class AuthorizationServer(_AuthlibServer):
             AuthorizationCodeGrant, [RequestChecks(), PKCE(required=True), IdTokens(self)]
         )
         self.register_grant(RefreshTokenGrant)
+        self.register_grant(DeviceGrant, [IdTokens(self)])
+        self.register_endpoint(DeviceAuthorization(self))
+        self.device_pace = DevicePace(settings.device_poll_interval)
         issuer = IssuerParameter()
         issuer.get_issuer = lambda: settings.issuer  # type: ignore[method-assign]
         self.register_extension(issuer)

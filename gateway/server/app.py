@@ -24,6 +24,7 @@ from gateway.account import pages as account_pages
 from gateway.account import passkeys as account_passkeys
 from gateway.endpoints import (
     authorize,
+    device,
     discovery,
     end_session,
     introspection,
@@ -38,6 +39,7 @@ from gateway.pages import (
     act_for,
     consent,
     department_login,
+    device_verification,
     passkey_sign_in,
     second_factor,
     sign_in,
@@ -233,6 +235,18 @@ def create_app(
         Route(discovery.USERINFO_PATH, userinfo.userinfo_endpoint, methods=["GET", "POST"]),
         Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
         Route(discovery.REVOCATION_PATH, revocation.revocation_endpoint, methods=["POST"]),
+        Route(
+            discovery.DEVICE_AUTHORIZATION_PATH,
+            device.device_authorization_endpoint,
+            methods=["POST"],
+        ),
+        Route(device_verification.VERIFICATION_PATH, device_verification.device_page),
+        Route(
+            device_verification.VERIFICATION_PATH,
+            device_verification.enter_code,
+            methods=["POST"],
+        ),
+        Route(device_verification.DECIDE_PATH, device_verification.decide, methods=["POST"]),
         Route(
             end_session.END_SESSION_PATH, end_session.end_session_endpoint, methods=["GET", "POST"]
         ),
