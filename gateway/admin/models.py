@@ -136,6 +136,21 @@ class SessionOut(Model):
     clients: list[str]
 
 
+class AppDeviceOut(Model):
+    """An installation of one of the city's own apps (a refresh token family)."""
+
+    device_id: str
+    client_id: str
+    device_name: str
+    first_used_at: datetime
+    last_used_at: datetime
+    dpop_jkt: str | None = Field(None, description="The DPoP key's thumbprint (RFC 7638).")
+
+
+class AppDeviceList(Model):
+    items: list[AppDeviceOut]
+
+
 class SessionList(Model):
     items: list[SessionOut]
 

@@ -261,6 +261,7 @@ def create_app(
         Route(account_pages.SESSIONS_PATH, account_pages.end_session_submit, methods=["POST"]),
         Route(account_pages.CONSENTS_PATH, account_pages.revoke_consent_submit, methods=["POST"]),
         Route(account_pages.LINKS_PATH, account_pages.unlink_submit, methods=["POST"]),
+        Route(account_pages.DEVICES_PATH, account_pages.end_device_submit, methods=["POST"]),
         Route(department_login.START_PATH, department_login.start, methods=["GET"]),
         Route(department_login.CALLBACK_PATH, department_login.callback, methods=["GET"]),
         Route("/login", sign_in.login_page, methods=["GET"]),

@@ -31,6 +31,7 @@ from gateway.server.settings import Settings
 from keys.master import MasterKey, MasterKeyError, create_master_key_file
 from keys.ring import KeyRing
 from store.accounts import AccountStore
+from store.app_installations import AppInstallationStore
 from store.clients import ClientStore
 from store.clock import Clock, SystemClock
 from store.consents import ConsentStore
@@ -79,6 +80,7 @@ class Services:
     sms: SmsSender
     sms_codes: SmsCodes
     phone_accounts: PhoneAccounts
+    app_installations: AppInstallationStore
 
     async def close(self) -> None:
         await self.accounts.close()
@@ -217,6 +219,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         sms=open_sender(sms_config(settings), clock.now),
         sms_codes=SmsCodes(expiring, master_key.derive("sms-codes"), PiiVault(master_key)),
         phone_accounts=PhoneAccounts(PhoneStore(database), PiiVault(master_key), clock),
+        app_installations=AppInstallationStore(database),
     )
 
 

@@ -71,13 +71,23 @@ async def scan_world(request, settings_for):
 
 async def app_token(world: ScanWorld, client_id: str | None = None, username: str = "zhang") -> str:
     """The app's access token, from a code flow with PKCE in the app's own browser."""
+    return (await app_tokens(world, client_id, username))["access_token"]
+
+
+async def app_tokens(
+    world: ScanWorld,
+    client_id: str | None = None,
+    username: str = "zhang",
+    device_name: str | None = None,
+) -> dict:
+    """The app's token response (``device_name`` sent with the code, as the app does)."""
     client_id = client_id or world.app_id
     verifier, challenge = pkce_pair()
     params = {
         "response_type": "code",
         "client_id": client_id,
         "redirect_uri": APP_CALLBACK,
-        "scope": "openid profile",
+        "scope": "openid profile offline_access",
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
@@ -98,10 +108,11 @@ async def app_token(world: ScanWorld, client_id: str | None = None, username: st
                 "redirect_uri": APP_CALLBACK,
                 "client_id": client_id,
                 "code_verifier": verifier,
+                **({"device_name": device_name} if device_name else {}),
             },
         )
     assert tokens.status_code == 200, tokens.text
-    return tokens.json()["access_token"]
+    return tokens.json()
 
 
 class App:
