@@ -31,6 +31,7 @@ from gateway.oauth.device_codes import (
     normalise_user_code,
     shown_user_code,
 )
+from gateway.pages.qr import qr_svg
 from gateway.pages.render import choose_locale, messages, page
 from gateway.server.forms import FormError, read_form
 from gateway.server.services import Services
@@ -38,6 +39,7 @@ from store import kv_keys
 from store.records import AuditEvent
 
 DECIDE_PATH = "/device/decide"
+QR_PATH = "/device/qr.svg"
 ENTER_PURPOSE = "device"
 DECIDE_PURPOSE = "device-decide"
 
@@ -80,6 +82,17 @@ def _message(
     locale = _locale(request, tx)
     context = {"step": "message", "message": messages(locale)[key], "done": status == 200}
     return page(request, "device.html", locale, context, status=status)
+
+
+async def qr_code(request: Request) -> Response:
+    """``verification_uri_complete`` as a QR code (SVG) for a kiosk to show; only for
+    something shaped like a user code, so it draws nothing else."""
+    services: Services = request.app.state.services
+    letters = normalise_user_code(request.query_params.get("user_code", ""))
+    if letters is None:
+        return Response("user_code: 8 letters of BCDFGHJKLMNPQRSTVWXZ", status_code=400)
+    url = f"{services.settings.issuer}{VERIFICATION_PATH}?user_code={shown_user_code(letters)}"
+    return Response(qr_svg(url), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 async def device_page(request: Request) -> Response:

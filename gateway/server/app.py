@@ -254,6 +254,7 @@ def create_app(
             methods=["POST"],
         ),
         Route(device_verification.DECIDE_PATH, device_verification.decide, methods=["POST"]),
+        Route(device_verification.QR_PATH, device_verification.qr_code, methods=["GET"]),
         Route(
             end_session.END_SESSION_PATH, end_session.end_session_endpoint, methods=["GET", "POST"]
         ),

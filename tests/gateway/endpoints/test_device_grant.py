@@ -230,3 +230,15 @@ async def test_guessing_user_codes_is_limited_per_address(kiosk) -> None:
     finally:
         await browser.close()
     assert statuses[:10] == [400] * 10 and statuses[10] == 429
+
+
+async def test_the_complete_uri_as_a_qr_code(kiosk) -> None:
+    live, client_id, _ = kiosk
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        codes = await start(http, client_id)
+        svg = await http.get("/device/qr.svg", params={"user_code": codes["user_code"]})
+        assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+        assert svg.text.startswith("<svg") and 'class="qr"' in svg.text
+        assert (
+            await http.get("/device/qr.svg", params={"user_code": "<script>"})
+        ).status_code == 400
