@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.identity.claims import sector_of, user_claims
-from gateway.oauth.resource_access import access_token_claims, bearer_error, token_in_header
+from gateway.oauth.access_tokens import active_access_token
 from gateway.server.forms import FormError, read_form
+from gateway.server.responses import description_text, oauth_error
 from gateway.server.services import Services
 
 _TOKEN_ONLY = frozenset(
@@ -26,26 +27,44 @@ _ANSWER_HEADERS = [
 ]
 
 
+def _bearer_error(status: int, error: str | None, description: str | None = None) -> Response:
+    """RFC 6750 §3: the error in the challenge, and as the JSON body too."""
+    challenge = 'Bearer realm="yihaotong"'
+    if not error:
+        return Response(
+            status_code=status, headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
+        )
+    challenge += f', error="{error}"'
+    if description:
+        description = description_text(description, error)
+        challenge += f', error_description="{description}"'
+    return oauth_error(error, description, status, {"WWW-Authenticate": challenge})
+
+
 async def userinfo_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
-    token = token_in_header(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, from_header = header.partition(" ")
+    token = from_header.strip() if scheme.lower() == "bearer" else None
     if request.method == "POST" and request.headers.get("content-type", "").startswith(
         "application/x-www-form-urlencoded"
     ):
         try:
             form = await read_form(request, services.settings.max_form_bytes)
         except FormError as error:
-            return bearer_error(400, "invalid_request", error.description)
+            return _bearer_error(400, "invalid_request", error.description)
         if "access_token" in form:
             if token:
-                return bearer_error(400, "invalid_request", "Send the token one way only.")
+                return _bearer_error(400, "invalid_request", "Send the token one way only.")
             token = form["access_token"]
-    claims = await access_token_claims(services, token)
-    if isinstance(claims, Response):
-        return claims
+    if not token:
+        return _bearer_error(401, None)
+    claims = await active_access_token(services, token)
+    if claims is None:
+        return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
     scopes = scope_to_list(claims.get("scope")) or []
     if "openid" not in scopes:
-        return bearer_error(403, "insufficient_scope", "The token lacks the openid scope.")
+        return _bearer_error(403, "insufficient_scope", "The token lacks the openid scope.")
     client = await services.clients.get(str(claims.get("client_id")))
     subject = str(claims.get("sub"))
     account_id = subject
@@ -53,7 +72,7 @@ async def userinfo_endpoint(request: Request) -> Response:
         account_id = await services.subjects.account_of(sector_of(client), subject) or ""
     account = await services.accounts.current(account_id) if account_id else None
     if account is None or account.disabled or client is None:
-        return bearer_error(401, "invalid_token", "The access token is invalid or expired.")
+        return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
     answer = user_claims(account, subject, scopes)
     # The organisation claims decided when the token was issued (roles, groups, org, ...).
     answer.update({k: v for k, v in claims.items() if k not in _TOKEN_ONLY and k not in answer})

@@ -16,7 +16,7 @@ from gateway.identity import rate_limits
 from gateway.identity.claims import sector_of
 from gateway.mobile.tickets import Claim, Outcome, ScanTickets, ticket_digest
 from gateway.mobile.waiting import ScanWaiters
-from gateway.oauth.resource_access import authenticated_request
+from gateway.oauth.resource_access import AccessRefused, presented_access
 from gateway.server.forms import FormError, read_form
 from gateway.server.json_body import parse_json
 from gateway.server.responses import Clash, Forbidden, Malformed, Problem
@@ -63,9 +63,10 @@ async def _ticket_of(request: Request, services: Services) -> str | None:
 async def _app_caller(request: Request) -> tuple[Claim, dict[str, Any], str] | Response:
     """The scanning app's claim, its token's claims and its ticket; or the refusal."""
     services: Services = request.app.state.services
-    claims = await authenticated_request(request)
-    if isinstance(claims, Response):
-        return claims
+    try:
+        claims = (await presented_access(services, request)).claims
+    except AccessRefused as refused:
+        return refused.response()
     client_id = str(claims.get("client_id"))
     if client_id not in services.settings.mobile_app_clients or "auth_time" not in claims:
         return Forbidden("Only the city's own apps, for a signed-in person, may scan.").response()
