@@ -87,17 +87,10 @@ async def scan_page(request: Request) -> Response:
         return RedirectResponse(f"/login?tx={tx_id}", status_code=303)
     ticket = tx.extra.get("scan_ticket")
     seen = await tickets.seen(ticket_digest(ticket)) if ticket else None
-    fresh = (
-        request.query_params.get("new") == "1"
-        and seen is not None
-        and seen.state
-        in (
-            "expired",
-            "refused",
-        )
-    )
+    # A new code only when asked for and the last one is over (a reload keeps the code shown).
+    over = seen is not None and seen.state in ("expired", "refused")
     error = None
-    if seen is None or fresh:
+    if seen is None or (over and request.query_params.get("new") == "1"):
         ticket = await _new_ticket(request, tx_id, tx)
         seen = await tickets.seen(ticket_digest(ticket)) if ticket else None
         error = None if ticket else "scan_too_many"
