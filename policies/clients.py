@@ -12,7 +12,8 @@ from policies.redirect_uris import (
     redirect_uri_problem,
 )
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 # jwt: RFC 9068, checked by anyone with the JWKS; opaque: a random reference that only this
 # gateway can resolve (introspection, userinfo), so no claim leaves it and revoking is instant.
@@ -75,8 +76,10 @@ def _grant_problem(
         return ("grant_type", "a public client cannot use client_credentials (RFC 6749 §4.4)")
     if "authorization_code" in grant_types and not redirect_uris:
         return ("redirect_uri", "the authorization_code grant needs at least one redirect URI")
-    if "refresh_token" in grant_types and "authorization_code" not in grant_types:
-        return ("grant_type", "refresh_token is only issued with authorization_code")
+    if "refresh_token" in grant_types and not {"authorization_code", DEVICE_CODE} & set(
+        grant_types
+    ):
+        return ("grant_type", "refresh_token is only issued with authorization_code or device_code")
     return None
 
 

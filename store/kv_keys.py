@@ -168,3 +168,57 @@ def console_sign_in(state: str) -> str:
 def console_session(secret_digest: str) -> str:
     """A console session (its administrator's tokens), by the digest of its cookie."""
     return f"console:{secret_digest}"
+
+
+# -- the device authorization grant (gateway/oauth/device_codes.py) --------------------------------
+
+
+def device_code(code_digest: str) -> str:
+    """A device authorization (RFC 8628), by the digest of its device code: pending, allowed
+    or refused, read once a poll."""
+    return f"device:{code_digest}"
+
+
+def device_user_code(user_code: str) -> str:
+    """The digest of the device code a user code stands for (the user code normalised)."""
+    return f"device-user:{user_code}"
+
+
+def device_user_code_tries(ip: str) -> str:
+    """User codes typed at the verification page from one address."""
+    return f"device-tries-ip:{ip}"
+
+
+def device_user_code_tries_overall() -> str:
+    """User codes typed at the verification page from anywhere: a crowd of addresses cannot
+    together guess faster than this allows."""
+    return "device-tries-all"
+
+
+# -- scan to sign in (gateway/mobile/tickets.py) --------------------------------------------------
+
+
+def scan_ticket(ticket_digest: str) -> str:
+    """A scan-to-sign-in ticket shown to a PC, by the digest of the ticket: its sign-in
+    transaction and what the app is shown of the PC."""
+    return f"scan:{ticket_digest}"
+
+
+def scan_claim(ticket_digest: str) -> str:
+    """The one app (account, client, token) that scanned the ticket: written once."""
+    return f"scan-by:{ticket_digest}"
+
+
+def scan_outcome(ticket_digest: str) -> str:
+    """The app's answer, written once: confirmed (with the app session's sign-in) or refused."""
+    return f"scan-outcome:{ticket_digest}"
+
+
+def scan_tickets_per_browser(browser: str) -> str:
+    """Tickets made for one browser (its CSRF cookie, hashed)."""
+    return f"scan-new:{hashlib.sha256(browser.encode()).hexdigest()[:32]}"
+
+
+def scans_per_account(account_id: str) -> str:
+    """Tickets one person's app scanned."""
+    return f"scan-by-account:{account_id}"

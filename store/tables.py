@@ -442,3 +442,17 @@ class RealNameCheckRow(Base):
     national_id: Mapped[str] = mapped_column(Text)  # encrypted with the master key
     name: Mapped[str] = mapped_column(Text)  # encrypted with the master key
     checked_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class AppInstallationRow(Base):
+    """An installation of one of the city's own apps: a refresh token family, with the device
+    name the app gave when it signed in and the DPoP key it is bound to, if any."""
+
+    __tablename__ = "app_installations"
+
+    family_id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    device_name: Mapped[str] = mapped_column(String(100))
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    registered_at: Mapped[float] = mapped_column(EpochTime)

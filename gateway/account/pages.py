@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from gateway.endpoints.authorize import Transaction, error_page, save_transaction
 from gateway.endpoints.end_session import SESSIONS_PATH, after_logout, end_sso_session
 from gateway.identity.sessions import SsoSession
+from gateway.mobile.devices import DEVICES_PATH, described, end_installation, installations
 from gateway.oauth.revocations import revoke_family
 from gateway.pages.render import choose_locale, page
 from gateway.pages.second_factor import current_session
@@ -83,6 +84,7 @@ async def sessions_page(request: Request) -> Response:
             }
             for link in await services.federation.links_of(current.account_id)
         ]
+        devices = await app_devices(services, current.account_id)
         response = page(
             request,
             "sessions.html",
@@ -97,11 +99,36 @@ async def sessions_page(request: Request) -> Response:
                 "links": links,
                 "links_csrf": services.csrf.token(browser, "links"),
                 "links_action": LINKS_PATH,
+                "devices": devices,
+                "devices_csrf": services.csrf.token(browser, "devices"),
+                "devices_action": DEVICES_PATH,
             },
         )
     if new_browser:
         services.csrf.set_cookie(response, browser)
     return response
+
+
+async def app_devices(services: Services, account_id: str) -> list[dict[str, object]]:
+    found = await installations(services, account_id)
+    names = {}
+    for client_id in {i.client_id for i in found}:
+        client = await services.clients.get(client_id)
+        names[client_id] = client.name if client else client_id
+    return [described(i, names) for i in found]
+
+
+async def end_device_submit(request: Request) -> Response:
+    """End one of the person's app installations: its refresh tokens are revoked."""
+    services: Services = request.app.state.services
+    posted = await account_form(request, "devices")
+    if posted is None:
+        return error_page(request, {}, "expired")
+    form, current = posted
+    await end_installation(
+        services, current.account_id, form.get("device", ""), current.account_id, request
+    )
+    return RedirectResponse(SESSIONS_PATH, status_code=303)
 
 
 async def account_form(request: Request, purpose: str) -> tuple[dict[str, str], SsoSession] | None:

@@ -11,6 +11,8 @@ from gateway.admin.models import (
     AccountPage,
     AccountPatch,
     AccountQuery,
+    AppDeviceList,
+    AppDeviceOut,
     Count,
     LinkList,
     LinkOut,
@@ -229,3 +231,44 @@ async def revoke_sessions(call: Call) -> Reply:
         call.services, call.actor, call.reach, call.params["account_id"], _ender(call)
     )
     return Reply(Count(count=ended))
+
+
+@endpoint(
+    "GET",
+    "/accounts/{account_id}/devices",
+    scope=READ,
+    tag=TAG,
+    summary="List the account's app installations",
+    out=AppDeviceList,
+)
+async def list_devices(call: Call) -> Reply:
+    """Installations of the city's own apps (`MOBILE_APP_CLIENTS`), most recently used first."""
+    found = await people.devices_of(call.services, call.reach, call.params["account_id"])
+    items = [
+        AppDeviceOut(
+            device_id=i.device_id,
+            client_id=i.client_id,
+            device_name=i.device_name,
+            first_used_at=when(i.first_used),  # type: ignore[arg-type]
+            last_used_at=when(i.last_used),  # type: ignore[arg-type]
+            dpop_jkt=i.dpop_jkt,
+        )
+        for i in found
+    ]
+    return Reply(AppDeviceList(items=items))
+
+
+@endpoint(
+    "DELETE",
+    "/accounts/{account_id}/devices/{device_id}",
+    scope=WRITE,
+    tag=TAG,
+    summary="End one app installation",
+    status=204,
+)
+async def end_device(call: Call) -> Reply:
+    """Its refresh tokens and the access tokens issued with them are revoked."""
+    await people.end_device(
+        call.services, call.actor, call.reach, call.params["account_id"], call.params["device_id"]
+    )
+    return Reply(status=204)

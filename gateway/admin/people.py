@@ -13,12 +13,14 @@ from gateway.admin.org import account_to_change, target_department, visible_acco
 from gateway.admin.reach import Reach
 from gateway.identity.pii import PiiVault
 from gateway.identity.sessions import SsoSession
+from gateway.mobile.devices import end_installation, installations
 from gateway.oauth.revocations import end_session_grants
 from gateway.pages.lockout import clear_failures
 from gateway.server.responses import Missing, Problem
 from gateway.server.services import Services
 from store import accounts as account_store
 from store import admin as admin_store
+from store.app_installations import AppInstallation
 from store.identities import IdentityStore
 from store.records import Account, LinkedIdentity
 
@@ -201,3 +203,19 @@ async def revoke_sessions(
     ended = await end_sessions(services, account_id, ender or quiet_ender(services))
     await record_after(services, actor, "admin.account.sessions_revoked", account_id, ended=ended)
     return ended
+
+
+async def devices_of(services: Services, reach: Reach, account_id: str) -> list[AppInstallation]:
+    async with services.database.sessions() as session:
+        await visible_account(session, reach, account_id)
+    return await installations(services, account_id)
+
+
+async def end_device(
+    services: Services, actor: Actor, reach: Reach, account_id: str, device_id: str
+) -> None:
+    """End one app installation: its refresh tokens (and their access tokens) are revoked."""
+    async with services.database.sessions() as session:
+        await account_to_change(session, reach, account_id, services.clock.now())
+    if not await end_installation(services, account_id, device_id, actor.id, actor.request):
+        raise Missing("No such app installation.")

@@ -53,7 +53,8 @@ def create(
         list[str] | None,
         typer.Option(
             "--grant-type",
-            help="authorization_code, refresh_token, client_credentials (repeatable; "
+            help="authorization_code, refresh_token, client_credentials, "
+            "urn:ietf:params:oauth:grant-type:device_code (repeatable; "
             "default authorization_code + refresh_token).",
         ),
     ] = None,

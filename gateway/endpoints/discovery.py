@@ -27,6 +27,7 @@ USERINFO_PATH = "/oauth/userinfo"
 INTROSPECTION_PATH = "/oauth/introspect"
 REVOCATION_PATH = "/oauth/revoke"
 END_SESSION_PATH = "/oauth/logout"
+DEVICE_AUTHORIZATION_PATH = "/oauth/device_authorization"  # RFC 8628 §4
 METADATA_MAX_AGE = 300
 
 
@@ -43,10 +44,16 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint": issuer + INTROSPECTION_PATH,
         "revocation_endpoint": issuer + REVOCATION_PATH,
         "end_session_endpoint": issuer + END_SESSION_PATH,
+        "device_authorization_endpoint": issuer + DEVICE_AUTHORIZATION_PATH,
         "scopes_supported": list(STANDARD_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
+        ],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": [id_token_alg],
         "access_token_signing_alg_values_supported": list(settings.signing_algs),

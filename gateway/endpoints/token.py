@@ -10,14 +10,16 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.oauth.device_codes import prefetch_device_code
 from gateway.oauth.models import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
 from gateway.oauth.prefetch import prefetch_grant, release_code
 from gateway.oauth.server import AuthorizationServer
 from gateway.server.forms import FormError, read_form
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
+from policies.clients import DEVICE_CODE
 
-SPENDS_A_CREDENTIAL = ("authorization_code", "refresh_token")
+SPENDS_A_CREDENTIAL = ("authorization_code", "refresh_token", DEVICE_CODE)
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -104,7 +106,13 @@ async def _run_grant(
             except OAuth2Error as error:
                 return server.handle_error_response(oauth_request, error)
         client_of_request = authenticated.get_client_id() if authenticated else None
-        refused = await prefetch_grant(services, form, client_of_request, context)
+        if form["grant_type"] == DEVICE_CODE and form.get("device_code"):
+            pace = server.device_pace
+            refused = await prefetch_device_code(
+                services, pace, form["device_code"], client_of_request, context
+            )
+        else:
+            refused = await prefetch_grant(services, form, client_of_request, context)
         if refused is not None:
             return refused
         response = server.create_token_response(oauth_request)

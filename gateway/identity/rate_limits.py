@@ -78,3 +78,12 @@ async def reset(store: ExpiringStore, *keys: str) -> None:
 async def retry_after(store: ExpiringStore, key: str, limit: Limit) -> int:
     """Whole seconds until the counter's window ends."""
     return math.ceil(await store.ttl(key) or limit.per)
+
+
+# RFC 8628 §5.1: user codes typed at /device, per address and overall (a user code has 20^8
+# values, so even the overall limit over a code's life leaves a guess at well under 1e-5).
+DEVICE_USER_CODES_PER_ADDRESS = Limit(10, per=300)
+DEVICE_USER_CODES_OVERALL = Limit(600, per=60)
+# Scan to sign in: tickets a browser may make, and scans one person's app may make.
+SCAN_TICKETS_PER_BROWSER = Limit(30, per=600)
+SCANS_PER_ACCOUNT = Limit(10, per=600)

@@ -147,6 +147,10 @@ class GrantContext:
     org_claims: dict[str, Any] | None = None  # recomputed for a refresh
     access_jti: str | None = None
     family_id: str | None = None  # of the refresh token issued, if any
+    device: Any = None  # the device authorization read for a poll (gateway/oauth/device_codes)
+    device_digest: str | None = None
+    device_too_fast: bool = False  # polled sooner than its interval allows: slow_down
+    dpop_jkt: str | None = None  # the thumbprint of a verified DPoP proof's key (RFC 9449)
     finally_writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

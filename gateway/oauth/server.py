@@ -9,6 +9,7 @@ prefetched — and write afterwards. Running it in threads costs more than it sa
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -23,6 +24,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc9207 import IssuerParameter
 from starlette.responses import Response
 
+from gateway.oauth.device_codes import DeviceAuthorization, DeviceGrant, DevicePace
 from gateway.oauth.grants import (
     PKCE,
     AccessTokenGenerator,
@@ -75,6 +77,9 @@ class AuthorizationServer(_AuthlibServer):
             AuthorizationCodeGrant, [RequestChecks(), PKCE(required=True), IdTokens(self)]
         )
         self.register_grant(RefreshTokenGrant)
+        self.register_grant(DeviceGrant, [IdTokens(self)])
+        self.register_endpoint(DeviceAuthorization(self))
+        self.device_pace = DevicePace(settings.device_poll_interval)
         issuer = IssuerParameter()
         issuer.get_issuer = lambda: settings.issuer  # type: ignore[method-assign]
         self.register_extension(issuer)
@@ -148,10 +153,13 @@ class AuthorizationServer(_AuthlibServer):
         context.family_id = record.family_id
         store = self.services.refresh_tokens
         if previous is None:
+            installation = self._installation(request, record)
 
             async def add() -> None:
                 await store.add(record)
                 context.issued = True
+                if installation is not None:
+                    await installation()
 
             context.writes.append(add)
             return
@@ -166,6 +174,24 @@ class AuthorizationServer(_AuthlibServer):
             context.issued = True
 
         context.writes.append(rotate)
+
+    def _installation(
+        self, request: OAuth2Request, record: RefreshToken
+    ) -> Callable[[], Awaitable[None]] | None:
+        """A new family of one of the city's apps is an app installation, named by the
+        ``device_name`` the app sends with its token request (an extension parameter)."""
+        if record.client_id not in self.services.settings.mobile_app_clients:
+            return None
+        name = str(request.payload.data.get("device_name") or "").strip()[:100]
+        jkt = grant_context.get().dpop_jkt
+        services = self.services
+
+        async def remember() -> None:
+            await services.app_installations.add(
+                record.family_id, record.account_id, record.client_id, name, jkt, record.created_at
+            )
+
+        return remember
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None

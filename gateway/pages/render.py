@@ -92,11 +92,12 @@ def page(
     status: int = 200,
     form_action: str = "'self'",
     script_nonce: str | None = None,
+    connect_self: bool = False,
 ) -> HTMLResponse:
     body = _templates.get_template(template).render(
         t=messages(locale), static_url=f"{STATIC_PATH}/style.css", **context
     )
-    return html_response(body, locale, status, form_action, script_nonce)
+    return html_response(body, locale, status, form_action, script_nonce, connect_self)
 
 
 def html_response(
@@ -105,11 +106,14 @@ def html_response(
     status: int = 200,
     form_action: str = "'self'",
     script_nonce: str | None = None,
+    connect_self: bool = False,
 ) -> HTMLResponse:
     """A page with the headers every page carries."""
     script = f"'nonce-{script_nonce}'" if script_nonce else "'none'"
+    # connect-src: a page whose script waits on the gateway itself (scan to sign in).
+    connect = "connect-src 'self'; " if connect_self else ""
     csp = (
-        f"default-src 'none'; style-src 'self'; img-src 'self'; script-src {script}; "
+        f"default-src 'none'; style-src 'self'; img-src 'self'; script-src {script}; {connect}"
         f"form-action {form_action}; frame-src *; frame-ancestors 'none'; base-uri 'none'"
     )
     return HTMLResponse(

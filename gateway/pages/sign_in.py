@@ -112,6 +112,7 @@ async def login_form(
             "local": local,
             "password_form": local or bool(systems),
             "passkey": passkey,
+            "scan_tab": bool(services.settings.mobile_app_clients),
         },
         status=status,
         form_action=action_sources,

@@ -71,6 +71,7 @@ async def _form(
         "privacy_url": settings.privacy_url,
         "local": True,
         "method": "sms",
+        "scan_tab": bool(settings.mobile_app_clients),
     }
     # The form's redirects end at the app: form-action must admit its redirect URIs.
     client = await services.clients.get(tx.params.get("client_id", ""))

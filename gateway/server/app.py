@@ -25,6 +25,7 @@ from gateway.account import passkeys as account_passkeys
 from gateway.console.routes import routes as console_routes
 from gateway.endpoints import (
     authorize,
+    device,
     discovery,
     end_session,
     introspection,
@@ -33,13 +34,18 @@ from gateway.endpoints import (
     userinfo,
 )
 from gateway.identity.audit_spool import AuditUnavailable
+from gateway.mobile import api as mobile_api
+from gateway.mobile.tickets import ScanTickets
+from gateway.mobile.waiting import ScanWaiters
 from gateway.oauth.backchannel import BackchannelNotifier
 from gateway.oauth.server import AuthorizationServer
 from gateway.pages import (
     act_for,
     consent,
     department_login,
+    device_verification,
     passkey_sign_in,
+    scan_sign_in,
     second_factor,
     sign_in,
     sms_sign_in,
@@ -207,6 +213,8 @@ def create_app(
         app.state.token_url = settings.issuer + discovery.TOKEN_PATH
         app.state.authorize_url = settings.issuer + authorize.AUTHORIZE_PATH
         app.state.backchannel = BackchannelNotifier(services)
+        app.state.scan_tickets = ScanTickets(services.expiring, services.clock)
+        app.state.scan_waiters = ScanWaiters(services.expiring, shared=bool(settings.redis_url))
         services.audit.start()  # replays what a process before this one left in the spool
         refresher = asyncio.create_task(_keep_key_ring_fresh(services))
         if freeze_after_start:
@@ -222,6 +230,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             await app.state.backchannel.close()
+            await app.state.scan_waiters.close()
             await services.close()
 
     routes = [
@@ -235,12 +244,26 @@ def create_app(
         Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
         Route(discovery.REVOCATION_PATH, revocation.revocation_endpoint, methods=["POST"]),
         Route(
+            discovery.DEVICE_AUTHORIZATION_PATH,
+            device.device_authorization_endpoint,
+            methods=["POST"],
+        ),
+        Route(device_verification.VERIFICATION_PATH, device_verification.device_page),
+        Route(
+            device_verification.VERIFICATION_PATH,
+            device_verification.enter_code,
+            methods=["POST"],
+        ),
+        Route(device_verification.DECIDE_PATH, device_verification.decide, methods=["POST"]),
+        Route(device_verification.QR_PATH, device_verification.qr_code, methods=["GET"]),
+        Route(
             end_session.END_SESSION_PATH, end_session.end_session_endpoint, methods=["GET", "POST"]
         ),
         Route(account_pages.SESSIONS_PATH, account_pages.sessions_page, methods=["GET"]),
         Route(account_pages.SESSIONS_PATH, account_pages.end_session_submit, methods=["POST"]),
         Route(account_pages.CONSENTS_PATH, account_pages.revoke_consent_submit, methods=["POST"]),
         Route(account_pages.LINKS_PATH, account_pages.unlink_submit, methods=["POST"]),
+        Route(account_pages.DEVICES_PATH, account_pages.end_device_submit, methods=["POST"]),
         Route(department_login.START_PATH, department_login.start, methods=["GET"]),
         Route(department_login.CALLBACK_PATH, department_login.callback, methods=["GET"]),
         Route("/login", sign_in.login_page, methods=["GET"]),
@@ -250,6 +273,13 @@ def create_app(
         ),
         Route(account_passkeys.PASSKEYS_PATH, account_passkeys.passkeys_page, methods=["GET"]),
         Route(account_passkeys.PASSKEYS_PATH, account_passkeys.passkeys_submit, methods=["POST"]),
+        Route(scan_sign_in.SCAN_PATH, scan_sign_in.scan_page, methods=["GET"]),
+        Route(scan_sign_in.SCAN_PATH, scan_sign_in.finish, methods=["POST"]),
+        Route(scan_sign_in.WAIT_PATH, scan_sign_in.wait, methods=["GET"]),
+        Route(f"{mobile_api.TICKET_PAGE_PREFIX}{{ticket}}", scan_sign_in.ticket_page),
+        Route(mobile_api.SCAN_PATH, mobile_api.scan, methods=["POST"]),
+        Route(mobile_api.CONFIRM_PATH, mobile_api.confirm, methods=["POST"]),
+        Route(mobile_api.REFUSE_PATH, mobile_api.refuse, methods=["POST"]),
         Route(sms_sign_in.SMS_PATH, sms_sign_in.sms_page, methods=["GET"]),
         Route(sms_sign_in.SMS_PATH, sms_sign_in.verify_code, methods=["POST"]),
         Route(sms_sign_in.SEND_PATH, sms_sign_in.send_code, methods=["POST"]),

@@ -38,6 +38,7 @@ from gateway.server.settings import Settings
 from keys.master import MasterKey, MasterKeyError, create_master_key_file
 from keys.ring import KeyRing
 from store.accounts import AccountStore
+from store.app_installations import AppInstallationStore
 from store.clients import ClientStore
 from store.clock import Clock, SystemClock
 from store.consents import ConsentStore
@@ -92,6 +93,7 @@ class Services:
     real_name: RealNameLevels
     notices: Notices
     password_changes: PasswordChanges
+    app_installations: AppInstallationStore
 
     async def close(self) -> None:
         await self.accounts.close()
@@ -247,6 +249,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         ),
         notices=Notices(sms, IdentityStore(database), vault, audit),
         password_changes=PasswordChanges(account_store, passwords, clock),
+        app_installations=AppInstallationStore(database),
     )
 
 

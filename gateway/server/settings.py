@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from gateway.server.mobile_settings import MobileSettings
 from gateway.server.real_name_settings import RealNameSettings
 from gateway.server.sms_settings import SmsSettings
 from keys.ring import RELOAD_SECONDS as KEY_RING_RELOAD_SECONDS
@@ -17,7 +18,7 @@ from keys.ring import RELOAD_SECONDS as KEY_RING_RELOAD_SECONDS
 SUPPORTED_SIGNING_ALGS = ("RS256", "ES256", "EdDSA")
 
 
-class Settings(SmsSettings, RealNameSettings):
+class Settings(SmsSettings, RealNameSettings, MobileSettings):
     """Every setting has a safe-to-run default for a developer's machine; ``unsafe_defaults`` names
     the ones that must change before production."""
 

@@ -28,6 +28,7 @@ async def test_discovery_lists_what_is_implemented(live_server) -> None:
         "authorization_code",
         "refresh_token",
         "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
     ]
     assert document["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
@@ -45,7 +46,12 @@ async def test_discovery_lists_what_is_implemented(live_server) -> None:
     # Every endpoint it names answers (with something other than 404 or 5xx).
     async with httpx.AsyncClient() as http:
         gets = ("jwks_uri", "authorization_endpoint", "userinfo_endpoint", "end_session_endpoint")
-        posts = ("token_endpoint", "introspection_endpoint", "revocation_endpoint")
+        posts = (
+            "token_endpoint",
+            "introspection_endpoint",
+            "revocation_endpoint",
+            "device_authorization_endpoint",
+        )
         for key in gets + posts:
             method = "GET" if key in gets else "POST"
             answer = await http.request(

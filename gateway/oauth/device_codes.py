@@ -1,0 +1,256 @@
+"""The device authorization grant (RFC 8628) as Authlib's endpoint and grant, over one record
+per device code in the expiring store.
+
+The record (``kv_keys.device_code``) is pending until the person allows or refuses at
+``/device``; a poll reads it (one round trip) and, once allowed, takes it (single use, §3.5).
+Polling faster than the interval gets ``slow_down`` (§3.5): each instance remembers when it
+last answered a device code, so the check costs no round trip."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import orjson
+from authlib.oauth2.rfc6749 import OAuth2Error, UnauthorizedClientError
+from authlib.oauth2.rfc8628 import (
+    DeviceAuthorizationEndpoint,
+    DeviceCodeGrant,
+    DeviceCredentialMixin,
+)
+from starlette.responses import Response
+
+from gateway.oauth.models import EndUser, GrantContext, OAuthClient, digest, grant_context
+from gateway.server.responses import oauth_error
+from gateway.server.services import Services
+from policies.clients import DEVICE_CODE
+from store import kv_keys
+from store.clock import Clock
+
+VERIFICATION_PATH = "/device"
+GRACE_SECONDS = 300  # a record outlives its code this long, to answer expired_token (§3.5)
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 §6.1: no vowels, no look-alikes
+_NOT_IN_ALPHABET = re.compile(f"[^{USER_CODE_ALPHABET}]")
+PENDING, ALLOWED, REFUSED = "pending", "allowed", "refused"
+
+
+def normalise_user_code(typed: str) -> str | None:
+    """The user code as stored (8 letters, no dash), from what a person typed: any case,
+    spaces and dashes ignored (§6.1). None when it cannot be one."""
+    letters = re.sub(r"[\s\-]", "", typed.upper())[:32]
+    if len(letters) != 8 or _NOT_IN_ALPHABET.search(letters):
+        return None
+    return letters
+
+
+def shown_user_code(letters: str) -> str:
+    return f"{letters[:4]}-{letters[4:]}"
+
+
+@dataclass
+class DeviceRecord:
+    """A device authorization: what the device asked for, and the person's answer."""
+
+    client_id: str
+    scope: str
+    user_code: str
+    expires_at: float
+    status: str = PENDING
+    account_id: str | None = None
+    subject: str | None = None
+    auth_time: float | None = None
+    amr: list[str] = field(default_factory=list)
+    acr: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict)  # organisation claims for this app
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps({name: getattr(self, name) for name in _FIELDS})
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> DeviceRecord:
+        return cls(**orjson.loads(raw))
+
+
+_FIELDS = [f.name for f in fields(DeviceRecord)]
+
+
+class DeviceCredential(DeviceCredentialMixin):
+    """Authlib's view of a record, expiring by the services' clock; it also answers the ID
+    token's questions as an authorization code would (auth_time, acr, amr)."""
+
+    def __init__(self, record: DeviceRecord, clock: Clock) -> None:
+        self.record, self._clock = record, clock
+
+    def get_client_id(self) -> str:
+        return self.record.client_id
+
+    def get_scope(self) -> str:
+        return self.record.scope
+
+    def get_user_code(self) -> str:
+        return self.record.user_code
+
+    def is_expired(self) -> bool:
+        return self.record.expires_at <= self._clock.now()
+
+    def get_nonce(self) -> None:
+        return None
+
+    def get_auth_time(self) -> int | None:
+        return int(self.record.auth_time) if self.record.auth_time else None
+
+    def get_acr(self) -> str | None:
+        return self.record.acr
+
+    def get_amr(self) -> list[str]:
+        return self.record.amr
+
+
+class DevicePace:
+    """When each device code was last answered on this instance, and the interval it must now
+    keep (raised by 5 s at each ``slow_down``, §3.5). Bounded: the oldest are forgotten."""
+
+    def __init__(self, interval: int, limit: int = 100_000) -> None:
+        self.interval, self._limit = interval, limit
+        self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+
+    def too_fast(self, code_digest: str, now: float) -> bool:
+        last, interval = self._seen.pop(code_digest, (None, self.interval))
+        fast = last is not None and now - last < interval
+        if fast:
+            interval += 5
+        self._seen[code_digest] = (now, interval)
+        if len(self._seen) > self._limit:
+            self._seen.popitem(last=False)
+        return fast
+
+    def forget(self, code_digest: str) -> None:
+        self._seen.pop(code_digest, None)
+
+
+class DeviceAuthorization(DeviceAuthorizationEndpoint):
+    """RFC 8628 §3.1-3.2: the device authorization endpoint, for clients registered for the
+    grant; the scope narrowed to what the client may have."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]  # noqa: RUF012
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(server)
+        settings = server.services.settings
+        self.EXPIRES_IN = settings.device_code_ttl
+        self.INTERVAL = settings.device_poll_interval
+        self._verification_uri = settings.issuer + VERIFICATION_PATH
+
+    def authenticate_client(self, request: Any) -> OAuthClient:
+        client: OAuthClient = super().authenticate_client(request)
+        if not client.check_grant_type(DEVICE_CODE):
+            raise UnauthorizedClientError("The client is not registered for the device grant.")
+        return client
+
+    def generate_device_code(self) -> str:
+        return secrets.token_urlsafe(32)
+
+    def generate_user_code(self) -> str:
+        letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+        return shown_user_code(letters)
+
+    def get_verification_uri(self) -> str:
+        return self._verification_uri
+
+    def save_device_credential(self, client_id: str, scope: str | None, data: dict) -> None:
+        services: Services = self.server.services
+        client = grant_context.get().clients[client_id]
+        assert client is not None
+        letters = data["user_code"].replace("-", "")
+        record = DeviceRecord(
+            client_id=client_id,
+            scope=OAuthClient(client).get_allowed_scope(scope or ""),
+            user_code=letters,
+            expires_at=services.clock.now() + self.EXPIRES_IN,
+        )
+        code_digest = digest(data["device_code"])
+        ttl = self.EXPIRES_IN + GRACE_SECONDS
+
+        async def keep() -> None:
+            if not await services.expiring.add(
+                kv_keys.device_user_code(letters), code_digest.encode(), self.EXPIRES_IN
+            ):
+                # Two live user codes alike (1 in 2.5e10 per pair): this device asks again.
+                raise OAuth2Error("temporarily_unavailable", "Try again.", status_code=503)
+            await services.expiring.put(kv_keys.device_code(code_digest), record.to_bytes(), ttl)
+
+        grant_context.get().writes.append(keep)
+
+
+class DeviceGrant(DeviceCodeGrant):
+    """RFC 8628 §3.4-3.5 on the record the token endpoint read before Authlib ran."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]  # noqa: RUF012
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        # The ID token takes auth_time, acr and amr from it, as from an authorization code.
+        self.request.authorization_code = self.request.credential
+
+    def query_device_credential(self, device_code: str) -> DeviceCredential | None:
+        context = grant_context.get()
+        record = context.device
+        if record is None or context.device_digest != digest(device_code):
+            return None
+        return DeviceCredential(record, self.server.services.clock)
+
+    def query_user_grant(self, user_code: str) -> tuple[EndUser | None, bool] | None:
+        context = grant_context.get()
+        record: DeviceRecord | None = context.device
+        if record is None or record.status == PENDING:
+            return None
+        if record.status == REFUSED or context.account is None:
+            return None, False
+        end_user = EndUser(
+            account=context.account,
+            subject=record.subject or context.account.id,
+            auth_time=record.auth_time or 0.0,
+            amr=record.amr,
+            acr=record.acr,
+            claims=record.claims,
+        )
+        return end_user, True
+
+    def should_slow_down(self, credential: DeviceCredential) -> bool:
+        return grant_context.get().device_too_fast
+
+
+async def prefetch_device_code(
+    services: Services,
+    pace: DevicePace,
+    device_code: str,
+    client_id: str | None,
+    context: GrantContext,
+) -> Response | None:
+    """Read the record (one round trip while pending); take it once allowed, so only one poll
+    of its own client gets the tokens. A response when the request is refused already."""
+    code_digest = digest(device_code)
+    key = kv_keys.device_code(code_digest)
+    raw = await services.expiring.get(key)
+    invalid = oauth_error("invalid_grant", "The device code is invalid, expired or used.")
+    if raw is None:
+        return invalid
+    record = DeviceRecord.from_bytes(raw)
+    if record.client_id != client_id:
+        return invalid  # another client's code: left as it was
+    now = services.clock.now()
+    if record.status == PENDING and record.expires_at > now:
+        context.device_too_fast = pace.too_fast(code_digest, now)
+    elif record.status == ALLOWED and record.expires_at > now:
+        taken = await services.expiring.take(key)
+        if taken is None:
+            return invalid  # another poll took it a moment ago
+        pace.forget(code_digest)
+        context.account = await services.accounts.current(record.account_id or "")
+        if context.account is None or context.account.disabled:
+            return oauth_error("invalid_grant", "The account of this device code is not available.")
+    context.device, context.device_digest = record, code_digest
+    return None
