@@ -77,7 +77,8 @@ class RealNameLevels:
             return []
         return [
             method
-            for method in ("id_pair", "network_id", "face")
+            # Not "face": it needs the city's face-capture front end, which this page is not.
+            for method in ("id_pair", "network_id")
             if method in self.checker.methods
             and rank(METHOD_LEVELS[method]) > rank(account.assurance)
         ]

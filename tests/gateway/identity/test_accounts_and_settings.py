@@ -76,10 +76,11 @@ async def test_create_refuses_duplicates_and_bad_fields(database, clock) -> None
 def test_unsafe_defaults_are_named(tmp_path) -> None:
     settings = Settings(data_dir=tmp_path)
     warnings = settings.unsafe_defaults(workers=1)
-    assert len(warnings) == 3
+    assert len(warnings) == 4
     assert any("https" in w for w in warnings) and any("SQLite" in w for w in warnings)
     assert any("sms-outbox.jsonl" in w for w in warnings)
-    assert len(settings.unsafe_defaults(workers=4)) == 4
+    assert any("YIHAOTONG_REAL_NAME_BACKEND" in w for w in warnings)
+    assert len(settings.unsafe_defaults(workers=4)) == 5
     production = Settings(
         issuer="https://id.city.gov.cn",
         database_url="postgresql://db/yihaotong",
@@ -87,6 +88,9 @@ def test_unsafe_defaults_are_named(tmp_path) -> None:
         sms_backend="http",
         sms_http_url="https://sms.city.gov.cn/send",
         sms_http_secret="s3cret",
+        real_name_backend="http",
+        real_name_http_url="https://real-name.city.gov.cn/check",
+        real_name_http_secret="s3cret",
     )
     assert production.unsafe_defaults(workers=4) == []
 
