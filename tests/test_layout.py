@@ -21,7 +21,7 @@ ALLOWED = {
     "store": {"store"},
 }
 # Inside gateway/: the rooms identity/ must not reach, and the HTTP libraries it must not use.
-HTTP_ROOMS = ("server", "oauth", "endpoints", "pages", "account", "admin", "cli")
+HTTP_ROOMS = ("server", "oauth", "endpoints", "pages", "account", "admin", "cli", "cas")
 HTTP_LIBRARIES = ("starlette", "uvicorn", "authlib", "httpx", "jinja2")
 
 

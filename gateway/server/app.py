@@ -22,6 +22,7 @@ from gateway import admin as admin_api
 from gateway.account import authenticator, enterprise
 from gateway.account import pages as account_pages
 from gateway.account import passkeys as account_passkeys
+from gateway.cas import routes as cas
 from gateway.endpoints import (
     authorize,
     discovery,
@@ -206,6 +207,8 @@ def create_app(
         app.state.token_url = settings.issuer + discovery.TOKEN_PATH
         app.state.authorize_url = settings.issuer + authorize.AUTHORIZE_PATH
         app.state.backchannel = BackchannelNotifier(services)
+        app.state.cas_apps = cas.CasApps(services)
+        app.state.logout_channels = cas.LOGOUT_CHANNELS
         services.audit.start()  # replays what a process before this one left in the spool
         refresher = asyncio.create_task(_keep_key_ring_fresh(services))
         if freeze_after_start:
@@ -221,6 +224,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
             await app.state.backchannel.close()
+            await app.state.cas_apps.close()
             await services.close()
 
     routes = [
@@ -230,6 +234,7 @@ def create_app(
         Route(discovery.TOKEN_PATH, token.token_endpoint, methods=["POST"]),
         Route(authorize.AUTHORIZE_PATH, authorize.authorization_endpoint, methods=["GET", "POST"]),
         Route(authorize.RESUME_PATH, authorize.resume_endpoint, methods=["GET"]),
+        *cas.ROUTES,
         Route(discovery.USERINFO_PATH, userinfo.userinfo_endpoint, methods=["GET", "POST"]),
         Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
         Route(discovery.REVOCATION_PATH, revocation.revocation_endpoint, methods=["POST"]),
