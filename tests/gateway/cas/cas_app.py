@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -14,12 +15,8 @@ PROJECT = Path(__file__).parent / "cas_app"
 
 
 def available() -> bool:
-    try:
-        import cas  # noqa: F401 (python-cas)
-        import django_cas_ng  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    # Found, not imported: django-cas-ng reads Django's settings as it is imported.
+    return all(importlib.util.find_spec(name) for name in ("cas", "django_cas_ng"))
 
 
 def start(workdir: Path, gateway_url: str, *, renew: bool = False) -> ServerProcess:
@@ -31,6 +28,7 @@ def start(workdir: Path, gateway_url: str, *, renew: bool = False) -> ServerProc
         "CAS_RENEW": "1" if renew else "0",
         "DJANGO_SETTINGS_MODULE": "settings",
         "PYTHONPATH": str(PROJECT),
+        "PYTHONUNBUFFERED": "1",
     }
     django = [sys.executable, "-m", "django"]
     subprocess.run([*django, "migrate", "-v", "0"], env=env, check=True, capture_output=True)

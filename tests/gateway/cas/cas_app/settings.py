@@ -11,12 +11,14 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.messages",
     "django_cas_ng",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django_cas_ng.middleware.CASMiddleware",
 ]
 AUTHENTICATION_BACKENDS = ["django_cas_ng.backends.CASBackend"]
@@ -34,3 +36,12 @@ CAS_CREATE_USER = True
 CAS_LOGOUT_COMPLETELY = True
 CAS_STORE_NEXT = False
 CAS_RENEW = os.environ.get("CAS_RENEW") == "1"
+# Errors into the server's log (the test's temporary directory), for whoever reads it.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {
+        "file": {"class": "logging.FileHandler", "filename": os.path.join(BASE_DIR, "errors.log")}
+    },
+    "root": {"handlers": ["file"], "level": "WARNING"},
+}
