@@ -34,7 +34,6 @@ _TRUE = ("true", "1", "")  # §2.1.1: "renew" may come with any value, recommend
 
 
 async def login_endpoint(request: Request) -> Response:
-    services: Services = request.app.state.services
     try:
         params = parse_params(request.url.query)
     except FormError as error:
@@ -44,11 +43,8 @@ async def login_endpoint(request: Request) -> Response:
         return await _without_service(request)
     client = await cas_apps(request).for_service(service)
     if client is None:
-        await services.audit.record(
-            AuditEvent("cas.unknown_service", outcome="failure", details={"service": service}),
-            request=request,
-        )
-        # §2.2.1: never a redirect to a service that is not registered.
+        # §2.2.1: never a redirect to a service that is not registered (and, as for an unknown
+        # OAuth client, no audit entry: anyone could write those by the thousand).
         return error_page(request, {}, "error_invalid_client")
     wanted = {"client_id": client.client_id, "service": service}
     if "renew" in params and params["renew"].lower() in _TRUE:
