@@ -30,7 +30,12 @@ from store.records import AuditEvent, Client
 
 LOGIN_PATH = "/cas/login"
 RESUME_PATH = "/cas/login/resume"
-_TRUE = ("true", "1", "")  # §2.1.1: "renew" may come with any value, recommended "true"
+
+
+def is_set(params: dict[str, str], name: str) -> bool:
+    """§2.1.1: ``renew`` and ``gateway`` count when present (``true`` recommended), unless
+    ``false``."""
+    return name in params and params[name].lower() != "false"
 
 
 async def login_endpoint(request: Request) -> Response:
@@ -47,9 +52,9 @@ async def login_endpoint(request: Request) -> Response:
         # OAuth client, no audit entry: anyone could write those by the thousand).
         return error_page(request, {}, "error_invalid_client")
     wanted = {"client_id": client.client_id, "service": service}
-    if "renew" in params and params["renew"].lower() in _TRUE:
+    if is_set(params, "renew"):
         wanted["prompt"] = "login"  # §2.1.1: renew wins over gateway
-    elif "gateway" in params and params["gateway"].lower() in _TRUE:
+    elif is_set(params, "gateway"):
         wanted["prompt"] = "none"
     if params.get("method", "").upper() == "POST":
         wanted["response_mode"] = "form_post"  # §2.1.1 method: the ticket in a posted form

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from gateway.cas import responses
 from gateway.cas.apps import cas_apps
+from gateway.cas.login import is_set
 from gateway.cas.proxy import grant_proxying
 from gateway.cas.responses import Refused
 from gateway.cas.tickets import Ticket
@@ -19,8 +20,6 @@ from gateway.server.forms import FormError, parse_params
 from gateway.server.services import Services
 from store.errors import Unavailable
 from store.records import AuditEvent, Client
-
-_TRUE = ("true", "1", "")
 
 
 def _mention(ticket: str) -> str:
@@ -54,7 +53,7 @@ async def _checked(request: Request, params: dict[str, str], proxies: bool) -> T
             request=request,
         )
         raise Refused(responses.INVALID_SERVICE, f"Ticket {_mention(value)} is for another service")
-    if params.get("renew", "x").lower() in _TRUE and not ticket.primary:
+    if is_set(params, "renew") and not ticket.primary:
         raise Refused(responses.INVALID_TICKET, "The ticket did not come from a new sign-in")
     # A session that ended since (a logout racing the redirect) takes its tickets with it.
     if await services.sessions.get(ticket.sid) is None:
