@@ -206,3 +206,16 @@ async def test_apps_that_may_not_proxy_get_no_pgt(cas_world, path) -> None:
     ticket = _ticket_of(await _sign_in(cas_world))
     response = await _validate(live, path, service=SERVICE, ticket=ticket, pgtUrl=SERVICE)
     assert 'code="UNAUTHORIZED_SERVICE_PROXY"' in response.text
+
+
+async def test_a_cas_app_gets_nothing_from_the_oauth_endpoints(cas_world) -> None:
+    live, command = cas_world["live"], cas_world["command"]
+    app = await command.cas_app("不动产登记", SERVICE)
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        authorize = await http.get("/oauth/authorize", params={
+            "response_type": "code", "client_id": app["client_id"], "redirect_uri": SERVICE,
+            "scope": "openid"})  # fmt: skip
+        assert authorize.status_code == 400 and "location" not in authorize.headers
+        token = await http.post("/oauth/token", data={
+            "grant_type": "client_credentials", "client_id": app["client_id"]})  # fmt: skip
+        assert token.status_code in (400, 401) and "error" in token.json()
