@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from policies.cas_services import service_hosts, service_urls_problem
 from policies.redirect_uris import (
     https_or_loopback_problem,
     is_loopback_host,
@@ -13,6 +14,7 @@ from policies.redirect_uris import (
 )
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+PROTOCOLS = ("oidc", "cas")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 # jwt: RFC 9068, checked by anyone with the JWKS; opaque: a random reference that only this
@@ -43,9 +45,24 @@ def registration_problem(
     sector_identifier: str | None = None,
     access_token_format: str = JWT,
     resource_server: bool = False,
+    protocol: str = "oidc",
+    service_urls: Sequence[str] = (),
+    cas_options: bool = False,
 ) -> Problem | None:
+    """The first problem of a registration; ``cas_options``: whether a CAS-only option (proxy,
+    CAS 1.0) is set."""
     if not name.strip() or len(name) > 200:
         return ("name", "a client needs a name of 1 to 200 characters")
+    if protocol not in PROTOCOLS:
+        return ("protocol", f"use one of {', '.join(PROTOCOLS)}")
+    if protocol == "cas":
+        return _cas_problem(
+            redirect_uris or post_logout_redirect_uris or grant_types,
+            backchannel_logout_uri or frontchannel_logout_uri,
+            service_urls,
+        ) or _subject_problem(subject_type, sector_identifier, _service_origins(service_urls))
+    if service_urls or cas_options:
+        return ("service_urls", "service URLs and CAS options are for apps of protocol cas")
     return (
         _grant_problem(public, grant_types, redirect_uris)
         or _uri_problem(
@@ -59,6 +76,23 @@ def registration_problem(
         or _authentication_problem(public, token_endpoint_auth_method)
         or _token_problem(public, access_token_format, resource_server, scopes)
     )
+
+
+def _service_origins(service_urls: Sequence[str]) -> list[str]:
+    return [f"https://{host}/" for host in service_hosts(service_urls)]
+
+
+def _cas_problem(
+    oauth_fields: object, oidc_logout: object, service_urls: Sequence[str]
+) -> Problem | None:
+    """A CAS app is found by its service URLs; OAuth grants and redirect URIs are not its own."""
+    if oauth_fields:
+        return ("grant_type", "a CAS app has no OAuth grant types or redirect URIs")
+    if oidc_logout:
+        return ("backchannel_logout_uri", "a CAS app is logged out at its service URL")
+    if problem := service_urls_problem(service_urls):
+        return ("service_urls", problem)
+    return None
 
 
 def _grant_problem(

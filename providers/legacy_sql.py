@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import anyio.to_thread
 import sqlalchemy as sa
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from pydantic import Field, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -24,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from providers.base import IDENTIFIERS, Identity, ProviderConfig, ProviderUnavailable, text
 
-Scheme = Literal["md5", "sha1", "sha256", "bcrypt", "pbkdf2_sha256"]
-_DIGESTS = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
+Scheme = Literal["md5", "sha1", "sha256", "sm3", "bcrypt", "pbkdf2_sha256"]
+_DIGESTS = {"md5": hashes.MD5, "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sm3": hashes.SM3}
 # Spent on an unknown username, so that the answer takes as long as for a known one.
 _DUMMY_BCRYPT = b"$2b$12$C6UzMDM.H6dfI/f/IKxGhu7nZwPXQ35uLUIFsOp9.GCJi4SxwWy8."
 
@@ -36,7 +38,11 @@ class LegacySqlConfig(ProviderConfig):
     table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
     scheme: Scheme
     salt_position: Literal["prefix", "suffix"] = Field(
-        "prefix", description="md5/sha1/sha256: hash(salt + password) or hash(password + salt)."
+        "prefix",
+        description="md5/sha1/sha256/sm3: hash(salt + password) or hash(password + salt).",
+    )
+    encoding: Literal["hex", "base64"] = Field(
+        "hex", description="md5/sha1/sha256/sm3: how the table writes the digest."
     )
     columns: dict[str, str] = Field(
         description="subject, username, password (and salt, name, phone, ...) -> column."
@@ -72,6 +78,11 @@ class LegacySqlConfig(ProviderConfig):
     @field_validator("scheme")
     @classmethod
     def _library(cls, value: str) -> str:
+        if value == "sm3":
+            try:
+                hashes.Hash(hashes.SM3())
+            except UnsupportedAlgorithm:
+                raise ValueError("sm3 needs a cryptography build whose OpenSSL has SM3") from None
         if value == "bcrypt":
             try:
                 import bcrypt  # noqa: F401
@@ -109,12 +120,31 @@ def _database_url(value: str) -> str:
     return value
 
 
-def check_password(scheme: str, password: str, stored: str, salt: str, position: str) -> bool:
+def _digest(scheme: str, material: bytes) -> bytes:
+    """MD5, SHA-1, SHA-256 or SM3 (GB/T 32905) of ``material``, by cryptography (OpenSSL)."""
+    digest = hashes.Hash(_DIGESTS[scheme]())
+    digest.update(material)
+    return digest.finalize()
+
+
+def _stored_digest(stored: str, encoding: str) -> bytes | None:
+    try:
+        if encoding == "base64":
+            return base64.b64decode(stored.strip(), validate=True)
+        return bytes.fromhex(stored.strip())
+    except ValueError:
+        return None
+
+
+def check_password(
+    scheme: str, password: str, stored: str, salt: str, position: str, encoding: str = "hex"
+) -> bool:
     """Does ``password`` match the ``stored`` hash? Constant-time where it compares."""
     if scheme in _DIGESTS:
         material = salt + password if position == "prefix" else password + salt
-        computed = _DIGESTS[scheme](material.encode()).hexdigest()
-        return hmac.compare_digest(computed.encode(), stored.strip().lower().encode())
+        computed = _digest(scheme, material.encode())
+        expected = _stored_digest(stored, encoding)
+        return expected is not None and hmac.compare_digest(computed, expected)
     if scheme == "bcrypt":
         import bcrypt
 
@@ -189,6 +219,7 @@ class LegacySqlProvider:
             str(row["password"]),
             str(row.get("salt") or ""),
             config.salt_position,
+            config.encoding,
         )
         if not matches:
             return None

@@ -17,7 +17,7 @@ from store.records import Client
 from store.tables import ClientPolicyRow, ClientRow, RoleAssignmentRow, RoleRow
 
 _FIELDS = [f.name for f in fields(Client)]
-_LISTS = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "scopes"}
+_LISTS = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "scopes", "service_urls"}
 
 
 def _record(row: ClientRow) -> Client:

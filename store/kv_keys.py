@@ -50,6 +50,16 @@ def upstream_state(state: str) -> str:
     return f"upstream:{state}"
 
 
+def cas_ticket(ticket_digest: str) -> str:
+    """A CAS service or proxy ticket, by its digest (CAS 3.0 §3.1, §3.2)."""
+    return f"cas-st:{ticket_digest}"
+
+
+def cas_proxy_granting_ticket(ticket_digest: str) -> str:
+    """A CAS proxy-granting ticket, by its digest (CAS 3.0 §3.3)."""
+    return f"cas-pgt:{ticket_digest}"
+
+
 # -- access tokens and revocations -------------------------------------------------------------
 
 

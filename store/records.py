@@ -62,6 +62,10 @@ class Client:
     access_token_format: str = "jwt"  # noqa: S105 (a format name) — or "opaque", a reference
     resource_server: bool = False  # may introspect other clients' access tokens (RFC 7662 §2.1)
     admin_console: bool = False  # the admin API accepts its tokens (a city-wide designation)
+    protocol: str = "oidc"  # or "cas" (later "saml"): how the app signs people in
+    service_urls: tuple[str, ...] = ()  # CAS: exact service URLs, or prefixes ending in "*"
+    cas_proxy: bool = False  # CAS: may receive proxy-granting tickets (CAS 3.0 §2.5.4)
+    cas_v1: bool = False  # CAS: may validate with /cas/validate (CAS 1.0, no attributes)
     created_at: float = 0.0
     updated_at: float = 0.0
 

@@ -153,6 +153,10 @@ class ClientRow(Base):
     access_token_format: Mapped[str] = mapped_column(String(8), default="jwt", server_default="jwt")
     resource_server: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     admin_console: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    protocol: Mapped[str] = mapped_column(String(8), default="oidc", server_default="oidc")
+    service_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cas_proxy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cas_v1: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[float] = mapped_column(EpochTime)
     updated_at: Mapped[float] = mapped_column(EpochTime)
 

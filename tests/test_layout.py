@@ -31,6 +31,7 @@ HTTP_ROOMS = (
     "console",
     "cli",
     "mobile",
+    "cas",
 )
 HTTP_LIBRARIES = ("starlette", "uvicorn", "authlib", "httpx", "jinja2")
 

@@ -34,6 +34,10 @@ NOT_NULL = {
     "access_token_format",
     "resource_server",
     "admin_console",
+    "protocol",
+    "service_urls",
+    "cas_proxy",
+    "cas_v1",
 }
 
 
@@ -55,6 +59,10 @@ def client_out(client: Client) -> dict:
         "access_token_format": client.access_token_format,
         "resource_server": client.resource_server,
         "admin_console": client.admin_console,
+        "protocol": client.protocol,
+        "service_urls": list(client.service_urls),
+        "cas_proxy": client.cas_proxy,
+        "cas_v1": client.cas_v1,
         "department_id": client.department_id,
         "created_at": when(client.created_at),
         "updated_at": when(client.updated_at),

@@ -54,6 +54,9 @@ def _problem(client: Client) -> None:
         sector_identifier=client.sector_identifier,
         access_token_format=client.access_token_format,
         resource_server=client.resource_server,
+        protocol=client.protocol,
+        service_urls=client.service_urls,
+        cas_options=client.cas_proxy or client.cas_v1,
     )
     if problem:
         field = {
@@ -67,14 +70,15 @@ def _problem(client: Client) -> None:
 
 
 # Changing one of these may move an app's pairwise sector (and so its subjects).
-_SECTOR_FIELDS = ("sector_identifier", "redirect_uris", "subject_type")
+_SECTOR_FIELDS = ("sector_identifier", "redirect_uris", "subject_type", "service_urls")
 
 
 def _own_sector(reach: Reach, client: Client) -> None:
     """A sector that is not the app's own redirect host is a city-wide decision."""
     if reach.city_wide or client.subject_type != "pairwise":
         return
-    if problem := own_sector_problem(client.sector_identifier, client.redirect_uris):
+    uris = client.redirect_uris or tuple(u.rstrip("*") for u in client.service_urls)
+    if problem := own_sector_problem(client.sector_identifier, uris):
         raise Invalid.field(["body", "sector_identifier"], problem, denied=True)
 
 
@@ -109,6 +113,10 @@ _FIELDS = {
     "access_token_format": "access_token_format",
     "resource_server": "resource_server",
     "admin_console": "admin_console",
+    "protocol": "protocol",
+    "service_urls": "service_urls",
+    "cas_proxy": "cas_proxy",
+    "cas_v1": "cas_v1",
 }
 
 
@@ -148,12 +156,15 @@ async def create_client(
 ) -> tuple[Client, str | None]:
     """Register an app; returns it with its secret (shown once, stored as a digest)."""
     public = bool(values.pop("public", False))
+    # A CAS app has no secret (CAS has no client authentication) and no OAuth grants.
+    cas = values.get("protocol") == "cas"
+    public = public or cas
     now = services.clock.now()
     client = Client(
         client_id=str(uuid.uuid4()),
         name="",
         public=public,
-        grant_types=DEFAULT_GRANTS,
+        grant_types=() if cas else DEFAULT_GRANTS,
         created_at=now,
         updated_at=now,
     )

@@ -180,6 +180,10 @@ class ClientOut(Model):
     access_token_format: str
     resource_server: bool
     admin_console: bool
+    protocol: str
+    service_urls: list[str]
+    cas_proxy: bool
+    cas_v1: bool
     department_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -228,11 +232,26 @@ class ClientChanges(Model):
     department_id: DepartmentId | None = Field(
         None, description="The department that owns the app (its administrators manage it)."
     )
+    service_urls: list[Uri] | None = Field(
+        None,
+        max_length=50,
+        description="CAS apps: exact service URLs, or prefixes ending in * (no regular "
+        "expressions).",
+    )
+    cas_proxy: bool | None = Field(
+        None, description="CAS apps: may receive proxy-granting tickets (CAS 3.0 §2.5.4)."
+    )
+    cas_v1: bool | None = Field(
+        None, description="CAS apps: may validate tickets with /cas/validate (CAS 1.0)."
+    )
 
 
 class ClientCreate(ClientChanges):
     client_name: Name
     public: bool = Field(False, description="No secret: 'none' authentication and PKCE.")
+    protocol: Literal["oidc", "cas"] = Field(
+        "oidc", description="How the app signs people in: OpenID Connect or CAS."
+    )
 
 
 class SecretOut(Model):

@@ -23,7 +23,9 @@ from gateway.cli.common import (
 from gateway.server.services import Services
 from store.records import Client
 
-group = typer.Typer(help="OAuth / OpenID Connect clients (department apps).", no_args_is_help=True)
+group = typer.Typer(
+    help="Department apps: OAuth / OpenID Connect clients and CAS services.", no_args_is_help=True
+)
 
 
 @group.command("create")
@@ -96,6 +98,24 @@ def create(
     department: Annotated[
         str | None, typer.Option(help="The department that owns the app (its admins manage it).")
     ] = None,
+    protocol: Annotated[
+        str, typer.Option(help="oidc (the default) or cas: how the app signs people in.")
+    ] = "oidc",
+    service_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service-url",
+            help="CAS service URL (repeatable): exact, or a prefix ending in * (for --protocol "
+            "cas).",
+        ),
+    ] = None,
+    cas_proxy: Annotated[
+        bool,
+        typer.Option("--cas-proxy", help="CAS: the app may obtain proxy tickets (pgtUrl)."),
+    ] = False,
+    cas_v1: Annotated[
+        bool, typer.Option("--cas-v1", help="CAS: the app may validate with /cas/validate.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a client. A confidential client's secret is printed once and never again."""
@@ -116,6 +136,10 @@ def create(
         "resource_server": resource_server or None,
         "admin_console": admin_console or None,
         "department_id": department,
+        "protocol": protocol,
+        "service_urls": service_url,
+        "cas_proxy": cas_proxy or None,
+        "cas_v1": cas_v1 or None,
     }
     # A flag left out is a field left out of the API's body: the service's default applies.
     _, values = checked(ClientCreate, {k: v for k, v in given.items() if v is not None})
@@ -141,5 +165,5 @@ def list_clients(as_json: JsonFlag = False) -> None:
     emit(
         as_json,
         {"clients": documents([ClientOut(**client_out(c)) for c in clients])},
-        [f"{c.client_id}  {c.name}  {' '.join(c.grant_types)}" for c in clients],
+        [f"{c.client_id}  {c.name}  {' '.join(c.grant_types) or c.protocol}" for c in clients],
     )

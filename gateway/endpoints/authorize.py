@@ -80,6 +80,10 @@ async def resume_endpoint(request: Request) -> Response:
     tx = await load_transaction(services, request, tx_id)
     if tx is None or tx_id is None:
         return error_page(request, {}, "expired")
+    resume = tx.extra.get("resume")
+    if isinstance(resume, str) and resume.startswith("/") and not resume.startswith("//"):
+        # A sign-in another protocol started (CAS) goes on at its own endpoint.
+        return RedirectResponse(f"{resume}?tx={tx_id}", status_code=303)
     return await authorize(request, tx.params, tx, tx_id)
 
 
@@ -160,7 +164,7 @@ async def _take(visit: Visit, step: Step, facts: AuthorizationFacts) -> Response
         case "sign_in":
             return await visit.page("/login")
         case "step_up":
-            return await _step_up(visit, step)
+            return await step_up(visit, step)
         case "act_for":
             return await visit.page("/act-for")
         case "denied":
@@ -180,7 +184,7 @@ async def _take(visit: Visit, step: Step, facts: AuthorizationFacts) -> Response
     return await _issue(visit)
 
 
-async def _step_up(visit: Visit, step: Step) -> Response:
+async def step_up(visit: Visit, step: Step) -> Response:
     services: Services = visit.request.app.state.services
     decision = step.decision
     assert decision is not None and visit.session is not None and visit.end_user is not None

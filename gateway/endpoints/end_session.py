@@ -7,6 +7,7 @@ A post-logout redirect goes only to a URI registered for the client named by a v
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from joserfc.errors import JoseError
 from starlette.requests import Request
@@ -14,31 +15,42 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.endpoints.authorize import error_page, with_params
 from gateway.identity.claims import subject_for
+from gateway.identity.sessions import SessionApp, SsoSession
 from gateway.oauth.revocations import end_session_grants
 from gateway.oauth.tokens_in import verify_own_jwt
 from gateway.pages.render import choose_locale, form_action, page
 from gateway.server.forms import FormError, parse_params, read_form
 from gateway.server.services import Services
 from policies.redirect_uris import redirect_uri_matches
+from store.records import Client
 
 END_SESSION_PATH = "/oauth/logout"
 SESSIONS_PATH = "/account/sessions"  # where a cancelled logout goes back to
 audit = logging.getLogger("yihaotong.audit")
+# A protocol's single logout for one app of an ended session: it starts the delivery (in the
+# background, retried and audited) and returns at once.
+LogoutChannel = Callable[[Request, Client, SsoSession, SessionApp], object]
 
 
 async def end_sso_session(request: Request, sid: str, reason: str) -> list[str]:
-    """End a session everywhere: its grants, back-channel notices, and the front-channel URIs
-    the browser must load (returned)."""
+    """End a session everywhere: its grants, each app's single logout by its protocol (OIDC
+    back-channel here, the others through ``app.state.logout_channels``), and the OIDC
+    front-channel URIs the browser must load (returned)."""
     services: Services = request.app.state.services
     ended = await services.sessions.end(sid)
     if ended is None:
         return []
-    session, client_ids = ended
+    session, apps = ended
     await end_session_grants(services, sid)
     frontchannel = []
-    for client_id in client_ids:
-        client = await services.clients.get(client_id)
+    channels: dict[str, LogoutChannel] = request.app.state.logout_channels
+    for app in apps:
+        client = await services.clients.get(app.client_id)
         if client is None:
+            continue
+        if app.protocol != "oidc":
+            if (channel := channels.get(app.protocol)) is not None:
+                channel(request, client, session, app)
             continue
         if client.backchannel_logout_uri:
             subject = subject_for(client, session.account_id, services.pairwise_key)

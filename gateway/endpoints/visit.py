@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749.util import scope_to_list
@@ -43,13 +43,16 @@ class Visit:
     grant: Any = None
     oauth_request: Any = None
     verdict: Verdict | None = None
+    tx_extra: dict[str, Any] | None = None  # what a new transaction starts with
 
     async def transaction(self) -> tuple[str, str, bool]:
         """The transaction's id (saved now if new), and the browser id and whether it is new."""
         services: Services = self.request.app.state.services
         browser, new_browser = services.csrf.browser_id(self.request)
         if self.tx is None:
-            self.tx = Transaction(params=self.params, browser=browser)
+            self.tx = Transaction(
+                params=self.params, browser=browser, extra=dict(self.tx_extra or {})
+            )
             self.tx_id = await save_transaction(services, self.tx)
         return self.tx_id or "", browser, new_browser
 
@@ -120,28 +123,7 @@ async def access_facts(visit: Visit, facts: AuthorizationFacts) -> Authorization
         requested = scopes_to_ask(requested, facts.prompts, held)
         # In the request itself: Authlib validates it again when it issues the code.
         payload["scope"] = " ".join(requested)
-    earlier = (tx.extra.get("step_up") or {}) if tx is not None else {}
-    session = visit.session
-    verdict = await services.access.decide(
-        end_user.account,
-        client.client_id,
-        session.acr,
-        session.amr,
-        requested_level(visit.params.get("acr_values")),
-        earlier_step_up=earlier.get("check"),
-        signed_in_again=tx is not None
-        and (tx.signed_in_sid == session.sid or bool(tx.extra.get("otp_done"))),
-    )
-    visit.verdict = verdict
-    act_for = "none"
-    if verdict.decision.outcome == "allow" and verdict.document.act_for:
-        chosen = tx.extra.get("act_for") if tx is not None else None
-        if chosen is None and await services.delegations.of_member(end_user.account.id):
-            act_for = "choose"
-        elif chosen:
-            end_user.act_for = chosen
-            if not await services.delegations.may_act_for(end_user.account.id, chosen):
-                act_for = "refused"
+    act_for = await admission(visit, requested_level(visit.params.get("acr_values")))
     # What the person consents to: the scopes, and the scopes of claims asked for by name.
     scopes = frozenset(requested) | scopes_for_claims(claims_request_of(visit.oauth_request))
     consented: frozenset[str] = frozenset()
@@ -149,9 +131,10 @@ async def access_facts(visit: Visit, facts: AuthorizationFacts) -> Authorization
         consented = frozenset(
             await services.consents.granted(end_user.account.id, client.client_id)
         )
+    assert visit.verdict is not None
     return replace(
         facts,
-        access=verdict.decision,
+        access=visit.verdict.decision,
         act_for=act_for,
         scopes=scopes,
         consent=tx.consent if tx is not None else None,
@@ -159,6 +142,40 @@ async def access_facts(visit: Visit, facts: AuthorizationFacts) -> Authorization
         require_consent=client.require_consent,
         consented=consented,
     )
+
+
+ActFor = Literal["none", "choose", "refused"]
+
+
+async def admission(visit: Visit, requested_acr: str | None) -> ActFor:
+    """Ask the app's access policy about the signed-in person (``visit.verdict``, with what a
+    step-up this visit already asked for), and whom they act for: nobody, to be chosen, or a
+    choice that is no longer theirs to make. Every protocol's sign-in goes through here."""
+    services: Services = visit.request.app.state.services
+    end_user, client, tx, session = visit.end_user, visit.client, visit.tx, visit.session
+    assert end_user is not None and session is not None
+    earlier = (tx.extra.get("step_up") or {}) if tx is not None else {}
+    verdict = await services.access.decide(
+        end_user.account,
+        client.client_id,
+        session.acr,
+        session.amr,
+        requested_acr,
+        earlier_step_up=earlier.get("check"),
+        signed_in_again=tx is not None
+        and (tx.signed_in_sid == session.sid or bool(tx.extra.get("otp_done"))),
+    )
+    visit.verdict = verdict
+    if verdict.decision.outcome != "allow" or not verdict.document.act_for:
+        return "none"
+    chosen = tx.extra.get("act_for") if tx is not None else None
+    if chosen is None and await services.delegations.of_member(end_user.account.id):
+        return "choose"
+    if chosen:
+        end_user.act_for = chosen
+        if not await services.delegations.may_act_for(end_user.account.id, chosen):
+            return "refused"
+    return "none"
 
 
 def claims_request_of(oauth_request: Any) -> Any:

@@ -9,6 +9,7 @@ import hmac
 from typing import Any
 from urllib.parse import urlsplit
 
+from policies.cas_services import service_hosts
 from store.records import Account, Client
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -32,10 +33,12 @@ def scopes_for_claims(claims_request: dict[str, Any] | None) -> set[str]:
 
 
 def sector_of(client: Client) -> str:
-    """OIDC Core §8.1: the host of the redirect URIs, unless a sector was registered."""
+    """OIDC Core §8.1: the host of the redirect URIs (a CAS app's service URLs), unless a
+    sector was registered."""
     if client.sector_identifier:
         return client.sector_identifier
     hosts = {urlsplit(uri).hostname or uri for uri in client.redirect_uris}
+    hosts |= service_hosts(client.service_urls)
     return sorted(hosts)[0] if hosts else client.client_id
 
 

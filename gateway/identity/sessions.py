@@ -51,6 +51,32 @@ class SsoSession:
 _RECORD_FIELDS = tuple(f.name for f in fields(SsoSession) if f.name != "last_seen")
 
 
+@dataclass(frozen=True)
+class SessionApp:
+    """An app used in a session, as its protocol's single logout needs it: OIDC needs only the
+    client; a CAS app, each service ticket and the service it went to (CAS 3.0 §2.3.3)."""
+
+    protocol: str  # "oidc", "cas"
+    client_id: str
+    details: tuple[tuple[str, str], ...] = ()
+
+    def detail(self, name: str) -> str:
+        return dict(self.details).get(name, "")
+
+    def encode(self) -> str:
+        # An OIDC client stays its bare id, as sessions have always recorded it.
+        if self.protocol == "oidc":
+            return self.client_id
+        return orjson.dumps([self.protocol, self.client_id, dict(self.details)]).decode()
+
+    @classmethod
+    def decode(cls, member: str) -> SessionApp:
+        if not member.startswith("["):
+            return cls("oidc", member)
+        protocol, client_id, details = orjson.loads(member)
+        return cls(protocol, client_id, tuple(sorted(details.items())))
+
+
 class SessionSettings(Protocol):
     """The settings sessions read (``gateway.server.settings.Settings`` has them)."""
 
@@ -207,18 +233,26 @@ class SessionService:
         pair = (session.sid, client_id)
         if pair in self._listed:
             return
-        await self._store.set_add(kv_keys.session_clients(session.sid), client_id, self._max)
+        await self.add_app(session.sid, SessionApp("oidc", client_id))
         if len(self._listed) >= _LISTED_LIMIT:
             self._listed.clear()
         self._listed.add(pair)
 
-    async def clients_of(self, sid: str) -> list[str]:
-        return sorted(await self._store.set_members(kv_keys.session_clients(sid)))
+    async def add_app(self, sid: str, app: SessionApp) -> None:
+        """Remember an app used in this session, for its protocol's single logout."""
+        await self._store.set_add(kv_keys.session_clients(sid), app.encode(), self._max)
 
-    async def end(self, sid: str) -> tuple[SsoSession, list[str]] | None:
-        """Delete the session; returns it and its clients, for logout notifications."""
+    async def apps_of(self, sid: str) -> list[SessionApp]:
+        members = await self._store.set_members(kv_keys.session_clients(sid))
+        return sorted((SessionApp.decode(m) for m in members), key=lambda a: a.encode())
+
+    async def clients_of(self, sid: str) -> list[str]:
+        return sorted({app.client_id for app in await self.apps_of(sid)})
+
+    async def end(self, sid: str) -> tuple[SsoSession, list[SessionApp]] | None:
+        """Delete the session; returns it and the apps used in it, for logout notifications."""
         session = await self.get(sid)
-        clients = await self.clients_of(sid)
+        clients = await self.apps_of(sid)
         if not await self._store.delete(kv_keys.session(sid)) or session is None:
             return None  # somebody else ended it first and notified
         await self._store.delete(kv_keys.session_seen(sid))

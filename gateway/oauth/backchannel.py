@@ -1,5 +1,6 @@
 """OIDC Back-Channel Logout 1.0: a signed logout token POSTed to each client of an ended
-session, retried a few times in the background; every outcome goes to the audit log."""
+session, retried a few times in the background; every outcome goes to the audit log. Other
+protocols' server-to-server logout notices (CAS) go through the same delivery."""
 
 from __future__ import annotations
 
@@ -47,29 +48,48 @@ class BackchannelNotifier:
         return self._http
 
     def notify(self, client_id: str, uri: str, subject: str, sid: str) -> asyncio.Task[bool]:
-        task = asyncio.create_task(self._deliver(client_id, uri, subject, sid))
+        token = logout_token(self._services, client_id, subject, sid)
+        return self.post(client_id, uri, {"logout_token": token}, "logout.backchannel")
+
+    def post(
+        self,
+        client_id: str,
+        uri: str,
+        form: dict[str, str],
+        event: str,
+        delivered: tuple[int, ...] = (200, 204),
+    ) -> asyncio.Task[bool]:
+        """POST ``form`` to ``uri`` in the background, retried until an answer with a status
+        in ``delivered``; audited as ``event``."""
+        task = asyncio.create_task(self._deliver(client_id, uri, form, event, delivered))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _deliver(self, client_id: str, uri: str, subject: str, sid: str) -> bool:
-        token = logout_token(self._services, client_id, subject, sid)
+    async def _deliver(
+        self,
+        client_id: str,
+        uri: str,
+        form: dict[str, str],
+        event: str,
+        delivered: tuple[int, ...],
+    ) -> bool:
         outcome = "unreachable"
         for attempt, delay in enumerate(RETRY_DELAYS, start=1):
             await asyncio.sleep(delay)
             try:
                 response = await self._client().post(
                     uri,
-                    data={"logout_token": token},
+                    data=form,
                     headers={"Cache-Control": "no-store"},
                 )
             except httpx.HTTPError as error:
                 outcome = type(error).__name__
                 continue
-            if response.status_code in (200, 204):
+            if response.status_code in delivered:
                 audit.info(
                     "back-channel logout delivered",
-                    extra={"fields": {"event": "logout.backchannel", "client": client_id,
+                    extra={"fields": {"event": event, "client": client_id,
                                       "attempts": attempt, "outcome": "delivered"}},
                 )  # fmt: skip
                 return True
@@ -78,7 +98,7 @@ class BackchannelNotifier:
                 break  # the client refused the token; sending it again will not help
         audit.warning(
             "back-channel logout failed",
-            extra={"fields": {"event": "logout.backchannel", "client": client_id,
+            extra={"fields": {"event": event, "client": client_id,
                               "outcome": outcome}},
         )  # fmt: skip
         return False

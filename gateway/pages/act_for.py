@@ -57,7 +57,7 @@ async def act_for_page(request: Request) -> Response:
             "choices": await _choices(services, session.account_id),
             "action": ACT_FOR_PATH,
         },
-        form_action=form_action(*(client.redirect_uris if client else ())),
+        form_action=form_action(*((*client.redirect_uris, *client.service_urls) if client else ())),
     )
 
 

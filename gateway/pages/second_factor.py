@@ -56,7 +56,7 @@ async def _code_form(
         },
         status=status,
         # The form's redirects end at the app: browsers apply form-action to them too.
-        form_action=form_action(*(client.redirect_uris if client else ())),
+        form_action=form_action(*((*client.redirect_uris, *client.service_urls) if client else ())),
     )
 
 

@@ -49,7 +49,7 @@ async def client_view(services: Services, tx: Transaction) -> tuple[str, str]:
     client = await services.clients.get(tx.params.get("client_id", ""))
     if client is None:
         return "", form_action()
-    return client.name, form_action(*client.redirect_uris)
+    return client.name, form_action(*client.redirect_uris, *client.service_urls)
 
 
 async def login_form(

@@ -22,6 +22,7 @@ from gateway import admin as admin_api
 from gateway.account import authenticator, enterprise, recovery_routes
 from gateway.account import pages as account_pages
 from gateway.account import passkeys as account_passkeys
+from gateway.cas import routes as cas
 from gateway.console.routes import routes as console_routes
 from gateway.endpoints import (
     authorize,
@@ -215,6 +216,8 @@ def create_app(
         app.state.backchannel = BackchannelNotifier(services)
         app.state.scan_tickets = ScanTickets(services.expiring, services.clock)
         app.state.scan_waiters = ScanWaiters(services.expiring, shared=bool(settings.redis_url))
+        app.state.cas_apps = cas.CasApps(services)
+        app.state.logout_channels = cas.LOGOUT_CHANNELS
         services.audit.start()  # replays what a process before this one left in the spool
         refresher = asyncio.create_task(_keep_key_ring_fresh(services))
         if freeze_after_start:
@@ -231,6 +234,7 @@ def create_app(
                 await refresher
             await app.state.backchannel.close()
             await app.state.scan_waiters.close()
+            await app.state.cas_apps.close()
             await services.close()
 
     routes = [
@@ -240,6 +244,7 @@ def create_app(
         Route(discovery.TOKEN_PATH, token.token_endpoint, methods=["POST"]),
         Route(authorize.AUTHORIZE_PATH, authorize.authorization_endpoint, methods=["GET", "POST"]),
         Route(authorize.RESUME_PATH, authorize.resume_endpoint, methods=["GET"]),
+        *cas.ROUTES,
         Route(discovery.USERINFO_PATH, userinfo.userinfo_endpoint, methods=["GET", "POST"]),
         Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
         Route(discovery.REVOCATION_PATH, revocation.revocation_endpoint, methods=["POST"]),

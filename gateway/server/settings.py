@@ -94,6 +94,13 @@ class Settings(SmsSettings, RealNameSettings, MobileSettings):
         description="The admin console signs its administrator out after this long without a "
         "page, s.",
     )
+    cas_ticket_ttl: int = Field(
+        10,
+        gt=0,
+        le=300,
+        description="How long a CAS service or proxy ticket may wait for its validation, s "
+        "(single-use either way; CAS 3.0 §3.1 recommends at most 5 minutes).",
+    )
     device_cookie_days: int = Field(
         180,
         ge=0,

@@ -15,6 +15,14 @@ from providers.base import ProviderUnavailable
 from providers.legacy_sql import LegacySqlConfig, check_password
 
 
+def sm3(data: bytes) -> bytes:
+    """SM3 by gmssl, an implementation apart from the provider's (OpenSSL through cryptography)."""
+    from gmssl import func
+    from gmssl import sm3 as gm
+
+    return bytes.fromhex(gm.sm3_hash(func.bytes_to_list(data)))
+
+
 def pbkdf2(password: str, salt: str = "s4lt", rounds: int = 1000) -> str:
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), rounds)
     return f"pbkdf2_sha256${rounds}${salt}${base64.b64encode(digest).decode()}"
@@ -34,6 +42,8 @@ USERS = [
         "李九",
     ),
     (5, "pbkdfuser", "pbkdf2_sha256", pbkdf2("pw-pbkdf2"), "", "周十"),
+    (6, "sm3user", "sm3", sm3(b"pw-sm3yan").hex().upper(), "yan", "吴十一"),
+    (7, "sm3b64user", "sm3", base64.b64encode(sm3(b"mipw-sm3b64")).decode(), "mi", "郑十二"),
 ]
 PASSWORDS = {
     "md5user": "pw-md5",
@@ -41,6 +51,14 @@ PASSWORDS = {
     "sha256user": "pw-sha256",
     "bcryptuser": "pw-bcrypt",
     "pbkdfuser": "pw-pbkdf2",
+    "sm3user": "pw-sm3",
+    "sm3b64user": "pw-sm3b64",
+}
+# How each table was written, where it differs from the default (salt first, hex).
+LAYOUTS: dict[str, dict[str, str]] = {
+    "sha1user": {"salt_position": "suffix"},
+    "sm3user": {"salt_position": "suffix"},
+    "sm3b64user": {"encoding": "base64"},
 }
 
 
@@ -77,7 +95,6 @@ def provider(url: str, scheme: str, **changes: object):
         "url": url,
         "table": "t_user",
         "scheme": scheme,
-        "salt_position": "suffix" if scheme == "sha1" else "prefix",
         "columns": {
             "subject": "uid",
             "username": "login",
@@ -94,7 +111,7 @@ def provider(url: str, scheme: str, **changes: object):
 
 @pytest.mark.parametrize(("login", "scheme"), [(u[1], u[2]) for u in USERS])
 async def test_each_scheme_signs_in_and_asks_for_migration(legacy_url, login, scheme) -> None:
-    legacy = provider(legacy_url, scheme)
+    legacy = provider(legacy_url, scheme, **LAYOUTS.get(login, {}))
     try:
         identity = await legacy.login(login, PASSWORDS[login])
         assert identity is not None
@@ -130,6 +147,20 @@ async def test_a_database_that_is_down_names_the_department(tmp_path) -> None:
             await missing_table.login("md5user", "pw-md5")
     finally:
         await missing_table.aclose()
+
+
+def test_sm3_matches_the_standards_vector() -> None:
+    """GB/T 32905-2016 Appendix A.1: SM3("abc")."""
+    vector = "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+    assert sm3(b"abc").hex() == vector
+    assert check_password("sm3", "abc", vector, "", "prefix")
+    assert check_password("sm3", "bc", vector.upper(), "a", "prefix")
+    assert check_password("sm3", "ab", vector, "c", "suffix")
+    encoded = base64.b64encode(bytes.fromhex(vector)).decode()
+    assert check_password("sm3", "abc", encoded, "", "prefix", "base64")
+    assert not check_password("sm3", "abd", vector, "", "prefix")
+    assert not check_password("sm3", "abc", vector, "", "prefix", "base64")  # hex is no base64
+    assert not check_password("sm3", "abc", "not hex", "", "prefix")
 
 
 def test_hash_checks_reject_malformed_hashes() -> None:

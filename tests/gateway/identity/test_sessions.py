@@ -67,7 +67,8 @@ async def test_sessions_of_an_account_and_ending_one() -> None:
     await sessions.add_client(first, "health")
     ended = await sessions.end(first.sid)
     assert ended is not None
-    assert ended[0].user_agent == "phone" and ended[1] == ["health", "tax"]
+    assert ended[0].user_agent == "phone"
+    assert [app.client_id for app in ended[1]] == ["health", "tax"]
     assert [s.sid for s in await sessions.of_account("acct")] == [second.sid]
     assert await sessions.end(first.sid) is None
 

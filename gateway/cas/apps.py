@@ -1,0 +1,75 @@
+"""Which CAS app a ``service`` belongs to: the apps of protocol ``cas`` and their registered
+service URLs, read from the database and kept for ``client_cache_seconds`` like client records."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from starlette.requests import Request
+
+from gateway.cas.tickets import Tickets
+from gateway.server.services import Services
+from policies.cas_services import PREFIX, service_matches
+from store.records import Client
+
+CALLBACK_TIMEOUT = 5.0
+
+
+class CasApps:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._apps: list[Client] = []
+        self._until = float("-inf")
+        self._loaded = float("-inf")
+        self._lock = asyncio.Lock()
+        settings = services.settings
+        self.tickets = Tickets(
+            services.expiring, settings.cas_ticket_ttl, settings.session_max_seconds
+        )
+        # Proxy callbacks (§2.5.4): certificates verified, redirects not followed.
+        self.http = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT, follow_redirects=False)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def _current(self, refresh: bool = False) -> list[Client]:
+        clock = self._services.clock
+        if clock.now() < self._until and not refresh:
+            return self._apps
+        async with self._lock:
+            if clock.now() >= self._until or (refresh and clock.now() - self._loaded >= 1.0):
+                every = await self._services.clients.list()
+                self._apps = [c for c in every if c.protocol == "cas"]
+                self._loaded = clock.now()
+                self._until = self._loaded + self._services.settings.client_cache_seconds
+        return self._apps
+
+    async def for_service(self, service: str) -> Client | None:
+        """The app whose service URLs take ``service``: an exact URL before any prefix, the
+        longest prefix before shorter ones. A miss reads the apps again (at most once a
+        second), so an app registered a moment ago is found."""
+        found = self._find(service, await self._current())
+        if found is None:
+            found = self._find(service, await self._current(refresh=True))
+        if found is None:
+            return None
+        # The record as the client cache has it now (an app changed a moment ago).
+        current = await self._services.clients.get(found.client_id)
+        return current if current is not None and current.protocol == "cas" else None
+
+    @staticmethod
+    def _find(service: str, apps: list[Client]) -> Client | None:
+        best: tuple[int, Client] | None = None
+        for client in apps:
+            for entry in client.service_urls:
+                if not service_matches(service, (entry,)):
+                    continue
+                rank = 10**6 if not entry.endswith(PREFIX) else len(entry)
+                if best is None or rank > best[0]:
+                    best = (rank, client)
+        return None if best is None else best[1]
+
+
+def cas_apps(request: Request) -> CasApps:
+    return request.app.state.cas_apps
