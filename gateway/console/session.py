@@ -36,7 +36,7 @@ class ConsoleSession:
 
     @property
     def csrf_purpose(self) -> str:
-        return f"console:{self.key}"
+        return f"console-form {self.key}"
 
 
 def cookie_name(services: Services) -> str:
