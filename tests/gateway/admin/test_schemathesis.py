@@ -5,7 +5,6 @@ be a server error or break the document (status, content type, headers, body sch
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 import schemathesis
@@ -62,7 +61,6 @@ def fuzz(operation: object, mode: GenerationMode, base_url: str, token: str) -> 
 def test_the_admin_api_keeps_to_its_openapi_document(
     settings_for, backend: str, shard: int
 ) -> None:
-    started = time.monotonic()
     with running_gateway(settings_for, backend) as live:
         world = asyncio.run(build_world(live))
         schema = schemathesis.openapi.from_url(f"{live.url}{API}/openapi.json")
@@ -71,4 +69,3 @@ def test_the_admin_api_keeps_to_its_openapi_document(
         for operation in operations[shard::SHARDS]:
             for mode in EXAMPLES:
                 fuzz(operation, mode, live.url + API, world.city_token)
-    assert time.monotonic() - started < 120
