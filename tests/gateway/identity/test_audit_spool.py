@@ -65,6 +65,7 @@ def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
             pass
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
     raise AssertionError("serve did not become ready")
 
 

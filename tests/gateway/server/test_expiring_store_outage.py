@@ -87,7 +87,7 @@ async def test_a_sign_in_whose_session_is_not_stored_is_not_recorded(
                 "username": "wang",
                 "password": "correct horse battery",
             }
-            posted = asyncio.create_task(browser.http.post("/login", data=form))
+            posted = asyncio.create_task(browser.http.post("/login", data=form, timeout=60))
             # The attempt's counter is written with the reads before the hash: once it is in
             # Redis, the hash (most of a second) is under way and the session not yet stored.
             await _until_stored(url, live.settings.redis_prefix + address_failures("127.0.0.1"))
