@@ -19,6 +19,7 @@ import asyncio
 import cProfile
 import os
 import pstats
+import shutil
 import sys
 import tempfile
 import time
@@ -161,6 +162,7 @@ async def run(args: argparse.Namespace) -> None:
         await measure(args)
     finally:
         _psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        shutil.rmtree(work, ignore_errors=True)
 
 
 async def measure(args: argparse.Namespace) -> None:
