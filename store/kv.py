@@ -48,6 +48,11 @@ class ExpiringStore(Protocol):
         """Store ``value`` for ``ttl`` seconds, replacing any earlier value."""
         ...
 
+    async def put_many(self, *entries: tuple[str, bytes, float]) -> None:
+        """``put`` each (key, value, ttl), in one round trip where the backend can (each write
+        is atomic on its own, not the set of them)."""
+        ...
+
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         """Store only if the key is absent; True when this call stored it."""
         ...

@@ -93,6 +93,12 @@ class MemoryStore:
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         self._write(key, bytes(value), ttl)
 
+    async def put_many(self, *entries: tuple[str, bytes, float]) -> None:
+        for _, _, ttl in entries:
+            check_ttl(ttl)  # none written when one cannot be
+        for key, value, ttl in entries:
+            self._write(key, bytes(value), ttl)
+
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         if self._live(key) is not None:
             return False

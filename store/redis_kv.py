@@ -2,7 +2,8 @@
 
 One URL chooses the deployment (see ``connect``): a single node, Sentinel, or Redis Cluster.
 Every operation is one command or one Lua script on one key, so it is atomic on all three and
-a cluster never needs hash tags or cross-slot commands; each is one round trip.
+a cluster never needs hash tags or cross-slot commands; each is one round trip. ``put_many`` is
+several SETs, each on one key, in one pipeline without MULTI.
 """
 
 from __future__ import annotations
@@ -173,6 +174,20 @@ class RedisStore:
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         await self._call("set", self._k(key), value, px=_ms(ttl))
+
+    async def put_many(self, *entries: tuple[str, bytes, float]) -> None:
+        # A pipeline without MULTI: one round trip for plain SETs (a cluster client sends one
+        # per node, concurrently), each SET atomic alone, as the protocol promises.
+        if not entries:
+            return
+        ttls = [_ms(ttl) for _, _, ttl in entries]
+        try:
+            async with self._redis.pipeline(transaction=False) as pipeline:
+                for (key, value, _), ttl in zip(entries, ttls, strict=True):
+                    pipeline.set(self._k(key), value, px=ttl)
+                await pipeline.execute()
+        except _FAILURES as error:
+            raise ExpiringStoreError(f"redis set failed: {type(error).__name__}") from error
 
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         return bool(await self._call("set", self._k(key), value, px=_ms(ttl), nx=True))

@@ -47,7 +47,12 @@ async def save_transaction(services: Services, tx: Transaction) -> str:
 
 
 async def update_transaction(services: Services, tx_id: str, tx: Transaction) -> None:
-    await services.expiring.put(kv_keys.transaction(tx_id), _encode(tx), TX_TTL)
+    await services.expiring.put(*transaction_entry(tx_id, tx))
+
+
+def transaction_entry(tx_id: str, tx: Transaction) -> tuple[str, bytes, float]:
+    """The transaction's write as (key, value, ttl), to go with others in one round trip."""
+    return kv_keys.transaction(tx_id), _encode(tx), TX_TTL
 
 
 async def load_transaction(

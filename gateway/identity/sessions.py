@@ -117,11 +117,15 @@ class SessionService:
     def _left(self, session: SsoSession, now: float) -> float:
         return session.created_at + self._max - now
 
-    async def _seen(self, session: SsoSession, now: float) -> None:
+    def _seen_entry(self, session: SsoSession, now: float) -> list[tuple[str, bytes, float]]:
+        """The idle stamp's write, none when the session has no time left."""
         session.last_seen = now
         idle = min(self._idle, self._left(session, now))
-        if idle > 0:
-            await self._store.put(kv_keys.session_seen(session.sid), repr(now).encode(), idle)
+        return [(kv_keys.session_seen(session.sid), repr(now).encode(), idle)] if idle > 0 else []
+
+    async def _seen(self, session: SsoSession, now: float) -> None:
+        for entry in self._seen_entry(session, now):
+            await self._store.put(*entry)
 
     def new(
         self,
@@ -152,12 +156,16 @@ class SessionService:
         )
         return f"{sid}.{secret}", session
 
-    async def store(self, session: SsoSession) -> None:
-        """Store a ``new`` session. Three keys, written together in one round trip: the cookie,
-        which alone makes the session usable, is handed out only once all three are stored."""
+    async def store(self, session: SsoSession, *also: tuple[str, bytes, float]) -> None:
+        """Store a ``new`` session, and with it ``also`` (other (key, value, ttl) writes of the
+        same step). Its record and idle stamp go in one round trip, its place in the account's
+        set beside them: the cookie, which alone makes the session usable, is handed out only
+        once all are stored."""
+        stamp = self._seen_entry(session, session.created_at)
         await asyncio.gather(
-            self._store.put(kv_keys.session(session.sid), self._encode(session), self._max),
-            self._seen(session, session.created_at),
+            self._store.put_many(
+                (kv_keys.session(session.sid), self._encode(session), self._max), *stamp, *also
+            ),
             self._store.set_add(kv_keys.sessions_of(session.account_id), session.sid, self._max),
         )
 

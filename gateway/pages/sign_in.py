@@ -20,6 +20,7 @@ from gateway.endpoints.authorize import (
     update_transaction,
 )
 from gateway.endpoints.end_session import end_sso_session
+from gateway.endpoints.transaction import transaction_entry
 from gateway.pages.federated_login import (
     LOCAL,
     SignIn,
@@ -320,7 +321,7 @@ async def _start_session(
         idp_subject=signed_in.idp_subject,
     )
     tx.signed_in_sid = session.sid
-    # Together, not one after the other: a transaction naming a sid is of no use without the
+    # With the session, in its round trip: a transaction naming a sid is of no use without the
     # cookie, which only the answer gives.
-    await asyncio.gather(services.sessions.store(session), update_transaction(services, tx_id, tx))
+    await services.sessions.store(session, transaction_entry(tx_id, tx))
     return cookie, frontchannel

@@ -44,6 +44,24 @@ async def test_get_many_reads_each_key_in_order(expiring_store: ExpiringStore) -
     assert await expiring_store.get_many("absent:a", "absent:b") == [None, None]
 
 
+async def test_put_many_writes_each_key_with_its_own_ttl(expiring_store: ExpiringStore) -> None:
+    # Keys over many cluster slots: a pipeline without MULTI, split by node there.
+    await expiring_store.put("many:2", b"old", 30)
+    entries = [(f"many:{n}", f"v{n}".encode(), 30 if n % 2 else 0.15) for n in range(8)]
+    await expiring_store.put_many(*entries)
+    await expiring_store.put_many()  # nothing to write: no round trip, no error
+    assert await expiring_store.get_many(*(key for key, _, _ in entries)) == [
+        value for _, value, _ in entries
+    ]
+    left = await expiring_store.ttl("many:1")
+    assert left is not None and 0.15 < left <= 30
+    await eventually(lambda: _absent(expiring_store, "many:0"))
+    assert await expiring_store.get_many("many:0", "many:1", "many:2") == [None, b"v1", None]
+    with pytest.raises(ValueError):
+        await expiring_store.put_many(("many:8", b"x", 30), ("many:9", b"y", 0))
+    assert await expiring_store.get("many:8") is None, "none written when one TTL is refused"
+
+
 async def test_values_expire(expiring_store: ExpiringStore) -> None:
     await expiring_store.put("short", b"x", 0.15)
     await expiring_store.put("long", b"y", 30)
