@@ -88,7 +88,7 @@ def _uri_problem(
     frontchannel_logout_uri: str | None,
 ) -> Problem | None:
     for uri in redirect_uris:
-        if problem := redirect_uri_problem(uri, allow_private_use_scheme=public):
+        if problem := redirect_uri_problem(uri, allow_private_use_scheme=public, native=public):
             return ("redirect_uri", f"{uri} {problem}")
     for uri in post_logout_redirect_uris:
         if problem := redirect_uri_problem(uri, allow_private_use_scheme=public):

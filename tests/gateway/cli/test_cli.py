@@ -209,6 +209,8 @@ def test_clients_create_public_and_pinned(cli) -> None:
         (["--redirect-uri", "javascript:alert(1)"], ["scheme"]),
         (["--redirect-uri", "/relative/cb"], ["absolute"]),
         (["--redirect-uri", "cn.gov.app:/cb"], ["scheme"]),  # private-use needs --public
+        (["--public", "--redirect-uri", "http://localhost:8080/cb"], ["127.0.0.1", "8252"]),
+        (["--public", "--redirect-uri", "cn.gov.app://cb"], ["authority"]),
         ([], ["redirect URI"]),
         (["--grant-type", "password"], ["grant_types", "client_credentials"]),
         (["--public", "--grant-type", "client_credentials"], ["public"]),
