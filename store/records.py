@@ -62,6 +62,8 @@ class Client:
     access_token_format: str = "jwt"  # noqa: S105 (a format name) — or "opaque", a reference
     resource_server: bool = False  # may introspect other clients' access tokens (RFC 7662 §2.1)
     admin_console: bool = False  # the admin API accepts its tokens (a city-wide designation)
+    dpop_bound_access_tokens: bool = False  # token requests need a DPoP proof (RFC 9449 §5.2)
+    require_pushed_authorization_requests: bool = False  # RFC 9126 §6
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -97,8 +99,24 @@ class RefreshToken:
     amr: tuple[str, ...] = ()
     access_jti: str | None = None
     act_for: str | None = None  # the enterprise (legal-person account) acted for
+    dpop_jkt: str | None = None  # a public client's key it is bound to (RFC 9449 §5)
     used_at: float | None = None
     revoked_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A department API as a protected resource (RFC 8707): the audience its tokens name and
+    the scopes it accepts."""
+
+    audience: str
+    name: str
+    scopes: tuple[str, ...] = ()
+    access_token_format: str = "jwt"  # noqa: S105 (a format name) — or "opaque"
+    allowed_clients: tuple[str, ...] = ()  # may ask for it without holding one of its scopes
+    exchange_clients: tuple[str, ...] = ()  # may exchange people's tokens for it (RFC 8693)
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

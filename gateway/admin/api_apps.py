@@ -34,6 +34,8 @@ NOT_NULL = {
     "access_token_format",
     "resource_server",
     "admin_console",
+    "dpop_bound_access_tokens",
+    "require_pushed_authorization_requests",
 }
 
 
@@ -55,6 +57,8 @@ def client_out(client: Client) -> dict:
         "access_token_format": client.access_token_format,
         "resource_server": client.resource_server,
         "admin_console": client.admin_console,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
         "department_id": client.department_id,
         "created_at": when(client.created_at),
         "updated_at": when(client.updated_at),

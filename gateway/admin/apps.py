@@ -109,6 +109,8 @@ _FIELDS = {
     "access_token_format": "access_token_format",
     "resource_server": "resource_server",
     "admin_console": "admin_console",
+    "dpop_bound_access_tokens": "dpop_bound_access_tokens",
+    "require_pushed_authorization_requests": "require_pushed_authorization_requests",
 }
 
 

@@ -159,6 +159,8 @@ class ClientOut(Model):
     access_token_format: str
     resource_server: bool
     admin_console: bool
+    dpop_bound_access_tokens: bool
+    require_pushed_authorization_requests: bool
     department_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -203,6 +205,16 @@ class ClientChanges(Model):
         None,
         description="Designated for administration: the admin API accepts this app's tokens "
         "(city-wide administrators only).",
+    )
+    dpop_bound_access_tokens: bool | None = Field(
+        None,
+        description="Token requests must carry a DPoP proof, and its access tokens are bound "
+        "to the proof's key (RFC 9449 §5.2).",
+    )
+    require_pushed_authorization_requests: bool | None = Field(
+        None,
+        description="Authorization requests must come through the pushed authorization request "
+        "endpoint (RFC 9126 §6).",
     )
     department_id: DepartmentId | None = Field(
         None, description="The department that owns the app (its administrators manage it)."

@@ -92,6 +92,21 @@ def create(
             "(give it --scope admin:read and/or admin:write).",
         ),
     ] = False,
+    dpop_bound_access_tokens: Annotated[
+        bool,
+        typer.Option(
+            "--dpop-bound-access-tokens",
+            help="Token requests must carry a DPoP proof; tokens are bound to its key "
+            "(RFC 9449 §5.2).",
+        ),
+    ] = False,
+    require_pushed_authorization_requests: Annotated[
+        bool,
+        typer.Option(
+            "--require-pushed-authorization-requests",
+            help="Authorization requests must be pushed first (RFC 9126 §6).",
+        ),
+    ] = False,
     department: Annotated[
         str | None, typer.Option(help="The department that owns the app (its admins manage it).")
     ] = None,
@@ -114,6 +129,8 @@ def create(
         "access_token_format": access_token_format,
         "resource_server": resource_server or None,
         "admin_console": admin_console or None,
+        "dpop_bound_access_tokens": dpop_bound_access_tokens or None,
+        "require_pushed_authorization_requests": require_pushed_authorization_requests or None,
         "department_id": department,
     }
     # A flag left out is a field left out of the API's body: the service's default applies.

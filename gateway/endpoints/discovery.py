@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.identity.claims import STANDARD_SCOPES, SUPPORTED_CLAIMS
+from gateway.oauth.dpop import DPOP_SIGNING_ALGS
 from gateway.server.services import Services
 from gateway.server.settings import Settings
 
@@ -54,6 +55,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": client_auth,
         "revocation_endpoint_auth_methods_supported": [*client_auth, "none"],
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": list(DPOP_SIGNING_ALGS),
         "claims_supported": [
             *SUPPORTED_CLAIMS,
             "iss",

@@ -10,6 +10,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.oauth.dpop import DPoPError, nonce_headers, token_request_key
 from gateway.oauth.models import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
 from gateway.oauth.prefetch import prefetch_grant, release_code
 from gateway.oauth.server import AuthorizationServer
@@ -73,6 +74,13 @@ async def token_endpoint(request: Request) -> Response:
     context = GrantContext()
     if client_id:
         context.clients[client_id] = await services.clients.get(client_id)
+    token_url = request.app.state.token_url
+    try:
+        context.dpop_jkt = await token_request_key(
+            services, request.headers, context.clients.get(client_id or ""), token_url
+        )
+    except DPoPError as error:
+        return oauth_error(error.error, error.description, 400, nonce_headers(services))
     oauth_request = FormRequest(
         "POST", request.app.state.token_url, form, request.headers, {}, basic
     )
@@ -116,4 +124,6 @@ async def _run_grant(
                 await write()
         except OAuth2Error as error:
             return server.handle_error_response(oauth_request, error)
+    if context.dpop_jkt:
+        response.headers.update(nonce_headers(services))
     return response

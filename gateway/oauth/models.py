@@ -77,6 +77,7 @@ class CodeRecord(AuthorizationCodeMixin):
     claims: dict[str, Any] | None = None
     act_for: str | None = None
     extra_claims: dict[str, Any] | None = None  # organisation claims decided at authorization
+    dpop_jkt: str | None = None  # the key the code is bound to (RFC 9449 §10)
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
@@ -147,6 +148,7 @@ class GrantContext:
     org_claims: dict[str, Any] | None = None  # recomputed for a refresh
     access_jti: str | None = None
     family_id: str | None = None  # of the refresh token issued, if any
+    dpop_jkt: str | None = None  # the key of the request's DPoP proof (RFC 9449)
     finally_writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

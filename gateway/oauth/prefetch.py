@@ -65,6 +65,9 @@ async def _code(
         deadline = services.clock.now() + found.ttl
         context.code_claim = CodeClaim(code_key, client_id or "", found.value, deadline)
     record = CodeRecord.from_bytes(found.value)
+    if record.dpop_jkt and record.dpop_jkt != context.dpop_jkt:
+        # RFC 9449 §10: the code was bound to a key at the authorization endpoint.
+        return oauth_error("invalid_grant", "The code is bound to another DPoP key.")
     context.code, context.code_digest = record, code_digest
     context.account = await services.accounts.current(record.account_id)
     if context.account is None or context.account.disabled:
@@ -121,6 +124,9 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
     now = services.clock.now()
     if record is None or record.revoked_at is not None or record.expires_at <= now:
         return oauth_error("invalid_grant", "The refresh token is invalid, expired or revoked.")
+    if record.dpop_jkt and record.dpop_jkt != context.dpop_jkt:
+        # RFC 9449 §5: a public client's refresh token works only with the key it is bound to.
+        return oauth_error("invalid_grant", "The refresh token is bound to another DPoP key.")
     if record.used_at is not None:
         # RFC 9700 §4.14.2: a rotated token came back, so one of its holders is not its owner.
         await revoke_family(services, record.family_id, "refresh token reuse")

@@ -30,7 +30,6 @@ from gateway.oauth.grants import (
     ClientCredentialsGrant,
     IdTokens,
     RefreshTokenGrant,
-    RequestChecks,
 )
 from gateway.oauth.models import (
     BASIC_CHALLENGE,
@@ -41,6 +40,7 @@ from gateway.oauth.models import (
     digest,
     grant_context,
 )
+from gateway.oauth.request_checks import RequestChecks
 from gateway.oauth.revocations import revoke_access_token, revoke_family
 from gateway.server.responses import description_text, oauth_error_fields
 from store.records import AuditEvent, RefreshToken
@@ -144,6 +144,7 @@ class AuthorizationServer(_AuthlibServer):
             amr=tuple(user.amr),
             access_jti=context.access_jti,
             act_for=user.act_for,
+            dpop_jkt=self._refresh_key(request.client, previous, context),
         )
         context.family_id = record.family_id
         store = self.services.refresh_tokens
@@ -166,6 +167,16 @@ class AuthorizationServer(_AuthlibServer):
             context.issued = True
 
         context.writes.append(rotate)
+
+    @staticmethod
+    def _refresh_key(
+        client: OAuthClient, previous: RefreshToken | None, context: GrantContext
+    ) -> str | None:
+        """A public client's refresh tokens are bound to its DPoP key (RFC 9449 §5); a
+        confidential client's are bound to it by its authentication already."""
+        if not client.record.public:
+            return None
+        return (previous.dpop_jkt if previous else None) or context.dpop_jkt
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None
