@@ -16,6 +16,7 @@ from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gateway.endpoints.pushed import PushedRequestError, pushed_params
 from gateway.endpoints.responses import (
     deliver,
     error_fields,
@@ -69,6 +70,10 @@ async def authorization_endpoint(request: Request) -> Response:
             params = parse_params(request.url.query)
         except FormError as error:
             return error_page(request, {}, "error_invalid_request", error.description)
+    try:
+        params = await pushed_params(services, params)
+    except PushedRequestError as error:
+        return error_page(request, params, "error_invalid_request", str(error))
     return await authorize(request, params, None, None)
 
 

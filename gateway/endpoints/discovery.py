@@ -28,6 +28,7 @@ USERINFO_PATH = "/oauth/userinfo"
 INTROSPECTION_PATH = "/oauth/introspect"
 REVOCATION_PATH = "/oauth/revoke"
 END_SESSION_PATH = "/oauth/logout"
+PAR_PATH = "/oauth/par"
 METADATA_MAX_AGE = 300
 
 
@@ -44,6 +45,8 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint": issuer + INTROSPECTION_PATH,
         "revocation_endpoint": issuer + REVOCATION_PATH,
         "end_session_endpoint": issuer + END_SESSION_PATH,
+        "pushed_authorization_request_endpoint": issuer + PAR_PATH,
+        "require_pushed_authorization_requests": settings.require_pushed_authorization_requests,
         "scopes_supported": list(STANDARD_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],

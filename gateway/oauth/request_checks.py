@@ -13,6 +13,10 @@ from gateway.oauth.dpop import is_thumbprint
 from gateway.oauth.models import MAX_AGE, PROMPTS, RESPONSE_MODES
 from gateway.server.json_body import JsonBodyError, parse_json
 
+# Marks the parameters of a pushed request (RFC 9126) once its request_uri is resolved; the
+# authorization endpoint removes it from whatever a browser sends.
+PUSHED = "yihaotong:pushed"
+
 
 def _check_request(grant: Any, result: Any) -> None:
     """Checks Authlib leaves to us, run as its hook once the client and redirect URI are
@@ -24,6 +28,11 @@ def _check_request(grant: Any, result: Any) -> None:
     target = data.get("redirect_uri") or grant.request.client.get_default_redirect_uri() or ""
     if data.get("response_mode") == "form_post" and not target.startswith(("https://", "http://")):
         raise InvalidRequestError("form_post needs an http or https redirect URI.")
+    if not data.get(PUSHED) and (
+        grant.server.services.settings.require_pushed_authorization_requests
+        or grant.request.client.record.require_pushed_authorization_requests
+    ):
+        raise InvalidRequestError("Push the authorization request first (RFC 9126 5, 6).")
     if "request" in data:
         raise OAuth2Error(
             error="request_not_supported", description="Request objects are not supported."

@@ -27,6 +27,7 @@ from gateway.endpoints import (
     discovery,
     end_session,
     introspection,
+    pushed,
     revocation,
     token,
     userinfo,
@@ -233,6 +234,7 @@ def create_app(
         Route(discovery.USERINFO_PATH, userinfo.userinfo_endpoint, methods=["GET", "POST"]),
         Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
         Route(discovery.REVOCATION_PATH, revocation.revocation_endpoint, methods=["POST"]),
+        Route(discovery.PAR_PATH, pushed.pushed_authorization_endpoint, methods=["POST"]),
         Route(
             end_session.END_SESSION_PATH, end_session.end_session_endpoint, methods=["GET", "POST"]
         ),

@@ -181,10 +181,13 @@ def test_clients_create_public_and_pinned(cli) -> None:
     public = ok_json(
         cli(
             "clients", "create", "--name", "移动办公", "--public",
-            "--redirect-uri", "cn.gov.city.office:/oauth2redirect", "--json",
+            "--redirect-uri", "cn.gov.city.office:/oauth2redirect", "--dpop-bound-access-tokens",
+            "--require-pushed-authorization-requests", "--json",
         )
     )  # fmt: skip
     assert public["client_secret"] is None
+    assert public["dpop_bound_access_tokens"] is True
+    assert public["require_pushed_authorization_requests"] is True
     assert public["token_endpoint_auth_method"] == "none"
     pinned = ok_json(
         cli(
