@@ -140,6 +140,10 @@ def _token_problem(
     if resource_server and public:
         # RFC 7662 §2.1: introspection needs the protected resource's own authentication.
         return ("resource_server", "a resource server must be a confidential client")
+    return scope_problem(scopes)
+
+
+def scope_problem(scopes: Sequence[str]) -> Problem | None:
     for scope in scopes:
         if not _SCOPE_TOKEN.match(scope):
             return ("scope", f"{scope!r} is not a valid scope token (RFC 6749 §3.3)")

@@ -110,6 +110,8 @@ async def authorize(
     visit.client = await services.clients.get(client_id) if client_id else None
     if client_id:
         context.clients[client_id] = visit.client
+    if "resource" in params:
+        context.resources = await services.resources.snapshot()
     facts, hint_subject = await sign_in_facts(visit)
     visit.oauth_request = FormRequest(
         "GET", request.app.state.authorize_url, {}, request.headers, params

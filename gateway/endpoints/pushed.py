@@ -51,6 +51,8 @@ async def pushed_authorization_endpoint(request: Request) -> Response:
     }
     params["client_id"] = client.client_id
     context = GrantContext(clients={client.client_id: client})
+    if "resource" in params:
+        context.resources = await services.resources.snapshot()
     oauth_request = FormRequest(
         "GET", request.app.state.authorize_url, {}, request.headers, {**params, PUSHED: "1"}
     )

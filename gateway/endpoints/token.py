@@ -14,6 +14,7 @@ from gateway.oauth.dpop import DPoPError, nonce_headers, token_request_key
 from gateway.oauth.models import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
 from gateway.oauth.prefetch import prefetch_grant, release_code
 from gateway.oauth.server import AuthorizationServer
+from gateway.oauth.targets import token_target
 from gateway.server.forms import FormError, read_form
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
@@ -104,7 +105,7 @@ async def _run_grant(
     scope = grant_context.set(context)
     try:
         authenticated = None
-        if form["grant_type"] in SPENDS_A_CREDENTIAL:
+        if form["grant_type"] in SPENDS_A_CREDENTIAL or "resource" in form:
             # Authenticate before the code or refresh token is taken: a request without the
             # client's credentials must not be able to spend them.
             try:
@@ -113,6 +114,8 @@ async def _run_grant(
                 return server.handle_error_response(oauth_request, error)
         client_of_request = authenticated.get_client_id() if authenticated else None
         refused = await prefetch_grant(services, form, client_of_request, context)
+        if refused is None:
+            refused = await token_target(services, form, context, client_of_request)
         if refused is not None:
             return refused
         response = server.create_token_response(oauth_request)

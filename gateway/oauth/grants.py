@@ -35,6 +35,7 @@ from gateway.oauth.models import (
 from gateway.server.settings import Settings
 from keys.ring import KeyRing
 from policies.clients import OPAQUE
+from policies.resources import may_target, narrowed
 from store import kv_keys
 from store.clock import Clock
 from store.kv import ExpiringStore
@@ -99,11 +100,35 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         expires_in: int | None = None,
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
-        token = super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
         context = grant_context.get(None)
+        if context is not None and context.resource is not None and scope:
+            # RFC 8707 §2.2: the token carries what its resource accepts.
+            scope = list_to_scope(narrowed(scope_to_list(scope), context.resource.scopes))
+        token = super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
         if context is not None and context.dpop_jkt:
             token["token_type"] = "DPoP"  # noqa: S105 (RFC 9449 §5)
         return token
+
+    def get_audiences(self, client: OAuthClient, user: Any, scope: str | None) -> str | list[str]:
+        """The resource asked for (RFC 8707); for a client acting for itself without one, every
+        resource that accepts a scope it was granted and may ask for; else the client."""
+        context = grant_context.get(None)
+        if context is None:
+            return client.get_client_id()
+        if context.resource is not None:
+            return context.resource.audience
+        if user is None and scope:
+            granted = set(scope_to_list(scope) or [])
+            record = client.record
+            audiences = [
+                r.audience
+                for r in context.resources.values()
+                if not granted.isdisjoint(r.scopes)
+                and may_target(record.client_id, record.scopes, r.allowed_clients, r.scopes)
+            ]
+            if audiences:
+                return audiences[0] if len(audiences) == 1 else audiences
+        return client.get_client_id()
 
     def get_jti(self, client: OAuthClient, grant_type: str, user: Any, scope: str) -> str:
         return secrets.token_urlsafe(16)
@@ -135,7 +160,9 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         context = grant_context.get(None)
         if context is not None and context.dpop_jkt:
             claims["cnf"] = {"jkt": context.dpop_jkt}  # RFC 9449 §6.1
-        if client.record.access_token_format == OPAQUE:
+        resource = context.resource if context is not None else None
+        token_format = (resource or client.record).access_token_format
+        if token_format == OPAQUE:
             if context is None:
                 raise RuntimeError("an opaque access token needs a grant context to be stored")
             token, claims["jti"] = mint_opaque(claims.get("sid"))
@@ -207,6 +234,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             act_for=user.act_for,
             extra_claims=user.claims,
             dpop_jkt=data.get("dpop_jkt"),
+            resource=data.get("resource"),
         )
         store = self.server.services.expiring
 

@@ -10,8 +10,9 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.util import scope_to_list
 
 from gateway.oauth.dpop import is_thumbprint
-from gateway.oauth.models import MAX_AGE, PROMPTS, RESPONSE_MODES
+from gateway.oauth.models import MAX_AGE, PROMPTS, RESPONSE_MODES, grant_context
 from gateway.server.json_body import JsonBodyError, parse_json
+from policies.resources import may_target
 
 # Marks the parameters of a pushed request (RFC 9126) once its request_uri is resolved; the
 # authorization endpoint removes it from whatever a browser sends.
@@ -33,6 +34,8 @@ def _check_request(grant: Any, result: Any) -> None:
         or grant.request.client.record.require_pushed_authorization_requests
     ):
         raise InvalidRequestError("Push the authorization request first (RFC 9126 5, 6).")
+    if "resource" in data:
+        _check_resource(grant, data["resource"])
     if "request" in data:
         raise OAuth2Error(
             error="request_not_supported", description="Request objects are not supported."
@@ -88,3 +91,16 @@ class RequestChecks:
 
     def __call__(self, grant: Any) -> None:
         grant.register_hook("after_validate_authorization_request_payload", _check_request)
+
+
+def _check_resource(grant: Any, uri: str) -> None:
+    """RFC 8707 §2: a registered resource this client may ask for, else ``invalid_target``."""
+    client = grant.request.client.record
+    target = grant_context.get().resources.get(uri)
+    if target is None or not may_target(
+        client.client_id, client.scopes, target.allowed_clients, target.scopes
+    ):
+        raise OAuth2Error(
+            error="invalid_target",
+            description="The resource is unknown, or not one this client may ask for.",
+        )

@@ -123,7 +123,9 @@ class AuthorizationServer(_AuthlibServer):
         user: EndUser = request.user
         now = self.services.clock.now()
         previous = context.refresh
-        scope = previous.scope if previous else (token.get("scope") or "")
+        # What was granted, not what a token for one resource was narrowed to (RFC 8707).
+        granted = context.code.scope if context.code else token.get("scope")
+        scope = previous.scope if previous else (granted or "")
         offline = "offline_access" in (scope_to_list(scope) or [])
         settings = self.services.settings
         ttl = settings.refresh_token_ttl if offline else settings.session_max_seconds

@@ -22,6 +22,7 @@ from gateway.identity.passkeys import PasskeyService
 from gateway.identity.passwords import Passwords
 from gateway.identity.phone_accounts import PhoneAccounts
 from gateway.identity.pii import PiiVault
+from gateway.identity.resources import ResourceService
 from gateway.identity.sessions import SessionService
 from gateway.identity.sms import SmsConfig, SmsSender, open_sender
 from gateway.identity.sms_codes import SmsCodes
@@ -45,6 +46,7 @@ from store.phones import PhoneStore
 from store.providers import ProviderStore
 from store.records import Account
 from store.refresh_tokens import RefreshTokenStore
+from store.resources import ResourceStore
 from store.revocations import RevocationStore
 from store.signing_keys import SigningKeyStore
 from store.subjects import SubjectStore
@@ -79,6 +81,7 @@ class Services:
     sms: SmsSender
     sms_codes: SmsCodes
     phone_accounts: PhoneAccounts
+    resources: ResourceService
 
     async def close(self) -> None:
         await self.accounts.close()
@@ -217,6 +220,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         sms=open_sender(sms_config(settings), clock.now),
         sms_codes=SmsCodes(expiring, master_key.derive("sms-codes"), PiiVault(master_key)),
         phone_accounts=PhoneAccounts(PhoneStore(database), PiiVault(master_key), clock),
+        resources=ResourceService(ResourceStore(database), clock, settings.client_cache_seconds),
     )
 
 
