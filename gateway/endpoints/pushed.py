@@ -16,7 +16,9 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.endpoints.discovery import PAR_PATH
 from gateway.oauth.client_auth import authenticate
+from gateway.oauth.dpop import INVALID_PROOF, DPoPError, nonce_headers, single_proof, verify_proof
 from gateway.oauth.models import FormRequest, GrantContext, grant_context
 from gateway.oauth.request_checks import PUSHED
 from gateway.server.forms import FormError, read_form
@@ -50,6 +52,12 @@ async def pushed_authorization_endpoint(request: Request) -> Response:
         if name not in ("client_secret", "client_assertion", "client_assertion_type")
     }
     params["client_id"] = client.client_id
+    try:
+        bound = await pushed_key(services, request, params.get("dpop_jkt"))
+    except DPoPError as error:
+        return oauth_error(error.error, error.description, 400, nonce_headers(services))
+    if bound:
+        params["dpop_jkt"] = bound
     context = GrantContext(clients={client.client_id: client})
     if "resource" in params:
         context.resources = await services.resources.snapshot()
@@ -76,6 +84,19 @@ async def pushed_authorization_endpoint(request: Request) -> Response:
         media_type="application/json",
         headers=NO_STORE_HEADERS,
     )
+
+
+async def pushed_key(services: Services, request: Request, dpop_jkt: str | None) -> str | None:
+    """A DPoP proof sent with the push binds the code to its key (RFC 9449 §10.1); with
+    ``dpop_jkt`` too, both must name the same key."""
+    proof = single_proof(request.headers)
+    if proof is None:
+        return dpop_jkt
+    url = services.settings.issuer + PAR_PATH
+    jkt = (await verify_proof(services, proof, method="POST", uri=url)).jkt
+    if dpop_jkt is not None and dpop_jkt != jkt:
+        raise DPoPError(INVALID_PROOF, "dpop_jkt is not the key of the DPoP proof.")
+    return jkt
 
 
 class PushedRequestError(Exception):
