@@ -12,7 +12,8 @@ from policies.redirect_uris import (
     redirect_uri_problem,
 )
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (RFC 8693)
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", TOKEN_EXCHANGE)
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 # jwt: RFC 9068, checked by anyone with the JWKS; opaque: a random reference that only this
 # gateway can resolve (introspection, userinfo), so no claim leaves it and revoking is instant.
@@ -73,6 +74,8 @@ def _grant_problem(
         return ("grant_type", "a client needs at least one grant type")
     if public and "client_credentials" in grant_types:
         return ("grant_type", "a public client cannot use client_credentials (RFC 6749 §4.4)")
+    if public and TOKEN_EXCHANGE in grant_types:
+        return ("grant_type", "a public client cannot exchange tokens (RFC 8693 §2.1)")
     if "authorization_code" in grant_types and not redirect_uris:
         return ("redirect_uri", "the authorization_code grant needs at least one redirect URI")
     if "refresh_token" in grant_types and "authorization_code" not in grant_types:

@@ -19,7 +19,12 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
 Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 ScopeToken = Annotated[str, StringConstraints(pattern=r"^[\x21\x23-\x5B\x5D-\x7E]{1,128}$")]
-GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+GrantType = Literal[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+]
 assert set(GRANT_TYPES) == set(GrantType.__args__)  # type: ignore[attr-defined]
 
 
@@ -187,7 +192,7 @@ class ClientChanges(Model):
     frontchannel_logout_uri: Uri | None = None
     subject_type: Literal["public", "pairwise"] | None = None
     sector_identifier: str | None = Field(None, max_length=255)
-    grant_types: list[GrantType] | None = Field(None, min_length=1, max_length=3)
+    grant_types: list[GrantType] | None = Field(None, min_length=1, max_length=len(GRANT_TYPES))
     scopes: list[ScopeToken] | None = Field(None, max_length=50)
     require_consent: bool | None = None
     token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None

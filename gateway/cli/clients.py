@@ -53,8 +53,9 @@ def create(
         list[str] | None,
         typer.Option(
             "--grant-type",
-            help="authorization_code, refresh_token, client_credentials (repeatable; "
-            "default authorization_code + refresh_token).",
+            help="authorization_code, refresh_token, client_credentials, "
+            "urn:ietf:params:oauth:grant-type:token-exchange (repeatable; default "
+            "authorization_code + refresh_token).",
         ),
     ] = None,
     public: Annotated[

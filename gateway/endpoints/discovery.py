@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from gateway.identity.claims import STANDARD_SCOPES, SUPPORTED_CLAIMS
 from gateway.oauth.dpop import DPOP_SIGNING_ALGS
+from gateway.oauth.token_exchange import TOKEN_EXCHANGE
 from gateway.server.services import Services
 from gateway.server.settings import Settings
 
@@ -50,7 +51,12 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "scopes_supported": list(STANDARD_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            TOKEN_EXCHANGE,
+        ],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": [id_token_alg],
         "access_token_signing_alg_values_supported": list(settings.signing_algs),

@@ -15,11 +15,14 @@ from gateway.oauth.models import BASIC_CHALLENGE, FormRequest, GrantContext, gra
 from gateway.oauth.prefetch import prefetch_grant, release_code
 from gateway.oauth.server import AuthorizationServer
 from gateway.oauth.targets import token_target
+from gateway.oauth.token_exchange import TOKEN_EXCHANGE
 from gateway.server.forms import FormError, read_form
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
 
-SPENDS_A_CREDENTIAL = ("authorization_code", "refresh_token")
+# Authenticated before anything is loaded: a request without the client's credentials must
+# not spend a code or refresh token, nor learn whether a subject token is active.
+AUTHENTICATED_FIRST = ("authorization_code", "refresh_token", TOKEN_EXCHANGE)
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -105,7 +108,7 @@ async def _run_grant(
     scope = grant_context.set(context)
     try:
         authenticated = None
-        if form["grant_type"] in SPENDS_A_CREDENTIAL or "resource" in form:
+        if form["grant_type"] in AUTHENTICATED_FIRST or "resource" in form:
             # Authenticate before the code or refresh token is taken: a request without the
             # client's credentials must not be able to spend them.
             try:

@@ -109,6 +109,12 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             token["token_type"] = "DPoP"  # noqa: S105 (RFC 9449 §5)
         return token
 
+    def get_allowed_scope(self, client: OAuthClient, scope: str | None) -> str | None:
+        context = grant_context.get(None)
+        if context is not None and context.exchange_claims is not None:
+            return scope  # the person's grant and the API decide (gateway.oauth.token_exchange)
+        return super().get_allowed_scope(client, scope)
+
     def get_audiences(self, client: OAuthClient, user: Any, scope: str | None) -> str | list[str]:
         """The resource asked for (RFC 8707); for a client acting for itself without one, every
         resource that accepts a scope it was granted and may ask for; else the client."""
@@ -158,6 +164,8 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             claims.update({k: v for k, v in user.claims.items() if k not in claims})
         claims.update(self.get_extra_claims(client, grant_type, user, scope))
         context = grant_context.get(None)
+        if context is not None and context.exchange_claims:
+            claims.update(context.exchange_claims)
         if context is not None and context.dpop_jkt:
             claims["cnf"] = {"jkt": context.dpop_jkt}  # RFC 9449 §6.1
         resource = context.resource if context is not None else None

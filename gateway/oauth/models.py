@@ -152,6 +152,8 @@ class GrantContext:
     dpop_jkt: str | None = None  # the key of the request's DPoP proof (RFC 9449)
     resources: dict[str, Resource] = field(default_factory=dict)  # when the request names one
     resource: Resource | None = None  # the API the access token is for (RFC 8707)
+    subject_claims: dict[str, Any] | None = None  # an exchanged token's (RFC 8693)
+    exchange_claims: dict[str, Any] | None = None  # what the exchanged-for token says
     finally_writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

@@ -11,8 +11,10 @@ from starlette.responses import Response
 
 from gateway.identity.access import app_claims
 from gateway.identity.sessions import SsoSession
+from gateway.oauth.access_tokens import active_access_token, is_access_token_shaped
 from gateway.oauth.models import CODE_USED_TTL, CodeClaim, CodeRecord, GrantContext, digest
 from gateway.oauth.revocations import end_session_grants, revoke_access_token, revoke_family
+from gateway.oauth.token_exchange import TOKEN_EXCHANGE
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
 from providers.base import Identity, ProviderUnavailable, RefreshProvider
@@ -32,6 +34,10 @@ async def prefetch_grant(
         return await _code(services, form["code"], client_id, context)
     if grant_type == "refresh_token" and "refresh_token" in form:
         return await _refresh(services, form["refresh_token"], context)
+    if grant_type == TOKEN_EXCHANGE and client_id and "subject_token" in form:
+        subject = form["subject_token"]
+        if is_access_token_shaped(subject):
+            context.subject_claims = await active_access_token(services, subject)
     return None
 
 

@@ -42,6 +42,7 @@ from gateway.oauth.models import (
 )
 from gateway.oauth.request_checks import RequestChecks
 from gateway.oauth.revocations import revoke_access_token, revoke_family
+from gateway.oauth.token_exchange import TokenExchangeGrant
 from gateway.server.responses import description_text, oauth_error_fields
 from store.records import AuditEvent, RefreshToken
 
@@ -75,6 +76,7 @@ class AuthorizationServer(_AuthlibServer):
             AuthorizationCodeGrant, [RequestChecks(), PKCE(required=True), IdTokens(self)]
         )
         self.register_grant(RefreshTokenGrant)
+        self.register_grant(TokenExchangeGrant)
         issuer = IssuerParameter()
         issuer.get_issuer = lambda: settings.issuer  # type: ignore[method-assign]
         self.register_extension(issuer)

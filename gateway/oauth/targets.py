@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from gateway.oauth.models import GrantContext
+from gateway.oauth.token_exchange import TOKEN_EXCHANGE
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
 from policies.resources import may_target
@@ -22,6 +23,8 @@ async def token_target(
 ) -> Response | None:
     """Fill ``context.resource`` (and the snapshot the audience of a client's own token is
     chosen from); a response when the resource is refused."""
+    if form.get("grant_type") == TOKEN_EXCHANGE:
+        return await _exchange_target(services, form, context)
     requested = form.get("resource")
     authorized = context.code.resource if context.code is not None else None
     if requested is None and authorized is None:
@@ -40,4 +43,20 @@ async def token_target(
     ):
         return _invalid_target("The resource is unknown, or not one this client may ask for.")
     context.resource = target
+    return None
+
+
+async def _exchange_target(
+    services: Services, form: dict[str, str], context: GrantContext
+) -> Response | None:
+    """RFC 8693 §2.1: the API by ``resource`` or ``audience`` (one of ours either way); whether
+    the client may exchange for it is the grant's check."""
+    context.resources = await services.resources.snapshot()
+    named = {form[name] for name in ("resource", "audience") if name in form}
+    if len(named) > 1:
+        return _invalid_target("resource and audience name different APIs.")
+    if named:
+        context.resource = context.resources.get(named.pop())
+        if context.resource is None:
+            return _invalid_target("The resource is unknown.")
     return None
