@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -118,6 +120,12 @@ def single_proof(headers: Any) -> str | None:
     return values[0] if values else None
 
 
+@lru_cache(maxsize=1024)  # at most 8 MB of keys (a proof has at most 8 KB)
+def _public_key(canonical_jwk: str) -> Any:
+    """An app sends the same key with every proof: imported once, with its thumbprint."""
+    return JWKRegistry.import_key(json.loads(canonical_jwk))
+
+
 def _header_and_key(proof: str) -> tuple[dict[str, Any], Any]:
     if len(proof) > _MAX_PROOF or proof.count(".") != 2 or not proof.isascii():
         raise DPoPError(INVALID_PROOF, "The DPoP proof is not a compact JWS.")
@@ -133,7 +141,7 @@ def _header_and_key(proof: str) -> tuple[dict[str, Any], Any]:
     if not isinstance(jwk, dict) or "d" in jwk or jwk.get("kty") not in ("EC", "RSA", "OKP"):
         raise DPoPError(INVALID_PROOF, "The DPoP proof needs a public jwk in its header.")
     try:
-        key = JWKRegistry.import_key(jwk)
+        key = _public_key(json.dumps(jwk, sort_keys=True, separators=(",", ":")))
     except Exception as error:
         raise DPoPError(INVALID_PROOF, "The DPoP proof's jwk is not a valid key.") from error
     if key.is_private:

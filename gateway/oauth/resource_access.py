@@ -39,7 +39,7 @@ class PresentedAccess:
     jkt: str | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # an exception stays hashable
 class AccessRefused(Exception):
     """Why a request's access token is refused, as RFC 6750 §3 and RFC 9449 §7.1 answer it."""
 
