@@ -28,7 +28,12 @@ async def test_discovery_lists_what_is_implemented(live_server) -> None:
         "authorization_code",
         "refresh_token",
         "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     ]
+    assert document["pushed_authorization_request_endpoint"] == f"{issuer}/oauth/par"
+    assert document["require_pushed_authorization_requests"] is False
+    assert "ES256" in document["dpop_signing_alg_values_supported"]
+    assert "HS256" not in document["dpop_signing_alg_values_supported"]
     assert document["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
@@ -45,7 +50,8 @@ async def test_discovery_lists_what_is_implemented(live_server) -> None:
     # Every endpoint it names answers (with something other than 404 or 5xx).
     async with httpx.AsyncClient() as http:
         gets = ("jwks_uri", "authorization_endpoint", "userinfo_endpoint", "end_session_endpoint")
-        posts = ("token_endpoint", "introspection_endpoint", "revocation_endpoint")
+        posts = ("token_endpoint", "introspection_endpoint", "revocation_endpoint",
+                 "pushed_authorization_request_endpoint")  # fmt: skip
         for key in gets + posts:
             method = "GET" if key in gets else "POST"
             answer = await http.request(
