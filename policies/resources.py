@@ -53,12 +53,11 @@ def registration_problem(
     return None
 
 
-def may_target(
-    client_id: str, client_scopes: Iterable[str], allowed: Iterable[str], scopes: Iterable[str]
-) -> bool:
-    """A client may ask for a resource that names it among its allowed clients, or one that
-    accepts a scope the client is registered for."""
-    return client_id in allowed or not set(client_scopes).isdisjoint(scopes)
+def may_target(client_id: str, allowed: Iterable[str]) -> bool:
+    """A client may ask for a resource only when the resource names it: a city-wide decision.
+    Holding one of the resource's scopes is not enough, since a department administrator may
+    register any scope name for an app of theirs, and an API trusts its own audience."""
+    return client_id in allowed
 
 
 def narrowed(granted: Sequence[str], accepted: Iterable[str]) -> list[str]:

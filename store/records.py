@@ -113,7 +113,7 @@ class Resource:
     name: str
     scopes: tuple[str, ...] = ()
     access_token_format: str = "jwt"  # noqa: S105 (a format name) — or "opaque"
-    allowed_clients: tuple[str, ...] = ()  # may ask for it without holding one of its scopes
+    allowed_clients: tuple[str, ...] = ()  # the clients that may ask for tokens to it
     exchange_clients: tuple[str, ...] = ()  # may exchange people's tokens for it (RFC 8693)
     created_at: float = 0.0
     updated_at: float = 0.0

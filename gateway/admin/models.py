@@ -352,7 +352,7 @@ class ResourceCreate(Model):
     allowed_clients: list[str] = Field(
         default_factory=list,
         max_length=200,
-        description="Clients that may ask for it besides those registered with one of its scopes.",
+        description="The clients that may ask for tokens to it (RFC 8707); no other may.",
     )
     exchange_clients: list[str] = Field(
         default_factory=list,

@@ -42,7 +42,7 @@ def create(
         list[str] | None,
         typer.Option(
             "--allowed-client",
-            help="A client that may ask for it without holding one of its scopes (repeatable).",
+            help="A client that may ask for tokens to it (repeatable); no other may.",
         ),
     ] = None,
     exchange_client: Annotated[
@@ -54,8 +54,8 @@ def create(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register a department API. Clients registered with one of its scopes, and those named
-    by --allowed-client, may then ask for tokens to it with `resource`."""
+    """Register a department API. The clients named by --allowed-client may then ask for
+    tokens to it with `resource` (RFC 8707)."""
     given: dict[str, Any] = {
         "audience": audience,
         "scopes": scope,

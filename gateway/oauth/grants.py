@@ -130,7 +130,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
                 r.audience
                 for r in context.resources.values()
                 if not granted.isdisjoint(r.scopes)
-                and may_target(record.client_id, record.scopes, r.allowed_clients, r.scopes)
+                and may_target(record.client_id, r.allowed_clients)
             ]
             if audiences:
                 return audiences[0] if len(audiences) == 1 else audiences

@@ -97,9 +97,7 @@ def _check_resource(grant: Any, uri: str) -> None:
     """RFC 8707 §2: a registered resource this client may ask for, else ``invalid_target``."""
     client = grant.request.client.record
     target = grant_context.get().resources.get(uri)
-    if target is None or not may_target(
-        client.client_id, client.scopes, target.allowed_clients, target.scopes
-    ):
+    if target is None or not may_target(client.client_id, target.allowed_clients):
         raise OAuth2Error(
             error="invalid_target",
             description="The resource is unknown, or not one this client may ask for.",

@@ -36,11 +36,7 @@ async def token_target(
     uri = requested or authorized or ""
     target = (await services.resources.snapshot()).get(uri)
     client = context.clients.get(client_id or "")
-    if (
-        target is None
-        or client is None
-        or not may_target(client.client_id, client.scopes, target.allowed_clients, target.scopes)
-    ):
+    if target is None or client is None or not may_target(client.client_id, target.allowed_clients):
         return _invalid_target("The resource is unknown, or not one this client may ask for.")
     context.resource = target
     return None

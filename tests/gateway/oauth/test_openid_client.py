@@ -61,7 +61,8 @@ async def test_openid_client_completes_the_mobile_flows(live_server, openid_clie
         "clients", "create", "--name", "移动办公后端", "--grant-type", "client_credentials",
         "--scope", "tax.read",
     )  # fmt: skip
-    await cli("resources", "create", "--audience", TAX, "--scope", "tax.read")
+    await cli("resources", "create", "--audience", TAX, "--scope", "tax.read",
+              "--allowed-client", service["client_id"])  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         "node", str(openid_client), live.settings.issuer, app["client_id"],
         "http://127.0.0.1:53117/callback", service["client_id"], service["client_secret"], TAX,

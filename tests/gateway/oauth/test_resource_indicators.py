@@ -36,13 +36,19 @@ async def world(live_server):
             grant_types=["client_credentials"],
             scopes=["tax.read", "tax.write"],
         )
+        # Registered with the API's scope by a department, but not named by the API.
+        rogue = await admin.clients.register(
+            name="某区数据服务", grant_types=["client_credentials"], scopes=["tax.read"]
+        )
     tax = await cli("resources", "create", "--audience", TAX, "--scope", "tax.read", "--scope",
-              "tax.write", "--name", "税务接口")  # fmt: skip
+                    "tax.write", "--name", "税务接口", "--allowed-client", portal.client.client_id,
+                    "--allowed-client", batch.client.client_id)  # fmt: skip
     assert tax["audience"] == TAX and tax["scopes"] == ["tax.read", "tax.write"]
     await cli("resources", "create", "--audience", FUND, "--scope", "fund.read",
-        "--access-token-format", "opaque")  # fmt: skip
+              "--access-token-format", "opaque",
+              "--allowed-client", portal.client.client_id)  # fmt: skip
     await cli("resources", "create", "--audience", SECRET, "--scope", "secret.read")
-    return {"live": live_server, "portal": portal, "batch": batch, "cli": cli}
+    return {"live": live_server, "portal": portal, "batch": batch, "rogue": rogue, "cli": cli}
 
 
 async def token(live, registered, **form: str) -> httpx.Response:
@@ -72,6 +78,11 @@ async def test_client_credentials_tokens_name_their_api(world) -> None:
         refused = await token(live, batch, grant_type="client_credentials", resource=resource)
         assert refused.status_code == 400, resource
         assert refused.json()["error"] == "invalid_target", resource
+    rogue = world["rogue"]
+    own = await token(live, rogue, grant_type="client_credentials")
+    assert claims_of(own.json()["access_token"])["aud"] == rogue.client.client_id
+    asked = await token(live, rogue, grant_type="client_credentials", resource=TAX)
+    assert asked.status_code == 400 and asked.json()["error"] == "invalid_target"
     wrong_secret = await token(live, world["portal"], grant_type="client_credentials", resource=TAX)
     assert wrong_secret.status_code in (400, 401)
     assert wrong_secret.json()["error"] != "invalid_target"
