@@ -6,6 +6,7 @@ from gateway.admin import resources
 from gateway.admin.auth import READ, WRITE
 from gateway.admin.http import Call, Reply, endpoint
 from gateway.admin.models import ResourceCreate, ResourceList, ResourceOut, ResourceRef
+from gateway.server.responses import Invalid
 
 TAG = "resources"
 
@@ -49,5 +50,8 @@ async def create_resource(call: Call) -> Reply:
 async def delete_resource(call: Call) -> Reply:
     """By its audience (a query parameter: it is a URI). Tokens issued for it stay valid until
     they expire."""
+    call.reach.require_city_wide(resources.WHAT)  # who asks is checked before what is asked
+    if call.query.audience is None:
+        raise Invalid.field(["query", "audience"], "is required")
     await resources.delete_resource(call.services, call.actor, call.reach, call.query.audience)
     return Reply(status=204)

@@ -378,4 +378,6 @@ class ResourceList(Model):
 
 
 class ResourceRef(Model):
-    audience: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    audience: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        None, description="The resource's audience URI (required)."
+    )

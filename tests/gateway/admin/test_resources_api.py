@@ -47,6 +47,7 @@ async def test_city_wide_administrators_manage_resources(world: World) -> None:
         assert [r["audience"] for r in listed] == [TAX]
         assert (await city.delete("/resources", params={"audience": TAX})).status_code == 204
         problem(await city.delete("/resources", params={"audience": TAX}), 404)
+        problem(await city.delete("/resources"), 422)
         assert (await city.get("/resources")).json()["items"] == []
     async with (
         second_instance(world.live.settings) as services,
