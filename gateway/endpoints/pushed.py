@@ -68,7 +68,7 @@ async def pushed_authorization_endpoint(request: Request) -> Response:
     try:
         request.app.state.oauth.get_consent_grant(request=oauth_request, end_user=None)
     except OAuth2Error as error:
-        return oauth_error(error.error, error.description or None)
+        return oauth_error(error.error, error.description)
     except ValueError:  # Authlib refuses to quote odd characters back in an error
         return oauth_error("invalid_request", "The authorization request is not valid.")
     finally:

@@ -60,9 +60,9 @@ class AccessRefused(Exception):
             )
         challenge = dpop if self.dpop else bearer
         challenge += f', error="{self.error}"'
-        description = None
-        if self.description:
-            description = description_text(self.description, self.error)
+        description = self.description
+        if description:
+            description = description_text(description, self.error)
             challenge += f', error_description="{description}"'
         headers = {"WWW-Authenticate": challenge, **self.headers}
         return oauth_error(self.error, description, self.status, headers)
