@@ -14,8 +14,15 @@ from policies.redirect_uris import (
 )
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (RFC 8693)
 PROTOCOLS = ("oidc", "cas")
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
+GRANT_TYPES = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    DEVICE_CODE,
+    TOKEN_EXCHANGE,
+)
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 # jwt: RFC 9068, checked by anyone with the JWKS; opaque: a random reference that only this
 # gateway can resolve (introspection, userinfo), so no claim leaves it and revoking is instant.
@@ -108,6 +115,8 @@ def _grant_problem(
         return ("grant_type", "a client needs at least one grant type")
     if public and "client_credentials" in grant_types:
         return ("grant_type", "a public client cannot use client_credentials (RFC 6749 §4.4)")
+    if public and TOKEN_EXCHANGE in grant_types:
+        return ("grant_type", "a public client cannot exchange tokens (RFC 8693 §2.1)")
     if "authorization_code" in grant_types and not redirect_uris:
         return ("redirect_uri", "the authorization_code grant needs at least one redirect URI")
     if "refresh_token" in grant_types and not {"authorization_code", DEVICE_CODE} & set(
@@ -125,7 +134,7 @@ def _uri_problem(
     frontchannel_logout_uri: str | None,
 ) -> Problem | None:
     for uri in redirect_uris:
-        if problem := redirect_uri_problem(uri, allow_private_use_scheme=public):
+        if problem := redirect_uri_problem(uri, allow_private_use_scheme=public, native=public):
             return ("redirect_uri", f"{uri} {problem}")
     for uri in post_logout_redirect_uris:
         if problem := redirect_uri_problem(uri, allow_private_use_scheme=public):
@@ -177,6 +186,10 @@ def _token_problem(
     if resource_server and public:
         # RFC 7662 §2.1: introspection needs the protected resource's own authentication.
         return ("resource_server", "a resource server must be a confidential client")
+    return scope_problem(scopes)
+
+
+def scope_problem(scopes: Sequence[str]) -> Problem | None:
     for scope in scopes:
         if not _SCOPE_TOKEN.match(scope):
             return ("scope", f"{scope!r} is not a valid scope token (RFC 6749 §3.3)")

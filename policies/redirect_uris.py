@@ -27,8 +27,12 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
-def redirect_uri_problem(uri: str, *, allow_private_use_scheme: bool = True) -> str | None:
-    """Why ``uri`` cannot be registered as a redirect (or post-logout) URI, or None."""
+def redirect_uri_problem(
+    uri: str, *, allow_private_use_scheme: bool = True, native: bool = False
+) -> str | None:
+    """Why ``uri`` cannot be registered as a redirect (or post-logout) URI, or None. A
+    ``native`` app's redirect URIs follow RFC 8252 §7 and §8.3 strictly: loopback by IP
+    literal (never ``localhost``), private-use schemes without an authority."""
     if len(uri) > _MAX_URI_LENGTH:
         return f"longer than {_MAX_URI_LENGTH} characters"
     if any(ch.isspace() or ord(ch) < 0x20 for ch in uri):
@@ -50,12 +54,17 @@ def redirect_uri_problem(uri: str, *, allow_private_use_scheme: bool = True) -> 
     if scheme == "https":
         return None if parts.hostname else "has no host"
     if scheme == "http":
+        if native and (parts.hostname or "").lower() == "localhost":
+            return "uses localhost; a native app listens on 127.0.0.1 or [::1] (RFC 8252 §8.3)"
         if is_loopback_host(parts.hostname):
             return None
         return "uses http with a host other than loopback; use https"
     if not scheme:
         return "is not an absolute URI"
     if allow_private_use_scheme and _PRIVATE_USE_SCHEME.match(scheme) and port is None:
+        if native and uri[len(scheme) + 1 :].startswith("//"):
+            # RFC 8252 §7.1: no naming authority, so a single slash after the scheme.
+            return "has an authority; a private-use scheme URI is like cn.gov.city.app:/callback"
         return None
     return f"uses the scheme {scheme!r}; use https, http on loopback, or a reverse-domain scheme"
 

@@ -77,6 +77,16 @@ def ended_session(sid: str) -> str:
     return f"ended-sid:{sid}"
 
 
+def dpop_proof(jkt: str, jti: str) -> str:
+    """A DPoP proof's jti seen with its key, kept while the proof could be replayed."""
+    return f"dpop-jti:{hashlib.sha256(f'{jkt}:{jti}'.encode()).hexdigest()[:40]}"
+
+
+def pushed_request(reference: str) -> str:
+    """A pushed authorization request (RFC 9126), by the random part of its request_uri."""
+    return f"par:{reference}"
+
+
 # -- failure counters (lockout) ----------------------------------------------------------------
 
 

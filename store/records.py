@@ -66,6 +66,8 @@ class Client:
     service_urls: tuple[str, ...] = ()  # CAS: exact service URLs, or prefixes ending in "*"
     cas_proxy: bool = False  # CAS: may receive proxy-granting tickets (CAS 3.0 §2.5.4)
     cas_v1: bool = False  # CAS: may validate with /cas/validate (CAS 1.0, no attributes)
+    dpop_bound_access_tokens: bool = False  # token requests need a DPoP proof (RFC 9449 §5.2)
+    require_pushed_authorization_requests: bool = False  # RFC 9126 §6
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -101,8 +103,24 @@ class RefreshToken:
     amr: tuple[str, ...] = ()
     access_jti: str | None = None
     act_for: str | None = None  # the enterprise (legal-person account) acted for
+    dpop_jkt: str | None = None  # a public client's key it is bound to (RFC 9449 §5)
     used_at: float | None = None
     revoked_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A department API as a protected resource (RFC 8707): the audience its tokens name and
+    the scopes it accepts."""
+
+    audience: str
+    name: str
+    scopes: tuple[str, ...] = ()
+    access_token_format: str = "jwt"  # noqa: S105 (a format name) — or "opaque"
+    allowed_clients: tuple[str, ...] = ()  # the clients that may ask for tokens to it
+    exchange_clients: tuple[str, ...] = ()  # may exchange people's tokens for it (RFC 8693)
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,27 @@ class ClientRow(Base):
     service_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
     cas_proxy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     cas_v1: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    created_at: Mapped[float] = mapped_column(EpochTime)
+    updated_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class ResourceRow(Base):
+    """A department API as a protected resource (RFC 8707), by its audience URI."""
+
+    __tablename__ = "resources"
+
+    audience: Mapped[str] = mapped_column(String(500), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    access_token_format: Mapped[str] = mapped_column(String(8))
+    allowed_clients: Mapped[list[str]] = mapped_column(JSON)
+    exchange_clients: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(EpochTime)
     updated_at: Mapped[float] = mapped_column(EpochTime)
 
@@ -204,6 +225,7 @@ class RefreshTokenRow(Base):
     amr: Mapped[list[str]] = mapped_column(JSON)
     access_jti: Mapped[str | None] = mapped_column(String(43))
     act_for: Mapped[str | None] = mapped_column(String(36))  # the enterprise acted for, if any
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))  # RFC 9449 §5 (public clients)
     created_at: Mapped[float] = mapped_column(EpochTime)
     expires_at: Mapped[float] = mapped_column(EpochTime)
     used_at: Mapped[float | None] = mapped_column(EpochTime)

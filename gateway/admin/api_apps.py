@@ -38,6 +38,8 @@ NOT_NULL = {
     "service_urls",
     "cas_proxy",
     "cas_v1",
+    "dpop_bound_access_tokens",
+    "require_pushed_authorization_requests",
 }
 
 
@@ -63,6 +65,8 @@ def client_out(client: Client) -> dict:
         "service_urls": list(client.service_urls),
         "cas_proxy": client.cas_proxy,
         "cas_v1": client.cas_v1,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
         "department_id": client.department_id,
         "created_at": when(client.created_at),
         "updated_at": when(client.updated_at),

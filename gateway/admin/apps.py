@@ -117,6 +117,8 @@ _FIELDS = {
     "service_urls": "service_urls",
     "cas_proxy": "cas_proxy",
     "cas_v1": "cas_v1",
+    "dpop_bound_access_tokens": "dpop_bound_access_tokens",
+    "require_pushed_authorization_requests": "require_pushed_authorization_requests",
 }
 
 

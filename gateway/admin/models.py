@@ -24,6 +24,7 @@ GrantType = Literal[
     "refresh_token",
     "client_credentials",
     "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
 ]
 assert set(GRANT_TYPES) == set(GrantType.__args__)  # type: ignore[attr-defined]
 
@@ -184,6 +185,8 @@ class ClientOut(Model):
     service_urls: list[str]
     cas_proxy: bool
     cas_v1: bool
+    dpop_bound_access_tokens: bool
+    require_pushed_authorization_requests: bool
     department_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -210,7 +213,7 @@ class ClientChanges(Model):
     frontchannel_logout_uri: Uri | None = None
     subject_type: Literal["public", "pairwise"] | None = None
     sector_identifier: str | None = Field(None, max_length=255)
-    grant_types: list[GrantType] | None = Field(None, min_length=1, max_length=4)
+    grant_types: list[GrantType] | None = Field(None, min_length=1, max_length=len(GRANT_TYPES))
     scopes: list[ScopeToken] | None = Field(None, max_length=50)
     require_consent: bool | None = None
     token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
@@ -228,6 +231,16 @@ class ClientChanges(Model):
         None,
         description="Designated for administration: the admin API accepts this app's tokens "
         "(city-wide administrators only).",
+    )
+    dpop_bound_access_tokens: bool | None = Field(
+        None,
+        description="Token requests must carry a DPoP proof, and its access tokens are bound "
+        "to the proof's key (RFC 9449 §5.2).",
+    )
+    require_pushed_authorization_requests: bool | None = Field(
+        None,
+        description="Authorization requests must come through the pushed authorization request "
+        "endpoint (RFC 9126 §6).",
     )
     department_id: DepartmentId | None = Field(
         None, description="The department that owns the app (its administrators manage it)."

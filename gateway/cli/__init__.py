@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli import clients, departments, keys, policies, providers, roles, server, users
+from gateway.cli import (
+    clients,
+    departments,
+    keys,
+    policies,
+    providers,
+    resources,
+    roles,
+    server,
+    users,
+)
 
 app = typer.Typer(
     name="yihaotong",
@@ -27,6 +37,7 @@ app.add_typer(policies.group, name="policies")
 app.add_typer(roles.admin_group, name="admin")
 app.add_typer(users.group, name="users")
 app.add_typer(clients.group, name="clients")
+app.add_typer(resources.group, name="resources")
 app.add_typer(keys.group, name="keys")
 
 

@@ -56,8 +56,9 @@ def create(
         typer.Option(
             "--grant-type",
             help="authorization_code, refresh_token, client_credentials, "
-            "urn:ietf:params:oauth:grant-type:device_code (repeatable; "
-            "default authorization_code + refresh_token).",
+            "urn:ietf:params:oauth:grant-type:device_code, "
+            "urn:ietf:params:oauth:grant-type:token-exchange (repeatable; default "
+            "authorization_code + refresh_token).",
         ),
     ] = None,
     public: Annotated[
@@ -93,6 +94,21 @@ def create(
             "--admin-console",
             help="Designated for administration: the admin API accepts its tokens "
             "(give it --scope admin:read and/or admin:write).",
+        ),
+    ] = False,
+    dpop_bound_access_tokens: Annotated[
+        bool,
+        typer.Option(
+            "--dpop-bound-access-tokens",
+            help="Token requests must carry a DPoP proof; tokens are bound to its key "
+            "(RFC 9449 §5.2).",
+        ),
+    ] = False,
+    require_pushed_authorization_requests: Annotated[
+        bool,
+        typer.Option(
+            "--require-pushed-authorization-requests",
+            help="Authorization requests must be pushed first (RFC 9126 §6).",
         ),
     ] = False,
     department: Annotated[
@@ -135,6 +151,8 @@ def create(
         "access_token_format": access_token_format,
         "resource_server": resource_server or None,
         "admin_console": admin_console or None,
+        "dpop_bound_access_tokens": dpop_bound_access_tokens or None,
+        "require_pushed_authorization_requests": require_pushed_authorization_requests or None,
         "department_id": department,
         "protocol": protocol,
         "service_urls": service_url,

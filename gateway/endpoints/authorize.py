@@ -16,6 +16,7 @@ from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gateway.endpoints.pushed import PushedRequestError, pushed_params
 from gateway.endpoints.responses import (
     deliver,
     error_fields,
@@ -71,6 +72,10 @@ async def authorization_endpoint(request: Request) -> Response:
             params = parse_params(request.url.query)
         except FormError as error:
             return error_page(request, {}, "error_invalid_request", error.description)
+    try:
+        params = await pushed_params(services, params)
+    except PushedRequestError as error:
+        return error_page(request, params, "error_invalid_request", str(error))
     return await authorize(request, params, None, None)
 
 
@@ -111,6 +116,8 @@ async def authorize(
     visit.client = await services.clients.get(client_id) if client_id else None
     if client_id:
         context.clients[client_id] = visit.client
+    if "resource" in params:
+        context.resources = await services.resources.snapshot()
     facts, hint_subject = await sign_in_facts(visit)
     visit.oauth_request = FormRequest(
         "GET", request.app.state.authorize_url, {}, request.headers, params

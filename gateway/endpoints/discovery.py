@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.identity.claims import STANDARD_SCOPES, SUPPORTED_CLAIMS
+from gateway.oauth.dpop import DPOP_SIGNING_ALGS
+from gateway.oauth.token_exchange import TOKEN_EXCHANGE
 from gateway.server.services import Services
 from gateway.server.settings import Settings
 
@@ -28,6 +30,7 @@ INTROSPECTION_PATH = "/oauth/introspect"
 REVOCATION_PATH = "/oauth/revoke"
 END_SESSION_PATH = "/oauth/logout"
 DEVICE_AUTHORIZATION_PATH = "/oauth/device_authorization"  # RFC 8628 §4
+PAR_PATH = "/oauth/par"
 METADATA_MAX_AGE = 300
 
 
@@ -45,6 +48,8 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint": issuer + REVOCATION_PATH,
         "end_session_endpoint": issuer + END_SESSION_PATH,
         "device_authorization_endpoint": issuer + DEVICE_AUTHORIZATION_PATH,
+        "pushed_authorization_request_endpoint": issuer + PAR_PATH,
+        "require_pushed_authorization_requests": settings.require_pushed_authorization_requests,
         "scopes_supported": list(STANDARD_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
@@ -53,6 +58,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
             "refresh_token",
             "client_credentials",
             "urn:ietf:params:oauth:grant-type:device_code",
+            TOKEN_EXCHANGE,
         ],
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": [id_token_alg],
@@ -61,6 +67,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": client_auth,
         "revocation_endpoint_auth_methods_supported": [*client_auth, "none"],
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": list(DPOP_SIGNING_ALGS),
         "claims_supported": [
             *SUPPORTED_CLAIMS,
             "iss",

@@ -56,9 +56,10 @@ async def introspection_endpoint(request: Request) -> Response:
         if claims is not None and (client.resource_server or _names(claims, client.client_id)):
             # Only the token's client, its audience and resource servers (registered as such)
             # learn about it (RFC 7662 §2.1, §4).
-            body = {"active": True, "token_type": "Bearer"}
+            # RFC 9449 §6.2: a bound token shows its key and the DPoP type.
+            body = {"active": True, "token_type": "DPoP" if "cnf" in claims else "Bearer"}
             for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "sid",
-                         "auth_time", "acr"):  # fmt: skip
+                         "auth_time", "acr", "cnf", "act"):  # fmt: skip
                 if name in claims:
                     body[name] = claims[name]
             return _json(body)

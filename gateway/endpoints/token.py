@@ -11,15 +11,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.oauth.device_codes import prefetch_device_code
+from gateway.oauth.dpop import DPoPError, nonce_headers, token_request_key
 from gateway.oauth.models import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
 from gateway.oauth.prefetch import prefetch_grant, release_code
 from gateway.oauth.server import AuthorizationServer
+from gateway.oauth.targets import token_target
+from gateway.oauth.token_exchange import TOKEN_EXCHANGE
 from gateway.server.forms import FormError, read_form
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
 from policies.clients import DEVICE_CODE
 
-SPENDS_A_CREDENTIAL = ("authorization_code", "refresh_token", DEVICE_CODE)
+# Authenticated before anything is loaded: a request without the client's credentials must
+# not spend a code, refresh token or device code, nor learn whether a subject token is active.
+AUTHENTICATED_FIRST = ("authorization_code", "refresh_token", DEVICE_CODE, TOKEN_EXCHANGE)
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -75,6 +80,13 @@ async def token_endpoint(request: Request) -> Response:
     context = GrantContext()
     if client_id:
         context.clients[client_id] = await services.clients.get(client_id)
+    token_url = request.app.state.token_url
+    try:
+        context.dpop_jkt = await token_request_key(
+            services, request.headers, context.clients.get(client_id or ""), token_url
+        )
+    except DPoPError as error:
+        return oauth_error(error.error, error.description, 400, nonce_headers(services))
     oauth_request = FormRequest(
         "POST", request.app.state.token_url, form, request.headers, {}, basic
     )
@@ -98,7 +110,7 @@ async def _run_grant(
     scope = grant_context.set(context)
     try:
         authenticated = None
-        if form["grant_type"] in SPENDS_A_CREDENTIAL:
+        if form["grant_type"] in AUTHENTICATED_FIRST or "resource" in form:
             # Authenticate before the code or refresh token is taken: a request without the
             # client's credentials must not be able to spend them.
             try:
@@ -113,6 +125,8 @@ async def _run_grant(
             )
         else:
             refused = await prefetch_grant(services, form, client_of_request, context)
+        if refused is None:
+            refused = await token_target(services, form, context, client_of_request)
         if refused is not None:
             return refused
         response = server.create_token_response(oauth_request)
@@ -124,4 +138,6 @@ async def _run_grant(
                 await write()
         except OAuth2Error as error:
             return server.handle_error_response(oauth_request, error)
+    if context.dpop_jkt:
+        response.headers.update(nonce_headers(services))
     return response

@@ -1,5 +1,5 @@
 """The UserInfo endpoint (OIDC Core §5.3), GET or POST, token in the Authorization header or
-(POST) in the form body (RFC 6750 §2.1, §2.2)."""
+(POST) in the form body (RFC 6750 §2.1, §2.2), or DPoP-bound with its proof (RFC 9449 §7)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.identity.claims import sector_of, user_claims
-from gateway.oauth.access_tokens import active_access_token
+from gateway.oauth.resource_access import AccessRefused, presented_access
 from gateway.server.forms import FormError, read_form
-from gateway.server.responses import description_text, oauth_error
 from gateway.server.services import Services
 
 _TOKEN_ONLY = frozenset(
@@ -27,44 +26,29 @@ _ANSWER_HEADERS = [
 ]
 
 
-def _bearer_error(status: int, error: str | None, description: str | None = None) -> Response:
-    """RFC 6750 §3: the error in the challenge, and as the JSON body too."""
-    challenge = 'Bearer realm="yihaotong"'
-    if not error:
-        return Response(
-            status_code=status, headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
-        )
-    challenge += f', error="{error}"'
-    if description:
-        description = description_text(description, error)
-        challenge += f', error_description="{description}"'
-    return oauth_error(error, description, status, {"WWW-Authenticate": challenge})
+def _refused(status: int, error: str, description: str, dpop: bool = False) -> Response:
+    return AccessRefused(status, error, description, dpop).response()
 
 
 async def userinfo_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
-    header = request.headers.get("authorization", "")
-    scheme, _, from_header = header.partition(" ")
-    token = from_header.strip() if scheme.lower() == "bearer" else None
+    form_token = None
     if request.method == "POST" and request.headers.get("content-type", "").startswith(
         "application/x-www-form-urlencoded"
     ):
         try:
             form = await read_form(request, services.settings.max_form_bytes)
         except FormError as error:
-            return _bearer_error(400, "invalid_request", error.description)
-        if "access_token" in form:
-            if token:
-                return _bearer_error(400, "invalid_request", "Send the token one way only.")
-            token = form["access_token"]
-    if not token:
-        return _bearer_error(401, None)
-    claims = await active_access_token(services, token)
-    if claims is None:
-        return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
+            return _refused(400, "invalid_request", error.description)
+        form_token = form.get("access_token")
+    try:
+        presented = await presented_access(services, request, form_token=form_token)
+    except AccessRefused as refused:
+        return refused.response()
+    claims, dpop = presented.claims, presented.jkt is not None
     scopes = scope_to_list(claims.get("scope")) or []
     if "openid" not in scopes:
-        return _bearer_error(403, "insufficient_scope", "The token lacks the openid scope.")
+        return _refused(403, "insufficient_scope", "The token lacks the openid scope.", dpop)
     client = await services.clients.get(str(claims.get("client_id")))
     subject = str(claims.get("sub"))
     account_id = subject
@@ -72,7 +56,7 @@ async def userinfo_endpoint(request: Request) -> Response:
         account_id = await services.subjects.account_of(sector_of(client), subject) or ""
     account = await services.accounts.current(account_id) if account_id else None
     if account is None or account.disabled or client is None:
-        return _bearer_error(401, "invalid_token", "The access token is invalid or expired.")
+        return _refused(401, "invalid_token", "The access token is invalid or expired.", dpop)
     answer = user_claims(account, subject, scopes)
     # The organisation claims decided when the token was issued (roles, groups, org, ...).
     answer.update({k: v for k, v in claims.items() if k not in _TOKEN_ONLY and k not in answer})

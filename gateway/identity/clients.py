@@ -62,6 +62,8 @@ class ClientService:
         access_token_format: str = JWT,
         resource_server: bool = False,
         admin_console: bool = False,
+        dpop_bound_access_tokens: bool = False,
+        require_pushed_authorization_requests: bool = False,
     ) -> Registered:
         grants = tuple(dict.fromkeys(grant_types or ("authorization_code", "refresh_token")))
         problem = registration_problem(
@@ -101,6 +103,8 @@ class ClientService:
             access_token_format=access_token_format,
             resource_server=resource_server,
             admin_console=admin_console,
+            dpop_bound_access_tokens=dpop_bound_access_tokens,
+            require_pushed_authorization_requests=require_pushed_authorization_requests,
             created_at=now,
             updated_at=now,
         )

@@ -10,7 +10,6 @@ from authlib.oauth2.rfc6749 import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
-    OAuth2Error,
     OAuth2Request,
     grants,
 )
@@ -26,9 +25,6 @@ from gateway.identity.claims import user_claims
 from gateway.oauth.access_tokens import mint_opaque, seal
 from gateway.oauth.models import (
     CODE_TTL,
-    MAX_AGE,
-    PROMPTS,
-    RESPONSE_MODES,
     CodeRecord,
     EndUser,
     OAuthClient,
@@ -36,10 +32,10 @@ from gateway.oauth.models import (
     digest,
     grant_context,
 )
-from gateway.server.json_body import JsonBodyError, parse_json
 from gateway.server.settings import Settings
 from keys.ring import KeyRing
 from policies.clients import OPAQUE
+from policies.resources import may_target, narrowed
 from store import kv_keys
 from store.clock import Clock
 from store.kv import ExpiringStore
@@ -95,6 +91,51 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         self._clock = clock
         self._expiring = expiring
 
+    def generate(
+        self,
+        grant_type: str,
+        client: OAuthClient,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        context = grant_context.get(None)
+        if context is not None and context.resource is not None and scope:
+            # RFC 8707 §2.2: the token carries what its resource accepts.
+            scope = list_to_scope(narrowed(scope_to_list(scope), context.resource.scopes))
+        token = super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
+        if context is not None and context.dpop_jkt:
+            token["token_type"] = "DPoP"  # noqa: S105 (RFC 9449 §5)
+        return token
+
+    def get_allowed_scope(self, client: OAuthClient, scope: str | None) -> str | None:
+        context = grant_context.get(None)
+        if context is not None and context.exchange_claims is not None:
+            return scope  # the person's grant and the API decide (gateway.oauth.token_exchange)
+        return super().get_allowed_scope(client, scope)
+
+    def get_audiences(self, client: OAuthClient, user: Any, scope: str | None) -> str | list[str]:
+        """The resource asked for (RFC 8707); for a client acting for itself without one, every
+        resource that accepts a scope it was granted and may ask for; else the client."""
+        context = grant_context.get(None)
+        if context is None:
+            return client.get_client_id()
+        if context.resource is not None:
+            return context.resource.audience
+        if user is None and scope:
+            granted = set(scope_to_list(scope) or [])
+            record = client.record
+            audiences = [
+                r.audience
+                for r in context.resources.values()
+                if not granted.isdisjoint(r.scopes)
+                and may_target(record.client_id, r.allowed_clients)
+            ]
+            if audiences:
+                return audiences[0] if len(audiences) == 1 else audiences
+        return client.get_client_id()
+
     def get_jti(self, client: OAuthClient, grant_type: str, user: Any, scope: str) -> str:
         return secrets.token_urlsafe(16)
 
@@ -123,7 +164,13 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
             claims.update({k: v for k, v in user.claims.items() if k not in claims})
         claims.update(self.get_extra_claims(client, grant_type, user, scope))
         context = grant_context.get(None)
-        if client.record.access_token_format == OPAQUE:
+        if context is not None and context.exchange_claims:
+            claims.update(context.exchange_claims)
+        if context is not None and context.dpop_jkt:
+            claims["cnf"] = {"jkt": context.dpop_jkt}  # RFC 9449 §6.1
+        resource = context.resource if context is not None else None
+        token_format = (resource or client.record).access_token_format
+        if token_format == OPAQUE:
             if context is None:
                 raise RuntimeError("an opaque access token needs a grant context to be stored")
             token, claims["jti"] = mint_opaque(claims.get("sid"))
@@ -140,71 +187,6 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         if context is not None:
             context.access_jti = claims["jti"]
         return self._keys.sign(claims, self.alg, typ="at+jwt")
-
-
-def _check_request(grant: Any, result: Any) -> None:
-    """Checks Authlib leaves to us, run as its hook once the client and redirect URI are
-    known (so failures go back to the client)."""
-    data = grant.request.payload.data
-    if data.get("response_mode") and data["response_mode"] not in RESPONSE_MODES:
-        raise InvalidRequestError("response_mode must be query or form_post.")
-    # (Authlib hands its hooks the hooked function's result, not the redirect URI.)
-    target = data.get("redirect_uri") or grant.request.client.get_default_redirect_uri() or ""
-    if data.get("response_mode") == "form_post" and not target.startswith(("https://", "http://")):
-        raise InvalidRequestError("form_post needs an http or https redirect URI.")
-    if "request" in data:
-        raise OAuth2Error(
-            error="request_not_supported", description="Request objects are not supported."
-        )
-    if "request_uri" in data:
-        raise OAuth2Error(
-            error="request_uri_not_supported", description="request_uri is not supported."
-        )
-    prompts = set((data.get("prompt") or "").split())
-    if prompts - PROMPTS:
-        raise InvalidRequestError("Unsupported prompt value.")
-    if "none" in prompts and len(prompts) > 1:
-        raise InvalidRequestError("prompt=none cannot be combined with other values.")
-    max_age = data.get("max_age")
-    if max_age is not None and not MAX_AGE.fullmatch(max_age):
-        raise InvalidRequestError("max_age must be a non-negative integer.")
-    request_claims = _claims_request(data.get("claims"))
-    if "openid" in (scope_to_list(data.get("scope")) or []) and not data.get("redirect_uri"):
-        raise InvalidRequestError("redirect_uri is required with scope openid (OIDC Core 3.1.2.1).")
-    grant.request.claims_request = request_claims
-
-
-def _claims_request(raw: str | None) -> dict[str, dict[str, Any]] | None:
-    """A ``claims`` request (OIDC Core §5.5) cut down to what is used: the claim names of each
-    part, and a requested ``sub`` value. Nothing deeper is kept (or ever serialised again)."""
-    if not raw:
-        return None
-    try:
-        parsed = parse_json(raw)
-    except JsonBodyError:
-        raise InvalidRequestError("claims: not JSON within the size and depth limits.") from None
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict) or not all(
-        isinstance(parsed.get(part), dict | None) for part in ("id_token", "userinfo")
-    ):
-        raise InvalidRequestError("claims must be a JSON object (OIDC Core 5.5).")
-    kept: dict[str, dict[str, Any]] = {}
-    for part in ("id_token", "userinfo"):
-        section = parsed.get(part) or {}
-        kept[part] = {str(name)[:64]: None for name in list(section)[:64]}
-        wanted = section.get("sub")
-        if isinstance(wanted, dict) and isinstance(wanted.get("value"), str):
-            kept[part]["sub"] = {"value": wanted["value"][:256]}
-    return kept
-
-
-class RequestChecks:
-    """The authorization request checks Authlib leaves to us, run once the client and redirect
-    URI are known, so that failures go back to the client."""
-
-    def __call__(self, grant: Any) -> None:
-        grant.register_hook("after_validate_authorization_request_payload", _check_request)
 
 
 class PKCE(CodeChallenge):
@@ -259,6 +241,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             claims=getattr(request, "claims_request", None),
             act_for=user.act_for,
             extra_claims=user.claims,
+            dpop_jkt=data.get("dpop_jkt"),
+            resource=data.get("resource"),
         )
         store = self.server.services.expiring
 

@@ -25,7 +25,7 @@ from gateway.identity.access import ADMIN_SCOPES
 from gateway.identity.claims import STANDARD_SCOPES
 from gateway.identity.clients import secret_matches
 from policies.redirect_uris import redirect_uri_matches
-from store.records import Account, Client, RefreshToken
+from store.records import Account, Client, RefreshToken, Resource
 
 if TYPE_CHECKING:
     pass
@@ -77,6 +77,8 @@ class CodeRecord(AuthorizationCodeMixin):
     claims: dict[str, Any] | None = None
     act_for: str | None = None
     extra_claims: dict[str, Any] | None = None  # organisation claims decided at authorization
+    dpop_jkt: str | None = None  # the key the code is bound to (RFC 9449 §10)
+    resource: str | None = None  # the API its tokens are for (RFC 8707)
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri
@@ -151,6 +153,10 @@ class GrantContext:
     device_digest: str | None = None
     device_too_fast: bool = False  # polled sooner than its interval allows: slow_down
     dpop_jkt: str | None = None  # the thumbprint of a verified DPoP proof's key (RFC 9449)
+    resources: dict[str, Resource] = field(default_factory=dict)  # when the request names one
+    resource: Resource | None = None  # the API the access token is for (RFC 8707)
+    subject_claims: dict[str, Any] | None = None  # an exchanged token's (RFC 8693)
+    exchange_claims: dict[str, Any] | None = None  # what the exchanged-for token says
     finally_writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 

@@ -11,8 +11,10 @@ from starlette.responses import Response
 
 from gateway.identity.access import app_claims
 from gateway.identity.sessions import SsoSession
+from gateway.oauth.access_tokens import active_access_token, is_access_token_shaped
 from gateway.oauth.models import CODE_USED_TTL, CodeClaim, CodeRecord, GrantContext, digest
 from gateway.oauth.revocations import end_session_grants, revoke_access_token, revoke_family
+from gateway.oauth.token_exchange import TOKEN_EXCHANGE
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
 from providers.base import Identity, ProviderUnavailable, RefreshProvider
@@ -32,6 +34,10 @@ async def prefetch_grant(
         return await _code(services, form["code"], client_id, context)
     if grant_type == "refresh_token" and "refresh_token" in form:
         return await _refresh(services, form["refresh_token"], context)
+    if grant_type == TOKEN_EXCHANGE and client_id and "subject_token" in form:
+        subject = form["subject_token"]
+        if is_access_token_shaped(subject):
+            context.subject_claims = await active_access_token(services, subject)
     return None
 
 
@@ -65,6 +71,9 @@ async def _code(
         deadline = services.clock.now() + found.ttl
         context.code_claim = CodeClaim(code_key, client_id or "", found.value, deadline)
     record = CodeRecord.from_bytes(found.value)
+    if record.dpop_jkt and record.dpop_jkt != context.dpop_jkt:
+        # RFC 9449 §10: the code was bound to a key at the authorization endpoint.
+        return oauth_error("invalid_grant", "The code is bound to another DPoP key.")
     context.code, context.code_digest = record, code_digest
     context.account = await services.accounts.current(record.account_id)
     if context.account is None or context.account.disabled:
@@ -121,6 +130,9 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
     now = services.clock.now()
     if record is None or record.revoked_at is not None or record.expires_at <= now:
         return oauth_error("invalid_grant", "The refresh token is invalid, expired or revoked.")
+    if record.dpop_jkt and record.dpop_jkt != context.dpop_jkt:
+        # RFC 9449 §5: a public client's refresh token works only with the key it is bound to.
+        return oauth_error("invalid_grant", "The refresh token is bound to another DPoP key.")
     if record.used_at is not None:
         # RFC 9700 §4.14.2: a rotated token came back, so one of its holders is not its owner.
         await revoke_family(services, record.family_id, "refresh token reuse")

@@ -32,7 +32,6 @@ from gateway.oauth.grants import (
     ClientCredentialsGrant,
     IdTokens,
     RefreshTokenGrant,
-    RequestChecks,
 )
 from gateway.oauth.models import (
     BASIC_CHALLENGE,
@@ -43,7 +42,9 @@ from gateway.oauth.models import (
     digest,
     grant_context,
 )
+from gateway.oauth.request_checks import RequestChecks
 from gateway.oauth.revocations import revoke_access_token, revoke_family
+from gateway.oauth.token_exchange import TokenExchangeGrant
 from gateway.server.responses import description_text, oauth_error_fields
 from store.records import AuditEvent, RefreshToken
 
@@ -80,6 +81,7 @@ class AuthorizationServer(_AuthlibServer):
         self.register_grant(DeviceGrant, [IdTokens(self)])
         self.register_endpoint(DeviceAuthorization(self))
         self.device_pace = DevicePace(settings.device_poll_interval)
+        self.register_grant(TokenExchangeGrant)
         issuer = IssuerParameter()
         issuer.get_issuer = lambda: settings.issuer  # type: ignore[method-assign]
         self.register_extension(issuer)
@@ -128,7 +130,9 @@ class AuthorizationServer(_AuthlibServer):
         user: EndUser = request.user
         now = self.services.clock.now()
         previous = context.refresh
-        scope = previous.scope if previous else (token.get("scope") or "")
+        # What was granted, not what a token for one resource was narrowed to (RFC 8707).
+        granted = context.code.scope if context.code else token.get("scope")
+        scope = previous.scope if previous else (granted or "")
         offline = "offline_access" in (scope_to_list(scope) or [])
         settings = self.services.settings
         ttl = settings.refresh_token_ttl if offline else settings.session_max_seconds
@@ -149,6 +153,7 @@ class AuthorizationServer(_AuthlibServer):
             amr=tuple(user.amr),
             access_jti=context.access_jti,
             act_for=user.act_for,
+            dpop_jkt=self._refresh_key(request.client, previous, context),
         )
         context.family_id = record.family_id
         store = self.services.refresh_tokens
@@ -192,6 +197,16 @@ class AuthorizationServer(_AuthlibServer):
             )
 
         return remember
+
+    @staticmethod
+    def _refresh_key(
+        client: OAuthClient, previous: RefreshToken | None, context: GrantContext
+    ) -> str | None:
+        """A public client's refresh tokens are bound to its DPoP key (RFC 9449 §5); a
+        confidential client's are bound to it by its authentication already."""
+        if not client.record.public:
+            return None
+        return (previous.dpop_jkt if previous else None) or context.dpop_jkt
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None

@@ -30,6 +30,7 @@ from gateway.endpoints import (
     discovery,
     end_session,
     introspection,
+    pushed,
     revocation,
     token,
     userinfo,
@@ -248,6 +249,7 @@ def create_app(
         Route(discovery.USERINFO_PATH, userinfo.userinfo_endpoint, methods=["GET", "POST"]),
         Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
         Route(discovery.REVOCATION_PATH, revocation.revocation_endpoint, methods=["POST"]),
+        Route(discovery.PAR_PATH, pushed.pushed_authorization_endpoint, methods=["POST"]),
         Route(
             discovery.DEVICE_AUTHORIZATION_PATH,
             device.device_authorization_endpoint,

@@ -28,6 +28,7 @@ from gateway.identity.pii import PiiVault
 from gateway.identity.real_name import RealNameConfig, open_checker
 from gateway.identity.real_name.levels import RealNameLevels
 from gateway.identity.recovery_codes import RecoveryCodes
+from gateway.identity.resources import ResourceService
 from gateway.identity.sessions import SessionService
 from gateway.identity.sms import SmsConfig, SmsSender, open_sender
 from gateway.identity.sms_codes import SmsCodes
@@ -55,6 +56,7 @@ from store.real_name import RealNameStore
 from store.records import Account
 from store.recovery_codes import RecoveryCodeStore
 from store.refresh_tokens import RefreshTokenStore
+from store.resources import ResourceStore
 from store.revocations import RevocationStore
 from store.signing_keys import SigningKeyStore
 from store.subjects import SubjectStore
@@ -94,6 +96,7 @@ class Services:
     notices: Notices
     password_changes: PasswordChanges
     app_installations: AppInstallationStore
+    resources: ResourceService
 
     async def close(self) -> None:
         await self.accounts.close()
@@ -250,6 +253,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         notices=Notices(sms, IdentityStore(database), vault, audit),
         password_changes=PasswordChanges(account_store, passwords, clock),
         app_installations=AppInstallationStore(database),
+        resources=ResourceService(ResourceStore(database), clock, settings.client_cache_seconds),
     )
 
 

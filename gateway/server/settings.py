@@ -78,6 +78,30 @@ class Settings(SmsSettings, RealNameSettings, MobileSettings):
         description="An `offline_access` refresh token expires this long after its last use, s "
         "(30 days).",
     )
+    dpop_proof_max_age: int = Field(
+        300,
+        ge=10,
+        le=3600,
+        description="A DPoP proof is accepted this long after its `iat` (RFC 9449 §11.1), s; its "
+        "`jti` is remembered as long to refuse a replay.",
+    )
+    dpop_nonce_required: bool = Field(
+        False,
+        description="DPoP proofs must carry a nonce from this server (`use_dpop_nonce`, RFC "
+        "9449 §8 and §9), which bounds a stolen proof's life to the nonce's five to ten minutes.",
+    )
+    par_lifetime: int = Field(
+        60,
+        ge=5,
+        le=600,
+        description="How long a pushed authorization request's `request_uri` lives (RFC 9126 "
+        "§2.2), s; it is used once.",
+    )
+    require_pushed_authorization_requests: bool = Field(
+        False,
+        description="Every authorization request must come through the pushed authorization "
+        "request endpoint (RFC 9126 §5), for every client.",
+    )
     session_idle_seconds: int = Field(
         1800, gt=0, description="An SSO session ends after this long without use, s."
     )

@@ -52,6 +52,33 @@ def test_refused_redirect_uris(uri: str, reason: str) -> None:
     assert problem is not None and reason in problem
 
 
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        ("http://localhost:3000/cb", "8252"),
+        ("http://LOCALHOST/cb", "8252"),
+        ("cn.gov.city.app://callback", "authority"),
+    ],
+)
+def test_native_apps_follow_rfc_8252_strictly(uri: str, reason: str) -> None:
+    assert redirect_uri_problem(uri) is None  # a web client may (matched exactly)
+    problem = redirect_uri_problem(uri, native=True)
+    assert problem is not None and reason in problem
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "cn.gov.city.app:/callback",
+        "http://127.0.0.1/cb",
+        "http://[::1]:8080/cb",
+        "https://app.city.gov.cn/native/cb",
+    ],
+)
+def test_native_redirects_a_public_client_may_register(uri: str) -> None:
+    assert redirect_uri_problem(uri, native=True) is None
+
+
 def test_server_uris_never_take_private_schemes() -> None:
     assert https_or_loopback_problem("cn.gov.app:/logout") is not None
     assert https_or_loopback_problem("https://app.example.gov.cn/bcl") is None

@@ -231,6 +231,18 @@ async def test_malformed_and_invalid_requests_are_problems_naming_the_field(worl
             ),
             422,
         )
+        native = problem(
+            await http.post(
+                "/clients",
+                json={
+                    "client_name": "x",
+                    "public": True,
+                    "redirect_uris": ["http://localhost:8080/cb"],
+                },
+            ),
+            422,
+        )
+        assert "RFC 8252" in str(native)
 
 
 async def test_disabling_an_account_ends_its_sessions(world: World) -> None:

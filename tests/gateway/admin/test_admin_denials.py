@@ -42,6 +42,7 @@ def bodies(world: World) -> dict[str, dict]:
         },
         "patch_account": {"disabled": True},
         "add_provider": {"id": "ldap-x", "type": "ldap", "config": {}},
+        "create_resource": {"audience": "https://x.example/", "scopes": ["x.read"]},
     }
 
 

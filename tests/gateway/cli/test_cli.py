@@ -185,10 +185,13 @@ def test_clients_create_public_and_pinned(cli) -> None:
     public = ok_json(
         cli(
             "clients", "create", "--name", "移动办公", "--public",
-            "--redirect-uri", "cn.gov.city.office:/oauth2redirect", "--json",
+            "--redirect-uri", "cn.gov.city.office:/oauth2redirect", "--dpop-bound-access-tokens",
+            "--require-pushed-authorization-requests", "--json",
         )
     )  # fmt: skip
     assert public["client_secret"] is None
+    assert public["dpop_bound_access_tokens"] is True
+    assert public["require_pushed_authorization_requests"] is True
     assert public["token_endpoint_auth_method"] == "none"
     pinned = ok_json(
         cli(
@@ -213,6 +216,8 @@ def test_clients_create_public_and_pinned(cli) -> None:
         (["--redirect-uri", "javascript:alert(1)"], ["scheme"]),
         (["--redirect-uri", "/relative/cb"], ["absolute"]),
         (["--redirect-uri", "cn.gov.app:/cb"], ["scheme"]),  # private-use needs --public
+        (["--public", "--redirect-uri", "http://localhost:8080/cb"], ["127.0.0.1", "8252"]),
+        (["--public", "--redirect-uri", "cn.gov.app://cb"], ["authority"]),
         ([], ["redirect URI"]),
         (["--grant-type", "password"], ["grant_types", "client_credentials"]),
         (["--public", "--grant-type", "client_credentials"], ["public"]),

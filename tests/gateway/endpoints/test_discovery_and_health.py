@@ -29,7 +29,12 @@ async def test_discovery_lists_what_is_implemented(live_server) -> None:
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     ]
+    assert document["pushed_authorization_request_endpoint"] == f"{issuer}/oauth/par"
+    assert document["require_pushed_authorization_requests"] is False
+    assert "ES256" in document["dpop_signing_alg_values_supported"]
+    assert "HS256" not in document["dpop_signing_alg_values_supported"]
     assert document["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
@@ -51,6 +56,7 @@ async def test_discovery_lists_what_is_implemented(live_server) -> None:
             "introspection_endpoint",
             "revocation_endpoint",
             "device_authorization_endpoint",
+            "pushed_authorization_request_endpoint",
         )
         for key in gets + posts:
             method = "GET" if key in gets else "POST"
