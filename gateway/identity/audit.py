@@ -52,6 +52,11 @@ _REPLAY_CHUNK = 500
 SPOOL_LIMIT = 100_000  # entries waiting in the spool beyond which the instance is not ready
 
 
+def personal_keys() -> frozenset[str]:
+    """The detail keys whose values are personal data (masked here, erased on closing)."""
+    return frozenset(_MASKS)
+
+
 def masked(value: Any, key: str | None = None) -> Any:
     """``value`` with personal data masked and secrets removed, at any depth."""
     if isinstance(value, dict):

@@ -17,7 +17,9 @@ RETRY_DELAYS = (0.0, 1.0, 5.0)
 TIMEOUT = 5.0
 
 
-def logout_token(services: Services, client_id: str, subject: str, sid: str) -> str:
+def logout_token(services: Services, client_id: str, subject: str, sid: str | None) -> str:
+    """The logout token (OIDC Back-Channel Logout 1.0 §2.4): ``sid`` for one session, none
+    when every session of the subject ends (a closed account)."""
     now = int(services.clock.now())
     claims = {
         "iss": services.settings.issuer,
@@ -26,9 +28,10 @@ def logout_token(services: Services, client_id: str, subject: str, sid: str) -> 
         "iat": now,
         "exp": now + 120,
         "jti": secrets.token_urlsafe(16),
-        "sid": sid,
         "events": {LOGOUT_EVENT: {}},
     }
+    if sid is not None:
+        claims["sid"] = sid
     alg = "RS256" if "RS256" in services.keys.algs else services.keys.default_alg
     return services.keys.sign(claims, alg, typ="logout+jwt")
 
@@ -39,13 +42,13 @@ class BackchannelNotifier:
         self._http = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
         self._tasks: set[asyncio.Task[bool]] = set()
 
-    def notify(self, client_id: str, uri: str, subject: str, sid: str) -> asyncio.Task[bool]:
+    def notify(self, client_id: str, uri: str, subject: str, sid: str | None) -> asyncio.Task[bool]:
         task = asyncio.create_task(self._deliver(client_id, uri, subject, sid))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _deliver(self, client_id: str, uri: str, subject: str, sid: str) -> bool:
+    async def _deliver(self, client_id: str, uri: str, subject: str, sid: str | None) -> bool:
         token = logout_token(self._services, client_id, subject, sid)
         outcome = "unreachable"
         for attempt, delay in enumerate(RETRY_DELAYS, start=1):

@@ -29,7 +29,7 @@ from gateway.pages.federated_login import (
 )
 from gateway.pages.lockout import Attempt
 from gateway.pages.passkey_button import passkey_offer
-from gateway.pages.render import choose_locale, form_action, messages, page
+from gateway.pages.render import form_action, messages, page, request_locale
 from gateway.server.services import Services
 from store.errors import Unavailable
 from store.records import AuditEvent
@@ -37,7 +37,7 @@ from store.records import AuditEvent
 
 def locale_of(request: Request, tx: Transaction | None) -> str:
     wanted = request.query_params.get("ui_locales") or (tx.params.get("ui_locales") if tx else None)
-    return choose_locale(wanted, request.headers.get("accept-language"))
+    return request_locale(request, wanted)
 
 
 def _client_ip(request: Request) -> str:

@@ -23,7 +23,7 @@ from gateway.identity import phones, proof_of_work
 from gateway.identity.sms import SmsFailed, SmsMessage
 from gateway.identity.sms_limits import SmsLimits
 from gateway.pages.federated_login import LOCAL, SignIn
-from gateway.pages.render import choose_locale, form_action, messages, page
+from gateway.pages.render import form_action, messages, page, request_locale
 from gateway.pages.sign_in import signed_in
 from gateway.server.services import Services
 from store.errors import Conflict
@@ -35,7 +35,7 @@ SEND_PATH = "/login/sms/send"
 
 def _locale(request: Request, tx: Transaction) -> str:
     wanted = request.query_params.get("ui_locales") or tx.params.get("ui_locales")
-    return choose_locale(wanted, request.headers.get("accept-language"))
+    return request_locale(request, wanted)
 
 
 def _ip(request: Request) -> str:
@@ -69,6 +69,7 @@ async def _form(
         "step": step,
         "csrf_token": services.csrf.token(tx.browser, f"sms:{tx_id}"),
         "send_action": SEND_PATH,
+        "page_path": SMS_PATH,
         "action": SMS_PATH,
         "error": error,
         "notice": notice,
