@@ -106,9 +106,10 @@ def _subject_problem(
     if subject_type not in ("public", "pairwise"):
         return ("subject_type", "use public or pairwise")
     hosts = {urlsplit(uri).hostname for uri in redirect_uris}
-    if subject_type == "pairwise" and sector_identifier is None and len(hosts) > 1:
-        # OIDC Core §8.1: else adding a host would change every subject. (A native app,
-        # loopback or private scheme, is a sector of its own: claims.sector_of.)
+    native = any(host is None or is_loopback_host(host) for host in hosts)
+    if subject_type == "pairwise" and sector_identifier is None and len(hosts) > 1 and not native:
+        # OIDC Core §8.1: else adding a host would change every subject. (An app with a
+        # loopback or private-scheme redirect is a sector of its own: claims.sector_of.)
         return (
             "sector_identifier",
             "pairwise clients with several redirect hosts need one (the host they share)",
