@@ -29,6 +29,7 @@ from gateway.identity.sms_limits import SmsLimits
 from gateway.oauth.revocations import revoke_family
 from gateway.pages.render import messages, page, request_locale
 from gateway.server.services import Services
+from store import kv_keys
 from store.records import Account, AuditEvent
 
 CLOSE_PATH = "/account/close"
@@ -111,7 +112,9 @@ async def close_submit(request: Request) -> Response:
     t = messages(request_locale(request))
     if await blockers(services, account):
         return await _form(request, session, status=409)
-    counter = f"fail-close:{account.id}"
+    if form.get("understood") != "yes":  # asked first: a code is spent by checking it
+        return await _form(request, session, error=t.close_must_understand, status=400)
+    counter = kv_keys.close_failures(account.id)
     if not CLOSE_TRIES.allows(await hit(services.expiring, counter, CLOSE_TRIES)):
         left = await retry_after(services.expiring, counter, CLOSE_TRIES)
         minutes = math.ceil(left / 60)
@@ -134,8 +137,6 @@ async def close_submit(request: Request) -> Response:
             request=request,
         )
         return await _form(request, session, error=t.close_not_confirmed, status=400)
-    if form.get("understood") != "yes":
-        return await _form(request, session, error=t.close_must_understand, status=400)
     await reset(services.expiring, counter)
     frontchannel = await close_account(request, account)
     response = page(
