@@ -94,6 +94,7 @@ async def login_form(
             "csrf_token": services.csrf.token(tx.browser, f"login:{tx_id}"),
             "client_name": client_name,
             "action": "/login",
+            "page_path": "/login",  # the language link of a form shown by another path too
             "error": error,
             "username": username or tx.params.get("login_hint", ""),
             "departments": [(d.id, d.name) for d in systems],
