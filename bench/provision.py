@@ -26,7 +26,12 @@ async def main(
     services = await open_services(settings)
     try:
         web = await services.clients.register(
-            name="Bench web app", redirect_uris=[redirect_uri], access_token_format=access_format
+            name="Bench web app",
+            redirect_uris=[redirect_uri],
+            access_token_format=access_format,
+            # As measured before new apps became pairwise (and as the peer serves it): a
+            # pairwise sub costs UserInfo one more read, to map it back to the account.
+            subject_type="public",
         )
         cc = await services.clients.register(
             name="Bench service", grant_types=["client_credentials"], scopes=["bench.read"]

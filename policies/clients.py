@@ -152,13 +152,14 @@ def _subject_problem(
     if subject_type not in ("public", "pairwise"):
         return ("subject_type", "use public or pairwise")
     hosts = {urlsplit(uri).hostname for uri in redirect_uris}
-    if subject_type == "pairwise" and sector_identifier is None:
-        # OIDC Core §8.1: else adding a host would change every subject, and every loopback
-        # or private-scheme app would share the sector (and the subjects) of all the others.
-        if len(hosts) > 1:
-            return ("sector_identifier", "pairwise clients with several redirect hosts need one")
-        if any(host is None or is_loopback_host(host) for host in hosts):
-            return ("sector_identifier", "pairwise native apps (loopback, app schemes) need one")
+    native = any(host is None or is_loopback_host(host) for host in hosts)
+    if subject_type == "pairwise" and sector_identifier is None and len(hosts) > 1 and not native:
+        # OIDC Core §8.1: else adding a host would change every subject. (An app with a
+        # loopback or private-scheme redirect is a sector of its own: claims.sector_of.)
+        return (
+            "sector_identifier",
+            "pairwise clients with several redirect hosts need one (the host they share)",
+        )
     if sector_identifier is not None:
         if subject_type != "pairwise":
             return ("sector_identifier", "a sector identifier only matters with pairwise subjects")

@@ -111,6 +111,11 @@ def otp_failures(account_id: str) -> str:
     return f"fail-otp:{account_id}"
 
 
+def close_failures(account_id: str) -> str:
+    """Wrong passwords or codes confirming that an account be closed."""
+    return f"fail-close:{account_id}"
+
+
 def sms_code(tx_id: str) -> str:
     """The digest of the SMS code sent in a sign-in transaction, and its number."""
     return f"sms-code:{tx_id}"

@@ -53,7 +53,8 @@ class Client:
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
     frontchannel_logout_uri: str | None = None
-    subject_type: str = "public"  # or "pairwise" (OIDC Core §8)
+    # "pairwise" for every new app (OIDC Core §8.1); "public" only by a city-wide decision.
+    subject_type: str = "pairwise"
     sector_identifier: str | None = None
     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
     scopes: tuple[str, ...] = ()

@@ -126,3 +126,20 @@ class RefreshTokenStore:
                 .distinct()
             )
             return list(rows)
+
+    async def grants_of_account(self, account_id: str) -> dict[str, list[str]]:
+        """Every client the account ever gave a refresh token to, with its live families."""
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(
+                    RefreshTokenRow.client_id, RefreshTokenRow.family_id, RefreshTokenRow.revoked_at
+                )
+                .where(RefreshTokenRow.account_id == account_id)
+                .distinct()
+            )
+            grants: dict[str, list[str]] = {}
+            for client_id, family_id, revoked_at in rows:
+                live = grants.setdefault(client_id, [])
+                if revoked_at is None and family_id not in live:
+                    live.append(family_id)
+            return grants

@@ -4,11 +4,14 @@ removal only with a code from the factor itself."""
 from __future__ import annotations
 
 import math
+from html import escape
 
+import segno
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.account import recovery_codes
+from gateway.account.navigation import navigation
 from gateway.account.pages import account_form
 from gateway.endpoints.authorize import Transaction, error_page, save_transaction
 from gateway.identity.rate_limits import OTP_CODES, hit, reset, retry_after
@@ -20,6 +23,12 @@ from store import kv_keys
 from store.records import AuditEvent
 
 ACCOUNT_OTP_PATH = "/account/otp"
+
+
+def qr_svg(uri: str, label: str) -> str:
+    """The otpauth URI as an inline SVG QR code (no script, no data: URL: the CSP holds)."""
+    svg = segno.make(uri, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1)
 
 
 async def account_otp_page(request: Request) -> Response:
@@ -52,16 +61,20 @@ async def _enrolment_page(
         )
         if started is not None:
             secret, uri = started
+    locale = locale_for(request, request.query_params.get("ui_locales"))
+    t = messages(locale)
     response = page(
         request,
         "account_otp.html",
-        locale_for(request, request.query_params.get("ui_locales")),
+        locale,
         {
             "enrolled": enrolled,
             "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
             if secret
             else None,
             "uri": uri,
+            "qr_svg": qr_svg(uri, t.otp_qr_label) if uri else None,
+            "nav": navigation(ACCOUNT_OTP_PATH),
             "csrf_token": services.csrf.token(browser, "account-otp"),
             "action": ACCOUNT_OTP_PATH,
             "error": error,

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.identity.access import ENTERPRISE_SCOPE
+from gateway.identity.claims import sector_of
 from gateway.identity.delegations import NotAllowed
 from gateway.identity.errors import InvalidInput
 from gateway.oauth.access_tokens import active_access_token
@@ -76,12 +77,15 @@ async def _caller(
     if claims is None:
         return Unauthenticated("a valid access token is needed").response()
     client = await services.clients.get(str(claims.get("client_id")))
-    if client is None or client.subject_type == "pairwise":
-        return Forbidden("use a token of an app with public subject identifiers").response()
-    account_id = str(claims["sub"])
-    account = await services.accounts.get(account_id)
+    if client is None:
+        return Unauthenticated("a valid access token is needed").response()
+    account_id: str | None = str(claims["sub"])
+    if client.subject_type == "pairwise":  # the gateway alone maps a pairwise sub back
+        account_id = await services.subjects.account_of(sector_of(client), str(claims["sub"]))
+    account = await services.accounts.get(account_id) if account_id else None
     if account is None or account.disabled:
         return Unauthenticated("a valid access token is needed").response()
+    account_id = account.id
     scopes = str(claims.get("scope", "")).split()
     if "admin:write" in scopes and client.admin_console:
         held = await services.access.admin_scopes(account_id)

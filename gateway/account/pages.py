@@ -3,29 +3,34 @@ each withdrawn by a CSRF-checked form."""
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.endpoints.authorize import Transaction, error_page, save_transaction
+from gateway.account.guard import signed_in
+from gateway.account.navigation import navigation
+from gateway.endpoints.authorize import error_page
 from gateway.endpoints.end_session import SESSIONS_PATH, after_logout, end_sso_session
 from gateway.identity.sessions import SsoSession
 from gateway.mobile.devices import DEVICES_PATH, described, end_installation, installations
 from gateway.oauth.revocations import revoke_family
-from gateway.pages.render import choose_locale, page
+from gateway.pages.render import Messages, local_time, messages, page, request_locale
+from gateway.pages.scopes import labels as scope_labels
 from gateway.pages.second_factor import current_session
 from gateway.server.forms import FormError, read_form
 from gateway.server.services import Services
+from store.records import AuditEvent
 
 CONSENTS_PATH = "/account/consents"
 LINKS_PATH = "/account/links"
-audit = logging.getLogger("yihaotong.audit")
 
 
 def _describe(
-    session: SsoSession, current: SsoSession, apps: list[str], names: dict[str, str]
+    session: SsoSession,
+    current: SsoSession,
+    apps: list[str],
+    names: dict[str, str],
+    t: Messages,
+    zone: str,
 ) -> dict[str, object]:
     agent = session.user_agent
     device = next(
@@ -35,75 +40,71 @@ def _describe(
         "sid": session.sid,
         "current": session.sid == current.sid,
         "device": device or agent[:40] or "—",
-        "started": datetime.fromtimestamp(session.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "started": local_time(session.created_at, zone),
         "ip": session.ip,
-        "apps": "、".join(names.get(c, c) for c in apps),
+        "apps": t.list_separator.join(names.get(c, c) for c in apps),
     }
 
 
 async def sessions_page(request: Request) -> Response:
     services: Services = request.app.state.services
-    locale = choose_locale(
-        request.query_params.get("ui_locales"), request.headers.get("accept-language")
-    )
-    current = await services.sessions.from_cookie(
-        request.cookies.get(services.sessions.cookie_name)
-    )
+    current = await signed_in(request, SESSIONS_PATH)
+    if isinstance(current, Response):
+        return current
+    locale = request_locale(request)
+    t = messages(locale)
+    zone = services.settings.time_zone
     browser, new_browser = services.csrf.browser_id(request)
-    if current is None:
-        tx_id = await save_transaction(
-            services, Transaction(params={}, browser=browser, return_to=SESSIONS_PATH)
-        )
-        response: Response = RedirectResponse(f"/login?tx={tx_id}", status_code=303)
-    else:
-        sessions = await services.sessions.of_account(current.account_id)
-        apps = {s.sid: await services.sessions.clients_of(s.sid) for s in sessions}
-        names = {}
-        for client_id in {c for ids in apps.values() for c in ids}:
-            client = await services.clients.get(client_id)
-            names[client_id] = client.name if client else client_id
-        consents = []
-        for client_id, scopes in (await services.consents.of_account(current.account_id)).items():
-            client = await services.clients.get(client_id)
-            consents.append(
-                {
-                    "client_id": client_id,
-                    "name": client.name if client else client_id,
-                    "scopes": " ".join(sorted(scopes)),
-                }
-            )
-        systems = {d.id: d.name for d in await services.login_systems.all()}
-        links = [
+    account = await services.accounts.get(current.account_id)
+    sessions = await services.sessions.of_account(current.account_id)
+    apps = {s.sid: await services.sessions.clients_of(s.sid) for s in sessions}
+    names = {}
+    for client_id in {c for ids in apps.values() for c in ids}:
+        client = await services.clients.get(client_id)
+        names[client_id] = client.name if client else client_id
+    consents = []
+    for client_id, scopes in (await services.consents.of_account(current.account_id)).items():
+        client = await services.clients.get(client_id)
+        consents.append(
             {
-                "provider_id": link.provider_id,
-                "subject": link.subject,
-                "name": systems.get(link.provider_id, link.provider_id),
-                "last": datetime.fromtimestamp(link.last_login_at, UTC).strftime(
-                    "%Y-%m-%d %H:%M UTC"
-                ),
+                "client_id": client_id,
+                "name": client.name if client else client_id,
+                "scopes": scope_labels(t, scopes),
             }
-            for link in await services.federation.links_of(current.account_id)
-        ]
-        devices = await app_devices(services, current.account_id)
-        response = page(
-            request,
-            "sessions.html",
-            locale,
-            {
-                "sessions": [_describe(s, current, apps[s.sid], names) for s in sessions],
-                "csrf_token": services.csrf.token(browser, "sessions"),
-                "action": SESSIONS_PATH,
-                "consents": consents,
-                "consents_csrf": services.csrf.token(browser, "consents"),
-                "consents_action": CONSENTS_PATH,
-                "links": links,
-                "links_csrf": services.csrf.token(browser, "links"),
-                "links_action": LINKS_PATH,
-                "devices": devices,
-                "devices_csrf": services.csrf.token(browser, "devices"),
-                "devices_action": DEVICES_PATH,
-            },
         )
+    systems = {d.id: d.name for d in await services.login_systems.all()}
+    links = [
+        {
+            "provider_id": link.provider_id,
+            "subject": link.subject,
+            "name": systems.get(link.provider_id, link.provider_id),
+            "last": local_time(link.last_login_at, zone),
+        }
+        for link in await services.federation.links_of(current.account_id)
+    ]
+    devices = await app_devices(services, current.account_id)
+    response = page(
+        request,
+        "sessions.html",
+        locale,
+        {
+            "nav": navigation(SESSIONS_PATH),
+            "who": (account.name or account.username) if account else "—",
+            "current_sid": current.sid,
+            "sessions": [_describe(s, current, apps[s.sid], names, t, zone) for s in sessions],
+            "csrf_token": services.csrf.token(browser, "sessions"),
+            "action": SESSIONS_PATH,
+            "consents": consents,
+            "consents_csrf": services.csrf.token(browser, "consents"),
+            "consents_action": CONSENTS_PATH,
+            "links": links,
+            "links_csrf": services.csrf.token(browser, "links"),
+            "links_action": LINKS_PATH,
+            "devices": devices,
+            "devices_csrf": services.csrf.token(browser, "devices"),
+            "devices_action": DEVICES_PATH,
+        },
+    )
     if new_browser:
         services.csrf.set_cookie(response, browser)
     return response
@@ -155,7 +156,7 @@ async def end_session_submit(request: Request) -> Response:
         return RedirectResponse(SESSIONS_PATH, status_code=303)
     frontchannel = await end_sso_session(request, target.sid, "user")
     if target.sid == current.sid:
-        locale = choose_locale(None, request.headers.get("accept-language"))
+        locale = request_locale(request)
         return after_logout(request, frontchannel, None, locale)
     return RedirectResponse(SESSIONS_PATH, status_code=303)
 
@@ -173,9 +174,14 @@ async def revoke_consent_submit(request: Request) -> Response:
             current.account_id, client_id
         ):
             await revoke_family(services, family_id, "consent revoked")
-        audit.info(
-            "consent revoked",
-            extra={"fields": {"event": "consent.revoked", "client": client_id}},
+        await services.audit.record(
+            AuditEvent(
+                "consent.revoked",
+                actor=current.account_id,
+                target=current.account_id,
+                client_id=client_id,
+            ),
+            request=request,
         )
     return RedirectResponse(SESSIONS_PATH, status_code=303)
 

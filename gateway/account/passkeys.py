@@ -6,17 +6,17 @@ computer cannot plant a passkey of its own. Every form is CSRF-checked; every ch
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gateway.account.navigation import navigation
 from gateway.account.pages import account_form
 from gateway.endpoints.authorize import Transaction, error_page, save_transaction
 from gateway.identity.passkeys import PasskeyError
 from gateway.identity.sessions import SsoSession
 from gateway.pages.passkey_button import embeddable
-from gateway.pages.render import choose_locale, messages, page
+from gateway.pages.render import local_time, messages, page, request_locale
 from gateway.pages.second_factor import current_session
 from gateway.server.services import Services
 from store.records import AuditEvent
@@ -24,10 +24,6 @@ from store.records import AuditEvent
 PASSKEYS_PATH = "/account/passkeys"
 RECENT_SIGN_IN = 600.0  # seconds since the last password (or passkey) was given
 CSRF_PURPOSE = "account-passkeys"
-
-
-def _time(epoch: float | None) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC") if epoch else ""
 
 
 def _recent(services: Services, session: SsoSession) -> bool:
@@ -59,9 +55,7 @@ async def _passkeys_form(
 ) -> Response:
     services: Services = request.app.state.services
     browser, new_browser = services.csrf.browser_id(request)
-    locale = choose_locale(
-        request.query_params.get("ui_locales"), request.headers.get("accept-language")
-    )
+    locale = request_locale(request)
     options = None
     if _recent(services, session):
         account = await services.accounts.get(session.account_id)
@@ -77,8 +71,8 @@ async def _passkeys_form(
         {
             "id": p.credential_id,
             "name": p.name,
-            "created": _time(p.created_at),
-            "used": _time(p.last_used_at),
+            "created": local_time(p.created_at, services.settings.time_zone),
+            "used": local_time(p.last_used_at, services.settings.time_zone),
         }
         for p in await services.passkeys.of_account(session.account_id)
     ]
@@ -88,6 +82,7 @@ async def _passkeys_form(
         locale,
         {
             "passkeys": passkeys,
+            "nav": navigation(PASSKEYS_PATH),
             "options": options,
             "nonce": nonce,
             "csrf_token": services.csrf.token(browser, CSRF_PURPOSE),
@@ -127,7 +122,7 @@ async def passkeys_submit(request: Request) -> Response:
                 {"reason": refused.reason},
                 "failure",
             )
-            t = messages(choose_locale(None, request.headers.get("accept-language")))
+            t = messages(request_locale(request))
             return await _passkeys_form(request, session, t.passkey_add_failed, status=400)
         details = {"credential": added.credential_id[:16], "aaguid": added.aaguid}
         event = "account.passkey_added"

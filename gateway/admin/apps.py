@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.admin.changes import Actor, change
+from gateway.admin.changes import Actor, Change, change
 from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import path_of, target_department
 from gateway.admin.policy_names import check_names
@@ -71,6 +71,34 @@ def _problem(client: Client) -> None:
 
 # Changing one of these may move an app's pairwise sector (and so its subjects).
 _SECTOR_FIELDS = ("sector_identifier", "redirect_uris", "subject_type", "service_urls")
+
+
+PUBLIC_SUBJECTS = (
+    "public subject identifiers (the same `sub` in every app, so departments could join a "
+    "person's records)"
+)
+
+
+def _subject_decision(
+    reach: Reach, before: Client | None, after: Client, reason: str | None, change: Change
+) -> None:
+    """Public subjects are a city-wide decision with a reason, kept in the change's audit
+    entry; every other app gets pairwise ones (OIDC Core §8.1)."""
+    if after.subject_type != "public":
+        if reason is not None:
+            raise Invalid.field(
+                ["body", "subject_type_reason"], "a reason is given only with subject_type public"
+            )
+        return
+    if before is not None and before.subject_type == "public":
+        return
+    reach.require_city_wide(PUBLIC_SUBJECTS)
+    if not (reason or "").strip():
+        raise Invalid.field(
+            ["body", "subject_type_reason"],
+            "say why this app needs the public subject identifier (kept in the audit log)",
+        )
+    change.extra["subject_type_reason"] = reason.strip()
 
 
 def _own_sector(reach: Reach, client: Client) -> None:
@@ -161,6 +189,7 @@ async def create_client(
     # A CAS app has no secret (CAS has no client authentication) and no OAuth grants.
     cas = values.get("protocol") == "cas"
     public = public or cas
+    reason = values.pop("subject_type_reason", None)
     now = services.clock.now()
     client = Client(
         client_id=str(uuid.uuid4()),
@@ -180,6 +209,7 @@ async def create_client(
     secret = None if public else secrets.token_urlsafe(32)
     client = replace(client, secret_digest=secret and secret_digest(secret))
     async with change(services, actor, "admin.client.created", client.client_id) as c:
+        _subject_decision(reach, None, client, reason, c)
         await target_department(c.session, reach, client.department_id, "department_id")
         c.after = await client_store.insert_client(c.session, client)
     services.clients.forget(client.client_id)
@@ -195,10 +225,13 @@ async def update_client(
     pre: Precondition = NONE,
     event: str = "admin.client.updated",
 ) -> Client:
+    values = dict(values)
+    reason = values.pop("subject_type_reason", None)
     async with change(services, actor, event, client_id) as c:
         before = await visible_client(c.session, reach, client_id, changing=True)
         pre.check(etag_of(before))
         changes = _record_values(values)
+        _subject_decision(reach, before, replace(before, **changes), reason, c)
         if city_wide_app(replace(before, **changes)):
             reach.require_city_wide(CITY_WIDE_APPS)
         if "department_id" in changes:

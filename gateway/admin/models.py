@@ -211,7 +211,19 @@ class ClientChanges(Model):
     post_logout_redirect_uris: list[Uri] | None = Field(None, max_length=50)
     backchannel_logout_uri: Uri | None = None
     frontchannel_logout_uri: Uri | None = None
-    subject_type: Literal["public", "pairwise"] | None = None
+    subject_type: Literal["public", "pairwise"] | None = Field(
+        None,
+        description="pairwise (the default: a different `sub` per sector, OIDC Core §8.1) or "
+        "public (the account id everywhere; city-wide administrators only, with a "
+        "subject_type_reason).",
+    )
+    subject_type_reason: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="Why the app needs the public subject (required when making it public; "
+        "kept in the audit log).",
+    )
     sector_identifier: str | None = Field(None, max_length=255)
     grant_types: list[GrantType] | None = Field(None, min_length=1, max_length=len(GRANT_TYPES))
     scopes: list[ScopeToken] | None = Field(None, max_length=50)

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from gateway.cas.apps import cas_apps
 from gateway.endpoints.end_session import after_logout, end_sso_session
-from gateway.pages.render import choose_locale
+from gateway.pages.render import request_locale
 from gateway.server.forms import FormError, parse_params
 from gateway.server.services import Services
 
@@ -27,5 +27,5 @@ async def logout_endpoint(request: Request) -> Response:
         request.cookies.get(services.sessions.cookie_name)
     )
     frontchannel = await end_sso_session(request, session.sid, "cas") if session else []
-    locale = choose_locale(None, request.headers.get("accept-language"))
+    locale = request_locale(request)
     return after_logout(request, frontchannel, service, locale)

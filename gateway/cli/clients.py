@@ -46,10 +46,21 @@ def create(
     ] = None,
     subject_type: Annotated[
         str | None,
-        typer.Option(help="public (the default), or pairwise: a different `sub` per sector."),
+        typer.Option(
+            help="pairwise (the default: a different `sub` per sector), or public: the account "
+            "id in every app (a city-wide decision; give --subject-type-reason)."
+        ),
+    ] = None,
+    subject_type_reason: Annotated[
+        str | None,
+        typer.Option(help="Why the app needs the public `sub` (kept in the audit log)."),
     ] = None,
     sector_identifier: Annotated[
-        str | None, typer.Option(help="Sector for pairwise subjects (default: redirect host).")
+        str | None,
+        typer.Option(
+            help="Sector for pairwise subjects (default: the redirect host; a native app is its "
+            "own sector)."
+        ),
     ] = None,
     grant_type: Annotated[
         list[str] | None,
@@ -142,6 +153,7 @@ def create(
         "backchannel_logout_uri": backchannel_logout_uri,
         "frontchannel_logout_uri": frontchannel_logout_uri,
         "subject_type": subject_type,
+        "subject_type_reason": subject_type_reason,
         "sector_identifier": sector_identifier,
         "grant_types": grant_type,
         "public": public or None,

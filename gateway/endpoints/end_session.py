@@ -18,7 +18,7 @@ from gateway.identity.claims import subject_for
 from gateway.identity.sessions import SessionApp, SsoSession
 from gateway.oauth.revocations import end_session_grants
 from gateway.oauth.tokens_in import verify_own_jwt
-from gateway.pages.render import choose_locale, form_action, page
+from gateway.pages.render import form_action, page, request_locale
 from gateway.server.forms import FormError, parse_params, read_form
 from gateway.server.services import Services
 from policies.redirect_uris import redirect_uri_matches
@@ -100,7 +100,7 @@ async def end_session_endpoint(request: Request) -> Response:
             params = parse_params(request.url.query)
     except FormError as error:
         return error_page(request, {}, "error_invalid_request", error.description)
-    locale = choose_locale(params.get("ui_locales"), request.headers.get("accept-language"))
+    locale = request_locale(request, params.get("ui_locales"))
 
     hint = None
     if params.get("id_token_hint"):

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.oauth.models import RESPONSE_MODES
-from gateway.pages.render import choose_locale, messages, page
+from gateway.pages.render import messages, page, request_locale
 from gateway.server.responses import oauth_error_fields
 from gateway.server.services import Services
 
@@ -20,7 +20,7 @@ def error_page(
     request: Request, params: dict[str, str], message_key: str, detail: str = ""
 ) -> Response:
     """A page for the user: used when the client cannot be trusted with a redirect."""
-    locale = choose_locale(params.get("ui_locales"), request.headers.get("accept-language"))
+    locale = request_locale(request, params.get("ui_locales"))
     message = messages(locale)[message_key].format(detail=detail)
     return page(request, "error.html", locale, {"message": message, "code": None}, status=400)
 
@@ -38,7 +38,7 @@ def deliver(
     a browser can post a form only to an http(s) address."""
     if response_mode == "form_post" and redirect_uri.startswith(("https://", "http://")):
         nonce = secrets.token_urlsafe(16)
-        locale = choose_locale(None, request.headers.get("accept-language"))
+        locale = request_locale(request)
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect_uri))
         return page(
             request,

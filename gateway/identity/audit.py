@@ -60,6 +60,11 @@ def stdlib_line(logger: logging.Logger, level: int, message: str, fields: dict[s
     logger.log(level, message, extra={"fields": fields})
 
 
+def personal_keys() -> frozenset[str]:
+    """The detail keys whose values are personal data (masked here, erased on closing)."""
+    return frozenset(_MASKS)
+
+
 def masked(value: Any, key: str | None = None) -> Any:
     """``value`` with personal data masked and secrets removed, at any depth."""
     if isinstance(value, dict):

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from policies.cas_services import service_hosts
+from policies.redirect_uris import is_loopback_host
 from store.records import Account, Client
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -34,12 +35,15 @@ def scopes_for_claims(claims_request: dict[str, Any] | None) -> set[str]:
 
 def sector_of(client: Client) -> str:
     """OIDC Core §8.1: the host of the redirect URIs (a CAS app's service URLs), unless a
-    sector was registered."""
+    sector was registered. A native app (loopback or private-scheme redirects) is a sector of
+    its own, so it shares no subjects with the other native apps."""
     if client.sector_identifier:
         return client.sector_identifier
-    hosts = {urlsplit(uri).hostname or uri for uri in client.redirect_uris}
+    hosts = {urlsplit(uri).hostname for uri in client.redirect_uris}
+    if any(host is None or is_loopback_host(host) for host in hosts):
+        return client.client_id
     hosts |= service_hosts(client.service_urls)
-    return sorted(hosts)[0] if hosts else client.client_id
+    return sorted(h for h in hosts if h)[0] if hosts else client.client_id
 
 
 def subject_for(client: Client, account_id: str, pairwise_key: bytes) -> str:

@@ -53,7 +53,7 @@ class ClientService:
         backchannel_logout_uri: str | None = None,
         frontchannel_logout_uri: str | None = None,
         grant_types: Sequence[str] | None = None,
-        subject_type: str = "public",
+        subject_type: str = "pairwise",
         sector_identifier: str | None = None,
         public: bool = False,
         require_consent: bool = False,

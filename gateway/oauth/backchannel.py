@@ -18,7 +18,9 @@ RETRY_DELAYS = (0.0, 1.0, 5.0)
 TIMEOUT = 5.0
 
 
-def logout_token(services: Services, client_id: str, subject: str, sid: str) -> str:
+def logout_token(services: Services, client_id: str, subject: str, sid: str | None) -> str:
+    """The logout token (OIDC Back-Channel Logout 1.0 §2.4): ``sid`` for one session, none
+    when every session of the subject ends (a closed account)."""
     now = int(services.clock.now())
     claims = {
         "iss": services.settings.issuer,
@@ -27,9 +29,10 @@ def logout_token(services: Services, client_id: str, subject: str, sid: str) -> 
         "iat": now,
         "exp": now + 120,
         "jti": secrets.token_urlsafe(16),
-        "sid": sid,
         "events": {LOGOUT_EVENT: {}},
     }
+    if sid is not None:
+        claims["sid"] = sid
     alg = "RS256" if "RS256" in services.keys.algs else services.keys.default_alg
     return services.keys.sign(claims, alg, typ="logout+jwt")
 
@@ -47,7 +50,7 @@ class BackchannelNotifier:
             self._http = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
         return self._http
 
-    def notify(self, client_id: str, uri: str, subject: str, sid: str) -> asyncio.Task[bool]:
+    def notify(self, client_id: str, uri: str, subject: str, sid: str | None) -> asyncio.Task[bool]:
         token = logout_token(self._services, client_id, subject, sid)
         return self.post(client_id, uri, {"logout_token": token}, "logout.backchannel")
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.pages.render import choose_locale, messages, page
+from gateway.pages.render import messages, page, request_locale
 from policies.access import Decision
 from policies.assurance import LEVELS, rank
 from store.records import Client
@@ -44,7 +44,7 @@ def denied_page(
 ) -> Response:
     """403 with the reason in the person's language and a way back to the app, which gets the
     error (by the response mode it asked for)."""
-    locale = choose_locale(params.get("ui_locales"), request.headers.get("accept-language"))
+    locale = request_locale(request, params.get("ui_locales"))
     t = messages(locale)
     level = decision.acr or ""
     message = t[_REASON_KEYS.get(decision.check, "denied_roles")].format(level=level)

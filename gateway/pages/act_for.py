@@ -14,7 +14,7 @@ from gateway.endpoints.authorize import (
     update_transaction,
 )
 from gateway.identity.delegations import POSITIONS
-from gateway.pages.render import choose_locale, form_action, page
+from gateway.pages.render import form_action, page, request_locale
 from gateway.server.services import Services
 
 ACT_FOR_PATH = "/act-for"
@@ -45,7 +45,7 @@ async def act_for_page(request: Request) -> Response:
     if tx is None or session is None:
         return error_page(request, {}, "expired")
     client = await services.clients.get(tx.params.get("client_id", ""))
-    locale = choose_locale(tx.params.get("ui_locales"), request.headers.get("accept-language"))
+    locale = request_locale(request, tx.params.get("ui_locales"))
     return page(
         request,
         "act_for.html",

@@ -13,6 +13,7 @@ from gateway.endpoints.authorize import (
     update_transaction,
 )
 from gateway.pages.render import messages, page
+from gateway.pages.scopes import labels as scope_labels
 from gateway.pages.sign_in import client_view, locale_of
 from gateway.server.services import Services
 from store.records import AuditEvent
@@ -26,7 +27,7 @@ async def consent_page(request: Request) -> Response:
         return error_page(request, {}, "expired")
     locale = locale_of(request, tx)
     t = messages(locale)
-    labels = [t.get(f"scope_{scope}", scope) for scope in tx.extra.get("scopes", [])]
+    labels = scope_labels(t, tx.extra.get("scopes", []))
     client_name, action_sources = await client_view(services, tx)
     return page(
         request,

@@ -32,7 +32,7 @@ from gateway.oauth.device_codes import (
     shown_user_code,
 )
 from gateway.pages.qr import qr_svg
-from gateway.pages.render import choose_locale, messages, page
+from gateway.pages.render import messages, page, request_locale
 from gateway.server.forms import FormError, read_form
 from gateway.server.services import Services
 from store import kv_keys
@@ -45,8 +45,7 @@ DECIDE_PURPOSE = "device-decide"
 
 
 def _locale(request: Request, tx: Transaction | None = None) -> str:
-    wanted = request.query_params.get("ui_locales") or (tx.params.get("ui_locales") if tx else None)
-    return choose_locale(wanted, request.headers.get("accept-language"))
+    return request_locale(request, tx.params.get("ui_locales") if tx else None)
 
 
 def _ip(request: Request) -> str:

@@ -4,10 +4,12 @@ CSP that forbids framing, no caching, no referrer)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
@@ -17,6 +19,8 @@ HERE = Path(__file__).parent
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
 STATIC_PATH = "/static"
+LOCALE_COOKIE = "yihaotong_lang"
+_LOCALE_COOKIE_SECONDS = 365 * 86400
 
 _templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -67,6 +71,37 @@ def choose_locale(ui_locales: str | None, accept_language: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+def request_locale(request: Request, wanted: str | None = None) -> str:
+    """The page's language: the person's choice in the page's link (``ui_locales`` on our own
+    page), then the one kept from an earlier choice (a cookie), then ``wanted`` (the app's
+    ``ui_locales``), then Accept-Language."""
+    kept = request.cookies.get(LOCALE_COOKIE)
+    tags = (request.query_params.get("ui_locales"), kept if kept in LOCALES else None, wanted)
+    return choose_locale(" ".join(filter(None, tags)), request.headers.get("accept-language"))
+
+
+def _switch_url(request: Request, locale: str, tx: str | None, path: str | None) -> str:
+    """This page in the other language: a GET of the same path, its query kept (and the
+    sign-in transaction of a page that answers a posted form)."""
+    other = next(code for code in LOCALES if code != locale)
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "ui_locales"]
+    if tx and "tx" not in request.query_params:
+        query.append(("tx", tx))
+    return f"{path or request.url.path}?{urlencode([*query, ('ui_locales', other)])}"
+
+
+def local_time(epoch: float | None, time_zone: str) -> str:
+    """A time as people read it where the gateway serves: ``2026-12-07 19:30 UTC+8``."""
+    if epoch is None:
+        return ""
+    moment = datetime.fromtimestamp(epoch, ZoneInfo(time_zone))
+    offset = moment.utcoffset() or timedelta()
+    seconds = int(offset.total_seconds())
+    hours, rest = divmod(abs(seconds), 3600)
+    zone = f"UTC{'-' if seconds < 0 else '+'}{hours}" + (f":{rest // 60:02d}" if rest else "")
+    return f"{moment:%Y-%m-%d %H:%M} {zone}"
+
+
 def origin_source(uri: str) -> str | None:
     """The CSP source expression that admits ``uri``: its origin, or its private-use scheme."""
     parts = urlsplit(uri)
@@ -95,9 +130,24 @@ def page(
     connect_self: bool = False,
 ) -> HTMLResponse:
     body = _templates.get_template(template).render(
-        t=messages(locale), static_url=f"{STATIC_PATH}/style.css", **context
+        t=messages(locale),
+        static_url=f"{STATIC_PATH}/style.css",
+        switch_url=_switch_url(request, locale, context.get("tx"), context.get("page_path")),
+        **context,
     )
-    return html_response(body, locale, status, form_action, script_nonce, connect_self)
+    response = html_response(body, locale, status, form_action, script_nonce, connect_self)
+    if _match(request.query_params.get("ui_locales") or "") == locale:
+        # The person chose this language on one of our pages: every later page keeps it.
+        response.set_cookie(
+            LOCALE_COOKIE,
+            locale,
+            max_age=_LOCALE_COOKIE_SECONDS,
+            path="/",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="lax",
+        )
+    return response
 
 
 def html_response(
@@ -116,7 +166,7 @@ def html_response(
         f"default-src 'none'; style-src 'self'; img-src 'self'; script-src {script}; {connect}"
         f"form-action {form_action}; frame-src *; frame-ancestors 'none'; base-uri 'none'"
     )
-    return HTMLResponse(
+    response = HTMLResponse(
         body,
         status_code=status,
         headers={
@@ -126,3 +176,4 @@ def html_response(
             "Content-Language": locale,
         },
     )
+    return response

@@ -26,7 +26,7 @@ from gateway.mobile.tickets import ScanTickets, Seen, ticket_digest
 from gateway.mobile.waiting import ScanWaiters
 from gateway.pages.federated_login import SignIn
 from gateway.pages.qr import qr_svg
-from gateway.pages.render import choose_locale, form_action, messages, page
+from gateway.pages.render import form_action, messages, page, request_locale
 from gateway.pages.sign_in import client_view, locale_of, signed_in
 from gateway.server.services import Services
 from store import kv_keys
@@ -181,5 +181,5 @@ async def finish(request: Request) -> Response:
 
 async def ticket_page(request: Request) -> Response:
     """The QR code's URL opened in a browser rather than the app: say where to open it."""
-    locale = choose_locale(None, request.headers.get("accept-language"))
+    locale = request_locale(request)
     return page(request, "scan_ticket.html", locale, {}, form_action=form_action())

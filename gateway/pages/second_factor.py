@@ -19,14 +19,14 @@ from gateway.endpoints.authorize import (
 )
 from gateway.identity.rate_limits import OTP_CODES, hit, reset, retry_after
 from gateway.identity.sessions import SsoSession
-from gateway.pages.render import choose_locale, form_action, messages, page
+from gateway.pages.render import form_action, messages, page, request_locale
 from gateway.server.services import Services
 from store import kv_keys
 from store.records import AuditEvent
 
 
 def locale_for(request: Request, wanted: str | None = None) -> str:
-    return choose_locale(wanted, request.headers.get("accept-language"))
+    return request_locale(request, wanted)
 
 
 async def current_session(request: Request) -> SsoSession | None:

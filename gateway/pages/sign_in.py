@@ -30,7 +30,7 @@ from gateway.pages.federated_login import (
 )
 from gateway.pages.lockout import Attempt
 from gateway.pages.passkey_button import passkey_offer
-from gateway.pages.render import choose_locale, form_action, messages, page
+from gateway.pages.render import form_action, messages, page, request_locale
 from gateway.server.services import Services
 from store.errors import Unavailable
 from store.records import AuditEvent
@@ -38,7 +38,7 @@ from store.records import AuditEvent
 
 def locale_of(request: Request, tx: Transaction | None) -> str:
     wanted = request.query_params.get("ui_locales") or (tx.params.get("ui_locales") if tx else None)
-    return choose_locale(wanted, request.headers.get("accept-language"))
+    return request_locale(request, wanted)
 
 
 def _client_ip(request: Request) -> str:
@@ -95,6 +95,7 @@ async def login_form(
             "csrf_token": services.csrf.token(tx.browser, f"login:{tx_id}"),
             "client_name": client_name,
             "action": "/login",
+            "page_path": "/login",  # the language link of a form shown by another path too
             "error": error,
             "username": username or tx.params.get("login_hint", ""),
             "departments": [(d.id, d.name) for d in systems],

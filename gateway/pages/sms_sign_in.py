@@ -21,7 +21,7 @@ from gateway.endpoints.authorize import (
 from gateway.identity import phones
 from gateway.pages import sms_sending
 from gateway.pages.federated_login import LOCAL, SignIn
-from gateway.pages.render import choose_locale, form_action, messages, page
+from gateway.pages.render import form_action, messages, page, request_locale
 from gateway.pages.sign_in import signed_in
 from gateway.pages.sms_sending import challenge_of
 from gateway.server.services import Services
@@ -34,7 +34,7 @@ SEND_PATH = "/login/sms/send"
 
 def _locale(request: Request, tx: Transaction) -> str:
     wanted = request.query_params.get("ui_locales") or tx.params.get("ui_locales")
-    return choose_locale(wanted, request.headers.get("accept-language"))
+    return request_locale(request, wanted)
 
 
 async def _form(
@@ -59,6 +59,7 @@ async def _form(
         "step": step,
         "csrf_token": services.csrf.token(tx.browser, f"sms:{tx_id}"),
         "send_action": SEND_PATH,
+        "page_path": SMS_PATH,
         "action": SMS_PATH,
         "error": error,
         "notice": notice,

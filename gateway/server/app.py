@@ -19,7 +19,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from gateway import admin as admin_api
-from gateway.account import authenticator, enterprise, recovery_routes
+from gateway.account import (
+    authenticator,
+    closing,
+    data,
+    enterprise,
+    home,
+    navigation,
+    recovery_routes,
+)
 from gateway.account import pages as account_pages
 from gateway.account import passkeys as account_passkeys
 from gateway.cas import routes as cas
@@ -266,6 +274,11 @@ def create_app(
         Route(
             end_session.END_SESSION_PATH, end_session.end_session_endpoint, methods=["GET", "POST"]
         ),
+        Route(navigation.HOME_PATH, home.home_page, methods=["GET"]),
+        Route(data.DATA_PATH, data.data_page, methods=["GET"]),
+        Route(data.DOWNLOAD_PATH, data.data_download, methods=["GET"]),
+        Route(closing.CLOSE_PATH, closing.close_page, methods=["GET"]),
+        Route(closing.CLOSE_PATH, closing.close_submit, methods=["POST"]),
         Route(account_pages.SESSIONS_PATH, account_pages.sessions_page, methods=["GET"]),
         Route(account_pages.SESSIONS_PATH, account_pages.end_session_submit, methods=["POST"]),
         Route(account_pages.CONSENTS_PATH, account_pages.revoke_consent_submit, methods=["POST"]),

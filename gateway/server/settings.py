@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -169,6 +170,11 @@ class Settings(SmsSettings, RealNameSettings, MobileSettings):
     max_form_bytes: int = Field(
         16384, ge=1024, description="Largest form body the endpoints and pages read, bytes."
     )
+    time_zone: str = Field(
+        "Asia/Shanghai",
+        description="The IANA time zone the person-facing pages show times in (sessions, "
+        "passkeys, the account centre).",
+    )
     log_level: str = Field("INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`.")
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
@@ -182,6 +188,15 @@ class Settings(SmsSettings, RealNameSettings, MobileSettings):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("use DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError("use an IANA time zone name, e.g. Asia/Shanghai") from error
+        return value
 
     @field_validator("issuer")
     @classmethod

@@ -26,7 +26,10 @@ async def world(live_server):
             email="wang@example.gov.cn",
             phone="13800138000",
         )
-        tax = await admin.clients.register(name="税务服务", redirect_uris=[CALLBACK])
+        # Tax reads `sub` as the account id (public, a city-wide decision); health is pairwise.
+        tax = await admin.clients.register(
+            name="税务服务", redirect_uris=[CALLBACK], subject_type="public"
+        )
         health = await admin.clients.register(
             name="医保服务",
             redirect_uris=["https://health.example.gov.cn/cb"],

@@ -92,14 +92,6 @@ def test_a_good_registration_passes() -> None:
         ({"subject_type": "pairwise", "sector_identifier": "https://x/"}, "sector_identifier"),
         ({"subject_type": "secret"}, "subject_type"),
         (
-            {"subject_type": "pairwise", "redirect_uris": ["http://127.0.0.1/cb"]},
-            "sector_identifier",
-        ),
-        (
-            {"subject_type": "pairwise", "public": True, "redirect_uris": ["cn.gov.app:/cb"]},
-            "sector_identifier",
-        ),
-        (
             {
                 "subject_type": "pairwise",
                 "redirect_uris": ["https://a.example/cb", "https://b.example/cb"],

@@ -32,7 +32,7 @@ async def test_revoking_a_consent_asks_again_and_ends_its_refresh_tokens(world) 
         )
     ).json()
     account_page = await browser.http.get("/account/sessions")
-    assert "医保服务" in account_page.text and "offline_access" in account_page.text
+    assert "医保服务" in account_page.text and "在您离开后继续访问（长期授权）" in account_page.text
     # The last form on the page is the consents form, with its own CSRF token.
     consents_csrf = account_page.text.split('name="csrf_token" value="')[-1].split('"')[0]
     revoked = await browser.http.post(

@@ -203,7 +203,7 @@ async def test_admin_scopes_need_a_consent_page_each_time_and_the_second_factor(
         assert silent["error"] == "consent_required" and "code" not in silent
         page = await walk(browser, url)
         assert page.status_code == 200 and page.request.url.path == "/consent"
-        assert "以你的身份修改管理信息" in page.text and "管理权限" in page.text
+        assert "以您的身份修改管理信息" in page.text and "管理权限" in page.text
         first = params_of(await allow(browser, page))
         # A consent given before is never taken as given now (the app could have changed).
         again = await walk(browser, url)

@@ -48,7 +48,7 @@ async def linked(live_server, ldap_directory):
             password=TAX_PASSWORD,
             provider="tax",
         )
-        assert asked.status_code == 400 and "请先用该一号通账户登录" in asked.text
+        assert asked.status_code == 400 and "请先用该一号通账号登录" in asked.text
         proof = {
             "tx": hidden(asked.text, "tx"),
             "csrf_token": hidden(asked.text, "csrf_token"),

@@ -174,6 +174,7 @@ def test_clients_create_confidential(cli) -> None:
     assert client["token_endpoint_auth_method"] == "client_secret_basic"
     assert client["require_consent"] is True
     assert client["public"] is False
+    assert client["subject_type"] == "pairwise", "pairwise unless a city-wide decision says not"
     assert client["access_token_format"] == "jwt" and client["resource_server"] is False
     listed = ok_json(cli("clients", "list", "--json"))["clients"]
     # init made the admin console's own app too
@@ -572,3 +573,18 @@ def test_the_command_refuses_what_the_admin_api_refuses(
     }
     assert ok_json(cli("policies", "show", client))["version"] == 0
     assert ok_json(cli("providers", "list", "--json"))["providers"] == []
+
+
+def test_clients_get_the_public_sub_only_with_a_reason(cli) -> None:
+    args = ("clients", "create", "--name", "主题库", "--redirect-uri", "https://data.example/cb")
+    refused(cli(*args, "--subject-type", "public"), "subject_type_reason")
+    refused(cli(*args, "--subject-type-reason", "joins records"), "subject_type_reason")
+    made = ok_json(
+        cli(*args, "--subject-type", "public", "--subject-type-reason", "批准文号 17", "--json")
+    )
+    assert made["subject_type"] == "public"
+    native = ok_json(
+        cli("clients", "create", "--name", "移动办公", "--public", "--json",
+            "--redirect-uri", "http://127.0.0.1/cb", "--redirect-uri", "cn.gov.office:/cb")
+    )  # fmt: skip
+    assert native["subject_type"] == "pairwise" and native["sector_identifier"] is None

@@ -86,7 +86,9 @@ async def set_policy(admin, client_id: str, document: dict) -> None:
 async def city(live_server):
     """A tax app, a citizen (li) and a member of the tax department's staff (zhao)."""
     async with second_instance(live_server.settings) as admin:
-        app = await admin.clients.register(name="税务办税", redirect_uris=[CALLBACK])
+        app = await admin.clients.register(  # public: the tests read `sub` as the account
+            name="税务办税", redirect_uris=[CALLBACK], subject_type="public"
+        )
         li = await admin.accounts.create_local(username="li", password=PASSWORD, name="李雷")
         zhao = await admin.accounts.create_local(
             username="zhao", password=PASSWORD, name="赵敏", phone="13800138000"
@@ -300,7 +302,9 @@ async def test_step_up_through_a_stronger_department_login_raises_acr(
     assert [(e.actor, e.details) for e in stepped] == [(li.id, {"from": "L1", "to": "L2"})]
 
     async with second_instance(live.settings) as admin:  # no department login reaches L3
-        strict = await admin.clients.register(name="不动产登记", redirect_uris=[CALLBACK])
+        strict = await admin.clients.register(
+            name="不动产登记", redirect_uris=[CALLBACK], subject_type="public"
+        )
         await set_policy(admin, strict.client.client_id, {"min_acr": "L3"})
     browser = Browser(live.url)
     try:

@@ -51,7 +51,7 @@ async def test_sign_in_through_the_departments_cas(cas_department) -> None:
         }
         page = await browser.go(f"{live.url}/oauth/authorize?{urlencode(params)}")
         start = re.search(r'href="(/login/start/edu\?tx=[^"]+)"', page.text)
-        assert start and "使用市教育局账户登录" in page.text
+        assert start and "使用市教育局账号登录" in page.text
         leaving = await browser.http.get(start.group(1).replace("&amp;", "&"))
         assert leaving.headers["location"].startswith(f"{cas.url}/login?service=")
         login_page = await browser.http.get(leaving.headers["location"])

@@ -242,7 +242,7 @@ async def test_weak_evidence_links_after_signing_in_to_the_account(portal, direc
             password="tax-password-1",
             provider="tax2",
         )
-        assert asked.status_code == 400 and "请先用该一号通账户登录" in asked.text
+        assert asked.status_code == 400 and "请先用该一号通账号登录" in asked.text
         assert '<option value="local" selected>' in asked.text
         proof = {
             "tx": hidden(asked.text, "tx"),
@@ -271,7 +271,7 @@ async def test_linked_accounts_are_shown_and_can_be_removed(portal) -> None:
             provider="tax",
         )
         page = await browser.http.get("/account/sessions")
-        assert "关联的部门账户" in page.text and "市税务局" in page.text
+        assert "关联的部门账号" in page.text and "市税务局" in page.text
         links_form = page.text.split('action="/account/links"')[1]
         removed = await browser.http.post(
             "/account/links",
@@ -283,7 +283,7 @@ async def test_linked_accounts_are_shown_and_can_be_removed(portal) -> None:
         )
         assert removed.status_code == 303
         after = await browser.http.get("/account/sessions")
-        assert "没有关联的部门账户" in after.text
+        assert "没有关联的部门账号" in after.text
     finally:
         await browser.close()
 
@@ -402,7 +402,7 @@ async def test_a_locked_or_disabled_directory_account_is_told_so_and_not_counted
             data = {**form, "username": username, "password": password, "provider": provider}
             return await browser.http.post("/login", data=data)
 
-        locked = "你在市税务局的账户已被锁定或停用，请联系该部门。"
+        locked = "您在市税务局的账号已被锁定或停用，请联系该部门。"
         # More attempts than the lockout allows a name: none of them counts.
         for _ in range(RULES.account_failures + 1):
             for password in ("locked-password", "not-the-password"):
@@ -415,7 +415,7 @@ async def test_a_locked_or_disabled_directory_account_is_told_so_and_not_counted
         assert stranger.status_code == 400 and "用户名或密码不正确" in stranger.text
         renewed = await attempt("renewed", "reset-password", "tax")
         assert renewed.status_code == 400
-        assert "你在市税务局的密码已过期或须修改，请先到该部门修改密码后再登录。" in renewed.text
+        assert "您在市税务局的密码已过期或须修改，请先到该部门修改密码后再登录。" in renewed.text
         # Its owner's own way in was never locked by us.
         assert "尝试次数过多" not in stranger.text + renewed.text
         left_elsewhere = await attempt("left", "left-password", "tax")

@@ -27,8 +27,11 @@ async def world(live_server):
         account = await admin.accounts.create_local(
             username="zhao", password=PASSWORD, name="赵六", email="zhao@example.gov.cn"
         )
-        opaque = await admin.clients.register(
-            name="社保服务", redirect_uris=[CALLBACK], access_token_format="opaque"
+        opaque = await admin.clients.register(  # public: the tests read `sub` as the account
+            name="社保服务",
+            redirect_uris=[CALLBACK],
+            access_token_format="opaque",
+            subject_type="public",
         )
         code_only = await admin.clients.register(  # no refresh token: only its sid ends it
             name="办事指南",

@@ -82,7 +82,7 @@ async def test_second_factor_and_act_for_lead_back_to_the_app(chromium, city) ->
         assert await code_field.get_attribute("autocomplete") == "one-time-code"
         await code_field.fill(totp.at(time.time() + 30))  # the enrolment used the current one
         await page.get_by_role("button", name="继续").click()
-        await page.get_by_label("某某科技有限公司 (经办人)").check()
+        await page.get_by_label("某某科技有限公司（经办人）").check()
         await page.get_by_role("button", name="继续").click()
         callback = await reached_callback(arrived)
         assert "code=" in callback and "state=s9" in callback

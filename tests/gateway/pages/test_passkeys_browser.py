@@ -92,7 +92,7 @@ async def add_passkey(page, base: str) -> None:
     await page.get_by_label("密码").fill(PASSWORD)
     await page.get_by_role("button", name="登录").click()
     await page.wait_for_url(f"{base}/account/passkeys")
-    assert "你还没有通行密钥" in await page.inner_text("main")
+    assert "您还没有通行密钥" in await page.inner_text("main")
     await page.get_by_label("名称").fill("办公电脑")
     await page.get_by_role("button", name="添加通行密钥").click()
     await page.wait_for_selector("text=办公电脑")
@@ -148,7 +148,7 @@ async def test_passkey_added_used_for_mfa_and_removed(chromium, passkey_city) ->
         # Remove it: the account page lists none afterwards.
         await page.goto(f"{base}/account/passkeys")
         await page.get_by_role("button", name="删除").click()
-        await page.wait_for_selector("text=你还没有通行密钥")
+        await page.wait_for_selector("text=您还没有通行密钥")
         async with second_instance(settings) as admin:
             assert await admin.passkeys.of_account(account.id) == []
     finally:

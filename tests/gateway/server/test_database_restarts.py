@@ -192,6 +192,9 @@ async def _restarts_under_load(settings_for, server: OwnPostgres) -> None:
             grant_types=["authorization_code", "refresh_token", "client_credentials"],
             redirect_uris=[CALLBACK],
             scopes=["openid", "profile", "offline_access", "data.read"],
+            # Its refresh tokens are written straight to the database, past the authorization
+            # that would record a pairwise sub: UserInfo reads the public one.
+            subject_type="public",
         )
         _, tokens = await _refresh_tokens(live, registered.client.client_id, 300)
         load = MixedLoad(live, registered, tokens)
