@@ -101,3 +101,35 @@ async def test_an_expired_ticket_gives_a_clear_page_and_is_audited(province) -> 
         failed = await admin.audit.query(event="login.failed")
     assert [e.details["reason"] for e in failed] == ["upstream_failed"]
     assert platform.refused == ["ticket"]
+
+
+@pytest.mark.slow
+async def test_a_verified_id_number_links_to_the_same_account(province) -> None:
+    live, platform, l3_app = province
+    async with second_instance(live.settings) as admin:
+        open_app = await admin.clients.register(name="办事指南", redirect_uris=[CALLBACK])
+    subjects = []
+    for user_id, level in (("P-1001", "3"), ("P-1001-renumbered", "3"), ("P-3003", "1")):
+        platform.user = {**PERSON, "userId": user_id, "authLevel": level}
+        # A self-declared (level 1) ID number neither links nor passes an L3 app.
+        app = l3_app if level == "3" else open_app
+        browser, arrival = await through_the_platform(live, app)
+        try:
+            claims = await id_token_after(live.url, app, arrival, CALLBACK)
+        finally:
+            await browser.close()
+        subjects.append((claims["sub"], claims["acr"]))
+    assert subjects[0] == subjects[1] == (subjects[0][0], "L3")
+    assert subjects[2][0] != subjects[0][0] and subjects[2][1] == "L1"
+
+
+@pytest.mark.slow
+async def test_an_unreachable_platform_gives_the_unavailable_page(province) -> None:
+    live, platform, app = province
+    platform.down = True
+    browser, page = await through_the_platform(live, app)
+    await browser.close()
+    assert page.status_code == 503 and "省统一身份认证平台" in page.text
+    async with second_instance(live.settings) as admin:
+        failed = await admin.audit.query(event="login.failed")
+    assert [e.details["reason"] for e in failed] == ["upstream_down"]
