@@ -80,6 +80,7 @@ class Platform:
     sm4_key: bytes | None = None
     rsa_public: RSAPublicKey | None = None
     ticket_seconds: float = 300
+    login_signed: bool = False  # the login page also wants a signed query
     down: bool = False
     tickets: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -128,9 +129,15 @@ class Platform:
         return params
 
     async def login(self, request: Request) -> Response:
-        back = request.query_params.get("redirectUrl", "")
-        if request.query_params.get("appId") != APP_ID or not back:
+        query = dict(request.query_params)
+        back = query.get("redirectUrl", "")
+        if query.get("appId") != APP_ID or not back:
             return Response("unknown app", status_code=400)
+        if self.login_signed and query.get("sign") != reference_sign(
+            query, self.secret, self.algorithm
+        ):
+            self.refused.append("login sign")
+            return Response("bad signature", status_code=400)
         ticket = "ST-" + secrets.token_urlsafe(16)
         self.tickets[ticket] = (time.monotonic() + self.ticket_seconds, dict(self.user))
         joiner = "&" if "?" in back else "?"

@@ -73,8 +73,11 @@ async def test_a_person_at_level_3_signs_in_with_verified_id_number() -> None:
     ("algorithm", "encryption"), [("sm3", "sm4"), ("hmac-sha256", "rsa"), ("md5", "sm4")]
 )
 async def test_other_provinces_recipes(tmp_path, algorithm: str, encryption: str) -> None:
-    extra: dict[str, object] = {"signature": {"algorithm": algorithm}, "encryption": encryption}
-    options: dict[str, object] = {"algorithm": algorithm}
+    extra: dict[str, object] = {
+        "signature": {"algorithm": algorithm, "sign_login": algorithm == "sm3"},
+        "encryption": encryption,
+    }
+    options: dict[str, object] = {"algorithm": algorithm, "login_signed": algorithm == "sm3"}
     if encryption == "sm4":
         extra["sm4_key"] = SM4_KEY
         options["sm4_key"] = bytes.fromhex(SM4_KEY)
