@@ -76,6 +76,7 @@ async def test_other_provinces_recipes(tmp_path, algorithm: str, encryption: str
     extra: dict[str, object] = {
         "signature": {"algorithm": algorithm, "sign_login": algorithm == "sm3"},
         "encryption": encryption,
+        "http_method": "GET" if algorithm == "hmac-sha256" else "POST",
     }
     options: dict[str, object] = {"algorithm": algorithm, "login_signed": algorithm == "sm3"}
     if encryption == "sm4":
