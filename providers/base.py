@@ -96,6 +96,7 @@ class Identity:
     groups: tuple[str, ...] = ()
     verified: frozenset[str] = frozenset()  # which of IDENTIFIERS the upstream vouches for
     migrate_password: bool = False  # the password checked out against a legacy hash
+    assurance: str | None = None  # this login's own level (acr), where the upstream grades it
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)  # kept server-side only
 
 

@@ -15,6 +15,7 @@ KINDS: dict[str, str] = {
     "legacy_sql": "providers.legacy_sql:LegacySqlConfig",
     "oidc": "providers.oidc:OidcConfig",
     "cas": "providers.cas:CasConfig",
+    "province": "providers.province:ProvinceConfig",
 }
 
 

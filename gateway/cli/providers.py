@@ -32,7 +32,7 @@ group = typer.Typer(help="Department login systems.", no_args_is_help=True)
 @group.command("add")
 def add(
     provider_id: Annotated[str, typer.Option("--id", help="Short id, e.g. tax.")],
-    kind: Annotated[str, typer.Option("--type", help="ldap, legacy_sql, oidc or cas.")],
+    kind: Annotated[str, typer.Option("--type", help="ldap, legacy_sql, oidc, cas or province.")],
     config_file: Annotated[
         Path, typer.Option("--config", help="JSON file with the provider's settings.")
     ],

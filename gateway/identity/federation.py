@@ -201,7 +201,7 @@ class FederationService:
             phone=values.get("phone"),
             email=values.get("email"),
             kind="legal_person" if "uscc" in verified else "person",
-            assurance=trust.assurance,
+            assurance=identity.assurance or trust.assurance,
             created_at=now,
             updated_at=now,
         )

@@ -148,9 +148,11 @@ async def resolve_identity(
             await services.logins.remember_migrated(
                 provider_id, canonical_username(username), account.id, services.clock.now()
             )
+    # A platform that grades each login (the province's real-name level) is taken at its word.
+    level = identity.assurance or login_system.trust.assurance
     return SignIn(
         account=account,
-        acr=stronger(account.assurance, login_system.trust.assurance),
+        acr=stronger(account.assurance, level),
         idp=provider_id,
         idp_subject=identity.subject,
     )
