@@ -30,6 +30,17 @@ class PhoneStore:
             ).first()
             return None if row is None else (row[0], bool(row[1]))
 
+    async def verified_of(self, account_id: str) -> str | None:
+        """The sealed value of the account's verified phone, if it has one."""
+        async with self._db.sessions() as session:
+            return await session.scalar(
+                select(AccountIdentifierRow.value).where(
+                    AccountIdentifierRow.account_id == account_id,
+                    AccountIdentifierRow.type == "phone",
+                    AccountIdentifierRow.verified.is_(True),
+                )
+            )
+
     async def register(
         self,
         account: Account,
