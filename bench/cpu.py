@@ -6,7 +6,8 @@ Steadier than req/s on a shared machine; use it before and after a change.
                         [--profile SCENARIO] [--log-level INFO] [--round-trips]
 
 Scenarios: client_credentials, authorize_prompt_none, authorization_code, refresh_token, userinfo,
-introspection, password_login (its CPU includes argon2id; the profile shows the rest). Lines are
+introspection, password_login (its CPU includes argon2id; the profile shows the rest), sms_login
+(a send and a verification, bench/sms_cpu.py). Lines are
 written to /dev/null (fd 2), as a server's stderr would take them. ``--round-trips`` also counts
 the database and expiring-store operations a request (each statement, session or command is
 one round trip or more), by name.
@@ -50,6 +51,7 @@ SCENARIOS = [
     "userinfo",
     "introspection",
     "password_login",
+    "sms_login",
 ]
 ISSUER = "http://127.0.0.1:9300"
 
@@ -85,7 +87,12 @@ class Caller:
         self.app = app
 
     async def __call__(
-        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes = b"",
+        client: str = "127.0.0.1",
     ) -> tuple[int, dict[str, str], bytes]:
         path, _, query = target.partition("?")
         scope = {
@@ -100,7 +107,7 @@ class Caller:
             "root_path": "",
             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
             + [(b"host", b"127.0.0.1:9300"), (b"content-length", str(len(body)).encode())],
-            "client": ("127.0.0.1", 40000),
+            "client": (client, 40000),
             "server": ("127.0.0.1", 9300),
             "state": {},
         }
@@ -167,6 +174,7 @@ async def run(args: argparse.Namespace) -> None:
 
 async def measure(args: argparse.Namespace) -> None:
     from bench import provision
+    from bench.sms_cpu import SmsSignIns
     from gateway.server.app import create_app
     from gateway.server.logs import configure_logging
     from gateway.server.settings import Settings
@@ -178,7 +186,8 @@ async def measure(args: argparse.Namespace) -> None:
 
         trips.wrap(Database, ["sessions", "transaction", "statement", "read", "write"])
         kv = ["get", "issue", "redeem", "release", "settle", "get_many", "put", "put_many", "add"]
-        kv += ["replace", "take", "delete", "incr", "set_add", "set_remove", "set_members"]
+        kv += ["replace", "take", "delete", "incr", "incr_many", "set_add", "set_remove"]
+        kv += ["set_members"]
         trips.wrap(RedisStore, kv)
         from gateway.identity.passwords import Passwords
 
@@ -281,6 +290,7 @@ async def measure(args: argparse.Namespace) -> None:
                     ).encode()
                 )
 
+        sms = SmsSignIns(app, call, web["client_id"], Path(settings.data_dir))
         scenarios = {
             "client_credentials": (cc_grant, 200),
             "authorize_prompt_none": (prompt_none, 303),
@@ -289,16 +299,21 @@ async def measure(args: argparse.Namespace) -> None:
             "userinfo": (userinfo, 200),
             "introspection": (introspection, 200),
             "password_login": (login, 303),
+            "sms_login": (sms.sign_in, 303),
         }
         for name in args.only:
             step, expected = scenarios[name]
             count = args.n if name != "password_login" else max(args.n // 50, 20)
+            if name == "sms_login":
+                count = max(args.n // 4, 20)
             if name == "authorization_code":
                 while len(codes) < count + 50:
                     await prompt_none()
             warm_up = min(50, count // 10)
             if name == "password_login":
                 await prepare_logins(count + warm_up)
+            if name == "sms_login":
+                await sms.prepare(count + warm_up)
             for _ in range(warm_up):
                 await step()
             profile = cProfile.Profile() if name in args.profile else None

@@ -96,6 +96,11 @@ class ExpiringStore(Protocol):
         increment (a fixed window), later increments do not extend it."""
         ...
 
+    async def incr_many(self, *counters: tuple[str, float, int]) -> list[int]:
+        """``incr`` each (key, ttl, amount), in one round trip where the backend can (each
+        counter is atomic on its own, not the set of them); the new values, in order."""
+        ...
+
     async def set_add(self, key: str, member: str, ttl: float) -> None:
         """Add ``member`` to the set at ``key`` and give the set ``ttl`` seconds to live."""
         ...

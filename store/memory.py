@@ -121,6 +121,9 @@ class MemoryStore:
         self._data.pop(key, None)
         return existed
 
+    async def incr_many(self, *counters: tuple[str, float, int]) -> list[int]:
+        return [await self.incr(key, ttl, amount) for key, ttl, amount in counters]
+
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         entry = self._live(key)
         if entry is None:

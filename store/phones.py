@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from store.database import Database
 from store.errors import Conflict
 from store.records import Account, AccountIdentifier
 from store.tables import AccountIdentifierRow, AccountRow, AgreementRow
+
+_ACCOUNT = AccountRow.__table__
+_PHONE = AccountIdentifierRow.__table__
+# The SMS sign-in's read: the account holding a verified phone, in one statement.
+_BY_VERIFIED_PHONE = (
+    select(*(_ACCOUNT.c[f.name] for f in fields(Account)))
+    .join(_PHONE, _PHONE.c.account_id == _ACCOUNT.c.id)
+    .where(
+        _PHONE.c.type == "phone",
+        _PHONE.c.blind_index == bindparam("blind_index"),
+        _PHONE.c.verified.is_(True),
+    )
+)
 
 
 class PhoneStore:
@@ -29,6 +42,22 @@ class PhoneStore:
                 )
             ).first()
             return None if row is None else (row[0], bool(row[1]))
+
+    async def account_by_verified(self, blind_index: str) -> Account | None:
+        """The account whose verified phone has this blind index."""
+        row = await self._db.read_one(_BY_VERIFIED_PHONE, {"blind_index": blind_index})
+        return None if row is None else Account(*row)
+
+    async def verified_of(self, account_id: str) -> str | None:
+        """The sealed value of the account's verified phone, if it has one."""
+        async with self._db.sessions() as session:
+            return await session.scalar(
+                select(AccountIdentifierRow.value).where(
+                    AccountIdentifierRow.account_id == account_id,
+                    AccountIdentifierRow.type == "phone",
+                    AccountIdentifierRow.verified.is_(True),
+                )
+            )
 
     async def register(
         self,

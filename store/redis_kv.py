@@ -8,6 +8,7 @@ several SETs, each on one key, in one pipeline without MULTI.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -203,6 +204,23 @@ class RedisStore:
 
     async def incr(self, key: str, ttl: float, amount: int = 1) -> int:
         return int(await self._script("incr", self._incr, key, amount, _ms(ttl)))
+
+    async def incr_many(self, *counters: tuple[str, float, int]) -> list[int]:
+        # One pipeline of the fixed-window script (no MULTI: each counter is atomic alone); a
+        # cluster's keys live in different slots, so there each is its own call, concurrently.
+        if isinstance(self._redis, RedisCluster):
+            counted = (self.incr(key, ttl, amount) for key, ttl, amount in counters)
+            return list(await asyncio.gather(*counted))
+        if not counters:
+            return []
+        ttls = [_ms(ttl) for _, ttl, _ in counters]
+        try:
+            async with self._redis.pipeline(transaction=False) as pipeline:
+                for (key, _, amount), ttl in zip(counters, ttls, strict=True):
+                    await self._incr(keys=[self._k(key)], args=[amount, ttl], client=pipeline)
+                return [int(value) for value in await pipeline.execute()]
+        except _FAILURES as error:
+            raise ExpiringStoreError(f"redis incr failed: {type(error).__name__}") from error
 
     async def set_add(self, key: str, member: str, ttl: float) -> None:
         await self._script("sadd", self._sadd, key, member, _ms(ttl))

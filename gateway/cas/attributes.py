@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.identity.access import Verdict, app_claims
-from gateway.identity.claims import user_claims
+from gateway.identity.claims import user_claims, wants_phone
 from gateway.server.services import Services
 from store.records import Account, Client
 
@@ -26,7 +26,9 @@ async def attributes_for(
 ) -> dict[str, Any]:
     """``sign_in``: ``auth_time``, ``acr``, ``amr`` and ``new`` (a sign-in just made)."""
     # Profile claims always; e-mail and phone when the app was registered with those scopes.
-    standard = user_claims(account, "", [PROFILE, *client.scopes])
+    scopes = [PROFILE, *client.scopes]
+    phone = await services.phone_accounts.verified_of(account.id) if wants_phone(scopes) else None
+    standard = user_claims(account, "", scopes, phone=phone)
     standard.pop("sub")
     attributes = {**standard, **await app_claims(services, account, client, verdict.org,
                                                   verdict.document, act_for)}  # fmt: skip

@@ -8,7 +8,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.identity.claims import sector_of, user_claims
+from gateway.identity.claims import sector_of, user_claims, wants_phone
 from gateway.oauth.resource_access import AccessRefused, presented_access
 from gateway.server.forms import FormError, read_form
 from gateway.server.services import Services
@@ -57,7 +57,8 @@ async def userinfo_endpoint(request: Request) -> Response:
     account = await services.accounts.current(account_id) if account_id else None
     if account is None or account.disabled or client is None:
         return _refused(401, "invalid_token", "The access token is invalid or expired.", dpop)
-    answer = user_claims(account, subject, scopes)
+    phone = await services.phone_accounts.verified_of(account.id) if wants_phone(scopes) else None
+    answer = user_claims(account, subject, scopes, phone=phone)
     # The organisation claims decided when the token was issued (roles, groups, org, ...).
     answer.update({k: v for k, v in claims.items() if k not in _TOKEN_ONLY and k not in answer})
     body = orjson.dumps(answer)

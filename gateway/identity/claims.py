@@ -54,28 +54,47 @@ def subject_for(client: Client, account_id: str, pairwise_key: bytes) -> str:
     return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
 
 
-def _value(account: Account, claim: str) -> Any:
+def wants_phone(scopes: list[str] | str, requested: dict[str, Any] | None = None) -> bool:
+    """Whether ``scopes`` (a list, or space-separated) or a claims request reach the phone
+    claims: only then is the verified phone read."""
+    names = scopes.split() if isinstance(scopes, str) else scopes
+    wanted = set(requested or {})
+    for part in ("id_token", "userinfo"):
+        section = (requested or {}).get(part)
+        if isinstance(section, dict):
+            wanted.update(section)
+    return "phone" in names or bool(wanted & set(SCOPE_CLAIMS["phone"]))
+
+
+def _value(account: Account, claim: str, phone: str | None) -> Any:
+    # OIDC Core §5.1: phone_number is the verified number (SMS sign-in, the account centre),
+    # never a number typed in by an administrator.
     return {
         "name": account.name,
         "preferred_username": account.username,
         "updated_at": int(account.updated_at),
         "email": account.email,
         "email_verified": False if account.email else None,
-        "phone_number": account.phone,
-        "phone_number_verified": False if account.phone else None,
+        "phone_number": phone,
+        "phone_number_verified": True if phone else None,
     }.get(claim)
 
 
 def user_claims(
-    account: Account, subject: str, scopes: list[str], requested: dict[str, Any] | None = None
+    account: Account,
+    subject: str,
+    scopes: list[str],
+    requested: dict[str, Any] | None = None,
+    phone: str | None = None,
 ) -> dict[str, Any]:
     """``sub`` plus the claims granted by ``scopes`` and those named in a claims request
-    (only standard claims the account has; unknown names are ignored, §5.5)."""
+    (only standard claims the account has; unknown names are ignored, §5.5). ``phone``: the
+    account's verified phone (11 digits), read when ``wants_phone``."""
     names = [claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())]
     names += [name for name in (requested or {}) if name in SUPPORTED_CLAIMS]
     claims: dict[str, Any] = {"sub": subject}
     for name in names:
-        value = _value(account, name)
+        value = _value(account, name, phone)
         if value is not None:
             claims[name] = value
     return claims

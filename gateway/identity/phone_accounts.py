@@ -33,6 +33,15 @@ class PhoneAccounts:
         found = await self._store.holder(self.blind_index(phone))
         return found[0] if found is not None and found[1] else None
 
+    async def account_of(self, phone: str) -> Account | None:
+        """The account whose verified phone this is, read with it in one statement."""
+        return await self._store.account_by_verified(self.blind_index(phone))
+
+    async def verified_of(self, account_id: str) -> str | None:
+        """The account's verified phone (11 digits), or None."""
+        sealed = await self._store.verified_of(account_id)
+        return None if sealed is None else self._vault.open("phone", sealed)
+
     async def register(self, phone: str, agreements: dict[str, str]) -> Account:
         """A new L1 account without a password, holding the verified ``phone``; raises
         ``Conflict`` when another account verified the number meanwhile."""

@@ -66,8 +66,8 @@ async def hit(store: ExpiringStore, key: str, limit: Limit, amount: int = 1) -> 
 async def hit_all(
     store: ExpiringStore, counted: list[tuple[str, Limit]], amount: int = 1
 ) -> list[int]:
-    """``hit`` on several counters at once (sent together, not one after the other)."""
-    return list(await asyncio.gather(*(hit(store, key, limit, amount) for key, limit in counted)))
+    """``hit`` on several counters at once (one round trip where the store can)."""
+    return await store.incr_many(*((key, limit.per, amount) for key, limit in counted))
 
 
 async def reset(store: ExpiringStore, *keys: str) -> None:

@@ -24,6 +24,7 @@ from authlib.oauth2.rfc8628 import (
 from starlette.responses import Response
 
 from gateway.oauth.models import EndUser, GrantContext, OAuthClient, digest, grant_context
+from gateway.oauth.prefetch import verified_phone
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
 from policies.clients import DEVICE_CODE
@@ -252,5 +253,6 @@ async def prefetch_device_code(
         context.account = await services.accounts.current(record.account_id or "")
         if context.account is None or context.account.disabled:
             return oauth_error("invalid_grant", "The account of this device code is not available.")
+        context.phone = await verified_phone(services, context.account.id, record.scope)
     context.device, context.device_digest = record, code_digest
     return None

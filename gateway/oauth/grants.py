@@ -365,7 +365,9 @@ class IdTokens(OpenIDCode):
     def generate_user_info(self, user: EndUser, scope: str) -> dict[str, Any]:
         code = grant_context.get().code
         requested = ((code.claims or {}).get("id_token") if code else None) or {}
-        claims = user_claims(user.account, user.subject, scope_to_list(scope) or [], requested)
+        scopes = scope_to_list(scope) or []
+        phone = grant_context.get().phone
+        claims = user_claims(user.account, user.subject, scopes, requested, phone)
         if user.sid:
             claims["sid"] = user.sid
         claims.update({k: v for k, v in user.claims.items() if k not in claims})

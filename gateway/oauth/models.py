@@ -147,6 +147,7 @@ class GrantContext:
     refresh: RefreshToken | None = None
     account: Account | None = None
     org_claims: dict[str, Any] | None = None  # recomputed for a refresh
+    phone: str | None = None  # the account's verified phone, read when the scope reaches it
     access_jti: str | None = None
     family_id: str | None = None  # of the refresh token issued, if any
     device: Any = None  # the device authorization read for a poll (gateway/oauth/device_codes)

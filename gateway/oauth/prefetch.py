@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError
 from starlette.responses import Response
 
 from gateway.identity.access import app_claims
+from gateway.identity.claims import wants_phone
 from gateway.identity.sessions import SsoSession
 from gateway.oauth.access_tokens import active_access_token, is_access_token_shaped
 from gateway.oauth.models import CODE_USED_TTL, CodeClaim, CodeRecord, GrantContext, digest
@@ -78,6 +80,7 @@ async def _code(
     context.account = await services.accounts.current(record.account_id)
     if context.account is None or context.account.disabled:
         return oauth_error("invalid_grant", "The account of this code is not available.")
+    context.phone = await verified_phone(services, record.account_id, record.scope, record.claims)
 
     async def remember_use() -> None:
         # Runs after the tokens are stored, so a revocation triggered from here finds them.
@@ -152,7 +155,18 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
     context.account = await services.accounts.current(record.account_id)
     if context.account is None or context.account.disabled:
         return oauth_error("invalid_grant", "The account of this token is not available.")
+    context.phone = await verified_phone(services, record.account_id, record.scope)
     return await _still_admitted(services, record, context)
+
+
+async def verified_phone(
+    services: Services, account_id: str, scope: str, requested: dict[str, Any] | None = None
+) -> str | None:
+    """The account's verified phone when the grant's scope or claims request reaches it (one
+    database read then, none otherwise)."""
+    if not wants_phone(scope or "", requested):
+        return None
+    return await services.phone_accounts.verified_of(account_id)
 
 
 async def _still_admitted(

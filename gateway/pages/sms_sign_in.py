@@ -187,9 +187,8 @@ async def _signed_in_by_phone(
 ) -> Response:
     services: Services = request.app.state.services
     t = messages(_locale(request, tx))
-    account_id = await services.phone_accounts.holder(phone)
-    account = await services.accounts.get(account_id) if account_id else None
-    if account_id is None:
+    account = await services.phone_accounts.account_of(phone)
+    if account is None:
         agreements = {
             "terms": services.settings.terms_version,
             "privacy": services.settings.privacy_version,
@@ -198,11 +197,10 @@ async def _signed_in_by_phone(
             account = await services.phone_accounts.register(phone, agreements)
         except Conflict:
             # Registered meanwhile (another browser, the same person): sign that account in.
-            account_id = await services.phone_accounts.holder(phone)
-            if account_id is None:
+            account = await services.phone_accounts.account_of(phone)
+            if account is None:
                 return await _form(request, tx_id, tx, error=t.sms_code_expired, status=409)
-            account = await services.accounts.get(account_id)
-            return await _finish(request, tx_id, tx, account, account_id)
+            return await _finish(request, tx_id, tx, account, account.id)
         await services.audit.record(
             AuditEvent(
                 "account.registered",
@@ -213,7 +211,7 @@ async def _signed_in_by_phone(
             ),
             request=request,
         )
-    return await _finish(request, tx_id, tx, account, account_id)
+    return await _finish(request, tx_id, tx, account, account.id)
 
 
 async def _finish(

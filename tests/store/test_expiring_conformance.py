@@ -130,6 +130,23 @@ async def test_counter_window_is_fixed_from_first_increment(expiring_store: Expi
     assert await expiring_store.incr("window", 30) == 1
 
 
+async def test_counters_counted_together_each_keep_their_window(
+    expiring_store: ExpiringStore,
+) -> None:
+    # Keys over many cluster slots: one pipeline elsewhere, one call each there.
+    await expiring_store.incr("c:1", 30, amount=4)
+    counted = [("c:0", 30.0, 1), ("c:1", 30.0, 2), ("c:2", 0.15, 3), ("c:0", 30.0, -1)]
+    assert await expiring_store.incr_many(*counted) == [1, 6, 3, 0]
+    assert await expiring_store.incr_many() == []
+    left = await expiring_store.ttl("c:1")
+    assert left is not None and 0.15 < left <= 30
+    await eventually(lambda: _absent(expiring_store, "c:2"))
+    assert await expiring_store.get_many("c:0", "c:1", "c:2") == [b"0", b"6", None]
+    await expiring_store.put("text", b"not a number", 30)
+    with pytest.raises(ExpiringStoreError):
+        await expiring_store.incr_many(("c:3", 30, 1), ("text", 30, 1))
+
+
 async def test_counter_on_a_non_counter_is_an_error(expiring_store: ExpiringStore) -> None:
     await expiring_store.put("text", b"not a number", 30)
     with pytest.raises(ExpiringStoreError):

@@ -9,7 +9,8 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 from jose import jwt as jose_jwt
 
 from tests.gateway.browser import hidden, pkce_pair
-from tests.gateway.helpers import fetch_jwks
+from tests.gateway.helpers import fetch_jwks, second_instance
+from tests.gateway.recovery_flow import give_phone
 from tests.gateway.sso import (
     CALLBACK,
     PASSWORD,
@@ -22,6 +23,8 @@ from tests.gateway.sso import (
 
 async def test_full_flow_with_authlib_as_the_relying_party(world) -> None:
     live, tax, browser = world["live"], world["tax"], world["browser"]
+    async with second_instance(live.settings) as admin:
+        await give_phone(admin, world["account"].id, "13912345678")
     rp = AsyncOAuth2Client(
         client_id=tax.client.client_id,
         client_secret=tax.client_secret,
@@ -63,7 +66,8 @@ async def test_full_flow_with_authlib_as_the_relying_party(world) -> None:
     assert claims["nonce"] == "nonce-1"
     assert claims["acr"] == "L1" and claims["amr"] == ["pwd"]
     assert claims["name"] == "王小明" and claims["email"] == "wang@example.gov.cn"
-    assert claims["phone_number"] == "13800138000"
+    # The verified phone, not the number the administrator typed in (13800138000).
+    assert claims["phone_number"] == "13912345678" and claims["phone_number_verified"] is True
     assert isinstance(claims["auth_time"], int) and claims["sid"]
     assert jose_jwt.get_unverified_header(token["id_token"])["alg"] == "RS256"
 
@@ -84,6 +88,26 @@ async def test_full_flow_with_authlib_as_the_relying_party(world) -> None:
     assert info.json() == posted.json()
     assert info.json()["sub"] == claims["sub"]
     assert info.json()["preferred_username"] == "wang"
+    assert info.json()["phone_number"] == "13912345678"
+    assert info.json()["phone_number_verified"] is True
+
+
+async def test_a_phone_typed_by_an_administrator_is_no_phone_claim(world) -> None:
+    live, tax, browser = world["live"], world["tax"], world["browser"]
+    url = authorize_url(live.url, tax.client.client_id, scope="openid profile phone")
+    arrival = await browser.go(url, username="wang", password=PASSWORD)
+    answer = await exchange(live, tax, code_of(arrival))
+    assert answer.status_code == 200, answer.text
+    claims = jose_jwt.get_unverified_claims(answer.json()["id_token"])
+    assert claims["preferred_username"] == "wang"
+    assert "phone_number" not in claims and "phone_number_verified" not in claims
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        info = await http.get(
+            "/oauth/userinfo",
+            headers={"Authorization": f"Bearer {answer.json()['access_token']}"},
+        )
+    assert info.status_code == 200
+    assert "phone_number" not in info.json()
 
 
 async def test_a_second_app_in_the_same_browser_signs_in_silently(world) -> None:
