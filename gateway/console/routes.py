@@ -10,6 +10,7 @@ from gateway.console import (
     home,
     org_pages,
     people_pages,
+    policy_pages,
     role_pages,
     signin,
 )
@@ -44,6 +45,9 @@ def routes() -> list[Route]:
         Route("/admin/apps/new", app_pages.new_app, methods=["GET"]),
         Route(APP, app_pages.app_page, methods=["GET"]),
         Route(f"{APP}/secret", app_pages.rotate, methods=["POST"]),
+        Route(f"{APP}/policy", policy_pages.policy_page, methods=["GET"]),
+        Route(f"{APP}/policy", policy_pages.save, methods=["POST"]),
+        Route(f"{APP}/policy/preview", policy_pages.preview, methods=["POST"]),
         Route("/admin/roles", role_pages.role_list, methods=["GET"]),
         Route("/admin/roles", role_pages.create_role, methods=["POST"]),
         Route("/admin/roles/{role_id}", role_pages.role_page, methods=["GET"]),

@@ -178,3 +178,38 @@ async def test_a_district_administrator_grants_a_role_until_a_date(
         assert "角色已收回" in await page.get_by_role("status").inner_text()
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_district_administrator_edits_who_may_use_an_app(
+    chromium, console: Console
+) -> None:
+    base, app = console.live.url, console.world.east_app
+    context, page = await signed_in_page(chromium, console, "east-admin")
+    try:
+        await page.goto(f"{base}/admin/apps/{app}")
+        await page.get_by_role("link", name="编辑访问策略").click()
+        await page.get_by_label("工作人员", exact=True).uncheck()
+        await page.get_by_label("部门编号（每行一个）").fill("east-tax")
+        await page.get_by_label("预览账号（用户名）").fill("east-person")
+        await page.get_by_role("button", name="预览谁能进入").click()
+        assert "可以进入。" in await page.get_by_role("status").inner_text()
+        await page.get_by_label("最低实名等级").select_option("L3")
+        await page.get_by_role("button", name="预览谁能进入").click()
+        assert "不能进入。" in await page.get_by_role("status").inner_text()
+        assert (
+            await page.get_by_label("工作人员", exact=True).is_checked() is False
+        )  # the draft is kept
+        await page.get_by_label("最低实名等级").select_option("L1")
+        await page.get_by_role("button", name="保存策略").click()
+        assert "访问策略已保存。" in await page.get_by_role("status").inner_text()
+        assert await page.get_by_label("部门编号（每行一个）").input_value() == "east-tax"
+        await every_way(page, base, [f"/admin/apps/{app}/policy"])  # ends in English
+        await page.get_by_label("Preview for account (username)").fill("east-person")
+        await page.get_by_role("button", name="Preview who is let in").click()
+        assert "Let in." in await page.get_by_role("status").inner_text()
+        await assert_accessible(page)
+        await page.set_viewport_size({"width": 1280, "height": 800})
+        await assert_accessible(page)
+    finally:
+        await context.close()

@@ -155,6 +155,31 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
         lambda http, t: http.post(f"/clients/{t.app}/secret"),
         post("/admin/apps/{t.app}/secret"),
     ),
+    "read an app's access policy": (
+        lambda http, t: http.get(f"/clients/{t.app}/policy"),
+        get("/admin/apps/{t.app}/policy"),
+    ),
+    "admit one department to an app": (
+        lambda http, t: http.put(f"/clients/{t.app}/policy", json={"departments": [t.department]}),
+        post(
+            "/admin/apps/{t.app}/policy",
+            kind_person="on",
+            kind_legal_person="on",
+            kind_staff="on",
+            departments="{t.department}",
+            min_acr="L1",
+        ),
+    ),
+    # The preview changes nothing: it is refused where reading the policy is.
+    "preview who an app lets in": (
+        lambda http, t: http.get(f"/clients/{t.app}/policy"),
+        post(
+            "/admin/apps/{t.app}/policy/preview",
+            kind_person="on",
+            departments="{t.department}",
+            account="{t.person}",
+        ),
+    ),
     "read an app's role": (
         lambda http, t: http.get(f"/roles/{t.role}"),
         get("/admin/roles/{t.role}"),
@@ -254,6 +279,11 @@ async def test_every_console_action_meets_the_admin_apis_answer(console: Console
     assert found[("east-admin", "read the audit log", "inside")] == ("403", "403")
     assert found[("reader", "export the audit log", "inside")] == ("ok", "ok")
     assert found[("east-admin", "register an app for a department", "outside")] == ("422", "422")
+    assert found[("east-admin", "admit one department to an app", "inside")] == ("ok", "ok")
+    assert found[("east-admin", "admit one department to an app", "outside")] == ("404", "404")
+    assert found[("reader", "admit one department to an app", "inside")] == ("403", "403")
+    assert found[("reader", "preview who an app lets in", "inside")] == ("ok", "ok")
+    assert found[("west-admin", "preview who an app lets in", "inside")] == ("404", "404")
 
 
 async def test_a_console_refusal_is_audited_as_the_apis(console: Console) -> None:
