@@ -8,6 +8,7 @@ from gateway.console import (
     app_pages,
     audit_pages,
     home,
+    key_pages,
     org_pages,
     people_pages,
     policy_pages,
@@ -53,6 +54,8 @@ def routes() -> list[Route]:
         Route("/admin/roles/{role_id}", role_pages.role_page, methods=["GET"]),
         Route("/admin/roles/{role_id}/assignments", role_pages.assign, methods=["POST"]),
         Route("/admin/assignments/{assignment_id}/delete", role_pages.unassign, methods=["POST"]),
+        Route("/admin/keys", key_pages.keys, methods=["GET"]),
+        Route("/admin/keys/rotate", key_pages.rotate, methods=["POST"]),
         Route("/admin/audit", audit_pages.audit, methods=["GET"]),
         Route("/admin/audit/export.{format:str}", audit_pages.export, methods=["GET"]),
     ]

@@ -213,3 +213,18 @@ async def test_a_district_administrator_edits_who_may_use_an_app(
         await assert_accessible(page)
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_city_wide_administrator_rotates_a_signing_key(chromium, console: Console) -> None:
+    base = console.live.url
+    context, page = await signed_in_page(chromium, console, "root")
+    try:
+        await page.get_by_role("navigation").get_by_role("link", name="密钥").click()
+        await page.get_by_label("强制轮换（不等待依赖方更新缓存）").check()
+        await page.get_by_role("button", name="轮换签名密钥").click()
+        assert "已轮换" in await page.get_by_role("status").inner_text()
+        await assert_accessible(page)
+        await every_way(page, base, ["/admin/keys"])
+    finally:
+        await context.close()

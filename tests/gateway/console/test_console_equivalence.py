@@ -200,6 +200,16 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
         lambda http, t: http.get("/audit/export", params={"event": "console.*"}),
         get("/admin/audit/export.ndjson?event=console.*"),
     ),
+    "list the signing keys": (
+        lambda http, t: http.get("/keys"),
+        get("/admin/keys"),
+    ),
+    # Forced: a rotation not forced right after another is refused (409) on both sides alike,
+    # and the console's would always follow the API's.
+    "rotate a signing key (forced)": (
+        lambda http, t: http.post("/keys/rotate", json={"force": True}),
+        post("/admin/keys/rotate", force="on"),
+    ),
     "remove a department that holds accounts": (
         lambda http, t: http.delete(f"/departments/{t.department}"),
         post("/admin/departments/{t.department}/delete"),
@@ -283,6 +293,9 @@ async def test_every_console_action_meets_the_admin_apis_answer(console: Console
     assert found[("east-admin", "admit one department to an app", "outside")] == ("404", "404")
     assert found[("reader", "admit one department to an app", "inside")] == ("403", "403")
     assert found[("reader", "preview who an app lets in", "inside")] == ("ok", "ok")
+    assert found[("root", "rotate a signing key (forced)", "inside")] == ("ok", "ok")
+    assert found[("east-admin", "list the signing keys", "inside")] == ("403", "403")
+    assert found[("reader", "rotate a signing key (forced)", "inside")] == ("403", "403")
     assert found[("west-admin", "preview who an app lets in", "inside")] == ("404", "404")
 
 
