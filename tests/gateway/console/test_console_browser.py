@@ -4,6 +4,8 @@ AA violation), and the actions work from the page."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from tests.gateway.admin.conftest import PASSWORD
@@ -226,5 +228,43 @@ async def test_a_city_wide_administrator_rotates_a_signing_key(chromium, console
         assert "已轮换" in await page.get_by_role("status").inner_text()
         await assert_accessible(page)
         await every_way(page, base, ["/admin/keys"])
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_city_wide_administrator_adds_a_login_system(
+    chromium, console: Console, tmp_path
+) -> None:
+    base = console.live.url
+    database = tmp_path / "members.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE members (id, login, pwd)")
+    context, page = await signed_in_page(chromium, console, "root")
+    try:
+        await page.get_by_role("navigation").get_by_role("link", name="登录方式").click()
+        await page.get_by_role("link", name="新增登录方式：旧系统数据库").click()
+        await page.get_by_label("编号").fill("social")
+        await page.get_by_label("name", exact=True).fill("市社保局")
+        await page.get_by_label("url", exact=True).fill(f"sqlite:///{database}")
+        await page.get_by_label("table", exact=True).fill("members")
+        await page.get_by_label("scheme", exact=True).select_option("md5")
+        columns = '{"subject": "id", "username": "login", "password": "pwd"}'
+        await page.get_by_label("columns", exact=True).fill(columns)
+        await page.get_by_role("button", name="新增登录方式").click()
+        assert "登录方式已新增。" in await page.get_by_role("status").inner_text()
+        assert await page.get_by_role("heading", level=1).inner_text() == "市社保局"
+        await every_way(
+            page,
+            base,
+            [
+                "/admin/providers",
+                "/admin/providers/new?type=ldap",
+                "/admin/providers/new?type=oidc",
+                "/admin/providers/social",
+            ],
+        )
+        await page.get_by_role("button", name="Remove the login system").click()
+        assert "The login system is removed." in await page.get_by_role("status").inner_text()
     finally:
         await context.close()

@@ -200,6 +200,21 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
         lambda http, t: http.get("/audit/export", params={"event": "console.*"}),
         get("/admin/audit/export.ndjson?event=console.*"),
     ),
+    "list the login systems": (
+        lambda http, t: http.get("/providers"),
+        get("/admin/providers"),
+    ),
+    "add a login system with a bad setting": (
+        lambda http, t: http.post(
+            "/providers",
+            json={"id": "cas-x", "type": "cas", "config": {"name": "x", "server_url": "ftp://x"}},
+        ),
+        post("/admin/providers", id="cas-x", type="cas", cfg_name="x", cfg_server_url="ftp://x"),
+    ),
+    "remove a login system that is not there": (
+        lambda http, t: http.delete("/providers/nothing-here"),
+        post("/admin/providers/nothing-here/delete"),
+    ),
     "list the signing keys": (
         lambda http, t: http.get("/keys"),
         get("/admin/keys"),
@@ -294,6 +309,13 @@ async def test_every_console_action_meets_the_admin_apis_answer(console: Console
     assert found[("reader", "admit one department to an app", "inside")] == ("403", "403")
     assert found[("reader", "preview who an app lets in", "inside")] == ("ok", "ok")
     assert found[("root", "rotate a signing key (forced)", "inside")] == ("ok", "ok")
+    assert found[("root", "add a login system with a bad setting", "inside")] == ("422", "422")
+    assert found[("east-admin", "add a login system with a bad setting", "inside")] == (
+        "403",
+        "403",
+    )
+    assert found[("root", "remove a login system that is not there", "inside")] == ("404", "404")
+    assert found[("west-admin", "list the login systems", "outside")] == ("403", "403")
     assert found[("east-admin", "list the signing keys", "inside")] == ("403", "403")
     assert found[("reader", "rotate a signing key (forced)", "inside")] == ("403", "403")
     assert found[("west-admin", "preview who an app lets in", "inside")] == ("404", "404")
