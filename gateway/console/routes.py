@@ -7,6 +7,7 @@ from starlette.routing import Route
 from gateway.console import (
     app_pages,
     audit_pages,
+    enterprise_pages,
     home,
     key_pages,
     org_pages,
@@ -20,6 +21,7 @@ from gateway.console import (
 ACCOUNT = "/admin/accounts/{account_id}"
 DEPARTMENT = "/admin/departments/{department_id}"
 APP = "/admin/apps/{client_id}"
+ENTERPRISE = "/admin/enterprises/{org_id}"
 
 
 def routes() -> list[Route]:
@@ -55,6 +57,14 @@ def routes() -> list[Route]:
         Route("/admin/roles/{role_id}", role_pages.role_page, methods=["GET"]),
         Route("/admin/roles/{role_id}/assignments", role_pages.assign, methods=["POST"]),
         Route("/admin/assignments/{assignment_id}/delete", role_pages.unassign, methods=["POST"]),
+        Route("/admin/enterprises", enterprise_pages.enterprises, methods=["GET"]),
+        Route(ENTERPRISE, enterprise_pages.enterprise, methods=["GET"]),
+        Route(f"{ENTERPRISE}/delegations", enterprise_pages.appoint, methods=["POST"]),
+        Route(
+            f"{ENTERPRISE}/delegations/{{delegation_id}}/revoke",
+            enterprise_pages.revoke,
+            methods=["POST"],
+        ),
         Route("/admin/providers", provider_pages.providers, methods=["GET"]),
         Route("/admin/providers", provider_pages.add, methods=["POST"]),
         Route("/admin/providers/new", provider_pages.new_provider, methods=["GET"]),

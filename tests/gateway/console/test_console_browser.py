@@ -11,6 +11,7 @@ import pytest
 from tests.gateway.admin.conftest import PASSWORD
 from tests.gateway.axe import assert_accessible
 from tests.gateway.console.conftest import Console
+from tests.gateway.console.test_console_enterprises import an_enterprise
 
 WIDTHS = (1280, 375)
 LOCALES = ("zh-CN", "en")
@@ -266,5 +267,24 @@ async def test_a_city_wide_administrator_adds_a_login_system(
         )
         await page.get_by_role("button", name="Remove the login system").click()
         assert "The login system is removed." in await page.get_by_role("status").inner_text()
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_city_wide_administrator_names_a_representative(chromium, console: Console) -> None:
+    base = console.live.url
+    org = await an_enterprise(console)
+    context, page = await signed_in_page(chromium, console, "root")
+    try:
+        await page.get_by_role("navigation").get_by_role("link", name="法人").click()
+        await page.get_by_role("link", name="东区某公司").click()
+        await page.get_by_label("账号（用户名）").fill("east-person")
+        await page.get_by_label("身份").select_option("representative")
+        await page.get_by_role("button", name="任命").click()
+        assert "已任命。" in await page.get_by_role("status").inner_text()
+        await every_way(page, base, ["/admin/enterprises", f"/admin/enterprises/{org}"])
+        await page.get_by_role("button", name="Revoke east-person").click()
+        assert "Revoked." in await page.get_by_role("status").inner_text()
     finally:
         await context.close()

@@ -24,6 +24,7 @@ from tests.gateway.helpers import second_instance
 Api = Callable[[httpx.AsyncClient, "Target"], Awaitable[httpx.Response]]
 Page = Callable[[httpx.AsyncClient, str, "Target"], Awaitable[httpx.Response]]
 _names = itertools.count()
+ENTERPRISE_API = "/account/api/v1/enterprises"
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,15 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
         lambda http, t: http.get("/audit/export", params={"event": "console.*"}),
         get("/admin/audit/export.ndjson?event=console.*"),
     ),
+    "list the enterprises": (
+        lambda http, t: http.get("/accounts", params={"kind": "legal_person"}),
+        get("/admin/enterprises"),
+    ),
+    # The enterprise API answers the console's own token: a person is no enterprise (404).
+    "read an enterprise's delegations": (
+        lambda http, t: http.get(http.base_url.join(f"{ENTERPRISE_API}/{t.person}/delegations")),
+        get("/admin/enterprises/{t.person}"),
+    ),
     "list the login systems": (
         lambda http, t: http.get("/providers"),
         get("/admin/providers"),
@@ -309,6 +319,8 @@ async def test_every_console_action_meets_the_admin_apis_answer(console: Console
     assert found[("reader", "admit one department to an app", "inside")] == ("403", "403")
     assert found[("reader", "preview who an app lets in", "inside")] == ("ok", "ok")
     assert found[("root", "rotate a signing key (forced)", "inside")] == ("ok", "ok")
+    assert found[("root", "read an enterprise's delegations", "inside")] == ("404", "404")
+    assert found[("east-admin", "read an enterprise's delegations", "inside")] == ("403", "403")
     assert found[("root", "add a login system with a bad setting", "inside")] == ("422", "422")
     assert found[("east-admin", "add a login system with a bad setting", "inside")] == (
         "403",
