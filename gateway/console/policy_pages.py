@@ -14,6 +14,7 @@ from gateway.admin.etags import etag_of
 from gateway.admin.http import validated
 from gateway.admin.policy_names import check_names
 from gateway.console.context import Console, view
+from gateway.console.role_pages import account_named
 from gateway.identity.client_policy import PolicyDocument
 from gateway.server.responses import Invalid
 from policies.access import ACCOUNT_KINDS
@@ -92,11 +93,8 @@ async def save(console: Console) -> Response:
 
 async def _account_named(console: Console, name: str) -> Account:
     """An account by username or id, inside the reach (404 otherwise, as the API answers)."""
-    found, _ = await people.list_accounts(
-        console.services, console.reach(), 0, 2, username=name.lower()
-    )
-    exact = [a.id for a in found if a.username == name.lower()]
-    return await people.get_account(console.services, console.reach(), exact[0] if exact else name)
+    account_id = await account_named(console, name)
+    return await people.get_account(console.services, console.reach(), account_id)
 
 
 @view("get_policy")
