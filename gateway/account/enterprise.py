@@ -59,7 +59,7 @@ class Appointment(BaseModel):
     )
 
 
-def _id(value: str) -> bool:
+def well_formed_id(value: str) -> bool:
     """Account and delegation ids are UUIDs; anything else (a NUL, a path) is simply unknown."""
     return _UUID.fullmatch(value) is not None
 
@@ -68,7 +68,7 @@ async def _caller(
     request: Request, services: Services, org_id: str
 ) -> tuple[str, str | None] | Response:
     """(account id, position in the enterprise; None for a city administrator) of the caller."""
-    if not _id(org_id):
+    if not well_formed_id(org_id):
         return Missing("no such enterprise among those you manage").response()
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     claims = (
@@ -87,12 +87,10 @@ async def _caller(
         return Unauthenticated("a valid access token is needed").response()
     account_id = account.id
     scopes = str(claims.get("scope", "")).split()
-    if "admin:write" in scopes and client.admin_console:
-        held = await services.access.admin_scopes(account_id)
-        if "" in held.get("admin:write", []):
-            if not await _enterprise(services, org_id):
-                return Missing("no such enterprise").response()
-            return account_id, None
+    if await city_administrator(services, account_id, scopes, client.admin_console):
+        if not await is_enterprise(services, org_id):
+            return Missing("no such enterprise").response()
+        return account_id, None
     if SCOPE not in scopes or SCOPE not in client.scopes:
         # Not any app's token: only one issued for managing enterprises, to an app that
         # still holds the scope (RFC 6750 §3.1).
@@ -104,7 +102,18 @@ async def _caller(
     return account_id, own.position
 
 
-async def _enterprise(services: Services, org_id: str) -> bool:
+async def city_administrator(
+    services: Services, account_id: str, scopes: list[str], admin_app: bool
+) -> bool:
+    """Whether a token acts as a city administrator here: ``admin:write`` held city-wide, in
+    a token of an app designated for administration."""
+    if "admin:write" not in scopes or not admin_app:
+        return False
+    held = await services.access.admin_scopes(account_id)
+    return "" in held.get("admin:write", [])
+
+
+async def is_enterprise(services: Services, org_id: str) -> bool:
     organisation = await services.accounts.get(org_id)
     return organisation is not None and organisation.kind == "legal_person"
 
@@ -175,7 +184,7 @@ async def revoke(request: Request) -> Response:
         return caller
     actor, position = caller
     delegation_id = request.path_params["delegation"]
-    found = await services.delegations.get(delegation_id) if _id(delegation_id) else None
+    found = await services.delegations.get(delegation_id) if well_formed_id(delegation_id) else None
     if found is None or found.organisation_id != org_id:
         return Missing("no such delegation in this enterprise").response()
     try:

@@ -83,7 +83,7 @@ async def role_page(console: Console) -> Response:
     )
 
 
-async def _account_named(console: Console, name: str) -> str:
+async def account_named(console: Console, name: str) -> str:
     """An account typed by username (inside the reach) or by id; the service checks the id."""
     found, _ = await people.list_accounts(
         console.services, console.reach(), 0, 2, username=name.lower()
@@ -92,7 +92,7 @@ async def _account_named(console: Console, name: str) -> str:
     return exact[0] if exact else name
 
 
-def _expiry(value: str | None) -> str | None:
+def expiry(value: str | None) -> str | None:
     if not value:
         return None
     try:
@@ -110,10 +110,10 @@ async def assign(console: Console) -> Response:
     body = validated(
         AssignmentCreate,
         {
-            "account_id": await _account_named(console, account) if account else "",
+            "account_id": await account_named(console, account) if account else "",
             "role_id": role_id,
             "department_id": console.form.get("department_id"),
-            "expires_at": _expiry(console.form.get("expires")),
+            "expires_at": expiry(console.form.get("expires")),
         },
         "body",
     )

@@ -7,9 +7,13 @@ from starlette.routing import Route
 from gateway.console import (
     app_pages,
     audit_pages,
+    enterprise_pages,
     home,
+    key_pages,
     org_pages,
     people_pages,
+    policy_pages,
+    provider_pages,
     role_pages,
     signin,
 )
@@ -17,6 +21,7 @@ from gateway.console import (
 ACCOUNT = "/admin/accounts/{account_id}"
 DEPARTMENT = "/admin/departments/{department_id}"
 APP = "/admin/apps/{client_id}"
+ENTERPRISE = "/admin/enterprises/{org_id}"
 
 
 def routes() -> list[Route]:
@@ -44,11 +49,29 @@ def routes() -> list[Route]:
         Route("/admin/apps/new", app_pages.new_app, methods=["GET"]),
         Route(APP, app_pages.app_page, methods=["GET"]),
         Route(f"{APP}/secret", app_pages.rotate, methods=["POST"]),
+        Route(f"{APP}/policy", policy_pages.policy_page, methods=["GET"]),
+        Route(f"{APP}/policy", policy_pages.save, methods=["POST"]),
+        Route(f"{APP}/policy/preview", policy_pages.preview, methods=["POST"]),
         Route("/admin/roles", role_pages.role_list, methods=["GET"]),
         Route("/admin/roles", role_pages.create_role, methods=["POST"]),
         Route("/admin/roles/{role_id}", role_pages.role_page, methods=["GET"]),
         Route("/admin/roles/{role_id}/assignments", role_pages.assign, methods=["POST"]),
         Route("/admin/assignments/{assignment_id}/delete", role_pages.unassign, methods=["POST"]),
+        Route("/admin/enterprises", enterprise_pages.enterprises, methods=["GET"]),
+        Route(ENTERPRISE, enterprise_pages.enterprise, methods=["GET"]),
+        Route(f"{ENTERPRISE}/delegations", enterprise_pages.appoint, methods=["POST"]),
+        Route(
+            f"{ENTERPRISE}/delegations/{{delegation_id}}/revoke",
+            enterprise_pages.revoke,
+            methods=["POST"],
+        ),
+        Route("/admin/providers", provider_pages.providers, methods=["GET"]),
+        Route("/admin/providers", provider_pages.add, methods=["POST"]),
+        Route("/admin/providers/new", provider_pages.new_provider, methods=["GET"]),
+        Route("/admin/providers/{provider_id}", provider_pages.provider, methods=["GET"]),
+        Route("/admin/providers/{provider_id}/delete", provider_pages.remove, methods=["POST"]),
+        Route("/admin/keys", key_pages.keys, methods=["GET"]),
+        Route("/admin/keys/rotate", key_pages.rotate, methods=["POST"]),
         Route("/admin/audit", audit_pages.audit, methods=["GET"]),
         Route("/admin/audit/export.{format:str}", audit_pages.export, methods=["GET"]),
     ]

@@ -141,12 +141,15 @@ class AccessService:
         requested_acr: str | None = None,
         earlier_step_up: str | None = None,
         signed_in_again: bool = False,
+        document: PolicyDocument | None = None,
     ) -> Verdict:
         """Whether ``account``, signed in at ``acr`` with ``amr``, may use the client now.
         ``requested_acr`` (from ``acr_values``) is voluntary (OIDC Core §3.1.2.1): it asks for
         a step-up only when one is possible, and never denies. ``earlier_step_up``: the check
-        of a step-up this authorization already asked for."""
-        document = await self.policy(client_id)
+        of a step-up this authorization already asked for. ``document``: a policy not yet
+        saved, to preview what it would decide (otherwise the app's own)."""
+        if document is None:
+            document = await self.policy(client_id)
         org, paths = await self.organisation(account, client_id, document)
         policy = document.access(paths)
         systems_by_id = {s.id: s for s in await self._login_systems.all()}

@@ -4,11 +4,14 @@ AA violation), and the actions work from the page."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from tests.gateway.admin.conftest import PASSWORD
 from tests.gateway.axe import assert_accessible
 from tests.gateway.console.conftest import Console
+from tests.gateway.console.test_console_enterprises import an_enterprise
 
 WIDTHS = (1280, 375)
 LOCALES = ("zh-CN", "en")
@@ -176,5 +179,112 @@ async def test_a_district_administrator_grants_a_role_until_a_date(
         await page.goto(role_page + "?lang=zh-CN")
         await page.get_by_role("button", name="收回 east-person").click()
         assert "角色已收回" in await page.get_by_role("status").inner_text()
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_district_administrator_edits_who_may_use_an_app(
+    chromium, console: Console
+) -> None:
+    base, app = console.live.url, console.world.east_app
+    context, page = await signed_in_page(chromium, console, "east-admin")
+    try:
+        await page.goto(f"{base}/admin/apps/{app}")
+        await page.get_by_role("link", name="编辑访问策略").click()
+        await page.get_by_label("工作人员", exact=True).uncheck()
+        await page.get_by_label("部门编号（每行一个）").fill("east-tax")
+        await page.get_by_label("预览账号（用户名）").fill("east-person")
+        await page.get_by_role("button", name="预览谁能进入").click()
+        assert "可以进入。" in await page.get_by_role("status").inner_text()
+        await page.get_by_label("最低实名等级").select_option("L3")
+        await page.get_by_role("button", name="预览谁能进入").click()
+        assert "不能进入。" in await page.get_by_role("status").inner_text()
+        assert (
+            await page.get_by_label("工作人员", exact=True).is_checked() is False
+        )  # the draft is kept
+        await page.get_by_label("最低实名等级").select_option("L1")
+        await page.get_by_role("button", name="保存策略").click()
+        assert "访问策略已保存。" in await page.get_by_role("status").inner_text()
+        assert await page.get_by_label("部门编号（每行一个）").input_value() == "east-tax"
+        await every_way(page, base, [f"/admin/apps/{app}/policy"])  # ends in English
+        await page.get_by_label("Preview for account (username)").fill("east-person")
+        await page.get_by_role("button", name="Preview who is let in").click()
+        assert "Let in." in await page.get_by_role("status").inner_text()
+        await assert_accessible(page)
+        await page.set_viewport_size({"width": 1280, "height": 800})
+        await assert_accessible(page)
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_city_wide_administrator_rotates_a_signing_key(chromium, console: Console) -> None:
+    base = console.live.url
+    context, page = await signed_in_page(chromium, console, "root")
+    try:
+        await page.get_by_role("navigation").get_by_role("link", name="密钥").click()
+        await page.get_by_label("强制轮换（不等待依赖方更新缓存）").check()
+        await page.get_by_role("button", name="轮换签名密钥").click()
+        assert "已轮换" in await page.get_by_role("status").inner_text()
+        await assert_accessible(page)
+        await every_way(page, base, ["/admin/keys"])
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_city_wide_administrator_adds_a_login_system(
+    chromium, console: Console, tmp_path
+) -> None:
+    base = console.live.url
+    database = tmp_path / "members.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE members (id, login, pwd)")
+    context, page = await signed_in_page(chromium, console, "root")
+    try:
+        await page.get_by_role("navigation").get_by_role("link", name="登录方式").click()
+        await page.get_by_role("link", name="新增登录方式：旧系统数据库").click()
+        await page.get_by_label("编号").fill("social")
+        await page.get_by_label("name", exact=True).fill("市社保局")
+        await page.get_by_label("url", exact=True).fill(f"sqlite:///{database}")
+        await page.get_by_label("table", exact=True).fill("members")
+        await page.get_by_label("scheme", exact=True).select_option("md5")
+        columns = '{"subject": "id", "username": "login", "password": "pwd"}'
+        await page.get_by_label("columns", exact=True).fill(columns)
+        await page.get_by_role("button", name="新增登录方式").click()
+        assert "登录方式已新增。" in await page.get_by_role("status").inner_text()
+        assert await page.get_by_role("heading", level=1).inner_text() == "市社保局"
+        await every_way(
+            page,
+            base,
+            [
+                "/admin/providers",
+                "/admin/providers/new?type=ldap",
+                "/admin/providers/new?type=oidc",
+                "/admin/providers/social",
+            ],
+        )
+        await page.get_by_role("button", name="Remove the login system").click()
+        assert "The login system is removed." in await page.get_by_role("status").inner_text()
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+async def test_a_city_wide_administrator_names_a_representative(chromium, console: Console) -> None:
+    base = console.live.url
+    org = await an_enterprise(console)
+    context, page = await signed_in_page(chromium, console, "root")
+    try:
+        await page.get_by_role("navigation").get_by_role("link", name="法人").click()
+        await page.get_by_role("link", name="东区某公司").click()
+        await page.get_by_label("账号（用户名）").fill("east-person")
+        await page.get_by_label("身份").select_option("representative")
+        await page.get_by_role("button", name="任命").click()
+        assert "已任命。" in await page.get_by_role("status").inner_text()
+        await every_way(page, base, ["/admin/enterprises", f"/admin/enterprises/{org}"])
+        await page.get_by_role("button", name="Revoke east-person").click()
+        assert "Revoked." in await page.get_by_role("status").inner_text()
     finally:
         await context.close()

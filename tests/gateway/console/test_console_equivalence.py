@@ -24,6 +24,7 @@ from tests.gateway.helpers import second_instance
 Api = Callable[[httpx.AsyncClient, "Target"], Awaitable[httpx.Response]]
 Page = Callable[[httpx.AsyncClient, str, "Target"], Awaitable[httpx.Response]]
 _names = itertools.count()
+ENTERPRISE_API = "/account/api/v1/enterprises"
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,31 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
         lambda http, t: http.post(f"/clients/{t.app}/secret"),
         post("/admin/apps/{t.app}/secret"),
     ),
+    "read an app's access policy": (
+        lambda http, t: http.get(f"/clients/{t.app}/policy"),
+        get("/admin/apps/{t.app}/policy"),
+    ),
+    "admit one department to an app": (
+        lambda http, t: http.put(f"/clients/{t.app}/policy", json={"departments": [t.department]}),
+        post(
+            "/admin/apps/{t.app}/policy",
+            kind_person="on",
+            kind_legal_person="on",
+            kind_staff="on",
+            departments="{t.department}",
+            min_acr="L1",
+        ),
+    ),
+    # The preview changes nothing: it is refused where reading the policy is.
+    "preview who an app lets in": (
+        lambda http, t: http.get(f"/clients/{t.app}/policy"),
+        post(
+            "/admin/apps/{t.app}/policy/preview",
+            kind_person="on",
+            departments="{t.department}",
+            account="{t.person}",
+        ),
+    ),
     "read an app's role": (
         lambda http, t: http.get(f"/roles/{t.role}"),
         get("/admin/roles/{t.role}"),
@@ -174,6 +200,40 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
     "export the audit log": (
         lambda http, t: http.get("/audit/export", params={"event": "console.*"}),
         get("/admin/audit/export.ndjson?event=console.*"),
+    ),
+    "list the enterprises": (
+        lambda http, t: http.get("/accounts", params={"kind": "legal_person"}),
+        get("/admin/enterprises"),
+    ),
+    # The enterprise API answers the console's own token: a person is no enterprise (404).
+    "read an enterprise's delegations": (
+        lambda http, t: http.get(http.base_url.join(f"{ENTERPRISE_API}/{t.person}/delegations")),
+        get("/admin/enterprises/{t.person}"),
+    ),
+    "list the login systems": (
+        lambda http, t: http.get("/providers"),
+        get("/admin/providers"),
+    ),
+    "add a login system with a bad setting": (
+        lambda http, t: http.post(
+            "/providers",
+            json={"id": "cas-x", "type": "cas", "config": {"name": "x", "server_url": "ftp://x"}},
+        ),
+        post("/admin/providers", id="cas-x", type="cas", cfg_name="x", cfg_server_url="ftp://x"),
+    ),
+    "remove a login system that is not there": (
+        lambda http, t: http.delete("/providers/nothing-here"),
+        post("/admin/providers/nothing-here/delete"),
+    ),
+    "list the signing keys": (
+        lambda http, t: http.get("/keys"),
+        get("/admin/keys"),
+    ),
+    # Forced: a rotation not forced right after another is refused (409) on both sides alike,
+    # and the console's would always follow the API's.
+    "rotate a signing key (forced)": (
+        lambda http, t: http.post("/keys/rotate", json={"force": True}),
+        post("/admin/keys/rotate", force="on"),
     ),
     "remove a department that holds accounts": (
         lambda http, t: http.delete(f"/departments/{t.department}"),
@@ -254,6 +314,23 @@ async def test_every_console_action_meets_the_admin_apis_answer(console: Console
     assert found[("east-admin", "read the audit log", "inside")] == ("403", "403")
     assert found[("reader", "export the audit log", "inside")] == ("ok", "ok")
     assert found[("east-admin", "register an app for a department", "outside")] == ("422", "422")
+    assert found[("east-admin", "admit one department to an app", "inside")] == ("ok", "ok")
+    assert found[("east-admin", "admit one department to an app", "outside")] == ("404", "404")
+    assert found[("reader", "admit one department to an app", "inside")] == ("403", "403")
+    assert found[("reader", "preview who an app lets in", "inside")] == ("ok", "ok")
+    assert found[("root", "rotate a signing key (forced)", "inside")] == ("ok", "ok")
+    assert found[("root", "read an enterprise's delegations", "inside")] == ("404", "404")
+    assert found[("east-admin", "read an enterprise's delegations", "inside")] == ("403", "403")
+    assert found[("root", "add a login system with a bad setting", "inside")] == ("422", "422")
+    assert found[("east-admin", "add a login system with a bad setting", "inside")] == (
+        "403",
+        "403",
+    )
+    assert found[("root", "remove a login system that is not there", "inside")] == ("404", "404")
+    assert found[("west-admin", "list the login systems", "outside")] == ("403", "403")
+    assert found[("east-admin", "list the signing keys", "inside")] == ("403", "403")
+    assert found[("reader", "rotate a signing key (forced)", "inside")] == ("403", "403")
+    assert found[("west-admin", "preview who an app lets in", "inside")] == ("404", "404")
 
 
 async def test_a_console_refusal_is_audited_as_the_apis(console: Console) -> None:
