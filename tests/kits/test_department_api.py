@@ -8,6 +8,7 @@ import secrets
 import time
 import uuid
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -360,3 +361,26 @@ async def test_a_back_channel_logout_calls_the_hook_and_ends_the_sessions_tokens
     assert missing.status_code == 400
     assert ended == [{"sub": "citizen-1", "sid": sid}]
     assert after.status_code == 401 and 'error="invalid_token"' in challenge(after)
+
+
+# -- the README's ten lines ----------------------------------------------------------------------
+
+
+async def test_the_readmes_ten_line_api_accepts_a_gateway_token(world) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "kits/python/README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len([line for line in code.splitlines() if line.strip()]) <= 10
+    audience = await audience_of(world)
+    code = code.replace('"https://id.example.gov.cn"', repr(world["live"].url))
+    code = code.replace('"https://shebao.example.cn"', repr(audience))
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 (the README, as written)
+    token = await token_of(world)
+    transport = httpx.ASGITransport(app=namespace["app"])
+    async with httpx.AsyncClient(transport=transport, base_url=API) as http:
+        answer = await http.get("/records", headers={"Authorization": f"Bearer {token}"})
+        refused = await http.get("/records", headers={"Authorization": "Bearer x.y.z"})
+    await namespace["api"].close()
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"sub": None}, "a service acting for itself"
+    assert refused.status_code == 401
