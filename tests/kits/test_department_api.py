@@ -12,10 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import Depends, FastAPI
 from jose import jwt as jose_jwt
 from joserfc import jwt as joserfc_jwt
 from joserfc.jwk import ECKey, RSAKey
-from yihaotong_resource import ResourceConfig, thumbprint
+from yihaotong_resource import Principal, ResourceConfig, ResourceServer, thumbprint
 
 from examples.department_api import create_app
 from gateway.oauth.backchannel import logout_token
@@ -384,3 +385,37 @@ async def test_the_readmes_ten_line_api_accepts_a_gateway_token(world) -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"sub": None}, "a service acting for itself"
     assert refused.status_code == 401
+
+
+# -- FastAPI -------------------------------------------------------------------------------------
+
+
+async def test_a_fastapi_service_takes_the_caller_as_a_dependency(world) -> None:
+    audience = await audience_of(world)
+    server = ResourceServer(ResourceConfig(issuer=world["live"].url, audience=audience))
+    app = FastAPI()
+    reader = Depends(server.requires("data.read").dependency)
+    writer = Depends(server.requires(scope="data.write", acr="L3").dependency)
+
+    @app.get("/records")
+    async def records(caller: Principal = reader):
+        return {"client_id": caller.client_id, "scopes": sorted(caller.scopes)}
+
+    @app.post("/records")
+    async def write(caller: Principal = writer):
+        return {"stored": True}
+
+    token = await token_of(world)
+    headers = {"Authorization": f"Bearer {token}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=API) as http:
+        read = await http.get("/records", headers=headers)
+        stepped_up = await http.post("/records", headers=headers)
+        anonymous = await http.get("/records")
+    await server.close()
+    assert read.status_code == 200, read.text
+    assert read.json() == {"client_id": world["caller"].client.client_id,
+                           "scopes": ["data.read", "data.write"]}  # fmt: skip
+    assert stepped_up.status_code == 401
+    assert 'error="insufficient_user_authentication"' in challenge(stepped_up)
+    assert anonymous.status_code == 401 and "error=" not in challenge(anonymous)
