@@ -335,6 +335,27 @@ async def test_an_unknown_kid_refreshes_the_jwks_at_most_once_every_few_seconds(
         assert gateway.jwks_fetches == 2, "a known kid needs no fetch"
 
 
+async def test_an_unreachable_gateway_is_503_and_not_asked_again_at_once(world) -> None:
+    from tests.conftest import free_port
+
+    token = await token_of(world)
+    clock = Clock()
+    app = create_app(ResourceConfig(issuer=f"http://127.0.0.1:{free_port()}", audience=API,
+                                    clock=clock))  # fmt: skip
+    gateway = app.state.resource_server.gateway
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=API) as http:
+        for _ in range(3):
+            answer = await http.get("/records/1", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["retry-after"] == "5"
+        assert gateway.jwks_attempts == 1
+        clock.now += 6
+        await http.get("/records/1", headers={"Authorization": f"Bearer {token}"})
+        assert gateway.jwks_attempts == 2
+    await gateway.close()
+
+
 # -- back-channel logout -------------------------------------------------------------------------
 
 

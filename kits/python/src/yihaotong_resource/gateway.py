@@ -23,8 +23,10 @@ class Gateway:
         self._metadata: dict[str, Any] | None = None
         self._keys: dict[str, dict[str, Any]] = {}
         self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
         self._lock = asyncio.Lock()
         self.jwks_fetches = 0
+        self.jwks_attempts = 0
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -55,19 +57,27 @@ class Gateway:
 
     async def key(self, kid: str | None) -> dict[str, Any] | None:
         """The JWK of ``kid`` (the only key when the token names none), or None."""
-        if self._fetched_at is None or (kid not in self._keys and self._may_refresh()):
+        if self._may_fetch(kid):
             async with self._lock:  # one fetch for all the requests that wait on it
-                if self._fetched_at is None or (kid not in self._keys and self._may_refresh()):
+                if self._may_fetch(kid):
                     await self._refresh()
+        if self._fetched_at is None:  # the last attempt failed, moments ago
+            raise GatewayUnavailable("the gateway's keys could not be fetched")
         if kid is None:
             return next(iter(self._keys.values())) if len(self._keys) == 1 else None
         return self._keys.get(kid)
 
-    def _may_refresh(self) -> bool:
-        assert self._fetched_at is not None
-        return self._config.clock() - self._fetched_at >= self._config.jwks_min_refresh
+    def _may_fetch(self, kid: str | None) -> bool:
+        """Keys not fetched yet or without ``kid``, and no attempt (failed ones too) within
+        ``jwks_min_refresh`` seconds."""
+        if self._fetched_at is not None and kid in self._keys:
+            return False
+        recent = self._config.clock() - self._config.jwks_min_refresh
+        return self._attempted_at is None or self._attempted_at <= recent
 
     async def _refresh(self) -> None:
+        self._attempted_at = self._config.clock()
+        self.jwks_attempts += 1
         jwks = await self._get_json((await self.metadata())["jwks_uri"])
         self._fetched_at = self._config.clock()
         self.jwks_fetches += 1
