@@ -73,11 +73,11 @@ async def test_account_page_rules_and_a_passkey_sign_in(city) -> None:
         )
         assert forged.status_code != 303
         added = await browser.http.post(
-            PAGE, data={"action": "add", "credential": answer, "name": "手机", "csrf_token": csrf}
+            PAGE, data={"action": "add", "credential": answer, "name": "书房电脑", "csrf_token": csrf}
         )
         assert added.status_code == 303
         listed = await browser.http.get(PAGE)
-        assert "手机" in listed.text
+        assert "书房电脑" in listed.text
         credential_id = hidden(listed.text, "credential_id")
 
         # Ten minutes on, removing (or adding) asks for a sign-in first.
@@ -91,7 +91,7 @@ async def test_account_page_rules_and_a_passkey_sign_in(city) -> None:
             PAGE, data={"action": "remove", "credential_id": credential_id, "csrf_token": csrf}
         )
         assert refused.status_code == 303 and refused.headers["location"].startswith("/login?tx=")
-        assert "手机" in (await browser.http.get(PAGE)).text
+        assert "书房电脑" in (await browser.http.get(PAGE)).text
 
     finally:
         await browser.close()
@@ -127,7 +127,7 @@ async def test_account_page_rules_and_a_passkey_sign_in(city) -> None:
             PAGE, data={"action": "remove", "credential_id": credential_id, "csrf_token": csrf}
         )
         assert removed.status_code == 303 and removed.headers["location"] == PAGE
-        assert "手机" not in (await browser.http.get(PAGE)).text
+        assert "书房电脑" not in (await browser.http.get(PAGE)).text
     finally:
         await browser.close()
     seen = await events(settings)

@@ -137,7 +137,7 @@ async def test_recovery_pages_in_a_browser(chromium, gateway, locale: str, width
         # The authenticator app, then its recovery codes, shown once.
         await page.goto(f"{live.url}/account/otp")
         secret = (await page.locator("#secret").inner_text()).replace(" ", "")
-        await page.get_by_label(t.otp_code).fill(pyotp.TOTP(secret).now())
+        await page.get_by_label(t.otp_code, exact=True).fill(pyotp.TOTP(secret).now())
         await page.get_by_role("button", name=t.otp_confirm).click()
         codes = await page.locator("ol.codes code").all_inner_texts()
         assert len(codes) == 10
