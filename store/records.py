@@ -66,6 +66,7 @@ class Client:
     service_urls: tuple[str, ...] = ()  # CAS: exact service URLs, or prefixes ending in "*"
     cas_proxy: bool = False  # CAS: may receive proxy-granting tickets (CAS 3.0 §2.5.4)
     cas_v1: bool = False  # CAS: may validate with /cas/validate (CAS 1.0, no attributes)
+    sp_metadata: str = ""  # SAML: the service provider's metadata document (SAML 2.0 Metadata)
     created_at: float = 0.0
     updated_at: float = 0.0
 

@@ -157,6 +157,7 @@ class ClientRow(Base):
     service_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
     cas_proxy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     cas_v1: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sp_metadata: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[float] = mapped_column(EpochTime)
     updated_at: Mapped[float] = mapped_column(EpochTime)
 

@@ -38,6 +38,7 @@ NOT_NULL = {
     "service_urls",
     "cas_proxy",
     "cas_v1",
+    "sp_metadata",
 }
 
 
@@ -63,6 +64,7 @@ def client_out(client: Client) -> dict:
         "service_urls": list(client.service_urls),
         "cas_proxy": client.cas_proxy,
         "cas_v1": client.cas_v1,
+        "sp_metadata": client.sp_metadata or None,
         "department_id": client.department_id,
         "created_at": when(client.created_at),
         "updated_at": when(client.updated_at),

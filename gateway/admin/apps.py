@@ -21,6 +21,7 @@ from gateway.admin.reach import Reach
 from gateway.identity.access import PRIVILEGED_SCOPES, city_wide_app
 from gateway.identity.client_policy import DEFAULT_POLICY, PolicyDocument
 from gateway.identity.clients import secret_digest
+from gateway.saml.sp_metadata import sp_metadata_problem
 from gateway.server.responses import Forbidden, Invalid, Missing, Stale
 from gateway.server.services import Services
 from policies.clients import own_sector_problem, registration_problem
@@ -57,7 +58,8 @@ def _problem(client: Client) -> None:
         protocol=client.protocol,
         service_urls=client.service_urls,
         cas_options=client.cas_proxy or client.cas_v1,
-    )
+        sp_metadata=client.sp_metadata,
+    ) or (sp_metadata_problem(client.sp_metadata) if client.protocol == "saml" else None)
     if problem:
         field = {
             "name": "client_name",
@@ -117,6 +119,7 @@ _FIELDS = {
     "service_urls": "service_urls",
     "cas_proxy": "cas_proxy",
     "cas_v1": "cas_v1",
+    "sp_metadata": "sp_metadata",
 }
 
 
@@ -156,8 +159,9 @@ async def create_client(
 ) -> tuple[Client, str | None]:
     """Register an app; returns it with its secret (shown once, stored as a digest)."""
     public = bool(values.pop("public", False))
-    # A CAS app has no secret (CAS has no client authentication) and no OAuth grants.
-    cas = values.get("protocol") == "cas"
+    # A CAS or SAML app has no secret (neither protocol has client authentication) and no
+    # OAuth grants.
+    cas = values.get("protocol") in ("cas", "saml")
     public = public or cas
     now = services.clock.now()
     client = Client(

@@ -184,6 +184,7 @@ class ClientOut(Model):
     service_urls: list[str]
     cas_proxy: bool
     cas_v1: bool
+    sp_metadata: str | None = None
     department_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -244,13 +245,18 @@ class ClientChanges(Model):
     cas_v1: bool | None = Field(
         None, description="CAS apps: may validate tickets with /cas/validate (CAS 1.0)."
     )
+    sp_metadata: str | None = Field(
+        None,
+        max_length=200_000,
+        description="SAML apps: the service provider's SAML 2.0 metadata (an EntityDescriptor).",
+    )
 
 
 class ClientCreate(ClientChanges):
     client_name: Name
     public: bool = Field(False, description="No secret: 'none' authentication and PKCE.")
-    protocol: Literal["oidc", "cas"] = Field(
-        "oidc", description="How the app signs people in: OpenID Connect or CAS."
+    protocol: Literal["oidc", "cas", "saml"] = Field(
+        "oidc", description="How the app signs people in: OpenID Connect, CAS or SAML 2.0."
     )
 
 
