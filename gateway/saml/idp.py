@@ -36,6 +36,11 @@ ASSERTION_MINUTES = 5
 MISSING = "SAML needs the extra and xmlsec1: pip install 'yihaotong[saml]', apt install xmlsec1"
 
 
+def signing() -> dict[str, str]:
+    """pysaml2 signs with RSA-SHA1 wherever a call does not name the algorithms."""
+    return {"sign_alg": SIG_RSA_SHA256, "digest_alg": DIGEST_SHA256}
+
+
 def available() -> bool:
     return Server is not None and shutil.which("xmlsec1") is not None
 
@@ -47,7 +52,7 @@ def key_pair(directory: Path, common_name: str) -> tuple[Path, Path]:
     if key_file.exists() and cert_file.exists():
         return key_file, cert_file
     directory.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
     now = datetime.datetime.now(datetime.UTC)
     cert = (

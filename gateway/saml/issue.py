@@ -21,6 +21,7 @@ from gateway.identity.claims import sector_of, subject_for
 from gateway.identity.sessions import SessionApp
 from gateway.pages.access_denied import denied_page
 from gateway.saml.apps import saml_apps
+from gateway.saml.idp import signing
 from gateway.saml.sp_metadata import entity_id, wants_encryption
 from gateway.server.services import Services
 from policies.authorization import Step
@@ -110,6 +111,7 @@ async def assertion(visit: Visit, new_sign_in: bool) -> Response:
         sign_response=True,
         sign_assertion=True,
         encrypt_assertion=wants_encryption(client.sp_metadata),
+        **signing(),
     )
     writes = [
         services.sessions.add_app(
@@ -146,6 +148,7 @@ async def error_to_sp(visit: Visit, second: str) -> Response:
         params["saml_acs"],
         info,
         sign=True,
+        **signing(),
     )
     if visit.tx_id:
         services: Services = visit.request.app.state.services
@@ -154,7 +157,7 @@ async def error_to_sp(visit: Visit, second: str) -> Response:
 
 
 async def error_response(
-    request: Request, server: Any, client: Client, relay_state: str | None
+    request: Request, server: Any, client: Client, relay_state: str | None, request_id: str | None
 ) -> Response:
     """A request from a registered SP that cannot be honoured (unsigned where signing is
     required, tampered, expired, for another audience): ``Requester`` status to the SP's
@@ -167,7 +170,12 @@ async def error_response(
     from saml2.samlp import STATUS_REQUESTER
 
     response = await asyncio.to_thread(
-        server.create_error_response, None, destination, (STATUS_REQUESTER, None), sign=True
+        server.create_error_response,
+        request_id,
+        destination,
+        (STATUS_REQUESTER, None),
+        sign=True,
+        **signing(),
     )
     return _post(request, destination, str(response), relay_state)
 

@@ -51,3 +51,11 @@ def issuer_of(xml: str) -> str:
     if issuer is None or not (issuer.text or "").strip():
         raise BadMessage("no issuer")
     return issuer.text.strip()
+
+
+def request_id_of(xml: str) -> str | None:
+    """The request's ``ID`` (for ``InResponseTo`` of an error answer), when it reads as XML."""
+    try:
+        return parse(xml).get("ID")
+    except Exception:
+        return None

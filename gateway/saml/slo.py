@@ -17,6 +17,7 @@ from gateway.endpoints.end_session import end_sso_session
 from gateway.endpoints.responses import deliver, error_page
 from gateway.identity.sessions import SessionApp, SsoSession
 from gateway.saml.apps import saml_apps
+from gateway.saml.idp import signing
 from gateway.saml.messages import BadMessage, decoded, issuer_of
 from gateway.saml.sp_metadata import entity_id
 from gateway.saml.sso import POST, REDIRECT, message_fields, needs_signature
@@ -73,7 +74,7 @@ async def slo_endpoint(request: Request) -> Response:
     if session is not None:
         await end_sso_session(request, session.sid, "saml")
     response = await asyncio.to_thread(
-        server.create_logout_response, info.message, [POST], sign=True
+        server.create_logout_response, info.message, [POST], sign=True, **signing()
     )
     fields_out = {"SAMLResponse": base64.b64encode(str(response).encode()).decode()}
     if fields.get("RelayState"):
@@ -102,7 +103,7 @@ async def _send(request: Request, client: Client, app: SessionApp) -> None:
         return
     name_id = NameID(format=app.detail("format"), sp_name_qualifier=sp, text=app.detail("name_id"))
     _, logout_request = await asyncio.to_thread(
-        server.create_logout_request, destination, sp, name_id=name_id, sign=True
+        server.create_logout_request, destination, sp, name_id=name_id, sign=True, **signing()
     )
     body = base64.b64encode(str(logout_request).encode()).decode()
     request.app.state.backchannel.post(

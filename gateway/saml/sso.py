@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import datetime
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -18,7 +19,7 @@ from gateway.endpoints.transaction import load_transaction
 from gateway.endpoints.visit import Visit, admission, sign_in_facts
 from gateway.saml import issue
 from gateway.saml.apps import saml_apps
-from gateway.saml.messages import MAX_MESSAGE, BadMessage, decoded, issuer_of
+from gateway.saml.messages import MAX_MESSAGE, BadMessage, decoded, issuer_of, request_id_of
 from gateway.saml.sp_metadata import wants_signed_requests
 from gateway.server.forms import FormError, read_body
 from gateway.server.services import Services
@@ -26,6 +27,8 @@ from policies.authorization import next_step
 from store.records import AuditEvent, Client
 
 RESUME_PATH = "/saml/sso/resume"
+REQUEST_MAX_AGE = 300
+CLOCK_SKEW = 60
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 FORM = "application/x-www-form-urlencoded"
@@ -85,12 +88,24 @@ async def sso_endpoint(request: Request) -> Response:
         message = request_info.message
         if message.issuer is None or message.issuer.text.strip() != sp:
             raise BadMessage("issuer changed")
+        check_age(message.issue_instant, services.clock.now())
         args = await asyncio.to_thread(server.response_args, message, [POST])
     except Exception as error:
         await _refused(services, request, client, str(error))
-        return await issue.error_response(request, server, client, relay_state)
+        return await issue.error_response(request, server, client, relay_state, request_id_of(xml))
     wanted = issue.transaction_params(client, message, args, relay_state)
     return await _go_on(request, client, Visit(request, wanted, None, None))
+
+
+def check_age(issue_instant: str, now: float) -> None:
+    """Core §3.2.1 ``IssueInstant``: pysaml2 accepts a day either side; a request is answered
+    within minutes of being made, so an older (or future) one is a replay or a stale link."""
+    try:
+        issued = datetime.fromisoformat(issue_instant).timestamp()
+    except (TypeError, ValueError) as error:
+        raise BadMessage("IssueInstant is not a time") from error
+    if not now - REQUEST_MAX_AGE <= issued <= now + CLOCK_SKEW:
+        raise BadMessage("IssueInstant out of range")
 
 
 async def resume_endpoint(request: Request) -> Response:

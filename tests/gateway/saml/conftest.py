@@ -3,6 +3,8 @@ pointed at it, a scripted browser, and pysaml2 service providers registered thro
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.gateway.browser import Browser
@@ -33,6 +35,8 @@ async def saml_world(live_server, tmp_path):
         metadata.write_text(sp.metadata(), encoding="utf-8")
         registered = await command("clients", "create", "--name", name, "--protocol", "saml",
                                    "--sp-metadata", str(metadata), "--json")  # fmt: skip
+        # An unknown SP makes the gateway read the apps again at most once a second.
+        await asyncio.sleep(1.1)
         idp_metadata = await browser.http.get("/saml/metadata")
         assert idp_metadata.status_code == 200
         sp.trust(idp_metadata.text)

@@ -112,6 +112,7 @@ class ServiceProvider:
                         form["SAMLRequest"][0], BINDING_HTTP_POST
                     )
                     sp.logouts.append(request.message)
+                    sp.client.local_logout(request.message.name_id)  # the SP's own session
                     self.send_response(200)
                 except Exception:
                     self.send_response(400)
