@@ -23,6 +23,7 @@ pytest.importorskip("saml2")
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 
 async def _sign_in(world, sp, binding=BINDING_HTTP_REDIRECT, name_id_format=None, **sign):
@@ -173,3 +174,21 @@ async def test_single_logout_from_an_oidc_app_reaches_the_saml_app(saml_world) -
     assert sp.logouts[0].name_id.text == signed_in.name_id.text
     assert not sp.client.is_logged_in(signed_in.name_id)
     assert urlsplit(sp.url).hostname == "127.0.0.1"
+
+
+async def test_logout_at_the_saml_app_ends_the_sso_session(saml_world) -> None:
+    sp, _ = await saml_world["service_provider"]("不动产登记")
+    signed_in = await _sign_in(saml_world, sp)
+    _, info = sp.client.global_logout(signed_in.name_id, sign=True, sign_alg=SIG_RSA_SHA256,
+                                      digest_alg=DIGEST_SHA256)[next(iter(
+                                          sp.client.metadata.identity_providers()))]  # fmt: skip
+    http = saml_world["browser"].http
+    answer = await http.get(dict(info["headers"])["Location"])
+    assert answer.status_code == 200 and f'action="{sp.url}/slo"' in answer.text
+    reply = sp.client.parse_logout_request_response(
+        hidden(answer.text, "SAMLResponse"), BINDING_HTTP_POST
+    )
+    assert reply.status_ok()
+    _request_id, info = sp.login_request(BINDING_HTTP_REDIRECT)
+    again = await http.get(dict(info["headers"])["Location"])
+    assert again.status_code == 303 and again.headers["location"].startswith("/login?tx=")
