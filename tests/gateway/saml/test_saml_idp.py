@@ -12,6 +12,7 @@ import time
 import zlib
 from urllib.parse import urlencode, urlsplit
 
+import pyotp
 import pytest
 
 from tests.gateway.browser import hidden
@@ -86,6 +87,34 @@ async def test_access_policy_applies_to_saml_apps(saml_world) -> None:
         dict(info["headers"])["Location"], username="wang", password=PASSWORD
     )
     assert page.status_code == 403 and "SAMLResponse" not in page.text
+
+
+async def test_step_up_applies_to_saml_apps(saml_world) -> None:
+    sp, registered = await saml_world["service_provider"]("公积金")
+    account = saml_world["account"]
+    async with second_instance(saml_world["live"].settings) as admin:
+        secret, _ = await admin.otp.begin(account.id, "wang")
+        totp = pyotp.TOTP(secret)
+        assert await admin.otp.verify(account.id, totp.at(time.time() - 30), confirming=True)
+    await saml_world["command"](
+        "policies", "set", registered["client_id"], "-", stdin='{"mfa": true}'
+    )
+    request_id, info = sp.login_request(BINDING_HTTP_REDIRECT)
+    browser = saml_world["browser"]
+    page = await browser.go(dict(info["headers"])["Location"], username="wang", password=PASSWORD)
+    # Signed in with a password; the app needs a second factor: the code page, then the SP.
+    assert page.status_code == 200 and page.request.url.path == "/login/otp"
+    answered = await browser.http.post(
+        "/login/otp",
+        data={
+            "tx": hidden(page.text, "tx"),
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "code": totp.now(),
+        },
+    )
+    page = await browser.go(answered.headers["location"])
+    response = sp.accept(hidden(page.text, "SAMLResponse"), request_id)
+    assert sorted(response.ava["amr"]) == ["otp", "pwd"]
 
 
 def _redirect_request(xml: str) -> str:
