@@ -94,7 +94,13 @@ async def sso_endpoint(request: Request) -> Response:
         await _refused(services, request, client, str(error))
         return await issue.error_response(request, server, client, relay_state, request_id_of(xml))
     wanted = issue.transaction_params(client, message, args, relay_state)
-    return await _go_on(request, client, Visit(request, wanted, None, None))
+    visit = Visit(request, wanted, None, None)
+    if binding == POST:
+        # A cross-site POST carries no SameSite=Lax session cookie: go on after a redirect,
+        # a top-level GET that does, so a person signed in already is not asked again.
+        visit.client, visit.tx_extra = client, {"resume": RESUME_PATH}
+        return await visit.page(RESUME_PATH)
+    return await _go_on(request, client, visit)
 
 
 def check_age(issue_instant: str, now: float) -> None:
