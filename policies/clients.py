@@ -15,7 +15,7 @@ from policies.redirect_uris import (
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (RFC 8693)
-PROTOCOLS = ("oidc", "cas")
+PROTOCOLS = ("oidc", "cas", "saml")
 GRANT_TYPES = (
     "authorization_code",
     "refresh_token",
@@ -55,6 +55,7 @@ def registration_problem(
     protocol: str = "oidc",
     service_urls: Sequence[str] = (),
     cas_options: bool = False,
+    sp_metadata: str = "",
 ) -> Problem | None:
     """The first problem of a registration; ``cas_options``: whether a CAS-only option (proxy,
     CAS 1.0) is set."""
@@ -68,6 +69,14 @@ def registration_problem(
             backchannel_logout_uri or frontchannel_logout_uri,
             service_urls,
         ) or _subject_problem(subject_type, sector_identifier, _service_origins(service_urls))
+    if protocol == "saml":
+        return _saml_problem(
+            redirect_uris or post_logout_redirect_uris or grant_types,
+            backchannel_logout_uri or frontchannel_logout_uri or service_urls or cas_options,
+            sp_metadata,
+        )
+    if sp_metadata:
+        return ("sp_metadata", "SP metadata is for apps of protocol saml")
     if service_urls or cas_options:
         return ("service_urls", "service URLs and CAS options are for apps of protocol cas")
     return (
@@ -99,6 +108,17 @@ def _cas_problem(
         return ("backchannel_logout_uri", "a CAS app is logged out at its service URL")
     if problem := service_urls_problem(service_urls):
         return ("service_urls", problem)
+    return None
+
+
+def _saml_problem(oauth_fields: object, other_fields: object, sp_metadata: str) -> Problem | None:
+    """A SAML app is found by its metadata's entity ID and answered at its own endpoints."""
+    if oauth_fields:
+        return ("grant_type", "a SAML app has no OAuth grant types or redirect URIs")
+    if other_fields:
+        return ("sp_metadata", "a SAML app takes its endpoints from its SP metadata only")
+    if not sp_metadata.strip():
+        return ("sp_metadata", "a SAML app needs its SP metadata")
     return None
 
 

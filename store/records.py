@@ -69,6 +69,7 @@ class Client:
     cas_v1: bool = False  # CAS: may validate with /cas/validate (CAS 1.0, no attributes)
     dpop_bound_access_tokens: bool = False  # token requests need a DPoP proof (RFC 9449 §5.2)
     require_pushed_authorization_requests: bool = False  # RFC 9126 §6
+    sp_metadata: str = ""  # SAML: the service provider's metadata document (SAML 2.0 Metadata)
     created_at: float = 0.0
     updated_at: float = 0.0
 

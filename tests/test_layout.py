@@ -32,6 +32,7 @@ HTTP_ROOMS = (
     "cli",
     "mobile",
     "cas",
+    "saml",
 )
 HTTP_LIBRARIES = ("starlette", "uvicorn", "authlib", "httpx", "jinja2")
 

@@ -40,6 +40,7 @@ NOT_NULL = {
     "cas_v1",
     "dpop_bound_access_tokens",
     "require_pushed_authorization_requests",
+    "sp_metadata",
 }
 
 
@@ -67,6 +68,7 @@ def client_out(client: Client) -> dict:
         "cas_v1": client.cas_v1,
         "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
+        "sp_metadata": client.sp_metadata or None,
         "department_id": client.department_id,
         "created_at": when(client.created_at),
         "updated_at": when(client.updated_at),

@@ -21,6 +21,7 @@ from gateway.admin.reach import Reach
 from gateway.identity.access import PRIVILEGED_SCOPES, city_wide_app
 from gateway.identity.client_policy import DEFAULT_POLICY, PolicyDocument
 from gateway.identity.clients import secret_digest
+from gateway.saml.sp_metadata import sp_metadata_problem
 from gateway.server.responses import Forbidden, Invalid, Missing, Stale
 from gateway.server.services import Services
 from policies.clients import own_sector_problem, registration_problem
@@ -57,7 +58,8 @@ def _problem(client: Client) -> None:
         protocol=client.protocol,
         service_urls=client.service_urls,
         cas_options=client.cas_proxy or client.cas_v1,
-    )
+        sp_metadata=client.sp_metadata,
+    ) or (sp_metadata_problem(client.sp_metadata) if client.protocol == "saml" else None)
     if problem:
         field = {
             "name": "client_name",
@@ -147,6 +149,7 @@ _FIELDS = {
     "cas_v1": "cas_v1",
     "dpop_bound_access_tokens": "dpop_bound_access_tokens",
     "require_pushed_authorization_requests": "require_pushed_authorization_requests",
+    "sp_metadata": "sp_metadata",
 }
 
 
@@ -186,8 +189,9 @@ async def create_client(
 ) -> tuple[Client, str | None]:
     """Register an app; returns it with its secret (shown once, stored as a digest)."""
     public = bool(values.pop("public", False))
-    # A CAS app has no secret (CAS has no client authentication) and no OAuth grants.
-    cas = values.get("protocol") == "cas"
+    # A CAS or SAML app has no secret (neither protocol has client authentication) and no
+    # OAuth grants.
+    cas = values.get("protocol") in ("cas", "saml")
     public = public or cas
     reason = values.pop("subject_type_reason", None)
     now = services.clock.now()

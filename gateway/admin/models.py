@@ -187,6 +187,7 @@ class ClientOut(Model):
     cas_v1: bool
     dpop_bound_access_tokens: bool
     require_pushed_authorization_requests: bool
+    sp_metadata: str | None = None
     department_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -269,13 +270,18 @@ class ClientChanges(Model):
     cas_v1: bool | None = Field(
         None, description="CAS apps: may validate tickets with /cas/validate (CAS 1.0)."
     )
+    sp_metadata: str | None = Field(
+        None,
+        max_length=200_000,
+        description="SAML apps: the service provider's SAML 2.0 metadata (an EntityDescriptor).",
+    )
 
 
 class ClientCreate(ClientChanges):
     client_name: Name
     public: bool = Field(False, description="No secret: 'none' authentication and PKCE.")
-    protocol: Literal["oidc", "cas"] = Field(
-        "oidc", description="How the app signs people in: OpenID Connect or CAS."
+    protocol: Literal["oidc", "cas", "saml"] = Field(
+        "oidc", description="How the app signs people in: OpenID Connect, CAS or SAML 2.0."
     )
 
 

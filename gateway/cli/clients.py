@@ -3,6 +3,7 @@ the admin API's checks, audited, and printed as the API's client document."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -126,7 +127,7 @@ def create(
         str | None, typer.Option(help="The department that owns the app (its admins manage it).")
     ] = None,
     protocol: Annotated[
-        str, typer.Option(help="oidc (the default) or cas: how the app signs people in.")
+        str, typer.Option(help="oidc (the default), cas or saml: how the app signs people in.")
     ] = "oidc",
     service_url: Annotated[
         list[str] | None,
@@ -143,6 +144,15 @@ def create(
     cas_v1: Annotated[
         bool, typer.Option("--cas-v1", help="CAS: the app may validate with /cas/validate.")
     ] = False,
+    sp_metadata: Annotated[
+        Path | None,
+        typer.Option(
+            "--sp-metadata",
+            help="SAML: the service provider's metadata file (for --protocol saml).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a client. A confidential client's secret is printed once and never again."""
@@ -170,6 +180,7 @@ def create(
         "service_urls": service_url,
         "cas_proxy": cas_proxy or None,
         "cas_v1": cas_v1 or None,
+        "sp_metadata": sp_metadata.read_text(encoding="utf-8") if sp_metadata else None,
     }
     # A flag left out is a field left out of the API's body: the service's default applies.
     _, values = checked(ClientCreate, {k: v for k, v in given.items() if v is not None})

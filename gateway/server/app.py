@@ -61,6 +61,8 @@ from gateway.pages import (
     sms_sign_in,
 )
 from gateway.pages.render import HERE, STATIC_PATH
+from gateway.saml import idp as saml_idp
+from gateway.saml import routes as saml
 from gateway.server import health
 from gateway.server.logs import (
     SECURITY_HEADERS,
@@ -226,7 +228,8 @@ def create_app(
         app.state.scan_tickets = ScanTickets(services.expiring, services.clock)
         app.state.scan_waiters = ScanWaiters(services.expiring, shared=bool(settings.redis_url))
         app.state.cas_apps = cas.CasApps(services)
-        app.state.logout_channels = cas.LOGOUT_CHANNELS
+        app.state.saml_apps = saml.SamlApps(services)
+        app.state.logout_channels = cas.LOGOUT_CHANNELS | saml.LOGOUT_CHANNELS
         services.audit.start()  # replays what a process before this one left in the spool
         refresher = asyncio.create_task(_keep_key_ring_fresh(services))
         if freeze_after_start:
@@ -254,6 +257,7 @@ def create_app(
         Route(authorize.AUTHORIZE_PATH, authorize.authorization_endpoint, methods=["GET", "POST"]),
         Route(authorize.RESUME_PATH, authorize.resume_endpoint, methods=["GET"]),
         *cas.ROUTES,
+        *(saml.ROUTES if saml_idp.available() else []),
         Route(discovery.USERINFO_PATH, userinfo.userinfo_endpoint, methods=["GET", "POST"]),
         Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
         Route(discovery.REVOCATION_PATH, revocation.revocation_endpoint, methods=["POST"]),

@@ -69,7 +69,8 @@ def test_registrations_of_cas_apps() -> None:
             "token_endpoint_auth_method": None, "scopes": []}  # fmt: skip
     assert registration_problem(**base, protocol="cas", service_urls=[EXACT, PREFIX]) is None
     assert registration_problem(**base, protocol="cas", service_urls=[])[0] == "service_urls"
-    assert registration_problem(**base, protocol="saml", service_urls=[EXACT])[0] == "protocol"
+    assert registration_problem(**base, protocol="wsfed", service_urls=[EXACT])[0] == "protocol"
+    assert registration_problem(**base, protocol="saml", service_urls=[EXACT])[0] == "sp_metadata"
     oauth = {**base, "grant_types": ("authorization_code",), "redirect_uris": [EXACT]}
     assert registration_problem(**oauth, protocol="cas", service_urls=[EXACT])[0] == "grant_type"
     # Service URLs and CAS options belong to CAS apps only.

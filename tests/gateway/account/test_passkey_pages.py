@@ -73,7 +73,8 @@ async def test_account_page_rules_and_a_passkey_sign_in(city) -> None:
         )
         assert forged.status_code != 303
         added = await browser.http.post(
-            PAGE, data={"action": "add", "credential": answer, "name": "书房电脑", "csrf_token": csrf}
+            PAGE,
+            data={"action": "add", "credential": answer, "name": "书房电脑", "csrf_token": csrf},
         )
         assert added.status_code == 303
         listed = await browser.http.get(PAGE)
