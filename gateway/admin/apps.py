@@ -21,7 +21,7 @@ from gateway.admin.reach import Reach
 from gateway.identity.access import PRIVILEGED_SCOPES, city_wide_app
 from gateway.identity.client_policy import DEFAULT_POLICY, PolicyDocument
 from gateway.identity.clients import secret_digest
-from gateway.saml.sp_metadata import sp_metadata_problem
+from gateway.saml.sp_metadata import entity_id, sp_metadata_problem
 from gateway.server.responses import Forbidden, Invalid, Missing, Stale
 from gateway.server.services import Services
 from policies.clients import own_sector_problem, registration_problem
@@ -184,6 +184,21 @@ async def get_client(services: Services, reach: Reach, client_id: str) -> Client
         return await visible_client(session, reach, client_id)
 
 
+async def _one_app_per_entity(services: Services, client: Client) -> None:
+    """A SAML service provider is one app: a second registration of its entity ID (by another
+    department, say) would answer its requests under that app's access policy."""
+    sp = entity_id(client.sp_metadata) if client.protocol == "saml" else None
+    if sp is None:
+        return
+    for other in await services.clients.list():
+        same = other.protocol == "saml" and entity_id(other.sp_metadata) == sp
+        if same and other.client_id != client.client_id:
+            raise Invalid.field(
+                ["body", "sp_metadata"],
+                "this service provider's entity ID is already registered by another app",
+            )
+
+
 async def create_client(
     services: Services, actor: Actor, reach: Reach, values: dict[str, Any]
 ) -> tuple[Client, str | None]:
@@ -210,6 +225,7 @@ async def create_client(
     client = replace(client, token_endpoint_auth_method=method)
     _problem(client)
     _own_sector(reach, client)
+    await _one_app_per_entity(services, client)
     secret = None if public else secrets.token_urlsafe(32)
     client = replace(client, secret_digest=secret and secret_digest(secret))
     async with change(services, actor, "admin.client.created", client.client_id) as c:
@@ -241,6 +257,8 @@ async def update_client(
         if "department_id" in changes:
             await target_department(c.session, reach, changes["department_id"], "department_id")
         _problem(replace(before, **changes))
+        if "sp_metadata" in changes:
+            await _one_app_per_entity(services, replace(before, **changes))
         if any(field in changes for field in _SECTOR_FIELDS):
             _own_sector(reach, replace(before, **changes))
         c.before = before

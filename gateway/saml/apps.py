@@ -47,10 +47,13 @@ class SamlApps:
         settings = self._services.settings
         if self._keys is None:
             self._keys = idp.key_pair(settings.data_dir / "saml", settings.issuer)
-        by_entity = {}
+        claims: dict[str, list[Client]] = {}
         for client in apps:
             if sp := entity_id(client.sp_metadata):
-                by_entity.setdefault(sp, client)
+                claims.setdefault(sp, []).append(client)
+        # An entity ID two apps claim (registered before registration refused it) answers as
+        # unknown: neither app's policy may speak for the other.
+        by_entity = {sp: found[0] for sp, found in claims.items() if len(found) == 1}
         metadata = [by_entity[sp].sp_metadata for sp in sorted(by_entity)]
         config = idp.idp_config(settings.issuer, self._keys, metadata)
         # pysaml2 checks a request's signature only when its server requires one: requests

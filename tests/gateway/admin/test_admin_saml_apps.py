@@ -40,3 +40,30 @@ async def test_saml_apps_through_the_admin_api(world: World) -> None:
             "client_name": "x", "redirect_uris": ["https://a.city.gov.cn/cb"], "sp_metadata": SP,
         })  # fmt: skip
         assert "sp_metadata" in str(problem(oidc, 422))
+
+
+async def test_one_service_provider_is_one_app(world: World) -> None:
+    """A district administrator cannot register another app for an SP that an app already
+    answers for: the SP's requests would then be answered under that app's access policy."""
+    async with world.http(world.city_token) as http:
+        created = await http.post(
+            "/clients", json={"client_name": "不动产登记", "protocol": "saml", "sp_metadata": SP}
+        )
+        assert created.status_code == 201, created.text
+        other = await http.post(
+            "/clients", json={"client_name": "别的", "protocol": "saml", "sp_metadata": SP.replace(
+                "estate.city.gov.cn/sp", "other.city.gov.cn/sp")},
+        )  # fmt: skip
+        assert other.status_code == 201, other.text
+        moved = await http.patch(
+            f"/clients/{other.json()['client_id']}",
+            json={"sp_metadata": SP},
+            headers={"If-Match": other.headers.get("etag", "*")},
+        )
+        assert "already registered" in str(problem(moved, 422))
+    async with world.http(world.east_token) as http:
+        copied = await http.post("/clients", json={
+            "client_name": "东区的副本", "protocol": "saml", "sp_metadata": SP,
+            "department_id": "east-tax",
+        })  # fmt: skip
+        assert "already registered" in str(problem(copied, 422))
