@@ -61,6 +61,7 @@ from gateway.pages import (
     sms_sign_in,
 )
 from gateway.pages.render import HERE, STATIC_PATH
+from gateway.pages.sms_delivery import SmsDeliveries
 from gateway.server import health
 from gateway.server.logs import (
     SECURITY_HEADERS,
@@ -223,6 +224,7 @@ def create_app(
         app.state.token_url = settings.issuer + discovery.TOKEN_PATH
         app.state.authorize_url = settings.issuer + authorize.AUTHORIZE_PATH
         app.state.backchannel = BackchannelNotifier(services)
+        app.state.sms_deliveries = SmsDeliveries()
         app.state.scan_tickets = ScanTickets(services.expiring, services.clock)
         app.state.scan_waiters = ScanWaiters(services.expiring, shared=bool(settings.redis_url))
         app.state.cas_apps = cas.CasApps(services)
@@ -241,6 +243,7 @@ def create_app(
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            await app.state.sms_deliveries.drain()
             await app.state.backchannel.close()
             await app.state.scan_waiters.close()
             await app.state.cas_apps.close()
