@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
-from gateway.server.responses import Stale
+from gateway.server.responses import Stale, Unversioned
 
 
 def etag_of(record: Any, representation: Any = None) -> str:
@@ -30,16 +30,21 @@ def etag_of(record: Any, representation: Any = None) -> str:
 
 @dataclass(frozen=True)
 class Precondition:
-    """What ``If-Match`` asked for: nothing, any current representation (``*``), or tags."""
+    """What ``If-Match`` asked for: nothing, any current representation (``*``), or tags.
+    ``required``: asking for nothing is refused (RFC 6585 §3), checked where the tag is."""
 
     header: str | None = None
+    required: bool = False
 
     @property
     def given(self) -> bool:
         return self.header is not None
 
     def check(self, current: str) -> None:
-        """Raise Stale unless the current tag satisfies the header."""
+        """Raise Stale unless the current tag satisfies the header (Unversioned: none given
+        where one is required)."""
+        if self.header is None and self.required:
+            raise Unversioned("Send the version you read (the ETag) to change this.")
         if self.header is None or self.header.strip() == "*":
             return
         tags = [tag.strip() for tag in self.header.split(",")]

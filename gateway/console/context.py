@@ -70,8 +70,10 @@ class Console:
         return self.services.csrf.token(browser, self.session.csrf_purpose)
 
     def precondition(self) -> Precondition:
-        """The version the edit form was read at: ``If-Match`` for the admin services."""
-        return Precondition(self.form.get("version") or None)
+        """The version the edit form was read at: ``If-Match`` for the admin services. Every
+        console edit form carries it, so one without it is refused rather than applied over
+        whatever changed since."""
+        return Precondition(self.form.get("version", "").strip() or None, required=True)
 
     def page(self, template: str, context: dict[str, Any], status: int = 200) -> Response:
         return render(

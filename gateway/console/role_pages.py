@@ -9,6 +9,7 @@ from datetime import datetime
 from starlette.responses import RedirectResponse, Response
 
 from gateway.admin import people, roles
+from gateway.admin.etags import etag_of
 from gateway.admin.http import validated
 from gateway.admin.models_org import AssignmentCreate, RoleCreate
 from gateway.console.context import Console, view
@@ -66,6 +67,7 @@ async def role_page(console: Console) -> Response:
         holders.append(
             {
                 "id": assignment.id,
+                "version": etag_of(assignment),
                 "account_id": assignment.account_id,
                 "username": account.username if account else assignment.account_id,
                 "where": assignment.department_id,

@@ -70,6 +70,19 @@ async def hit_all(
     return await store.incr_many(*((key, limit.per, amount) for key, limit in counted))
 
 
+async def hit_keyed_then_shared(
+    store: ExpiringStore, keyed: list[tuple[str, Limit]], shared: tuple[str, Limit]
+) -> bool:
+    """Count an event against its own counters (per address ...) first, and against the
+    ``shared`` one (overall) only if they allow it: one key over its own limit cannot use up
+    everyone's budget. Whether the event is within every limit."""
+    seen = await hit_all(store, keyed)
+    if not all(limit.allows(n) for (_, limit), n in zip(keyed, seen, strict=True)):
+        return False
+    key, limit = shared
+    return limit.allows(await hit(store, key, limit))
+
+
 async def reset(store: ExpiringStore, *keys: str) -> None:
     """Forget the counters (a success, or an administrator's unlock)."""
     await asyncio.gather(*(store.delete(key) for key in keys))

@@ -110,12 +110,12 @@ async def _pending(services: Services, code_digest: str) -> DeviceRecord | None:
 
 
 async def _within_limits(services: Services, ip: str) -> bool:
-    """Count a typed user code per address and overall (RFC 8628 §5.1), before it is looked up."""
-    per_address = (kv_keys.device_user_code_tries(ip), rate_limits.DEVICE_USER_CODES_PER_ADDRESS)
-    overall = (kv_keys.device_user_code_tries_overall(), rate_limits.DEVICE_USER_CODES_OVERALL)
-    counts = await rate_limits.hit_all(services.expiring, [per_address, overall])
-    return all(
-        limit.allows(seen) for (_, limit), seen in zip((per_address, overall), counts, strict=True)
+    """Count a typed user code per address, then overall (RFC 8628 §5.1), before it is looked
+    up; a try the address's own limit refuses does not count toward the overall budget."""
+    return await rate_limits.hit_keyed_then_shared(
+        services.expiring,
+        [(kv_keys.device_user_code_tries(ip), rate_limits.DEVICE_USER_CODES_PER_ADDRESS)],
+        (kv_keys.device_user_code_tries_overall(), rate_limits.DEVICE_USER_CODES_OVERALL),
     )
 
 

@@ -154,6 +154,7 @@ async def send(request: Request) -> Response:
         text=t.recover_sms_text.replace("{minutes}", "5"),
         pow_nonce=form.get("pow", ""),
         deliver=account_id is not None,
+        wait=False,
     )
     if sent.error is not None:
         headers = {"Retry-After": str(sent.retry_after)} if sent.retry_after else None

@@ -52,10 +52,12 @@ async def send_code(
     text: str,
     pow_nonce: str,
     deliver: bool = True,
+    wait: bool = True,
 ) -> Sent:
     """Count a send to ``phone`` and send a new code bound to ``binding``. ``text`` holds
     ``{code}``. ``deliver`` False: count, challenge and issue exactly as for a real send, but
-    send nothing (a number that must not learn whether it has an account)."""
+    send nothing (a number that must not learn whether it has an account). ``wait`` False: send
+    after answering (``SmsDeliveries``), so that a slow or failing vendor shows in no answer."""
     services: Services = request.app.state.services
     now = services.clock.now()
     challenge = challenge_of(tx)
@@ -84,31 +86,50 @@ async def send_code(
     code = await services.sms_codes.issue(binding, phone)
     if deliver:
         message = SmsMessage(phone, template, code, text.format(code=code), {"code": code})
-        try:
-            await services.sms.send(message)
-        except SmsFailed as failure:
-            await services.sms_codes.withdraw(binding)
-            await limits.take_back(number, client_ip(request), tx.browser)
-            await services.audit.record(
-                AuditEvent(
-                    "sms.failed",
-                    outcome="failure",
-                    client_id=client_id,
-                    details={**details, "backend": services.sms.name, "reason": failure.reason},
-                ),
-                request=request,
-            )
-            return Sent("sms_send_failed", 502)
-        await services.audit.record(
-            AuditEvent(
-                "sms.sent",
-                client_id=client_id,
-                details={**details, "backend": services.sms.name},
-            ),
-            request=request,
-        )
+        delivery = _deliver(request, message, binding, number, tx.browser, details, client_id)
+        if wait:
+            if not await delivery:
+                return Sent("sms_send_failed", 502)
+        else:
+            request.app.state.sms_deliveries.start(delivery)
     tx.extra.pop("sms_challenge", None)
     if counted.challenge_next:
         _new_challenge(services, tx, now)
     await update_transaction(services, tx_id, tx)
     return Sent()
+
+
+async def _deliver(
+    request: Request,
+    message: SmsMessage,
+    binding: str,
+    number: str,
+    browser: str,
+    details: dict[str, str],
+    client_id: str | None,
+) -> bool:
+    """Send ``message`` and audit the outcome; a failed send withdraws its code and is not
+    counted against the limits (nothing was sent)."""
+    services: Services = request.app.state.services
+    try:
+        await services.sms.send(message)
+    except SmsFailed as failure:
+        await services.sms_codes.withdraw(binding)
+        await SmsLimits(services.expiring).take_back(number, client_ip(request), browser)
+        await services.audit.record(
+            AuditEvent(
+                "sms.failed",
+                outcome="failure",
+                client_id=client_id,
+                details={**details, "backend": services.sms.name, "reason": failure.reason},
+            ),
+            request=request,
+        )
+        return False
+    await services.audit.record(
+        AuditEvent(
+            "sms.sent", client_id=client_id, details={**details, "backend": services.sms.name}
+        ),
+        request=request,
+    )
+    return True

@@ -61,6 +61,7 @@ from gateway.pages import (
     sms_sign_in,
 )
 from gateway.pages.render import HERE, STATIC_PATH
+from gateway.pages.sms_delivery import SmsDeliveries
 from gateway.saml import idp as saml_idp
 from gateway.saml import routes as saml
 from gateway.server import health
@@ -225,6 +226,7 @@ def create_app(
         app.state.token_url = settings.issuer + discovery.TOKEN_PATH
         app.state.authorize_url = settings.issuer + authorize.AUTHORIZE_PATH
         app.state.backchannel = BackchannelNotifier(services)
+        app.state.sms_deliveries = SmsDeliveries()
         app.state.scan_tickets = ScanTickets(services.expiring, services.clock)
         app.state.scan_waiters = ScanWaiters(services.expiring, shared=bool(settings.redis_url))
         app.state.cas_apps = cas.CasApps(services)
@@ -244,6 +246,7 @@ def create_app(
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            await app.state.sms_deliveries.drain()
             await app.state.backchannel.close()
             await app.state.scan_waiters.close()
             await app.state.cas_apps.close()

@@ -148,6 +148,10 @@ class Stale(Problem):
     status, slug, title = 412, "precondition-failed", "The resource changed"
 
 
+class Unversioned(Problem):
+    status, slug, title = 428, "precondition-required", "Say which version you change"
+
+
 class TooLarge(Problem):
     status, slug, title = 413, "content-too-large", "The body is too large"
 

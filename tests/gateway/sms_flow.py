@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -21,8 +22,12 @@ def outbox(data_dir: Path) -> list[dict]:
 
 
 def last_code(data_dir: Path, phone: str) -> str:
-    sent = [m for m in outbox(data_dir) if m["phone"] == canonical(phone)]
-    assert sent, f"no SMS to {phone}"
+    """The code of the latest SMS to ``phone``; waits for one sent after the page answered
+    (找回密码 sends in the background)."""
+    deadline = time.monotonic() + 10
+    while not (sent := [m for m in outbox(data_dir) if m["phone"] == canonical(phone)]):
+        assert time.monotonic() < deadline, f"no SMS to {phone}"
+        time.sleep(0.05)
     return sent[-1]["code"]
 
 

@@ -152,8 +152,8 @@ class RealNameLevels:
             return Outcome("unavailable", reason=failure.reason)
         if not verdict.match:
             return Outcome("mismatch")
-        await reset(self._expiring, counters[0][0])
         if not record:
+            await reset(self._expiring, counters[0][0])
             return Outcome("confirmed", level=account.assurance)
         level = METHOD_LEVELS[method]
         now = self._clock.now()
@@ -182,5 +182,8 @@ class RealNameLevels:
                 ),
             )
         except Conflict:
+            # Counted as a failure: a registry match must not let one account probe, pair by
+            # pair, which people have an account here.
             return Outcome("taken")
+        await reset(self._expiring, counters[0][0])
         return Outcome("raised", level=level)

@@ -5,7 +5,9 @@ API and through the console, and meet the same outcome, status for status."""
 
 from __future__ import annotations
 
+import html
 import itertools
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -63,6 +65,21 @@ def post(path: str, **fields: str) -> Page:
     return send
 
 
+def edit(page: str, path: str, **fields: str) -> Page:
+    """A post from an edit form, with the version the form was read at (when the actor could
+    read it: otherwise without, and the refusal must still be the API's)."""
+
+    async def send(http: httpx.AsyncClient, csrf: str, t: Target) -> httpx.Response:
+        shown = await http.get(page.format(t=t))
+        read = re.search(r'name="version" value="([^"]*)"', shown.text)
+        values = {k: v.format(t=t) for k, v in fields.items()}
+        if read:
+            values["version"] = html.unescape(read.group(1))
+        return await http.post(path.format(t=t), data={"csrf_token": csrf, **values})
+
+    return send
+
+
 def get(path: str) -> Page:
     async def send(http: httpx.AsyncClient, csrf: str, t: Target) -> httpx.Response:
         return await http.get(path.format(t=t))
@@ -78,6 +95,7 @@ async def grant_and_take_back(http: httpx.AsyncClient, t: Target) -> httpx.Respo
     return await http.delete(f"/assignments/{made.json()['id']}")
 
 
+DEPT = "/admin/departments/{t.department}"
 ACTIONS: dict[str, tuple[Api, Page]] = {
     "read an account": (
         lambda http, t: http.get(f"/accounts/{t.person}"),
@@ -85,7 +103,7 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
     ),
     "enable an account": (
         lambda http, t: http.patch(f"/accounts/{t.person}", json={"disabled": False}),
-        post("/admin/accounts/{t.person}/status", disabled="false"),
+        edit("/admin/accounts/{t.person}", "/admin/accounts/{t.person}/status", disabled="false"),
     ),
     "clear a lockout": (
         lambda http, t: http.post(f"/accounts/{t.person}/unlock"),
@@ -115,7 +133,7 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
     ),
     "rename a department": (
         lambda http, t: http.patch(f"/departments/{t.department}", json={"name": "部门"}),
-        post("/admin/departments/{t.department}/rename", name="部门"),
+        edit(DEPT, "/admin/departments/{t.department}/rename", name="部门"),
     ),
     "rename with a stale version": (
         lambda http, t: http.patch(
@@ -125,11 +143,11 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
     ),
     "move a department (to where it is)": (
         lambda http, t: http.patch(f"/departments/{t.department}", json={"parent_id": t.parent}),
-        post("/admin/departments/{t.department}/move", parent_id="{t.parent}"),
+        edit(DEPT, "/admin/departments/{t.department}/move", parent_id="{t.parent}"),
     ),
     "make a department top-level": (
         lambda http, t: http.patch(f"/departments/{t.department}", json={"parent_id": None}),
-        post("/admin/departments/{t.department}/move"),
+        edit(DEPT, "/admin/departments/{t.department}/move"),
     ),
     "read an app": (
         lambda http, t: http.get(f"/clients/{t.app}"),
@@ -154,7 +172,7 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
     ),
     "rotate an app's secret": (
         lambda http, t: http.post(f"/clients/{t.app}/secret"),
-        post("/admin/apps/{t.app}/secret"),
+        edit("/admin/apps/{t.app}", "/admin/apps/{t.app}/secret"),
     ),
     "read an app's access policy": (
         lambda http, t: http.get(f"/clients/{t.app}/policy"),
@@ -237,7 +255,7 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
     ),
     "remove a department that holds accounts": (
         lambda http, t: http.delete(f"/departments/{t.department}"),
-        post("/admin/departments/{t.department}/delete"),
+        edit(DEPT, "/admin/departments/{t.department}/delete"),
     ),
 }
 

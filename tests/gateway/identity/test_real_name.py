@@ -111,6 +111,24 @@ async def test_repeated_failures_are_limited(settings_for) -> None:
         assert (await services.accounts.get(wang.id)).assurance == "L1"
 
 
+async def test_a_number_taken_by_another_account_counts_as_a_failure(settings_for) -> None:
+    async with second_instance(settings_for("embedded")) as services:
+        levels = services.real_name
+        zhang = await services.accounts.create_local(username="zhang", password="a-long-password")
+        li = await services.accounts.create_local(username="li", password="a-long-password")
+        assert (await levels.raise_level(zhang, "id_pair", *ZHANG, "", "10.0.0.1")).result == (
+            "raised"
+        )
+        for _ in range(4):
+            failed = await levels.raise_level(li, "id_pair", "王", ZHANG[1], "", "10.0.0.2")
+            assert failed.result == "mismatch"
+        # A registry match for a number that is another account's resets nothing ...
+        assert (await levels.raise_level(li, "id_pair", *ZHANG, "", "10.0.0.2")).result == "taken"
+        # ... so probing pair after pair runs into the limit.
+        limited = await levels.raise_level(li, "id_pair", *ZHANG, "", "10.0.0.2")
+        assert limited.result == "limited" and limited.retry_after > 0
+
+
 async def test_enterprises_and_a_switched_off_check_cannot_raise(settings_for) -> None:
     async with second_instance(settings_for("embedded", real_name_backend="none")) as services:
         person = await services.accounts.create_local(username="zhou", password="a-long-password")

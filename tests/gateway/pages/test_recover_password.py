@@ -4,10 +4,14 @@ back-channel logout, the second factor still asked for, audited, and a notice to
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pyotp
 import pytest
 from jose import jwt as jose_jwt
 
+from tests.conftest import free_port, running_gateway
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
 from tests.gateway.oauth.test_logout import Receiver
@@ -120,6 +124,7 @@ async def test_a_number_without_an_account_gets_the_same_answer(city) -> None:
     )
     assert known.status_code == unknown.status_code == 200
     assert strip(known).replace("139****5678", "") == strip(unknown).replace("137****0009", "")
+    last_code(live.settings.data_dir, PHONE)  # sent once the page had answered
     assert [m["phone"] for m in outbox(live.settings.data_dir)] == [PHONE]
     # A guess meets "wrong code", as it would for a number with an account.
     wrong = await post(other, unknown, "/login/recover", code="123456")
@@ -132,6 +137,47 @@ async def test_a_number_without_an_account_gets_the_same_answer(city) -> None:
     finally:
         await third.close()
     assert len(outbox(live.settings.data_dir)) == 1
+
+
+async def test_a_failing_vendor_gives_known_and_unknown_numbers_the_same_answer(
+    settings_for,
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/sms"
+    with running_gateway(
+        settings_for, sms_backend="http", sms_http_url=dead, sms_http_secret="s3cret"
+    ) as live:
+        async with second_instance(live.settings) as admin:
+            account = await admin.accounts.create_local(username="wang", password=PASSWORD)
+            await give_phone(admin, account.id, PHONE)
+            tax = await admin.clients.register(name="税务服务", redirect_uris=[CALLBACK])
+        url = authorize_url(live.url, tax.client.client_id)
+        answers = []
+        for phone in (PHONE, "13700000009"):
+            browser = Browser(live.url)
+            try:
+                page = await recovery_page(browser, url)
+                answers.append(await post(browser, page, "/login/recover/send", phone=phone))
+            finally:
+                await browser.close()
+        known, unknown = answers
+        assert known.status_code == unknown.status_code == 200
+        assert "发送失败" not in known.text
+        varying = {"date", "set-cookie", "content-length", "x-request-id"}
+        assert {k: v for k, v in known.headers.items() if k not in varying} == {
+            k: v for k, v in unknown.headers.items() if k not in varying
+        }
+        assert [c.split("=")[0] for c in known.headers.get_list("set-cookie")] == [
+            c.split("=")[0] for c in unknown.headers.get_list("set-cookie")
+        ]
+        strip = lambda page: page.text.replace(hidden(page.text, "tx"), "").replace(  # noqa: E731
+            hidden(page.text, "csrf_token"), ""
+        )
+        assert strip(known).replace("139****5678", "") == strip(unknown).replace("137****0009", "")
+        # The failure is not shown but audited, once the send in the background has failed.
+        deadline = time.monotonic() + 15
+        while "sms.failed" not in {e.event for e in await events(live.settings)}:
+            assert time.monotonic() < deadline, "the failed send was not audited"
+            await asyncio.sleep(0.2)
 
 
 async def test_the_password_rules_apply_and_nothing_changes_on_a_refusal(city) -> None:
