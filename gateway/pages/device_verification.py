@@ -19,7 +19,7 @@ from gateway.endpoints.transaction import (
 )
 from gateway.identity import rate_limits
 from gateway.identity.access import app_claims
-from gateway.identity.claims import subject_for
+from gateway.identity.claims import sector_of, subject_for
 from gateway.identity.sessions import SsoSession
 from gateway.oauth.device_codes import (
     ALLOWED,
@@ -233,6 +233,8 @@ async def decide(request: Request) -> Response:
             subject_for(client, account.id, services.pairwise_key),
         )
         record.auth_time, record.amr, record.acr = session.auth_time, session.amr, session.acr
+        if client.subject_type == "pairwise":  # UserInfo and the admin API map it back
+            await services.subjects.remember(sector_of(client), record.subject, account.id)
         if client.require_consent:
             scopes = set(record.scope.split())
             now = services.clock.now()

@@ -58,6 +58,7 @@ def concrete(path: str) -> str:
                 "role_id",
                 "assignment_id",
                 "provider_id",
+                "device_id",
             )
         }
     )
