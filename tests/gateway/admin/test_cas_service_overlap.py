@@ -21,3 +21,45 @@ async def test_a_district_cannot_take_another_districts_cas_service_urls(world: 
                 "service_urls": urls,
             })  # fmt: skip
             assert taken.status_code in (403, 409, 422), (urls, taken.status_code)
+
+
+async def _cas_app(http, department: str, *urls: str) -> dict:
+    created = await http.post("/clients", json={
+        "client_name": f"{department} 不动产", "protocol": "cas", "department_id": department,
+        "service_urls": list(urls),
+    })  # fmt: skip
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+async def test_changing_an_app_cannot_take_another_apps_service_urls(world: World) -> None:
+    async with world.http(world.city_token) as city:
+        await _cas_app(city, "west", "http://127.0.0.1:19996/app/")
+    async with world.http(world.east_token) as east:
+        own = await _cas_app(east, "east", "https://east.example/app/")
+        for urls in (
+            ["https://east.example/app/", "http://127.0.0.1:19996/app/"],
+            ["https://east.example/app/", "http://127.0.0.1:19996/*"],
+            ["http://127.0.0.1:19996/app/?next=/x"],
+        ):
+            taken = await east.patch(f"/clients/{own['client_id']}", json={"service_urls": urls})
+            assert taken.status_code == 409, (urls, taken.text)
+            problem = taken.json()
+            assert "already registered by another app" in problem["detail"]
+            assert "西区" not in taken.text and "west" not in taken.text
+        # Nothing was written; the app's own URLs (and new ones of its own) are still fine.
+        kept = await east.get(f"/clients/{own['client_id']}")
+        assert kept.json()["service_urls"] == ["https://east.example/app/"]
+        widened = await east.patch(
+            f"/clients/{own['client_id']}",
+            json={"service_urls": ["https://east.example/app/", "https://east.example/more/*"]},
+        )
+        assert widened.status_code == 200, widened.text
+    async with world.http(world.city_token) as city:
+        # A city-wide administrator is refused too: two apps answering for one service is wrong
+        # whoever registers it.
+        refused = await city.post("/clients", json={
+            "client_name": "市级", "protocol": "cas", "department_id": "city",
+            "service_urls": ["https://east.example/*"],
+        })  # fmt: skip
+        assert refused.status_code == 409, refused.text
