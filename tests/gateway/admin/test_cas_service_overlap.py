@@ -4,7 +4,10 @@ access policy (and attributes) would stand in for the other district's own."""
 
 from __future__ import annotations
 
+import httpx
+
 from tests.gateway.admin.conftest import World
+from tests.gateway.browser import TLS
 
 
 async def test_a_district_cannot_take_another_districts_cas_service_urls(world: World) -> None:
@@ -63,3 +66,17 @@ async def test_changing_an_app_cannot_take_another_apps_service_urls(world: Worl
             "service_urls": ["https://east.example/*"],
         })  # fmt: skip
         assert refused.status_code == 409, refused.text
+
+
+async def test_narrowing_an_apps_service_urls_takes_effect_at_once(world: World) -> None:
+    async with world.http(world.east_token) as east:
+        app = await _cas_app(east, "east", "https://east.example/app/", "https://east.example/old/")
+        async with httpx.AsyncClient(base_url=world.live.url, verify=TLS) as http:
+            login = await http.get("/cas/login", params={"service": "https://east.example/old/"})
+            assert login.status_code == 303, login.text
+            narrowed = await east.patch(
+                f"/clients/{app['client_id']}", json={"service_urls": ["https://east.example/app/"]}
+            )
+            assert narrowed.status_code == 200, narrowed.text
+            gone = await http.get("/cas/login", params={"service": "https://east.example/old/"})
+            assert gone.status_code == 400 and "location" not in gone.headers
