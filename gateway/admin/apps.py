@@ -35,7 +35,7 @@ DEFAULT_GRANTS = ("authorization_code", "refresh_token")
 CITY_WIDE_APPS = (
     "apps with privileged scopes ("
     + ", ".join(sorted(PRIVILEGED_SCOPES))
-    + "), apps designated for administration and resource servers"
+    + "), apps designated for administration, resource servers and CAS apps that proxy"
 )
 
 

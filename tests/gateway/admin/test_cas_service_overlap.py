@@ -80,3 +80,18 @@ async def test_narrowing_an_apps_service_urls_takes_effect_at_once(world: World)
             assert narrowed.status_code == 200, narrowed.text
             gone = await http.get("/cas/login", params={"service": "https://east.example/old/"})
             assert gone.status_code == 400 and "location" not in gone.headers
+
+
+async def test_only_city_wide_administrators_let_a_cas_app_proxy(world: World) -> None:
+    async with world.http(world.east_token) as east:
+        refused = await east.post("/clients", json={
+            "client_name": "东区门户", "protocol": "cas", "department_id": "east",
+            "service_urls": ["https://portal.east.example/"], "cas_proxy": True,
+        })  # fmt: skip
+        assert refused.status_code == 403, refused.text
+        app = await _cas_app(east, "east", "https://portal.east.example/")
+        widened = await east.patch(f"/clients/{app['client_id']}", json={"cas_proxy": True})
+        assert widened.status_code == 403, widened.text
+    async with world.http(world.city_token) as city:
+        granted = await city.patch(f"/clients/{app['client_id']}", json={"cas_proxy": True})
+        assert granted.status_code == 200, granted.text
