@@ -17,7 +17,9 @@ from policies.redirect_uris import https_or_loopback_problem
 
 PREFIX = "*"
 MAX_SERVICE_URLS = 50
-_CLIMB = re.compile(r"(^|/)\.\.?(/|$)")
+_DOT_SEGMENT = re.compile(r"\.\.?(;.*)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_DECODINGS = 8
 
 
 def service_url_problem(entry: str) -> str | None:
@@ -47,8 +49,38 @@ def service_urls_problem(entries: Sequence[str]) -> str | None:
 
 
 def _climbs(path: str) -> bool:
-    decoded = unquote(unquote(path)).replace("\\", "/")
-    return bool(_CLIMB.search(decoded))
+    """Whether ``path`` could leave its prefix on some server: a segment that is ``.`` or ``..``
+    (with or without ``;params``, the Tomcat ``..;`` trick) once decoded as often as it decodes,
+    or a control character (``..%00``) anywhere in it."""
+    decoded = path
+    for _ in range(_MAX_DECODINGS):
+        if _CONTROL.search(decoded):
+            return True
+        segments = decoded.replace("\\", "/").split("/")
+        if any(_DOT_SEGMENT.fullmatch(segment) for segment in segments):
+            return True
+        once = unquote(decoded)
+        if once == decoded:
+            return False
+        decoded = once
+    return True  # still decoding after that many rounds: not a path anyone means
+
+
+def entries_overlap(first: str, second: str) -> bool:
+    """Whether some service would match both registered entries, so that two apps holding them
+    would both answer for it."""
+    if first.endswith(PREFIX) and second.endswith(PREFIX):
+        one, other = first[: -len(PREFIX)], second[: -len(PREFIX)]
+        return one.startswith(other) or other.startswith(one)
+    if first.endswith(PREFIX) or second.endswith(PREFIX):
+        prefix, exact = (first, second) if first.endswith(PREFIX) else (second, first)
+        return exact.startswith(prefix[: -len(PREFIX)])
+    if first == second:
+        return True
+    # An exact entry without a query also takes the same URL with any query.
+    return ("?" not in first and second.split("?", 1)[0] == first) or (
+        "?" not in second and first.split("?", 1)[0] == second
+    )
 
 
 def service_matches(service: str, entries: Sequence[str]) -> bool:

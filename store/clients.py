@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from store.tables import ClientPolicyRow, ClientRow, RoleAssignmentRow, RoleRow
 
 _FIELDS = [f.name for f in fields(Client)]
 _LISTS = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "scopes", "service_urls"}
+_PG_CAS_SERVICES_LOCK = 0x59_48_54_03  # beside the organisation tree's lock
 
 
 def _record(row: ClientRow) -> Client:
@@ -94,6 +95,28 @@ async def list_clients(
         session, query, [ClientRow.created_at, ClientRow.client_id], offset, limit
     )
     return [_record(row) for row in rows], total
+
+
+async def lock_cas_services(session: AsyncSession) -> list[Client]:
+    """The CAS apps, read under a lock held until the transaction ends: two registrations each
+    checked against the service URLs the other was adding would both pass."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CAS_SERVICES_LOCK}
+        )
+    else:  # SQLite: a write, even of no row, takes the database's one write lock until commit
+        await session.execute(
+            update(ClientRow)
+            .where(ClientRow.client_id.is_(None))
+            .values(name=ClientRow.name)
+            .execution_options(synchronize_session=False)
+        )
+    rows = await session.scalars(
+        select(ClientRow)
+        .where(ClientRow.protocol == "cas")
+        .execution_options(populate_existing=True)
+    )
+    return [_record(row) for row in rows]
 
 
 async def update_client(

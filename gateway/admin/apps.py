@@ -22,8 +22,9 @@ from gateway.identity.access import PRIVILEGED_SCOPES, city_wide_app
 from gateway.identity.client_policy import DEFAULT_POLICY, PolicyDocument
 from gateway.identity.clients import secret_digest
 from gateway.saml.sp_metadata import entity_id, sp_metadata_problem
-from gateway.server.responses import Forbidden, Invalid, Missing, Stale
+from gateway.server.responses import Clash, Forbidden, Invalid, Missing, Stale
 from gateway.server.services import Services
+from policies.cas_services import entries_overlap
 from policies.clients import own_sector_problem, registration_problem
 from store import client_policies, organisation
 from store import clients as client_store
@@ -35,7 +36,7 @@ DEFAULT_GRANTS = ("authorization_code", "refresh_token")
 CITY_WIDE_APPS = (
     "apps with privileged scopes ("
     + ", ".join(sorted(PRIVILEGED_SCOPES))
-    + "), apps designated for administration and resource servers"
+    + "), apps designated for administration, resource servers and CAS apps that proxy"
 )
 
 
@@ -110,6 +111,24 @@ def _own_sector(reach: Reach, client: Client) -> None:
     uris = client.redirect_uris or tuple(u.rstrip("*") for u in client.service_urls)
     if problem := own_sector_problem(client.sector_identifier, uris):
         raise Invalid.field(["body", "sector_identifier"], problem, denied=True)
+
+
+async def _own_services(session: AsyncSession, client: Client) -> None:
+    """The CAS server finds an app by its service URLs: one that another app already answers
+    for would hand that app's service to this app's policy, so it is refused, whoever asks
+    (and without saying which app holds it)."""
+    if client.protocol != "cas":
+        return
+    others = [
+        c for c in await client_store.lock_cas_services(session) if c.client_id != client.client_id
+    ]
+    for entry in client.service_urls:
+        if any(entries_overlap(entry, taken) for other in others for taken in other.service_urls):
+            message = f"{entry} overlaps a service URL already registered by another app"
+            errors = [
+                {"loc": ["body", "service_urls"], "field": "body.service_urls", "message": message}
+            ]
+            raise Clash(f"body.service_urls: {message}", errors=errors)
 
 
 async def visible_client(
@@ -231,6 +250,7 @@ async def create_client(
     async with change(services, actor, "admin.client.created", client.client_id) as c:
         _subject_decision(reach, None, client, reason, c)
         await target_department(c.session, reach, client.department_id, "department_id")
+        await _own_services(c.session, client)
         c.after = await client_store.insert_client(c.session, client)
     services.clients.forget(client.client_id)
     return client, secret
@@ -261,6 +281,8 @@ async def update_client(
             await _one_app_per_entity(services, replace(before, **changes))
         if any(field in changes for field in _SECTOR_FIELDS):
             _own_sector(reach, replace(before, **changes))
+        if {"service_urls", "protocol"} & set(changes):
+            await _own_services(c.session, replace(before, **changes))
         c.before = before
         c.after = await client_store.update_client(
             c.session,

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from gateway.cas.tickets import Tickets
 from gateway.server.services import Services
 from policies.cas_services import PREFIX, service_matches
-from store.records import Client
+from store.records import AuditEvent, Client
 
 CALLBACK_TIMEOUT = 5.0
 
@@ -48,27 +48,45 @@ class CasApps:
     async def for_service(self, service: str) -> Client | None:
         """The app whose service URLs take ``service``: an exact URL before any prefix, the
         longest prefix before shorter ones. A miss reads the apps again (at most once a
-        second), so an app registered a moment ago is found."""
-        found = self._find(service, await self._current())
+        second), so an app registered a moment ago is found. A service that several apps
+        take belongs to none of them (registration refuses such overlaps; one from before
+        that check must not hand the service to whichever app sorts first)."""
+        found, matching = self._find(service, await self._current())
         if found is None:
-            found = self._find(service, await self._current(refresh=True))
+            found, matching = self._find(service, await self._current(refresh=True))
+        if len(matching) > 1:
+            await self._services.audit.record(
+                AuditEvent(
+                    "cas.service_ambiguous",
+                    outcome="denied",
+                    check="service",
+                    details={"service": service, "client_ids": sorted(matching)},
+                )
+            )
+            return None
         if found is None:
             return None
-        # The record as the client cache has it now (an app changed a moment ago).
+        # The record as the client cache has it now: an app changed a moment ago may no
+        # longer take the service, or may have left CAS.
         current = await self._services.clients.get(found.client_id)
-        return current if current is not None and current.protocol == "cas" else None
+        if current is None or current.protocol != "cas":
+            return None
+        return current if service_matches(service, current.service_urls) else None
 
     @staticmethod
-    def _find(service: str, apps: list[Client]) -> Client | None:
+    def _find(service: str, apps: list[Client]) -> tuple[Client | None, set[str]]:
+        """The best app for ``service`` and the ids of every app that takes it."""
         best: tuple[int, Client] | None = None
+        matching: set[str] = set()
         for client in apps:
             for entry in client.service_urls:
                 if not service_matches(service, (entry,)):
                     continue
+                matching.add(client.client_id)
                 rank = 10**6 if not entry.endswith(PREFIX) else len(entry)
                 if best is None or rank > best[0]:
                     best = (rank, client)
-        return None if best is None else best[1]
+        return (None if best is None else best[1]), matching
 
 
 def cas_apps(request: Request) -> CasApps:

@@ -1,7 +1,8 @@
 """Proxy authentication (CAS 3.0 §2.5.4, §2.7): a proxy-granting ticket handed to the app's
 callback, and ``/proxy``, which turns it into proxy tickets for other CAS apps.
 
-Only apps registered with ``cas_proxy`` may proxy. The callback must be https (http only on
+Only apps registered with ``cas_proxy`` (a city-wide decision) may proxy, and only to apps of
+their own department. The callback must be https (http only on
 loopback) and one of the app's own service URLs: the gateway calls no address an app merely
 names. A proxy ticket is issued only when the target app's access policy admits the person."""
 
@@ -84,6 +85,20 @@ async def _proxy_ticket(request: Request, params: dict[str, str]) -> str:
     account = await services.accounts.current(pgt.account_id)
     if target is None or account is None or account.disabled:
         raise Refused(responses.UNAUTHORIZED_SERVICE, "The target service is not registered")
+    if target.department_id != proxying.department_id:
+        # A proxy signs the person in to the target: never across departments.
+        await services.audit.record(
+            AuditEvent(
+                "authorize.denied",
+                outcome="denied",
+                actor=account.id,
+                client_id=target.client_id,
+                check="proxy_department",
+                details={"protocol": "cas", "proxied_by": proxying.client_id},
+            ),
+            request=request,
+        )
+        raise Refused(responses.UNAUTHORIZED_SERVICE, "The app may not proxy to that service")
     verdict = await services.access.decide(account, target.client_id, session.acr, session.amr)
     if verdict.decision.outcome != "allow":
         await services.audit.record(

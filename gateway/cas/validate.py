@@ -61,11 +61,27 @@ async def _checked(request: Request, params: dict[str, str], proxies: bool) -> T
     return ticket
 
 
-async def _cas_client(services: Services, ticket: Ticket) -> Client:
+async def _cas_client(request: Request, ticket: Ticket) -> Client:
+    """The ticket's app, if it is still the one app that answers for the ticket's service: an
+    app that no longer takes it, or shares it with another app, gets no user for it."""
+    services: Services = request.app.state.services
     client = await services.clients.get(ticket.client_id)
     if client is None or client.protocol != "cas":
         raise Refused(responses.INVALID_TICKET, "The app of this ticket is no longer registered")
-    return client
+    answering = await cas_apps(request).for_service(ticket.service)
+    if answering is None or answering.client_id != client.client_id:
+        await services.audit.record(
+            AuditEvent(
+                "cas.ticket_refused",
+                outcome="failure",
+                client_id=ticket.client_id,
+                check="service_owner",
+                details={"service": ticket.service},
+            ),
+            request=request,
+        )
+        raise Refused(responses.INVALID_SERVICE, "The service is not registered to this app")
+    return answering
 
 
 async def _validate(request: Request, proxies: bool) -> Response:
@@ -78,7 +94,7 @@ async def _validate(request: Request, proxies: bool) -> Response:
     as_json = params.get("format", "XML").upper() == "JSON"
     try:
         ticket = await _checked(request, params, proxies)
-        client = await _cas_client(services, ticket)
+        client = await _cas_client(request, ticket)
         pgt_iou = None
         if params.get("pgtUrl"):
             pgt_iou = await grant_proxying(request, client, ticket, params["pgtUrl"])
@@ -118,7 +134,7 @@ async def validate_v1(request: Request) -> Response:
         if app is None or not app.cas_v1:
             return responses.cas1(None)
         ticket = await _checked(request, params, proxies=False)
-        client = await _cas_client(services, ticket)
+        client = await _cas_client(request, ticket)
     except (FormError, Refused, Unavailable):
         return responses.cas1(None)
     if not client.cas_v1:

@@ -29,8 +29,14 @@ from store.records import Account, Client
 
 def city_wide_app(client: Client) -> bool:
     """Whether only city-wide administrators may change the app: its tokens reach beyond its
-    department (privileged scopes, the admin API, introspecting every app's tokens)."""
-    return bool(privileged(client.scopes)) or client.admin_console or client.resource_server
+    department (privileged scopes, the admin API, introspecting every app's tokens, CAS proxy
+    tickets that sign a person in to other apps)."""
+    return (
+        bool(privileged(client.scopes))
+        or client.admin_console
+        or client.resource_server
+        or client.cas_proxy
+    )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from policies.cas_services import service_matches, service_url_problem, service_urls_problem
+from policies.cas_services import (
+    entries_overlap,
+    service_matches,
+    service_url_problem,
+    service_urls_problem,
+)
 from policies.clients import registration_problem
 
 EXACT = "https://estate.city.gov.cn/cas/login"
@@ -29,6 +34,17 @@ PREFIX = "https://permits.city.gov.cn/sso/*"
         ("https://permits.city.gov.cn/sso/%2e%2e/admin", False),
         ("https://permits.city.gov.cn/sso/%252e%252e/admin", False),
         ("https://permits.city.gov.cn/sso/..%5cadmin", False),
+        # Servers that drop ;params from a segment (Tomcat) read these as "..".
+        ("https://permits.city.gov.cn/sso/..;/admin/", False),
+        ("https://permits.city.gov.cn/sso/%2e%2e;/admin", False),
+        ("https://permits.city.gov.cn/sso/%2E%2E%3B/admin", False),
+        ("https://permits.city.gov.cn/sso/.;x/admin", False),
+        ("https://permits.city.gov.cn/sso/..%00/x", False),
+        ("https://permits.city.gov.cn/sso/a%0d%0aSet-Cookie:x", False),
+        ("https://permits.city.gov.cn/sso/%25252e%25252e/admin", False),
+        ("https://permits.city.gov.cn/sso/%2525252e%2525252e;/admin", False),
+        ("https://permits.city.gov.cn/sso/a..b/c;v=1", True),
+        ("https://permits.city.gov.cn/sso/...;/x", True),
         ("https://permits.city.gov.cn.evil.example/sso/", False),
         ("https://user@permits.city.gov.cn/sso/", False),
         ("https://permits.city.gov.cn/sso/ spaced", False),
@@ -77,3 +93,24 @@ def test_registrations_of_cas_apps() -> None:
     assert registration_problem(**oauth, service_urls=[EXACT])[0] == "service_urls"
     assert registration_problem(**oauth, cas_options=True)[0] == "service_urls"
     assert service_urls_problem([EXACT] * 51) == "at most 50 service URLs"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "overlap"),
+    [
+        (EXACT, EXACT, True),
+        (EXACT, EXACT + "?next=1", True),  # the exact URL without a query takes that one too
+        (EXACT + "?app=1", EXACT + "?app=2", False),
+        (EXACT, EXACT + "/", False),
+        (EXACT, "https://estate.city.gov.cn/*", True),
+        (EXACT, "https://estate.city.gov.cn/cas/login/*", False),
+        (PREFIX, "https://permits.city.gov.cn/*", True),
+        (PREFIX, "https://permits.city.gov.cn/sso/inner/*", True),
+        (PREFIX, "https://permits.city.gov.cn/ssx/*", False),
+        (PREFIX, "https://permits.city.gov.cn/sso/page", True),
+        ("https://a.city.gov.cn/*", "https://a.city.gov.cn.evil.example/*", False),
+    ],
+)
+def test_entries_that_two_apps_cannot_both_hold(first: str, second: str, overlap: bool) -> None:
+    assert entries_overlap(first, second) is overlap
+    assert entries_overlap(second, first) is overlap

@@ -15,6 +15,9 @@ import httpx
 import pyotp
 import pytest
 
+from gateway.admin import org
+from gateway.admin.changes import CLI
+from gateway.admin.reach import Reach
 from tests.conftest import free_port
 from tests.gateway.browser import hidden
 from tests.gateway.cas import cas_app
@@ -218,3 +221,32 @@ async def test_proxy_tickets_for_an_app_allowed_to_proxy(cas_world, proxy_callba
         ):  # fmt: skip
             failed = await http.get("/cas/proxy", params=params)
             assert f'code="{code}"' in failed.text, params
+
+
+async def test_no_proxy_tickets_for_another_departments_app(cas_world, proxy_callback) -> None:
+    live, command = cas_world["live"], cas_world["command"]
+    async with second_instance(live.settings) as services:
+        for department in ("east", "west"):
+            await org.create_department(
+                services, CLI, Reach.everywhere(), department, department, None
+            )
+    await command.cas_app("东区门户", proxy_callback + "*",
+                          options=("--cas-proxy", "--department", "east"))  # fmt: skip
+    await command.cas_app("西区证照库", "https://licences.example.gov.cn/api/",
+                          options=("--department", "west"))  # fmt: skip
+    service = proxy_callback + "portal/"
+    arrival = await cas_world["browser"].go(
+        f"{live.url}/cas/login?{urlencode({'service': service})}",
+        username="wang",
+        password=PASSWORD,
+    )
+    ticket = parse_qs(urlsplit(arrival.headers["location"]).query)["ticket"][0]
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        validated = await http.get("/cas/p3/serviceValidate", params={
+            "service": service, "ticket": ticket, "pgtUrl": proxy_callback + "pgt"})  # fmt: skip
+        assert "<cas:proxyGrantingTicket>" in validated.text
+        [callback] = _Callbacks.received
+        target = "https://licences.example.gov.cn/api/"
+        proxied = await http.get("/cas/proxy", params={"pgt": callback["pgtId"],
+                                                       "targetService": target})  # fmt: skip
+        assert 'code="UNAUTHORIZED_SERVICE"' in proxied.text

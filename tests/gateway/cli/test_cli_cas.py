@@ -61,3 +61,12 @@ def test_a_cas_app_has_service_urls_and_no_secret_or_grants(cli) -> None:
 )
 def test_refusals(cli, args, words) -> None:
     refused(cli("clients", "create", "--name", "x", *args), *words)
+
+
+def test_a_service_url_another_app_holds_is_refused(cli) -> None:
+    ok_json(cli("clients", "create", "--name", "西区", "--protocol", "cas",
+                "--service-url", "https://west.city.gov.cn/app/", "--json"))  # fmt: skip
+    for url in ("https://west.city.gov.cn/app/", "https://west.city.gov.cn/*"):
+        taken = cli("clients", "create", "--name", "东区", "--protocol", "cas",
+                    "--service-url", url)  # fmt: skip
+        refused(taken, "already registered by another app")
