@@ -42,7 +42,11 @@ class Command:
         return await asyncio.to_thread(self._run, args, stdin)
 
     async def cas_app(self, name: str, *service_urls: str, options: tuple[str, ...] = ()) -> dict:
+        """A CAS app; public subjects unless ``options`` say otherwise (these tests read the
+        CAS ``user`` as the account id)."""
         urls = [part for url in service_urls for part in ("--service-url", url)]
+        if "--subject-type" not in options:
+            options = ("--subject-type", "public", "--subject-type-reason", "test", *options)
         return await self("clients", "create", "--name", name, "--protocol", "cas", *urls,
                           *options, "--json")  # fmt: skip
 

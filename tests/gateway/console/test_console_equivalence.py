@@ -180,7 +180,8 @@ ACTIONS: dict[str, tuple[Api, Page]] = {
     ),
     "admit one department to an app": (
         lambda http, t: http.put(f"/clients/{t.app}/policy", json={"departments": [t.department]}),
-        post(
+        edit(
+            "/admin/apps/{t.app}/policy",
             "/admin/apps/{t.app}/policy",
             kind_person="on",
             kind_legal_person="on",
