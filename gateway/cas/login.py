@@ -18,7 +18,7 @@ from gateway.endpoints.authorize import step_up
 from gateway.endpoints.end_session import SESSIONS_PATH
 from gateway.endpoints.responses import deliver, error_page, with_params
 from gateway.endpoints.transaction import Transaction, load_transaction, save_transaction
-from gateway.endpoints.visit import Visit, admission, sign_in_facts
+from gateway.endpoints.visit import Visit, admission, record_denial, sign_in_facts
 from gateway.identity.claims import sector_of
 from gateway.identity.sessions import SessionApp
 from gateway.pages.access_denied import denied_page
@@ -120,20 +120,9 @@ async def _go_on(request: Request, client: Client, visit: Visit) -> Response:
 
 
 async def _denied(visit: Visit, step: Step) -> Response:
-    services: Services = visit.request.app.state.services
     decision = step.decision
     assert decision is not None and visit.end_user is not None
-    await services.audit.record(
-        AuditEvent(
-            "authorize.denied",
-            outcome="denied",
-            actor=visit.end_user.account.id,
-            client_id=visit.client.client_id,
-            check=decision.check,
-            details={"reason": decision.reason, "protocol": "cas"},
-        ),
-        request=visit.request,
-    )
+    await record_denial(visit, decision, "cas")
     service = visit.params["service"]
     if visit.params.get("prompt") == "none":
         return RedirectResponse(service, status_code=303)

@@ -34,7 +34,7 @@ from gateway.endpoints.transaction import (  # noqa: F401 (the pages import them
     submitted_form,
     update_transaction,
 )
-from gateway.endpoints.visit import Visit, access_facts, sign_in_facts
+from gateway.endpoints.visit import Visit, access_facts, record_denial, sign_in_facts
 from gateway.identity.access import app_claims, privileged
 from gateway.identity.claims import sector_of
 from gateway.oauth.models import (
@@ -238,17 +238,7 @@ async def _denied(visit: Visit, step: Step) -> Response:
             request=request,
         )
         return await visit.page(REAL_NAME_PATH)
-    await services.audit.record(
-        AuditEvent(
-            "authorize.denied",
-            outcome="denied",
-            actor=visit.end_user.account.id,
-            client_id=visit.client.client_id,
-            check=decision.check,
-            details={"reason": decision.reason},
-        ),
-        request=request,
-    )
+    await record_denial(visit, decision)
     error = AccessDeniedError(description=decision.reason, redirect_uri=grant.redirect_uri)
     if none:
         return redirect_error(request, error, params)  # no page may be shown (OIDC §3.1.2.1)

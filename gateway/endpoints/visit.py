@@ -21,12 +21,14 @@ from gateway.oauth.models import MAX_AGE, EndUser
 from gateway.oauth.tokens_in import verify_own_jwt
 from gateway.pages.access_denied import requested_level
 from gateway.server.services import Services
+from policies.access import Decision
 from policies.authorization import (
     OFFLINE_ACCESS,
     AuthorizationFacts,
     scopes_to_ask,
     sign_in_stands,
 )
+from store.records import AuditEvent
 
 
 @dataclass
@@ -180,3 +182,21 @@ async def admission(visit: Visit, requested_acr: str | None) -> ActFor:
 
 def claims_request_of(oauth_request: Any) -> Any:
     return getattr(oauth_request, "claims_request", None)
+
+
+async def record_denial(visit: Visit, decision: Decision, protocol: str | None = None) -> None:
+    """``authorize.denied``: the app's access policy refused the person (any protocol)."""
+    assert visit.end_user is not None
+    details = {"reason": decision.reason} | ({"protocol": protocol} if protocol else {})
+    services: Services = visit.request.app.state.services
+    await services.audit.record(
+        AuditEvent(
+            "authorize.denied",
+            outcome="denied",
+            actor=visit.end_user.account.id,
+            client_id=visit.client.client_id,
+            check=decision.check,
+            details=details,
+        ),
+        request=visit.request,
+    )

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from gateway.cas.attributes import attributes_for
 from gateway.endpoints.responses import deliver, error_page
-from gateway.endpoints.visit import Visit
+from gateway.endpoints.visit import Visit, record_denial
 from gateway.identity.claims import sector_of, subject_for
 from gateway.identity.sessions import SessionApp
 from gateway.pages.access_denied import denied_page
@@ -181,20 +181,9 @@ async def error_response(
 
 
 async def denied(visit: Visit, step: Step) -> Response:
-    services: Services = visit.request.app.state.services
     decision = step.decision
     assert decision is not None and visit.end_user is not None
-    await services.audit.record(
-        AuditEvent(
-            "authorize.denied",
-            outcome="denied",
-            actor=visit.end_user.account.id,
-            client_id=visit.client.client_id,
-            check=decision.check,
-            details={"reason": decision.reason, "protocol": "saml"},
-        ),
-        request=visit.request,
-    )
+    await record_denial(visit, decision, "saml")
     if visit.params.get("prompt") == "none":
         return await error_to_sp(visit, "RequestDenied")
     acs = visit.params["saml_acs"]
