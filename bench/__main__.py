@@ -1,7 +1,8 @@
-"""``python -m bench``: Yihaotong side by side with panva's oidc-provider, under wrk.
+"""``python -m bench``: Yihaotong side by side with panva's oidc-provider, under wrk; then CAS
+ticket validation beside django-cas-server and the SAML SSO response.
 
 Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (as for the tests), wrk, taskset,
-Node.js and npm. See bench/README.md.
+Node.js and npm (for the OpenID scenarios). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import report
+from bench import protocols, report, sms
 from bench.runner import SCENARIOS, Options, Runner, commit, machine, now_id
 from bench.sides import Peer, Yihaotong
 
@@ -29,9 +30,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=None, help="seconds a measurement (6)")
     parser.add_argument("--repeat", type=int, default=1, help="measurements a scenario (median)")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--only", default=None, help="comma-separated scenarios")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated scenarios (also password_login, cas, saml)"
+    )
     parser.add_argument("--side", choices=["both", "yihaotong", "peer"], default="both")
-    parser.add_argument("--no-logins", action="store_true", help="skip the password sign-ins")
+    parser.add_argument("--no-logins", action="store_true", help="skip password and SMS sign-ins")
+    parser.add_argument(
+        "--no-protocols", action="store_true", help="skip CAS and SAML (bench/protocols.py)"
+    )
     parser.add_argument(
         "--peer-memory", action="store_true",
         help="one-worker peer on its in-process memory adapter instead of Redis",
@@ -47,12 +53,68 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the database and work files")
     parser.add_argument("--label", default="", help="added to the results file name")
+    parser.add_argument(
+        "--city", action="store_true",
+        help="the city-morning capacity run instead (bench/city.py; its own options follow, "
+        "e.g. --scale 0.01)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
+def _openid(
+    runner: Runner, options: Options, args: argparse.Namespace, work: Path, run_id: str
+) -> tuple[dict | None, dict | None]:
+    """The OpenID scenarios beside oidc-provider, then the password and SMS sign-ins."""
+    yihaotong = Yihaotong(
+        work, options.yihaotong_port, run_id.replace("-", "_"), args.access_format
+    )
+    peer = Peer(work, options.peer_port, run_id)
+    logins = sms_logins = None
+    try:
+        yihaotong.prepare()
+        if "peer" in options.sides:  # npm ci the first time
+            peer.prepare()
+        for count in options.workers:
+            print(f"workers={count}")
+            runner.run_workers(
+                yihaotong if "yihaotong" in options.sides else None,
+                peer if "peer" in options.sides else None,
+                count,
+            )
+        if options.logins and "yihaotong" in options.sides:
+            print("password sign-ins")
+            logins = runner.logins(yihaotong)
+            print("SMS-code sign-ins")
+            # Numbers enough for the goal's rate, each used once (one send a minute a number).
+            numbers = int((options.duration + 1) * sms.GOAL_PER_CORE * 1.5)
+            sms_logins = sms.run(options.duration, 8, numbers)
+            print(f"  {sms_logins['signins_per_core_second']}/s per core, "
+                  f"p99 {sms_logins['request_p99_ms']} ms")  # fmt: skip
+    finally:
+        yihaotong.stop()
+        peer.stop()
+        if not args.keep:
+            yihaotong.cleanup()
+            peer.cleanup()
+            shutil.rmtree(work, ignore_errors=True)
+    return logins, sms_logins
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
-    for tool in ("wrk", "taskset", "node", "psql"):
+    argv = sys.argv[1:] if argv is None else argv
+    if "--city" in argv:  # a mixed workload on a seeded city, no peer: options of its own
+        from bench import city
+
+        return city.main([a for a in argv if a != "--city"])
+    args = parse(argv)
+    if args.only == "console":  # the console on a seeded city: no peer, no wrk
+        from bench import console
+
+        return console.main([])
+    only = args.only.split(",") if args.only else None
+    wanted = [] if args.no_protocols else [p for p in protocols.NAMES if not only or p in only]
+    oidc = [s for s in only if s not in protocols.NAMES] if only else list(SCENARIOS)
+    for tool in ("wrk", "taskset", "psql", *(("node",) if oidc else ())):
         if shutil.which(tool) is None:
             hint = " (apt-get install wrk)" if tool == "wrk" else ""
             print(f"error: {tool} is not installed{hint}", file=sys.stderr)
@@ -64,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         repeat=args.repeat,
         connections=args.connections,
         sides=["yihaotong", "peer"] if args.side == "both" else [args.side],
-        scenarios=args.only.split(",") if args.only else list(SCENARIOS),
-        logins=not args.no_logins and (not args.only or "password_login" in args.only),
+        scenarios=oidc,
+        logins=not args.no_logins and (not only or "password_login" in only),
         peer_redis_single=not args.peer_memory,
         access_alg=args.access_alg,
     )
@@ -76,34 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     info = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "commit": commit(), **machine()}
     load = ", ".join(f"{n:.2f}" for n in info["loadavg_at_start"])
     print(f"bench {run_id}: commit {info['commit']}, {info['cpus']} cpus, load {load}")
-    yihaotong = Yihaotong(
-        work, options.yihaotong_port, run_id.replace("-", "_"), args.access_format
-    )
-    peer = Peer(work, options.peer_port, run_id)
     runner = Runner(options, work)
-    logins = None
-    try:
-        yihaotong.prepare()
-        peer.prepare()
-        for count in workers:
-            print(f"workers={count}")
-            runner.run_workers(
-                yihaotong if "yihaotong" in options.sides else None,
-                peer if "peer" in options.sides else None,
-                count,
-            )
-        if options.logins and "yihaotong" in options.sides:
-            print("password sign-ins")
-            logins = runner.logins(yihaotong)
-    finally:
-        yihaotong.stop()
-        peer.stop()
-        if not args.keep:
-            yihaotong.cleanup()
-            peer.cleanup()
-            shutil.rmtree(work, ignore_errors=True)
+    logins = sms_logins = None
+    if options.scenarios or options.logins:
+        logins, sms_logins = _openid(runner, options, args, work, run_id)
+    elif not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    protocol_results = protocols.run(wanted, options.duration, args.quick) if wanted else {}
     rows = report.ratios(runner.results, workers)
-    checks = report.targets(rows, logins)
+    dpop_rows = report.dpop_ratios(runner.results, workers)
+    checks = report.targets(rows, logins) + (sms.targets(sms_logins) if sms_logins else [])
+    checks += report.dpop_targets(dpop_rows)
+    checks += protocols.targets(protocol_results)
     elapsed = round(time.monotonic() - started, 1)
     document = {
         **info,
@@ -123,16 +169,28 @@ def main(argv: list[str] | None = None) -> int:
         "comparison": [
             {"workers": r["workers"], "scenario": r["scenario"], "ratio": r["ratio"]} for r in rows
         ],
+        "dpop_comparison": [
+            {k: r[k] for k in ("workers", "scenario", "ratio", "cpu_ratio")} for r in dpop_rows
+        ],
         "password_logins": logins,
+        "sms_logins": sms_logins,
+        "protocols": protocol_results,
         "targets": checks,
     }
     name = f"{run_id}-{info['commit']}{'-quick' if args.quick else ''}{args.label}.json"
     out = HERE / "results" / name
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    if rows:
+        print()
+        print(report.table(rows))
+    if protocol_results:
+        print()
+        print(protocols.table(protocol_results))
     print()
-    print(report.table(rows))
-    print()
+    if dpop_rows:
+        print(report.dpop_table(dpop_rows))
+        print()
     print(report.target_lines(checks))
     print(f"\n{elapsed} s; results in {out.relative_to(HERE.parent)}")
     return 0

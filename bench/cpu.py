@@ -4,13 +4,16 @@ Steadier than req/s on a shared machine; use it before and after a change.
 
     python -m bench.cpu [--only client_credentials,userinfo] [-n 2000] [--alg ES256]
                         [--profile SCENARIO] [--log-level INFO] [--round-trips]
+                        [--loop uvloop|asyncio] [--phases]
 
 Scenarios: client_credentials, authorize_prompt_none, authorization_code, refresh_token, userinfo,
 introspection, password_login (its CPU includes argon2id; the profile shows the rest), sms_login
-(a send and a verification, bench/sms_cpu.py). Lines are
+(a send and a verification, bench/sms_cpu.py), device_poll, device_slow_down, dpop_refresh_token,
+dpop_userinfo (bench/mobile_cpu.py). Lines are
 written to /dev/null (fd 2), as a server's stderr would take them. ``--round-trips`` also counts
 the database and expiring-store operations a request (each statement, session or command is
-one round trip or more), by name.
+one round trip or more), by name. ``--phases`` splits a request's CPU time by phase
+(bench/phases.py).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from bench.mobile_cpu import MOBILE, MobileScenarios
 from bench.sides import (
     LOGIN_USERS,
     PASSWORD,
@@ -52,6 +56,7 @@ SCENARIOS = [
     "introspection",
     "password_login",
     "sms_login",
+    *MOBILE,
 ]
 ISSUER = "http://127.0.0.1:9300"
 
@@ -69,6 +74,8 @@ class RoundTrips:
         import functools
 
         for name in names:
+            if not hasattr(cls, name):  # an operation of a later commit, measured against
+                continue
             original = getattr(cls, name)
 
             @functools.wraps(original)
@@ -162,6 +169,8 @@ async def run(args: argparse.Namespace) -> None:
             "YIHAOTONG_REDIS_PREFIX": f"cpu-{run_id}:",
             "YIHAOTONG_SIGNING_ALGS": "ES256,RS256" if args.alg == "ES256" else "RS256,ES256",
             "YIHAOTONG_LOG_LEVEL": args.log_level,
+            # device_slow_down polls each code twice within this, however slow the machine.
+            "YIHAOTONG_DEVICE_POLL_INTERVAL": "60",
         }
     )
     _psql(f'CREATE DATABASE "{database}"')
@@ -186,12 +195,22 @@ async def measure(args: argparse.Namespace) -> None:
 
         trips.wrap(Database, ["sessions", "transaction", "statement", "read", "write"])
         kv = ["get", "issue", "redeem", "release", "settle", "get_many", "put", "put_many", "add"]
+        kv += ["add_and_get"]
         kv += ["replace", "take", "delete", "incr", "incr_many", "set_add", "set_remove"]
-        kv += ["set_members"]
+        kv += ["set_members", "many"]
         trips.wrap(RedisStore, kv)
+        # What goes on the wire: one write a command, or a pipeline's commands together.
+        from redis.asyncio.connection import AbstractConnection
+
+        trips.wrap(AbstractConnection, ["send_packed_command"])
         from gateway.identity.passwords import Passwords
 
         trips.wrap(Passwords, ["verify_sync", "hash"])
+    from bench.phases import PHASES, Phases
+
+    phases = Phases()
+    if args.phases:
+        phases.install(list(PHASES))
     made = await provision.main(LOGIN_USERS, PASSWORD, REDIRECT_URI)
     web, cc = made["web"], made["cc"]
     web_auth = basic(web["client_id"], web["client_secret"])
@@ -291,6 +310,9 @@ async def measure(args: argparse.Namespace) -> None:
                 )
 
         sms = SmsSignIns(app, call, web["client_id"], Path(settings.data_dir))
+        mobile = MobileScenarios(app, call, ISSUER)
+        if set(MOBILE) & set(args.only):
+            await mobile.register()
         scenarios = {
             "client_credentials": (cc_grant, 200),
             "authorize_prompt_none": (prompt_none, 303),
@@ -300,6 +322,10 @@ async def measure(args: argparse.Namespace) -> None:
             "introspection": (introspection, 200),
             "password_login": (login, 303),
             "sms_login": (sms.sign_in, 303),
+            "device_poll": (mobile.poll, 400),
+            "device_slow_down": (mobile.poll_again, 400),
+            "dpop_refresh_token": (mobile.refresh, 200),
+            "dpop_userinfo": (mobile.userinfo, 200),
         }
         for name in args.only:
             step, expected = scenarios[name]
@@ -314,13 +340,17 @@ async def measure(args: argparse.Namespace) -> None:
                 await prepare_logins(count + warm_up)
             if name == "sms_login":
                 await sms.prepare(count + warm_up)
+            if name in MOBILE:
+                await mobile.prepare(name, count + warm_up, sign_in, made["users"][1])
             for _ in range(warm_up):
                 await step()
-            profile = cProfile.Profile() if name in args.profile else None
+            profile = cProfile.Profile(time.process_time) if name in args.profile else None
             cpu, wall = time.process_time(), time.perf_counter()
             if profile:
                 profile.enable()
             trips.on, trips.counts = True, trips.counts.__class__()
+            if args.phases:
+                phases.start()
             for _ in range(count):
                 status = await step()
                 if status != expected:
@@ -334,6 +364,8 @@ async def measure(args: argparse.Namespace) -> None:
             )
             if name == "password_login":
                 print(f"{'  raw argon2id verify':24s} {raw_verify(settings, count):8.0f} µs CPU/op")
+            if args.phases:
+                phases.report(count)
             for op, calls in sorted(trips.counts.items()):
                 print(f"    {op:32s} {calls / count:5.2f} a request")
             if profile:
@@ -389,14 +421,23 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--round-trips", action="store_true")
+    parser.add_argument("--phases", action="store_true")
+    parser.add_argument("--loop", default="uvloop", choices=["uvloop", "asyncio"])
     args = parser.parse_args()
     args.only = args.only.split(",")
     args.profile = [p for p in args.profile.split(",") if p]
     # Log lines go where a server's would, but nowhere to read: fd 2 to /dev/null.
     errors = os.fdopen(os.dup(2), "w")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    # The loop a server runs on: uvicorn picks uvloop when it is installed (a dependency).
+    loop_factory = None
+    if args.loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
     try:
-        asyncio.run(run(args))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(run(args))
     except BaseException:
         import traceback
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -32,7 +34,16 @@ import httpx
 
 from bench.procs import Server
 from bench.runner import commit, now_id
-from bench.sides import CHALLENGE, PASSWORD, REDIS, ROOT, VERIFIER, _psql, _redis_delete
+from bench.sides import (
+    CHALLENGE,
+    PASSWORD,
+    ROOT,
+    VERIFIER,
+    _psql,
+    _redis_delete,
+    settings_of,
+    standalone,
+)
 
 LUA = Path(__file__).parent / "lua" / "device_poll.lua"
 RESULTS = Path(__file__).parent / "results"
@@ -47,13 +58,7 @@ async def provision(env: dict[str, str]) -> dict[str, str]:
     from gateway.server.services import initialize, open_services
     from gateway.server.settings import Settings
 
-    settings = Settings(
-        **{
-            k.removeprefix("YIHAOTONG_").lower(): v
-            for k, v in env.items()
-            if k.startswith("YIHAOTONG_")
-        }
-    )
+    settings = Settings(**settings_of(env))
     await initialize(settings)
     services = await open_services(settings)
     try:
@@ -139,9 +144,27 @@ class Pc:
         started = await http.get(f"/oauth/authorize?{query}", headers=headers)
         self.tx = started.headers["location"].split("tx=")[1]
         page = await http.get(f"/login/scan?tx={self.tx}", headers=headers)
-        self.ticket = re.search(r'class="qr-link" href="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        found = re.search(r'class="qr-link" href="([^"]+)"', page.text)
+        if found is None:
+            shown = page.text[:300]
+            raise RuntimeError(f"no QR code on the scan page ({page.status_code}): {shown}")
+        self.ticket = found.group(1)
 
-    async def wait(self, port: int) -> None:
+    async def wait(self, port: int, failures: Counter[str]) -> None:
+        """Long-poll as the page's script does: after an answer that is not a state, or a
+        lost connection, ask again 3 s later (each counted in ``failures``)."""
+        while self.state in ("waiting", "scanned"):
+            try:
+                await self._poll(port)
+            except (OSError, EOFError, ValueError, AttributeError) as error:
+                failures[f"long-poll {type(error).__name__}"] += 1
+            except _NoState as answer:
+                failures[f"long-poll answered {answer}"] += 1
+            else:
+                continue
+            await asyncio.sleep(3)
+
+    async def _poll(self, port: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while self.state in ("waiting", "scanned"):
@@ -153,12 +176,18 @@ class Pc:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
                 body = json.loads(await reader.readexactly(length))
+                if "state" not in body:
+                    raise _NoState(head.split(b" ", 2)[1].decode())
                 self.heard_at = time.perf_counter()
                 self.state = body["state"]
                 self.changed.set()
                 self.changed = asyncio.Event()
         finally:
             writer.close()
+
+
+class _NoState(Exception):
+    """A long-poll answered without a state (the status code)."""
 
 
 def rss_mb(server: Server) -> float:
@@ -169,65 +198,103 @@ def rss_mb(server: Server) -> float:
     return round(total / 1024, 1)
 
 
+async def open_pages(
+    http: httpx.AsyncClient, web: str, pages: list[Pc], failures: Counter[str]
+) -> list[asyncio.Task[None]]:
+    """Open the pages 32 at a time, each then long-polling; a page that fails is counted."""
+    waiting: list[asyncio.Task[None]] = []
+    queue = list(pages)
+
+    async def opener() -> None:
+        while queue:
+            pc = queue.pop()
+            try:
+                await pc.open(http, web)
+            except (httpx.HTTPError, RuntimeError, KeyError) as error:
+                failures[f"open {type(error).__name__}"] += 1
+                pc.state = "failed"
+                continue
+            waiting.append(asyncio.create_task(pc.wait(PORT, failures)))
+
+    await asyncio.gather(*(opener() for _ in range(32)))
+    return waiting
+
+
+async def confirm_some(
+    http: httpx.AsyncClient, pages: list[Pc], tokens: list[str]
+) -> tuple[list[float], int]:
+    """Scan and confirm up to 200 waiting pages: the confirmation-to-page times, and misses."""
+    latencies: list[float] = []
+    missed = 0
+    for n, pc in enumerate(pages[: APP_PEOPLE * 10]):  # the last opened: the youngest
+        if pc.state != "waiting":
+            continue
+        app = {"Authorization": f"Bearer {tokens[n // 10]}"}
+        changed = pc.changed
+        scanned = await http.post("/mobile/scan", json={"ticket": pc.ticket}, headers=app)
+        if scanned.status_code != 200:
+            missed += 1
+            continue
+        try:
+            await asyncio.wait_for(changed.wait(), 30)
+            changed = pc.changed
+            sent = time.perf_counter()
+            await http.post("/mobile/scan/confirm", json={"ticket": pc.ticket}, headers=app)
+            await asyncio.wait_for(changed.wait(), 30)
+        except TimeoutError:
+            missed += 1
+            continue
+        latencies.append((pc.heard_at - sent) * 1000)
+    return sorted(latencies), missed
+
+
 async def scan_wait(base: str, ids: dict[str, str], pcs: int, server: Server) -> dict:
     tokens = [await app_token(base, ids["app"], f"bench{n:02d}") for n in range(APP_PEOPLE)]
     idle_rss = rss_mb(server)
-    limits = httpx.Limits(max_connections=32)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends them: a request sent
+    # on one the server is closing fails (httpx ReadError).
+    limits = httpx.Limits(max_connections=32, keepalive_expiry=2)
     pages = [Pc(n) for n in range(pcs)]
-    waiting: list[asyncio.Task[None]] = []
+    failures: Counter[str] = Counter()
     started = time.perf_counter()
-    async with httpx.AsyncClient(base_url=base, limits=limits) as http:
-        queue = list(pages)
-
-        async def opener() -> None:
-            while queue:
-                pc = queue.pop()
-                await pc.open(http, ids["web"])
-                waiting.append(asyncio.create_task(pc.wait(PORT)))
-
-        await asyncio.gather(*(opener() for _ in range(32)))
+    cpu = server.cpu_seconds()
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
+        waiting = await open_pages(http, ids["web"], pages, failures)
         opened_in = time.perf_counter() - started
+        open_cpu = server.cpu_seconds() - cpu
         await asyncio.sleep(2)
         held = sum(1 for pc in pages if pc.state == "waiting")
         rss = rss_mb(server)
-        latencies = []
-        missed = 0
-        for n, pc in enumerate(pages[: APP_PEOPLE * 10]):  # the last opened: the youngest
-            if pc.state != "waiting":
-                continue
-            app = {"Authorization": f"Bearer {tokens[n // 10]}"}
-            changed = pc.changed
-            scanned = await http.post("/mobile/scan", json={"ticket": pc.ticket}, headers=app)
-            if scanned.status_code != 200:
-                missed += 1
-                continue
-            try:
-                await asyncio.wait_for(changed.wait(), 30)
-                changed = pc.changed
-                sent = time.perf_counter()
-                await http.post("/mobile/scan/confirm", json={"ticket": pc.ticket}, headers=app)
-                await asyncio.wait_for(changed.wait(), 30)
-            except TimeoutError:
-                missed += 1
-                continue
-            latencies.append((pc.heard_at - sent) * 1000)
+        latencies, missed = await confirm_some(http, pages, tokens)
         for task in waiting:
             task.cancel()
-    latencies.sort()
     return {
         "scenario": "scan_wait",
         "pcs": pcs,
         "opened_in_s": round(opened_in, 1),
+        "server_cpu_ms_per_page": round(open_cpu * 1000 / pcs, 1),
         "waiting_when_measured": held,
         "rss_idle_mb": idle_rss,
         "rss_waiting_mb": rss,
         "confirmations": len(latencies),
         "missed": missed,
+        "failures": dict(failures),
         "confirm_to_page_p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None,
-        "confirm_to_page_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1)
+        "confirm_to_page_p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1)
         if latencies
         else None,
     }
+
+
+def log_problems(log: Path) -> dict[str, int]:
+    """The server log's WARNING and ERROR messages, counted (the run logs at WARNING)."""
+    found: Counter[str] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if isinstance(entry, dict) and entry.get("level") in ("warning", "error"):
+                found[f"{entry['level']}: {entry.get('message', '')}"[:160]] += 1
+    return dict(found.most_common(10))
 
 
 def main() -> None:
@@ -239,18 +306,8 @@ def main() -> None:
     # A stopped run still stops its server and drops its database (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     run = now_id()
-    work = ROOT / "bench" / "work" / f"mobile-{run}"
-    work.mkdir(parents=True, exist_ok=True)
-    database = f"yht_bench_mobile_{run}"
-    base = f"http://127.0.0.1:{PORT}"
-    env = {
-        "YIHAOTONG_ISSUER": base,
-        "YIHAOTONG_DATA_DIR": str(work / "yihaotong"),
-        "YIHAOTONG_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
-        "YIHAOTONG_REDIS_URL": f"{REDIS}/13",
-        "YIHAOTONG_REDIS_PREFIX": f"bench-mobile-{run}:",
-        "YIHAOTONG_LOG_LEVEL": "ERROR",
-    }
+    work, database, base, env = standalone("mobile", PORT, run)
+    env["YIHAOTONG_LOG_LEVEL"] = "WARNING"  # a failing request says why in the log
     _psql(f'CREATE DATABASE "{database}"')
     server = None
     results = []
@@ -267,6 +324,7 @@ def main() -> None:
             print(results[-1], flush=True)
         if "scan_wait" in wanted:
             results.append(asyncio.run(scan_wait(base, ids, options.pcs, server)))
+            results[-1]["server_log"] = log_problems(server.log)
             print(results[-1], flush=True)
     finally:
         if server is not None:

@@ -24,6 +24,7 @@ class Server:
         log: Path,
         ready_url: str,
         cwd: Path | None = None,
+        ready_within: float = 60,
     ) -> None:
         if cpus:
             command = ["taskset", "-c", cpus, *command]
@@ -39,7 +40,7 @@ class Server:
             start_new_session=True,
         )
         self.log = log
-        self._wait(ready_url)
+        self._wait(ready_url, ready_within)
 
     def _wait(self, url: str, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds

@@ -1,5 +1,6 @@
 """Prepare a fresh Yihaotong instance for the bench (settings from YIHAOTONG_* variables):
-schema and keys, a web app, a client_credentials client and the sign-in accounts. Prints one
+schema and keys, a web app, a public mobile app, a client_credentials client and the sign-in
+accounts. Prints one
 JSON object with their ids and secrets.
 
     python -m bench.provision USERS PASSWORD REDIRECT_URI [ACCESS_TOKEN_FORMAT]
@@ -33,6 +34,15 @@ async def main(
             # pairwise sub costs UserInfo one more read, to map it back to the account.
             subject_type="public",
         )
+        # The mobile app of the DPoP twins: public (PKCE), its access tokens and refresh tokens
+        # bound to its DPoP key, otherwise as the web app.
+        app = await services.clients.register(
+            name="Bench mobile app",
+            redirect_uris=[redirect_uri],
+            public=True,
+            access_token_format=access_format,
+            subject_type="public",
+        )
         cc = await services.clients.register(
             name="Bench service", grant_types=["client_credentials"], scopes=["bench.read"]
         )
@@ -50,6 +60,7 @@ async def main(
     return {
         "web": {"client_id": web.client.client_id, "client_secret": web.client_secret},
         "cc": {"client_id": cc.client.client_id, "client_secret": cc.client_secret},
+        "app": {"client_id": app.client.client_id},
         "users": names,
     }
 

@@ -17,6 +17,9 @@ RATIO_TARGETS = {
     "introspection": 1.0,
     "authorize_prompt_none": 1.2,
 }
+# DPoP-bound (bench/dpop_twin.py) over bearer, the same scenario on the same server.
+DPOP_TARGETS = {"refresh_token": 0.8, "userinfo": 0.8}
+DPOP_SCENARIOS = ["authorization_code", "refresh_token", "userinfo"]
 P99_SCENARIOS = [*TOKEN_SCENARIOS, "authorize_prompt_none"]
 P99_LIMIT_MS = 50.0
 LOGIN_SHARE = 0.9
@@ -77,7 +80,8 @@ def targets(rows: list[dict[str, Any]], logins: dict[str, Any] | None) -> list[d
                 "met": p99 < P99_LIMIT_MS,
             }
             if row["yihaotong"].get("tcp_retransmits"):
-                check["note"] = f"{row['yihaotong']['tcp_retransmits']} TCP retransmissions"
+                note = f"{row['yihaotong']['tcp_retransmits']} TCP retransmissions during the run"
+                check["note"] = note
             checks.append(check)
         if scenario in ("client_credentials_rs256", "client_credentials_es256", "refresh_token"):
             base = KEYCLOAK[
@@ -111,6 +115,50 @@ def targets(rows: list[dict[str, Any]], logins: dict[str, Any] | None) -> list[d
     return checks
 
 
+def dpop_ratios(results: list[dict[str, Any]], workers_list: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    for workers in workers_list:
+        for scenario in DPOP_SCENARIOS:
+            bearer = _find(results, "yihaotong", workers, scenario)
+            dpop = _find(results, "yihaotong-dpop", workers, scenario)
+            if bearer is None or dpop is None or not bearer["rps"]:
+                continue
+            bearer_cpu = bearer.get("server_cpu_ms_per_request")
+            dpop_cpu = dpop.get("server_cpu_ms_per_request")
+            rows.append(
+                {
+                    "workers": workers,
+                    "scenario": scenario,
+                    "bearer": bearer,
+                    "dpop": dpop,
+                    "ratio": round(dpop["rps"] / bearer["rps"], 2),
+                    # Requests per CPU-second, DPoP over bearer: steadier on a shared machine.
+                    "cpu_ratio": round(bearer_cpu / dpop_cpu, 2)
+                    if bearer_cpu and dpop_cpu
+                    else None,
+                }
+            )
+    return rows
+
+
+def dpop_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    checks = []
+    for row in rows:
+        goal = DPOP_TARGETS.get(row["scenario"])
+        if row["workers"] == 1 and goal is not None:
+            value = row["ratio"]
+            target = f"DPoP-bound {row['scenario']} >= {goal}x bearer"
+            check = {"target": target, "value": value, "met": value >= goal}
+            if row["cpu_ratio"] is not None:
+                check["note"] = f"by CPU a request {row['cpu_ratio']}x"
+            checks.append(check)
+    return checks
+
+
+def dpop_table(rows: list[dict[str, Any]]) -> str:
+    return _side_by_side(rows, ("bearer", "bearer"), ("DPoP", "dpop"))
+
+
 def _cells(entry: dict[str, Any] | None) -> str:
     if entry is None:
         return "– | – | – | –"
@@ -121,17 +169,22 @@ def _cells(entry: dict[str, Any] | None) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
+    return _side_by_side(rows, ("Yihaotong", "yihaotong"), ("oidc-provider", "peer"))
+
+
+def _side_by_side(rows: list[dict[str, Any]], left: tuple[str, str], right: tuple[str, str]) -> str:
+    """A markdown table of two sides' figures a row; each side a (heading, row key) pair."""
     head = (
-        "| w | scenario | Yihaotong req/s | p50 ms | p99 ms | CPU ms/req "
-        "| oidc-provider req/s | p50 ms | p99 ms | CPU ms/req | ratio req/s | ratio CPU |"
+        f"| w | scenario | {left[0]} req/s | p50 ms | p99 ms | CPU ms/req "
+        f"| {right[0]} req/s | p50 ms | p99 ms | CPU ms/req | ratio req/s | ratio CPU |"
     )
     lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "–"
         cpu_ratio = f"{row['cpu_ratio']:.2f}" if row.get("cpu_ratio") is not None else "–"
         lines.append(
-            f"| {row['workers']} | {row['scenario']} | {_cells(row['yihaotong'])} "
-            f"| {_cells(row['peer'])} | {ratio} | {cpu_ratio} |"
+            f"| {row['workers']} | {row['scenario']} | {_cells(row[left[1]])} "
+            f"| {_cells(row[right[1]])} | {ratio} | {cpu_ratio} |"
         )
     return "\n".join(lines)
 
@@ -139,7 +192,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def target_lines(checks: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"- [{'x' if c['met'] else ' '}] {c['target']}: {c['value']}"
-        + (f" ({c['note']} during the run)" if c.get("note") else "")
+        + (f" ({c['note']})" if c.get("note") else "")
         for c in checks
     )
 
@@ -153,7 +206,12 @@ def main(path: str) -> None:
     rows = ratios(document["results"], document["options"]["workers"])
     print(table(rows))
     print()
-    print(target_lines(targets(rows, document.get("password_logins"))))
+    dpop = dpop_ratios(document["results"], document["options"]["workers"])
+    if dpop:
+        print()
+        print(dpop_table(dpop))
+    checks = targets(rows, document.get("password_logins")) + dpop_targets(dpop)
+    print(target_lines(checks))
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ class Runner:
     ) -> wrk.Result:
         conf = self.work / f"wrk-{side.name}.conf"
         kw.setdefault("connections", self.o.connections)
+        if request.before is not None:
+            request.before(duration)
         server = side.server
         before = server.cpu_seconds() if server else None
         retransmits = wrk.tcp_retransmits()
@@ -228,6 +230,7 @@ class Runner:
             sides: list[Side] = [side for side in (yihaotong, peer) if side]
             for side in sides:
                 side.sign_in()
+            dpop = self._dpop_twin(yihaotong, workers)
             for scenario, path in (("discovery", "discovery_path"), ("jwks", "jwks_path")):
                 if scenario in want:
                     requests = [(side, side.get(getattr(side, path))) for side in sides]
@@ -246,12 +249,24 @@ class Runner:
             for scenario in ("userinfo", "introspection", "authorize_prompt_none"):
                 if scenario in want:
                     method = "authorize" if scenario == "authorize_prompt_none" else scenario
-                    requests = [(side, getattr(side, method)()) for side in sides]
+                    twins = [dpop] if dpop and scenario == "userinfo" else []
+                    requests = [(side, getattr(side, method)()) for side in sides + twins]
                     self._interleaved(workers, scenario, requests)
-            self._code_and_refresh(sides, workers, rates)
+            self._code_and_refresh(sides + ([dpop] if dpop else []), workers, rates)
         finally:
             for side in started:
                 side.stop()
+
+    def _dpop_twin(self, yihaotong: Yihaotong | None, workers: int) -> Side | None:
+        """The DPoP-bound twin of Yihaotong's refresh and UserInfo (bench/dpop_twin.py), on the
+        same server, when either is measured."""
+        if yihaotong is None or not {"userinfo", "refresh_token"} & set(self.o.scenarios):
+            return None
+        from bench.dpop_twin import DPoPTwin
+
+        twin = DPoPTwin(yihaotong, self.work, workers)
+        twin.sign_in()
+        return twin
 
     # -- password sign-ins -------------------------------------------------------------------
 

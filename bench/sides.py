@@ -215,6 +215,7 @@ class Yihaotong(Side):
         cc = (made["cc"]["client_id"], made["cc"]["client_secret"])
         # One client_credentials client; the server's first signing algorithm decides.
         self.cc = {"RS256": cc, "ES256": cc}
+        self.app_id = made["app"]["client_id"]
         self.login_users = made["users"]
 
     def start(self, workers: int, cpus: str | None, algs: str = "RS256,ES256") -> None:
@@ -289,24 +290,7 @@ class Yihaotong(Side):
         )
 
     def login_bodies(self, transactions: list[str]) -> list[str]:
-        """The sign-in form posts, with the CSRF token the page would carry (an HMAC of the
-        browser cookie and the transaction with the instance's key)."""
-        from gateway.server.csrf import Csrf
-        from keys.master import MasterKey
-
-        key = MasterKey.from_file(self.work / "yihaotong" / "master.key").derive("csrf")
-        csrf = Csrf(key, secure=False)
-        return [
-            urlencode(
-                {
-                    "tx": tx,
-                    "csrf_token": csrf.token(self.browser, f"login:{tx}"),
-                    "username": self.login_users[i % len(self.login_users)],
-                    "password": PASSWORD,
-                }
-            )
-            for i, tx in enumerate(transactions)
-        ]
+        return login_bodies(self.work / "yihaotong", self.browser, transactions, self.login_users)
 
     def login_post(self, bodies: Path) -> Request:
         return Request(
@@ -420,6 +404,55 @@ class Peer(Side):
         _redis_delete(14, self.prefix)
 
 
+def login_bodies(
+    data_dir: Path, browser: str, transactions: list[str], usernames: list[str]
+) -> list[str]:
+    """The sign-in form posts, with the CSRF token the page would carry (an HMAC of the
+    browser cookie and the transaction with the instance's key)."""
+    from gateway.server.csrf import Csrf
+    from keys.master import MasterKey
+
+    csrf = Csrf(MasterKey.from_file(data_dir / "master.key").derive("csrf"), secure=False)
+    return [
+        urlencode(
+            {
+                "tx": tx,
+                "csrf_token": csrf.token(browser, f"login:{tx}"),
+                "username": usernames[i % len(usernames)],
+                "password": PASSWORD,
+            }
+        )
+        for i, tx in enumerate(transactions)
+    ]
+
+
+def standalone(kind: str, port: int, run_id: str) -> tuple[Path, str, str, dict[str, str]]:
+    """A one-scenario server's work directory, database name, base URL and settings (the
+    production shape: PostgreSQL, Redis database 13 under a prefix of its own)."""
+    work = ROOT / "bench" / "work" / f"{kind}-{run_id}"
+    work.mkdir(parents=True, exist_ok=True)
+    database = f"yht_bench_{kind}_{run_id.replace('-', '_')}"
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "YIHAOTONG_ISSUER": base,
+        "YIHAOTONG_DATA_DIR": str(work / "yihaotong"),
+        "YIHAOTONG_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
+        "YIHAOTONG_REDIS_URL": f"{REDIS}/13",
+        "YIHAOTONG_REDIS_PREFIX": f"bench-{kind}-{run_id}:",
+        "YIHAOTONG_LOG_LEVEL": "ERROR",
+    }
+    return work, database, base, env
+
+
+def settings_of(env: dict[str, str]) -> dict[str, str]:
+    """``Settings`` keyword arguments from YIHAOTONG_* variables."""
+    return {
+        k.removeprefix("YIHAOTONG_").lower(): v
+        for k, v in env.items()
+        if k.startswith("YIHAOTONG_")
+    }
+
+
 def _psql(statement: str) -> None:
     subprocess.run(
         ["psql", PG_ADMIN, "-q", "-v", "ON_ERROR_STOP=1", "-c", statement],
@@ -429,7 +462,7 @@ def _psql(statement: str) -> None:
 
 
 def _redis_delete(db: int, prefix: str) -> None:
-    """Delete this run's keys only (the database may be shared)."""
+    """Delete this run's keys only (the database may be shared): SCAN and UNLINK."""
     import redis
 
     async def delete() -> None:
@@ -439,10 +472,10 @@ def _redis_delete(db: int, prefix: str) -> None:
             async for key in client.scan_iter(match=prefix + "*", count=1000):
                 batch.append(key)
                 if len(batch) >= 1000:
-                    await client.delete(*batch)
+                    await client.unlink(*batch)
                     batch.clear()
             if batch:
-                await client.delete(*batch)
+                await client.unlink(*batch)
         finally:
             await client.aclose()
 

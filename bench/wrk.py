@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 LUA = Path(__file__).parent / "lua" / "bench.lua"
 
@@ -29,13 +31,17 @@ class Request:
     out: Path | None = None
     capture_limit: int | None = None
     stop_after_capture: bool = False
+    proofs: Path | None = None  # prefix of per-thread files of DPoP proofs, one a request
+    # Called with the measurement's seconds before each run, outside the server's measured CPU
+    # (a DPoP scenario's fresh proofs: each is good once).
+    before: Callable[[float], None] | None = None
 
     def conf_lines(self) -> list[str]:
         lines = [f"method={self.method}", f"path={self.path}"]
         if self.body is not None:
             lines.append(f"body={self.body}")
         lines += [f"header={name}: {value}" for name, value in self.headers.items()]
-        for key in ("bodies", "chain", "capture", "out", "capture_limit"):
+        for key in ("bodies", "chain", "capture", "out", "capture_limit", "proofs"):
             value = getattr(self, key)
             if value is not None:
                 lines.append(f"{key}={value}")
@@ -109,30 +115,10 @@ def run(
     timeout: float = 5.0,
 ) -> Result:
     conf_file.write_text("\n".join(request.conf_lines()) + "\n")
-    command = [
-        wrk_binary(),
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{max(1, round(duration))}s",
-        f"--timeout={timeout:g}s",
-        "--latency",
-        "-s",
-        str(LUA),
-        base_url,
-        "--",
-        str(conf_file),
-    ]
-    if cpus:
-        command = ["taskset", "-c", cpus, *command]
-    finished = subprocess.run(
-        command, capture_output=True, text=True, timeout=duration + 120, check=False
-    )
-    for line in finished.stdout.splitlines():
-        if line.startswith("BENCHJSON "):
-            data = json.loads(line[len("BENCHJSON ") :])
-            break
-    else:
-        raise WrkError(f"wrk printed no summary: {finished.stdout[-500:]} {finished.stderr[-500:]}")
+    data = run_script(
+        base_url, LUA, conf_file, duration=duration, connections=connections, threads=threads,
+        cpus=cpus, timeout=timeout,
+    )  # fmt: skip
     window = data["window_s"]
     errors = data["errors"]
     return Result(
@@ -144,6 +130,42 @@ def run(
         window_s=window,
         socket_errors=errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
     )
+
+
+def run_script(
+    base_url: str,
+    script: Path,
+    conf_file: Path,
+    *,
+    duration: float,
+    connections: int,
+    threads: int = 2,
+    cpus: str | None = None,
+    timeout: float = 5.0,
+) -> dict[str, Any]:
+    """wrk with ``script`` and its configuration file; the script's ``BENCHJSON`` line."""
+    command = [
+        wrk_binary(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        f"--timeout={timeout:g}s",
+        "--latency",
+        "-s",
+        str(script),
+        base_url,
+        "--",
+        str(conf_file),
+    ]
+    if cpus:
+        command = ["taskset", "-c", cpus, *command]
+    finished = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration + 120, check=False
+    )
+    for line in finished.stdout.splitlines():
+        if line.startswith("BENCHJSON "):
+            return json.loads(line[len("BENCHJSON ") :])  # type: ignore[no-any-return]
+    raise WrkError(f"wrk printed no summary: {finished.stdout[-500:]} {finished.stderr[-500:]}")
 
 
 def split_lines(lines: list[str], prefix: Path, threads: int) -> Path:

@@ -5,6 +5,9 @@ yihaotong-resource kit. Run it with
     DEPARTMENT_API_AUDIENCE=https://shebao.example.gov.cn \
     DEPARTMENT_API_CLIENT_ID=... DEPARTMENT_API_CLIENT_SECRET=... \
     uvicorn --factory examples.department_api:from_environment
+
+On several instances, set ``DEPARTMENT_API_REDIS_URL`` (the DPoP replay cache they share) and,
+to give out DPoP nonces, ``DEPARTMENT_API_DPOP_NONCE_SECRET`` (the same on every instance).
 """
 
 from __future__ import annotations
@@ -19,13 +22,20 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from yihaotong_resource import Principal, ResourceConfig, ResourceServer, logout_route
+from yihaotong_resource import (
+    Principal,
+    RedisReplayCache,
+    ReplayCache,
+    ResourceConfig,
+    ResourceServer,
+    logout_route,
+)
 
 log = logging.getLogger("department_api")
 
 
-def create_app(config: ResourceConfig) -> Starlette:
-    api = ResourceServer(config)
+def create_app(config: ResourceConfig, replay_cache: ReplayCache | None = None) -> Starlette:
+    api = ResourceServer(config, replay_cache=replay_cache)
     ended: list[dict[str, Any]] = []  # what the logout hook saw, for people (and tests) to read
 
     def caller(request: Request) -> dict[str, Any]:
@@ -69,11 +79,15 @@ def create_app(config: ResourceConfig) -> Starlette:
 
 
 def from_environment() -> Starlette:
+    redis_url = os.environ.get("DEPARTMENT_API_REDIS_URL")
+    nonce_secret = os.environ.get("DEPARTMENT_API_DPOP_NONCE_SECRET")
     return create_app(
         ResourceConfig(
             issuer=os.environ["YIHAOTONG_ISSUER"],
             audience=os.environ["DEPARTMENT_API_AUDIENCE"],
             client_id=os.environ.get("DEPARTMENT_API_CLIENT_ID"),
             client_secret=os.environ.get("DEPARTMENT_API_CLIENT_SECRET"),
-        )
+            dpop_nonce_secret=nonce_secret.encode() if nonce_secret else None,
+        ),
+        RedisReplayCache.from_url(redis_url) if redis_url else None,
     )

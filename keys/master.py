@@ -23,13 +23,21 @@ class MasterKeyError(Exception):
 def create_master_key_file(path: Path) -> bool:
     """Write a new master key with mode 0600; False when one exists already (never overwrite:
     that would make every stored private key unreadable)."""
+    return write_master_key_file(path, secrets.token_bytes(32))
+
+
+def write_master_key_file(path: Path, key: bytes) -> bool:
+    """Write ``key`` (a new one, or one restored from a backup) with mode 0600; False when a
+    file is there already, which is never overwritten."""
+    if len(key) != 32:
+        raise MasterKeyError("the master key must be 32 bytes")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return False
     with os.fdopen(fd, "w") as handle:
-        handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
+        handle.write(base64.urlsafe_b64encode(key).decode() + "\n")
     return True
 
 
@@ -44,6 +52,15 @@ class MasterKey:
         """A 256-bit key for one purpose (CSRF tokens, pairwise subjects, ...), so the master key
         itself is only ever used for encryption."""
         return HKDF(hashes.SHA256(), 32, salt=None, info=purpose.encode()).derive(self._key)
+
+    def fingerprint(self) -> str:
+        """The key's identity, safe to show and to store beside backups: a one-way derivation
+        that tells two keys apart without revealing either."""
+        return "sha256:" + self.derive("yihaotong master key fingerprint")[:16].hex()
+
+    def export(self) -> bytes:
+        """The key itself, for a backup that asks to carry it (sealed by its own passphrase)."""
+        return self._key
 
     @classmethod
     def from_file(cls, path: Path) -> MasterKey:

@@ -39,6 +39,8 @@ class AccessFacts:
     requested_methods: frozenset[str] = field(default_factory=frozenset)  # that would reach it
     earlier_step_up: str | None = None  # the check of a step-up already asked in this request
     signed_in_again: bool = False  # a sign-in or second factor happened since
+    # A new device in a new province, when the city asks a second factor for one:
+    unfamiliar: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,4 +113,8 @@ def _policy_checks(policy: AccessPolicy, facts: AccessFacts) -> Decision:
         if not facts.stronger_methods:
             return Decision("deny", "mfa", "multi-factor sign-in is required but not available")
         return Decision("step_up", "mfa", "multi-factor sign-in is required", policy.min_acr)
+    if facts.unfamiliar and not multi_factor(facts.amr) and facts.stronger_methods:
+        # Without a second factor to ask for, the notice alone must do (identity/places.py).
+        reason = "a new device in a new province asks for the second factor"
+        return Decision("step_up", "new_place", reason, policy.min_acr)
     return Decision("allow", "all", "every check passed")

@@ -27,18 +27,24 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
-def redirect_uri_problem(
-    uri: str, *, allow_private_use_scheme: bool = True, native: bool = False
-) -> str | None:
-    """Why ``uri`` cannot be registered as a redirect (or post-logout) URI, or None. A
-    ``native`` app's redirect URIs follow RFC 8252 §7 and §8.3 strictly: loopback by IP
-    literal (never ``localhost``), private-use schemes without an authority."""
+def _text_problem(uri: str) -> str | None:
     if len(uri) > _MAX_URI_LENGTH:
         return f"longer than {_MAX_URI_LENGTH} characters"
     if any(ch.isspace() or ord(ch) < 0x20 for ch in uri):
         return "contains whitespace or control characters"
     if not uri.isascii():
         return "contains non-ASCII characters (percent-encode them; use the IDNA form of a host)"
+    return None
+
+
+def redirect_uri_problem(
+    uri: str, *, allow_private_use_scheme: bool = True, native: bool = False
+) -> str | None:
+    """Why ``uri`` cannot be registered as a redirect (or post-logout) URI, or None. A
+    ``native`` app's redirect URIs follow RFC 8252 §7 and §8.3 strictly: loopback by IP
+    literal (never ``localhost``), private-use schemes without an authority."""
+    if problem := _text_problem(uri):
+        return problem
     try:
         parts = urlsplit(uri)
         port = parts.port
@@ -51,6 +57,11 @@ def redirect_uri_problem(
     if parts.fragment or uri.endswith("#"):
         return "has a fragment (RFC 6749 §3.1.2)"
     scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if host and "" in host.split("."):
+        # "host." is the host itself to DNS and browsers, but another string to every check
+        # that compares hosts (sectors, CAS service URLs of other departments' apps).
+        return "has an empty label in its host (a trailing dot?); register the host without it"
     if scheme == "https":
         return None if parts.hostname else "has no host"
     if scheme == "http":

@@ -7,9 +7,10 @@ Providers import nothing of the gateway: they speak to their upstream and return
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -113,6 +114,16 @@ class ProviderUnavailable(ProviderError):
         self.reason = reason
 
 
+class AnswerRefused(ProviderError):
+    """The upstream's answer failed a check: ``check`` names it (``signature``, ``audience``,
+    ``expired``, ``not_requested``, ``malformed``, ...), for the audit log."""
+
+    def __init__(self, department: str, check: str) -> None:
+        super().__init__(f"{department}: the answer was refused ({check})")
+        self.department = department
+        self.check = check
+
+
 class AccountLocked(ProviderError):
     """The upstream itself refuses the account: ``locked`` or ``disabled`` (it may not sign in),
     ``expired`` or ``must_change`` (its password must be changed there first)."""
@@ -153,10 +164,31 @@ class RedirectProvider(Protocol):
 
 
 @runtime_checkable
+class MetadataProvider(Protocol):
+    """Providers whose upstream registers us from metadata of our own (SAML)."""
+
+    def sp_metadata(self) -> str: ...
+
+
+@runtime_checkable
 class RefreshProvider(Protocol):
     """Providers that can tell whether an upstream account is still valid."""
 
     async def refresh(self, identity: Identity) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Site:
+    """The gateway's own side of a login system that needs one (a SAML service provider): its
+    entity ID (where its metadata is published), where answers are posted, its key pair."""
+
+    entity_id: str
+    answer_url: str
+    key_file: Path
+    cert_file: Path
+
+
+SiteMaker = Callable[[str], Site]  # a provider id -> its site
 
 
 class ProviderConfig(BaseModel):
@@ -194,3 +226,7 @@ class ProviderConfig(BaseModel):
 
     def open(self, provider_id: str) -> Any:
         raise NotImplementedError
+
+    def open_at(self, provider_id: str, site: SiteMaker) -> Any:
+        """Open the provider; only kinds that need the gateway's own side (SAML) call ``site``."""
+        return self.open(provider_id)

@@ -114,6 +114,10 @@ class CasProvider:
             raise ProviderUnavailable(
                 self.config.name, f"CAS server unreachable ({type(error).__name__})"
             ) from error
+        if response.status_code >= 400:  # a wrong address answers too
+            raise ProviderUnavailable(
+                self.config.name, f"CAS login page answered {response.status_code}"
+            )
         return f"CAS login page answered {response.status_code}"
 
     async def aclose(self) -> None:

@@ -328,6 +328,10 @@ class ProvinceProvider:
             raise ProviderUnavailable(
                 self.config.name, f"platform unreachable ({type(error).__name__})"
             ) from error
+        if response.status_code >= 400:  # a wrong address answers too
+            raise ProviderUnavailable(
+                self.config.name, f"platform login page answered {response.status_code}"
+            )
         return f"platform login page answered {response.status_code}"
 
     async def aclose(self) -> None:

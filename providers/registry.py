@@ -16,6 +16,7 @@ KINDS: dict[str, str] = {
     "oidc": "providers.oidc:OidcConfig",
     "cas": "providers.cas:CasConfig",
     "province": "providers.province:ProvinceConfig",
+    "saml": "providers.saml:SamlConfig",
 }
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import URL
 
 CHANNEL = "yihaotong_accounts"
+ORGANISATION_CHANNEL = "yihaotong_organisation"  # whose roles, groups or links changed (0021)
 EVERY_ACCOUNT = "*"  # the payload of a TRUNCATE
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # between attempts to listen again, then every 5 s
 CONNECT_SECONDS = 10.0
@@ -38,16 +39,19 @@ def driver_dsn(url: URL) -> str:
 class AccountChanges:
     """One listening connection, kept by a task of its own: lost, it is opened again (quietly:
     one warning when it is lost, one line when it is back). ``on_change(account_id)`` runs for
-    each change, ``on_gap()`` when changes may have been missed."""
+    each change, ``on_gap()`` when changes may have been missed; ``also`` maps other channels
+    to what runs for each of their payloads."""
 
     def __init__(
         self,
         url: URL,
         on_change: Callable[[str], None],
         on_gap: Callable[[], None],
+        also: Mapping[str, Callable[[str], None]] | None = None,
     ) -> None:
         self._dsn = driver_dsn(url)
         self._on_change = on_change
+        self._also = dict(also or {})  # other channels heard on the same connection
         self._on_gap = on_gap
         self._connection: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
@@ -70,6 +74,8 @@ class AccountChanges:
         try:
             connection = await asyncpg.connect(self._dsn, timeout=CONNECT_SECONDS)
             await connection.add_listener(CHANNEL, self._notified)
+            for channel in self._also:
+                await connection.add_listener(channel, self._notified)
         except Exception:  # whatever the reason, not listening is the answer
             if connection is not None:
                 connection.terminate()
@@ -92,7 +98,9 @@ class AccountChanges:
                 log.info("listening for account changes again")
 
     def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
-        if payload == EVERY_ACCOUNT:
+        if channel in self._also:
+            self._also[channel](payload)
+        elif payload == EVERY_ACCOUNT:
             self._on_gap()
         else:
             self._on_change(payload)

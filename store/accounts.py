@@ -24,6 +24,18 @@ _BY_ID = select(*_COLUMNS).where(_TABLE.c.id == bindparam("id"))
 _BY_USERNAME = select(*_COLUMNS).where(_TABLE.c.username == bindparam("username"))
 
 
+def account_row(account: Account) -> AccountRow:
+    """The row of a new account. Its phone is never written here: it is kept sealed, with a
+    blind index, among the account's identifiers (``store/identities.py``)."""
+    return AccountRow(**(asdict(account) | {"phone": None}))
+
+
+def _escaped(text: str) -> str:
+    """``text`` as the fixed start of a LIKE pattern: one literal parameter, so that PostgreSQL
+    plans a range scan of a ``varchar_pattern_ops`` index."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _record(row: AccountRow) -> Account:
     return Account(**{name: getattr(row, name) for name in _FIELDS})
 
@@ -39,7 +51,7 @@ class AccountStore:
     async def create(self, account: Account) -> Account:
         try:
             async with self._db.transaction() as session:
-                session.add(AccountRow(**asdict(account)))
+                session.add(account_row(account))
         except IntegrityError as error:
             raise Conflict(f"username {account.username!r} is taken") from error
         return account
@@ -78,7 +90,7 @@ async def insert_account(session: AsyncSession, account: Account) -> Account:
     taken = select(AccountRow.id).where(AccountRow.username == account.username)
     if (await session.execute(taken)).first() is not None:
         raise Conflict(f"the username {account.username!r} is taken")
-    session.add(AccountRow(**asdict(account)))
+    session.add(account_row(account))
     try:
         await session.flush()
     except IntegrityError as error:  # taken at the same moment
@@ -97,14 +109,16 @@ async def list_accounts(
     disabled: bool | None = None,
     kind: str | None = None,
     name: str | None = None,
+    name_prefix: str | None = None,
+    count_limit: int | None = None,
 ) -> tuple[list[Account], int]:
     """Accounts of departments inside the subtrees ``paths`` (None: every account); ``name``:
-    names containing it."""
+    names containing it; ``name_prefix``: names starting with it (an index finds them)."""
     query = select(AccountRow)
     if (limit_to := in_subtrees(AccountRow.department_id, paths)) is not None:
         query = query.where(limit_to)
     if username is not None:
-        query = query.where(AccountRow.username.startswith(username, autoescape=True))
+        query = query.where(AccountRow.username.like(_escaped(username) + "%", escape="\\"))
     if department_id is not None:
         query = query.where(AccountRow.department_id == department_id)
     if disabled is not None:
@@ -113,7 +127,9 @@ async def list_accounts(
         query = query.where(AccountRow.kind == kind)
     if name is not None:
         query = query.where(AccountRow.name.contains(name, autoescape=True))
-    rows, total = await page(session, query, [AccountRow.username], offset, limit)
+    if name_prefix is not None:
+        query = query.where(AccountRow.name.like(_escaped(name_prefix) + "%", escape="\\"))
+    rows, total = await page(session, query, [AccountRow.username], offset, limit, count_limit)
     return [_record(row) for row in rows], total
 
 

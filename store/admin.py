@@ -16,6 +16,7 @@ from store.organisation import department_record, group_record, within
 from store.records import Department, Group, LinkedIdentity, Role, RoleAssignment
 from store.roles import assignment_record, role_record, scoped_to
 from store.tables import (
+    AccountRow,
     AuditEventRow,
     ClientRow,
     DepartmentRow,
@@ -40,9 +41,17 @@ def in_subtrees(column: Any, paths: Sequence[str] | None) -> ColumnElement[bool]
 
 
 async def page(
-    session: AsyncSession, query: Any, order: Sequence[Any], offset: int, limit: int
+    session: AsyncSession,
+    query: Any,
+    order: Sequence[Any],
+    offset: int,
+    limit: int,
+    count_limit: int | None = None,
 ) -> tuple[list[Any], int]:
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    """A page of ``query`` and how many match in all; with ``count_limit``, counting stops past
+    it (the total is then ``count_limit + 1``): a count of a million rows is the slow part."""
+    counted = query if count_limit is None else query.limit(count_limit + 1)
+    total = await session.scalar(select(func.count()).select_from(counted.subquery()))
     rows = await session.scalars(query.order_by(*order).offset(offset).limit(limit))
     return list(rows), int(total or 0)
 
@@ -195,11 +204,15 @@ async def list_assignments(
     role_id: str | None = None,
     department_id: str | None = None,
     client_id: str | None = None,
+    holders_in: Sequence[str] | None = None,
 ) -> tuple[list[RoleAssignment], int]:
-    """Assignments, those scoped inside the subtrees ``paths`` (None: all of them)."""
+    """Assignments, those scoped inside the subtrees ``paths`` (None: all of them) and held by
+    accounts of departments inside the subtrees ``holders_in`` (None: by anyone)."""
     query = select(RoleAssignmentRow)
     if (limit_to := in_subtrees(RoleAssignmentRow.department_id, paths)) is not None:
         query = query.where(limit_to)
+    if (holders := in_subtrees(AccountRow.department_id, holders_in)) is not None:
+        query = query.where(RoleAssignmentRow.account_id.in_(select(AccountRow.id).where(holders)))
     if account_id is not None:
         query = query.where(RoleAssignmentRow.account_id == account_id)
     if role_id is not None:
@@ -302,7 +315,11 @@ async def unlink(
 # -- the audit log --------------------------------------------------------------------------------
 
 
-async def count_audit(session: AsyncSession, **filters: Any) -> int:
-    """How many events match the filters of ``store.audit.query`` (whatever the cursor)."""
-    statement = select(func.count()).select_from(AuditEventRow).where(*audit.matching(**filters))
+async def count_audit(session: AsyncSession, count_limit: int | None = None, **filters: Any) -> int:
+    """How many events match the filters of ``store.audit.query`` (whatever the cursor); with
+    ``count_limit``, at most ``count_limit + 1``."""
+    matched = select(AuditEventRow.id).where(*audit.matching(**filters))
+    if count_limit is not None:
+        matched = matched.limit(count_limit + 1)
+    statement = select(func.count()).select_from(matched.subquery())
     return int(await session.scalar(statement) or 0)

@@ -107,12 +107,15 @@ async def query(
 
 
 async def count_by_day(
-    session: AsyncSession, events: Sequence[str], starts: Sequence[float]
+    session: AsyncSession,
+    events: Sequence[str],
+    starts: Sequence[float],
+    until: float | None = None,
 ) -> dict[tuple[str, int], int]:
     """How many of each event fell in each day: day ``i`` runs from ``starts[i]`` to
-    ``starts[i + 1]`` (the last one to now). One statement: a sum per (event, day) over the
-    rows since the first start (the ``at`` index finds them)."""
-    bounds = [*starts[1:], None]
+    ``starts[i + 1]`` (the last one to ``until``, or now). One statement: a sum per (event, day)
+    over the rows since the first start (the ``(event, at)`` index finds them)."""
+    bounds = [*starts[1:], until]
     columns = []
     for event in events:
         for start, end in zip(starts, bounds, strict=True):
@@ -123,23 +126,29 @@ async def count_by_day(
     statement = select(*columns).where(
         AuditEventRow.at >= starts[0], AuditEventRow.event.in_(list(events))
     )
+    if until is not None:
+        statement = statement.where(AuditEventRow.at < until)
     row = (await session.execute(statement)).one()
     keys = [(event, day) for event in events for day in range(len(starts))]
     return {key: int(value) for key, value in zip(keys, row, strict=True)}
 
 
 async def top_clients(
-    session: AsyncSession, event: str, since: float, limit: int = 5
+    session: AsyncSession,
+    event: str,
+    since: float,
+    limit: int | None = 5,
+    until: float | None = None,
 ) -> list[tuple[str, int]]:
-    """The apps named most often by ``event`` since ``since``, with their counts."""
+    """The apps named most often by ``event`` since ``since`` (until ``until``), with their
+    counts; every app named with ``limit`` None."""
     count = func.count().label("n")
+    inside = [AuditEventRow.event == event, AuditEventRow.at >= since]
+    if until is not None:
+        inside.append(AuditEventRow.at < until)
     statement = (
         select(AuditEventRow.client_id, count)
-        .where(
-            AuditEventRow.event == event,
-            AuditEventRow.at >= since,
-            AuditEventRow.client_id.is_not(None),
-        )
+        .where(*inside, AuditEventRow.client_id.is_not(None))
         .group_by(AuditEventRow.client_id)
         .order_by(count.desc(), AuditEventRow.client_id)
         .limit(limit)

@@ -19,6 +19,7 @@ from store.tables import ClientPolicyRow, ClientRow, RoleAssignmentRow, RoleRow
 _FIELDS = [f.name for f in fields(Client)]
 _LISTS = {"redirect_uris", "post_logout_redirect_uris", "grant_types", "scopes", "service_urls"}
 _PG_CAS_SERVICES_LOCK = 0x59_48_54_03  # beside the organisation tree's lock
+_PG_PAIRWISE_LOCK = 0x59_48_54_04
 
 
 def _record(row: ClientRow) -> Client:
@@ -97,13 +98,10 @@ async def list_clients(
     return [_record(row) for row in rows], total
 
 
-async def lock_cas_services(session: AsyncSession) -> list[Client]:
-    """The CAS apps, read under a lock held until the transaction ends: two registrations each
-    checked against the service URLs the other was adding would both pass."""
+async def _lock(session: AsyncSession, key: int) -> None:
+    """A lock held until the transaction ends."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CAS_SERVICES_LOCK}
-        )
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     else:  # SQLite: a write, even of no row, takes the database's one write lock until commit
         await session.execute(
             update(ClientRow)
@@ -111,9 +109,27 @@ async def lock_cas_services(session: AsyncSession) -> list[Client]:
             .values(name=ClientRow.name)
             .execution_options(synchronize_session=False)
         )
+
+
+async def lock_cas_services(session: AsyncSession) -> list[Client]:
+    """The CAS apps, read under a lock held until the transaction ends: two registrations each
+    checked against the service URLs the other was adding would both pass."""
+    await _lock(session, _PG_CAS_SERVICES_LOCK)
     rows = await session.scalars(
         select(ClientRow)
         .where(ClientRow.protocol == "cas")
+        .execution_options(populate_existing=True)
+    )
+    return [_record(row) for row in rows]
+
+
+async def lock_pairwise_clients(session: AsyncSession) -> list[Client]:
+    """The apps with pairwise subjects, read under a lock held until the transaction ends: two
+    departments registering on one host at once would each find the sector free."""
+    await _lock(session, _PG_PAIRWISE_LOCK)
+    rows = await session.scalars(
+        select(ClientRow)
+        .where(ClientRow.subject_type == "pairwise")
         .execution_options(populate_existing=True)
     )
     return [_record(row) for row in rows]

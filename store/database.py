@@ -8,7 +8,8 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,6 +39,7 @@ from store.statements import StatementCache, json_codecs, keep_session, rowcount
 # whatever level the root logger is set to.
 for _chatty in ("aiosqlite", "sqlalchemy.engine", "asyncpg"):
     logging.getLogger(_chatty).setLevel(logging.WARNING)
+log = logging.getLogger("yihaotong")
 
 
 def normalize_url(url: str) -> str:
@@ -64,6 +66,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 RECYCLE_SECONDS = 1800  # younger than typical server and proxy idle limits
 CONNECT_SECONDS = 10  # a server that does not answer a connection attempt sooner is away
 WAIT_SECONDS = 30  # for a free pooled connection
+POOL_CLOSE_SECONDS = 10  # for statements still running at shutdown
+# Told each statement's duration in seconds and whether it failed (the gateway's metrics).
+StatementObserver = Callable[[float, bool], None]
+_STARTED = "yihaotong_statement_started"
+
+
+def _statement_started(conn: Any, *_: Any) -> None:
+    conn.info.setdefault(_STARTED, []).append(time.perf_counter())
+
 
 # SQLSTATEs of a PostgreSQL that is away rather than refusing the statement, and whether the
 # connection it came on must be replaced: connection failures (08), an operator's shutdown
@@ -145,6 +156,7 @@ class Database:
         self._statement_pool_size, sessions_pool_size = split_pool(pool_size)
         self._pool: Any = None  # asyncpg's, opened at the first single statement
         self._pool_opening = asyncio.Lock()
+        self._observer: StatementObserver | None = None
         if not self.is_sqlite:
             import asyncpg  # the postgres extra's driver, which the engine loads anyway
 
@@ -171,6 +183,25 @@ class Database:
         # one round trip instead of three (BEGIN, the query, ROLLBACK) and skips the ORM.
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._compiled = StatementCache(self.engine.dialect)
+
+    def observe_statements(self, observer: StatementObserver) -> None:
+        """Tell ``observer`` of every statement from now on (SQLAlchemy's and the pool's)."""
+        self._observer = observer
+        sync_engine = self.engine.sync_engine
+        event.listen(sync_engine, "before_cursor_execute", _statement_started)
+        event.listen(sync_engine, "after_cursor_execute", self._statement_finished)
+        event.listen(sync_engine, "handle_error", self._statement_failed)
+
+    def _statement_finished(self, conn: Any, *_: Any) -> None:
+        started = conn.info.get(_STARTED)
+        if started and self._observer is not None:
+            self._observer(time.perf_counter() - started.pop(), False)
+
+    def _statement_failed(self, context: ExceptionContext) -> None:
+        conn = context.connection
+        started = conn.info.get(_STARTED) if conn is not None else None
+        if started and self._observer is not None:
+            self._observer(time.perf_counter() - started.pop(), True)
 
     # -- the database is away: one verdict for every way it can be --------------------------------
 
@@ -369,9 +400,12 @@ class Database:
             raise Unavailable("no database connection became free in time") from error
         except Exception as error:
             raise Unavailable(f"cannot connect to the database: {type(error).__name__}") from error
+        started = time.perf_counter()
         try:
-            return await getattr(connection, method)(sql, *values)
+            result = await getattr(connection, method)(sql, *values)
         except Exception as error:
+            if self._observer is not None:
+                self._observer(time.perf_counter() - started, True)
             found = self.unavailable(error)
             if found is None:
                 raise _refused(error, sql) from error
@@ -384,6 +418,9 @@ class Database:
             raise
         finally:
             await pool.release(connection)
+        if self._observer is not None:
+            self._observer(time.perf_counter() - started, False)
+        return result
 
     async def ping(self) -> None:
         async with self.statement() as connection:
@@ -391,6 +428,10 @@ class Database:
 
     async def close(self) -> None:
         if self._pool is not None:
-            await self._pool.close()
+            try:  # asyncpg waits for every connection to come back, however long that takes
+                await asyncio.wait_for(self._pool.close(), POOL_CLOSE_SECONDS)
+            except TimeoutError:
+                log.warning("database connections still busy at shutdown; closed at once")
+                self._pool.terminate()
             self._pool = None
         await self.engine.dispose()

@@ -25,6 +25,7 @@ from store.tables import (
     PasskeyRow,
     RefreshTokenRow,
     RoleAssignmentRow,
+    SignInPlaceRow,
     SubjectIdentifierRow,
 )
 
@@ -43,6 +44,7 @@ _OWNED_BY_ACCOUNT = (
     GroupMemberRow.account_id,
     RoleAssignmentRow.account_id,
     DelegationRow.member_id,
+    SignInPlaceRow.account_id,
 )
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.accounts import account_row
 from store.database import Database
 from store.errors import Conflict
 from store.records import Account, AccountIdentifier, LinkedIdentity
@@ -14,6 +18,33 @@ from store.tables import AccountIdentifierRow, AccountRow, LinkedIdentityRow
 
 _IDENTIFIER_FIELDS = [f.name for f in fields(AccountIdentifier)]
 _LINK_FIELDS = [f.name for f in fields(LinkedIdentity)]
+
+
+async def holders(session: AsyncSession, wanted: dict[str, str]) -> dict[str, str]:
+    """In the caller's transaction: the account holding each (type -> blind index) given."""
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(AccountIdentifierRow.type, AccountIdentifierRow.account_id).where(_keys(wanted))
+    )
+    return {kind: account_id for kind, account_id in rows if kind in wanted}
+
+
+def _keys(wanted: dict[str, str]) -> Any:
+    """SQL condition: the rows of these (type, blind index) pairs, by the primary key (type
+    first: the blind index alone would read the whole table)."""
+    return or_(
+        *[
+            and_(AccountIdentifierRow.type == kind, AccountIdentifierRow.blind_index == index)
+            for kind, index in wanted.items()
+        ]
+    )
+
+
+async def add_identifiers_in(session: AsyncSession, identifiers: list[AccountIdentifier]) -> None:
+    """In the caller's transaction: identifiers no account holds yet (callers check first)."""
+    session.add_all(AccountIdentifierRow(**asdict(i)) for i in identifiers)
+    await session.flush()
 
 
 class IdentityStore:
@@ -25,11 +56,7 @@ class IdentityStore:
         if not wanted:
             return {}
         async with self._db.sessions() as session:
-            rows = await session.scalars(
-                select(AccountIdentifierRow).where(
-                    AccountIdentifierRow.blind_index.in_(list(wanted.values()))
-                )
-            )
+            rows = await session.scalars(select(AccountIdentifierRow).where(_keys(wanted)))
             return {
                 row.type: row.account_id for row in rows if wanted.get(row.type) == row.blind_index
             }
@@ -42,6 +69,42 @@ class IdentityStore:
             return [
                 AccountIdentifier(**{n: getattr(r, n) for n in _IDENTIFIER_FIELDS}) for r in rows
             ]
+
+    async def phones_of(self, account_ids: Sequence[str]) -> list[AccountIdentifier]:
+        """The phone identifiers (sealed) of these accounts, in one query."""
+        if not account_ids:
+            return []
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(AccountIdentifierRow).where(
+                    AccountIdentifierRow.type == "phone",
+                    AccountIdentifierRow.account_id.in_(list(account_ids)),
+                )
+            )
+            return [
+                AccountIdentifier(**{n: getattr(r, n) for n in _IDENTIFIER_FIELDS}) for r in rows
+            ]
+
+    async def seal_clear_phones(self, sealed: Callable[[str, str], AccountIdentifier]) -> int:
+        """Move phones still written in clear on accounts (``accounts.phone``, as admins typed
+        them before) to the account's identifiers, sealed by ``sealed(account_id, phone)``
+        and unverified; all in one transaction. A phone another account holds is dropped."""
+        async with self._db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(AccountRow.id, AccountRow.phone).where(AccountRow.phone.is_not(None))
+                )
+            ).all()
+            for account_id, phone in rows:
+                identifier = sealed(account_id, phone)
+                key = (identifier.type, identifier.blind_index)
+                if await session.get(AccountIdentifierRow, key) is None:
+                    session.add(AccountIdentifierRow(**asdict(identifier)))
+            if rows:
+                await session.execute(
+                    update(AccountRow).where(AccountRow.phone.is_not(None)).values(phone=None)
+                )
+            return len(rows)
 
     async def add_identifiers(self, identifiers: list[AccountIdentifier]) -> None:
         """Record identifiers of an account; one another account holds already is left to it."""
@@ -70,7 +133,7 @@ class IdentityStore:
         """Create an account for a department login, with its identifiers; all or nothing."""
         try:
             async with self._db.transaction() as session:
-                session.add(AccountRow(**asdict(account)))
+                session.add(account_row(account))
                 await session.flush()
                 session.add(LinkedIdentityRow(**asdict(link)))
                 session.add_all(AccountIdentifierRow(**asdict(i)) for i in identifiers)

@@ -50,6 +50,11 @@ def upstream_state(state: str) -> str:
     return f"upstream:{state}"
 
 
+def upstream_answer(state: str) -> str:
+    """A department's answer posted back (a SAML Response), kept for the callback of ``state``."""
+    return f"upstream-answer:{state}"
+
+
 def cas_ticket(ticket_digest: str) -> str:
     """A CAS service or proxy ticket, by its digest (CAS 3.0 §3.1, §3.2)."""
     return f"cas-st:{ticket_digest}"
@@ -145,6 +150,11 @@ def admin_denials(actor: str | None) -> str:
     return f"admin-denied:{actor or 'anonymous'}"
 
 
+def client_requests(endpoint: str, client_id: str) -> str:
+    """Requests one client made of one endpoint (token, introspection, userinfo) this window."""
+    return f"client-requests:{endpoint}:{client_id}"
+
+
 def revocations_loaded() -> str:
     """Written once every durable revocation mark was copied into the expiring store; its
     absence means the store lost them (gateway/oauth/revocations.py reloads them)."""
@@ -204,6 +214,16 @@ def device_code(code_digest: str) -> str:
     return f"device:{code_digest}"
 
 
+def device_polled(code_digest: str) -> str:
+    """Present for one poll interval after a device code's poll was answered (§3.5)."""
+    return f"device-polled:{code_digest}"
+
+
+def device_interval(code_digest: str) -> str:
+    """A device code's poll interval once ``slow_down`` raised it (seconds, as text)."""
+    return f"device-interval:{code_digest}"
+
+
 def device_user_code(user_code: str) -> str:
     """The digest of the device code a user code stands for (the user code normalised)."""
     return f"device-user:{user_code}"
@@ -239,6 +259,11 @@ def scan_outcome(ticket_digest: str) -> str:
     return f"scan-outcome:{ticket_digest}"
 
 
+def scan_moved_channel() -> str:
+    """The pub/sub channel that carries the digest of a ticket an app scanned or answered."""
+    return "scan-moved"
+
+
 def scan_tickets_per_browser(browser: str) -> str:
     """Tickets made for one browser (its CSRF cookie, hashed)."""
     return f"scan-new:{hashlib.sha256(browser.encode()).hexdigest()[:32]}"
@@ -247,3 +272,21 @@ def scan_tickets_per_browser(browser: str) -> str:
 def scans_per_account(account_id: str) -> str:
     """Tickets one person's app scanned."""
     return f"scan-by-account:{account_id}"
+
+
+def console_import(token: str) -> str:
+    """A checked import file waiting for its administrator's confirmation."""
+    return f"console-import:{token}"
+
+
+# -- expiry ledgers (counting what expired unused) ---------------------------------------------
+
+
+def expiry_ledger(kind: str) -> str:
+    """The keys of one kind of single-use credential (``code``, ``cas_ticket``) by expiry."""
+    return f"expiry-ledger:{kind}"
+
+
+def expiry_sweep_lock() -> str:
+    """Held by the one process that sweeps the expiry ledgers this period."""
+    return "expiry-sweep-lock"

@@ -10,6 +10,7 @@ from store.kv import (
     UNSETTLED,
     ExpiringStoreError,
     Redemption,
+    Step,
     check_ttl,
 )
 
@@ -24,6 +25,7 @@ class MemoryStore:
         self._clock = clock or SystemClock()
         self._data: dict[str, tuple[bytes | int | set[str], float]] = {}
         self._writes = 0
+        self._ledgers: dict[str, dict[str, float]] = {}
 
     def _live(self, key: str) -> tuple[bytes | int | set[str], float] | None:
         entry = self._data.get(key)
@@ -43,10 +45,31 @@ class MemoryStore:
             for stale in [k for k, (_, deadline) in self._data.items() if deadline <= now]:
                 del self._data[stale]
 
-    async def issue(self, key: str, owner: str, value: bytes, ttl: float) -> None:
-        self._write(key, owner.encode() + SEPARATOR + value, ttl)
+    def _enter(self, ledger: str | None, key: str) -> None:
+        if ledger is not None:
+            self._ledgers.setdefault(ledger, {})[key] = self._data[key][1]
 
-    async def redeem(self, key: str, owner: str, spent_ttl: float) -> Redemption:
+    def _leave(self, ledger: str | None, key: str) -> None:
+        if ledger is not None:
+            self._ledgers.get(ledger, {}).pop(key, None)
+
+    async def sweep_ledger(self, ledger: str, grace: float, limit: int) -> int:
+        entries = self._ledgers.get(ledger, {})
+        cutoff = self._clock.now() - grace
+        expired = [key for key, deadline in entries.items() if deadline <= cutoff][:limit]
+        for key in expired:
+            del entries[key]
+        return len(expired)
+
+    async def issue(
+        self, key: str, owner: str, value: bytes, ttl: float, ledger: str | None = None
+    ) -> None:
+        self._write(key, owner.encode() + SEPARATOR + value, ttl)
+        self._enter(ledger, key)
+
+    async def redeem(
+        self, key: str, owner: str, spent_ttl: float, ledger: str | None = None
+    ) -> Redemption:
         entry = self._live(key)
         if entry is None or not isinstance(entry[0], bytes):
             return Redemption("absent")
@@ -59,15 +82,19 @@ class MemoryStore:
             return Redemption("reused", marker)
         stored_owner, _, value = raw.partition(SEPARATOR)
         if stored_owner != owner.encode():
-            return Redemption("foreign")
+            return Redemption("foreign", None, deadline - self._clock.now())
         self._write(key, UNSETTLED, spent_ttl)
+        self._leave(ledger, key)
         return Redemption("redeemed", value, deadline - self._clock.now())
 
-    async def release(self, key: str, owner: str, value: bytes, ttl: float) -> bool:
+    async def release(
+        self, key: str, owner: str, value: bytes, ttl: float, ledger: str | None = None
+    ) -> bool:
         entry = self._live(key)
         if entry is None or entry[0] != UNSETTLED:
             return False
         self._write(key, owner.encode() + SEPARATOR + value, ttl)
+        self._enter(ledger, key)
         return True
 
     async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
@@ -81,6 +108,11 @@ class MemoryStore:
     async def get_many(self, *keys: str) -> list[bytes | None]:
         return [await self.get(key) for key in keys]
 
+    async def add_and_get(
+        self, key: str, value: bytes, ttl: float, *keys: str
+    ) -> tuple[bool, list[bytes | None]]:
+        return await self.add(key, value, ttl), await self.get_many(*keys)
+
     async def get(self, key: str) -> bytes | None:
         entry = self._live(key)
         if entry is None:
@@ -90,8 +122,9 @@ class MemoryStore:
             raise ExpiringStoreError(f"value at {key!r} is a set")
         return str(value).encode() if isinstance(value, int) else value
 
-    async def put(self, key: str, value: bytes, ttl: float) -> None:
+    async def put(self, key: str, value: bytes, ttl: float, ledger: str | None = None) -> None:
         self._write(key, bytes(value), ttl)
+        self._enter(ledger, key)
 
     async def put_many(self, *entries: tuple[str, bytes, float]) -> None:
         for _, _, ttl in entries:
@@ -111,15 +144,20 @@ class MemoryStore:
         self._write(key, bytes(value), ttl)
         return True
 
-    async def take(self, key: str) -> bytes | None:
+    async def take(self, key: str, ledger: str | None = None) -> bytes | None:
         value = await self.get(key)
         self._data.pop(key, None)
+        if value is not None:
+            self._leave(ledger, key)
         return value
 
     async def delete(self, key: str) -> bool:
         existed = self._live(key) is not None
         self._data.pop(key, None)
         return existed
+
+    async def many(self, *steps: Step) -> list[object]:
+        return [await getattr(self, step.method)(*step.args) for step in steps]
 
     async def incr_many(self, *counters: tuple[str, float, int]) -> list[int]:
         return [await self.incr(key, ttl, amount) for key, ttl, amount in counters]
@@ -165,3 +203,4 @@ class MemoryStore:
 
     async def close(self) -> None:
         self._data.clear()
+        self._ledgers.clear()

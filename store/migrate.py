@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import text
 
 from store.database import Database
@@ -30,7 +32,9 @@ def alembic_config(connection: Any | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """Read once a process: the migrations ship with the package."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
@@ -38,8 +42,22 @@ def _current(sync_connection: Any) -> str | None:
     return MigrationContext.configure(sync_connection).get_current_revision()
 
 
-def _upgrade(sync_connection: Any) -> None:
-    command.upgrade(alembic_config(sync_connection), "head")
+def _upgrade(sync_connection: Any, revision: str = "head") -> None:
+    command.upgrade(alembic_config(sync_connection), revision)
+
+
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of the migrations this version ships."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+async def upgrade_to(database: Database, revision: str) -> None:
+    """Bring a database without schema to ``revision`` (a restore's, before its rows)."""
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_upgrade, revision)
 
 
 async def current_revision(database: Database) -> str | None:

@@ -7,7 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, literal, or_, select, text, union_all, update
+from sqlalchemy import (
+    String,
+    bindparam,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -240,6 +250,14 @@ class AccountFacts:
     paths: dict[str, str]  # department id -> path, for the ids asked about
     linked: list[str]  # provider ids of the account's linked department logins
     app_department: str | None = None  # the path of the app's own department
+    expiring: tuple[tuple[float, tuple[str, str, str]], ...] = ()  # (until, role) not in roles
+
+    def at(self, now: float) -> AccountFacts:
+        """The facts at ``now``: the roles of assignments that expire later count as held."""
+        if not self.expiring:
+            return self
+        held = [role for until, role in self.expiring if until > now]
+        return replace(self, roles=[*self.roles, *held], expiring=())
 
 
 def _facts_statement() -> Any:
@@ -252,6 +270,7 @@ def _facts_statement() -> Any:
             RoleRow.client_id,
             RoleRow.name,
             func.coalesce(DepartmentRow.path, literal("", text_)),
+            RoleAssignmentRow.expires_at,
         )
         .join(RoleAssignmentRow, RoleAssignmentRow.role_id == RoleRow.id)
         .outerjoin(DepartmentRow, DepartmentRow.id == RoleAssignmentRow.department_id)
@@ -259,28 +278,31 @@ def _facts_statement() -> Any:
             RoleAssignmentRow.account_id == account_id,
             department_present(),
             RoleRow.client_id.in_([bindparam("client_id"), ""]),
-            or_(
-                RoleAssignmentRow.expires_at.is_(None),
-                RoleAssignmentRow.expires_at
-                > bindparam("now", type_=RoleAssignmentRow.expires_at.type),
-            ),
         ),
         select(
             literal("group", text_),
             GroupMemberRow.group_id,
             literal("", text_),
             literal("", text_),
+            null(),
         ).where(GroupMemberRow.account_id == account_id),
         select(
             literal("link", text_),
             LinkedIdentityRow.provider_id,
             literal("", text_),
             literal("", text_),
+            null(),
         ).where(LinkedIdentityRow.account_id == account_id),
         select(
-            literal("path", text_), DepartmentRow.id, DepartmentRow.path, literal("", text_)
+            literal("path", text_), DepartmentRow.id, DepartmentRow.path, literal("", text_), null()
         ).where(DepartmentRow.id.in_(bindparam("department_ids", expanding=True))),
-        select(literal("app", text_), ClientRow.client_id, DepartmentRow.path, literal("", text_))
+        select(
+            literal("app", text_),
+            ClientRow.client_id,
+            DepartmentRow.path,
+            literal("", text_),
+            null(),
+        )
         .join(DepartmentRow, DepartmentRow.id == ClientRow.department_id)
         .where(ClientRow.client_id == bindparam("client_id")),
     )
@@ -289,26 +311,24 @@ def _facts_statement() -> Any:
 _FACTS = _facts_statement()
 
 
-async def account_facts(
-    database: Database,
-    account_id: str,
-    client_id: str,
-    department_ids: Sequence[str],
-    now: float,
+async def read_account_facts(
+    database: Database, account_id: str, client_id: str, department_ids: Sequence[str]
 ) -> AccountFacts:
-    """Roles held for the app (and global ones), groups, the named departments' paths and the
-    linked logins, in one round trip: this runs at every authorization and refresh."""
-    wanted = sorted(set(department_ids))
+    """Roles held for the app (and global ones, those that expire apart), groups, the named
+    departments' paths and the linked logins, in one round trip: this runs at every
+    authorization and refresh that is not answered from memory."""
     parameters = {
         "account_id": account_id,
         "client_id": client_id,
-        "now": now,
-        "department_ids": wanted,
+        "department_ids": sorted(set(department_ids)),
     }
     rows = await database.read(_FACTS, parameters)
     facts = AccountFacts(roles=[], groups=[], paths={}, linked=[])
-    for kind, first, second, third in rows:
-        if kind == "role":
+    expiring: list[tuple[float, tuple[str, str, str]]] = []
+    for kind, first, second, third, until in rows:
+        if kind == "role" and until is not None:
+            expiring.append((until, (first, second, third)))
+        elif kind == "role":
             facts.roles.append((first, second, third))
         elif kind == "group":
             facts.groups.append(first)
@@ -319,4 +339,15 @@ async def account_facts(
         else:
             facts.paths[first] = second
     facts.groups.sort()
-    return facts
+    return replace(facts, expiring=tuple(expiring)) if expiring else facts
+
+
+async def account_facts(
+    database: Database,
+    account_id: str,
+    client_id: str,
+    department_ids: Sequence[str],
+    now: float,
+) -> AccountFacts:
+    """The account's facts for the app at ``now``."""
+    return (await read_account_facts(database, account_id, client_id, department_ids)).at(now)

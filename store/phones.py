@@ -7,6 +7,7 @@ from dataclasses import asdict, fields
 from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from store.accounts import account_row
 from store.database import Database
 from store.errors import Conflict
 from store.records import Account, AccountIdentifier
@@ -78,7 +79,7 @@ class PhoneStore:
                         AccountIdentifierRow.verified.is_(False),
                     )
                 )
-                session.add(AccountRow(**asdict(account)))
+                session.add(account_row(account))
                 await session.flush()
                 session.add(AccountIdentifierRow(**asdict(phone)))
                 session.add_all(

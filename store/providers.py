@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from store.database import Database
@@ -28,6 +28,20 @@ class ProviderStore:
         async with self._db.sessions() as session:
             rows = await session.scalars(select(ProviderRow).order_by(ProviderRow.created_at))
             return [(row.id, row.type, row.config) for row in rows]
+
+    async def disabled(self) -> set[str]:
+        """The ids of the providers an administrator disabled."""
+        async with self._db.sessions() as session:
+            rows = await session.scalars(select(ProviderRow.id).where(ProviderRow.disabled))
+            return set(rows)
+
+    async def set_disabled(self, provider_id: str, disabled: bool) -> bool:
+        """False when there is no such provider."""
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(ProviderRow).where(ProviderRow.id == provider_id).values(disabled=disabled)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def remove(self, provider_id: str) -> bool:
         async with self._db.transaction() as session:

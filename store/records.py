@@ -70,6 +70,8 @@ class Client:
     dpop_bound_access_tokens: bool = False  # token requests need a DPoP proof (RFC 9449 §5.2)
     require_pushed_authorization_requests: bool = False  # RFC 9126 §6
     sp_metadata: str = ""  # SAML: the service provider's metadata document (SAML 2.0 Metadata)
+    requests_per_minute: int = 0  # at each of token, introspection, UserInfo; 0: the default
+    state: str = "live"  # draft, live, suspended or retired (policies/app_lifecycle.py)
     created_at: float = 0.0
     updated_at: float = 0.0
 

@@ -1,25 +1,21 @@
 """The Redis expiring store: shared by every gateway process.
 
-One URL chooses the deployment (see ``connect``): a single node, Sentinel, or Redis Cluster.
+One URL chooses the deployment (``store.redis_connect``): one node, Sentinel, or Redis Cluster.
 Every operation is one command or one Lua script on one key, so it is atomic on all three and
-a cluster never needs hash tags or cross-slot commands; each is one round trip. ``put_many`` is
-several SETs, each on one key, in one pipeline without MULTI.
+a cluster never needs hash tags or cross-slot commands. ``many`` and ``put_many`` send several
+such steps in one pipeline without MULTI (on a cluster, one call a step).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl, unquote
 
 try:
-    import redis.asyncio as aioredis
-    from redis.asyncio.cluster import ClusterNode, RedisCluster
-    from redis.asyncio.retry import Retry
-    from redis.asyncio.sentinel import Sentinel
-    from redis.backoff import NoBackoff
-    from redis.exceptions import RedisClusterException, RedisError
+    from redis.asyncio.cluster import RedisCluster
+    from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 except ImportError as error:  # pragma: no cover - depends on the install
     raise ImportError(
         "YIHAOTONG_REDIS_URL needs the redis extra: pip install 'yihaotong[redis]'"
@@ -32,12 +28,13 @@ from store.kv import (
     UNSETTLED,
     ExpiringStoreError,
     Redemption,
+    Step,
     check_ttl,
 )
+from store.redis_connect import IN_FLIGHT, Closer, connect
 
 # Cluster client errors (no reachable node, a slot nobody serves) are not RedisErrors.
 _FAILURES = (RedisError, RedisClusterException)
-_TIMEOUTS: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
 
 # INCRBY and set the deadline only on the first increment, in one round trip.
 _INCR_FIXED_WINDOW = """
@@ -55,7 +52,7 @@ redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 """
 
-Closer = Callable[[], Awaitable[None]]
+Sent = Callable[[Any], Awaitable[Any]]  # one command, sent through the client it is given
 
 
 # Single-use credentials (see store/kv.py for the layout): each step one script on one key.
@@ -71,7 +68,9 @@ if string.sub(v, 1, #spent) == spent then
   return {'reused', marker}
 end
 local cut = string.find(v, sep, 1, true)
-if not cut or string.sub(v, 1, cut - 1) ~= ARGV[1] then return {'foreign'} end
+if not cut or string.sub(v, 1, cut - 1) ~= ARGV[1] then
+  return {'foreign', '', redis.call('PTTL', KEYS[1])}
+end
 local left = redis.call('PTTL', KEYS[1])
 redis.call('SET', KEYS[1], spent .. '{}', 'PX', ARGV[2])
 return {'redeemed', string.sub(v, cut + 1), left}
@@ -92,6 +91,19 @@ if flagged then return 1 end
 return 0
 """
 
+# Expiry ledgers (store/kv.py): a sorted set of keys scored by their expiry in Unix seconds.
+# A key taken leaves it only if it had not expired by then (the taker's clock): a take that
+# found nothing must not hide an expiry from the sweep.
+_LEDGER_LEAVE = """
+local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if deadline and tonumber(deadline) > tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+"""
+_LEDGER_SWEEP = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
+return #expired
+"""
+
 
 def _ms(ttl: float) -> int:
     check_ttl(ttl)
@@ -108,6 +120,9 @@ class RedisStore:
         self._redeem = client.register_script(_REDEEM)
         self._settle = client.register_script(_SETTLE)
         self._release = client.register_script(_RELEASE)
+        self._leave = client.register_script(_LEDGER_LEAVE)
+        self._sweep = client.register_script(_LEDGER_SWEEP)
+        self._turns = asyncio.Semaphore(IN_FLIGHT)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "yht:") -> RedisStore:
@@ -117,43 +132,123 @@ class RedisStore:
     def _k(self, key: str) -> str:
         return self._prefix + key
 
+    def key(self, name: str) -> str:
+        """``name`` under this store's prefix, as Redis sees it (a channel's, too)."""
+        return self._k(name)
+
+    def pubsub(self) -> Any:
+        """A new redis-py ``PubSub`` on this store's server (one connection of its own)."""
+        return self._redis.pubsub()
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        await self._call("publish", self._k(channel), message)
+
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        await self._turns.acquire()
         try:
             return await getattr(self._redis, method)(*args, **kwargs)
         except _FAILURES as error:
             raise ExpiringStoreError(f"redis {method} failed: {type(error).__name__}") from error
+        finally:
+            self._turns.release()
 
     async def _script(self, name: str, script: Any, key: str, *args: Any) -> Any:
+        await self._turns.acquire()
         try:
             return await script(keys=[self._k(key)], args=list(args))
         except _FAILURES as error:
             raise ExpiringStoreError(f"redis {name} failed: {type(error).__name__}") from error
+        finally:
+            self._turns.release()
+
+    async def _pipelined(self, name: str, queue: Callable[[Any], Awaitable[None]]) -> list[Any]:
+        """One pipeline without MULTI: ``queue`` adds its commands, then one round trip."""
+        await self._turns.acquire()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipeline:
+                await queue(pipeline)
+                return list(await pipeline.execute())
+        except _FAILURES as error:
+            raise ExpiringStoreError(f"redis {name} failed: {type(error).__name__}") from error
+        finally:
+            self._turns.release()
 
     async def get(self, key: str) -> bytes | None:
         return await self._call("get", self._k(key))
 
-    async def issue(self, key: str, owner: str, value: bytes, ttl: float) -> None:
-        await self.put(key, owner.encode() + SEPARATOR + value, ttl)
+    async def _with_ledger(self, name: str, command: Sent, ledger: Sent) -> Any:
+        """``command`` and then ``ledger`` (each called with the client to send through) in one
+        pipeline, or concurrently on a cluster (its pipelines take no scripts); ``command``'s
+        result."""
+        try:
+            if isinstance(self._redis, RedisCluster):
+                return (await asyncio.gather(command(self._redis), ledger(self._redis)))[0]
+            async with self._turns, self._redis.pipeline(transaction=False) as pipeline:
+                await command(pipeline)
+                await ledger(pipeline)
+                answers = await pipeline.execute(raise_on_error=False)
+            for i, step in enumerate((command, ledger)):
+                if isinstance(answers[i], NoScriptError):  # lost (a restart): again, loaded
+                    answers[i] = await step(self._redis)
+                elif isinstance(answers[i], Exception):
+                    raise answers[i]
+            return answers[0]
+        except _FAILURES as error:
+            raise ExpiringStoreError(f"redis {name} failed: {type(error).__name__}") from error
 
-    async def redeem(self, key: str, owner: str, spent_ttl: float) -> Redemption:
-        found = await self._script(
-            "redeem",
-            self._redeem,
-            key,
-            owner,
-            _ms(spent_ttl),
-            SEPARATOR,
-            SPENT,
-            SPENT_AGAIN,
-        )
+    def _scripted(self, script: Any, keys: list[str], args: list[Any]) -> Sent:
+        # By EVALSHA in a pipeline: one that holds registered scripts asks SCRIPT EXISTS first,
+        # one more round trip each time. Alone, the script loads itself when the server lost it.
+        async def send(client: Any) -> Any:
+            if client is self._redis:
+                return await script(keys=keys, args=args)
+            return await client.evalsha(script.sha, len(keys), *keys, *args)
+
+        return send
+
+    def _entering(self, ledger: str, key: str, ttl: float) -> Sent:
+        async def enter(client: Any) -> Any:
+            return await client.zadd(self._k(ledger), {self._k(key): time.time() + ttl})
+
+        return enter
+
+    def _leaving(self, ledger: str, key: str) -> Sent:
+        return self._scripted(self._leave, [self._k(ledger)], [self._k(key), time.time()])
+
+    async def issue(
+        self, key: str, owner: str, value: bytes, ttl: float, ledger: str | None = None
+    ) -> None:
+        await self.put(key, owner.encode() + SEPARATOR + value, ttl, ledger)
+
+    async def redeem(
+        self, key: str, owner: str, spent_ttl: float, ledger: str | None = None
+    ) -> Redemption:
+        args = [owner, _ms(spent_ttl), SEPARATOR, SPENT, SPENT_AGAIN]
+        if ledger is None:
+            found = await self._script("redeem", self._redeem, key, *args)
+        else:
+            redeem = self._scripted(self._redeem, [self._k(key)], args)
+            found = await self._with_ledger("redeem", redeem, self._leaving(ledger, key))
         outcome = found[0].decode()
-        value = found[1] if len(found) > 1 else None
+        value = found[1] if len(found) > 1 and found[1] else None
         left = found[2] / 1000 if len(found) > 2 and found[2] > 0 else None
+        if outcome == "foreign" and ledger is not None and left is not None:
+            await self._enter_alone(ledger, key, left)  # still live: back in the ledger
         return Redemption(outcome, value, left)  # type: ignore[arg-type]
 
-    async def release(self, key: str, owner: str, value: bytes, ttl: float) -> bool:
+    async def _enter_alone(self, ledger: str, key: str, ttl: float) -> None:
+        try:
+            await self._entering(ledger, key, ttl)(self._redis)
+        except _FAILURES as error:
+            raise ExpiringStoreError(f"redis zadd failed: {type(error).__name__}") from error
+
+    async def release(
+        self, key: str, owner: str, value: bytes, ttl: float, ledger: str | None = None
+    ) -> bool:
         restored = owner.encode() + SEPARATOR + value
         put_back = await self._script("release", self._release, key, restored, _ms(ttl), UNSETTLED)
+        if put_back and ledger is not None:
+            await self._enter_alone(ledger, key, ttl)  # rare: a failed exchange
         return bool(put_back)
 
     async def settle(self, key: str, marker: bytes, spent_ttl: float) -> bool:
@@ -161,6 +256,10 @@ class RedisStore:
             "settle", self._settle, key, marker, _ms(spent_ttl), SPENT, SPENT_AGAIN
         )
         return bool(flagged)
+
+    async def sweep_ledger(self, ledger: str, grace: float, limit: int) -> int:
+        cutoff = time.time() - grace
+        return int(await self._script("sweep", self._sweep, ledger, cutoff, limit))
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
         # One MGET: a pipeline of GETs costs several times the client CPU for the same round
@@ -173,8 +272,15 @@ class RedisStore:
             return list(await self._call("mget_nonatomic", names))
         return list(await self._call("mget", names))
 
-    async def put(self, key: str, value: bytes, ttl: float) -> None:
-        await self._call("set", self._k(key), value, px=_ms(ttl))
+    async def put(self, key: str, value: bytes, ttl: float, ledger: str | None = None) -> None:
+        if ledger is None:
+            await self._call("set", self._k(key), value, px=_ms(ttl))
+            return
+
+        async def write(client: Any) -> Any:
+            return await client.set(self._k(key), value, px=_ms(ttl))
+
+        await self._with_ledger("set", write, self._entering(ledger, key, ttl))
 
     async def put_many(self, *entries: tuple[str, bytes, float]) -> None:
         # A pipeline without MULTI: one round trip for plain SETs (a cluster client sends one
@@ -182,22 +288,48 @@ class RedisStore:
         if not entries:
             return
         ttls = [_ms(ttl) for _, _, ttl in entries]
-        try:
-            async with self._redis.pipeline(transaction=False) as pipeline:
-                for (key, value, _), ttl in zip(entries, ttls, strict=True):
-                    pipeline.set(self._k(key), value, px=ttl)
-                await pipeline.execute()
-        except _FAILURES as error:
-            raise ExpiringStoreError(f"redis set failed: {type(error).__name__}") from error
+
+        async def sets(pipeline: Any) -> None:
+            for (key, value, _), ttl in zip(entries, ttls, strict=True):
+                pipeline.set(self._k(key), value, px=ttl)
+
+        await self._pipelined("set", sets)
 
     async def add(self, key: str, value: bytes, ttl: float) -> bool:
         return bool(await self._call("set", self._k(key), value, px=_ms(ttl), nx=True))
 
+    async def add_and_get(
+        self, key: str, value: bytes, ttl: float, *keys: str
+    ) -> tuple[bool, list[bytes | None]]:
+        # SET NX and the reads in one pipeline without MULTI; a cluster's keys may live in
+        # different slots, so there each read is a GET of its own (sent per node, concurrently).
+        names = [self._k(name) for name in keys]
+        cluster = isinstance(self._redis, RedisCluster)
+        try:
+            async with self._turns, self._redis.pipeline(transaction=False) as pipeline:
+                pipeline.set(self._k(key), value, px=_ms(ttl), nx=True)
+                if cluster:
+                    for name in names:
+                        pipeline.get(name)
+                elif names:
+                    pipeline.mget(names)
+                added, *read = await pipeline.execute()
+        except _FAILURES as error:
+            raise ExpiringStoreError(f"redis add_and_get failed: {type(error).__name__}") from error
+        values = read if cluster else (read[0] if names else [])
+        return bool(added), list(values)
+
     async def replace(self, key: str, value: bytes, ttl: float) -> bool:
         return bool(await self._call("set", self._k(key), value, px=_ms(ttl), xx=True))
 
-    async def take(self, key: str) -> bytes | None:
-        return await self._call("getdel", self._k(key))
+    async def take(self, key: str, ledger: str | None = None) -> bytes | None:
+        if ledger is None:
+            return await self._call("getdel", self._k(key))
+
+        async def take(client: Any) -> Any:
+            return await client.getdel(self._k(key))
+
+        return await self._with_ledger("getdel", take, self._leaving(ledger, key))
 
     async def delete(self, key: str) -> bool:
         return bool(await self._call("delete", self._k(key)))
@@ -206,21 +338,60 @@ class RedisStore:
         return int(await self._script("incr", self._incr, key, amount, _ms(ttl)))
 
     async def incr_many(self, *counters: tuple[str, float, int]) -> list[int]:
-        # One pipeline of the fixed-window script (no MULTI: each counter is atomic alone); a
-        # cluster's keys live in different slots, so there each is its own call, concurrently.
+        steps = (Step("incr", (key, ttl, amount)) for key, ttl, amount in counters)
+        return [int(value) for value in await self.many(*steps)]  # type: ignore[call-overload]
+
+    async def many(self, *steps: Step) -> list[object]:
+        # One pipeline without MULTI (each step atomic alone); a cluster's keys live in
+        # different slots, so there each step is its own call: concurrent unless keys repeat.
         if isinstance(self._redis, RedisCluster):
-            counted = (self.incr(key, ttl, amount) for key, ttl, amount in counters)
-            return list(await asyncio.gather(*counted))
-        if not counters:
+            if len({step.args[0] for step in steps}) == len(steps):
+                return list(await asyncio.gather(*(self._step(step) for step in steps)))
+            return [await self._step(step) for step in steps]
+        if not steps:
             return []
-        ttls = [_ms(ttl) for _, ttl, _ in counters]
         try:
-            async with self._redis.pipeline(transaction=False) as pipeline:
-                for (key, _, amount), ttl in zip(counters, ttls, strict=True):
-                    await self._incr(keys=[self._k(key)], args=[amount, ttl], client=pipeline)
-                return [int(value) for value in await pipeline.execute()]
+            answers = await self._step_pipeline(steps)
+            missing = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+            if missing:  # the server lost our scripts (a restart): load them, run those again
+                for script in {
+                    self._incr if steps[i].method == "incr" else self._sadd for i in missing
+                }:
+                    await self._redis.script_load(script.script)
+                again = await self._step_pipeline([steps[i] for i in missing])
+                for i, answer in zip(missing, again, strict=True):
+                    answers[i] = answer
         except _FAILURES as error:
-            raise ExpiringStoreError(f"redis incr failed: {type(error).__name__}") from error
+            raise ExpiringStoreError(f"redis pipeline failed: {type(error).__name__}") from error
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise ExpiringStoreError(f"redis pipeline failed: {type(answer).__name__}")
+        return [_result(step, answer) for step, answer in zip(steps, answers, strict=True)]
+
+    def _step(self, step: Step) -> Awaitable[Any]:
+        return getattr(self, step.method)(*step.args)  # type: ignore[no-any-return]
+
+    async def _step_pipeline(self, steps: list[Step] | tuple[Step, ...]) -> list[Any]:
+        # Scripts by EVALSHA: a pipeline that registers them first asks SCRIPT EXISTS, one
+        # more round trip each time.
+        async with self._turns, self._redis.pipeline(transaction=False) as pipeline:
+            for step in steps:
+                key, *args = step.args
+                name = self._k(str(key))
+                if step.method == "get":
+                    pipeline.get(name)
+                elif step.method == "put":
+                    pipeline.set(name, args[0], px=_ms(float(args[1])))  # type: ignore[arg-type]
+                elif step.method == "delete":
+                    pipeline.delete(name)
+                elif step.method == "incr":
+                    ttl, amount = args[0], args[1] if len(args) > 1 else 1
+                    pipeline.evalsha(self._incr.sha, 1, name, amount, _ms(float(ttl)))  # type: ignore[arg-type]
+                elif step.method == "set_add":
+                    pipeline.evalsha(self._sadd.sha, 1, name, args[0], _ms(float(args[1])))  # type: ignore[arg-type]
+                else:
+                    raise ValueError(f"no such step: {step.method!r}")
+            return list(await pipeline.execute(raise_on_error=False))
 
     async def set_add(self, key: str, member: str, ttl: float) -> None:
         await self._script("sadd", self._sadd, key, member, _ms(ttl))
@@ -244,97 +415,10 @@ class RedisStore:
             await close()
 
 
-# -- URLs -------------------------------------------------------------------------------------
-
-
-def connect(url: str) -> tuple[Any, tuple[Closer, ...]]:
-    """A client for ``url`` and what closes it: ``redis://``, ``rediss://`` or ``unix://`` (one
-    server, redis-py's own URL), ``redis+cluster://`` or ``redis+sentinel://`` (each also with
-    ``rediss+``). The formats are in docs/scaling.md, "The Redis URL"."""
-    scheme, _, rest = url.partition("://")
-    if scheme in ("redis+cluster", "rediss+cluster"):
-        return _cluster(rest, tls=scheme.startswith("rediss"))
-    if scheme in ("redis+sentinel", "rediss+sentinel"):
-        return _sentinel(rest, tls=scheme.startswith("rediss"))
-    client = aioredis.Redis.from_url(url, health_check_interval=30, **_TIMEOUTS)
-    return client, (client.aclose,)
-
-
-def _cluster(rest: str, tls: bool) -> tuple[Any, tuple[Closer, ...]]:
-    credentials, hosts, path, query = _split(rest, default_port=6379, scheme="redis+cluster")
-    if path.strip("/") not in ("", "0"):
-        raise ValueError("redis+cluster URL: a cluster has only database 0")
-    _no_options(query, set(), "redis+cluster")
-    # reinitialize_steps=0: a MOVED reply only updates that slot. Refreshing the whole map (the
-    # default, every 5th MOVED) closes connections other commands are waiting on, and redis-py
-    # then sends those commands again: one INCR counted twice, one SET NX answered "exists".
-    client = RedisCluster(
-        startup_nodes=[ClusterNode(host, port) for host, port in hosts],
-        reinitialize_steps=0,
-        ssl=tls,
-        **credentials,
-        **_TIMEOUTS,
-    )
-    return client, (client.aclose,)
-
-
-def _sentinel(rest: str, tls: bool) -> tuple[Any, tuple[Closer, ...]]:
-    credentials, hosts, path, query = _split(rest, default_port=26379, scheme="redis+sentinel")
-    service, _, db = path.strip("/").partition("/")
-    if not service:
-        raise ValueError("redis+sentinel URL: name the service, e.g. redis+sentinel://h:26379/yht")
-    if db and not db.isdigit():
-        raise ValueError("redis+sentinel URL: the database after the service is a number")
-    _no_options(query, {"sentinel_username", "sentinel_password"}, "redis+sentinel")
-    sentinel_auth = {k.removeprefix("sentinel_"): v for k, v in query.items()}
-    # Each sentinel is asked once: the next one in the list is the retry (redis-py would
-    # otherwise back off and retry each, seconds per request while they are down).
-    once = {"retry": Retry(NoBackoff(), 0), "ssl": tls, **_TIMEOUTS}
-    sentinel = Sentinel(hosts, sentinel_kwargs={**once, **sentinel_auth}, **_TIMEOUTS)
-    client = sentinel.master_for(
-        service, db=int(db or 0), ssl=tls, health_check_interval=30, **credentials
-    )
-
-    async def close_sentinels() -> None:
-        for node in sentinel.sentinels:
-            await node.aclose()
-
-    return client, (client.aclose, close_sentinels)
-
-
-def _split(
-    rest: str, default_port: int, scheme: str
-) -> tuple[dict[str, str], list[tuple[str, int]], str, dict[str, str]]:
-    """Credentials, hosts, path and query of ``[user:password@]h[:p],h[:p]/path?query``. Error
-    messages never repeat the URL: it may hold a password."""
-    rest, _, query = rest.partition("?")
-    netloc, slash, path = rest.partition("/")
-    userinfo, at, hostlist = netloc.rpartition("@")
-    credentials = {}
-    if at:
-        username, _, password = userinfo.partition(":")
-        if username:
-            credentials["username"] = unquote(username)
-        if password:
-            credentials["password"] = unquote(password)
-    hosts = [_host_port(part, default_port, scheme) for part in hostlist.split(",") if part]
-    if not hosts:
-        raise ValueError(f"{scheme} URL: no host")
-    return credentials, hosts, slash + path, dict(parse_qsl(query))
-
-
-def _host_port(part: str, default_port: int, scheme: str) -> tuple[str, int]:
-    if part.startswith("["):  # [IPv6]:port
-        host, _, port = part[1:].partition("]")
-        port = port.removeprefix(":")
-    else:
-        host, _, port = part.partition(":")
-    if not host or (port and not port.isdigit()):
-        raise ValueError(f"{scheme} URL: hosts are host:port, separated by commas")
-    return host, int(port or default_port)
-
-
-def _no_options(query: dict[str, str], known: set[str], scheme: str) -> None:
-    unknown = sorted(set(query) - known)
-    if unknown:
-        raise ValueError(f"{scheme} URL: unknown options {unknown}; known: {sorted(known)}")
+def _result(step: Step, answer: Any) -> object:
+    """A pipelined answer as the step's own method returns it."""
+    if step.method == "incr":
+        return int(answer)
+    if step.method == "delete":
+        return bool(answer)
+    return answer if step.method == "get" else None

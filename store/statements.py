@@ -36,9 +36,28 @@ class CompiledStatement:
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]
         self.results: list[Processor] | None = results if any(results) else None
+        # Without IN lists, literal-execute or escaped parameters the SQL is the same for every
+        # call: only the values are looked up (expanding the state re-renders it each time).
+        compiled_sql: Any = self.compiled
+        fixed = not (
+            compiled_sql.post_compile_params
+            or compiled_sql.literal_execute_params
+            or compiled_sql.escaped_bind_names
+        )
+        self.order: list[str] | None = None
+        if fixed and compiled_sql.positiontup is not None:
+            self.order = list(compiled_sql.positiontup)
+            self.converters = [(i, self.binds.get(name)) for i, name in enumerate(self.order)]
+            self.converters = [(i, convert) for i, convert in self.converters if convert]
 
     def arguments(self, parameters: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
         """The SQL (expanding IN lists rendered) and the positional, converted values."""
+        if self.order is not None:
+            given = self.compiled.construct_params(parameters)
+            values = [given[name] for name in self.order]
+            for index, convert in self.converters:
+                values[index] = convert(values[index])  # type: ignore[misc]
+            return self.compiled.string, values
         state = self.compiled.construct_expanded_state(parameters)  # type: ignore[attr-defined]
         values = list(state.positional_parameters)
         processors = state.processors

@@ -57,6 +57,16 @@ class Base(DeclarativeBase):
 
 class AccountRow(Base):
     __tablename__ = "accounts"
+    __table_args__ = (
+        # The console's searches by the start of a username or a name: a LIKE 'start%' is a range
+        # of these (PostgreSQL's own index on a column serves LIKE only under the C collation).
+        Index(
+            "ix_accounts_username_prefix",
+            "username",
+            postgresql_ops={"username": "varchar_pattern_ops"},
+        ),
+        Index("ix_accounts_name_prefix", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -118,6 +128,8 @@ class ProviderRow(Base):
     type: Mapped[str] = mapped_column(String(32))
     config: Mapped[str] = mapped_column(Text)  # encrypted JSON
     created_at: Mapped[float] = mapped_column(EpochTime)
+    # Not offered on the sign-in page, its callback refuses; its settings are kept.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class MigratedLoginRow(Base):
@@ -164,6 +176,8 @@ class ClientRow(Base):
         Boolean, default=False, server_default=false()
     )
     sp_metadata: Mapped[str] = mapped_column(Text, default="", server_default="")
+    requests_per_minute: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    state: Mapped[str] = mapped_column(String(16), default="live", server_default="live")
     created_at: Mapped[float] = mapped_column(EpochTime)
     updated_at: Mapped[float] = mapped_column(EpochTime)
 
@@ -369,6 +383,8 @@ class AuditEventRow(Base):
     """The append-only audit log (the database refuses updates and deletes of it)."""
 
     __tablename__ = "audit_events"
+    # The overview's sign-ins a day and apps of the week: one range of it per event.
+    __table_args__ = (Index("ix_audit_events_event_at", "event", "at"),)
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -483,3 +499,15 @@ class AppInstallationRow(Base):
     device_name: Mapped[str] = mapped_column(String(100))
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
     registered_at: Mapped[float] = mapped_column(EpochTime)
+
+
+class SignInPlaceRow(Base):
+    """What an account has signed in from before: ``device`` (a digest of a browser's random
+    device cookie) or ``province`` (country and province of the address), and when last."""
+
+    __tablename__ = "sign_in_places"
+
+    account_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seen: Mapped[float] = mapped_column(EpochTime)

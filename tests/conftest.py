@@ -4,6 +4,7 @@ settings for a throw-away data directory, and a live gateway on a real socket.""
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import queue
 import secrets
@@ -11,7 +12,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -334,17 +335,38 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings_for(tmp_path: Path, request: pytest.FixtureRequest):
-    """Build Settings on a fresh data directory for the given backend."""
+    """Build Settings on a fresh data directory for the given backend; ``snapshot``: start
+    from a copy of that seed's data instead of the initialized one."""
 
-    def build(backend: str = "embedded", **overrides: object) -> Settings:
+    copies: dict[str, str] = {}  # snapshot database -> this test's copy
+    started: list[Snapshot] = []  # the snapshot this test's storage came from, once chosen
+
+    def copy_of(snapshot: Snapshot) -> str:
+        if snapshot.database not in copies:
+            made = throwaway_database(request.getfixturevalue("later_drops"), snapshot.database)
+            copies[snapshot.database] = made.__enter__()
+            request.addfinalizer(lambda: made.__exit__(None, None, None))
+        return copies[snapshot.database]
+
+    def build(
+        backend: str = "embedded", snapshot: Snapshot | None = None, **overrides: object
+    ) -> Settings:
+        if snapshot is None and started:
+            snapshot = started[0]  # later calls: the same storage
+        elif snapshot is not None and not started:
+            started.append(snapshot)
         data_dir = tmp_path / "var"
         values: dict[str, object] = {"data_dir": data_dir, "log_level": "WARNING"}
         # Unless the test chooses its own storage, it starts from an initialized copy.
         seeded = not {"data_dir", "database_url", "master_key_file", "signing_algs"} & set(
             overrides
         )
+        if snapshot is not None and seeded and not data_dir.exists():
+            shutil.copytree(snapshot.data_dir, data_dir)
         if backend == "services":
-            if seeded:
+            if seeded and snapshot is not None:
+                values["database_url"] = copy_of(snapshot)
+            elif seeded:
                 values["database_url"] = request.getfixturevalue("initialized_postgres_url")
                 if not data_dir.exists():
                     _, template_dir = request.getfixturevalue("initialized_postgres")
@@ -373,6 +395,7 @@ class LiveServer:
     url: str
     settings: Settings
     app: object
+    seeded: Any = None  # what the seed's build returned, when the test started from one
 
     @property
     def services(self):
@@ -380,8 +403,17 @@ class LiveServer:
 
 
 class _ThreadedServer:
-    def __init__(self, app: object, port: int, **options: Any) -> None:
-        # ``options``: more uvicorn settings.
+    """uvicorn in a thread of its own, driven through the Server's public steps (startup, ticks,
+    connections, lifespan) so that ``stop`` lasts as long as the connections do: ``Server.run``
+    notices an exit at its next tenth-of-a-second tick, and its shutdown sleeps another tenth."""
+
+    STOP_SECONDS = 10
+
+    def __init__(
+        self, app: object, port: int, listener: socket.socket | None = None, **options: Any
+    ) -> None:
+        # ``listener``: a socket already bound to ``port``; ``options``: more uvicorn settings.
+        self.listeners = [listener] if listener is not None else None
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -391,41 +423,184 @@ class _ThreadedServer:
             **options,
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.loop = (config.get_loop_factory() or asyncio.new_event_loop)()
+        self.stopping = asyncio.Event()
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.02)
+                raise RuntimeError("the gateway did not start") from self.failure
+            time.sleep(0.005)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.stopping.set)
+        self.thread.join(timeout=self.STOP_SECONDS)
+
+    def _run(self) -> None:
+        try:
+            self.loop.run_until_complete(self._serve())
+        except BaseException as error:  # SystemExit: uvicorn's answer to a failed startup
+            self.failure = error
+        finally:
+            self.loop.close()
+
+    async def _serve(self) -> None:
+        server, config = self.server, self.server.config
+        config.load()
+        server.lifespan = config.lifespan_class(config)
+        await server.on_tick(0)  # the Date header before the first request
+        await server.startup(sockets=self.listeners)
+        ticks = asyncio.create_task(self._tick())
+        await self.stopping.wait()
+        ticks.cancel()
+        for listener in server.servers:
+            listener.close()
+        for connection in list(server.server_state.connections):
+            connection.shutdown()  # closes idle keep-alive connections, ends the others
+        try:
+            async with asyncio.timeout(self.STOP_SECONDS):
+                while server.server_state.connections or server.server_state.tasks:
+                    await asyncio.sleep(0.005)
+        except TimeoutError:  # a long poll still open: end it, and still shut the app down
+            for task in list(server.server_state.tasks):
+                task.cancel()
+            await asyncio.gather(*server.server_state.tasks, return_exceptions=True)
+        for listener in server.servers:
+            await listener.wait_closed()
+        await server.lifespan.shutdown()
+
+    async def _tick(self) -> None:
+        """uvicorn's main loop: the Date header once a second, and its own reasons to exit."""
+        counter = 1
+        while not await self.server.on_tick(counter):
+            counter = (counter + 1) % 864000
+            await asyncio.sleep(0.1)
+        self.stopping.set()
 
 
 @contextmanager
 def running_gateway(
-    settings_for, backend: str = "embedded", clock: Clock | None = None, **overrides: object
+    settings_for,
+    backend: str = "embedded",
+    clock: Clock | None = None,
+    span_exporter: Any = None,
+    *,
+    snapshot: Snapshot | None = None,
+    **overrides: object,
 ):
     """The gateway on a real socket, served by uvicorn in a thread; ``clock``: its clock (with the
-    embedded backend, a FakeClock moves every expiry without waiting)."""
-    port = free_port()
-    settings = settings_for(backend, issuer=f"http://127.0.0.1:{port}", **overrides)
-    app = create_app(settings, clock)
-    server = _ThreadedServer(app, port)
-    server.start()
+    embedded backend, a FakeClock moves every expiry without waiting); ``span_exporter``: traces
+    on, each span handed to it; ``snapshot``: a built world to start from."""
+    # Bound here and handed to uvicorn: a port only looked up could be taken by another test
+    # before the server binds it.
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    if snapshot is not None:
+        overrides["snapshot"] = snapshot
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", settings, app)
+        settings = settings_for(backend, issuer=f"http://127.0.0.1:{port}", **overrides)
+        app = create_app(settings, clock, span_exporter=span_exporter)
+        server = _ThreadedServer(app, port, listener)
+        server.start()
+    except BaseException:
+        listener.close()
+        raise
+    seeded = copy.deepcopy(snapshot.value) if snapshot is not None else None
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings, app, seeded)
     finally:
         server.stop()
+        listener.close()
+
+
+@dataclass
+class Seed:
+    """Data that tests start from: ``build`` writes it through the services opened on the
+    settings it is given, and returns what the tests need to know of it (``LiveServer.seeded``)."""
+
+    name: str
+    build: Callable[[Settings], Awaitable[Any]]
+
+
+@dataclass
+class Snapshot:
+    data_dir: Path
+    database: str  # the PostgreSQL copies' template; "" on the embedded backend
+    value: Any
+
+
+class Snapshots:
+    """Seeds built once per worker and backend on an initialized copy; each test that asks
+    starts from a copy of the result (its data directory; its PostgreSQL database as a
+    template, CREATE DATABASE ... TEMPLATE)."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, later_drops: LaterDrops) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.later_drops = later_drops
+        self.made: dict[tuple[str, str], Snapshot] = {}
+
+    def get(self, seed: Seed, backend: str, request: pytest.FixtureRequest) -> Snapshot:
+        key = (seed.name, backend)
+        if key not in self.made:
+            self.made[key] = self._build(seed, backend, request)
+        return self.made[key]
+
+    def close(self) -> None:
+        for snapshot in self.made.values():
+            if snapshot.database:
+                self.later_drops.drop(snapshot.database)
+
+    def _build(self, seed: Seed, backend: str, request: pytest.FixtureRequest) -> Snapshot:
+        data_dir = self.tmp_path_factory.mktemp(f"seed-{seed.name}") / "var"
+        values: dict[str, object] = {"data_dir": data_dir, "log_level": "WARNING"}
+        database = ""
+        if backend == "services":
+            template, template_dir = request.getfixturevalue("initialized_postgres")
+            admin_url = need(TEST_DATABASE_URL, "YIHAOTONG_TEST_DATABASE_URL")
+            database = f"yht_seed_{secrets.token_hex(6)}"
+            admin_sql(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+            _copy_master_key(template_dir, data_dir)
+            values["database_url"] = _database_in(admin_url, database)
+            values["redis_url"] = request.getfixturevalue("redis_url")
+            values["redis_prefix"] = f"yht-test:{secrets.token_hex(6)}:"
+        else:
+            shutil.copytree(request.getfixturevalue("initialized_embedded"), data_dir)
+            (data_dir / "master.key").chmod(0o600)
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                value = pool.submit(asyncio.run, seed.build(Settings(**values))).result()
+        except BaseException:
+            if database:
+                self.later_drops.drop(database)
+            raise
+        return Snapshot(data_dir, database, value)
+
+
+@pytest.fixture(scope="session")
+def snapshots(
+    tmp_path_factory: pytest.TempPathFactory, later_drops: LaterDrops
+) -> Iterator[Snapshots]:
+    made = Snapshots(tmp_path_factory, later_drops)
+    yield made
+    made.close()
 
 
 @pytest.fixture
-def live_server(settings_for, backend: str) -> Iterator[LiveServer]:
-    with running_gateway(settings_for, backend) as server:
+def live_server(settings_for, backend: str, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """A live gateway; a test that asks for a ``seed`` (a fixture returning a ``Seed``) gets one
+    started from a copy of that seed's data, built once per worker and backend."""
+    snapshot = None
+    if "seed" in request.fixturenames:
+        seed = request.getfixturevalue("seed")
+        snapshot = request.getfixturevalue("snapshots").get(seed, backend, request)
+    with running_gateway(settings_for, backend, snapshot=snapshot) as server:
         yield server
 
 

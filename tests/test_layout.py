@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import parse_python
+
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ("gateway", "keys", "policies", "providers", "store")
 MAX_LINES = 400
@@ -44,7 +46,7 @@ def _modules(package: str) -> list[Path]:
 def _imports(path: Path) -> list[tuple[int, str]]:
     """Every module a file imports, wherever the import stands (functions and TYPE_CHECKING
     blocks included: a type is a dependency too)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    tree = parse_python(path.read_text(encoding="utf-8"), str(path))
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

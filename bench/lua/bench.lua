@@ -10,6 +10,8 @@
 --   capture=location:NAME    write the query parameter NAME of the Location header, or
 --   capture=body:NAME        the JSON string field NAME of the body, to OUT.<thread>
 --   out=OUT, capture_limit=N (per thread), stop_after_capture=1 (stop at the limit)
+--   proofs=PREFIX            each request carries the next line of PREFIX.<thread> as its DPoP
+--                            header (a proof is good once); the thread stops when they run out
 -- A thread that runs out of bodies stops early, so the rate is counted over each thread's own
 -- window (first request to last response, by the monotonic clock), not wrk's fixed duration.
 -- done() prints one line, `BENCHJSON {...}`, that bench/wrk.py reads.
@@ -36,6 +38,7 @@ end
 
 local conf = { headers = {} }
 local pool, first, last = {}, 1, 0
+local proofs, proof_first, proof_last, proof_headers = {}, 1, 0, nil
 local out, captured, capture_kind, capture_name = nil, 0, nil, nil
 -- Read back by done() through thread:get().
 ok, failed, t_first, t_last = 0, 0, 0, 0
@@ -73,19 +76,56 @@ function init(args)
     out = io.open(conf.out .. "." .. tid, "w")
   end
   conf.capture_limit = tonumber(conf.capture_limit or "1000000000")
+  if conf.proofs then
+    for line in io.lines(conf.proofs .. "." .. tid) do
+      if line ~= "" then
+        proof_last = proof_last + 1
+        proofs[proof_last] = line
+      end
+    end
+    proof_headers = {}
+    for name, value in pairs(wrk.headers) do
+      proof_headers[name] = value
+    end
+  end
+end
+
+-- The headers of the next request with a DPoP proof, or nil when the proofs ran out.
+local function next_proof_headers()
+  if proof_first > proof_last then
+    return nil
+  end
+  proof_headers["DPoP"] = proofs[proof_first]
+  proofs[proof_first] = nil
+  proof_first = proof_first + 1
+  return proof_headers
+end
+
+local function stop_thread()
+  wrk.thread:stop()
+  -- Written perhaps, but its answer is never read: the thread's loop ends now.
+  return wrk.format("GET", "/.well-known/openid-configuration", {}, nil)
 end
 
 function request()
   if t_first == 0 then
     t_first = now()
   end
+  local headers = nil
+  if conf.proofs then
+    headers = next_proof_headers()
+    if not headers then
+      return stop_thread()
+    end
+  end
   if not conf.bodies then
+    if headers then
+      return wrk.format(nil, nil, headers, nil)
+    end
     return wrk.request()
   end
   if first > last then
-    wrk.thread:stop()
-    -- Written perhaps, but its answer is never read: the thread's loop ends now.
-    return wrk.format("GET", "/.well-known/openid-configuration", nil, nil)
+    return stop_thread()
   end
   local item = pool[first]
   pool[first] = nil
@@ -93,7 +133,7 @@ function request()
   if conf.chain then
     item = string.format(conf.chain, item)
   end
-  return wrk.format(nil, nil, nil, item)
+  return wrk.format(nil, nil, headers, item)
 end
 
 local function captured_value(headers, body)

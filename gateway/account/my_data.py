@@ -93,6 +93,7 @@ async def everything(services: Services, account: Account) -> dict[str, Any]:
         {
             "started": s.created_at,
             "ip": s.ip,
+            "region": s.region,
             "device": s.user_agent,
             "methods": s.amr,
             "level": s.acr,
@@ -110,7 +111,7 @@ async def everything(services: Services, account: Account) -> dict[str, Any]:
             "id": account.id,
             "username": account.username,
             "name": account.name,
-            "phone": account.phone,
+            "phone": (await services.federation.with_phone(account)).phone,
             "email": account.email,
             "kind": account.kind,
             "level": account.assurance,

@@ -10,12 +10,14 @@ from gateway.account.guard import signed_in
 from gateway.account.navigation import navigation
 from gateway.endpoints.authorize import error_page
 from gateway.endpoints.end_session import SESSIONS_PATH, after_logout, end_sso_session
+from gateway.identity.regions import Region
 from gateway.identity.sessions import SsoSession
 from gateway.mobile.devices import DEVICES_PATH, described, end_installation, installations
 from gateway.oauth.revocations import revoke_family
 from gateway.pages.render import Messages, local_time, messages, page, request_locale
 from gateway.pages.scopes import labels as scope_labels
 from gateway.pages.second_factor import current_session
+from gateway.pages.sign_in_place import region_text
 from gateway.server.forms import FormError, read_form
 from gateway.server.services import Services
 from store.records import AuditEvent
@@ -42,6 +44,7 @@ def _describe(
         "device": device or agent[:40] or "—",
         "started": local_time(session.created_at, zone),
         "ip": session.ip,
+        "region": region_text(Region.from_dict(session.region), t),
         "apps": t.list_separator.join(names.get(c, c) for c in apps),
     }
 

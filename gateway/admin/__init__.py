@@ -15,6 +15,7 @@ from gateway.admin import api_apps, api_org  # noqa: F401
 from gateway.admin import api_roles  # noqa: F401
 from gateway.admin import api_people, api_platform  # noqa: F401
 from gateway.admin import api_resources  # noqa: F401
+from gateway.admin import api_imports  # noqa: F401
 
 # isort: on
 from gateway.admin.http import ENDPOINTS, not_found, route_handler

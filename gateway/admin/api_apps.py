@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.admin import apps
+from gateway.admin import apps, lifecycle
 from gateway.admin.auth import READ, WRITE
 from gateway.admin.etags import etag_of
 from gateway.admin.http import Call, Reply, endpoint
@@ -17,6 +17,7 @@ from gateway.admin.models import (
     SecretOut,
     when,
 )
+from gateway.admin.models_ops import ClientStateChange
 from gateway.identity.client_policy import PolicyDocument
 from store.records import Client, ClientPolicy
 
@@ -41,6 +42,7 @@ NOT_NULL = {
     "dpop_bound_access_tokens",
     "require_pushed_authorization_requests",
     "sp_metadata",
+    "requests_per_minute",
 }
 
 
@@ -69,7 +71,9 @@ def client_out(client: Client) -> dict:
         "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
         "sp_metadata": client.sp_metadata or None,
+        "requests_per_minute": client.requests_per_minute,
         "department_id": client.department_id,
+        "state": client.state,
         "created_at": when(client.created_at),
         "updated_at": when(client.updated_at),
     }
@@ -207,6 +211,28 @@ async def rotate_secret(call: Call) -> Reply:
         call.services, call.actor, call.reach, call.params["client_id"], call.pre
     )
     return Reply(SecretOut(client_id=client.client_id, client_secret=secret), etag=etag_of(client))
+
+
+@endpoint(
+    "PUT",
+    "/clients/{client_id}/state",
+    scope=WRITE,
+    tag=TAG,
+    summary="Change a client's lifecycle state",
+    out=ClientOut,
+    body=ClientStateChange,
+    etag=True,
+    if_match=True,
+)
+async def set_client_state(call: Call) -> Reply:
+    """draft → live or retired; live ⇄ suspended; any → retired, which is final (409 after).
+    Only a live app signs people in or gets tokens: out of service, authorization requests
+    get unauthorized_client (at a registered redirect URI), token requests invalid_client,
+    CAS validation INVALID_SERVICE and SAML requests a Responder status."""
+    client = await lifecycle.set_state(
+        call.services, call.actor, call.reach, call.params["client_id"], call.body.state, call.pre
+    )
+    return Reply(ClientOut(**client_out(client)), etag=etag_of(client))
 
 
 @endpoint(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.admin import people
+from gateway.admin import account_ops, people
 from gateway.admin.auth import READ, WRITE
 from gateway.admin.etags import etag_of
 from gateway.admin.http import Call, Reply, endpoint
@@ -21,6 +21,7 @@ from gateway.admin.models import (
     UnlinkQuery,
     when,
 )
+from gateway.admin.models_ops import PasswordResetOut, PasswordResetQuery
 from gateway.endpoints.end_session import end_sso_session
 from store.records import Account
 
@@ -68,6 +69,7 @@ async def list_accounts(call: Call) -> Reply:
     items, total = await people.list_accounts(
         call.services, call.reach, q.offset, q.limit, **filters
     )
+    items = await call.services.federation.with_phones(items)
     page = AccountPage(
         items=[account_out(a) for a in items], total=total, offset=q.offset, limit=q.limit
     )
@@ -85,7 +87,8 @@ async def list_accounts(call: Call) -> Reply:
 )
 async def get_account(call: Call) -> Reply:
     account = await people.get_account(call.services, call.reach, call.params["account_id"])
-    return Reply(account_out(account), etag=etag_of(account))
+    shown = await call.services.federation.with_phone(account)
+    return Reply(account_out(shown), etag=etag_of(account))
 
 
 @endpoint(
@@ -113,7 +116,8 @@ async def patch_account(call: Call) -> Reply:
         call.pre,
         _ender(call),
     )
-    return Reply(account_out(account), etag=etag_of(account))
+    shown = await call.services.federation.with_phone(account)
+    return Reply(account_out(shown), etag=etag_of(account))
 
 
 @endpoint(
@@ -209,6 +213,7 @@ async def list_sessions(call: Call) -> Reply:
             amr=list(s.amr),
             idp=s.idp,
             ip=s.ip,
+            region={"kind": "unknown", **s.region},
             user_agent=s.user_agent,
             clients=clients,
         )
@@ -231,6 +236,83 @@ async def revoke_sessions(call: Call) -> Reply:
         call.services, call.actor, call.reach, call.params["account_id"], _ender(call)
     )
     return Reply(Count(count=ended))
+
+
+@endpoint(
+    "DELETE",
+    "/accounts/{account_id}/sessions/{session_id}",
+    scope=WRITE,
+    tag=TAG,
+    summary="End one SSO session of the account",
+    status=204,
+)
+async def end_session(call: Call) -> Reply:
+    """As ending every session does for each: session-bound tokens revoked, the apps told by
+    back-channel, front-channel, CAS or SAML logout. 404 for a session not the account's."""
+    await account_ops.end_session(
+        call.services,
+        call.actor,
+        call.reach,
+        call.params["account_id"],
+        call.params["session_id"],
+        _ender(call),
+    )
+    return Reply(status=204)
+
+
+@endpoint(
+    "POST",
+    "/accounts/{account_id}/password/reset",
+    scope=WRITE,
+    tag=TAG,
+    summary="Reset the account's password (by SMS to its verified phone)",
+    out=PasswordResetOut,
+    query=PasswordResetQuery,
+)
+async def reset_password(call: Call) -> Reply:
+    """No password is shown or chosen: the current one stops working, every session ends,
+    and the verified phone is told to set a new one through the sign-in page's recovery
+    (which sends it a one-time code). 409 and nothing changes without a verified phone."""
+    phone, sent = await account_ops.reset_password(
+        call.services,
+        call.actor,
+        call.reach,
+        call.params["account_id"],
+        _ender(call),
+        locale=call.query.locale,
+    )
+    return Reply(PasswordResetOut(sent_to=phone, notified=sent))
+
+
+@endpoint(
+    "DELETE",
+    "/accounts/{account_id}/passkeys",
+    scope=WRITE,
+    tag=TAG,
+    summary="Remove every passkey of the account",
+    out=Count,
+)
+async def reset_passkeys(call: Call) -> Reply:
+    """The sessions signed in with a passkey end too, with back-channel logout."""
+    removed = await account_ops.reset_passkeys(
+        call.services, call.actor, call.reach, call.params["account_id"], _ender(call)
+    )
+    return Reply(Count(count=removed))
+
+
+@endpoint(
+    "DELETE",
+    "/accounts/{account_id}/recovery-codes",
+    scope=WRITE,
+    tag=TAG,
+    summary="Remove the account's recovery codes",
+    status=204,
+)
+async def reset_recovery_codes(call: Call) -> Reply:
+    await account_ops.reset_recovery_codes(
+        call.services, call.actor, call.reach, call.params["account_id"]
+    )
+    return Reply(status=204)
 
 
 @endpoint(

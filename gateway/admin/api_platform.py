@@ -11,9 +11,6 @@ from gateway.admin.auth import READ, WRITE
 from gateway.admin.etags import etag_of
 from gateway.admin.http import Call, Reply, endpoint
 from gateway.admin.models import (
-    AuditOut,
-    AuditPage,
-    AuditQuery,
     KeyList,
     ProviderCreate,
     ProviderList,
@@ -22,6 +19,8 @@ from gateway.admin.models import (
     RotateOut,
     when,
 )
+from gateway.admin.models_audit import AuditOut, AuditPage, AuditQuery
+from gateway.admin.models_ops import ProviderStateChange, ProviderTestOut
 from store.records import AuditEvent
 
 NDJSON = "application/x-ndjson"
@@ -66,7 +65,8 @@ def audit_filters(q: AuditQuery) -> dict[str, Any]:
 async def list_providers(call: Call) -> Reply:
     """In sign-in page order; never their settings (they hold secrets)."""
     found = await platform.list_providers(call.services, call.reach)
-    return Reply(ProviderList(items=[ProviderOut(**platform.provider_document(d)) for d in found]))
+    items = [ProviderOut(**await platform.provider_out(call.services, d)) for d in found]
+    return Reply(ProviderList(items=items))
 
 
 @endpoint(
@@ -101,8 +101,51 @@ async def add_provider(call: Call) -> Reply:
 )
 async def get_provider(call: Call) -> Reply:
     department = await platform.get_provider(call.services, call.reach, call.params["provider_id"])
-    document = platform.provider_document(department)
+    document = await platform.provider_out(call.services, department)
     return Reply(ProviderOut(**document), etag=etag_of(None, document))
+
+
+@endpoint(
+    "PATCH",
+    "/providers/{provider_id}",
+    scope=WRITE,
+    tag="providers",
+    summary="Disable or enable a department login system",
+    out=ProviderOut,
+    body=ProviderStateChange,
+    etag=True,
+    if_match=True,
+)
+async def set_provider_disabled(call: Call) -> Reply:
+    """Disabled, it is not offered on the sign-in page and its start, callback and password
+    check refuse; its settings and the accounts' links stay, and enabling it brings it back."""
+    provider_id = call.params["provider_id"]
+    if call.pre.given:
+        department = await platform.get_provider(call.services, call.reach, provider_id)
+        call.pre.check(etag_of(None, await platform.provider_out(call.services, department)))
+    department = await platform.set_provider_disabled(
+        call.services, call.actor, call.reach, provider_id, call.body.disabled
+    )
+    document = await platform.provider_out(call.services, department)
+    return Reply(ProviderOut(**document), etag=etag_of(None, document))
+
+
+@endpoint(
+    "POST",
+    "/providers/{provider_id}/test",
+    scope=READ,
+    tag="providers",
+    summary="Test a department login system",
+    out=ProviderTestOut,
+)
+async def test_provider(call: Call) -> Reply:
+    """Tries to reach its system as its kind can (an LDAP bind with the service account, an
+    OIDC discovery fetch, a CAS or platform login page, a count of a user table), within
+    10 seconds; a failure is answered 200 with ok false and the reason. Audited."""
+    result = await platform.test_provider(
+        call.services, call.actor, call.reach, call.params["provider_id"]
+    )
+    return Reply(ProviderTestOut(**result))
 
 
 @endpoint(
@@ -120,7 +163,7 @@ async def remove_provider(call: Call) -> Reply:
         department = await platform.get_provider(
             call.services, call.reach, call.params["provider_id"]
         )
-        call.pre.check(etag_of(None, platform.provider_document(department)))
+        call.pre.check(etag_of(None, await platform.provider_out(call.services, department)))
     await platform.remove_provider(
         call.services, call.actor, call.reach, call.params["provider_id"]
     )

@@ -18,6 +18,7 @@ from gateway.admin.etags import NONE, Precondition, etag_of
 from gateway.admin.org import path_of, target_department
 from gateway.admin.policy_names import check_names
 from gateway.admin.reach import Reach
+from gateway.admin.sectors import sector_decision
 from gateway.identity.access import PRIVILEGED_SCOPES, city_wide_app
 from gateway.identity.client_policy import DEFAULT_POLICY, PolicyDocument
 from gateway.identity.clients import secret_digest
@@ -169,6 +170,8 @@ _FIELDS = {
     "dpop_bound_access_tokens": "dpop_bound_access_tokens",
     "require_pushed_authorization_requests": "require_pushed_authorization_requests",
     "sp_metadata": "sp_metadata",
+    "requests_per_minute": "requests_per_minute",
+    "state": "state",
 }
 
 
@@ -228,6 +231,7 @@ async def create_client(
     cas = values.get("protocol") in ("cas", "saml")
     public = public or cas
     reason = values.pop("subject_type_reason", None)
+    sector_reason = values.pop("sector_reason", None)
     now = services.clock.now()
     client = Client(
         client_id=str(uuid.uuid4()),
@@ -251,6 +255,7 @@ async def create_client(
         _subject_decision(reach, None, client, reason, c)
         await target_department(c.session, reach, client.department_id, "department_id")
         await _own_services(c.session, client)
+        await sector_decision(reach, None, client, sector_reason, c)
         c.after = await client_store.insert_client(c.session, client)
     services.clients.forget(client.client_id)
     return client, secret
@@ -267,6 +272,7 @@ async def update_client(
 ) -> Client:
     values = dict(values)
     reason = values.pop("subject_type_reason", None)
+    sector_reason = values.pop("sector_reason", None)
     async with change(services, actor, event, client_id) as c:
         before = await visible_client(c.session, reach, client_id, changing=True)
         pre.check(etag_of(before))
@@ -283,6 +289,7 @@ async def update_client(
             _own_sector(reach, replace(before, **changes))
         if {"service_urls", "protocol"} & set(changes):
             await _own_services(c.session, replace(before, **changes))
+        await sector_decision(reach, before, replace(before, **changes), sector_reason, c)
         c.before = before
         c.after = await client_store.update_client(
             c.session,

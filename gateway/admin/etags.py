@@ -10,9 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, is_dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.server.responses import Stale, Unversioned
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def etag_of(record: Any, representation: Any = None) -> str:
@@ -21,7 +25,10 @@ def etag_of(record: Any, representation: Any = None) -> str:
         return f'"v{version}"'
     stamp = getattr(record, "updated_at", None)
     if isinstance(stamp, float):
-        return f'"t{round(stamp * 1_000_000)}"'
+        # The microsecond the column keeps: rounded as it binds the value, in integers after,
+        # so the tag of a record just written equals the tag of the row read back.
+        moment = datetime.fromtimestamp(stamp, UTC)
+        return f'"t{(moment - _EPOCH) // _MICROSECOND}"'
     if representation is None and is_dataclass(record) and not isinstance(record, type):
         representation = asdict(record)
     data = json.dumps(representation, sort_keys=True, default=str, ensure_ascii=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.identity.client_policy import PolicyDocument
 from policies.clients import GRANT_TYPES
@@ -18,6 +18,7 @@ RoleName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
 Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 ScopeToken = Annotated[str, StringConstraints(pattern=r"^[\x21\x23-\x5B\x5D-\x7E]{1,128}$")]
 GrantType = Literal[
     "authorization_code",
@@ -134,6 +135,7 @@ class SessionOut(Model):
     amr: list[str]
     idp: str
     ip: str
+    region: dict[str, str]  # kind (public, private, loopback, unknown), country, province, city
     user_agent: str
     clients: list[str]
 
@@ -188,7 +190,9 @@ class ClientOut(Model):
     dpop_bound_access_tokens: bool
     require_pushed_authorization_requests: bool
     sp_metadata: str | None = None
+    requests_per_minute: int = 0
     department_id: str | None
+    state: str = Field(description="draft, live, suspended or retired: only a live app is used.")
     created_at: datetime
     updated_at: datetime
 
@@ -218,14 +222,13 @@ class ClientChanges(Model):
         "public (the account id everywhere; city-wide administrators only, with a "
         "subject_type_reason).",
     )
-    subject_type_reason: str | None = Field(
-        None,
-        min_length=1,
-        max_length=500,
-        description="Why the app needs the public subject (required when making it public; "
-        "kept in the audit log).",
+    subject_type_reason: Reason | None = Field(
+        None, description="Why the app needs the public subject (required then; audited)."
     )
     sector_identifier: str | None = Field(None, max_length=255)
+    sector_reason: Reason | None = Field(
+        None, description="Why the app shares another department's pairwise sector (audited)."
+    )
     grant_types: list[GrantType] | None = Field(None, min_length=1, max_length=len(GRANT_TYPES))
     scopes: list[ScopeToken] | None = Field(None, max_length=50)
     require_consent: bool | None = None
@@ -258,6 +261,14 @@ class ClientChanges(Model):
     department_id: DepartmentId | None = Field(
         None, description="The department that owns the app (its administrators manage it)."
     )
+    requests_per_minute: int | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        description="Requests the app may make each minute at each of the token, introspection "
+        "and UserInfo endpoints (429 past it); 0: the gateway's default "
+        "(`YIHAOTONG_CLIENT_REQUESTS_PER_MINUTE`).",
+    )
     service_urls: list[Uri] | None = Field(
         None,
         max_length=50,
@@ -283,6 +294,7 @@ class ClientCreate(ClientChanges):
     protocol: Literal["oidc", "cas", "saml"] = Field(
         "oidc", description="How the app signs people in: OpenID Connect, CAS or SAML 2.0."
     )
+    state: Literal["draft", "live"] = Field("live", description="Put live later if draft.")
 
 
 class SecretOut(Model):
@@ -315,6 +327,7 @@ class ProviderOut(Model):
         True, description="False when its stored settings cannot be used (see error)."
     )
     error: str | None = Field(None, description="Why it is unavailable (a field and a reason).")
+    disabled: bool = Field(False, description="Disabled: not offered, its callback refuses.")
 
 
 class ProviderList(Model):
@@ -352,40 +365,6 @@ class RotateOut(Model):
     rotated: bool
     active_kid: str
     next_kid: str
-
-
-class AuditOut(Model):
-    id: int
-    at: datetime
-    event: str
-    outcome: str
-    actor: str | None
-    target: str | None
-    client_id: str | None
-    ip: str | None
-    request_id: str | None
-    check: str | None
-    details: dict[str, Any]
-
-
-class AuditPage(Model):
-    items: list[AuditOut]
-    total: int
-    next_cursor: str | None = Field(description="Pass as `after` for the next page.")
-
-
-class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    event: str | None = Field(None, max_length=64, description="`admin.*` for a family.")
-    actor: str | None = Field(None, max_length=128)
-    target: str | None = Field(None, max_length=128)
-    client_id: str | None = Field(None, max_length=64, description="The app it concerns.")
-    outcome: Literal["success", "failure", "denied"] | None = None
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
-    after: int = Field(0, ge=0, le=2**62, description="The cursor: events after this id.")
-    limit: int = Field(100, ge=1, le=MAX_LIMIT)
 
 
 ProblemOut.model_rebuild()

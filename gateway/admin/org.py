@@ -229,6 +229,8 @@ async def update_group(
     pre: Precondition = NONE,
 ) -> Group:
     async with change(services, actor, "admin.group.updated", group_id) as c:
+        if "department_id" in values:  # a move: as a creation, against a tree that holds still
+            await organisation.lock_tree(c.session)
         before = await _visible_group(c.session, reach, group_id)
         pre.check(etag_of(before))
         if "department_id" in values:

@@ -5,6 +5,7 @@ is removed again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,12 +17,24 @@ from gateway.identity.login_systems import LoginSystem, Unavailable
 from gateway.server.responses import Clash, Invalid, Missing
 from gateway.server.services import Services
 from keys.ring import KeyRingError, KeyRotationTooSoon, RotationResult
+from providers.base import ProviderUnavailable
 from store import admin as admin_store
 from store import audit as audit_store
 from store.records import AuditEvent
 
+PROVIDER_TEST_SECONDS = 10
+CHECKS = {
+    "ldap": "LDAP bind with the service account and a search",
+    "oidc": "OpenID Connect discovery fetch",
+    "cas": "CAS login page",
+    "province": "provincial platform login page",
+    "legacy_sql": "count of the user table",
+}
 
-def provider_document(login_system: LoginSystem | Unavailable) -> dict[str, Any]:
+
+def provider_document(
+    login_system: LoginSystem | Unavailable, disabled: bool = False
+) -> dict[str, Any]:
     """What is shown of a login system (never a setting); a broken one says why it is."""
     if isinstance(login_system, Unavailable):
         return {
@@ -35,6 +48,7 @@ def provider_document(login_system: LoginSystem | Unavailable) -> dict[str, Any]
             "password": None,
             "available": False,
             "error": login_system.error,
+            "disabled": disabled,
         }
     config = login_system.config
     return {
@@ -48,7 +62,65 @@ def provider_document(login_system: LoginSystem | Unavailable) -> dict[str, Any]
         "password": login_system.takes_passwords,
         "available": True,
         "error": None,
+        "disabled": disabled,
     }
+
+
+async def provider_out(services: Services, login_system: LoginSystem | Unavailable) -> dict:
+    """``provider_document`` with whether it is disabled."""
+    return provider_document(
+        login_system, login_system.id in await services.login_systems.disabled()
+    )
+
+
+async def test_provider(services: Services, actor: Actor, reach: Reach, provider_id: str) -> dict:
+    """Try to reach the department's system through its provider's own check (an LDAP bind
+    with the service account, an OIDC discovery fetch, a CAS or platform login page), for at
+    most ``PROVIDER_TEST_SECONDS``: ``ok`` with what was found, or the reason it failed."""
+    found = await get_provider(services, reach, provider_id)
+    if isinstance(found, Unavailable):
+        checked = CHECKS.get(found.type, f"{found.type} check")
+        result = {"ok": False, "reason": f"its settings cannot be used: {found.error}"}
+    else:
+        checked = CHECKS.get(found.config.type, f"{found.config.type} check")
+        result = await _run_check(found)
+    await record_after(
+        services, actor, "admin.provider.tested", provider_id, ok=result["ok"], checked=checked
+    )
+    return {**result, "checked": checked}
+
+
+async def _run_check(found: LoginSystem) -> dict:
+    try:
+        async with asyncio.timeout(PROVIDER_TEST_SECONDS):
+            said = await found.provider.check()
+    except ProviderUnavailable as error:
+        return {"ok": False, "reason": error.reason}
+    except TimeoutError:
+        return {"ok": False, "reason": f"no answer within {PROVIDER_TEST_SECONDS} seconds"}
+    except Exception as error:  # a provider's own failure: its kind, never its trace
+        return {"ok": False, "reason": f"the check failed ({type(error).__name__})"}
+    return {"ok": True, "reason": None, "found": said}
+
+
+async def set_provider_disabled(
+    services: Services, actor: Actor, reach: Reach, provider_id: str, disabled: bool
+) -> LoginSystem | Unavailable:
+    """A disabled login system is not offered on the sign-in page and its start, callback and
+    password check refuse; its settings and the accounts' links stay."""
+    found = await get_provider(services, reach, provider_id)
+    was = provider_id in await services.login_systems.disabled()
+    if was == disabled:
+        return found
+    if not await services.login_systems.set_disabled(provider_id, disabled):
+        raise Missing("No such provider.")
+    event = "admin.provider.disabled" if disabled else "admin.provider.enabled"
+    try:
+        await record_after(services, actor, event, provider_id)
+    except Exception:
+        await services.login_systems.set_disabled(provider_id, was)  # nothing unrecorded
+        raise
+    return found
 
 
 async def list_providers(services: Services, reach: Reach) -> list[LoginSystem | Unavailable]:
@@ -60,9 +132,7 @@ async def get_provider(
     services: Services, reach: Reach, provider_id: str
 ) -> LoginSystem | Unavailable:
     reach.require_city_wide("department login systems")
-    login_system = await services.login_systems.get(provider_id) or (
-        await services.login_systems.broken(provider_id)
-    )
+    login_system = await services.login_systems.stored(provider_id)
     if login_system is None:
         raise Missing("No such provider.")
     return login_system
@@ -94,6 +164,7 @@ async def add_provider(
 async def remove_provider(services: Services, actor: Actor, reach: Reach, provider_id: str) -> None:
     reach.require_city_wide("department login systems")
     sealed = {row[0]: row for row in await services.logins.all()}.get(provider_id)
+    was_off = provider_id in await services.logins.disabled()
     if sealed is None or not await services.login_systems.remove(provider_id):
         raise Missing("No such provider.")
     try:
@@ -101,6 +172,7 @@ async def remove_provider(services: Services, actor: Actor, reach: Reach, provid
     except Exception:
         # Put it back as it was (still encrypted), so nothing happens unrecorded.
         await services.logins.add(sealed[0], sealed[1], sealed[2], services.clock.now())
+        await services.logins.set_disabled(provider_id, was_off)
         raise
 
 
@@ -147,13 +219,18 @@ async def rotate_key(
 
 
 async def query_audit(
-    services: Services, reach: Reach, after: int, limit: int, **filters: Any
+    services: Services,
+    reach: Reach,
+    after: int,
+    limit: int,
+    count_limit: int | None = None,
+    **filters: Any,
 ) -> tuple[list[AuditEvent], int]:
     reach.require_city_wide("the audit log")
     await services.audit.flush()  # what was queued is part of the answer
     async with services.database.sessions() as session:
         events = await audit_store.query(session, after_id=after, limit=limit, **filters)
-        total = await admin_store.count_audit(session, **filters)
+        total = await admin_store.count_audit(session, count_limit, **filters)
     return events, total
 
 

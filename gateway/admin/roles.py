@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.changes import Actor, change
 from gateway.admin.etags import NONE, Precondition, etag_of
-from gateway.admin.org import account_to_change, path_of, target_department
+from gateway.admin.org import account_to_change, path_of, target_department, visible_account
 from gateway.admin.reach import Reach, enforce
 from gateway.identity.access import ADMIN_SCOPES
 from gateway.server.responses import Clash, Forbidden, Invalid, Missing
@@ -154,14 +154,22 @@ async def _visible_assignment(
             raise Missing("No such assignment.")
     else:
         reach.require(await path_of(session, assignment.department_id), "assignment")
+    try:  # its holder too: an account out of reach is no business of this admin's
+        await visible_account(session, reach, assignment.account_id)
+    except Missing:
+        raise Missing("No such assignment.") from None
     return assignment
 
 
 async def list_assignments(
     services: Services, reach: Reach, offset: int, limit: int, **filters: str | None
 ) -> tuple[list[RoleAssignment], int]:
+    """Assignments scoped inside the reach and held by accounts inside it (as each one is
+    read: ``_visible_assignment``)."""
     async with services.database.sessions() as session:
-        return await admin_store.list_assignments(session, reach.limit, offset, limit, **filters)
+        return await admin_store.list_assignments(
+            session, reach.limit, offset, limit, holders_in=reach.limit, **filters
+        )
 
 
 async def get_assignment(services: Services, reach: Reach, assignment_id: str) -> RoleAssignment:

@@ -27,11 +27,20 @@ class CasApps:
         self.tickets = Tickets(
             services.expiring, settings.cas_ticket_ttl, settings.session_max_seconds
         )
-        # Proxy callbacks (§2.5.4): certificates verified, redirects not followed.
-        self.http = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT, follow_redirects=False)
+        # Made at the first proxy callback: its TLS context (the CA bundle) costs a startup
+        # that most gateways never need.
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """For proxy callbacks (§2.5.4): certificates verified, redirects not followed."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT, follow_redirects=False)
+        return self._http
 
     async def close(self) -> None:
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     async def _current(self, refresh: bool = False) -> list[Client]:
         clock = self._services.clock

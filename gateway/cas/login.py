@@ -24,6 +24,7 @@ from gateway.identity.sessions import SessionApp
 from gateway.pages.access_denied import denied_page
 from gateway.server.forms import FormError, parse_params
 from gateway.server.services import Services
+from policies.app_lifecycle import in_service
 from policies.authorization import Step, next_step
 from store import kv_keys
 from store.records import AuditEvent, Client
@@ -51,6 +52,8 @@ async def login_endpoint(request: Request) -> Response:
         # §2.2.1: never a redirect to a service that is not registered (and, as for an unknown
         # OAuth client, no audit entry: anyone could write those by the thousand).
         return error_page(request, {}, "error_invalid_client")
+    if not in_service(client.state):
+        return error_page(request, {}, "error_app_out_of_service")
     wanted = {"client_id": client.client_id, "service": service}
     if is_set(params, "renew"):
         wanted["prompt"] = "login"  # §2.1.1: renew wins over gateway
@@ -72,6 +75,8 @@ async def resume_endpoint(request: Request) -> Response:
     client = await services.clients.get(tx.params.get("client_id", ""))
     if client is None or client.protocol != "cas":
         return error_page(request, {}, "expired")
+    if not in_service(client.state):
+        return error_page(request, {}, "error_app_out_of_service")
     return await _go_on(request, client, Visit(request, tx.params, tx, tx_id))
 
 

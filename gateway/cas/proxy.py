@@ -20,6 +20,7 @@ from gateway.cas.tickets import PROXY_TICKET, ProxyGrantingTicket, Ticket, new_t
 from gateway.identity.claims import sector_of, subject_for
 from gateway.server.forms import FormError, parse_params
 from gateway.server.services import Services
+from policies.app_lifecycle import in_service
 from policies.cas_services import service_matches
 from policies.redirect_uris import https_or_loopback_problem
 from store.errors import Unavailable
@@ -79,10 +80,14 @@ async def _proxy_ticket(request: Request, params: dict[str, str]) -> str:
     pgt = await apps.tickets.proxy_granting(pgt_id)
     session = await services.sessions.get(pgt.sid) if pgt is not None else None
     proxying = await services.clients.get(pgt.client_id) if pgt is not None else None
+    if proxying is not None and not in_service(proxying.state):
+        proxying = None  # an app out of service proxies for nobody
     if pgt is None or session is None or proxying is None or not proxying.cas_proxy:
         raise Refused(responses.INVALID_TICKET, "The proxy-granting ticket is not valid")
     target = await apps.for_service(target_service)
     account = await services.accounts.current(pgt.account_id)
+    if target is not None and not in_service(target.state):
+        target = None
     if target is None or account is None or account.disabled:
         raise Refused(responses.UNAUTHORIZED_SERVICE, "The target service is not registered")
     if target.department_id != proxying.department_id:

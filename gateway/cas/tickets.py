@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from gateway.identity import expiry_sweep
 from store import kv_keys
 from store.kv import ExpiringStore
 
@@ -68,13 +69,15 @@ class Tickets:
         """Store ``ticket`` under ``value`` (from ``new_ticket``, so the caller can record it
         for single logout in the same round trip)."""
         record = orjson.dumps(ticket.__dict__)
-        await self._store.put(kv_keys.cas_ticket(_digest(value)), record, self._ttl)
+        await self._store.put(
+            kv_keys.cas_ticket(_digest(value)), record, self._ttl, expiry_sweep.CAS_TICKET
+        )
 
     async def take(self, value: str) -> Ticket | None:
         """The ticket, once: whatever the validation's outcome it is gone (§3.1.1, §3.2.1)."""
         if not value.startswith((SERVICE_TICKET, PROXY_TICKET)) or len(value) > MAX_TICKET_LENGTH:
             return None
-        raw = await self._store.take(kv_keys.cas_ticket(_digest(value)))
+        raw = await self._store.take(kv_keys.cas_ticket(_digest(value)), expiry_sweep.CAS_TICKET)
         return None if raw is None else Ticket(**orjson.loads(raw))
 
     async def grant_proxying(self, pgt: ProxyGrantingTicket) -> tuple[str, str]:

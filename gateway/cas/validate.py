@@ -18,6 +18,7 @@ from gateway.cas.responses import Refused
 from gateway.cas.tickets import Ticket
 from gateway.server.forms import FormError, parse_params
 from gateway.server.services import Services
+from policies.app_lifecycle import in_service
 from store.errors import Unavailable
 from store.records import AuditEvent, Client
 
@@ -68,6 +69,8 @@ async def _cas_client(request: Request, ticket: Ticket) -> Client:
     client = await services.clients.get(ticket.client_id)
     if client is None or client.protocol != "cas":
         raise Refused(responses.INVALID_TICKET, "The app of this ticket is no longer registered")
+    if not in_service(client.state):
+        raise Refused(responses.INVALID_SERVICE, "The app of this service is not in service")
     answering = await cas_apps(request).for_service(ticket.service)
     if answering is None or answering.client_id != client.client_id:
         await services.audit.record(

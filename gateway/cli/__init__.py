@@ -8,8 +8,10 @@ from __future__ import annotations
 import typer
 
 from gateway.cli import (
+    backup,
     clients,
     departments,
+    imports,
     keys,
     policies,
     providers,
@@ -36,9 +38,12 @@ app.command("unassign")(roles.unassign)
 app.add_typer(policies.group, name="policies")
 app.add_typer(roles.admin_group, name="admin")
 app.add_typer(users.group, name="users")
+app.add_typer(imports.group, name="import")
 app.add_typer(clients.group, name="clients")
 app.add_typer(resources.group, name="resources")
 app.add_typer(keys.group, name="keys")
+app.command()(backup.backup)
+app.command()(backup.restore)
 
 
 def main() -> None:

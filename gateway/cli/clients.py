@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.admin import apps
+from gateway.admin import apps, lifecycle
 from gateway.admin.api_apps import client_out
 from gateway.admin.models import ClientCreate, ClientCreated, ClientOut
+from gateway.admin.models_ops import ClientStateChange
 from gateway.cli.common import (
     EVERYWHERE,
     JsonFlag,
@@ -61,6 +62,13 @@ def create(
         typer.Option(
             help="Sector for pairwise subjects (default: the redirect host; a native app is its "
             "own sector)."
+        ),
+    ] = None,
+    sector_reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Why the app shares the pairwise sector of another department's apps (kept in "
+            "the audit log)."
         ),
     ] = None,
     grant_type: Annotated[
@@ -153,6 +161,15 @@ def create(
             dir_okay=False,
         ),
     ] = None,
+    requests_per_minute: Annotated[
+        int | None,
+        typer.Option(
+            "--requests-per-minute",
+            min=0,
+            help="Requests the client may make each minute at each of the token, introspection "
+            "and UserInfo endpoints (0: YIHAOTONG_CLIENT_REQUESTS_PER_MINUTE).",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a client. A confidential client's secret is printed once and never again."""
@@ -165,6 +182,7 @@ def create(
         "subject_type": subject_type,
         "subject_type_reason": subject_type_reason,
         "sector_identifier": sector_identifier,
+        "sector_reason": sector_reason,
         "grant_types": grant_type,
         "public": public or None,
         "require_consent": require_consent or None,
@@ -181,6 +199,7 @@ def create(
         "cas_proxy": cas_proxy or None,
         "cas_v1": cas_v1 or None,
         "sp_metadata": sp_metadata.read_text(encoding="utf-8") if sp_metadata else None,
+        "requests_per_minute": requests_per_minute,
     }
     # A flag left out is a field left out of the API's body: the service's default applies.
     _, values = checked(ClientCreate, {k: v for k, v in given.items() if v is not None})
@@ -208,3 +227,19 @@ def list_clients(as_json: JsonFlag = False) -> None:
         {"clients": documents([ClientOut(**client_out(c)) for c in clients])},
         [f"{c.client_id}  {c.name}  {' '.join(c.grant_types) or c.protocol}" for c in clients],
     )
+
+
+@group.command("state")
+def set_state(
+    client_id: Annotated[str, typer.Argument(help="Client id.")],
+    state: Annotated[str, typer.Argument(help="draft, live, suspended or retired.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Change an app's lifecycle state: only a live app signs people in or gets tokens;
+    retired is final."""
+    body, _ = checked(ClientStateChange, {"state": state})
+    client = with_services(
+        load_settings(),
+        lambda s: lifecycle.set_state(s, operator(), EVERYWHERE, client_id, body.state),
+    )
+    emit(as_json, ClientOut(**client_out(client)), [f"{client.client_id}: {client.state}"])

@@ -10,6 +10,7 @@ import typer
 
 from gateway.admin import platform
 from gateway.admin.models import ProviderCreate, ProviderOut
+from gateway.admin.models_ops import ProviderTestOut
 from gateway.cli.common import (
     EVERYWHERE,
     JsonFlag,
@@ -22,9 +23,7 @@ from gateway.cli.common import (
     read_json,
     with_services,
 )
-from gateway.identity.errors import GatewayError, InvalidInput
 from gateway.server.services import Services
-from providers.base import ProviderError, ProviderUnavailable
 
 group = typer.Typer(help="Department login systems.", no_args_is_help=True)
 
@@ -32,7 +31,9 @@ group = typer.Typer(help="Department login systems.", no_args_is_help=True)
 @group.command("add")
 def add(
     provider_id: Annotated[str, typer.Option("--id", help="Short id, e.g. tax.")],
-    kind: Annotated[str, typer.Option("--type", help="ldap, legacy_sql, oidc, cas or province.")],
+    kind: Annotated[
+        str, typer.Option("--type", help="ldap, legacy_sql, oidc, cas, province or saml.")
+    ],
     config_file: Annotated[
         Path, typer.Option("--config", help="JSON file with the provider's settings.")
     ],
@@ -61,39 +62,66 @@ def add(
 @group.command("list")
 def list_providers(as_json: JsonFlag = False) -> None:
     """List department login systems in sign-in page order (never their secrets)."""
-    found = with_services(
-        load_settings(), lambda s: platform.list_providers(s, EVERYWHERE), read_only=True
-    )
-    shown = [ProviderOut(**platform.provider_document(d)) for d in found]
+
+    async def listing(services: Services) -> list[dict]:
+        found = await platform.list_providers(services, EVERYWHERE)
+        return [await platform.provider_out(services, d) for d in found]
+
+    shown = [ProviderOut(**d) for d in with_services(load_settings(), listing, read_only=True)]
     emit(
         as_json,
         {"providers": documents(shown)},
         [
-            f"{d.id:16} {d.type:10} {d.name}" + ("" if d.available else f"  unavailable: {d.error}")
+            f"{d.id:16} {d.type:10} {d.name}"
+            + ("  disabled" if d.disabled else "")
+            + ("" if d.available else f"  unavailable: {d.error}")
             for d in shown
         ],
     )
 
 
 @group.command("test")
-def test(provider_id: Annotated[str, typer.Argument(help="Provider id.")]) -> None:
-    """Check that the department's system answers, and say what it found."""
+def test(
+    provider_id: Annotated[str, typer.Argument(help="Provider id.")], as_json: JsonFlag = False
+) -> None:
+    """Check that the department's system answers (as the admin API's test does, audited),
+    and say what it found; exits non-zero when it does not answer."""
+    result = with_services(
+        load_settings(), lambda s: platform.test_provider(s, operator(), EVERYWHERE, provider_id)
+    )
+    said = result["found"] if result["ok"] else f"failed: {result['reason']}"
+    emit(as_json, ProviderTestOut(**result), [f"{provider_id}: {result['checked']}: {said}"])
+    if not result["ok"]:
+        raise typer.Exit(1)
 
-    async def check(services: Services) -> str:
-        login_system = await services.login_systems.get(provider_id)
-        if login_system is None:
-            broken = await services.login_systems.broken(provider_id)
-            if broken is not None:
-                raise GatewayError(f"{broken.name}: unavailable: {broken.error}")
-            raise InvalidInput("id", f"no provider {provider_id!r}")
-        try:
-            return await login_system.provider.check()
-        except ProviderUnavailable as error:
-            raise GatewayError(f"{error.department}: {error.reason}") from error
-        except ProviderError as error:
-            raise GatewayError(str(error)) from error
 
-    typer.echo(f"{provider_id}: {with_services(load_settings(), check, read_only=True)}")
+def _switch(provider_id: str, disabled: bool, as_json: bool) -> None:
+    async def switch(services: Services) -> dict:
+        found = await platform.set_provider_disabled(
+            services, operator(), EVERYWHERE, provider_id, disabled
+        )
+        return await platform.provider_out(services, found)
+
+    document = with_services(load_settings(), switch)
+    word = "disabled" if disabled else "enabled"
+    emit(as_json, ProviderOut(**document), [f"{word} {provider_id}"])
+
+
+@group.command("disable")
+def disable(
+    provider_id: Annotated[str, typer.Argument(help="Provider id.")], as_json: JsonFlag = False
+) -> None:
+    """Stop offering a department login system: nobody signs in with it until it is enabled
+    again (its settings and the accounts' links stay)."""
+    _switch(provider_id, True, as_json)
+
+
+@group.command("enable")
+def enable(
+    provider_id: Annotated[str, typer.Argument(help="Provider id.")], as_json: JsonFlag = False
+) -> None:
+    """Offer a disabled department login system again."""
+    _switch(provider_id, False, as_json)
 
 
 @group.command("remove")

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from gateway.cli.common import JsonFlag, emit, load_settings, run
 from gateway.server.services import initialize
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_directory(data_dir: Path) -> Path:
+    """The workers' shared metric files (prometheus-client's multiprocess mode): a directory
+    of this server's own, emptied at start, as prometheus-client requires."""
+    directory = data_dir / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700, parents=True)
+    return directory
 
 
 def init(as_json: JsonFlag = False) -> None:
@@ -48,6 +62,8 @@ def serve(
     for warning in settings.unsafe_defaults(workers):
         log.warning("unsafe default: %s", warning)
     run(lambda: initialize(settings))
+    if workers > 1 and not os.environ.get(MULTIPROCESS_DIR):
+        os.environ[MULTIPROCESS_DIR] = str(metrics_directory(settings.data_dir))
     log.info(
         "serving",
         extra={
@@ -69,4 +85,7 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
+        # A worker still importing on a busy machine answers the supervisor's ping late; at
+        # uvicorn's 5 s it is killed and replaced, again and again, and never serves.
+        timeout_worker_healthcheck=60,
     )

@@ -5,34 +5,34 @@ developer can follow), and secret rotation, through the admin API's own service
 
 from __future__ import annotations
 
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from gateway.admin import apps
+from gateway.admin import apps, lifecycle
 from gateway.admin.etags import etag_of
 from gateway.admin.http import validated
 from gateway.admin.models import ClientCreate
+from gateway.admin.models_ops import ClientStateChange
+from gateway.console.app_claims import app_roles, summary
+from gateway.console.app_subjects import subject_values
 from gateway.console.context import Console, view
+from gateway.console.paging import offset_of, pager
 from gateway.endpoints.discovery import DISCOVERY_PATH
+from policies.app_lifecycle import DRAFT, next_states
 from store.records import Client
 
 PAGE = 50
 
 
-def _offset(console: Console) -> int:
-    raw = console.request.query_params.get("offset", "0")
-    return min(int(raw), 1_000_000) if raw.isdigit() else 0
-
-
 @view("list_clients")
 async def app_list(console: Console) -> Response:
     q = console.request.query_params.get("q", "").strip()[:200]
-    offset = _offset(console)
+    offset = offset_of(console.request)
     found, total = await apps.list_clients(
         console.services, console.reach(), offset, PAGE, name=q or None
     )
     return console.page(
         "console_apps.html",
-        {"q": q, "apps": found, "total": total, "offset": offset, "page_size": PAGE},
+        {"q": q, "apps": found, **pager(offset, total, PAGE, q=q)},
     )
 
 
@@ -66,6 +66,9 @@ async def create(console: Console) -> Response:
             "redirect_uris": uris,
             "department_id": form.get("department_id"),
             "public": form.get("public") == "true",
+            # Set up first (policy, integration), put live on its page when ready.
+            "state": DRAFT,
+            **subject_values(form),
         },
         "body",
     )
@@ -81,13 +84,36 @@ async def create(console: Console) -> Response:
 
 @view("get_client")
 async def app_page(console: Console) -> Response:
-    client = await apps.get_client(
-        console.services, console.reach(), console.request.path_params["client_id"]
-    )
+    services, reach = console.services, console.reach()
+    client = await apps.get_client(services, reach, console.request.path_params["client_id"])
+    policy = await apps.get_policy(services, reach, client.client_id)
     return console.page(
         "console_app.html",
-        {"app": client, "version": etag_of(client), **integration(console, client)},
+        {
+            "app": client,
+            "version": etag_of(client),
+            "roles": await app_roles(console, client.client_id),
+            **summary(client, apps.document_of(policy)),
+            "next_states": next_states(client.state),
+            "done": console.request.query_params.get("done"),
+            **integration(console, client),
+        },
     )
+
+
+@view("set_client_state")
+async def set_state(console: Console) -> Response:
+    client_id = console.request.path_params["client_id"]
+    body = validated(ClientStateChange, {"state": console.form.get("state", "")}, "body")
+    await lifecycle.set_state(
+        console.services,
+        console.actor,
+        console.writer,
+        client_id,
+        body.state,
+        console.precondition(),
+    )
+    return RedirectResponse(f"/admin/apps/{client_id}?done=state_{body.state}", status_code=303)
 
 
 @view("rotate_secret")

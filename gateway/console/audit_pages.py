@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from gateway.admin import platform
 from gateway.admin.api_platform import NDJSON, audit_filters, audit_out
 from gateway.admin.http import validated
-from gateway.admin.models import AuditQuery
+from gateway.admin.models_audit import AuditQuery
 from gateway.console.context import Console, view
 from gateway.console.people_pages import when
 from gateway.server.responses import Missing
@@ -26,6 +26,7 @@ CSV_COLUMNS = (
     "id", "at", "event", "outcome", "actor", "target", "client_id", "ip", "request_id", "check",
     "details",
 )  # fmt: skip
+COUNT_LIMIT = 10_000  # past it the page says "10000+": counting ten million rows is slow
 CHINA = "+08:00"  # a date in the filter is a day in Beijing
 
 
@@ -47,7 +48,12 @@ def _query(console: Console, limit: int = PAGE) -> tuple[AuditQuery, dict[str, s
 async def audit(console: Console) -> Response:
     query, shown = _query(console)
     events, total = await platform.query_audit(
-        console.services, console.reach(), query.after, query.limit, **audit_filters(query)
+        console.services,
+        console.reach(),
+        query.after,
+        query.limit,
+        COUNT_LIMIT,
+        **audit_filters(query),
     )
     cursor = events[-1].id if len(events) == query.limit and events[-1].id else None
     filters = "&".join(f"{name}={value}" for name, value in shown.items() if value)
@@ -62,7 +68,7 @@ async def audit(console: Console) -> Response:
                 }
                 for e in events
             ],
-            "total": total,
+            "total": f"{COUNT_LIMIT}+" if total > COUNT_LIMIT else total,
             "shown": shown,
             "cursor": cursor,
             "filters": filters,

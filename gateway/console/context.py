@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -19,6 +21,7 @@ from gateway.admin.auth import READ, WRITE, Admin, admin_for_token
 from gateway.admin.changes import Actor
 from gateway.admin.denials import is_denial, record_denial
 from gateway.admin.etags import Precondition
+from gateway.admin.import_files import MAX_BYTES as MAX_UPLOAD
 from gateway.admin.reach import Reach
 from gateway.console import oidc
 from gateway.console import session as console_session
@@ -33,6 +36,7 @@ from store.kv import ExpiringStoreError
 log = logging.getLogger("yihaotong.console")
 SIGN_IN_PATH = "/admin/login"
 MAX_FORM = 64 * 1024
+
 REFRESH_MARGIN = 30  # seconds before the access token expires
 
 
@@ -43,6 +47,7 @@ class Console:
     admin: Admin
     session: ConsoleSession
     form: dict[str, str] = field(default_factory=dict)
+    upload: tuple[str, bytes] | None = None  # a posted file: its name and bytes
 
     @property
     def actor(self) -> Actor:
@@ -127,9 +132,11 @@ def problem_page(request: Request, console: Console | None, problem: Problem) ->
 Handler = Callable[[Console], Awaitable[Response]]
 
 
-def view(operation: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+def view(
+    operation: str, *, upload: bool = False
+) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     """A console page (GET) or action (POST); ``operation``: the admin API operation it does,
-    the name its refusals are audited under."""
+    the name its refusals are audited under; ``upload``: the form posts one file."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -145,7 +152,8 @@ def view(operation: str) -> Callable[[Handler], Callable[[Request], Awaitable[Re
                 request.state.admin = admin
                 console = Console(request, services, admin, session)
                 if request.method == "POST":
-                    refused = await _read_form(console)
+                    read = _read_upload if upload else _read_form
+                    refused = await read(console)
                     if refused is not None:
                         return refused
                 return await handler(console)
@@ -189,13 +197,41 @@ class _Forged(Problem):
     title = "Forbidden"
 
 
+def _bad_form(console: Console, description: str, status: int = 400) -> Response:
+    problem = _BadForm(description)
+    problem.status = status
+    return problem_page(console.request, console, problem)
+
+
 async def _read_form(console: Console) -> Response | None:
     try:
         console.form = await read_form(console.request, MAX_FORM)
     except FormError as error:
-        problem = _BadForm(error.description)
-        problem.status = error.status
-        return problem_page(console.request, console, problem)
+        return _bad_form(console, error.description, error.status)
+    return _forged(console)
+
+
+async def _read_upload(console: Console) -> Response | None:
+    """A multipart form of a few fields and one file, refused past ``MAX_UPLOAD`` bytes."""
+    request = console.request
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > MAX_UPLOAD + MAX_FORM:
+        return _bad_form(console, f"Send a file of at most {MAX_UPLOAD} bytes.", 413)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return _bad_form(console, "The body must be multipart/form-data.")
+    try:
+        async with request.form(max_files=1, max_fields=8, max_part_size=MAX_UPLOAD) as form:
+            for name, value in form.multi_items():
+                if isinstance(value, str):
+                    console.form[name] = value
+                elif value.filename:
+                    console.upload = (value.filename, await value.read(MAX_UPLOAD + 1))
+    except (HTTPException, MultiPartException) as error:
+        return _bad_form(console, str(getattr(error, "detail", error)))
+    return _forged(console)
+
+
+def _forged(console: Console) -> Response | None:
     token = console.form.get("csrf_token")
     if not console.services.csrf.valid(console.request, token, console.session.csrf_purpose):
         return problem_page(console.request, console, _Forged("The form has expired."))

@@ -16,6 +16,7 @@ async def home(console: Console) -> Response:
     reach = console.reach()
     me = await console.services.accounts.get(console.admin.account_id)
     assert me is not None  # admin_for_token found it enabled a moment ago
+    me = await console.services.federation.with_phone(me)
     context: dict[str, object] = {"me": shown(me), "reach": reach.paths}
     if reach.city_wide:
         found = await overview(console.services, reach)

@@ -14,6 +14,7 @@ from gateway.admin.http import validated
 from gateway.admin.models_org import DepartmentCreate, DepartmentPatch
 from gateway.admin.reach import Reach
 from gateway.console.context import Console, view
+from gateway.console.paging import offset_of, pager
 from gateway.server.responses import Problem
 from store.records import Department
 
@@ -35,23 +36,18 @@ async def _roots(console: Console, reach: Reach, offset: int) -> tuple[list[Depa
     return found, len(found)
 
 
-def _offset(console: Console) -> int:
-    raw = console.request.query_params.get("offset", "0")
-    return min(int(raw), 1_000_000) if raw.isdigit() else 0
-
-
 @view("list_departments")
 async def departments(console: Console) -> Response:
     reach = console.reach()
     q = console.request.query_params.get("q", "").strip()[:200]
-    offset = _offset(console)
+    offset = offset_of(console.request)
     if q:
         found, total = await org.list_departments(console.services, reach, offset, PAGE, name=q)
     else:
         found, total = await _roots(console, reach, offset)
     return console.page(
         "console_departments.html",
-        {"q": q, "departments": found, "total": total, "offset": offset, "page_size": PAGE},
+        {"q": q, "departments": found, **pager(offset, total, PAGE, q=q)},
     )
 
 
@@ -71,7 +67,7 @@ async def department(console: Console) -> Response:
     reach = console.reach()
     department_id = console.request.path_params["department_id"]
     found = await org.get_department(console.services, reach, department_id)
-    offset = _offset(console)
+    offset = offset_of(console.request)
     children, total = await org.list_departments(
         console.services, reach, offset, PAGE, parent_id=department_id
     )
@@ -82,10 +78,7 @@ async def department(console: Console) -> Response:
             "version": etag_of(found),
             "trail": await _trail(console, reach, found),
             "children": children,
-            "total": total,
-            "offset": offset,
-            "page_size": PAGE,
-            "q": "",
+            **pager(offset, total, PAGE),
             "done": console.request.query_params.get("done"),
         },
     )

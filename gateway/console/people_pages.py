@@ -12,12 +12,18 @@ from starlette.responses import RedirectResponse, Response
 from gateway.admin import people, roles
 from gateway.admin.etags import etag_of
 from gateway.console.context import Console, view
+from gateway.console.paging import offset_of, pager
+from gateway.console.render import locale_of
 from gateway.endpoints.end_session import end_sso_session
+from gateway.identity.regions import Region
+from gateway.pages.render import messages
+from gateway.pages.sign_in_place import region_text
 from gateway.server.responses import Problem
 from policies.identifiers import mask, mask_phone
 from store.records import Account
 
 PAGE = 20
+COUNT_LIMIT = 10_000  # past it the page says "10000+": counting a million rows is slow
 PHONE = re.compile(r"^\+?(86)?1\d{10}$")
 NATIONAL_ID = re.compile(r"^\d{17}[\dXx]$")
 
@@ -47,14 +53,16 @@ async def _search(
     console: Console, q: str, offset: int, department: str | None
 ) -> tuple[list[Account], int]:
     """A full phone or ID number finds its account; other text finds usernames starting with
-    it, or else names containing it."""
+    it, or else names starting with it (both through an index)."""
     reach, services = console.reach(), console.services
     compact = q.replace(" ", "")
     for kind, pattern in (("phone", PHONE), ("national_id", NATIONAL_ID)):
         if pattern.fullmatch(compact):
             found = await people.find_by_identifier(services, reach, kind, compact)
             return ([found], 1) if found else ([], 0)
-    where = {"department_id": department} if department else {}
+    where: dict[str, object] = {"count_limit": COUNT_LIMIT}
+    if department:
+        where["department_id"] = department
     if not q:
         return await people.list_accounts(services, reach, offset, PAGE, **where)
     by_username, total = await people.list_accounts(
@@ -62,30 +70,24 @@ async def _search(
     )
     if by_username:
         return by_username, total
-    return await people.list_accounts(services, reach, offset, PAGE, name=q, **where)
+    return await people.list_accounts(services, reach, offset, PAGE, name_prefix=q, **where)
 
 
 @view("list_accounts")
 async def accounts(console: Console) -> Response:
     q = console.request.query_params.get("q", "").strip()[:200]
     department = console.request.query_params.get("department", "")[:32] or None
-    offset = _offset(console)
+    offset = offset_of(console.request)
     found, total = await _search(console, q, offset, department)
     return console.page(
         "console_accounts.html",
         {
             "q": q,
-            "accounts": [shown(a) for a in found],
-            "total": total,
-            "offset": offset,
-            "page_size": PAGE,
+            "accounts": [shown(a) for a in await console.services.federation.with_phones(found)],
+            "total_text": f"{COUNT_LIMIT}+" if total > COUNT_LIMIT else total,
+            **pager(offset, total, PAGE, q=q, department=department),
         },
     )
-
-
-def _offset(console: Console) -> int:
-    raw = console.request.query_params.get("offset", "0")
-    return min(int(raw), 1_000_000) if raw.isdigit() else 0
 
 
 @view("get_account")
@@ -104,20 +106,23 @@ async def account(console: Console) -> Response:
             ).name
         except Problem:  # a role of an app outside the reach: shown by id
             role_names[assignment.role_id] = assignment.role_id
+    t = messages(locale_of(console.request))
     return console.page(
         "console_account.html",
         {
-            "account": shown(found),
+            "account": shown(await services.federation.with_phone(found)),
             "version": etag_of(found),
             "links": [
                 {"provider": link.provider_id, "last": when(link.last_login_at)} for link in links
             ],
             "sessions": [
                 {
+                    "sid": s.sid,
                     "started": when(s.auth_time),
                     "seen": when(s.last_seen),
                     "amr": ", ".join(s.amr),
                     "ip": s.ip or "—",
+                    "region": region_text(Region.from_dict(s.region), t),
                     "apps": ", ".join(apps) or "—",
                 }
                 for s, apps in sessions
@@ -131,12 +136,15 @@ async def account(console: Console) -> Response:
                 for a in held
             ],
             "otp": await services.otp.enrolled(account_id),
+            "passkeys": len(await services.passkeys.of_account(account_id)),
+            "recovery_codes": await services.recovery_codes.left(account_id),
+            "verified_phone": await services.notices.verified_phone(account_id) is not None,
             "done": console.request.query_params.get("done"),
         },
     )
 
 
-def _ender(console: Console) -> people.SessionEnder:
+def ender(console: Console) -> people.SessionEnder:
     """Ends a session as the admin API does: grants revoked, back-channel logout sent."""
 
     async def end(sid: str) -> None:
@@ -160,7 +168,7 @@ async def set_status(console: Console) -> Response:
         account_id,
         {"disabled": disabled},
         console.precondition(),
-        _ender(console),
+        ender(console),
     )
     return _back(account_id, "disabled" if disabled else "enabled")
 
@@ -176,7 +184,7 @@ async def unlock(console: Console) -> Response:
 async def reset_otp(console: Console) -> Response:
     account_id = console.request.path_params["account_id"]
     await people.reset_otp(
-        console.services, console.actor, console.writer, account_id, _ender(console)
+        console.services, console.actor, console.writer, account_id, ender(console)
     )
     return _back(account_id, "otp_reset")
 
@@ -185,6 +193,6 @@ async def reset_otp(console: Console) -> Response:
 async def end_sessions(console: Console) -> Response:
     account_id = console.request.path_params["account_id"]
     await people.revoke_sessions(
-        console.services, console.actor, console.writer, account_id, _ender(console)
+        console.services, console.actor, console.writer, account_id, ender(console)
     )
     return _back(account_id, "sessions_ended")

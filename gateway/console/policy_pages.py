@@ -44,6 +44,7 @@ def _draft(console: Console, stored: PolicyDocument) -> PolicyDocument:
             "min_acr": form.get("min_acr", "L1"),
             "mfa": form.get("mfa") == "on",
             "act_for": form.get("act_for") == "on",
+            "new_place_second_factor": form.get("new_place_second_factor") == "on",
             "claims": stored.claims.model_dump(mode="json"),
         },
         "body",

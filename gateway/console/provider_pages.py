@@ -10,6 +10,7 @@ from gateway.admin import platform
 from gateway.admin.etags import etag_of
 from gateway.admin.http import validated
 from gateway.admin.models import ProviderCreate
+from gateway.admin.models_ops import ProviderStateChange
 from gateway.console.context import Console, view
 from gateway.console.provider_form import PREFIX, config_from, settings_of
 from gateway.server.responses import Invalid
@@ -28,7 +29,7 @@ async def providers(console: Console) -> Response:
     return console.page(
         "console_providers.html",
         {
-            "providers": [platform.provider_document(p) for p in found],
+            "providers": [await platform.provider_out(console.services, p) for p in found],
             "kinds": sorted(KINDS),
             "done": console.request.query_params.get("done"),
         },
@@ -65,20 +66,48 @@ async def add(console: Console) -> Response:
     return RedirectResponse(f"/admin/providers/{body.id}?done=provider_added", status_code=303)
 
 
-@view("get_provider")
-async def provider(console: Console) -> Response:
+async def _provider_page(console: Console, tested: dict | None = None) -> Response:
     found = await platform.get_provider(
         console.services, console.reach(), console.request.path_params["provider_id"]
     )
-    document = platform.provider_document(found)
+    document = await platform.provider_out(console.services, found)
     return console.page(
         "console_provider.html",
         {
             "provider": document,
             "version": etag_of(None, document),
             "done": console.request.query_params.get("done"),
+            "tested": tested,
         },
     )
+
+
+@view("get_provider")
+async def provider(console: Console) -> Response:
+    return await _provider_page(console)
+
+
+@view("test_provider")
+async def test(console: Console) -> Response:
+    tested = await platform.test_provider(
+        console.services, console.actor, console.reach(), console.request.path_params["provider_id"]
+    )
+    return await _provider_page(console, tested)
+
+
+@view("set_provider_disabled")
+async def switch(console: Console) -> Response:
+    writer = console.writer
+    provider_id = console.request.path_params["provider_id"]
+    body = validated(ProviderStateChange, {"disabled": console.form.get("disabled")}, "body")
+    pre = console.precondition()
+    found = await platform.get_provider(console.services, writer, provider_id)
+    pre.check(etag_of(None, await platform.provider_out(console.services, found)))
+    await platform.set_provider_disabled(
+        console.services, console.actor, writer, provider_id, body.disabled
+    )
+    done = "provider_disabled" if body.disabled else "provider_enabled"
+    return RedirectResponse(f"/admin/providers/{provider_id}?done={done}", status_code=303)
 
 
 @view("remove_provider")
@@ -88,6 +117,6 @@ async def remove(console: Console) -> Response:
     pre = console.precondition()
     if pre.given:  # as the API's DELETE with If-Match
         found = await platform.get_provider(console.services, writer, provider_id)
-        pre.check(etag_of(None, platform.provider_document(found)))
+        pre.check(etag_of(None, await platform.provider_out(console.services, found)))
     await platform.remove_provider(console.services, console.actor, writer, provider_id)
     return RedirectResponse("/admin/providers?done=provider_removed", status_code=303)

@@ -4,15 +4,16 @@ where and until when, granting and taking them away, through the admin API's own
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 
 from starlette.responses import RedirectResponse, Response
 
 from gateway.admin import people, roles
 from gateway.admin.etags import etag_of
 from gateway.admin.http import validated
-from gateway.admin.models_org import AssignmentCreate, RoleCreate
+from gateway.admin.models_org import AssignmentCreate, RoleCreate, RolePatch
 from gateway.console.context import Console, view
+from gateway.console.paging import offset_of, pager
 from gateway.console.people_pages import when
 from gateway.server.responses import Invalid
 
@@ -20,21 +21,16 @@ PAGE = 50
 CHINA = "+08:00"  # an expiry date ends at midnight, Beijing time
 
 
-def _offset(console: Console) -> int:
-    raw = console.request.query_params.get("offset", "0")
-    return min(int(raw), 1_000_000) if raw.isdigit() else 0
-
-
 @view("list_roles")
 async def role_list(console: Console) -> Response:
     q = console.request.query_params.get("q", "").strip()[:64]
-    offset = _offset(console)
+    offset = offset_of(console.request)
     found, total = await roles.list_roles(
         console.services, console.reach(), offset, PAGE, name=q or None
     )
     return console.page(
         "console_roles.html",
-        {"q": q, "roles": found, "total": total, "offset": offset, "page_size": PAGE},
+        {"q": q, "roles": found, **pager(offset, total, PAGE, q=q)},
     )
 
 
@@ -60,7 +56,8 @@ async def create_role(console: Console) -> Response:
 async def role_page(console: Console) -> Response:
     services, reach = console.services, console.reach()
     role = await roles.get_role(services, reach, console.request.path_params["role_id"])
-    held, total = await roles.list_assignments(services, reach, 0, PAGE, role_id=role.id)
+    offset = offset_of(console.request)
+    held, total = await roles.list_assignments(services, reach, offset, PAGE, role_id=role.id)
     holders = []
     for assignment in held:
         account = await services.accounts.get(assignment.account_id)
@@ -78,8 +75,9 @@ async def role_page(console: Console) -> Response:
         "console_role.html",
         {
             "role": role,
+            "version": etag_of(role),
             "holders": holders,
-            "total": total,
+            **pager(offset, total, PAGE),
             "done": console.request.query_params.get("done"),
         },
     )
@@ -95,10 +93,12 @@ async def account_named(console: Console, name: str) -> str:
 
 
 def expiry(value: str | None) -> str | None:
+    """The end of the day a date input gives, in Beijing (a date only: a time would make the
+    result no date-time at all)."""
     if not value:
         return None
     try:
-        datetime.fromisoformat(value)
+        date.fromisoformat(value)
     except ValueError:
         raise Invalid.field(["body", "expires_at"], "give a date as YYYY-MM-DD") from None
     return f"{value}T23:59:59{CHINA}"
@@ -145,3 +145,32 @@ async def unassign(console: Console) -> Response:
     back = console.form.get("role_id", "")
     where = f"/admin/roles/{back}" if back.replace("-", "").isalnum() else "/admin/roles"
     return RedirectResponse(f"{where}?done=unassigned", status_code=303)
+
+
+@view("patch_role")
+async def update_role(console: Console) -> Response:
+    writer = console.writer
+    role_id = console.request.path_params["role_id"]
+    form = console.form
+    body = validated(
+        RolePatch,
+        {"name": form.get("name", ""), "description": form.get("description", "")},
+        "body",
+    )
+    values = body.model_dump(exclude_none=True)
+    await roles.update_role(
+        console.services, console.actor, writer, role_id, values, console.precondition()
+    )
+    return RedirectResponse(f"/admin/roles/{role_id}?done=role_updated", status_code=303)
+
+
+@view("delete_role")
+async def delete_role(console: Console) -> Response:
+    writer = console.writer
+    role_id = console.request.path_params["role_id"]
+    role = await roles.get_role(console.services, writer, role_id)
+    await roles.delete_role(
+        console.services, console.actor, writer, role_id, console.precondition()
+    )
+    where = f"/admin/apps/{role.client_id}" if role.client_id else "/admin/roles"
+    return RedirectResponse(f"{where}?done=role_deleted", status_code=303)

@@ -5,7 +5,7 @@ it, revokes its tokens and ends the SSO session through RP-initiated logout."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import orjson
 from starlette.requests import Request
@@ -29,13 +29,15 @@ FLOW_TTL = 600  # seconds a sign-in may take at the authorization endpoint
 
 
 def local_target(wanted: str | None) -> str:
-    """Only a console page is a place to return to (never another site: ``//host``)."""
+    """Only a console page is a place to return to (never another site: ``//host``, nor
+    another page of this one: ``/admin/../``, which browsers resolve, ``%2e%2e`` included)."""
     if (
         wanted
         and wanted.startswith("/admin/")
         and "//" not in wanted
         and "\\" not in wanted
         and not any(ord(ch) < 0x20 for ch in wanted)
+        and not {".", ".."} & set(unquote(wanted.partition("?")[0]).split("/"))
     ):
         return wanted
     return HOME

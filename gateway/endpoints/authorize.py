@@ -11,7 +11,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InvalidRequestError,
+    OAuth2Error,
+    UnauthorizedClientError,
+)
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -45,6 +50,7 @@ from gateway.oauth.models import (
 from gateway.pages.access_denied import denied_page
 from gateway.server.forms import FormError, parse_params, read_form
 from gateway.server.services import Services
+from policies.app_lifecycle import in_service
 from policies.authorization import (
     AuthorizationFacts,
     Step,
@@ -130,6 +136,9 @@ async def authorize(
             )
         except (OAuth2Error, ValueError) as error:
             return _invalid(request, params, visit.client, error)
+        if visit.client is not None and not in_service(visit.client.state):
+            # RFC 6749 §4.1.2.1: to the registered redirect URI just checked.
+            return visit.error(UnauthorizedClientError("The app is not in service."))
         claims_request = getattr(visit.oauth_request, "claims_request", None) or {}
         wanted = (claims_request.get("id_token", {}).get("sub") or {}).get("value")
         subject = visit.end_user.subject if visit.end_user else None
@@ -214,7 +223,7 @@ async def step_up(visit: Visit, step: Step) -> Response:
         request=visit.request,
     )
     # A missing second factor is asked for on its own page; a level, by signing in again.
-    return await visit.page(OTP_PATH if decision.check == "mfa" else "/login")
+    return await visit.page(OTP_PATH if decision.check in {"mfa", "new_place"} else "/login")
 
 
 async def _denied(visit: Visit, step: Step) -> Response:

@@ -30,7 +30,7 @@ async def device_authorization_endpoint(request: Request) -> Response:
     client_id = basic[0] if basic else form.get("client_id")
     context = GrantContext()
     if client_id:
-        context.clients[client_id] = await services.clients.get(client_id)
+        context.clients[client_id] = await services.clients.in_service(client_id)
     uri = services.settings.issuer + DEVICE_AUTHORIZATION_PATH
     oauth_request = FormRequest("POST", uri, form, request.headers, {}, basic)
     server = request.app.state.oauth

@@ -13,7 +13,7 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.endpoints.authorize import error_page, with_params
+from gateway.endpoints.responses import error_page, with_params
 from gateway.identity.claims import subject_for
 from gateway.identity.sessions import SessionApp, SsoSession
 from gateway.oauth.revocations import end_session_grants

@@ -8,6 +8,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.endpoints.client_limits import refused_for_rate
 from gateway.oauth.access_tokens import active_access_token, is_access_token_shaped
 from gateway.oauth.client_auth import authenticate
 from gateway.oauth.models import digest
@@ -33,6 +34,10 @@ async def form_and_client(request: Request, endpoint: str, methods: list[str] | 
     client, refused = await authenticate(request, form, endpoint, methods)
     if refused is not None:
         return None, None, refused
+    if endpoint == "introspection":
+        refused = await refused_for_rate(services, endpoint, client)
+        if refused is not None:
+            return None, None, refused
     if "token" not in form:
         return None, None, oauth_error("invalid_request", "Missing 'token' parameter.")
     return form, client, None
@@ -52,7 +57,7 @@ async def introspection_endpoint(request: Request) -> Response:
         return refused
     token = form["token"]
     if is_access_token_shaped(token):
-        claims = await active_access_token(services, token)
+        claims = await active_access_token(services, token)  # None while its app is not live
         if claims is not None and (client.resource_server or _names(claims, client.client_id)):
             # Only the token's client, its audience and resource servers (registered as such)
             # learn about it (RFC 7662 §2.1, §4).

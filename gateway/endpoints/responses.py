@@ -32,21 +32,27 @@ def with_params(uri: str, params: dict[str, str]) -> str:
 
 
 def deliver(
-    request: Request, redirect_uri: str, params: dict[str, str], response_mode: str | None
+    request: Request,
+    redirect_uri: str,
+    params: dict[str, str],
+    response_mode: str | None,
+    frontchannel: list[str] | None = None,
 ) -> Response:
     """Send an authorization response (success or error) by the requested response mode;
-    a browser can post a form only to an http(s) address."""
+    a browser can post a form only to an http(s) address. A posted form first loads the
+    front-channel logout URIs of a session just ended (``frontchannel``)."""
     if response_mode == "form_post" and redirect_uri.startswith(("https://", "http://")):
         nonce = secrets.token_urlsafe(16)
         locale = request_locale(request)
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(redirect_uri))
+        context = {
+            "action": redirect_uri,
+            "fields": list(params.items()),
+            "script_nonce": nonce,
+            "frontchannel_uris": frontchannel or [],
+        }
         return page(
-            request,
-            "form_post.html",
-            locale,
-            {"action": redirect_uri, "fields": list(params.items()), "script_nonce": nonce},
-            form_action=origin,
-            script_nonce=nonce,
+            request, "form_post.html", locale, context, form_action=origin, script_nonce=nonce
         )
     return RedirectResponse(with_params(redirect_uri, params), status_code=303)
 

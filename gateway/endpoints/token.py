@@ -10,9 +10,17 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.oauth.device_codes import prefetch_device_code
+from gateway.endpoints.client_limits import limit_of, refused_for_rate
+from gateway.endpoints.end_session import end_sso_session
+from gateway.oauth.device_codes import prefetch_device_code, still_waiting
 from gateway.oauth.dpop import DPoPError, nonce_headers, token_request_key
-from gateway.oauth.models import BASIC_CHALLENGE, FormRequest, GrantContext, grant_context
+from gateway.oauth.models import (
+    BASIC_CHALLENGE,
+    FormRequest,
+    GrantContext,
+    OAuthClient,
+    grant_context,
+)
 from gateway.oauth.prefetch import prefetch_grant, release_code
 from gateway.oauth.server import AuthorizationServer
 from gateway.oauth.targets import token_target
@@ -79,7 +87,7 @@ async def token_endpoint(request: Request) -> Response:
 
     context = GrantContext()
     if client_id:
-        context.clients[client_id] = await services.clients.get(client_id)
+        context.clients[client_id] = await services.clients.in_service(client_id)
     token_url = request.app.state.token_url
     try:
         context.dpop_jkt = await token_request_key(
@@ -92,12 +100,18 @@ async def token_endpoint(request: Request) -> Response:
     )
     server = request.app.state.oauth
     try:
-        return await _run_grant(services, server, form, oauth_request, context)
+        limited = limit_of(services, context.clients.get(client_id or "")) > 0
+        response = await _run_grant(services, server, form, oauth_request, context, limited)
     except BaseException:
         # Failed mid-way (a dropped database connection, the expiring store away): nothing
         # was answered, so a code taken but not yet turned into tokens is put back.
         await release_code(services, context)
         raise
+    if context.ended_sid:
+        # A refresh found the account disabled at its department: the session ends as a
+        # sign-out does, every app of it told by its own protocol.
+        await end_sso_session(request, context.ended_sid, "upstream account disabled")
+    return response
 
 
 async def _run_grant(
@@ -106,23 +120,31 @@ async def _run_grant(
     form: dict[str, str],
     oauth_request: FormRequest,
     context: GrantContext,
+    limited: bool,
 ) -> Response:
     scope = grant_context.set(context)
     try:
         authenticated = None
-        if form["grant_type"] in AUTHENTICATED_FIRST or "resource" in form:
+        if form["grant_type"] in AUTHENTICATED_FIRST or "resource" in form or limited:
             # Authenticate before the code or refresh token is taken: a request without the
-            # client's credentials must not be able to spend them.
+            # client's credentials must not be able to spend them (nor its client's limit).
             try:
                 authenticated = server.authenticate_client(oauth_request, ALL_AUTH_METHODS)
             except OAuth2Error as error:
                 return server.handle_error_response(oauth_request, error)
+        if limited and authenticated is not None:
+            over = await refused_for_rate(services, "token", authenticated.record)
+            if over is not None:
+                return over
         client_of_request = authenticated.get_client_id() if authenticated else None
         if form["grant_type"] == DEVICE_CODE and form.get("device_code"):
             pace = server.device_pace
             refused = await prefetch_device_code(
                 services, pace, form["device_code"], client_of_request, context
             )
+            waiting = _still_waiting(services, form, context, authenticated)
+            if refused is None and waiting is not None:
+                return server.handle_error_response(oauth_request, waiting)
         else:
             refused = await prefetch_grant(services, form, client_of_request, context)
         if refused is None:
@@ -141,3 +163,13 @@ async def _run_grant(
     if context.dpop_jkt:
         response.headers.update(nonce_headers(services))
     return response
+
+
+def _still_waiting(
+    services: Services, form: dict[str, str], context: GrantContext, client: OAuthClient | None
+) -> OAuth2Error | None:
+    """``authorization_pending`` or ``slow_down`` for a device registered for the grant that
+    asks for no resource: what the grant would answer, without running it (the poll's cost)."""
+    if client is None or "resource" in form or not client.check_grant_type(DEVICE_CODE):
+        return None
+    return still_waiting(context, services.clock)

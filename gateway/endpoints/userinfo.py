@@ -8,6 +8,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.endpoints.client_limits import refused_for_rate
 from gateway.identity.claims import sector_of, user_claims, wants_phone
 from gateway.oauth.resource_access import AccessRefused, presented_access
 from gateway.server.forms import FormError, read_form
@@ -49,7 +50,10 @@ async def userinfo_endpoint(request: Request) -> Response:
     scopes = scope_to_list(claims.get("scope")) or []
     if "openid" not in scopes:
         return _refused(403, "insufficient_scope", "The token lacks the openid scope.", dpop)
-    client = await services.clients.get(str(claims.get("client_id")))
+    client = await services.clients.in_service(str(claims.get("client_id")))
+    limited = client and await refused_for_rate(services, "userinfo", client)
+    if limited:
+        return limited
     subject = str(claims.get("sub"))
     account_id = subject
     if client is not None and client.subject_type == "pairwise":

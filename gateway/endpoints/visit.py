@@ -123,8 +123,8 @@ async def access_facts(visit: Visit, facts: AuthorizationFacts) -> Authorization
         if any(scope in ADMIN_SCOPES for scope in requested):
             held = await services.access.admin_scopes(end_user.account.id)
         requested = scopes_to_ask(requested, facts.prompts, held)
-        # In the request itself: Authlib validates it again when it issues the code.
-        payload["scope"] = " ".join(requested)
+        # What the code is issued for (the grant's scope), and what the audit entry names.
+        payload["scope"] = visit.oauth_request.scope = " ".join(requested)
     act_for = await admission(visit, requested_level(visit.params.get("acr_values")))
     # What the person consents to: the scopes, and the scopes of claims asked for by name.
     scopes = frozenset(requested) | scopes_for_claims(claims_request_of(visit.oauth_request))
@@ -166,6 +166,8 @@ async def admission(visit: Visit, requested_acr: str | None) -> ActFor:
         earlier_step_up=earlier.get("check"),
         signed_in_again=tx is not None
         and (tx.signed_in_sid == session.sid or bool(tx.extra.get("otp_done"))),
+        unfamiliar=session.unfamiliar,
+        new_place_city_wide=services.settings.new_place_second_factor,
     )
     visit.verdict = verdict
     if verdict.decision.outcome != "allow" or not verdict.document.act_for:

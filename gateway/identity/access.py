@@ -9,10 +9,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gateway.identity.account_cache import AccountCache
 from gateway.identity.claims import subject_for
 from gateway.identity.client_policy import DEFAULT_POLICY, RESERVED_CLAIMS, PolicyDocument
 from gateway.identity.login_systems import LoginSystemService
 from gateway.identity.otp import OtpService
+from gateway.identity.passkeys import PasskeyService
 from policies.access import AccessFacts, Decision, decide_access, scoped_role_counts
 from policies.assurance import meets, multi_factor, stronger
 from policies.authorization import (  # noqa: F401 (where the gateway has always found them)
@@ -64,12 +66,16 @@ class AccessService:
         database: Database,
         login_systems: LoginSystemService,
         otp: OtpService,
+        passkeys: PasskeyService,
         clock: Clock,
         cache_seconds: float,
+        account_cache: AccountCache | None = None,
     ) -> None:
         self._db = database
+        self._account_cache = account_cache  # organisation facts from memory, when it listens
         self._login_systems = login_systems
         self._otp = otp
+        self._passkeys = passkeys
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[PolicyDocument, float]] = {}
@@ -104,10 +110,12 @@ class AccessService:
     ) -> tuple[Organisation, dict[str, str]]:
         """The account as this app sees it, and the paths of the departments the policy names
         (read in the same database session)."""
-        wanted = [*document.departments, account.department_id]
-        facts = await organisation.account_facts(
-            self._db, account.id, client_id, [d for d in wanted if d], self._clock.now()
-        )
+        wanted = [d for d in (*document.departments, account.department_id) if d]
+        if self._account_cache is not None:
+            stored = await self._account_cache.facts(account.id, client_id, wanted)
+        else:
+            stored = await organisation.read_account_facts(self._db, account.id, client_id, wanted)
+        facts = stored.at(self._clock.now())
         department = facts.paths.get(account.department_id) if account.department_id else None
         visible_global = set(document.claims.global_roles) | set(document.roles)
         admitted = [facts.paths.get(d, f"/\0missing/{d}") for d in document.departments]
@@ -148,14 +156,19 @@ class AccessService:
         earlier_step_up: str | None = None,
         signed_in_again: bool = False,
         document: PolicyDocument | None = None,
+        unfamiliar: bool = False,
+        new_place_city_wide: bool = False,
     ) -> Verdict:
         """Whether ``account``, signed in at ``acr`` with ``amr``, may use the client now.
         ``requested_acr`` (from ``acr_values``) is voluntary (OIDC Core §3.1.2.1): it asks for
         a step-up only when one is possible, and never denies. ``earlier_step_up``: the check
         of a step-up this authorization already asked for. ``document``: a policy not yet
-        saved, to preview what it would decide (otherwise the app's own)."""
+        saved, to preview what it would decide (otherwise the app's own). ``unfamiliar``: the
+        session began on a new device in a new province; the city (``new_place_city_wide``) or
+        the app's policy may then want a second factor."""
         if document is None:
             document = await self.policy(client_id)
+        unfamiliar = unfamiliar and (new_place_city_wide or document.new_place_second_factor)
         org, paths = await self.organisation(account, client_id, document)
         policy = document.access(paths)
         systems_by_id = {s.id: s for s in await self._login_systems.all()}
@@ -171,13 +184,10 @@ class AccessService:
             return frozenset(p for p, reached in reachable.items() if p and meets(reached, level))
 
         stronger_methods = methods_for(policy.min_acr)
-        if (
-            policy.mfa
-            and meets(acr, policy.min_acr)
-            and not multi_factor(frozenset(amr))
-            and await self._otp.enrolled(account.id)
-        ):
-            stronger_methods = frozenset({"otp"})  # a second factor is a step away
+        needs_second = policy.mfa or unfamiliar
+        if needs_second and meets(acr, policy.min_acr) and not multi_factor(frozenset(amr)):
+            second = await self.second_factors(account.id)
+            stronger_methods = second or stronger_methods  # a second factor is a step away
         facts = AccessFacts(
             kind=account.kind,
             acr=acr or "L1",
@@ -191,11 +201,20 @@ class AccessService:
             requested_methods=methods_for(requested_acr) if requested_acr else frozenset(),
             earlier_step_up=earlier_step_up,
             signed_in_again=signed_in_again,
+            unfamiliar=unfamiliar,
         )
         decision = decide_access(policy, facts)
         if decision.check == "acr_values":
             return Verdict(decision, org, document, facts.requested_methods)
         return Verdict(decision, org, document, stronger_methods)
+
+    async def second_factors(self, account_id: str) -> frozenset[str]:
+        """The second steps the account can take: ``otp`` (the authenticator app) and
+        ``passkey`` (one that verifies the person counts as a second factor, RFC 8176)."""
+        methods = {"otp"} if await self._otp.enrolled(account_id) else set()
+        if await self._passkeys.has_any(account_id):
+            methods.add("passkey")
+        return frozenset(methods)
 
     async def admin_scopes(self, account_id: str) -> dict[str, list[str]]:
         """The admin scopes an account holds (as global roles ``admin:read`` / ``admin:write``),

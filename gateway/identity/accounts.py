@@ -23,6 +23,35 @@ from store.errors import Conflict
 from store.records import Account
 
 
+def checked_profile(
+    *, username: str, name: str | None, phone: str | None, email: str | None
+) -> Account:
+    """A new account's names and contact details, checked and in canonical form (no password,
+    no times yet): what sign-up, the admin API and bulk import each check."""
+    username = canonical_username(username)
+    if problem := username_problem(username):
+        raise InvalidInput("username", problem)
+    if name is not None and not (0 < len(name.strip()) <= 200):
+        raise InvalidInput("name", "a name has 1 to 200 characters")
+    if phone is not None:
+        canonical = canonical_phone(phone)
+        if canonical is None:
+            raise InvalidInput("phone", "not a mobile number (11 digits, or +country format)")
+        phone = canonical
+    if email is not None:
+        email = email.strip()
+        if problem := email_problem(email):
+            raise InvalidInput("email", problem)
+        email = email.lower()
+    return Account(
+        id=str(uuid.uuid4()),
+        username=username,
+        name=name.strip() if name else None,
+        phone=phone,
+        email=email,
+    )
+
+
 class AccountService:
     def __init__(
         self,
@@ -72,30 +101,12 @@ class AccountService:
     ) -> Account:
         """A checked local account with its password hashed, not stored yet (the admin service
         stores it in the transaction that audits it)."""
-        username = canonical_username(username)
-        if problem := username_problem(username):
-            raise InvalidInput("username", problem)
-        if problem := password_problem(password, username):
+        profile = checked_profile(username=username, name=name, phone=phone, email=email)
+        if problem := password_problem(password, profile.username):
             raise InvalidInput("password", problem)
-        if name is not None and not (0 < len(name.strip()) <= 200):
-            raise InvalidInput("name", "a name has 1 to 200 characters")
-        if phone is not None:
-            canonical = canonical_phone(phone)
-            if canonical is None:
-                raise InvalidInput("phone", "not a mobile number (11 digits, or +country format)")
-            phone = canonical
-        if email is not None:
-            email = email.strip()
-            if problem := email_problem(email):
-                raise InvalidInput("email", problem)
-            email = email.lower()
         now = self._clock.now()
-        return Account(
-            id=str(uuid.uuid4()),
-            username=username,
-            name=name.strip() if name else None,
-            phone=phone,
-            email=email,
+        return dataclasses.replace(
+            profile,
             password_hash=await self._passwords.hash_async(password),
             created_at=now,
             updated_at=now,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
+import secrets
 from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identity.audit_spool import AuditUnavailable, Segment, Spool
+from gateway.identity.metrics import observe_event
 from gateway.identity.web import RequestFacts
 from policies.identifiers import mask, mask_phone
 from store import audit as audit_store
@@ -114,6 +115,7 @@ class AuditLog:
         self._replayer: asyncio.Task[None] | None = None
         self._replay_now = asyncio.Event()
         self._replaying = asyncio.Lock()
+        self._flushing = asyncio.Lock()  # a flush returns only once every batch taken is written
         self._waiting = 0  # entries left in the spool, as of the last replay and since
         self._oldest: float | None = None
         self._unwritable: str | None = None  # why the last append to the spool failed
@@ -124,6 +126,7 @@ class AuditLog:
         )
 
     def _log(self, prepared: AuditEvent) -> None:
+        observe_event(prepared)
         level = logging.INFO if prepared.outcome == "success" else logging.WARNING
         fields = {
             "event": prepared.event,
@@ -157,7 +160,7 @@ class AuditLog:
         """Write ``event`` with the next batch (busy, low-stakes events such as tokens issued).
         It is in the local spool when this returns; AuditUnavailable when it cannot be."""
         facts = {} if request is None else {k: v for k, v in request_facts(request).items() if v}
-        prepared = self._prepare(event, entry_id=uuid.uuid4().hex, **facts)
+        prepared = self._prepare(event, entry_id=secrets.token_hex(16), **facts)
         try:
             self._spool.append(_entry(prepared), prepared.at)
         except AuditUnavailable as error:
@@ -181,6 +184,11 @@ class AuditLog:
             await self.flush()
 
     async def flush(self) -> None:
+        """Write what is queued, after any batch another flush has taken and not yet written."""
+        async with self._flushing:
+            await self._flush_queued()
+
+    async def _flush_queued(self) -> None:
         batch, self._queue = self._queue, []
         segment = self._spool.seal()
         if not batch:
@@ -321,6 +329,7 @@ class AuditLog:
         age = None if self._oldest is None else round(self._clock.now() - self._oldest, 1)
         return {
             "entries": self._waiting,
+            "queued": len(self._queue),
             "oldest_age_s": age,
             "unwritable": self._unwritable,
         }

@@ -79,6 +79,11 @@ class PolicyDocument(BaseModel):
     act_for: bool = Field(
         False, description="Staff may act for an enterprise they were delegated by."
     )
+    new_place_second_factor: bool = Field(
+        False,
+        description="A sign-in from a new device in a new province must add the second factor "
+        "before this app (as YIHAOTONG_NEW_PLACE_SECOND_FACTOR does for every app).",
+    )
     claims: ClaimsPolicy = Field(default_factory=ClaimsPolicy)
 
     def access(self, department_paths: dict[str, str]) -> AccessPolicy:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.identity.errors import AlreadyExists, InvalidInput
+from policies.app_lifecycle import in_service
 from policies.clients import JWT, registration_problem
 from store.clients import ClientStore
 from store.clock import Clock
@@ -64,6 +65,7 @@ class ClientService:
         admin_console: bool = False,
         dpop_bound_access_tokens: bool = False,
         require_pushed_authorization_requests: bool = False,
+        requests_per_minute: int = 0,
     ) -> Registered:
         grants = tuple(dict.fromkeys(grant_types or ("authorization_code", "refresh_token")))
         problem = registration_problem(
@@ -105,6 +107,7 @@ class ClientService:
             admin_console=admin_console,
             dpop_bound_access_tokens=dpop_bound_access_tokens,
             require_pushed_authorization_requests=require_pushed_authorization_requests,
+            requests_per_minute=requests_per_minute,
             created_at=now,
             updated_at=now,
         )
@@ -129,6 +132,12 @@ class ClientService:
                 self._cache.clear()
             self._cache[client_id] = (client, now + ttl)
         return client
+
+    async def in_service(self, client_id: str) -> Client | None:
+        """The client when it is live: a draft, suspended or retired app is, to the OAuth
+        endpoints, no client at all (``invalid_client``)."""
+        client = await self.get(client_id)
+        return client if client is not None and in_service(client.state) else None
 
     def forget(self, client_id: str) -> None:
         self._cache.pop(client_id, None)

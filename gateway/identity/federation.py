@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.identity.audit import AuditLog
 from gateway.identity.pii import PiiVault
@@ -158,6 +158,21 @@ class FederationService:
             )
         )
         return await self._accounts.get(account_id)
+
+    async def with_phones(self, accounts: list[Account]) -> list[Account]:
+        """The accounts with their phone opened from the sealed identifiers (the verified one
+        where there is one), for the pages and APIs that show it (masked or to an admin)."""
+        found: dict[str, AccountIdentifier] = {}
+        for item in await self._identities.phones_of([a.id for a in accounts]):
+            if item.account_id not in found or item.verified:
+                found[item.account_id] = item
+        return [
+            replace(a, phone=self._vault.open("phone", found[a.id].value)) if a.id in found else a
+            for a in accounts
+        ]
+
+    async def with_phone(self, account: Account) -> Account:
+        return (await self.with_phones([account]))[0]
 
     async def verified_identifiers(self, account_id: str, kinds: set[str]) -> dict[str, str]:
         """The account's verified identifiers of ``kinds``, decrypted (for restricted claims an

@@ -16,7 +16,7 @@ from typing import Any
 from gateway.identity.errors import AlreadyExists, InvalidInput
 from gateway.identity.federation import ProviderTrust
 from keys.master import MasterKey
-from providers.base import PasswordProvider, ProviderConfig
+from providers.base import PasswordProvider, ProviderConfig, Site, SiteMaker
 from providers.registry import UnknownKind, ValidationError, parse_config
 from store.clock import Clock
 from store.errors import Conflict
@@ -61,6 +61,10 @@ def _label(data: Any, provider_id: str) -> tuple[str, int]:
     )
 
 
+def _no_site(provider_id: str) -> Site:
+    raise Broken("this gateway serves no SAML service provider", None)
+
+
 @dataclass
 class LoginSystem:
     id: str
@@ -87,11 +91,15 @@ class LoginSystem:
 
 
 class LoginSystemService:
-    def __init__(self, store: ProviderStore, master_key: MasterKey, clock: Clock) -> None:
+    def __init__(
+        self, store: ProviderStore, master_key: MasterKey, clock: Clock, site: SiteMaker = _no_site
+    ) -> None:
         self._store = store
+        self._site = site
         self._master = master_key
         self._clock = clock
-        self._loaded: tuple[float, list[LoginSystem], list[Unavailable]] | None = None
+        # (until, usable, broken, disabled ids): usable and broken include the disabled
+        self._loaded: tuple[float, list[LoginSystem], list[Unavailable], set[str]] | None = None
         self._opened: dict[str, tuple[str, LoginSystem]] = {}  # id -> (sealed config, opened)
         self._reported: dict[str, str] = {}  # id -> the problem last logged
         self._down: dict[str, tuple[float, str]] = {}  # id -> (until, why) after an upstream failed
@@ -147,7 +155,9 @@ class LoginSystemService:
         except ValidationError as error:
             raise InvalidInput(*validation_problem(error)) from error
         try:  # what cannot be opened is not stored either
-            await _release(LoginSystem(provider_id, config, config.open(provider_id)))
+            await _release(
+                LoginSystem(provider_id, config, config.open_at(provider_id, self._site))
+            )
         except Exception as error:
             raise InvalidInput("config", f"cannot be opened ({type(error).__name__})") from error
         sealed = self._master.encrypt(config.model_dump_json().encode(), f"provider:{provider_id}")
@@ -162,14 +172,28 @@ class LoginSystemService:
         self._loaded = None
         return await self._store.remove(provider_id)
 
+    async def set_disabled(self, provider_id: str, disabled: bool) -> bool:
+        """Disable (or enable again) a login system; False when there is none."""
+        self._loaded = None
+        return await self._store.set_disabled(provider_id, disabled)
+
+    async def disabled(self) -> set[str]:
+        """The ids of the login systems an administrator disabled."""
+        await self._load()
+        return self._loaded[3] if self._loaded else set()
+
     async def all(self) -> list[LoginSystem]:
-        """Every usable department, in sign-in page order (cached briefly per instance)."""
-        return (await self._load())[0]
+        """Every usable, enabled department, in sign-in page order (cached briefly per
+        instance)."""
+        usable, _ = await self._load()
+        off = await self.disabled()
+        return [d for d in usable if d.id not in off]
 
     async def unavailable(self) -> list[Unavailable]:
         """The login systems that cannot be used now, in sign-in page order: their stored config
         is broken, or their upstream failed a moment ago."""
-        broken = (await self._load())[1]
+        off = await self.disabled()
+        broken = [b for b in (await self._load())[1] if b.id not in off]
         now = self._clock.now()
         self._down = {i: down for i, down in self._down.items() if down[0] > now}
         down = [
@@ -180,7 +204,7 @@ class LoginSystemService:
         return sorted([*broken, *down], key=lambda u: (u.position, u.name))
 
     async def listing(self) -> list[LoginSystem | Unavailable]:
-        """Every stored department, usable or not, in sign-in page order."""
+        """Every stored department, usable or not, enabled or not, in sign-in page order."""
         usable, broken = await self._load()
         every: list[LoginSystem | Unavailable] = [*usable, *broken]
         return sorted(every, key=lambda d: (d.position, d.name))
@@ -199,6 +223,7 @@ class LoginSystemService:
         now = self._clock.now()
         if self._loaded is None or self._loaded[0] <= now:
             rows = await self._store.all()
+            off = await self._store.disabled()
             opened: dict[str, tuple[str, LoginSystem]] = {}
             broken: list[Unavailable] = []
             for provider_id, kind, sealed in rows:
@@ -220,7 +245,7 @@ class LoginSystemService:
             login_systems = sorted(
                 (d for _, d in opened.values()), key=lambda d: (d.config.position, d.name)
             )
-            self._loaded = (now + _CACHE_SECONDS, login_systems, broken)
+            self._loaded = (now + _CACHE_SECONDS, login_systems, broken, off)
         return self._loaded[1], self._loaded[2]
 
     def _opened_for(self, provider_id: str, kind: str, sealed: str) -> LoginSystem:
@@ -231,7 +256,7 @@ class LoginSystemService:
         if kept is not None and kept[0] == sealed:
             return kept[1]  # unchanged: keep its connections
         try:
-            return LoginSystem(provider_id, config, config.open(provider_id))
+            return LoginSystem(provider_id, config, config.open_at(provider_id, self._site))
         except Exception as error:
             raise Broken(f"cannot be opened ({type(error).__name__})", data) from error
 
@@ -242,12 +267,20 @@ class LoginSystemService:
         self._opened, self._loaded = {}, None
 
     async def get(self, provider_id: str) -> LoginSystem | None:
-        """The usable department ``provider_id`` (None when there is none, or it is broken)."""
+        """The usable department ``provider_id`` (None when there is none, or it is broken
+        or disabled)."""
         return next((d for d in await self.all() if d.id == provider_id), None)
 
     async def broken(self, provider_id: str) -> Unavailable | None:
-        """Why the stored department ``provider_id`` cannot be used, if it cannot."""
-        return next((u for u in (await self._load())[1] if u.id == provider_id), None)
+        """Why the stored, enabled department ``provider_id`` cannot be used, if it cannot."""
+        off = await self.disabled()
+        found = (u for u in (await self._load())[1] if u.id == provider_id and u.id not in off)
+        return next(found, None)
+
+    async def stored(self, provider_id: str) -> LoginSystem | Unavailable | None:
+        """The stored department ``provider_id``, usable or not, enabled or not (for its
+        administrators)."""
+        return next((d for d in await self.listing() if d.id == provider_id), None)
 
 
 async def _release(login_system: LoginSystem) -> None:

@@ -37,7 +37,7 @@ CHALLENGE_TTL = 300.0  # seconds: the browser's own prompt times out before this
 TIMEOUT_MS = 120_000
 MAX_NAME = 64
 MAX_PER_ACCOUNT = 20
-REGISTER, SIGN_IN = "register", "sign-in"
+REGISTER, SIGN_IN, SECOND_FACTOR = "register", "sign-in", "second-factor"
 
 
 class PasskeyError(Exception):
@@ -162,10 +162,40 @@ class PasskeyService:
         await self._challenge(SIGN_IN, binding, options.challenge)
         return options_to_json(options)
 
-    async def authenticate(self, binding: str, answer: str) -> PasskeySignIn:
+    async def has_any(self, account_id: str) -> bool:
+        return await self._store.count(account_id) > 0
+
+    async def second_factor_options(self, account_id: str, binding: str) -> str:
+        """Options for a passkey as the second factor of a signed-in session: the account's
+        own passkeys only, and the authenticator must verify the person (RFC 8176 ``user``)."""
+        options = generate_authentication_options(
+            rp_id=self.rp_id,
+            timeout=TIMEOUT_MS,
+            allow_credentials=[
+                PublicKeyCredentialDescriptor(
+                    id=base64url_to_bytes(p.credential_id),
+                    transports=[AuthenticatorTransport(t) for t in p.transports],
+                )
+                for p in await self._store.of_account(account_id)
+            ],
+            user_verification=UserVerificationRequirement.REQUIRED,
+        )
+        await self._challenge(SECOND_FACTOR, binding, options.challenge)
+        return options_to_json(options)
+
+    async def second_factor(self, account_id: str, binding: str, answer: str) -> PasskeySignIn:
+        """A user-verifying assertion by one of ``account_id``'s passkeys, once."""
+        proven = await self.authenticate(binding, answer, SECOND_FACTOR, verified_user=True)
+        if proven.account_id != account_id:
+            raise PasskeyError("other_account")
+        return proven
+
+    async def authenticate(
+        self, binding: str, answer: str, purpose: str = SIGN_IN, verified_user: bool = False
+    ) -> PasskeySignIn:
         """The account a passkey assertion proves, once: the challenge is spent and the
         signature counter must move forward (a cloned authenticator falls behind)."""
-        challenge = await self._take_challenge(SIGN_IN, binding)
+        challenge = await self._take_challenge(purpose, binding)
         try:
             credential = parse_authentication_credential_json(answer)
         except (WebAuthnException, InvalidJSONStructure, ValueError, TypeError):
@@ -184,6 +214,7 @@ class PasskeyService:
                 expected_origin=self.origin,
                 credential_public_key=base64url_to_bytes(passkey.public_key),
                 credential_current_sign_count=passkey.sign_count,
+                require_user_verification=verified_user,
             )
         except WebAuthnException:
             raise PasskeyError("invalid") from None

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 from policies.lockout import LockoutRules
+from store import kv_keys
 from store.kv import ExpiringStore
 
 LOCKOUT = LockoutRules()
@@ -91,6 +92,22 @@ async def reset(store: ExpiringStore, *keys: str) -> None:
 async def retry_after(store: ExpiringStore, key: str, limit: Limit) -> int:
     """Whole seconds until the counter's window ends."""
     return math.ceil(await store.ttl(key) or limit.per)
+
+
+# Requests a client makes of the token, introspection and UserInfo endpoints, a minute.
+CLIENT_WINDOW_SECONDS = 60
+
+
+async def client_over_limit(
+    store: ExpiringStore, endpoint: str, client_id: str, per_minute: int
+) -> int | None:
+    """Count one request of ``client_id`` at ``endpoint`` (its own counter: a client over its
+    limit uses up no other's); None when within ``per_minute``, else whole seconds to wait."""
+    limit = Limit(per_minute, per=CLIENT_WINDOW_SECONDS)
+    key = kv_keys.client_requests(endpoint, client_id)
+    if limit.allows(await hit(store, key, limit)):
+        return None
+    return max(1, await retry_after(store, key, limit))
 
 
 # RFC 8628 §5.1: user codes typed at /device, per address and overall (a user code has 20^8

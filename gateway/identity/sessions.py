@@ -13,11 +13,10 @@ old record.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -26,7 +25,7 @@ import orjson
 from gateway.identity.web import CookieJar
 from store import kv_keys
 from store.clock import Clock
-from store.kv import ExpiringStore
+from store.kv import ExpiringStore, Step
 
 _TOUCH_EVERY = 60.0  # seconds between idle-timer renewals, to spare the store a write a request
 _LISTED_LIMIT = 100_000  # (session, client) pairs remembered as listed, then forgotten at once
@@ -45,6 +44,8 @@ class SsoSession:
     ip: str = ""
     idp: str = "local"  # the login system used to sign in
     idp_subject: str = ""  # who the person is there
+    region: dict[str, str] = field(default_factory=dict)  # ``Region.as_dict()`` of the address
+    unfamiliar: bool = False  # a new device in a new province (identity/places.py)
     last_seen: float = 0.0  # from the idle timer, not stored in the record
 
 
@@ -136,6 +137,8 @@ class SessionService:
         ip: str,
         idp: str = "local",
         idp_subject: str = "",
+        region: dict[str, str] | None = None,
+        unfamiliar: bool = False,
     ) -> tuple[str, SsoSession]:
         """A new session and its cookie value, not stored yet: ``store`` it before the cookie
         is handed out. Its sid is known before then, so writes that name it can go with it."""
@@ -153,6 +156,8 @@ class SessionService:
             ip=ip,
             idp=idp,
             idp_subject=idp_subject,
+            region=region or {},
+            unfamiliar=unfamiliar,
         )
         return f"{sid}.{secret}", session
 
@@ -162,11 +167,10 @@ class SessionService:
         set beside them: the cookie, which alone makes the session usable, is handed out only
         once all are stored."""
         stamp = self._seen_entry(session, session.created_at)
-        await asyncio.gather(
-            self._store.put_many(
-                (kv_keys.session(session.sid), self._encode(session), self._max), *stamp, *also
-            ),
-            self._store.set_add(kv_keys.sessions_of(session.account_id), session.sid, self._max),
+        record = (kv_keys.session(session.sid), self._encode(session), self._max)
+        await self._store.many(
+            *(Step("put", entry) for entry in (record, *stamp, *also)),
+            Step("set_add", (kv_keys.sessions_of(session.account_id), session.sid, self._max)),
         )
 
     async def reauthenticate(

@@ -4,18 +4,18 @@ browser's sign-in transaction, used once, at most five wrong tries. Only an HMAC
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 import orjson
 
 from gateway.identity.pii import PiiVault
-from gateway.identity.rate_limits import SMS_CODE_TRIES, hit
+from gateway.identity.rate_limits import SMS_CODE_TRIES
 from store import kv_keys
-from store.kv import ExpiringStore
+from store.kv import ExpiringStore, Step
 
 CODE_TTL = 300
 CODE_DIGITS = 6
@@ -44,9 +44,9 @@ class SmsCodes:
             "phone": self._vault.seal("phone", phone),
             "digest": self._digest(tx_id, phone, code),
         }
-        await asyncio.gather(
-            self._store.put(kv_keys.sms_code(tx_id), orjson.dumps(record), CODE_TTL),
-            self._store.delete(kv_keys.sms_code_tries(tx_id)),
+        await self._store.many(
+            Step("put", (kv_keys.sms_code(tx_id), orjson.dumps(record), CODE_TTL)),
+            Step("delete", (kv_keys.sms_code_tries(tx_id),)),
         )
         return code
 
@@ -57,9 +57,9 @@ class SmsCodes:
     async def check(self, tx_id: str, code: str) -> Checked:
         """The number when ``code`` is this transaction's code; the code is then spent."""
         key = kv_keys.sms_code(tx_id)
-        tries, raw = await asyncio.gather(
-            hit(self._store, kv_keys.sms_code_tries(tx_id), SMS_CODE_TRIES), self._store.get(key)
-        )
+        counted = Step("incr", (kv_keys.sms_code_tries(tx_id), SMS_CODE_TRIES.per, 1))
+        tries, raw = await self._store.many(counted, Step("get", (key,)))
+        tries, raw = cast(int, tries), cast(bytes | None, raw)
         if raw is None:
             return Checked(None, exhausted=True)
         if not SMS_CODE_TRIES.allows(tries):

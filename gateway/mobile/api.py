@@ -17,6 +17,8 @@ from gateway.identity.claims import sector_of
 from gateway.mobile.tickets import Claim, Outcome, ScanTickets, ticket_digest
 from gateway.mobile.waiting import ScanWaiters
 from gateway.oauth.resource_access import AccessRefused, presented_access
+from gateway.pages.render import messages
+from gateway.pages.sign_in_place import region_text
 from gateway.server.forms import FormError, read_form
 from gateway.server.json_body import parse_json
 from gateway.server.responses import Clash, Forbidden, Malformed, Problem
@@ -70,7 +72,7 @@ async def _app_caller(request: Request) -> tuple[Claim, dict[str, Any], str] | R
     client_id = str(claims.get("client_id"))
     if client_id not in services.settings.mobile_app_clients or "auth_time" not in claims:
         return Forbidden("Only the city's own apps, for a signed-in person, may scan.").response()
-    client = await services.clients.get(client_id)
+    client = await services.clients.in_service(client_id)  # a suspended app scans nothing
     account_id = str(claims.get("sub"))
     if client is not None and client.subject_type == "pairwise":
         account_id = await services.subjects.account_of(sector_of(client), account_id) or ""
@@ -119,13 +121,19 @@ async def scan(request: Request) -> Response:
     )
     if scanned is None:
         return _refused(reason or "ticket_expired")
-    waiters.wake(digest)
+    await waiters.wake(digest)
+    region = services.places.regions.resolve(scanned.ip)
     return JSONResponse(
         {
             "state": "scanned",
             "expires_in": max(0, int(scanned.expires_at - services.clock.now())),
             "client": {"client_id": scanned.client_id, "name": scanned.client_name},
-            "pc": {"ip": scanned.ip, "browser": scanned.browser, "location": None},
+            "pc": {
+                "ip": scanned.ip,
+                "browser": scanned.browser,
+                "location": region_text(region, messages("zh-CN")),
+                "region": region.as_dict(),
+            },
         },
         headers={"Cache-Control": "no-store"},
     )
@@ -158,7 +166,7 @@ async def _answer(request: Request, confirmed: bool) -> Response:
     )
     if reason is not None:
         return _refused(reason)
-    waiters.wake(digest)
+    await waiters.wake(digest)
     return JSONResponse({"state": status}, headers={"Cache-Control": "no-store"})
 
 

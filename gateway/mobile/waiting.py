@@ -1,78 +1,104 @@
 """PC pages waiting for their ticket to move on (long-poll), without a loop per page.
 
 A page's request waits on an event; an app's scan or answer handled by this instance sets it
-at once. Where other instances share the store (Redis), one task per instance reads the
-tickets waited on here in one ``get_many`` a second and wakes those that moved on, so an
-answer given to another instance arrives within about a second."""
+at once. Where instances share Redis, the instance that handled the app's call also publishes
+the ticket's digest on one channel, to which each instance keeps one subscription (from its
+start): the instance where the page waits wakes it on the message."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from store import kv_keys
-from store.kv import ExpiringStore
+from store.kv import ExpiringStoreError
 
 log = logging.getLogger("yihaotong")
-SWEEP_SECONDS = 1.0
-_RANK = {"waiting": 0, "scanned": 1}  # anything else is an answer (or the end)
+
+
+class WakeChannel(Protocol):
+    """A broadcast to every instance (``store.redis_channel.RedisChannel``)."""
+
+    async def publish(self, message: bytes) -> None: ...
+
+    async def listen(
+        self, on_message: Callable[[bytes], None], on_subscribed: Callable[[], None]
+    ) -> None: ...
 
 
 @dataclass
 class _Waiting:
-    since: int  # the rank of the state the waiting pages saw
     pages: int = 0
     event: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class ScanWaiters:
-    def __init__(self, expiring: ExpiringStore, shared: bool) -> None:
-        self._store, self._shared = expiring, shared
-        self._waiting: dict[str, _Waiting] = {}
-        self._sweeper: asyncio.Task[None] | None = None
+def _listener_ended(task: asyncio.Task[None]) -> None:
+    # The subscription retries store failures itself; anything else ends it, and pages on this
+    # instance then learn of other instances' scans only when their long-poll runs out.
+    if not task.cancelled() and task.exception() is not None:
+        log.error(
+            "the scan-to-sign-in subscription ended; pages wait out their long-polls",
+            exc_info=task.exception(),
+        )
 
-    def wake(self, digest: str) -> None:
-        waiting = self._waiting.get(digest)
+
+class ScanWaiters:
+    def __init__(self, channel: WakeChannel | None = None) -> None:
+        self._channel = channel
+        self._waiting: dict[str, _Waiting] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()  # set once the channel's subscription is made
+
+    def start(self) -> None:
+        """Subscribe (in a task of its own, for the life of the process)."""
+        if self._channel is not None and self._listener is None:
+            self._listener = asyncio.create_task(
+                self._channel.listen(self._wake_here, self._wake_all)
+            )
+            self._listener.add_done_callback(_listener_ended)
+
+    async def wake(self, digest: str) -> None:
+        """The ticket moved on: wake its pages here, and tell the other instances."""
+        self._wake_here(digest)
+        if self._channel is not None:
+            try:
+                await self._channel.publish(digest.encode())
+            except ExpiringStoreError:
+                # The page's long-poll still ends by itself and reads the ticket again.
+                log.warning("the scan-to-sign-in wake-up was not published", exc_info=True)
+
+    def _wake_here(self, digest: bytes | str) -> None:
+        key = digest.decode(errors="replace") if isinstance(digest, bytes) else digest
+        waiting = self._waiting.get(key)
         if waiting is not None:
             waiting.event.set()
 
-    async def wait(self, digest: str, since: str, seconds: float) -> None:
-        """Until the ticket may have moved on from ``since``, or ``seconds`` passed."""
-        waiting = self._waiting.setdefault(digest, _Waiting(_RANK.get(since, 2)))
+    def _wake_all(self) -> None:
+        # (Re)subscribed: what was published meanwhile is lost, so every page reads again.
+        self.subscribed.set()
+        for waiting in self._waiting.values():
+            waiting.event.set()
+
+    async def wait(self, digest: str, seconds: float) -> None:
+        """Until the ticket may have moved on, or ``seconds`` passed."""
+        waiting = self._waiting.setdefault(digest, _Waiting())
         waiting.pages += 1
-        if self._shared and self._sweeper is None:
-            self._sweeper = asyncio.create_task(self._sweep())
         try:
+            # A deadline on this task, not wait_for's task a page: 10,000 pages wait cheaply.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiting.event.wait(), seconds)
+                async with asyncio.timeout(seconds):
+                    await waiting.event.wait()
         finally:
             waiting.pages -= 1
-            if waiting.pages == 0:
-                self._waiting.pop(digest, None)
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(SWEEP_SECONDS)
-            digests = list(self._waiting)
-            if not digests:
-                continue
-            keys = [k for d in digests for k in (kv_keys.scan_claim(d), kv_keys.scan_outcome(d))]
-            try:
-                values = await self._store.get_many(*keys)
-            except Exception:
-                log.warning("the scan-to-sign-in sweep failed; will retry", exc_info=True)
-                continue
-            for i, digest in enumerate(digests):
-                claim, outcome = values[2 * i], values[2 * i + 1]
-                rank = 2 if outcome is not None else 1 if claim is not None else 0
-                waiting = self._waiting.get(digest)
-                if waiting is not None and rank > waiting.since:
-                    waiting.event.set()
+            if waiting.pages == 0 and self._waiting.get(digest) is waiting:
+                self._waiting.pop(digest)
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        if self._listener is not None:
+            self._listener.cancel()
+            # A listener that failed has said so already (``_listener_ended``).
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from typing import Any
 
@@ -64,7 +63,7 @@ def _unseal(token: str, jti: str, record: bytes) -> dict[str, Any] | None:
         plain = _record_key(token).decrypt(record[:12], record[12:], jti.encode())
     except (InvalidTag, ValueError):
         return None
-    claims = json.loads(plain)
+    claims = orjson.loads(plain)
     return claims if isinstance(claims, dict) else None
 
 
@@ -88,6 +87,16 @@ def is_access_token_shaped(token: str) -> bool:
 
 
 async def active_access_token(services: Services, token: str) -> dict[str, Any] | None:
+    """The token's claims while it is good and its app is live: a draft, suspended or retired
+    app's tokens are refused everywhere they are taken (the admin API, scan to sign in, token
+    exchange), not only at UserInfo and introspection; they work again if it is live again."""
+    claims = await _active_claims(services, token)
+    if claims is None or not await services.clients.in_service(str(claims.get("client_id"))):
+        return None
+    return claims
+
+
+async def _active_claims(services: Services, token: str) -> dict[str, Any] | None:
     opaque = parse_opaque(token)
     if opaque is not None:
         return await _active_opaque(services, token, *opaque)

@@ -10,12 +10,14 @@ import secrets
 
 import httpx
 
+from gateway.identity.metrics import BACKCHANNEL
 from gateway.server.services import Services
 
 audit = logging.getLogger("yihaotong.audit")
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 RETRY_DELAYS = (0.0, 1.0, 5.0)
 TIMEOUT = 5.0
+_CHANNELS = {"logout.backchannel": "oidc", "logout.cas": "cas", "logout.saml": "saml"}
 
 
 def logout_token(services: Services, client_id: str, subject: str, sid: str | None) -> str:
@@ -90,6 +92,7 @@ class BackchannelNotifier:
                 outcome = type(error).__name__
                 continue
             if response.status_code in delivered:
+                BACKCHANNEL.labels(_CHANNELS.get(event, "other"), "delivered").inc()
                 audit.info(
                     "back-channel logout delivered",
                     extra={"fields": {"event": event, "client": client_id,
@@ -99,6 +102,7 @@ class BackchannelNotifier:
             outcome = f"HTTP {response.status_code}"
             if response.status_code == 400:
                 break  # the client refused the token; sending it again will not help
+        BACKCHANNEL.labels(_CHANNELS.get(event, "other"), "failed").inc()
         audit.warning(
             "back-channel logout failed",
             extra={"fields": {"event": event, "client": client_id,

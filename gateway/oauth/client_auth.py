@@ -32,7 +32,7 @@ async def authenticate(
     client_id = basic[0] if basic else form.get("client_id")
     context = GrantContext()
     if client_id:
-        context.clients[client_id] = await services.clients.get(client_id)
+        context.clients[client_id] = await services.clients.in_service(client_id)
     oauth_request = FormRequest("POST", request.scope["path"], form, request.headers, {}, basic)
     server = request.app.state.oauth
     scope = grant_context.set(context)

@@ -2,24 +2,25 @@
 per device code in the expiring store.
 
 The record (``kv_keys.device_code``) is pending until the person allows or refuses at
-``/device``; a poll reads it (one round trip) and, once allowed, takes it (single use, §3.5).
-Polling faster than the interval gets ``slow_down`` (§3.5): each instance remembers when it
-last answered a device code, so the check costs no round trip."""
+``/device``; a poll reads it and, once allowed, takes it (single use, §3.5). Polling faster than
+the interval gets ``slow_down`` (§3.5), on every instance alike: the pace lives in the expiring
+store, marked in the same round trip that reads the record."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
 from authlib.oauth2.rfc6749 import OAuth2Error, UnauthorizedClientError
 from authlib.oauth2.rfc8628 import (
+    AuthorizationPendingError,
     DeviceAuthorizationEndpoint,
     DeviceCodeGrant,
     DeviceCredentialMixin,
+    SlowDownError,
 )
 from starlette.responses import Response
 
@@ -30,6 +31,7 @@ from gateway.server.services import Services
 from policies.clients import DEVICE_CODE
 from store import kv_keys
 from store.clock import Clock
+from store.kv import ExpiringStore
 
 VERIFICATION_PATH = "/device"
 GRACE_SECONDS = 300  # a record outlives its code this long, to answer expired_token (§3.5)
@@ -111,25 +113,51 @@ class DeviceCredential(DeviceCredentialMixin):
 
 
 class DevicePace:
-    """When each device code was last answered on this instance, and the interval it must now
-    keep (raised by 5 s at each ``slow_down``, §3.5). Bounded: the oldest are forgotten."""
+    """How fast each device code is polled (§3.5), kept in the expiring store so that every
+    instance sees it: a mark living one interval after each answered poll, and the interval,
+    raised by 5 s at each ``slow_down`` and kept while the code lives. A poll sets the mark as
+    it reads the record (one round trip); only a device slowed down before costs a second."""
 
-    def __init__(self, interval: int, limit: int = 100_000) -> None:
-        self.interval, self._limit = interval, limit
-        self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
 
-    def too_fast(self, code_digest: str, now: float) -> bool:
-        last, interval = self._seen.pop(code_digest, (None, self.interval))
-        fast = last is not None and now - last < interval
-        if fast:
-            interval += 5
-        self._seen[code_digest] = (now, interval)
-        if len(self._seen) > self._limit:
-            self._seen.popitem(last=False)
-        return fast
+    @staticmethod
+    def keys(code_digest: str) -> tuple[str, str]:
+        return kv_keys.device_polled(code_digest), kv_keys.device_interval(code_digest)
 
-    def forget(self, code_digest: str) -> None:
-        self._seen.pop(code_digest, None)
+    async def mark_and_read(
+        self, store: ExpiringStore, code_digest: str
+    ) -> tuple[bool, bytes | None, bytes | None]:
+        """Marks this poll (unless a mark lives), and reads the record and a raised interval:
+        (whether this call set the mark, the record, the raised interval)."""
+        polled_key, interval_key = self.keys(code_digest)
+        record_key = kv_keys.device_code(code_digest)
+        marked, (raw, raised) = await store.add_and_get(
+            polled_key, b"1", self.interval, record_key, interval_key
+        )
+        return marked, raw, raised
+
+    async def too_fast(
+        self,
+        store: ExpiringStore,
+        code_digest: str,
+        marked: bool,
+        raised: bytes | None,
+        left: float,
+    ) -> bool:
+        """``marked``: this poll set the mark (none lived); ``raised``: the interval as read;
+        ``left``: the code's remaining life. Whether this poll came too soon."""
+        polled_key, interval_key = self.keys(code_digest)
+        interval = int(raised) if raised and raised.isdigit() else self.interval
+        if marked:
+            if interval != self.interval:  # the mark lives the raised interval, not the first
+                await store.put(polled_key, b"1", interval)
+            return False
+        interval += 5
+        await store.put_many(
+            (polled_key, b"1", interval), (interval_key, str(interval).encode(), max(left, 1.0))
+        )
+        return True
 
 
 class DeviceAuthorization(DeviceAuthorizationEndpoint):
@@ -231,28 +259,40 @@ async def prefetch_device_code(
     client_id: str | None,
     context: GrantContext,
 ) -> Response | None:
-    """Read the record (one round trip while pending); take it once allowed, so only one poll
-    of its own client gets the tokens. A response when the request is refused already."""
+    """Read the record, marking the poll (one round trip while pending); take it once allowed,
+    so only one poll of its own client gets the tokens. A response when the request is refused
+    already."""
     code_digest = digest(device_code)
-    key = kv_keys.device_code(code_digest)
-    raw = await services.expiring.get(key)
+    marked, raw, raised = await pace.mark_and_read(services.expiring, code_digest)
     invalid = oauth_error("invalid_grant", "The device code is invalid, expired or used.")
     if raw is None:
         return invalid
     record = DeviceRecord.from_bytes(raw)
     if record.client_id != client_id:
-        return invalid  # another client's code: left as it was
+        if marked:  # another client's code: left as it was
+            await services.expiring.delete(pace.keys(code_digest)[0])
+        return invalid
     now = services.clock.now()
     if record.status == PENDING and record.expires_at > now:
-        context.device_too_fast = pace.too_fast(code_digest, now)
+        context.device_too_fast = await pace.too_fast(
+            services.expiring, code_digest, marked, raised, record.expires_at - now
+        )
     elif record.status == ALLOWED and record.expires_at > now:
-        taken = await services.expiring.take(key)
+        taken = await services.expiring.take(kv_keys.device_code(code_digest))
         if taken is None:
             return invalid  # another poll took it a moment ago
-        pace.forget(code_digest)
         context.account = await services.accounts.current(record.account_id or "")
         if context.account is None or context.account.disabled:
             return oauth_error("invalid_grant", "The account of this device code is not available.")
         context.phone = await verified_phone(services, context.account.id, record.scope)
     context.device, context.device_digest = record, code_digest
     return None
+
+
+def still_waiting(context: GrantContext, clock: Clock) -> OAuth2Error | None:
+    """The answer to a poll of a live code the person has not yet answered (§3.5): the grant
+    would refuse it the same way, so the token endpoint sends it without running the grant."""
+    record: DeviceRecord | None = context.device
+    if record is None or record.status != PENDING or record.expires_at <= clock.now():
+        return None
+    return SlowDownError() if context.device_too_fast else AuthorizationPendingError()

@@ -19,8 +19,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from joserfc import jws, jwt
-from joserfc.jwk import JWKRegistry
+from joserfc import jws
+from joserfc.jwk import JWKRegistry, thumbprint
 
 from gateway.server.services import Services
 from store import kv_keys
@@ -66,6 +66,7 @@ def is_thumbprint(value: str | None) -> bool:
     return value is not None and _JKT.fullmatch(value) is not None
 
 
+@lru_cache(maxsize=256)  # an app's htu and our own addresses repeat
 def normalized_uri(uri: str) -> str:
     """Scheme and host lower-cased, a default port dropped, query and fragment removed
     (§4.3 check 9, with RFC 3986 §6.2.2 and §6.2.3 normalization)."""
@@ -120,38 +121,53 @@ def single_proof(headers: Any) -> str | None:
     return values[0] if values else None
 
 
+# RFC 7638 §3.2: the members a thumbprint covers, by key type.
+_THUMBPRINT_MEMBERS = {
+    "EC": ("crv", "kty", "x", "y"),
+    "RSA": ("e", "kty", "n"),
+    "OKP": ("crv", "kty", "x"),
+}
+_REGISTRY = jws.JWSRegistry(algorithms=list(DPOP_SIGNING_ALGS))
+
+
 @lru_cache(maxsize=1024)  # at most 8 MB of keys (a proof has at most 8 KB)
-def _public_key(canonical_jwk: str) -> Any:
-    """An app sends the same key with every proof: imported once, with its thumbprint."""
+def _key_of(jkt: str, canonical_jwk: str) -> Any:
+    """An app sends the same key with every proof: imported once, found by its thumbprint."""
     return JWKRegistry.import_key(json.loads(canonical_jwk))
 
 
-def _header_and_key(proof: str) -> tuple[dict[str, Any], Any]:
-    if len(proof) > _MAX_PROOF or proof.count(".") != 2 or not proof.isascii():
-        raise DPoPError(INVALID_PROOF, "The DPoP proof is not a compact JWS.")
+@lru_cache(maxsize=1024)
+def _header_and_key(segment: str) -> tuple[dict[str, Any], Any, str]:
+    """The checked protected header of a proof, its public key and the key's thumbprint, from
+    the header's encoded segment: the same for every proof of one app, so parsed once."""
     try:
-        header = jws.extract_compact(proof.encode()).protected
-    except Exception as error:  # joserfc raises more than JoseError on odd input
+        padded = segment + "=" * (-len(segment) % 4)
+        header = json.loads(base64.b64decode(padded, altchars=b"-_", validate=True))
+    except ValueError as error:  # binascii.Error, UnicodeDecodeError, JSONDecodeError
         raise DPoPError(INVALID_PROOF, "The DPoP proof is not a compact JWS.") from error
-    if header.get("typ") != "dpop+jwt":
+    if not isinstance(header, dict) or header.get("typ") != "dpop+jwt":
         raise DPoPError(INVALID_PROOF, "The DPoP proof's typ must be dpop+jwt.")
     if header.get("alg") not in DPOP_SIGNING_ALGS:
         raise DPoPError(INVALID_PROOF, "The DPoP proof's alg is not supported.")
     jwk = header.get("jwk")
-    if not isinstance(jwk, dict) or "d" in jwk or jwk.get("kty") not in ("EC", "RSA", "OKP"):
+    if not isinstance(jwk, dict) or "d" in jwk or jwk.get("kty") not in _THUMBPRINT_MEMBERS:
         raise DPoPError(INVALID_PROOF, "The DPoP proof needs a public jwk in its header.")
     try:
-        key = _public_key(json.dumps(jwk, sort_keys=True, separators=(",", ":")))
+        members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]]}
+        jkt = thumbprint(members)
+        key = _key_of(jkt, json.dumps(jwk, sort_keys=True, separators=(",", ":")))
     except Exception as error:
         raise DPoPError(INVALID_PROOF, "The DPoP proof's jwk is not a valid key.") from error
     if key.is_private:
         raise DPoPError(INVALID_PROOF, "The DPoP proof's jwk must be a public key.")
-    return header, key
+    return header, key, jkt
 
 
 def _claims(proof: str, header: dict[str, Any], key: Any) -> dict[str, Any]:
+    """The proof's claims once its signature is checked (joserfc parses the proof once)."""
     try:
-        claims = jwt.decode(proof, key, algorithms=[header["alg"]]).claims
+        checked = jws.deserialize_compact(proof, key, [header["alg"]], _REGISTRY)
+        claims = json.loads(checked.payload or b"")
     except Exception as error:
         raise DPoPError(INVALID_PROOF, "The DPoP proof's signature is not valid.") from error
     if not isinstance(claims, dict):
@@ -202,10 +218,11 @@ async def verify_proof(
 ) -> Proof:
     """The checked proof of a request to ``method`` ``uri`` (§4.3); ``access_token`` is given
     at a resource server, whose proof must carry its hash (``ath``)."""
-    header, key = _header_and_key(proof)
+    if len(proof) > _MAX_PROOF or proof.count(".") != 2 or not proof.isascii():
+        raise DPoPError(INVALID_PROOF, "The DPoP proof is not a compact JWS.")
+    header, key, jkt = _header_and_key(proof.partition(".")[0])
     claims = _claims(proof, header, key)
     _check_claims(services, claims, method, uri, access_token)
-    jkt = key.thumbprint()
     window = services.settings.dpop_proof_max_age + FUTURE_SKEW
     if not await services.expiring.add(kv_keys.dpop_proof(jkt, claims["jti"]), b"1", window):
         raise DPoPError(INVALID_PROOF, "The DPoP proof was used already.")

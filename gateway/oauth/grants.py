@@ -20,6 +20,7 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.grants.util import create_half_hash
 
+from gateway.identity import expiry_sweep
 from gateway.identity.access import PRIVILEGED_SCOPES
 from gateway.identity.claims import user_claims
 from gateway.oauth.access_tokens import mint_opaque, seal
@@ -216,6 +217,14 @@ class PKCE(CodeChallenge):
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]  # noqa: RUF012
+    validated_redirect_uri: str | None = None
+
+    def validate_authorization_request(self) -> str:
+        # The endpoint validates before its decision and issues the code from the same grant:
+        # the request is validated once, not again when Authlib issues.
+        if self.validated_redirect_uri is None:
+            self.validated_redirect_uri = super().validate_authorization_request()
+        return self.validated_redirect_uri
 
     def generate_authorization_code(self) -> str:
         # 256 bits from the OS in one call, like every other credential here; Authlib's default
@@ -252,6 +261,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 record.client_id,
                 record.to_bytes(),
                 CODE_TTL,
+                expiry_sweep.CODE,
             )
 
         grant_context.get().writes.append(write)

@@ -3,8 +3,8 @@ client, the request over a parsed form, and what an endpoint loads for a grant b
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from authlib.oauth2.rfc6749 import (
     ClientMixin,
     InvalidClientError,
@@ -100,11 +101,11 @@ class CodeRecord(AuthorizationCodeMixin):
 
     def to_bytes(self) -> bytes:
         # Field by field: dataclasses.asdict deep-copies the claims on the way to JSON.
-        return json.dumps({name: getattr(self, name) for name in _CODE_FIELDS}).encode()
+        return orjson.dumps({name: getattr(self, name) for name in _CODE_FIELDS})
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CodeRecord:
-        return cls(**json.loads(raw))
+        return cls(**orjson.loads(raw))
 
 
 _CODE_FIELDS = [f.name for f in fields(CodeRecord)]
@@ -158,6 +159,7 @@ class GrantContext:
     resource: Resource | None = None  # the API the access token is for (RFC 8707)
     subject_claims: dict[str, Any] | None = None  # an exchanged token's (RFC 8693)
     exchange_claims: dict[str, Any] | None = None  # what the exchanged-for token says
+    ended_sid: str | None = None  # a session found over: its apps are told after the answer
     finally_writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     writes: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -227,9 +229,7 @@ class OAuthClient(ClientMixin):
     def get_allowed_scope(self, scope: str) -> str:
         """Requested scopes this client may have (OIDC's standard ones and its own); others
         are dropped, and the token response names what was granted (RFC 6749 §3.3)."""
-        allowed = set(self.record.scopes) | set(STANDARD_SCOPES)
-        if not self.record.admin_console:
-            allowed -= set(ADMIN_SCOPES)  # useless elsewhere: the admin API would refuse them
+        allowed = _allowed_scopes(self.record.scopes, self.record.admin_console)
         granted = [s for s in dict.fromkeys(scope_to_list(scope) or []) if s in allowed]
         return list_to_scope(granted) or ""
 
@@ -254,6 +254,15 @@ class OAuthClient(ClientMixin):
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.record.grant_types
+
+
+@functools.lru_cache(maxsize=1024)
+def _allowed_scopes(scopes: tuple[str, ...], admin_console: bool) -> frozenset[str]:
+    """A client's own scopes and OIDC's standard ones (the same for every request of it)."""
+    allowed = set(scopes) | set(STANDARD_SCOPES)
+    if not admin_console:
+        allowed -= set(ADMIN_SCOPES)  # useless elsewhere: the admin API would refuse them
+    return frozenset(allowed)
 
 
 def client_secret_basic(

@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+import orjson
 from authlib.oauth2.rfc6749 import InvalidGrantError
 from starlette.responses import Response
 
+from gateway.identity import expiry_sweep
 from gateway.identity.access import app_claims
 from gateway.identity.claims import wants_phone
+from gateway.identity.metrics import login_system_call
 from gateway.identity.sessions import SsoSession
 from gateway.oauth.access_tokens import active_access_token, is_access_token_shaped
 from gateway.oauth.models import CODE_USED_TTL, CodeClaim, CodeRecord, GrantContext, digest
-from gateway.oauth.revocations import end_session_grants, revoke_access_token, revoke_family
+from gateway.oauth.revocations import revoke_access_token, revoke_family
 from gateway.oauth.token_exchange import TOKEN_EXCHANGE
 from gateway.server.responses import oauth_error
 from gateway.server.services import Services
@@ -45,7 +47,7 @@ async def prefetch_grant(
 
 async def _revoke_issued(services: Services, marker: bytes | None) -> bool:
     """Revoke what a redeemed code produced; False when it has produced nothing yet."""
-    issued = json.loads(marker) if marker else {}
+    issued = orjson.loads(marker) if marker else {}
     if issued.get("family_id"):
         await revoke_family(services, issued["family_id"], "code reuse")
     if issued.get("access_jti"):
@@ -61,14 +63,15 @@ async def _code(
     as it was. One atomic step takes the code, one records what it produced."""
     code_digest = digest(code)
     code_key = kv_keys.authorization_code(code_digest)
-    invalid = oauth_error("invalid_grant", "The code is invalid, expired or used.")
-    found = await services.expiring.redeem(code_key, client_id or "", CODE_USED_TTL)
+    found = await services.expiring.redeem(
+        code_key, client_id or "", CODE_USED_TTL, expiry_sweep.CODE
+    )
     if found.outcome == "reused":
         # What the first use produced, if it has finished; if not, it learns of this use when
         # it settles, and withholds and revokes its tokens itself.
         await _revoke_issued(services, found.value)
     if found.outcome != "redeemed" or found.value is None:
-        return invalid
+        return oauth_error("invalid_grant", "The code is invalid, expired or used.")
     if found.ttl is not None:
         deadline = services.clock.now() + found.ttl
         context.code_claim = CodeClaim(code_key, client_id or "", found.value, deadline)
@@ -84,9 +87,9 @@ async def _code(
 
     async def remember_use() -> None:
         # Runs after the tokens are stored, so a revocation triggered from here finds them.
-        marker = json.dumps({"family_id": context.family_id, "access_jti": context.access_jti})
-        if await services.expiring.settle(code_key, marker.encode(), CODE_USED_TTL):
-            await _revoke_issued(services, marker.encode())
+        marker = orjson.dumps({"family_id": context.family_id, "access_jti": context.access_jti})
+        if await services.expiring.settle(code_key, marker, CODE_USED_TTL):
+            await _revoke_issued(services, marker)
             raise InvalidGrantError("The code was used twice.")
 
     context.finally_writes.append(remember_use)
@@ -104,7 +107,9 @@ async def release_code(services: Services, context: GrantContext) -> None:
     if left <= 0:
         return
     try:
-        released = await services.expiring.release(claim.key, claim.owner, claim.value, left)
+        released = await services.expiring.release(
+            claim.key, claim.owner, claim.value, left, expiry_sweep.CODE
+        )
     except Exception:  # the store is away too: the code stays spent, the client starts over
         log.warning("a code could not be put back after a failed exchange", exc_info=True)
         return
@@ -121,9 +126,10 @@ async def _upstream_still_enabled(services: Services, session: SsoSession) -> bo
     if login_system is None or not isinstance(login_system.provider, RefreshProvider):
         return True
     try:
-        return await login_system.provider.refresh(
-            Identity(provider_id=session.idp, subject=session.idp_subject)
-        )
+        with login_system_call(session.idp):
+            return await login_system.provider.refresh(
+                Identity(provider_id=session.idp, subject=session.idp_subject)
+            )
     except ProviderUnavailable:
         return True
 
@@ -148,8 +154,7 @@ async def _refresh(services: Services, token: str, context: GrantContext) -> Res
         return oauth_error("invalid_grant", "The sign-in session of this token has ended.")
     if session is not None and not await _upstream_still_enabled(services, session):
         await revoke_family(services, record.family_id, "upstream account disabled")
-        await end_session_grants(services, session.sid)
-        await services.sessions.end(session.sid)
+        context.ended_sid = session.sid  # ended by the endpoint, which can reach every app
         return oauth_error("invalid_grant", "The account is no longer enabled at its login_system.")
     context.refresh = record
     context.account = await services.accounts.current(record.account_id)

@@ -22,6 +22,7 @@ _REASON_KEYS = {
     "acr_values": "denied_step_up",
     "step_up": "denied_step_up",
     "mfa": "denied_mfa",
+    "new_place": "denied_mfa",
     "organisation": "denied_organisation",
 }
 

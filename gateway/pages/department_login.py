@@ -10,11 +10,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.endpoints.authorize import Transaction, error_page, load_transaction
+from gateway.identity.metrics import login_system_call
 from gateway.pages.federated_login import SignIn, locked_message, resolve_identity, upstream_failed
 from gateway.pages.sign_in import refused, signed_in
 from gateway.server.forms import FormError, parse_params
 from gateway.server.services import Services
-from providers.base import AccountLocked, ProviderError, ProviderUnavailable, RedirectProvider
+from providers.base import (
+    AccountLocked,
+    AnswerRefused,
+    ProviderError,
+    ProviderUnavailable,
+    RedirectProvider,
+)
 from store import kv_keys
 
 START_PATH = "/login/start/{provider_id}"
@@ -44,9 +51,10 @@ async def start(request: Request) -> Response:
         kv_keys.upstream_state(state), json.dumps(record).encode(), STATE_TTL
     )
     try:
-        url = await login_system.provider.login_url(
-            callback_url(services, provider_id), state, nonce, verifier
-        )
+        with login_system_call(provider_id):
+            url = await login_system.provider.login_url(
+                callback_url(services, provider_id), state, nonce, verifier
+            )
     except Exception as error:  # discovery failed: this login system only
         down = upstream_failed(services, login_system, error)
         return await refused(request, tx_id, tx, down, "", provider_id)
@@ -78,23 +86,31 @@ async def callback(request: Request) -> Response:
     if tx is None or record.get("provider") != provider_id:
         return error_page(request, {}, "expired")  # unknown, replayed or foreign state
     tx_id = record["tx"]
+    # An answer the department posted (a SAML Response) came in at its own endpoint first.
+    posted = await services.expiring.take(kv_keys.upstream_answer(params["state"]))
+    if posted is not None:
+        params = {**params, **json.loads(posted)}
     login_system = await services.login_systems.get(provider_id)
     if login_system is None:
         return await _unavailable(request, tx_id, tx, provider_id)
     if not isinstance(login_system.provider, RedirectProvider):
         return error_page(request, {}, "expired")
     try:
-        identity = await login_system.provider.callback(
-            callback_url(services, provider_id), params, record["nonce"], record["verifier"]
-        )
+        with login_system_call(provider_id):
+            identity = await login_system.provider.callback(
+                callback_url(services, provider_id), params, record["nonce"], record["verifier"]
+            )
     except AccountLocked as locked:
         result = SignIn(error=locked_message(locked), detail={"department": login_system.name})
         return await refused(request, tx_id, tx, result, "", provider_id)
     except ProviderUnavailable as error:
         down = upstream_failed(services, login_system, error)
         return await refused(request, tx_id, tx, down, "", provider_id)
-    except ProviderError:
-        failed = SignIn(error="upstream_failed", detail={"department": login_system.name})
+    except ProviderError as error:
+        problem = error.check if isinstance(error, AnswerRefused) else None
+        failed = SignIn(
+            error="upstream_failed", detail={"department": login_system.name}, problem=problem
+        )
         return await refused(request, tx_id, tx, failed, "", provider_id)
     except Exception as error:  # this login system only, never a 500
         down = upstream_failed(services, login_system, error)

@@ -171,7 +171,7 @@ async def _review(request: Request, tx_id: str) -> Response:
     if session is None:
         return RedirectResponse(f"/login?tx={tx_id}", status_code=303)
     record = await _pending(services, tx.extra["device"])
-    client = await services.clients.get(tx.params["client_id"])
+    client = await services.clients.in_service(tx.params["client_id"])
     if record is None or client is None:
         return _message(request, "device_expired", tx)
     refusal = await _refusal(services, session, client.client_id)
@@ -216,7 +216,7 @@ async def decide(request: Request) -> Response:
     tx, session = step.tx, step.session
     code_digest = tx.extra["device"]
     record = await _pending(services, code_digest)
-    client = await services.clients.get(tx.params["client_id"])
+    client = await services.clients.in_service(tx.params["client_id"])
     account = await services.accounts.current(session.account_id)
     if record is None or client is None or account is None:
         return _message(request, "device_expired", tx)

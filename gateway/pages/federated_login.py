@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gateway.identity.login_systems import LoginSystem
+from gateway.identity.metrics import login_system_call
 from gateway.server.services import Services
 from policies.accounts import canonical_username
 from policies.assurance import stronger
@@ -27,6 +28,7 @@ class SignIn:
     detail: dict[str, str] = field(default_factory=dict)
     status: int = 400
     pending_link: dict[str, Any] | None = None  # proven by signing in to ``account_id``
+    problem: str | None = None  # the check a department's answer failed, for the audit log
 
 
 def locked_message(refused: AccountLocked) -> str:
@@ -113,7 +115,8 @@ async def password_sign_in(
             idp_subject=account.id,
         )
     try:
-        identity = await login_system.provider.login(username, password)
+        with login_system_call(provider_id):
+            identity = await login_system.provider.login(username, password)
     except AccountLocked as refused:
         return SignIn(error=locked_message(refused), detail={"department": login_system.name})
     except Exception as error:  # one department's failure is never the page's

@@ -27,6 +27,7 @@ _templates = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # compiled once: no stat of each template file on every page
 )
 
 

@@ -28,6 +28,7 @@ from gateway.pages.federated_login import SignIn
 from gateway.pages.qr import qr_svg
 from gateway.pages.render import form_action, messages, page, request_locale
 from gateway.pages.sign_in import client_view, locale_of, signed_in
+from gateway.pages.sign_in_place import browser_of
 from gateway.server.services import Services
 from store import kv_keys
 
@@ -36,6 +37,9 @@ WAIT_PATH = "/login/scan/wait"
 CSRF_PURPOSE = "scan"
 LONG_POLL_SECONDS = 25.0
 NO_SCRIPT_REFRESH_SECONDS = 5
+# Every sign-in page draws a new code: a fixed mask (any reader decodes all eight) spares
+# segno scoring all eight, most of the page's CPU (bench/README.md, the mobile scenarios).
+SCAN_QR_MASK = 0
 _STATUS = {
     "waiting": "scan_waiting",
     "scanned": "scan_scanned",
@@ -43,15 +47,6 @@ _STATUS = {
     "refused": "scan_refused",
     "expired": "scan_expired",
 }
-_BROWSERS = ("Edg", "Firefox", "Chrome", "Safari")
-_SYSTEMS = ("Windows", "Mac OS", "Android", "iPhone", "iPad", "Linux")
-
-
-def browser_of(user_agent: str) -> str:
-    """A short description of a browser for the app to show ("Chrome, Windows")."""
-    name = next((b for b in _BROWSERS if f"{b}/" in user_agent), "")
-    system = next((s for s in _SYSTEMS if s in user_agent), "")
-    return ", ".join(part for part in ("Edge" if name == "Edg" else name, system) if part) or "—"
 
 
 def _machinery(request: Request) -> tuple[Services, ScanTickets, ScanWaiters]:
@@ -126,7 +121,7 @@ async def _render(
             "csrf_token": services.csrf.token(tx.browser, f"{CSRF_PURPOSE}:{tx_id}"),
             "action": SCAN_PATH,
             "wait_url": f"{WAIT_PATH}?tx={tx_id}",
-            "qr": qr_svg(url) if url and state in ("waiting", "scanned") else None,
+            "qr": qr_svg(url, SCAN_QR_MASK) if url and state in ("waiting", "scanned") else None,
             "url": url,
             "state": state,
             "status": t[_STATUS[state]],
@@ -153,7 +148,7 @@ async def wait(request: Request) -> Response:
     seen = await tickets.seen(digest)
     if seen.state == since and seen.ticket is not None:
         left = seen.ticket.expires_at - services.clock.now()
-        await waiters.wait(digest, since, max(0.0, min(LONG_POLL_SECONDS, left + 0.5)))
+        await waiters.wait(digest, max(0.0, min(LONG_POLL_SECONDS, left + 0.5)))
         seen = await tickets.seen(digest)
     return JSONResponse({"state": seen.state}, headers={"Cache-Control": "no-store"})
 

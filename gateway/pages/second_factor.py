@@ -1,5 +1,6 @@
-"""The second factor's pages: entering a code when an app needs multi-factor sign-in, and
-setting up or removing the authenticator app on the account page. Plain CSRF-checked forms."""
+"""The second step when an app needs multi-factor sign-in: the authenticator app's code, or a
+passkey that verifies the person (``passkey_second_factor.py``), whichever the account has.
+Plain CSRF-checked forms; the passkey button needs the browser's WebAuthn."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from gateway.endpoints.authorize import (
 )
 from gateway.identity.rate_limits import OTP_CODES, hit, reset, retry_after
 from gateway.identity.sessions import SsoSession
+from gateway.pages.passkey_button import second_factor_offer
 from gateway.pages.render import form_action, messages, page, request_locale
 from gateway.server.services import Services
 from store import kv_keys
@@ -34,15 +36,21 @@ async def current_session(request: Request) -> SsoSession | None:
     return await services.sessions.from_cookie(request.cookies.get(services.sessions.cookie_name))
 
 
-async def _code_form(
+async def second_factor_form(
     request: Request,
     tx_id: str,
     tx: Transaction,
-    locale: str,
+    account_id: str,
     error: str | None,
     status: int = 200,
 ) -> Response:
+    """The page offering the account's second factors; the error page when it has none."""
     services: Services = request.app.state.services
+    otp = await services.otp.enrolled(account_id)
+    passkey = await second_factor_offer(request, tx_id, tx, account_id)
+    if not otp and passkey is None:
+        return error_page(request, {}, "expired")
+    locale = locale_for(request, tx.params.get("ui_locales"))
     client = await services.clients.get(tx.params.get("client_id", ""))
     return page(
         request,
@@ -53,8 +61,11 @@ async def _code_form(
             "csrf_token": services.csrf.token(tx.browser, f"otp:{tx_id}"),
             "action": OTP_PATH,
             "error": error,
+            "otp": otp,
+            "passkey": passkey,
         },
         status=status,
+        script_nonce=passkey["nonce"] if passkey else None,
         # The form's redirects end at the app: browsers apply form-action to them too.
         form_action=form_action(*((*client.redirect_uris, *client.service_urls) if client else ())),
     )
@@ -65,11 +76,9 @@ async def otp_page(request: Request) -> Response:
     tx_id = request.query_params.get("tx", "")
     tx = await load_transaction(services, request, tx_id)
     session = await current_session(request)
-    if tx is None or session is None or not await services.otp.enrolled(session.account_id):
+    if tx is None or session is None:
         return error_page(request, {}, "expired")
-    return await _code_form(
-        request, tx_id, tx, locale_for(request, tx.params.get("ui_locales")), None
-    )
+    return await second_factor_form(request, tx_id, tx, session.account_id, None)
 
 
 async def otp_submit(request: Request) -> Response:
@@ -85,8 +94,8 @@ async def otp_submit(request: Request) -> Response:
     if not OTP_CODES.allows(await hit(services.expiring, counter, OTP_CODES)):
         left = await retry_after(services.expiring, counter, OTP_CODES)
         minutes = math.ceil(left / 60)
-        response = await _code_form(
-            request, tx_id, tx, locale, t.locked.format(minutes=minutes), status=429
+        response = await second_factor_form(
+            request, tx_id, tx, session.account_id, t.locked.format(minutes=minutes), status=429
         )
         response.headers["Retry-After"] = str(left)
         return response
@@ -100,7 +109,9 @@ async def otp_submit(request: Request) -> Response:
             ),
             request=request,
         )
-        return await _code_form(request, tx_id, tx, locale, t.otp_wrong, status=400)
+        return await second_factor_form(
+            request, tx_id, tx, session.account_id, t.otp_wrong, status=400
+        )
     await reset(services.expiring, counter)
     amr = sorted(set(session.amr) | {"otp"})
     cookie = await services.sessions.reauthenticate(

@@ -31,6 +31,7 @@ from gateway.pages.federated_login import (
 from gateway.pages.lockout import Attempt
 from gateway.pages.passkey_button import passkey_offer
 from gateway.pages.render import form_action, messages, page, request_locale
+from gateway.pages.sign_in_place import Place
 from gateway.server.services import Services
 from store.errors import Unavailable
 from store.records import AuditEvent
@@ -226,7 +227,12 @@ async def refused(
             outcome="failure",
             client_id=tx.params.get("client_id"),
             check=result.error,
-            details={"username": username, "provider": provider, "reason": result.error},
+            details={
+                "username": username,
+                "provider": provider,
+                "reason": result.error,
+                **({"problem": result.problem} if result.problem else {}),
+            },
         ),
         request=request,
     )
@@ -246,28 +252,44 @@ async def refused(
 
 
 async def signed_in(
-    request: Request, tx_id: str, tx: Transaction, result: SignIn, amr: list[str]
+    request: Request,
+    tx_id: str,
+    tx: Transaction,
+    result: SignIn,
+    amr: list[str],
+    *,
+    queued: bool = False,
 ) -> Response:
-    """A successful sign-in: link what was proven, start or renew the session, go on."""
+    """A successful sign-in: link what was proven, start or renew the session, go on.
+    ``queued``: its audit entry goes with the next batch (spooled before the answer)."""
     services: Services = request.app.state.services
     account = result.account
     assert account is not None
     pending = tx.extra.pop("pending_link", None)
     if pending is not None and result.idp == LOCAL:
         await complete_pending_link(services, pending, account)
-    cookie, frontchannel = await _start_session(request, tx_id, tx, account.id, amr, result)
-    # Written before the answer, once the session is: no sign-in is answered unrecorded, and
+    place = Place(request)
+    arrival = await place.arrive(account.id)
+    cookie, frontchannel = await _start_session(request, tx_id, tx, account.id, amr, result, place)
+    # Kept before the answer, once the session is: no sign-in is answered unrecorded, and
     # none is recorded whose session did not start.
-    await services.audit.record(
-        AuditEvent(
-            "login.succeeded",
-            actor=account.id,
-            target=account.id,
-            client_id=tx.params.get("client_id"),
-            details={"provider": result.idp, "acr": result.acr, "amr": amr},
-        ),
-        request=request,
+    entry = AuditEvent(
+        "login.succeeded",
+        actor=account.id,
+        target=account.id,
+        client_id=tx.params.get("client_id"),
+        details={
+            "provider": result.idp,
+            "acr": result.acr,
+            "amr": amr,
+            "region": arrival.region.as_dict(),
+        },
     )
+    if queued:
+        services.audit.queue(entry, request=request)
+    else:
+        await services.audit.record(entry, request=request)
+    await place.tell(account.id)
     target = tx.return_to or f"{RESUME_PATH}?tx={tx_id}"
     if frontchannel:
         # The previous person's apps must see their logout in this browser before going on.
@@ -280,6 +302,7 @@ async def signed_in(
     else:
         response = RedirectResponse(target, status_code=303)
     services.sessions.set_cookie(response, cookie)
+    place.finish(response)
     return response
 
 
@@ -290,6 +313,7 @@ async def _start_session(
     account_id: str,
     amr: list[str],
     signed_in: SignIn,
+    place: Place,
 ) -> tuple[str, list[str]]:
     """The same person keeps their session (apps know its sid) with a new cookie secret; anyone
     else ends the old one and starts a new one. Returns the cookie and the old session's
@@ -301,6 +325,9 @@ async def _start_session(
     frontchannel: list[str] = []
     if previous is not None and previous.account_id == account_id:
         tx.signed_in_sid = previous.sid
+        if place.arrival is not None:  # where the session stands now
+            previous.region = place.arrival.region.as_dict()
+            previous.unfamiliar = place.arrival.unfamiliar
         cookie, _ = await asyncio.gather(
             services.sessions.reauthenticate(
                 previous, amr, signed_in.acr, signed_in.idp, signed_in.idp_subject
@@ -320,6 +347,8 @@ async def _start_session(
         ip=_client_ip(request),
         idp=signed_in.idp,
         idp_subject=signed_in.idp_subject,
+        region=place.arrival.region.as_dict() if place.arrival else {},
+        unfamiliar=place.arrival.unfamiliar if place.arrival else False,
     )
     tx.signed_in_sid = session.sid
     # With the session, in its round trip: a transaction naming a sid is of no use without the

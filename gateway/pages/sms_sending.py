@@ -53,11 +53,14 @@ async def send_code(
     pow_nonce: str,
     deliver: bool = True,
     wait: bool = True,
+    tx_changed: bool = True,
 ) -> Sent:
     """Count a send to ``phone`` and send a new code bound to ``binding``. ``text`` holds
     ``{code}``. ``deliver`` False: count, challenge and issue exactly as for a real send, but
     send nothing (a number that must not learn whether it has an account). ``wait`` False: send
-    after answering (``SmsDeliveries``), so that a slow or failing vendor shows in no answer."""
+    after answering (``SmsDeliveries``), so that a slow or failing vendor shows in no answer.
+    ``tx_changed`` False: the caller changed nothing in ``tx``, which is then written only when
+    its challenge changes."""
     services: Services = request.app.state.services
     now = services.clock.now()
     challenge = challenge_of(tx)
@@ -92,10 +95,11 @@ async def send_code(
                 return Sent("sms_send_failed", 502)
         else:
             request.app.state.sms_deliveries.start(delivery)
-    tx.extra.pop("sms_challenge", None)
+    answered = tx.extra.pop("sms_challenge", None) is not None
     if counted.challenge_next:
         _new_challenge(services, tx, now)
-    await update_transaction(services, tx_id, tx)
+    if tx_changed or answered or counted.challenge_next:
+        await update_transaction(services, tx_id, tx)
     return Sent()
 
 
@@ -126,7 +130,8 @@ async def _deliver(
             request=request,
         )
         return False
-    await services.audit.record(
+    # Queued like token issuance (spooled locally before the answer): a send is no decision.
+    services.audit.queue(
         AuditEvent(
             "sms.sent", client_id=client_id, details={**details, "backend": services.sms.name}
         ),

@@ -131,6 +131,7 @@ async def send_code(request: Request) -> Response:
         template="sign_in",
         text=t.sms_text.replace("{minutes}", "5"),
         pow_nonce=form.get("pow", ""),
+        tx_changed=False,
     )
     if sent.error is not None:
         headers = {"Retry-After": str(sent.retry_after)} if sent.retry_after else None
@@ -233,4 +234,4 @@ async def _finish(
         )
         return await _form(request, tx_id, tx, error=t.sms_refused, status=403)
     result = SignIn(account=account, acr=account.assurance, idp=LOCAL, idp_subject=account.id)
-    return await signed_in(request, tx_id, tx, result, ["sms"])
+    return await signed_in(request, tx_id, tx, result, ["sms"], queued=True)

@@ -157,23 +157,29 @@ async def error_to_sp(visit: Visit, second: str) -> Response:
 
 
 async def error_response(
-    request: Request, server: Any, client: Client, relay_state: str | None, request_id: str | None
+    request: Request,
+    server: Any,
+    client: Client,
+    relay_state: str | None,
+    request_id: str | None,
+    responder: bool = False,
 ) -> Response:
     """A request from a registered SP that cannot be honoured (unsigned where signing is
     required, tampered, expired, for another audience): ``Requester`` status to the SP's
-    registered ACS (never to one the request names)."""
+    registered ACS (never to one the request names); ``Responder`` when the fault is ours
+    (Core §3.2.2.2), as for an app out of service."""
     try:
         acs = server.metadata.assertion_consumer_service(entity_id(client.sp_metadata), POST)
         destination = acs[0]["location"]
     except Exception:
         return error_page(request, {}, "error_invalid_request", "SAMLRequest")
-    from saml2.samlp import STATUS_REQUESTER
+    from saml2.samlp import STATUS_REQUESTER, STATUS_RESPONDER
 
     response = await asyncio.to_thread(
         server.create_error_response,
         request_id,
         destination,
-        (STATUS_REQUESTER, None),
+        (STATUS_RESPONDER if responder else STATUS_REQUESTER, None),
         sign=True,
         **signing(),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -71,15 +72,38 @@ async def slo_endpoint(request: Request) -> Response:
         request.cookies.get(services.sessions.cookie_name)
     )
     request.state.saml_logout_from = client.client_id  # it knows already
-    if session is not None:
-        await end_sso_session(request, session.sid, "saml")
+    frontchannel: list[str] = []
+    ended = session is not None and await _names_this_session(
+        services, session, client, info.message.name_id
+    )
+    if ended:
+        frontchannel = await end_sso_session(request, session.sid, "saml")
     response = await asyncio.to_thread(
         server.create_logout_response, info.message, [POST], sign=True, **signing()
     )
     fields_out = {"SAMLResponse": base64.b64encode(str(response).encode()).decode()}
     if fields.get("RelayState"):
         fields_out["RelayState"] = fields["RelayState"]
-    return deliver(request, args["destination"], fields_out, "form_post")
+    # The OIDC apps with front-channel logout are loaded on the way back to the SP.
+    answer = deliver(request, args["destination"], fields_out, "form_post", frontchannel)
+    if ended:
+        services.sessions.clear_cookie(answer)
+    return answer
+
+
+async def _names_this_session(
+    services: Services, session: SsoSession, client: Client, name_id: Any
+) -> bool:
+    """Profiles §4.4.4.1: the request ends the session only when its SP took part in it and
+    names the NameID issued to it there; else any SP's request, sent through a person's
+    browser, would end that person's session."""
+    text = (getattr(name_id, "text", None) or "").strip()
+    return bool(text) and any(
+        app.protocol == "saml"
+        and app.client_id == client.client_id
+        and app.detail("name_id") == text
+        for app in await services.sessions.apps_of(session.sid)
+    )
 
 
 def notify(request: Request, client: Client, session: SsoSession, app: SessionApp) -> None:

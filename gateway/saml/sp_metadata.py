@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from policies.redirect_uris import https_or_loopback_problem
+
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 
 
@@ -30,12 +32,29 @@ def entity_id(document: str) -> str | None:
 
 
 def sp_metadata_problem(document: str) -> tuple[str, str] | None:
-    sp = entity_id(document) if document.strip() else None
+    """What keeps ``document`` from registering a SAML app, as (field, message); without the
+    extra installed, that (a 4xx for the administrator, not a server error)."""
+    try:
+        sp = entity_id(document) if document.strip() else None
+    except RuntimeError as missing:
+        return ("protocol", str(missing))
     if sp is None:
         return ("sp_metadata", "not the metadata of one SAML service provider (EntityDescriptor)")
     root = parse(document)
     if root.find(f".//{{{MD}}}AssertionConsumerService") is None:
         return ("sp_metadata", "the SP metadata names no AssertionConsumerService")
+    return _endpoint_problem(root)
+
+
+def _endpoint_problem(root: Any) -> tuple[str, str] | None:
+    """Assertions and logout requests go where the metadata says: https, or http on loopback,
+    as a redirect URI (``policies.redirect_uris``)."""
+    for kind in ("AssertionConsumerService", "SingleLogoutService"):
+        for endpoint in root.iter(f"{{{MD}}}{kind}"):
+            for attribute in ("Location", "ResponseLocation"):
+                location = endpoint.get(attribute)
+                if location is not None and (problem := https_or_loopback_problem(location)):
+                    return ("sp_metadata", f"the {kind} {attribute} {location!r} {problem}")
     return None
 
 

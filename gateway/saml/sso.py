@@ -23,6 +23,7 @@ from gateway.saml.messages import MAX_MESSAGE, BadMessage, decoded, issuer_of, r
 from gateway.saml.sp_metadata import wants_signed_requests
 from gateway.server.forms import FormError, read_body
 from gateway.server.services import Services
+from policies.app_lifecycle import in_service
 from policies.authorization import next_step
 from store.records import AuditEvent, Client
 
@@ -93,6 +94,11 @@ async def sso_endpoint(request: Request) -> Response:
     except Exception as error:
         await _refused(services, request, client, str(error))
         return await issue.error_response(request, server, client, relay_state, request_id_of(xml))
+    if not in_service(client.state):
+        await _refused(services, request, client, "the app is not in service")
+        return await issue.error_response(
+            request, server, client, relay_state, message.id, responder=True
+        )
     wanted = issue.transaction_params(client, message, args, relay_state)
     visit = Visit(request, wanted, None, None)
     if binding == POST:
@@ -124,6 +130,8 @@ async def resume_endpoint(request: Request) -> Response:
     client = await services.clients.get(tx.params.get("client_id", ""))
     if client is None or client.protocol != "saml":
         return error_page(request, {}, "expired")
+    if not in_service(client.state):
+        return error_page(request, {}, "error_app_out_of_service")
     return await _go_on(request, client, Visit(request, tx.params, tx, tx_id))
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -45,15 +44,13 @@ from gateway.endpoints import (
 )
 from gateway.identity.audit_spool import AuditUnavailable
 from gateway.mobile import api as mobile_api
-from gateway.mobile.tickets import ScanTickets
-from gateway.mobile.waiting import ScanWaiters
-from gateway.oauth.backchannel import BackchannelNotifier
-from gateway.oauth.server import AuthorizationServer
 from gateway.pages import (
     act_for,
     consent,
     department_login,
     device_verification,
+    passkey_button,
+    passkey_second_factor,
     passkey_sign_in,
     scan_sign_in,
     second_factor,
@@ -61,10 +58,11 @@ from gateway.pages import (
     sms_sign_in,
 )
 from gateway.pages.render import HERE, STATIC_PATH
-from gateway.pages.sms_delivery import SmsDeliveries
+from gateway.saml import department as saml_department
 from gateway.saml import idp as saml_idp
 from gateway.saml import routes as saml
-from gateway.server import health
+from gateway.server import health, metrics
+from gateway.server.lifespan import serving, tracing_for
 from gateway.server.logs import (
     SECURITY_HEADERS,
     RequestLogMiddleware,
@@ -73,29 +71,17 @@ from gateway.server.logs import (
     request_id_for,
 )
 from gateway.server.responses import oauth_error
-from gateway.server.services import Services, initialize, open_services
+from gateway.server.services import initialize
 from gateway.server.settings import Settings
 from store.clock import Clock
 from store.errors import Unavailable
 from store.kv import ExpiringStoreError
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+
 log = logging.getLogger("yihaotong")
-
-
-async def _keep_key_ring_fresh(services: Services) -> None:
-    """Pick up rotations made by other instances, and rotate when a key's period is over."""
-    while True:
-        await asyncio.sleep(services.settings.key_ring_reload_seconds)
-        try:
-            await services.keys.reload()
-            for result in await services.keys.rotate_if_due():
-                if result.rotated:
-                    log.info(
-                        "signing key rotated",
-                        extra={"fields": {"alg": result.alg, "kid": result.active_kid}},
-                    )
-        except Exception:
-            log.exception("key ring refresh failed; will retry")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -160,11 +146,14 @@ DIRECT_ROUTES: dict[tuple[str, str], Endpoint] = {
     ("POST", discovery.USERINFO_PATH): userinfo.userinfo_endpoint,
     ("POST", discovery.INTROSPECTION_PATH): introspection.introspection_endpoint,
     ("POST", discovery.REVOCATION_PATH): revocation.revocation_endpoint,
+    # Thousands of PC sign-in pages wait here at once: each holds a shorter stack this way.
+    ("GET", scan_sign_in.WAIT_PATH): scan_sign_in.wait,
 }
 
 
 class Gateway(Starlette):
-    """Starlette, with one shortcut for the busiest requests: the OAuth API endpoints are called
+    """Starlette, with one shortcut for the busiest requests: the OAuth API endpoints (and the
+    scan-to-sign-in long-poll) are called
     directly (``DIRECT_ROUTES``), with what the middleware and router would give them: the
     request id, the security headers, the exception handlers and the access line (a test fails
     when a middleware is added that they would skip). Everything else takes the usual way."""
@@ -193,7 +182,7 @@ class Gateway(Starlette):
         try:
             await response(scope, receive, send)
         finally:
-            log_request(scope, request_id, response.status_code, started)
+            log_request(scope, request_id, response.status_code, started, scope["path"])
 
     @staticmethod
     def _handler_for(error: Exception) -> ErrorHandler:
@@ -209,48 +198,21 @@ def create_app(
     clock: Clock | None = None,
     *,
     freeze_after_start: bool = False,
+    span_exporter: SpanExporter | None = None,
 ) -> Starlette:
     """The gateway. ``freeze_after_start`` is for a process that serves it and nothing else
-    (``yihaotong serve``): the garbage collector's state is the whole process's."""
+    (``yihaotong serve``): the garbage collector's state is the whole process's.
+    ``span_exporter``: traces on, each span handed to it as it ends (tests), whatever the
+    settings say; otherwise traces follow ``YIHAOTONG_OTEL_ENABLED``."""
     settings = settings or Settings()
+    tracing = tracing_for(settings, span_exporter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await initialize(settings, clock)
-        services = await open_services(settings, clock)
-        app.state.services = services
-        app.state.oauth = AuthorizationServer(services)
-        app.state.metadata_document = discovery.PublicDocument(
-            discovery.metadata_bytes(settings), discovery.METADATA_MAX_AGE
-        )
-        app.state.token_url = settings.issuer + discovery.TOKEN_PATH
-        app.state.authorize_url = settings.issuer + authorize.AUTHORIZE_PATH
-        app.state.backchannel = BackchannelNotifier(services)
-        app.state.sms_deliveries = SmsDeliveries()
-        app.state.scan_tickets = ScanTickets(services.expiring, services.clock)
-        app.state.scan_waiters = ScanWaiters(services.expiring, shared=bool(settings.redis_url))
-        app.state.cas_apps = cas.CasApps(services)
-        app.state.saml_apps = saml.SamlApps(services)
-        app.state.logout_channels = cas.LOGOUT_CHANNELS | saml.LOGOUT_CHANNELS
-        services.audit.start()  # replays what a process before this one left in the spool
-        refresher = asyncio.create_task(_keep_key_ring_fresh(services))
-        if freeze_after_start:
-            # What start-up built lives as long as the process: out of the cyclic collector's
-            # full passes, which would otherwise walk all of it and stall every request in
-            # flight. Start-up's own garbage goes first.
-            gc.collect()
-            gc.freeze()
-        try:
-            yield
-        finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
-            await app.state.sms_deliveries.drain()
-            await app.state.backchannel.close()
-            await app.state.scan_waiters.close()
-            await app.state.cas_apps.close()
-            await services.close()
+        with tracing.running() if tracing is not None else contextlib.nullcontext():
+            async with serving(app, settings, clock, freeze_after_start, tracing):
+                yield
 
     routes = [
         Route(discovery.DISCOVERY_PATH, discovery.discovery_endpoint, methods=["GET"]),
@@ -261,6 +223,7 @@ def create_app(
         Route(authorize.RESUME_PATH, authorize.resume_endpoint, methods=["GET"]),
         *cas.ROUTES,
         *(saml.ROUTES if saml_idp.available() else []),
+        *(saml_department.ROUTES if saml_idp.available() else []),
         Route(discovery.USERINFO_PATH, userinfo.userinfo_endpoint, methods=["GET", "POST"]),
         Route(discovery.INTROSPECTION_PATH, introspection.introspection_endpoint, methods=["POST"]),
         Route(discovery.REVOCATION_PATH, revocation.revocation_endpoint, methods=["POST"]),
@@ -316,6 +279,11 @@ def create_app(
         Route(act_for.ACT_FOR_PATH, act_for.act_for_submit, methods=["POST"]),
         Route(authorize.OTP_PATH, second_factor.otp_page, methods=["GET"]),
         Route(authorize.OTP_PATH, second_factor.otp_submit, methods=["POST"]),
+        Route(
+            passkey_button.PASSKEY_SECOND_FACTOR_PATH,
+            passkey_second_factor.passkey_second_factor_submit,
+            methods=["POST"],
+        ),
         Route(authenticator.ACCOUNT_OTP_PATH, authenticator.account_otp_page, methods=["GET"]),
         Route(authenticator.ACCOUNT_OTP_PATH, authenticator.account_otp_submit, methods=["POST"]),
         Route(
@@ -334,13 +302,19 @@ def create_app(
         *console_routes(),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"]),
     ]
-    return Gateway(
-        routes=routes,
-        middleware=[Middleware(RequestLogMiddleware)],
-        exception_handlers=dict(ERROR_HANDLERS),
-        lifespan=lifespan,
-    )
+    options: dict[str, Any] = {
+        "routes": routes,
+        "middleware": [Middleware(RequestLogMiddleware)],
+        "exception_handlers": dict(ERROR_HANDLERS),
+        "lifespan": lifespan,
+    }
+    if tracing is None:
+        return Gateway(**options)
+    from gateway.server.tracing import TracedGateway
+
+    return TracedGateway(tracing, **options)
 
 
 def create_app_from_environment() -> Starlette:

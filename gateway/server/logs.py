@@ -21,6 +21,8 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.server.request_metrics import observe_request, route_template
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
 access_log = logging.getLogger("yihaotong.access")
 # Request ids correlate lines and audit entries; they authorise nothing, so they need to be
@@ -145,14 +147,20 @@ def request_id_for(scope: Scope) -> str:
     return request_id
 
 
-def log_request(scope: Scope, request_id: str, status: int, started: float) -> None:
+def log_request(
+    scope: Scope, request_id: str, status: int, started: float, route: str | None = None
+) -> None:
+    """The access line, and the request into the metrics under its ``route`` template (found
+    in the scope unless given)."""
+    elapsed = time.perf_counter() - started
+    observe_request(scope, route or route_template(scope), status, elapsed)
     if access_log.isEnabledFor(logging.INFO):
         fields = {
             "request_id": request_id,
             "method": scope["method"],
             "path": scope["path"],
             "status": status,
-            "ms": round((time.perf_counter() - started) * 1000, 2),
+            "ms": round(elapsed * 1000, 2),
         }
         log_line(access_log, logging.INFO, "request", fields)
 

@@ -6,7 +6,10 @@ instances at once; ``open_services`` is what each process does at start.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gateway.identity.access import AccessService
 from gateway.identity.account_cache import AccountCache
@@ -18,26 +21,33 @@ from gateway.identity.delegations import DelegationService
 from gateway.identity.errors import GatewayError
 from gateway.identity.federation import FederationService
 from gateway.identity.login_systems import LoginSystemService
+from gateway.identity.mail import SmtpSender
 from gateway.identity.notices import Notices
 from gateway.identity.otp import OtpService
 from gateway.identity.passkeys import PasskeyService
 from gateway.identity.password_changes import PasswordChanges
 from gateway.identity.passwords import Passwords
 from gateway.identity.phone_accounts import PhoneAccounts
+from gateway.identity.phone_sealing import seal_clear_phones
 from gateway.identity.pii import PiiVault
+from gateway.identity.places import SignInPlaces
 from gateway.identity.real_name import RealNameConfig, open_checker
 from gateway.identity.real_name.levels import RealNameLevels
 from gateway.identity.recovery_codes import RecoveryCodes
+from gateway.identity.regions import RegionResolver
 from gateway.identity.resources import ResourceService
 from gateway.identity.sessions import SessionService
 from gateway.identity.sms import SmsConfig, SmsSender, open_sender
 from gateway.identity.sms_codes import SmsCodes
 from gateway.oauth.revocations import Revocations
+from gateway.saml.sp_site import site_maker
 from gateway.server.csrf import Csrf
 from gateway.server.logs import log_line
 from gateway.server.settings import Settings
+from gateway.server.store_metrics import observe_database, observed_store, unobserved
 from keys.master import MasterKey, MasterKeyError, create_master_key_file
 from keys.ring import KeyRing
+from store import organisation
 from store.accounts import AccountStore
 from store.app_installations import AppInstallationStore
 from store.clients import ClientStore
@@ -58,8 +68,12 @@ from store.recovery_codes import RecoveryCodeStore
 from store.refresh_tokens import RefreshTokenStore
 from store.resources import ResourceStore
 from store.revocations import RevocationStore
+from store.sign_in_places import SignInPlaceStore
 from store.signing_keys import SigningKeyStore
 from store.subjects import SubjectStore
+
+if TYPE_CHECKING:
+    from store.redis_channel import RedisChannel
 
 
 @dataclass
@@ -97,6 +111,7 @@ class Services:
     password_changes: PasswordChanges
     app_installations: AppInstallationStore
     resources: ResourceService
+    places: SignInPlaces
 
     async def close(self) -> None:
         await self.accounts.close()
@@ -110,8 +125,23 @@ def open_expiring_store(settings: Settings, clock: Clock) -> ExpiringStore:
     if settings.redis_url:
         from store.redis_kv import RedisStore  # the redis extra is optional
 
-        return RedisStore.from_url(settings.redis_url, settings.redis_prefix)
-    return MemoryStore(clock)
+        return observed_store(
+            RedisStore.from_url(settings.redis_url, settings.redis_prefix), "redis"
+        )
+    return observed_store(MemoryStore(clock), "memory")
+
+
+def shared_channel(settings: Settings, expiring: ExpiringStore, name: str) -> RedisChannel | None:
+    """A pub/sub channel among the instances sharing Redis; None with the in-process store."""
+    if not settings.redis_url:
+        return None
+    from store.redis_channel import RedisChannel
+    from store.redis_kv import RedisStore
+
+    expiring = unobserved(expiring)
+    if not isinstance(expiring, RedisStore):
+        raise TypeError("YIHAOTONG_REDIS_URL is set, so the expiring store is Redis")
+    return RedisChannel(expiring, name)
 
 
 def _key_ring(
@@ -153,6 +183,7 @@ async def initialize(settings: Settings, clock: Clock | None = None) -> bool:
         await _key_ring(settings, database, clock).ensure()
         master_key = MasterKey.from_file(master_key_file)
         await ensure_console_client(database, settings.issuer, master_key, clock.now())
+        await seal_clear_phones(database, master_key, clock)
     finally:
         await database.close()
     return created
@@ -175,6 +206,7 @@ async def require_initialized(settings: Settings) -> None:
 async def open_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     database = Database(settings.resolved_database_url, settings.database_pool_size)
+    observe_database(database)
     try:
         master_key = MasterKey.from_file(settings.resolved_master_key_file)
         keys = _key_ring(settings, database, clock, master_key)
@@ -198,17 +230,22 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             account.id, {"phone": account.phone, "email": account.email}
         )
 
-    login_systems = LoginSystemService(provider_store, master_key, clock)
+    login_systems = LoginSystemService(provider_store, master_key, clock, site_maker(settings))
     otp = OtpService(OtpStore(database), master_key, clock)
+    passkeys = PasskeyService(PasskeyStore(database), expiring, clock, settings.issuer, "一号通")
     account_store = AccountStore(database)
     account_cache = None
     if not database.is_sqlite and settings.account_cache_seconds > 0:
         account_cache = AccountCache(
-            account_store.get, database.engine, settings.account_cache_seconds
+            account_store.get,
+            database.engine,
+            settings.account_cache_seconds,
+            load_facts=functools.partial(organisation.read_account_facts, database),
         )
         await account_cache.start()
     vault = PiiVault(master_key)
     sms = open_sender(sms_config(settings), clock.now)
+    regions = await asyncio.to_thread(RegionResolver.open, settings.ip_region_db)
     return Services(
         settings=settings,
         clock=clock,
@@ -229,13 +266,21 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
         federation=federation,
         logins=provider_store,
         audit=audit,
-        access=AccessService(database, login_systems, otp, clock, settings.client_cache_seconds),
+        access=AccessService(
+            database,
+            login_systems,
+            otp,
+            passkeys,
+            clock,
+            settings.client_cache_seconds,
+            account_cache,
+        ),
         delegations=DelegationService(database, audit, clock, AccountStore(database)),
         otp=otp,
         revocations=Revocations(
             RevocationStore(database), expiring, clock, settings.access_token_ttl + 60
         ),
-        passkeys=PasskeyService(PasskeyStore(database), expiring, clock, settings.issuer, "一号通"),
+        passkeys=passkeys,
         sms=sms,
         sms_codes=SmsCodes(expiring, master_key.derive("sms-codes"), vault),
         phone_accounts=PhoneAccounts(PhoneStore(database), vault, clock),
@@ -250,11 +295,17 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
             expiring,
             clock,
         ),
-        notices=Notices(sms, IdentityStore(database), vault, audit),
+        notices=Notices(sms, IdentityStore(database), vault, audit, mail_sender(settings)),
         password_changes=PasswordChanges(account_store, passwords, clock),
         app_installations=AppInstallationStore(database),
         resources=ResourceService(ResourceStore(database), clock, settings.client_cache_seconds),
+        places=SignInPlaces(SignInPlaceStore(database), regions, clock),
     )
+
+
+def mail_sender(settings: Settings) -> SmtpSender | None:
+    config = settings.smtp_config()
+    return None if config is None else SmtpSender(config)
 
 
 def real_name_config(settings: Settings) -> RealNameConfig:

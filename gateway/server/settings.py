@@ -11,15 +11,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from gateway.server.mail_settings import MailSettings
+from gateway.server.metrics_settings import MetricsSettings
 from gateway.server.mobile_settings import MobileSettings
+from gateway.server.place_settings import PlaceSettings
 from gateway.server.real_name_settings import RealNameSettings
 from gateway.server.sms_settings import SmsSettings
+from gateway.server.tracing_settings import TracingSettings
 from keys.ring import RELOAD_SECONDS as KEY_RING_RELOAD_SECONDS
 
 SUPPORTED_SIGNING_ALGS = ("RS256", "ES256", "EdDSA")
 
 
-class Settings(SmsSettings, RealNameSettings, MobileSettings):
+class Settings(
+    SmsSettings,
+    RealNameSettings,
+    MobileSettings,
+    PlaceSettings,
+    MailSettings,
+    MetricsSettings,
+    TracingSettings,
+):
     """Every setting has a safe-to-run default for a developer's machine; ``unsafe_defaults`` names
     the ones that must change before production."""
 
@@ -159,8 +171,9 @@ class Settings(SmsSettings, RealNameSettings, MobileSettings):
         60,
         ge=0,
         description="PostgreSQL only: how long an instance may keep an account in memory for "
-        "UserInfo and the token grants, s. It forgets one as soon as PostgreSQL reports it "
-        "changed or deleted (by any instance, the CLI or plain SQL), and keeps nothing while it "
+        "UserInfo and the token grants, and its roles, groups and departments for the "
+        "authorization endpoint and refresh, s. It forgets them as soon as PostgreSQL reports "
+        "a change (by any instance, the CLI or plain SQL), and keeps nothing while it "
         "cannot hear those reports; `0` turns this off (needed behind PgBouncer in transaction "
         "mode, where LISTEN does not work).",
     )

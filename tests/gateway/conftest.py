@@ -56,3 +56,16 @@ async def chromium(chromium_browser):
     yield chromium_browser
     for context in chromium_browser.contexts:
         await context.close()
+
+
+@pytest.fixture
+def receiver():
+    """A back-channel logout receiver on a socket of its own (tests/gateway/oauth/test_logout)."""
+    from tests.gateway.oauth.test_logout import Receiver
+
+    receiver = Receiver()
+    receiver.server.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.stop()

@@ -78,7 +78,9 @@ async def audience_of(world, caller: str = "caller") -> str:
 
 
 @asynccontextmanager
-async def department_api(world, audience: str, clock: Clock | None = None, **options):
+async def department_api(
+    world, audience: str, clock: Clock | None = None, replay_cache=None, **options
+):
     registered = world["api_client"]
     config = ResourceConfig(
         issuer=world["live"].url,
@@ -88,7 +90,7 @@ async def department_api(world, audience: str, clock: Clock | None = None, **opt
         clock=clock or time.time,
         **options,
     )
-    app = create_app(config)
+    app = create_app(config, replay_cache)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=API) as http:
         http.app = app  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.support import parse_python
 from tests.test_layout import OURS
 
 KIT = Path(__file__).resolve().parents[2] / "kits" / "python" / "src" / "yihaotong_resource"
@@ -13,7 +14,7 @@ KIT = Path(__file__).resolve().parents[2] / "kits" / "python" / "src" / "yihaoto
 def test_the_kit_imports_only_itself_and_its_declared_dependencies() -> None:
     found = []
     for path in sorted(KIT.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse_python(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 found += [(path.name, alias.name) for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:

@@ -76,3 +76,22 @@ def test_assurance_helpers() -> None:
     assert stronger("L1", "L3", "L2") == "L3" and stronger(None) == "L1"
     assert multi_factor(frozenset({"pwd", "otp"})) and multi_factor(frozenset({"mfa"}))
     assert not multi_factor(frozenset({"pwd"})) and not multi_factor(frozenset({"otp"}))
+
+
+def test_a_new_device_in_a_new_province_asks_for_the_second_factor_it_can() -> None:
+    plain = AccessPolicy()
+    asked = decide_access(plain, facts(unfamiliar=True))
+    assert (asked.outcome, asked.check) == ("step_up", "new_place")
+    # No second factor to ask for: the notice alone does; a second factor already given counts.
+    assert decide_access(plain, facts(unfamiliar=True, stronger_methods=frozenset())).outcome == (
+        "allow"
+    )
+    assert decide_access(plain, facts(unfamiliar=True, amr=frozenset({"pwd", "otp"}))).outcome == (
+        "allow"
+    )
+    assert decide_access(plain, facts()).outcome == "allow"
+    # Asked once in this authorization, and still without it: refused, not asked forever.
+    again = decide_access(
+        plain, facts(unfamiliar=True, earlier_step_up="new_place", signed_in_again=True)
+    )
+    assert (again.outcome, again.check) == ("deny", "new_place")

@@ -45,6 +45,9 @@ def test_acceptable_redirect_uris(uri: str) -> None:
         ("https://例子.cn/cb", "non-ASCII"),
         ("https://rp.example/回调", "non-ASCII"),
         ("https://user:pw@rp.example/cb", "user information"),
+        ("https://rp.example./cb", "empty label"),
+        ("https://rp..example/cb", "empty label"),
+        ("http://127.0.0.1./cb", "empty label"),
     ],
 )
 def test_refused_redirect_uris(uri: str, reason: str) -> None:

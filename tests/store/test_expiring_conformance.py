@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from store.kv import ExpiringStore, ExpiringStoreError
+from store.kv import ExpiringStore, ExpiringStoreError, Step
 
 pytestmark = pytest.mark.asyncio
 
@@ -80,6 +80,19 @@ async def test_add_only_when_absent(expiring_store: ExpiringStore) -> None:
     assert await expiring_store.get("lock") == b"first"
 
 
+async def test_add_and_get_adds_then_reads_each_key(expiring_store: ExpiringStore) -> None:
+    await expiring_store.put("poll:record", b"pending", 60)
+    added, read = await expiring_store.add_and_get(
+        "poll:mark", b"1", 30, "poll:record", "poll:mark", "poll:absent"
+    )
+    assert (added, read) == (True, [b"pending", b"1", None])
+    assert await expiring_store.ttl("poll:mark") is not None
+    again = await expiring_store.add_and_get("poll:mark", b"2", 30, "poll:record")
+    assert again == (False, [b"pending"])
+    assert await expiring_store.get("poll:mark") == b"1"
+    assert await expiring_store.add_and_get("poll:other", b"1", 30) == (True, [])
+
+
 async def test_add_succeeds_after_expiry(expiring_store: ExpiringStore) -> None:
     assert await expiring_store.add("lock", b"first", 0.1)
     await eventually(lambda: _absent(expiring_store, "lock"))
@@ -100,6 +113,23 @@ async def test_concurrent_takers_get_the_value_once(expiring_store: ExpiringStor
         results = await asyncio.gather(*(expiring_store.take(f"code{round_}") for _ in range(8)))
         assert results.count(b"v") == 1
         assert results.count(None) == 7
+
+
+async def test_a_burst_beyond_the_connection_pool_is_answered(
+    expiring_store: ExpiringStore,
+) -> None:
+    # Ten thousand waiting pages woken at once each read their ticket: far more calls at once
+    # than a process keeps connections (redis-py raises MaxConnectionsError past its cap).
+    burst = 1500
+    await expiring_store.put("burst", b"v", 60)
+    reads = await asyncio.gather(
+        *(expiring_store.get_many("burst", f"none{n}") for n in range(burst)),
+        *(expiring_store.incr_many(("burst-n", 60, 1)) for _ in range(burst // 3)),
+        *(expiring_store.put_many((f"burst{n}", b"w", 60)) for n in range(burst // 3)),
+    )
+    assert reads[:burst] == [[b"v", None]] * burst
+    assert await expiring_store.get("burst-n") == str(burst // 3).encode()
+    assert await expiring_store.get(f"burst{burst // 3 - 1}") == b"w"
 
 
 async def test_delete(expiring_store: ExpiringStore) -> None:
@@ -145,6 +175,29 @@ async def test_counters_counted_together_each_keep_their_window(
     await expiring_store.put("text", b"not a number", 30)
     with pytest.raises(ExpiringStoreError):
         await expiring_store.incr_many(("c:3", 30, 1), ("text", 30, 1))
+
+
+async def test_many_runs_each_step_in_order(expiring_store: ExpiringStore) -> None:
+    await expiring_store.put("m:gone", b"x", 30)
+    await expiring_store.incr("m:c", 30, amount=2)
+    answers = await expiring_store.many(
+        Step("put", ("m:a", b"1", 30)),
+        Step("get", ("m:a",)),
+        Step("incr", ("m:c", 30, 3)),
+        Step("incr", ("m:new", 0.15, 1)),
+        Step("delete", ("m:gone",)),
+        Step("delete", ("m:never",)),
+        Step("set_add", ("m:s", "one", 30)),
+        Step("get", ("m:never",)),
+    )
+    assert answers == [None, b"1", 5, 1, True, False, None, None]
+    assert await expiring_store.many() == []
+    assert await expiring_store.get("m:gone") is None
+    assert await expiring_store.set_members("m:s") == {"one"}
+    await eventually(lambda: _absent(expiring_store, "m:new"))
+    await expiring_store.put("text", b"not a number", 30)
+    with pytest.raises(ExpiringStoreError):
+        await expiring_store.many(Step("incr", ("text", 30, 1)))
 
 
 async def test_counter_on_a_non_counter_is_an_error(expiring_store: ExpiringStore) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from store import kv_keys
 from store.kv import ExpiringStore
+from tests.support import parse_python
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("gateway", "store", "keys", "policies", "providers")
@@ -37,7 +38,7 @@ def _sources() -> list[tuple[str, ast.Module]]:
         for path in sorted((ROOT / package).rglob("*.py")):
             relative = path.relative_to(ROOT).as_posix()
             if relative not in BACKENDS and "/migrations/" not in relative:
-                found.append((relative, ast.parse(path.read_text(encoding="utf-8"))))
+                found.append((relative, parse_python(path.read_text(encoding="utf-8"))))
     return found
 
 

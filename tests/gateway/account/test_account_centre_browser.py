@@ -106,6 +106,7 @@ async def test_every_account_page_has_the_way_around_and_passes_axe(
         await page.goto(f"{live.url}/account/sessions")
         main = await page.inner_text("main")
         assert "张伟" in main and "UTC+8" in main and "offline_access" not in main
+        assert ("本机" if locale == "zh-CN" else "This computer") in main  # a loopback address
         fonts = await page.evaluate(
             "[getComputedStyle(document.body).fontFamily,"
             " getComputedStyle(document.querySelector('button')).fontFamily]"

@@ -18,7 +18,6 @@ from store.records import LinkedIdentity
 from store.tables import AccountRow, AuditEventRow, Base
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
-from tests.gateway.oauth.test_logout import Receiver
 from tests.gateway.sms_flow import forget_minute, last_code, sign_in_by_sms
 
 PASSWORD = "correct horse battery"
@@ -32,16 +31,6 @@ PERSON = {
 }
 NATIONAL_ID = "11010519491231002X"
 DEPARTMENT_LOGIN = "zhaomin.tax-bureau"
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    receiver.server.start()
-    try:
-        yield receiver
-    finally:
-        receiver.server.stop()
 
 
 def _url(

@@ -11,23 +11,12 @@ import pytest
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
 from tests.gateway.identity.test_access_policies import set_policy
-from tests.gateway.oauth.test_logout import Receiver
 from tests.gateway.recovery_flow import account_post, give_phone, post
 from tests.gateway.sms_flow import forget_minute, last_code, outbox
 from tests.gateway.sso import CALLBACK, authorize_url, code_of, exchange
 
 PASSWORD = "correct horse battery"
 PHONE, NEW_PHONE = "13912345678", "13600001111"
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    receiver.server.start()
-    try:
-        yield receiver
-    finally:
-        receiver.server.stop()
 
 
 @pytest.fixture

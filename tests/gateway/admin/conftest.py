@@ -5,6 +5,7 @@ Tokens come from the real authorization-code flow."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -15,8 +16,9 @@ from gateway.admin.changes import CLI
 from gateway.admin.reach import Reach
 from gateway.identity.clients import Registered
 from gateway.server.services import Services
+from gateway.server.settings import Settings
 from store import accounts as account_store
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, Seed
 from tests.gateway.browser import TLS, Browser
 from tests.gateway.helpers import second_instance
 
@@ -95,8 +97,10 @@ class World:
         )
 
 
-async def build_world(live: LiveServer) -> World:
-    async with second_instance(live.settings) as services:
+async def build_people(settings: Settings) -> dict[str, Any]:
+    """The organisation, its people and apps, written through the services (no sign-in yet):
+    what a World holds besides its gateway and tokens."""
+    async with second_instance(settings) as services:
         everywhere = Reach.everywhere()
         await org.create_department(services, CLI, everywhere, "city", "市", None)
         await org.create_department(services, CLI, everywhere, "east", "东区", "city")
@@ -118,21 +122,36 @@ async def build_world(live: LiveServer) -> World:
         )
         east_app = await app_of(services, "东区社保", "https://east.example/cb", "east-tax")
         west_app = await app_of(services, "西区医保", "https://west.example/cb", "west")
-    world = World(
-        live,
-        admin_client,
-        city_admin=city_admin,
-        east_admin=east_admin,
-        east_person=east_person,
-        west_person=west_person,
-        east_app=east_app,
-        west_app=west_app,
-    )
-    world.city_token = await sign_in_token(live, admin_client, "root")
-    world.east_token = await sign_in_token(live, admin_client, "east-admin")
+    return {
+        "admin_client": admin_client,
+        "city_admin": city_admin,
+        "east_admin": east_admin,
+        "east_person": east_person,
+        "west_person": west_person,
+        "east_app": east_app,
+        "west_app": west_app,
+    }
+
+
+async def signed_in(live: LiveServer, people: dict[str, Any]) -> World:
+    """The World on ``live`` holding ``people``, its administrators signed in there."""
+    world = World(live, **people)
+    world.city_token = await sign_in_token(live, world.admin_client, "root")
+    world.east_token = await sign_in_token(live, world.admin_client, "east-admin")
     return world
 
 
+async def build_world(live: LiveServer) -> World:
+    return await signed_in(live, await build_people(live.settings))
+
+
 @pytest.fixture
-async def world(live_server: LiveServer) -> World:
-    return await build_world(live_server)
+def seed() -> Seed:
+    return Seed("admin-people", build_people)
+
+
+@pytest.fixture
+async def world(live_server: LiveServer, seed: Seed) -> World:
+    """The admin world: its gateway starts from a copy of the people and apps (built once per
+    worker and backend); the administrators sign in to it."""
+    return await signed_in(live_server, live_server.seeded)

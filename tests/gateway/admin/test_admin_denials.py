@@ -43,6 +43,10 @@ def bodies(world: World) -> dict[str, dict]:
         "patch_account": {"disabled": True},
         "add_provider": {"id": "ldap-x", "type": "ldap", "config": {}},
         "create_resource": {"audience": "https://x.example/", "scopes": ["x.read"]},
+        "set_client_state": {"state": "suspended"},
+        "set_provider_disabled": {"disabled": True},
+        "import_departments": {"rows": [{"id": "x1", "name": "x", "parent_id": "west"}]},
+        "import_accounts": {"rows": [{"username": "x1", "name": "x", **west}]},
     }
 
 
@@ -59,6 +63,7 @@ def concrete(path: str) -> str:
                 "assignment_id",
                 "provider_id",
                 "device_id",
+                "session_id",
             )
         }
     )

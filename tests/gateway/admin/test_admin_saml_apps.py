@@ -3,6 +3,8 @@ problem naming ``sp_metadata`` when the document is not one SP's metadata (or is
 
 from __future__ import annotations
 
+import sys
+
 from tests.gateway.admin.conftest import World
 from tests.gateway.admin.test_admin_api import problem
 
@@ -67,3 +69,45 @@ async def test_one_service_provider_is_one_app(world: World) -> None:
             "department_id": "east-tax",
         })  # fmt: skip
         assert "already registered" in str(problem(copied, 422))
+
+
+async def test_without_the_saml_extra_registering_is_refused_not_a_500(world, monkeypatch) -> None:
+    # defusedxml is what reads SP metadata: as if it were not installed.
+    monkeypatch.setitem(sys.modules, "defusedxml", None)
+    monkeypatch.setitem(sys.modules, "defusedxml.ElementTree", None)
+    async with world.http(world.city_token) as http:
+        refused = await http.post(
+            "/clients", json={"client_name": "不动产登记", "protocol": "saml", "sp_metadata": SP}
+        )
+    assert "pip install 'yihaotong[saml]'" in str(problem(refused, 422))
+
+
+async def test_the_sps_endpoints_are_https_or_loopback_as_redirect_uris_are(world: World) -> None:
+    # The gateway posts assertions to the ACS the metadata names, and logout requests to its
+    # SingleLogoutService: a plain-http host read them on the wire, a trailing-dot host passed
+    # every check that compares hosts.
+    acs = 'Location="https://estate.city.gov.cn/acs"'
+    slo = (
+        '<md:SingleLogoutService Location="{}" '
+        'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"/>\n    '
+    )
+    async with world.http(world.east_token) as http:
+        for document in (
+            SP.replace(acs, 'Location="http://estate.city.gov.cn/acs"'),
+            SP.replace(acs, 'Location="https://estate.city.gov.cn./acs"'),
+            SP.replace(acs, 'Location="javascript:alert(1)"'),
+            SP.replace(
+                "<md:Assertion", slo.format("http://estate.city.gov.cn/slo") + "<md:Assertion"
+            ),
+        ):
+            refused = await http.post("/clients", json={
+                "client_name": "不动产", "protocol": "saml", "sp_metadata": document,
+                "department_id": "east-tax",
+            })  # fmt: skip
+            assert "sp_metadata" in str(problem(refused, 422)), document
+        loopback = SP.replace(acs, 'Location="http://127.0.0.1:8443/acs"')
+        made = await http.post("/clients", json={
+            "client_name": "不动产", "protocol": "saml", "sp_metadata": loopback,
+            "department_id": "east-tax",
+        })  # fmt: skip
+        assert made.status_code == 201, made.text

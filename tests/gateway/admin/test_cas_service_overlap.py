@@ -95,3 +95,22 @@ async def test_only_city_wide_administrators_let_a_cas_app_proxy(world: World) -
     async with world.http(world.city_token) as city:
         granted = await city.patch(f"/clients/{app['client_id']}", json={"cas_proxy": True})
         assert granted.status_code == 200, granted.text
+
+
+async def test_a_host_with_a_trailing_dot_is_no_way_around_another_districts(world: World) -> None:
+    # "west.example." is the same host as "west.example" to DNS and browsers, but another string
+    # to the overlap and sector checks: an east app answered for west's CAS service (its tickets
+    # validated under east's access policy) and took west's host as its sector.
+    async with world.http(world.city_token) as http:
+        await _cas_app(http, "west", "https://cas.west.example/app/")
+    async with world.http(world.east_token) as http:
+        for body in (
+            {"protocol": "cas", "service_urls": ["https://cas.west.example./app/"]},
+            {"protocol": "cas", "service_urls": ["https://cas.west.example./app/*"]},
+            {"redirect_uris": ["https://west.example./cb"]},
+            {"redirect_uris": ["https://east.example/cb"], "sector_identifier": "west.example."},
+        ):
+            taken = await http.post(
+                "/clients", json={"client_name": "东区", "department_id": "east", **body}
+            )
+            assert taken.status_code in (403, 409, 422), (body, taken.status_code)

@@ -3,19 +3,12 @@ list and remove them (audited); a district administrator cannot; bad input is a 
 
 from __future__ import annotations
 
-import pytest
-
 from store import audit as audit_store
-from tests.gateway.admin.conftest import World, build_world
+from tests.gateway.admin.conftest import World
 from tests.gateway.admin.test_admin_api import problem
 from tests.gateway.helpers import second_instance
 
 TAX = "https://api.tax.city.gov.cn/"
-
-
-@pytest.fixture
-async def world(live_server) -> World:
-    return await build_world(live_server)
 
 
 async def test_city_wide_administrators_manage_resources(world: World) -> None:

@@ -575,6 +575,24 @@ def test_the_command_refuses_what_the_admin_api_refuses(
     assert ok_json(cli("providers", "list", "--json"))["providers"] == []
 
 
+def test_an_app_shares_another_departments_sector_only_with_a_reason(cli) -> None:
+    ok_json(cli("departments", "add", "east", "--name", "东区", "--json"))
+    ok_json(cli("departments", "add", "west", "--name", "西区", "--json"))
+    west = ("clients", "create", "--name", "西区医保", "--department", "west")
+    ok_json(cli(*west, "--redirect-uri", "https://city.gov.cn/west/cb", "--json"))
+    east = ("clients", "create", "--name", "东区社保", "--department", "east")
+    refused(cli(*east, "--redirect-uri", "https://city.gov.cn/east/cb"), "sector_reason")
+    refused(
+        cli(*east, "--redirect-uri", "https://east.gov.cn/cb", "--sector-reason", "x"),
+        "sector_reason",
+    )
+    made = ok_json(
+        cli(*east, "--redirect-uri", "https://city.gov.cn/east/cb", "--json",
+            "--sector-reason", "批准文号 21")
+    )  # fmt: skip
+    assert made["department_id"] == "east"
+
+
 def test_clients_get_the_public_sub_only_with_a_reason(cli) -> None:
     args = ("clients", "create", "--name", "主题库", "--redirect-uri", "https://data.example/cb")
     refused(cli(*args, "--subject-type", "public"), "subject_type_reason")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pyotp
@@ -13,9 +14,10 @@ import pytest
 
 from gateway.admin import roles
 from gateway.admin.changes import CLI
-from tests.conftest import LiveServer
-from tests.gateway.admin.conftest import PASSWORD, World, build_world, make_account
-from tests.gateway.browser import hidden
+from gateway.server.settings import Settings
+from tests.conftest import LiveServer, Seed
+from tests.gateway.admin.conftest import PASSWORD, World, build_people, make_account, signed_in
+from tests.gateway.browser import TLS, hidden
 from tests.gateway.helpers import second_instance
 
 
@@ -26,10 +28,18 @@ class Console:
     west_admin: str
     plain: str  # an account holding no admin role
     codes: dict[str, pyotp.TOTP] = field(default_factory=dict)  # username -> its app
+    steps: dict[str, int] = field(default_factory=dict)  # username -> the last step used
 
     def code(self, username: str) -> str:
-        # The enrolment used the current step; a sign-in needs a later one.
-        return self.codes[username].at(time.time() + 30)
+        """A code of a step not used before (the gateway refuses a replayed one): the next
+        step; a second sign-in within it waits until the step after is within the window."""
+        step = int(time.time() // 30) + 1
+        last = self.steps.get(username)
+        if last is not None and step <= last:
+            time.sleep(max(0.0, last * 30 - time.time()) + 0.5)
+            step = last + 1
+        self.steps[username] = step
+        return self.codes[username].at(step * 30)
 
 
 async def enrol(services, account_id: str, username: str) -> pyotp.TOTP:
@@ -40,21 +50,37 @@ async def enrol(services, account_id: str, username: str) -> pyotp.TOTP:
     return totp
 
 
-@pytest.fixture
-async def console(live_server: LiveServer) -> Console:
-    world = await build_world(live_server)
-    async with second_instance(live_server.settings) as services:
+async def console_people(settings: Settings) -> dict[str, Any]:
+    """The admin world's people and apps, a west district administrator and an account that
+    administers nothing (no sign-in, no authenticator app yet)."""
+    people = await build_people(settings)
+    async with second_instance(settings) as services:
         west_admin = await make_account(services, "west-admin", "west")
         await roles.grant_admin(
             services, CLI, west_admin, ["admin:read", "admin:write"], department_id="west"
         )
         plain = await make_account(services, "plain", "east")
-        found = Console(live_server, world, west_admin, plain)
+    return {"people": people, "west_admin": west_admin, "plain": plain}
+
+
+@pytest.fixture
+def seed() -> Seed:
+    return Seed("console-people", console_people)
+
+
+@pytest.fixture
+async def console(live_server: LiveServer, seed: Seed) -> Console:
+    """The console's world: its gateway starts from a copy of the people (built once per worker
+    and backend); the admin world's administrators sign in, then everyone enrols an app."""
+    values = live_server.seeded
+    world = await signed_in(live_server, values["people"])
+    found = Console(live_server, world, values["west_admin"], values["plain"])
+    async with second_instance(live_server.settings) as services:
         for username, account_id in (
             ("root", world.city_admin),
             ("east-admin", world.east_admin),
-            ("west-admin", west_admin),
-            ("plain", plain),
+            ("west-admin", found.west_admin),
+            ("plain", found.plain),
         ):
             found.codes[username] = await enrol(services, account_id, username)
     return found
@@ -65,7 +91,9 @@ async def console_sign_in(
 ) -> tuple[httpx.AsyncClient, httpx.Response]:
     """A browser signed in to the console (as far as it gets): its cookies, and the last
     answer on the way (a console page when it worked); ``seen`` collects every answer."""
-    http = httpx.AsyncClient(base_url=console.live.url, follow_redirects=False, timeout=30)
+    http = httpx.AsyncClient(
+        base_url=console.live.url, follow_redirects=False, timeout=30, verify=TLS
+    )
     answer = await http.get("/admin/login")
     for _ in range(16):
         if seen is not None:

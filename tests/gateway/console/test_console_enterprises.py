@@ -90,3 +90,26 @@ async def test_only_city_administrators_manage_delegations(console: Console) -> 
     async with console.world.http(console.world.east_token) as api:
         listing = await api.get(f"{console.live.url}{ENTERPRISES}/{org}/delegations")
         assert listing.status_code == 403
+
+
+async def test_an_expiry_with_a_time_is_refused_not_a_server_error(console: Console) -> None:
+    # The date input's value was taken as any ISO text: "2026-12-31T10:00" became
+    # "2026-12-31T10:00T23:59:59+08:00", which no parser reads, and the appointment a 500.
+    org = await an_enterprise(console)
+    http, _ = await console_sign_in(console, "root")
+    try:
+        csrf = hidden((await http.get(f"/admin/enterprises/{org}")).text, "csrf_token")
+        for expires in ("2099-12-31T10:00", "2099-12-31 10:00"):
+            appointed = await http.post(
+                f"/admin/enterprises/{org}/delegations",
+                data={
+                    "csrf_token": csrf,
+                    "member": "east-person",
+                    "position": "staff",
+                    "expires": expires,
+                },
+            )
+            assert appointed.status_code == 422, appointed.text
+            assert "YYYY-MM-DD" in appointed.text
+    finally:
+        await http.aclose()

@@ -82,14 +82,17 @@ async def test_saving_keeps_the_claims_and_the_version_it_was_read_at(console: C
         page = await http.get(f"/admin/apps/{app}/policy")
         csrf, version = hidden(page.text, "csrf_token"), unescape(hidden(page.text, "version"))
         form = {"csrf_token": csrf, "version": version, "kind_person": "on", "min_acr": "L2"}
-        saved = await http.post(f"/admin/apps/{app}/policy", data={**form, "mfa": "on"})
+        new_place = {"mfa": "on", "new_place_second_factor": "on"}
+        saved = await http.post(f"/admin/apps/{app}/policy", data={**form, **new_place})
         assert saved.status_code == 303
         done = await http.get(saved.headers["location"])
         assert "访问策略已保存。" in done.text
+        assert 'name="new_place_second_factor" checked' in done.text
         stale = await http.post(f"/admin/apps/{app}/policy", data=form)
         assert stale.status_code == 412  # the form's version is no longer the policy's
     finally:
         await http.aclose()
     document = (await policy_of(console, app)).json()["document"]
     assert document["kinds"] == ["person"] and document["min_acr"] == "L2" and document["mfa"]
+    assert document["new_place_second_factor"] is True
     assert document["claims"]["rename"] == {"roles": "authorities"}

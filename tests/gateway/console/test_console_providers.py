@@ -104,3 +104,41 @@ async def test_login_systems_are_city_wide(console: Console, tmp_path: Path) -> 
         assert added.status_code == 403
     finally:
         await http.aclose()
+
+
+async def test_a_saml_department_added_from_the_console(console: Console, tmp_path: Path) -> None:
+    from gateway.saml.idp import available
+    from tests.gateway.saml.identity_provider import SMARTCARD_CLASS, IdentityProvider
+    from tests.support import required
+
+    required(available(), "pysaml2 and xmlsec1 (pip install '.[saml]')")
+    idp = IdentityProvider(tmp_path / "idp")
+    metadata = tmp_path / "hrss-idp.xml"
+    metadata.write_text(idp.metadata(), encoding="utf-8")
+    idp.close()
+    http, _ = await console_sign_in(console, "root")
+    try:
+        form_page = await http.get("/admin/providers/new?type=saml")
+        assert form_page.status_code == 200 and "SAML 2.0 身份提供方" in form_page.text
+        added = await http.post(
+            "/admin/providers",
+            data={
+                "csrf_token": hidden(form_page.text, "csrf_token"),
+                "type": "saml",
+                "id": "hrss",
+                "cfg_name": "市人社局",
+                "cfg_metadata_file": str(metadata),
+                "cfg_assurance": "L3",
+                "cfg_levels": f'{{"{SMARTCARD_CLASS}": "L3"}}',
+                "cfg_sign_requests": "on",
+            },
+        )
+        assert added.status_code == 303, added.text
+        ours = await http.get("/saml/sp/hrss/metadata")
+    finally:
+        await http.aclose()
+    assert ours.status_code == 200
+    assert 'entityID="' in ours.text and "/saml/sp/hrss/metadata" in ours.text
+    async with console.world.http(console.world.city_token) as api:
+        found = (await api.get("/providers/hrss")).json()
+    assert (found["type"], found["assurance"]) == ("saml", "L3")

@@ -154,3 +154,22 @@ async def test_the_store_holds_no_usable_token_of_a_console_session(console: Con
         assert (await http.get("/admin/")).status_code == 303
     finally:
         await http.aclose()
+
+
+async def test_the_page_to_return_to_is_a_console_page(console: Console) -> None:
+    # "/admin/../" passed the check that the target starts with /admin/, and browsers resolve
+    # it (and its %2e%2e spelling) to another page of the gateway.
+    http, _ = await console_sign_in(console, "root")
+    try:
+        for wanted, landed in (
+            ("/admin/accounts?q=a", "/admin/accounts?q=a"),
+            ("/admin/../oauth/authorize", "/admin/"),
+            ("/admin/%2e%2e/%2E%2E/account/", "/admin/"),
+            ("/admin/./..", "/admin/"),
+            ("https://evil.example/admin/", "/admin/"),
+        ):
+            answer = await http.get("/admin/login", params={"next": wanted})
+            assert answer.status_code == 303
+            assert answer.headers["location"] == landed, wanted
+    finally:
+        await http.aclose()

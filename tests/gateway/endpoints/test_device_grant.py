@@ -14,6 +14,7 @@ from policies.clients import DEVICE_CODE
 from store.clock import FakeClock
 from tests.conftest import running_gateway
 from tests.gateway.browser import Browser, hidden
+from tests.gateway.cas.conftest import Command
 from tests.gateway.helpers import second_instance
 
 PASSWORD = "correct horse battery"
@@ -22,7 +23,8 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(params=["embedded", "services"])
 async def kiosk(request, settings_for):
     clock = FakeClock() if request.param == "embedded" else None
-    with running_gateway(settings_for, request.param, clock=clock) as live:
+    # Without the client cache, a state the command line sets shows at the next request.
+    with running_gateway(settings_for, request.param, clock=clock, client_cache_seconds=0) as live:
         async with second_instance(live.settings) as admin:
             await admin.accounts.create_local(username="zhang", password=PASSWORD, name="张伟")
             registered = await admin.clients.register(
@@ -151,6 +153,31 @@ async def test_refused_on_the_phone_the_kiosk_hears_access_denied(kiosk) -> None
         await browser.close()
         refused = await poll(http, client_id, codes["device_code"])
         assert refused.status_code == 400 and refused.json()["error"] == "access_denied"
+
+
+async def test_a_kiosk_app_out_of_service_is_neither_approved_nor_answered(kiosk) -> None:
+    live, client_id, _ = kiosk
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        codes = await start(http, client_id)
+        await Command(live.settings)("clients", "state", client_id, "suspended")
+        browser = Browser(live.url)
+        try:
+            page = await browser.http.get("/device")
+            typed = await browser.http.post(
+                "/device",
+                data={
+                    "user_code": codes["user_code"],
+                    "csrf_token": hidden(page.text, "csrf_token"),
+                },
+            )
+            review = await browser.go(
+                typed.headers["location"], username="zhang", password=PASSWORD
+            )
+            assert 'name="decision"' not in review.text
+        finally:
+            await browser.close()
+        polled = await poll(http, client_id, codes["device_code"])
+        assert polled.status_code == 400 and polled.json()["error"] == "invalid_client", polled.text
 
 
 async def test_polling_too_fast_is_slowed_down_and_late_is_expired(kiosk) -> None:

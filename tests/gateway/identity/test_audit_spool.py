@@ -46,14 +46,15 @@ async def _issued_jtis(url: str) -> list[str]:
     return [row["jti"] for row in rows]
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [YIHAOTONG, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: SIGKILL reaches every worker
-    )
+def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    with log.open("ab") as sink:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [YIHAOTONG, "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=sink,
+            stderr=sink,
+            start_new_session=True,  # its own process group: SIGKILL reaches every worker
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -80,7 +81,8 @@ async def test_a_killed_server_loses_no_entry_of_a_token_it_answered(
         "YIHAOTONG_ISSUER": f"http://127.0.0.1:{port}",
         "YIHAOTONG_DATABASE_URL": postgres_url,
     }
-    server = _serve(env, port)
+    log = tmp_path / "serve.log"
+    server = _serve(env, port, log)
     try:
         command = in_process(tmp_path / "var", YIHAOTONG_DATABASE_URL=postgres_url)
         made = await asyncio.to_thread(
@@ -113,7 +115,7 @@ async def test_a_killed_server_loses_no_entry_of_a_token_it_answered(
             await asyncio.wait_for(asyncio.gather(*burst), 30)
         assert len(answered) >= 300
 
-        server = _serve(env, port)  # replays what the killed workers left
+        server = _serve(env, port, log)  # replays what the killed workers left
         deadline = time.monotonic() + 30
         while True:
             recorded = await _issued_jtis(postgres_url)
@@ -126,9 +128,23 @@ async def test_a_killed_server_loses_no_entry_of_a_token_it_answered(
         leftovers = list((tmp_path / "var" / "audit-spool").glob("seg-*.jsonl"))
         assert all(path.stat().st_size == 0 for path in leftovers), "the spool was not emptied"
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGINT)
-            server.wait(timeout=30)
+        _stop(server, log)
+
+
+def _stop(server: subprocess.Popen, log: Path) -> None:
+    """SIGINT, as an operator stops it; a server still running after 30 s is killed (never
+    left to a later test) and the failure shows the end of its log."""
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGINT)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        tail = log.read_text(errors="replace")[-4000:]
+        message = f"serve did not stop within 30 s of SIGINT; its log ends:\n{tail}"
+        raise AssertionError(message) from None
 
 
 _REFUSE = [
@@ -251,3 +267,21 @@ async def test_no_token_is_answered_when_its_entry_cannot_be_kept(settings_for) 
     assert "access_token" not in refused.text
     assert ready.status_code == 503
     assert ready.json()["checks"]["audit"].startswith("unavailable: audit spool not writable")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+async def test_a_flush_returns_after_the_batch_another_flush_is_writing(
+    database: Database, tmp_path: Path
+) -> None:
+    """Closing an account flushes before it rewrites the account's entries: an entry the
+    background flusher took a moment earlier must be in the database by then, not after."""
+    audit = AuditLog(database, SystemClock(), tmp_path)
+    try:
+        audit.queue(AuditEvent("logout", actor="account-1"))
+        writing = asyncio.ensure_future(audit.flush())
+        await asyncio.sleep(0)  # the first flush has taken the batch and awaits the database
+        await audit.flush()
+        assert [event.actor for event in await audit.query(event="logout")] == ["account-1"]
+        await writing
+    finally:
+        await audit.close()

@@ -317,9 +317,13 @@ async def test_no_pii_or_password_reaches_the_logs(portal, caplog) -> None:
 
 
 async def test_a_user_removed_from_the_directory_cannot_refresh(
-    portal, directory, tmp_path
+    portal, directory, tmp_path, receiver
 ) -> None:
     live, client = portal
+    async with second_instance(live.settings) as admin:
+        office = await admin.clients.register(
+            name="移动办公", redirect_uris=[CALLBACK], backchannel_logout_uri=receiver.uri("office")
+        )
     ldif = tmp_path / "leaver.ldif"
     ldif.write_text(
         f"dn: uid=leaver,ou=people,{slapd.SUFFIX}\nobjectClass: inetOrgPerson\nuid: leaver\n"
@@ -337,6 +341,13 @@ async def test_a_user_removed_from_the_directory_cannot_refresh(
             provider="tax",
         )
         code = httpx.URL(arrival.headers["location"]).params["code"]
+        # The same session signs in to a second app, which takes back-channel logout.
+        assert (
+            "code="
+            in (await browser.go(authorize_url(live.url, office.client.client_id))).headers[
+                "location"
+            ]
+        )
         auth = (client.client.client_id, client.client_secret)
         async with httpx.AsyncClient(base_url=live.url) as http:
             tokens = (
@@ -370,6 +381,9 @@ async def test_a_user_removed_from_the_directory_cannot_refresh(
                 auth=auth,
             )
         assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+        # The session ended as a sign-out ends one: the other app is told.
+        await receiver.wait_for(1)
+        assert [path for path, _ in receiver.received] == ["/office/bcl"]
         silent = await browser.go(authorize_url(live.url, client.client.client_id, prompt="none"))
         assert httpx.URL(silent.headers["location"]).params["error"] == "login_required"
     finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gateway.identity.rate_limits import OTP_CODES, Limit, hit, hit_all, reset, retry_after
 from store.kv import ExpiringStore
+from tests.support import parse_python
 
 ROOT = Path(__file__).resolve().parents[3]
 # The store's counting and window reads; only the rate-limit module may call them.
@@ -19,7 +20,7 @@ def test_no_module_counts_on_its_own() -> None:
     for path in sorted((ROOT / "gateway").rglob("*.py")):
         if path.name == "rate_limits.py":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse_python(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in COUNTING:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert found == [], "count through gateway/identity/rate_limits.py"

@@ -58,7 +58,9 @@ async def scan_world(request, settings_for):
         web = await admin.clients.register(name="电子税务局", redirect_uris=[WEB_CALLBACK])
     clock = FakeClock() if backend == "embedded" else None
     apps = [app.client.client_id, other.client.client_id]
-    with running_gateway(settings_for, backend, clock=clock, mobile_app_clients=apps) as live:
+    with running_gateway(
+        settings_for, backend, clock=clock, mobile_app_clients=apps, client_cache_seconds=0
+    ) as live:
         yield ScanWorld(
             live,
             app.client.client_id,

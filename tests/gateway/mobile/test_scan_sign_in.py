@@ -8,7 +8,11 @@ import asyncio
 import httpx
 from jose import jwt as jose_jwt
 
+from gateway.admin import lifecycle
+from gateway.admin.changes import CLI
+from gateway.admin.reach import Reach
 from tests.gateway.browser import hidden
+from tests.gateway.helpers import second_instance
 from tests.gateway.mobile.scan_world import WEB_CALLBACK, App, app_token, pc_at_scan_tab
 
 
@@ -34,6 +38,9 @@ async def test_confirmed_on_the_phone_the_pc_signs_in_with_mca(scan_world) -> No
         assert context["client"]["name"] == "电子税务局"
         assert context["pc"]["ip"] == "127.0.0.1"
         assert context["pc"]["browser"] == "Chrome, Windows"
+        assert context["pc"]["location"] == "本机" and context["pc"]["region"] == {
+            "kind": "loopback"
+        }
         assert 0 < context["expires_in"] <= 120
         assert (await waiting).json() == {"state": "scanned"}
         page = await browser.http.get(f"/login/scan?tx={tx}")
@@ -197,3 +204,28 @@ async def test_the_link_beside_the_code_opens_a_page_that_points_to_the_app(scan
         assert page.status_code == 200 and "一号通 App" in page.text
     finally:
         await browser.close()
+
+
+async def test_a_suspended_app_can_no_longer_scan_or_confirm(scan_world) -> None:
+    # The app's calls took any valid token of a listed app: suspended, its token still signed
+    # a PC in, though UserInfo and introspection already refused it.
+    app = App(scan_world, await app_token(scan_world))
+    browser, tx, url = await pc_at_scan_tab(scan_world)
+    try:
+        assert (await app.call("scan", url)).status_code == 200
+        async with second_instance(scan_world.live.settings) as admin:
+            await lifecycle.set_state(
+                admin, CLI, Reach.everywhere(), scan_world.app_id, "suspended"
+            )
+        scan_world.live.app.state.services.clients.forget(scan_world.app_id)
+        confirmed = await app.call("confirm", url)
+        assert confirmed.status_code == 401, confirmed.text
+        state = await browser.http.get(f"/login/scan/wait?tx={tx}&since=confirmed")
+        assert state.json() == {"state": "scanned"}
+        assert (await finish(browser, tx)).status_code == 400
+        other_pc, _, other_url = await pc_at_scan_tab(scan_world)
+        await other_pc.close()
+        assert (await app.call("scan", other_url)).status_code == 401
+    finally:
+        await browser.close()
+        await app.close()

@@ -57,16 +57,6 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
-    receiver = Receiver()
-    receiver.server.start()
-    try:
-        yield receiver
-    finally:
-        receiver.server.stop()
-
-
-@pytest.fixture
 async def apps(live_server, receiver):
     async with second_instance(live_server.settings) as admin:
         await admin.accounts.create_local(username="li", password=PASSWORD, name="李雷")

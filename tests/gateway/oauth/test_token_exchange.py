@@ -125,3 +125,34 @@ async def test_a_service_exchanges_a_persons_token_as_its_delegate(live_server) 
     assert (await post(live, office, "/oauth/revoke", token=subject)).status_code == 200
     revoked = await exchange(live, office, subject, resource=TAX)
     assert revoked.json()["error"] == "invalid_grant"
+
+
+async def test_a_token_of_an_app_out_of_service_is_not_exchanged(live_server) -> None:
+    # Introspection called a suspended app's tokens inactive, yet another service could still
+    # exchange one for a fresh token (even once the app was retired).
+    live, cli = live_server, cli_of(live_server)
+    async with second_instance(live.settings) as admin:
+        await admin.accounts.create_local(username="zheng", password=PASSWORD, name="郑九")
+        grants = ["authorization_code", "refresh_token", EXCHANGE]
+        office = await admin.clients.register(
+            name="移动办公后端", redirect_uris=[CALLBACK], grant_types=grants,
+            scopes=["tax.read", "fund.read"],
+        )  # fmt: skip
+        tax_backend = await admin.clients.register(
+            name="税务后端", grant_types=["client_credentials", EXCHANGE], scopes=["x.read"]
+        )
+    await cli("resources", "create", "--audience", TAX, "--scope", "tax.read",
+              "--exchange-client", office.client.client_id,
+              "--allowed-client", tax_backend.client.client_id)  # fmt: skip
+    await cli("resources", "create", "--audience", ARCHIVE, "--scope", "tax.read",
+              "--exchange-client", tax_backend.client.client_id)  # fmt: skip
+    subject = await person_token(live, office)
+    exchanged = await exchange(live, office, subject, resource=TAX)
+    assert exchanged.status_code == 200, exchanged.text
+    onward_token = exchanged.json()["access_token"]
+    for state in ("suspended", "retired"):
+        await cli("clients", "state", office.client.client_id, state)
+        live.app.state.services.clients.forget(office.client.client_id)
+        onward = await exchange(live, tax_backend, onward_token, audience=ARCHIVE)
+        assert onward.status_code == 400, onward.text
+        assert onward.json()["error"] == "invalid_grant"

@@ -41,8 +41,8 @@ async def passkey_city(settings_for):
         server.stop()
 
 
-async def with_authenticator(chromium):
-    context = await chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+async def with_authenticator(chromium, locale: str = "zh-CN", width: int = 1280):
+    context = await chromium.new_context(locale=locale, viewport={"width": width, "height": 800})
     page = await context.new_page()
     cdp = await context.new_cdp_session(page)
     await cdp.send("WebAuthn.enable")

@@ -14,7 +14,6 @@ from jose import jwt as jose_jwt
 from tests.conftest import free_port, running_gateway
 from tests.gateway.browser import Browser, hidden
 from tests.gateway.helpers import second_instance
-from tests.gateway.oauth.test_logout import Receiver
 from tests.gateway.recovery_flow import give_phone, post, recovery_page
 from tests.gateway.sms_flow import last_code, outbox
 from tests.gateway.sso import CALLBACK, authorize_url, code_of, exchange
@@ -22,16 +21,6 @@ from tests.gateway.sso import CALLBACK, authorize_url, code_of, exchange
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
 PHONE = "13912345678"
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    receiver.server.start()
-    try:
-        yield receiver
-    finally:
-        receiver.server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ pointed at it, a scripted browser, and pysaml2 service providers registered thro
 from __future__ import annotations
 
 import asyncio
+import time
 
+import httpx
 import pytest
 
 from tests.gateway.browser import Browser
@@ -35,12 +37,24 @@ async def saml_world(live_server, tmp_path):
         metadata.write_text(sp.metadata(), encoding="utf-8")
         registered = await command("clients", "create", "--name", name, "--protocol", "saml",
                                    "--sp-metadata", str(metadata), "--json")  # fmt: skip
-        # An unknown SP makes the gateway read the apps again at most once a second.
-        await asyncio.sleep(1.1)
-        idp_metadata = await browser.http.get("/saml/metadata")
+        # The first read after a registration builds the IdP anew: slow on a loaded machine.
+        idp_metadata = await browser.http.get("/saml/metadata", timeout=30)
         assert idp_metadata.status_code == 200
         sp.trust(idp_metadata.text)
+        await known_to_gateway(sp)
         return sp, registered
+
+    async def known_to_gateway(sp) -> None:
+        # An unknown SP makes the gateway read the apps again, at most once a second: ask as
+        # this SP (from a browser of its own, not signed in) until the gateway knows it.
+        _, info = sp.login_request(service_provider.BINDING_HTTP_REDIRECT)
+        location = dict(info["headers"])["Location"]
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient() as http:
+            while (answer := await http.get(location)).status_code == 400:
+                assert time.monotonic() < deadline, answer.text
+                await asyncio.sleep(0.1)
+        assert answer.status_code == 303, answer.text
 
     try:
         yield {

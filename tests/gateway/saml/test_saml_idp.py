@@ -23,7 +23,7 @@ from tests.gateway.sso import CALLBACK, authorize_url, code_of, exchange
 pytest.importorskip("saml2")
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
-from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
+from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT, NameID
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 
@@ -205,6 +205,33 @@ async def test_single_logout_from_an_oidc_app_reaches_the_saml_app(saml_world) -
     assert urlsplit(sp.url).hostname == "127.0.0.1"
 
 
+async def test_logout_at_the_saml_app_loads_the_front_channel_logout_of_oidc_apps(
+    saml_world,
+) -> None:
+    live, browser = saml_world["live"], saml_world["browser"]
+    sp, _ = await saml_world["service_provider"]("不动产登记")
+    signed_in = await _sign_in(saml_world, sp)
+    async with second_instance(live.settings) as admin:
+        portal = await admin.clients.register(
+            name="市民门户",
+            redirect_uris=[CALLBACK],
+            frontchannel_logout_uri="https://portal.city.gov.cn/frontchannel",
+        )
+    code = code_of(await browser.go(authorize_url(live.url, portal.client.client_id)))
+    assert (await exchange(live, portal, code)).status_code == 200
+    idp = next(iter(sp.client.metadata.identity_providers()))
+    _, info = sp.client.global_logout(signed_in.name_id, sign=True, sign_alg=SIG_RSA_SHA256,
+                                      digest_alg=DIGEST_SHA256)[idp]  # fmt: skip
+    answer = await browser.http.get(dict(info["headers"])["Location"])
+    assert answer.status_code == 200 and f'action="{sp.url}/slo"' in answer.text
+    frame = re.search(r'<iframe class="frontchannel" src="([^"]+)"', answer.text)
+    assert frame, answer.text
+    src = frame.group(1).replace("&amp;", "&")
+    assert src.startswith("https://portal.city.gov.cn/frontchannel?iss=") and "&sid=" in src
+    # The session cookie goes with the session.
+    assert "Max-Age=0" in answer.headers["set-cookie"] or "expires=" in answer.headers["set-cookie"]
+
+
 async def test_logout_at_the_saml_app_ends_the_sso_session(saml_world) -> None:
     sp, _ = await saml_world["service_provider"]("不动产登记")
     signed_in = await _sign_in(saml_world, sp)
@@ -221,3 +248,24 @@ async def test_logout_at_the_saml_app_ends_the_sso_session(saml_world) -> None:
     _request_id, info = sp.login_request(BINDING_HTTP_REDIRECT)
     again = await http.get(dict(info["headers"])["Location"])
     assert again.status_code == 303 and again.headers["location"].startswith("/login?tx=")
+
+
+async def test_a_logout_request_naming_another_subject_keeps_the_session(saml_world) -> None:
+    """A LogoutRequest for a NameID this session was not given (sent through the person's
+    browser) must not end the person's session."""
+    sp, _ = await saml_world["service_provider"]("不动产登记")
+    signed_in = await _sign_in(saml_world, sp)
+    idp = next(iter(sp.client.metadata.identity_providers()))
+    slo = sp.client.metadata.single_logout_service(idp, BINDING_HTTP_REDIRECT, "idpsso")
+    other = NameID(format=signed_in.name_id.format, text="someone-else")
+    _, request = sp.client.create_logout_request(slo[0]["location"], idp, name_id=other)
+    info = sp.client.apply_binding(
+        BINDING_HTTP_REDIRECT, str(request), slo[0]["location"], sign=True,
+        sigalg=SIG_RSA_SHA256,
+    )  # fmt: skip
+    http = saml_world["browser"].http
+    answer = await http.get(dict(info["headers"])["Location"])
+    assert answer.status_code == 200 and f'action="{sp.url}/slo"' in answer.text
+    _request_id, info = sp.login_request(BINDING_HTTP_REDIRECT)
+    again = await http.get(dict(info["headers"])["Location"])
+    assert again.status_code == 200 and f'action="{sp.url}/acs"' in again.text

@@ -31,6 +31,7 @@ from gateway.server.responses import DESCRIPTION, description_text, oauth_error
 from tests.conftest import running_gateway
 from tests.gateway.browser import Browser, pkce_pair
 from tests.gateway.helpers import second_instance
+from tests.support import parse_python
 
 ROOT = Path(__file__).resolve().parents[3]
 GATEWAY, POLICIES = ROOT / "gateway", ROOT / "policies"
@@ -109,7 +110,7 @@ def collect(root: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     texts: list[tuple[str, str]] = []
     unknown: list[tuple[str, str]] = []
     for path in sorted(root.rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse_python(path.read_text(encoding="utf-8"))
         for argument in _description_arguments(tree):
             where = f"{path.name}:{argument.lineno}"
             if isinstance(argument, ast.Constant):

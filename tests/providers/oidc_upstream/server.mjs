@@ -43,6 +43,18 @@ const provider = new Provider(issuer, {
   },
 });
 
+// The W3C traceparent each call from the gateway carried, for the tracing test to read.
+const traceparents = [];
+provider.use(async (ctx, next) => {
+  if (ctx.path === "/test/traceparents") {
+    ctx.body = traceparents;
+    return;
+  }
+  const traceparent = ctx.get("traceparent");
+  if (traceparent) traceparents.push({ path: ctx.path, traceparent });
+  await next();
+});
+
 provider.listen(Number(port), "127.0.0.1", () => {
   console.log(`listening ${issuer}`);
 });

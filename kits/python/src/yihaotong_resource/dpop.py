@@ -9,14 +9,16 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from jose import jwt
 from jose.exceptions import JOSEError
 
-from yihaotong_resource.config import ResourceConfig
-from yihaotong_resource.errors import InvalidDPoPProof
+from yihaotong_resource.config import ResourceConfig, unverifiable
+from yihaotong_resource.errors import InvalidDPoPProof, UseDPoPNonce
+from yihaotong_resource.nonces import DPoPNonces
+from yihaotong_resource.replay import MemoryReplayCache, ReplayCache
 
 # RFC 7638 §3.2: the members of a thumbprint, by key type.
 _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"),
@@ -47,29 +49,6 @@ def normalized_htu(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", "", ""))
 
 
-class ReplayCache(Protocol):
-    async def first_use(self, jti: str, ttl: float) -> bool:
-        """Record ``jti`` for ``ttl`` seconds; False when it is already recorded."""
-
-
-class MemoryReplayCache:
-    """One process's proof jtis (RFC 9449 §11.1). An API on several instances passes a shared
-    cache instead (e.g. Redis ``SET NX EX``)."""
-
-    def __init__(self, clock) -> None:
-        self._clock = clock
-        self._seen: dict[str, float] = {}
-
-    async def first_use(self, jti: str, ttl: float) -> bool:
-        now = self._clock()
-        if len(self._seen) > 10_000:
-            self._seen = {key: until for key, until in self._seen.items() if until > now}
-        if self._seen.get(jti, 0) > now:
-            return False
-        self._seen[jti] = now + ttl
-        return True
-
-
 def _header_and_key(proof: str, config: ResourceConfig) -> tuple[dict[str, Any], dict]:
     try:
         header = jwt.get_unverified_header(proof)
@@ -77,7 +56,13 @@ def _header_and_key(proof: str, config: ResourceConfig) -> tuple[dict[str, Any],
         raise InvalidDPoPProof("The DPoP proof is malformed.") from None
     if header.get("typ") != "dpop+jwt":
         raise InvalidDPoPProof("The DPoP proof is not of type dpop+jwt.")
-    if header.get("alg") not in config.dpop_algorithms:
+    alg = header.get("alg")
+    if isinstance(alg, str) and unverifiable([alg]):
+        raise InvalidDPoPProof(
+            f"{alg} proofs are not supported here (python-jose cannot verify them); "
+            f"sign the proof with one of {' '.join(config.dpop_algorithms)}."
+        )
+    if alg not in config.dpop_algorithms:
         raise InvalidDPoPProof("The DPoP proof's algorithm is not accepted.")
     key = header.get("jwk")
     if not isinstance(key, dict) or any(name in key for name in _PRIVATE_MEMBERS):
@@ -94,8 +79,10 @@ async def verify_proof(
     replay: ReplayCache,
     access_token: str | None = None,
     jkt: str | None = None,
+    nonces: DPoPNonces | None = None,
 ) -> str:
-    """Check a proof; the thumbprint of its key, or InvalidDPoPProof."""
+    """Check a proof; the thumbprint of its key, or InvalidDPoPProof (UseDPoPNonce when the
+    API gives out nonces and the proof lacks a fresh one)."""
     header, key = _header_and_key(proof, config)
     try:
         claims = jwt.decode(
@@ -125,7 +112,12 @@ async def verify_proof(
             raise InvalidDPoPProof("The DPoP proof is not for this access token (ath).")
     if jkt is not None and not hmac.compare_digest(jkt, key_thumbprint):
         raise InvalidDPoPProof("The DPoP proof is not made by the token's key (cnf.jkt).")
+    if nonces is not None and not nonces.valid(claims.get("nonce")):
+        raise UseDPoPNonce(nonces.current())
     ttl = config.dpop_max_age + 2 * config.leeway
     if not await replay.first_use(f"{key_thumbprint}:{jti}", ttl):
         raise InvalidDPoPProof("The DPoP proof has been used before.")
     return key_thumbprint
+
+
+__all__ = ["MemoryReplayCache", "ReplayCache", "thumbprint", "verify_proof"]

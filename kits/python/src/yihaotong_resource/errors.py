@@ -38,6 +38,14 @@ class InvalidDPoPProof(Refusal):
         super().__init__("invalid_dpop_proof", description)
 
 
+class UseDPoPNonce(Refusal):
+    """RFC 9449 §9: the proof must carry the nonce sent in the ``DPoP-Nonce`` header."""
+
+    def __init__(self, nonce: str) -> None:
+        super().__init__("use_dpop_nonce", "Send the proof again with the DPoP-Nonce given.")
+        self.nonce = nonce
+
+
 class InsufficientScope(Refusal):
     status = 403
 
@@ -91,4 +99,6 @@ def refusal_response(
     if refusal.description:
         body["error_description"] = refusal.description
     headers = {"WWW-Authenticate": ", ".join(challenges), "Cache-Control": "no-store"}
+    if isinstance(refusal, UseDPoPNonce):
+        headers["DPoP-Nonce"] = refusal.nonce
     return JSONResponse(body, status_code=refusal.status, headers=headers)

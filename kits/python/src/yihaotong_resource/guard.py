@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from yihaotong_resource.config import ResourceConfig
-from yihaotong_resource.dpop import MemoryReplayCache, ReplayCache, verify_proof
+from yihaotong_resource.dpop import verify_proof
 from yihaotong_resource.errors import (
     InsufficientAuthentication,
     InsufficientScope,
@@ -24,7 +24,9 @@ from yihaotong_resource.errors import (
 )
 from yihaotong_resource.gateway import Gateway, GatewayUnavailable
 from yihaotong_resource.introspection import Introspector
+from yihaotong_resource.nonces import DPoPNonces
 from yihaotong_resource.principal import Principal
+from yihaotong_resource.replay import MemoryReplayCache, ReplayCache
 from yihaotong_resource.tokens import looks_like_jwt, verify_access_token
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -62,10 +64,18 @@ class ResourceServer:
         self.gateway = gateway or Gateway(config)
         self.introspector = Introspector(config, self.gateway)
         self.replay_cache = replay_cache or MemoryReplayCache(config.clock)
+        self.nonces = (
+            DPoPNonces(config.dpop_nonce_secret, config.dpop_nonce_lifetime, config.clock)
+            if config.dpop_nonce_secret
+            else None
+        )
         self._ended_sessions: dict[str, float] = {}
 
     async def close(self) -> None:
         await self.gateway.close()
+        closer = getattr(self.replay_cache, "aclose", None)
+        if closer is not None:
+            await closer()
 
     def end_session(self, sid: str, ttl: float = 3600.0) -> None:
         """Refuse tokens of SSO session ``sid`` from now on (after a back-channel logout)."""
@@ -113,6 +123,7 @@ class ResourceServer:
             replay=self.replay_cache,
             access_token=token,
             jkt=jkt,
+            nonces=self.nonces,
         )
         return Principal.from_claims(claims, "DPoP", jkt)
 
@@ -170,7 +181,10 @@ class Requirement:
                 return self.server.refusal(refusal, request)
             except GatewayUnavailable:
                 return unavailable()
-            return await endpoint(request)
+            response = await endpoint(request)
+            if self.server.nonces is not None and request.state.principal.jkt is not None:
+                response.headers["DPoP-Nonce"] = self.server.nonces.current()  # §9: the next
+            return response
 
         return protected
 
@@ -184,10 +198,13 @@ class Requirement:
                 return await self.check(request)
             except Refusal as refusal:
                 answer = self.server.refusal(refusal, request)
+                headers = {"WWW-Authenticate": answer.headers["WWW-Authenticate"]}
+                if "DPoP-Nonce" in answer.headers:
+                    headers["DPoP-Nonce"] = answer.headers["DPoP-Nonce"]
                 raise HTTPException(
                     answer.status_code,
                     refusal.description or refusal.error or "unauthorized",
-                    headers={"WWW-Authenticate": answer.headers["WWW-Authenticate"]},
+                    headers=headers,
                 ) from None
             except GatewayUnavailable:
                 raise HTTPException(503, "The identity gateway cannot be reached.") from None

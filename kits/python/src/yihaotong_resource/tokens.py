@@ -8,7 +8,7 @@ from typing import Any
 from jose import jwt
 from jose.exceptions import JOSEError
 
-from yihaotong_resource.config import ResourceConfig
+from yihaotong_resource.config import ResourceConfig, unverifiable
 from yihaotong_resource.errors import InvalidToken
 from yihaotong_resource.gateway import Gateway
 
@@ -29,7 +29,11 @@ async def verify_access_token(
         raise InvalidToken("The access token is malformed.") from None
     if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
         raise InvalidToken("The token is not an access token (typ at+jwt).")
-    if header.get("alg") not in config.algorithms:
+    alg = header.get("alg")
+    if isinstance(alg, str) and unverifiable([alg]):
+        # e.g. a gateway whose first YIHAOTONG_SIGNING_ALGS is EdDSA: python-jose has no Ed25519.
+        raise InvalidToken(f"{alg} access tokens are not supported here (python-jose).")
+    if alg not in config.algorithms:
         raise InvalidToken("The access token's algorithm is not accepted.")
     key = await gateway.key(header.get("kid"))
     if key is None:
