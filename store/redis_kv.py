@@ -105,6 +105,16 @@ return #expired
 """
 
 
+async def _all(*calls: Awaitable[Any]) -> list[Any]:
+    """Every call's answer once all have ended; the first failure is raised only then, so no
+    call is left running against a client its caller may close next."""
+    answers = await asyncio.gather(*calls, return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return list(answers)
+
+
 def _ms(ttl: float) -> int:
     check_ttl(ttl)
     return max(1, round(ttl * 1000))
@@ -182,7 +192,7 @@ class RedisStore:
         result."""
         try:
             if isinstance(self._redis, RedisCluster):
-                return (await asyncio.gather(command(self._redis), ledger(self._redis)))[0]
+                return (await _all(command(self._redis), ledger(self._redis)))[0]
             async with self._turns, self._redis.pipeline(transaction=False) as pipeline:
                 await command(pipeline)
                 await ledger(pipeline)
@@ -346,7 +356,7 @@ class RedisStore:
         # different slots, so there each step is its own call: concurrent unless keys repeat.
         if isinstance(self._redis, RedisCluster):
             if len({step.args[0] for step in steps}) == len(steps):
-                return list(await asyncio.gather(*(self._step(step) for step in steps)))
+                return await _all(*(self._step(step) for step in steps))
             return [await self._step(step) for step in steps]
         if not steps:
             return []

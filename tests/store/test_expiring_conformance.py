@@ -177,6 +177,16 @@ async def test_counters_counted_together_each_keep_their_window(
         await expiring_store.incr_many(("c:3", 30, 1), ("text", 30, 1))
 
 
+async def test_a_failed_step_leaves_no_call_running(expiring_store: ExpiringStore) -> None:
+    # On a cluster the steps run concurrently: a call still running after the failure was
+    # raised could reopen a client its caller closes next.
+    await expiring_store.put("text", b"not a number", 30)
+    counted = [("text", 30.0, 1), *((f"f:{n}", 30.0, 1) for n in range(200))]
+    with pytest.raises(ExpiringStoreError):
+        await expiring_store.incr_many(*counted)
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
 async def test_many_runs_each_step_in_order(expiring_store: ExpiringStore) -> None:
     await expiring_store.put("m:gone", b"x", 30)
     await expiring_store.incr("m:c", 30, amount=2)
