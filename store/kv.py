@@ -55,9 +55,17 @@ class ExpiringStore(Protocol):
         read is atomic on its own, not the set of them)."""
         ...
 
-    async def put(self, key: str, value: bytes, ttl: float, ledger: str | None = None) -> None:
+    async def put(
+        self,
+        key: str,
+        value: bytes,
+        ttl: float,
+        ledger: str | None = None,
+        ledger_ttl: float | None = None,
+    ) -> None:
         """Store ``value`` for ``ttl`` seconds, replacing any earlier value; with ``ledger``,
-        also enter ``key`` in that expiry ledger (see ``sweep_ledger``)."""
+        also enter ``key`` in that expiry ledger (see ``sweep_ledger``), expiring there after
+        ``ledger_ttl`` seconds when given (a record kept past the credential it holds)."""
         ...
 
     async def put_many(self, *entries: tuple[str, bytes, float]) -> None:
@@ -116,6 +124,11 @@ class ExpiringStore(Protocol):
         """Undo a redemption whose request failed before it produced anything: the credential
         is ``owner``'s again for ``ttl`` seconds (and back in ``ledger``). Only while it is
         neither settled nor redeemed again (atomically); True when it was put back."""
+        ...
+
+    async def leave_ledger(self, ledger: str, key: str) -> None:
+        """Remove ``key`` from ``ledger``: a credential ended otherwise than by being taken
+        (refused), which is not to be counted when it expires."""
         ...
 
     async def sweep_ledger(self, ledger: str, grace: float, limit: int) -> int:

@@ -283,7 +283,8 @@ def console_import(token: str) -> str:
 
 
 def expiry_ledger(kind: str) -> str:
-    """The keys of one kind of single-use credential (``code``, ``cas_ticket``) by expiry."""
+    """The keys of one kind of single-use credential (``code``, ``cas_ticket``,
+    ``device_code``, ``scan_ticket``, ``pushed_request``) by expiry."""
     return f"expiry-ledger:{kind}"
 
 

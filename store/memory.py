@@ -45,13 +45,19 @@ class MemoryStore:
             for stale in [k for k, (_, deadline) in self._data.items() if deadline <= now]:
                 del self._data[stale]
 
-    def _enter(self, ledger: str | None, key: str) -> None:
+    def _enter(self, ledger: str | None, key: str, ttl: float | None = None) -> None:
         if ledger is not None:
-            self._ledgers.setdefault(ledger, {})[key] = self._data[key][1]
+            deadline = self._data[key][1] if ttl is None else self._clock.now() + ttl
+            self._ledgers.setdefault(ledger, {})[key] = deadline
 
     def _leave(self, ledger: str | None, key: str) -> None:
-        if ledger is not None:
-            self._ledgers.get(ledger, {}).pop(key, None)
+        # Only before its expiry in the ledger, as on Redis (which may precede the key's).
+        entries = self._ledgers.get(ledger or "", {})
+        if entries.get(key, 0.0) > self._clock.now():
+            del entries[key]
+
+    async def leave_ledger(self, ledger: str, key: str) -> None:
+        self._ledgers.get(ledger, {}).pop(key, None)
 
     async def sweep_ledger(self, ledger: str, grace: float, limit: int) -> int:
         entries = self._ledgers.get(ledger, {})
@@ -122,9 +128,18 @@ class MemoryStore:
             raise ExpiringStoreError(f"value at {key!r} is a set")
         return str(value).encode() if isinstance(value, int) else value
 
-    async def put(self, key: str, value: bytes, ttl: float, ledger: str | None = None) -> None:
+    async def put(
+        self,
+        key: str,
+        value: bytes,
+        ttl: float,
+        ledger: str | None = None,
+        ledger_ttl: float | None = None,
+    ) -> None:
+        if ledger_ttl is not None:
+            check_ttl(ledger_ttl)
         self._write(key, bytes(value), ttl)
-        self._enter(ledger, key)
+        self._enter(ledger, key, ledger_ttl)
 
     async def put_many(self, *entries: tuple[str, bytes, float]) -> None:
         for _, _, ttl in entries:

@@ -267,6 +267,9 @@ class RedisStore:
         )
         return bool(flagged)
 
+    async def leave_ledger(self, ledger: str, key: str) -> None:
+        await self._call("zrem", self._k(ledger), self._k(key))
+
     async def sweep_ledger(self, ledger: str, grace: float, limit: int) -> int:
         cutoff = time.time() - grace
         return int(await self._script("sweep", self._sweep, ledger, cutoff, limit))
@@ -282,7 +285,14 @@ class RedisStore:
             return list(await self._call("mget_nonatomic", names))
         return list(await self._call("mget", names))
 
-    async def put(self, key: str, value: bytes, ttl: float, ledger: str | None = None) -> None:
+    async def put(
+        self,
+        key: str,
+        value: bytes,
+        ttl: float,
+        ledger: str | None = None,
+        ledger_ttl: float | None = None,
+    ) -> None:
         if ledger is None:
             await self._call("set", self._k(key), value, px=_ms(ttl))
             return
@@ -290,7 +300,10 @@ class RedisStore:
         async def write(client: Any) -> Any:
             return await client.set(self._k(key), value, px=_ms(ttl))
 
-        await self._with_ledger("set", write, self._entering(ledger, key, ttl))
+        if ledger_ttl is not None:
+            check_ttl(ledger_ttl)
+        entering = self._entering(ledger, key, ttl if ledger_ttl is None else ledger_ttl)
+        await self._with_ledger("set", write, entering)
 
     async def put_many(self, *entries: tuple[str, bytes, float]) -> None:
         # A pipeline without MULTI: one round trip for plain SETs (a cluster client sends one

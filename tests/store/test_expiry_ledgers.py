@@ -101,3 +101,35 @@ async def test_racing_sweeps_count_each_entry_once(expiring_store: ExpiringStore
         return total
 
     assert sum(await asyncio.gather(*(sweeper() for _ in range(4)))) == len(keys)
+
+
+async def test_a_record_outliving_its_credential_counts_at_the_credential_s_expiry(
+    expiring_store: ExpiringStore,
+) -> None:
+    # A device code's record stays to answer expired_token; its entry expires with the code.
+    store = expiring_store
+    await store.put("record:left", b"r", LONG, "ledger:outlived", ledger_ttl=SHORT)
+    await store.put("record:taken", b"r", LONG, "ledger:outlived", ledger_ttl=LONG)
+    assert await store.take("record:taken", "ledger:outlived") == b"r"
+    await asyncio.sleep(SHORT * 2)
+    # Taken after its entry expired, though the record lives: still counted.
+    assert await store.take("record:left", "ledger:outlived") == b"r"
+    await _counted(store, "ledger:outlived", 1)
+
+
+async def test_a_credential_that_left_its_ledger_is_not_counted(
+    expiring_store: ExpiringStore,
+) -> None:
+    store = expiring_store
+    await store.put("record:refused", b"r", SHORT, "ledger:left")
+    await store.put("record:pending", b"r", SHORT, "ledger:left")
+    await store.leave_ledger("ledger:left", "record:refused")
+    await store.leave_ledger("ledger:left", "record:never-entered")
+    await eventually(lambda: _gone(store, "record:refused", "record:pending"))
+    await _counted(store, "ledger:left", 1)
+
+
+async def test_an_entry_expiry_must_be_positive(expiring_store: ExpiringStore) -> None:
+    with pytest.raises(ValueError):
+        await expiring_store.put("record:bad", b"r", LONG, "ledger:bad", ledger_ttl=0)
+    assert await expiring_store.get("record:bad") is None
