@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.endpoints.discovery import PAR_PATH
+from gateway.identity import expiry_sweep
 from gateway.oauth.client_auth import authenticate
 from gateway.oauth.dpop import INVALID_PROOF, DPoPError, nonce_headers, single_proof, verify_proof
 from gateway.oauth.models import FormRequest, GrantContext, grant_context
@@ -76,7 +77,9 @@ async def pushed_authorization_endpoint(request: Request) -> Response:
     reference = secrets.token_urlsafe(32)
     ttl = services.settings.par_lifetime
     record = orjson.dumps({"client_id": client.client_id, "params": params})
-    await services.expiring.put(kv_keys.pushed_request(reference), record, ttl)
+    await services.expiring.put(
+        kv_keys.pushed_request(reference), record, ttl, expiry_sweep.PUSHED_REQUEST
+    )
     body = {"request_uri": REQUEST_URI_PREFIX + reference, "expires_in": ttl}
     return Response(
         orjson.dumps(body),
@@ -113,7 +116,9 @@ async def pushed_params(services: Services, params: dict[str, str]) -> dict[str,
     reference = request_uri.removeprefix(REQUEST_URI_PREFIX)
     if reference == request_uri or len(reference) != _REFERENCE_LENGTH:
         raise PushedRequestError("the request_uri was not issued by this server")
-    raw = await services.expiring.take(kv_keys.pushed_request(reference))
+    raw = await services.expiring.take(
+        kv_keys.pushed_request(reference), expiry_sweep.PUSHED_REQUEST
+    )
     if raw is None:
         raise PushedRequestError("the request_uri is unknown, expired or used already")
     record = orjson.loads(raw)

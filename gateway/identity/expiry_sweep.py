@@ -1,9 +1,9 @@
 """Counting the codes and tickets that expired unused.
 
 Each kind is issued with an entry in its expiry ledger (``kv_keys.expiry_ledger``), which taking
-it removes. Every period one process (whoever sets the lock first, across instances sharing the
-store) removes the entries past their expiry and counts them in
-``yihaotong_expired_unused_total``."""
+it removes (and a refusal, for device codes). Every period one process (whoever sets the lock
+first, across instances sharing the store) removes the entries past their expiry and counts them
+in ``yihaotong_expired_unused_total``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,16 @@ log = logging.getLogger("yihaotong")
 
 CODE = kv_keys.expiry_ledger("code")
 CAS_TICKET = kv_keys.expiry_ledger("cas_ticket")
-_KINDS = {"authorization_code": CODE, "cas_ticket": CAS_TICKET}
+DEVICE_CODE = kv_keys.expiry_ledger("device_code")
+SCAN_TICKET = kv_keys.expiry_ledger("scan_ticket")
+PUSHED_REQUEST = kv_keys.expiry_ledger("pushed_request")
+_KINDS = {
+    "authorization_code": CODE,
+    "cas_ticket": CAS_TICKET,
+    "device_code": DEVICE_CODE,
+    "scan_ticket": SCAN_TICKET,
+    "request_uri": PUSHED_REQUEST,
+}
 # Past its expiry by this much before an entry counts: a take sent just before the expiry
 # removes it within a round trip, and instances' clocks differ by a little.
 GRACE = 2.0

@@ -85,7 +85,7 @@ CLIENT_LIMITED = Counter(
 )
 EXPIRED_UNUSED = Counter(
     "yihaotong_expired_unused_total",
-    "Authorization codes and CAS tickets that expired without being redeemed, by kind.",
+    "Single-use codes and tickets that expired without being redeemed, by kind.",
     ["kind"],
 )
 

@@ -3,8 +3,9 @@
 A ticket is 256 random bits, kept by its digest under three keys that each change once:
 the ticket (its sign-in transaction and what the app is shown of the PC), the claim (the one
 app that scanned it, written with ``add``) and the outcome (confirmed or refused, written with
-``add``). The PC's finish takes the outcome (``take``) and deletes the ticket, so of any two
-finishes one signs in. Every key lives only as long as the ticket has left."""
+``add``). The PC's finish takes the outcome (``take``) and the ticket, so of any two finishes
+one signs in; a ticket never finished is counted when it expires (``expiry_sweep``). Every key
+lives only as long as the ticket has left."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import orjson
 
+from gateway.identity import expiry_sweep
 from policies.scan_sign_in import TICKET_SECONDS, State, refusal, state_of
 from store import kv_keys
 from store.clock import Clock
@@ -82,7 +84,10 @@ class ScanTickets:
             tx_id, client_id, client_name, ip, browser, self._clock.now() + TICKET_SECONDS
         )
         await self._store.put(
-            kv_keys.scan_ticket(ticket_digest(ticket)), _dump(record), TICKET_SECONDS
+            kv_keys.scan_ticket(ticket_digest(ticket)),
+            _dump(record),
+            TICKET_SECONDS,
+            expiry_sweep.SCAN_TICKET,
         )
         return ticket
 
@@ -137,8 +142,8 @@ class ScanTickets:
         if refusal((await self.seen(digest)).state, "finish") is not None:
             return None
         raw = await self._store.take(kv_keys.scan_outcome(digest))
-        await asyncio.gather(
-            self._store.delete(kv_keys.scan_ticket(digest)),
+        await asyncio.gather(  # taken, the ticket leaves its expiry ledger: it signed in
+            self._store.take(kv_keys.scan_ticket(digest), expiry_sweep.SCAN_TICKET),
             self._store.delete(kv_keys.scan_claim(digest)),
         )
         outcome = Outcome(**orjson.loads(raw)) if raw else None

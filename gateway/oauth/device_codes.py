@@ -2,7 +2,8 @@
 per device code in the expiring store.
 
 The record (``kv_keys.device_code``) is pending until the person allows or refuses at
-``/device``; a poll reads it and, once allowed, takes it (single use, §3.5). Polling faster than
+``/device``; a poll reads it and, once allowed, takes it (single use, §3.5). Its expiry ledger
+entry leaves with that take or with a refusal; polls never touch it. Polling faster than
 the interval gets ``slow_down`` (§3.5), on every instance alike: the pace lives in the expiring
 store, marked in the same round trip that reads the record."""
 
@@ -24,6 +25,7 @@ from authlib.oauth2.rfc8628 import (
 )
 from starlette.responses import Response
 
+from gateway.identity import expiry_sweep
 from gateway.oauth.models import EndUser, GrantContext, OAuthClient, digest, grant_context
 from gateway.oauth.prefetch import verified_phone
 from gateway.server.responses import oauth_error
@@ -209,7 +211,13 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):
             ):
                 # Two live user codes alike (1 in 2.5e10 per pair): this device asks again.
                 raise OAuth2Error("temporarily_unavailable", "Try again.", status_code=503)
-            await services.expiring.put(kv_keys.device_code(code_digest), record.to_bytes(), ttl)
+            await services.expiring.put(
+                kv_keys.device_code(code_digest),
+                record.to_bytes(),
+                ttl,
+                expiry_sweep.DEVICE_CODE,
+                self.EXPIRES_IN,
+            )
 
         grant_context.get().writes.append(keep)
 
@@ -278,7 +286,9 @@ async def prefetch_device_code(
             services.expiring, code_digest, marked, raised, record.expires_at - now
         )
     elif record.status == ALLOWED and record.expires_at > now:
-        taken = await services.expiring.take(kv_keys.device_code(code_digest))
+        taken = await services.expiring.take(
+            kv_keys.device_code(code_digest), expiry_sweep.DEVICE_CODE
+        )
         if taken is None:
             return invalid  # another poll took it a moment ago
         context.account = await services.accounts.current(record.account_id or "")

@@ -7,6 +7,8 @@ policy decides as it does for the code flow, and an allowed app's consent is kep
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -17,7 +19,7 @@ from gateway.endpoints.transaction import (
     signed_in_step,
     update_transaction,
 )
-from gateway.identity import rate_limits
+from gateway.identity import expiry_sweep, rate_limits
 from gateway.identity.access import app_claims
 from gateway.identity.claims import sector_of, subject_for
 from gateway.identity.sessions import SsoSession
@@ -244,7 +246,14 @@ async def decide(request: Request) -> Response:
     answered = left > 0 and await services.expiring.replace(
         kv_keys.device_code(code_digest), record.to_bytes(), left + GRACE_SECONDS
     )
-    await services.expiring.delete(kv_keys.device_user_code(record.user_code))
+    forgotten = services.expiring.delete(kv_keys.device_user_code(record.user_code))
+    if answered and not allow:  # refused: not a code that expired unused
+        code_key = kv_keys.device_code(code_digest)
+        await asyncio.gather(
+            forgotten, services.expiring.leave_ledger(expiry_sweep.DEVICE_CODE, code_key)
+        )
+    else:
+        await forgotten
     if not answered:
         return _message(request, "device_expired", tx)
     await services.audit.record(
