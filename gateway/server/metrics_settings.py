@@ -31,8 +31,9 @@ class MetricsSettings(BaseSettings):
     expiry_sweep_seconds: float = Field(
         30.0,
         gt=0,
-        description="How often the authorization codes and CAS tickets that expired unused are "
-        "counted into `yihaotong_expired_unused_total` (one process at a time sweeps).",
+        description="How often the single-use codes and tickets that expired unused (authorization "
+        "and device codes, CAS and scan-to-sign-in tickets, request_uris) are counted into "
+        "`yihaotong_expired_unused_total` (one process at a time sweeps).",
     )
 
     @field_validator("metrics_allowed_addresses", mode="before")
