@@ -32,6 +32,7 @@ PATH = "/cas/p3/serviceValidate"
 OURS, PEER = "yihaotong", "django-cas-server"
 RATIO_GOAL = 3.0
 P99_LIMIT_MS = 50.0
+CONNECTIONS = 16
 
 
 def free_port() -> int:
@@ -68,9 +69,10 @@ async def _mint_ours(env: dict[str, str], count: int) -> list[str]:
         await services.close()
 
 
-def _wrk(url: str, tickets: Path, seconds: float) -> dict[str, Any]:
-    command = ["taskset", "-c", "1", "wrk", "-t2", "-c16", f"-d{seconds:g}s", "--latency",
-               "-s", str(HERE / "validate.lua"), url, "--", str(tickets), "2"]  # fmt: skip
+def _wrk(url: str, tickets: Path, seconds: float, connections: int) -> dict[str, Any]:
+    command = ["taskset", "-c", "1", "wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s",
+               "--latency", "-s", str(HERE / "validate.lua"), url,
+               "--", str(tickets), "2"]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
     result["rate"] = round(result["successes"] / result["seconds"], 1)
@@ -119,9 +121,11 @@ def _start_peer(work: Path, port: int, count: int) -> tuple[Server, list[str]]:
     return server, minted.stdout.splitlines()
 
 
-def _measure(server: Server, url: str, tickets: Path, seconds: float) -> dict[str, Any]:
+def _measure(
+    server: Server, url: str, tickets: Path, seconds: float, connections: int
+) -> dict[str, Any]:
     before = server.cpu_seconds()
-    result = _wrk(url, tickets, seconds)
+    result = _wrk(url, tickets, seconds, connections)
     cpu = server.cpu_seconds() - before
     result["cpu_ms_per_validation"] = (
         round(cpu * 1000 / result["successes"], 3) if result["successes"] else None
@@ -136,7 +140,9 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {**chosen, "rates": [run["rate"] for run in runs]}
 
 
-def run(tickets: int, seconds: float, rounds: int, log: Any = print) -> dict[str, Any]:
+def run(
+    tickets: int, seconds: float, rounds: int, log: Any = print, connections: int = CONNECTIONS
+) -> dict[str, Any]:
     """Both servers up on core 0, ``rounds`` measurements each, interleaved; ``tickets`` is
     Yihaotong's per round (the peer gets a quarter: it validates far fewer)."""
     run_id = secrets.token_hex(4)
@@ -154,7 +160,9 @@ def run(tickets: int, seconds: float, rounds: int, log: Any = print) -> dict[str
         runs: dict[str, list[dict[str, Any]]] = {OURS: [], PEER: []}
         for number in range(rounds):
             for side in (OURS, PEER) if number % 2 == 0 else (PEER, OURS):
-                result = _measure(servers[side], urls[side], files[side][number], seconds)
+                result = _measure(
+                    servers[side], urls[side], files[side][number], seconds, connections
+                )
                 runs[side].append(result)
                 log(f"  {side:18} round {number + 1}: {result['rate']:8.1f}/s  "
                     f"p99 {result['p99_ms']:6.1f} ms  {result['failures']} failed")  # fmt: skip
@@ -169,7 +177,7 @@ def run(tickets: int, seconds: float, rounds: int, log: Any = print) -> dict[str
     ours_cpu, peer_cpu = (result[side]["cpu_ms_per_validation"] for side in (OURS, PEER))
     # Validations a CPU-second, ours over the peer's: steadier than the rates on a shared machine.
     result["cpu_ratio"] = round(peer_cpu / ours_cpu, 2) if ours_cpu and peer_cpu else None
-    result["rounds"], result["seconds"] = rounds, seconds
+    result["rounds"], result["seconds"], result["connections"] = rounds, seconds, connections
     return result
 
 
