@@ -9,7 +9,7 @@ Steadier than req/s on a shared machine; use it before and after a change.
 Scenarios: client_credentials, authorize_prompt_none, authorization_code, refresh_token, userinfo,
 introspection, password_login (its CPU includes argon2id; the profile shows the rest), sms_login
 (a send and a verification, bench/sms_cpu.py), device_poll, device_slow_down, dpop_refresh_token,
-dpop_userinfo (bench/mobile_cpu.py). Lines are
+dpop_userinfo (bench/mobile_cpu.py), cas_validate (bench/cas_cpu.py). Lines are
 written to /dev/null (fd 2), as a server's stderr would take them. ``--round-trips`` also counts
 the database and expiring-store operations a request (each statement, session or command is
 one round trip or more), by name. ``--phases`` splits a request's CPU time by phase
@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from bench.cas_cpu import CasValidations
 from bench.mobile_cpu import MOBILE, MobileScenarios
 from bench.sides import (
     LOGIN_USERS,
@@ -57,6 +58,7 @@ SCENARIOS = [
     "password_login",
     "sms_login",
     *MOBILE,
+    "cas_validate",
 ]
 ISSUER = "http://127.0.0.1:9300"
 
@@ -171,6 +173,8 @@ async def run(args: argparse.Namespace) -> None:
             "YIHAOTONG_LOG_LEVEL": args.log_level,
             # device_slow_down polls each code twice within this, however slow the machine.
             "YIHAOTONG_DEVICE_POLL_INTERVAL": "60",
+            # cas_validate's tickets are all minted before the first is validated.
+            "YIHAOTONG_CAS_TICKET_TTL": "300",
         }
     )
     _psql(f'CREATE DATABASE "{database}"')
@@ -311,6 +315,7 @@ async def measure(args: argparse.Namespace) -> None:
 
         sms = SmsSignIns(app, call, web["client_id"], Path(settings.data_dir))
         mobile = MobileScenarios(app, call, ISSUER)
+        cas = CasValidations(call)
         if set(MOBILE) & set(args.only):
             await mobile.register()
         scenarios = {
@@ -326,6 +331,7 @@ async def measure(args: argparse.Namespace) -> None:
             "device_slow_down": (mobile.poll_again, 400),
             "dpop_refresh_token": (mobile.refresh, 200),
             "dpop_userinfo": (mobile.userinfo, 200),
+            "cas_validate": (cas.validate, 200),
         }
         for name in args.only:
             step, expected = scenarios[name]
@@ -342,6 +348,8 @@ async def measure(args: argparse.Namespace) -> None:
                 await sms.prepare(count + warm_up)
             if name in MOBILE:
                 await mobile.prepare(name, count + warm_up, sign_in, made["users"][1])
+            if name == "cas_validate":
+                await cas.prepare(count + warm_up, cookie)
             for _ in range(warm_up):
                 await step()
             profile = cProfile.Profile(time.process_time) if name in args.profile else None

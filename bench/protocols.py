@@ -54,8 +54,14 @@ def table(results: dict[str, Any]) -> str:
             )
         lines.append(
             f"\nCAS ratio (median rates, same core): {cas['ratio']}; by CPU time: "
-            f"{cas['cpu_ratio']}"
+            f"{cas['cpu_ratio']}; {cas.get('connections', 16)} connections"
         )
+        for side in (compare.OURS, compare.PEER):
+            if queued := cas[side].get("queued"):  # results from before carry none
+                lines.append(
+                    f"{side} at {queued['connections']} connections: {queued['rate']:.0f}/s, "
+                    f"p99 {queued['p99_ms']:.1f} ms (median over it: {queued['full_rate_share']})"
+                )
     if "saml" in results:
         made = results["saml"]
         lines.append(

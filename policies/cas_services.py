@@ -19,6 +19,7 @@ PREFIX = "*"
 MAX_SERVICE_URLS = 50
 _DOT_SEGMENT = re.compile(r"\.\.?(;.*)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20]")
 _MAX_DECODINGS = 8
 
 
@@ -85,7 +86,7 @@ def entries_overlap(first: str, second: str) -> bool:
 
 def service_matches(service: str, entries: Sequence[str]) -> bool:
     """Whether ``service`` is one of the registered ``entries`` (see the module's rules)."""
-    if len(service) > 2000 or not service.isascii() or any(ord(c) <= 0x20 for c in service):
+    if len(service) > 2000 or not service.isascii() or _SPACE_OR_CONTROL.search(service):
         return False
     try:
         wanted = urlsplit(service)

@@ -32,6 +32,10 @@ PATH = "/cas/p3/serviceValidate"
 OURS, PEER = "yihaotong", "django-cas-server"
 RATIO_GOAL = 3.0
 P99_LIMIT_MS = 50.0
+# Both sides' connections (see bench/README.md): enough to keep one worker busy, few enough that
+# the p99 is the server's and not a queue the bench chose. One round a side at QUEUED checks it.
+CONNECTIONS = 4
+QUEUED = 16
 
 
 def free_port() -> int:
@@ -68,9 +72,10 @@ async def _mint_ours(env: dict[str, str], count: int) -> list[str]:
         await services.close()
 
 
-def _wrk(url: str, tickets: Path, seconds: float) -> dict[str, Any]:
-    command = ["taskset", "-c", "1", "wrk", "-t2", "-c16", f"-d{seconds:g}s", "--latency",
-               "-s", str(HERE / "validate.lua"), url, "--", str(tickets), "2"]  # fmt: skip
+def _wrk(url: str, tickets: Path, seconds: float, connections: int) -> dict[str, Any]:
+    command = ["taskset", "-c", "1", "wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s",
+               "--latency", "-s", str(HERE / "validate.lua"), url,
+               "--", str(tickets), "2"]  # fmt: skip
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
     result["rate"] = round(result["successes"] / result["seconds"], 1)
@@ -119,9 +124,11 @@ def _start_peer(work: Path, port: int, count: int) -> tuple[Server, list[str]]:
     return server, minted.stdout.splitlines()
 
 
-def _measure(server: Server, url: str, tickets: Path, seconds: float) -> dict[str, Any]:
+def _measure(
+    server: Server, url: str, tickets: Path, seconds: float, connections: int
+) -> dict[str, Any]:
     before = server.cpu_seconds()
-    result = _wrk(url, tickets, seconds)
+    result = _wrk(url, tickets, seconds, connections)
     cpu = server.cpu_seconds() - before
     result["cpu_ms_per_validation"] = (
         round(cpu * 1000 / result["successes"], 3) if result["successes"] else None
@@ -130,13 +137,20 @@ def _measure(server: Server, url: str, tickets: Path, seconds: float) -> dict[st
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median round (by rate), and every round's rate."""
-    median = statistics.median_low(run["rate"] for run in runs)
-    chosen = next(run for run in runs if run["rate"] == median)
-    return {**chosen, "rates": [run["rate"] for run in runs]}
+    """The median round (by rate), every round's rate, and the round at QUEUED connections
+    (the last): its rate, p99, and the median's share of that rate."""
+    *measured, queued = runs
+    median = statistics.median_low(run["rate"] for run in measured)
+    chosen = next(run for run in measured if run["rate"] == median)
+    return {**chosen, "rates": [run["rate"] for run in measured],
+            "queued": {"connections": QUEUED, "rate": queued["rate"],
+                       "p99_ms": queued["p99_ms"],
+                       "full_rate_share": round(median / max(queued["rate"], 0.1), 2)}}  # fmt: skip
 
 
-def run(tickets: int, seconds: float, rounds: int, log: Any = print) -> dict[str, Any]:
+def run(
+    tickets: int, seconds: float, rounds: int, log: Any = print, connections: int = CONNECTIONS
+) -> dict[str, Any]:
     """Both servers up on core 0, ``rounds`` measurements each, interleaved; ``tickets`` is
     Yihaotong's per round (the peer gets a quarter: it validates far fewer)."""
     run_id = secrets.token_hex(4)
@@ -146,30 +160,33 @@ def run(tickets: int, seconds: float, rounds: int, log: Any = print) -> dict[str
     _psql(f'CREATE DATABASE "{database}"')
     servers: dict[str, Server] = {}
     try:
-        servers[OURS], ours = _start_ours(work, env, ports[OURS], tickets * rounds)
-        servers[PEER], peer = _start_peer(work, ports[PEER], max(tickets // 4, 500) * rounds)
-        files = {OURS: _rounds_files(work, OURS, ours, rounds),
-                 PEER: _rounds_files(work, PEER, peer, rounds)}  # fmt: skip
+        servers[OURS], ours = _start_ours(work, env, ports[OURS], tickets * (rounds + 1))
+        servers[PEER], peer = _start_peer(work, ports[PEER], max(tickets // 4, 500) * (rounds + 1))
+        files = {OURS: _rounds_files(work, OURS, ours, rounds + 1),
+                 PEER: _rounds_files(work, PEER, peer, rounds + 1)}  # fmt: skip
         urls = {side: f"http://127.0.0.1:{port}{PATH}" for side, port in ports.items()}
         runs: dict[str, list[dict[str, Any]]] = {OURS: [], PEER: []}
-        for number in range(rounds):
+        for number in range(rounds + 1):
+            # The last round, at QUEUED connections, shows whether CONNECTIONS kept each busy.
+            count = connections if number < rounds else QUEUED
             for side in (OURS, PEER) if number % 2 == 0 else (PEER, OURS):
-                result = _measure(servers[side], urls[side], files[side][number], seconds)
+                result = _measure(servers[side], urls[side], files[side][number], seconds, count)
                 runs[side].append(result)
                 log(f"  {side:18} round {number + 1}: {result['rate']:8.1f}/s  "
-                    f"p99 {result['p99_ms']:6.1f} ms  {result['failures']} failed")  # fmt: skip
+                    f"p99 {result['p99_ms']:6.1f} ms  {result['failures']} failed  "
+                    f"({count} connections)")  # fmt: skip
     finally:
         for server in servers.values():
             server.stop()
         _psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         _redis_delete(13, env["YIHAOTONG_REDIS_PREFIX"])
         shutil.rmtree(work, ignore_errors=True)
-    result = {OURS: _summary(runs[OURS]), PEER: _summary(runs[PEER])}
+    result: dict[str, Any] = {side: _summary(runs[side]) for side in (OURS, PEER)}
     result["ratio"] = round(result[OURS]["rate"] / max(result[PEER]["rate"], 0.1), 2)
     ours_cpu, peer_cpu = (result[side]["cpu_ms_per_validation"] for side in (OURS, PEER))
     # Validations a CPU-second, ours over the peer's: steadier than the rates on a shared machine.
     result["cpu_ratio"] = round(peer_cpu / ours_cpu, 2) if ours_cpu and peer_cpu else None
-    result["rounds"], result["seconds"] = rounds, seconds
+    result["rounds"], result["seconds"], result["connections"] = rounds, seconds, connections
     return result
 
 

@@ -1,13 +1,13 @@
-"""CAS service responses (CAS 3.0 §2.5.2, §2.6.2, §2.7.2, Appendix A), as XML built element by
-element with the standard library (every value is escaped by the serializer) or as the JSON
-rendering of the same tree (``format=JSON``)."""
+"""CAS service responses (CAS 3.0 §2.5.2, §2.6.2, §2.7.2, Appendix A), as XML written element
+by element (every text escaped as the standard library's serializer escapes it, and the same
+bytes it wrote) or as the JSON rendering of the same tree (``format=JSON``)."""
 
 from __future__ import annotations
 
 import json
 import re
 from typing import Any
-from xml.etree import ElementTree as ET  # builds only: nothing incoming is parsed here
+from xml.sax.saxutils import escape  # writes only: nothing incoming is parsed here
 
 from starlette.responses import Response
 
@@ -35,24 +35,24 @@ class Refused(Exception):
         self.code, self.description = code, description
 
 
-def _tag(name: str) -> str:
-    # The prefix written as is, declared once on the root: the serializer then skips its
-    # namespace bookkeeping, which cost as much as the rest of a validation.
-    return f"cas:{name}"
-
-
-def _root() -> ET.Element:
-    return ET.Element(_tag("serviceResponse"), {"xmlns:cas": CAS_NS})
-
+# The prefix written as is, declared once on the root. Strings, not an ElementTree: its
+# serializer's namespace and dispatch bookkeeping cost as much as the rest of a validation.
+_OPEN = f'<cas:serviceResponse xmlns:cas="{CAS_NS}">'
+_CLOSE = "</cas:serviceResponse>"
 
 # Characters XML 1.0 cannot carry at all (§2.2), escaped or not.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _child(parent: ET.Element, name: str, text: str | None = None) -> ET.Element:
-    element = ET.SubElement(parent, _tag(name.replace(":", "_")))
-    element.text = None if text is None else _NOT_XML.sub("\ufffd", text)
-    return element
+def _element(name: str, inner: str = "", code: str | None = None) -> str:
+    """``<cas:name>`` around ``inner`` (already XML), or empty: ``<cas:name />``."""
+    tag = "cas:" + name.replace(":", "_")
+    start = tag if code is None else f'{tag} code="{escape(code, {chr(34): "&quot;"})}"'
+    return f"<{start}>{inner}</{tag}>" if inner else f"<{start} />"
+
+
+def _text(text: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", text))
 
 
 def attribute_values(value: Any) -> list[str]:
@@ -67,8 +67,8 @@ def attribute_values(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _xml(root: ET.Element) -> Response:
-    body = ET.tostring(root, encoding="unicode")
+def _xml(inner: str) -> Response:
+    body = _OPEN + inner + _CLOSE
     return Response(body, media_type="application/xml; charset=utf-8", headers=_NO_STORE)
 
 
@@ -80,9 +80,7 @@ def _json(document: dict[str, Any]) -> Response:
 def validation_failure(code: str, description: str, as_json: bool) -> Response:
     if as_json:
         return _json({"authenticationFailure": {"code": code, "description": description}})
-    root = _root()
-    _child(root, "authenticationFailure", description).set("code", code)
-    return _xml(root)
+    return _xml(_element("authenticationFailure", _text(description), code))
 
 
 def validation_success(
@@ -105,37 +103,29 @@ def validation_success(
         if ticket.proxies:
             success["proxies"] = ticket.proxies
         return _json({"authenticationSuccess": success})
-    root = _root()
-    node = _child(root, "authenticationSuccess")
-    _child(node, "user", ticket.user)
+    parts = [_element("user", _text(ticket.user))]
     if attributes:
-        holder = _child(node, "attributes")
-        for name, values in attributes.items():
-            for value in values:
-                _child(holder, name, value)
+        held = [_element(name, _text(value)) for name, values in attributes.items()
+                for value in values]  # fmt: skip
+        parts.append(_element("attributes", "".join(held)))
     if pgt_iou:
-        _child(node, "proxyGrantingTicket", pgt_iou)
+        parts.append(_element("proxyGrantingTicket", _text(pgt_iou)))
     if ticket.proxies:
-        proxies = _child(node, "proxies")
-        for proxy in ticket.proxies:
-            _child(proxies, "proxy", proxy)
-    return _xml(root)
+        listed = "".join(_element("proxy", _text(proxy)) for proxy in ticket.proxies)
+        parts.append(_element("proxies", listed))
+    return _xml(_element("authenticationSuccess", "".join(parts)))
 
 
 def proxy_success(proxy_ticket: str, as_json: bool) -> Response:
     if as_json:
         return _json({"proxySuccess": {"proxyTicket": proxy_ticket}})
-    root = _root()
-    _child(_child(root, "proxySuccess"), "proxyTicket", proxy_ticket)
-    return _xml(root)
+    return _xml(_element("proxySuccess", _element("proxyTicket", _text(proxy_ticket))))
 
 
 def proxy_failure(code: str, description: str, as_json: bool) -> Response:
     if as_json:
         return _json({"proxyFailure": {"code": code, "description": description}})
-    root = _root()
-    _child(root, "proxyFailure", description).set("code", code)
-    return _xml(root)
+    return _xml(_element("proxyFailure", _text(description), code))
 
 
 def cas1(user: str | None) -> Response:

@@ -1,6 +1,7 @@
 """``python -m bench --only cas,saml`` at its smallest: both CAS servers validate the tickets
-minted for them (rounds interleaved), the ratio is made of both sides' rates, and the SAML SSO
-responses are made and timed; all of it in the results file and the printed report."""
+minted for them (rounds interleaved, then one a side at 16 connections), the ratio is made of
+both sides' rates, and the SAML SSO responses are made and timed; all of it in the results file
+and the printed report."""
 
 from __future__ import annotations
 
@@ -44,6 +45,11 @@ def test_cas_beside_django_cas_server_and_the_saml_response_are_reported(
         assert cas[side]["rate"] > 0, cas[side]
         assert cas[side]["successes"] > 0
         assert 0 < cas[side]["p50_ms"] <= cas[side]["p99_ms"]
+        queued = cas[side]["queued"]
+        assert queued["connections"] == 16 and queued["rate"] > 0 and queued["p99_ms"] > 0
+        assert queued["full_rate_share"] == round(cas[side]["rate"] / queued["rate"], 2)
+        assert f"{side} at 16 connections: {queued['rate']:.0f}/s" in printed
+    assert cas["connections"] == 4
     assert cas["ratio"] == round(cas["yihaotong"]["rate"] / cas["django-cas-server"]["rate"], 2)
     cpu = {side: cas[side]["cpu_ms_per_validation"] for side in ("yihaotong", "django-cas-server")}
     assert cas["cpu_ratio"] == round(cpu["django-cas-server"] / cpu["yihaotong"], 2)
