@@ -7,7 +7,7 @@ signs in as a password does (``sign_in.signed_in``), an unknown one becomes an L
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,6 +18,7 @@ from gateway.endpoints.authorize import (
     load_transaction,
     posted_form,
 )
+from gateway.endpoints.transaction import transaction_in_browser
 from gateway.identity import phones
 from gateway.pages import sms_sending
 from gateway.pages.federated_login import LOCAL, SignIn
@@ -25,7 +26,9 @@ from gateway.pages.render import form_action, messages, page, request_locale
 from gateway.pages.sign_in import signed_in
 from gateway.pages.sms_sending import challenge_of
 from gateway.server.services import Services
+from store import kv_keys
 from store.errors import Conflict
+from store.kv import Step
 from store.records import Account, AuditEvent
 
 SMS_PATH = "/login/sms"
@@ -154,16 +157,28 @@ async def verify_code(request: Request) -> Response:
     if posted is None:
         return error_page(request, {}, "expired")
     form, tx_id = posted
-    tx = await _transaction(request, tx_id)
-    if tx is None:
-        return error_page(request, {}, "expired")
-    t = messages(_locale(request, tx))
-    typed_phone = phones.canonical(form.get("phone", "")) or ""
-    if form.get("agree") != "yes":
+    if form.get("agree") != "yes" or not tx_id or len(tx_id) > 64:
+        tx = await _transaction(request, tx_id)
+        if tx is None:
+            return error_page(request, {}, "expired")
+        t = messages(_locale(request, tx))
+        typed_phone = phones.canonical(form.get("phone", "")) or ""
         return await _form(
             request, tx_id, tx, step="code", error=t.sms_must_agree, phone=typed_phone, status=400
         )
-    checked = await services.sms_codes.check(tx_id, form.get("code", ""))
+    # The CSRF token holds this browser and transaction, so the try is counted in the round
+    # trip that reads the transaction: no one else's browser can spend this code's tries.
+    raw, tries, code = await services.expiring.many(
+        Step("get", (kv_keys.transaction(tx_id),)), *services.sms_codes.check_steps(tx_id)
+    )
+    tx = transaction_in_browser(services, request, cast(bytes | None, raw))
+    if tx is None or tx.extra.get("step_up"):
+        return error_page(request, {}, "expired")
+    t = messages(_locale(request, tx))
+    typed_phone = phones.canonical(form.get("phone", "")) or ""
+    checked = await services.sms_codes.judge(
+        tx_id, form.get("code", ""), cast(int, tries), cast(bytes | None, code)
+    )
     if checked.phone is None:
         await services.audit.record(
             AuditEvent(
