@@ -20,6 +20,7 @@ from gateway.endpoints.authorize import (
 )
 from gateway.endpoints.transaction import transaction_in_browser
 from gateway.identity import phones
+from gateway.identity.sms_limits import SmsLimits
 from gateway.pages import sms_sending
 from gateway.pages.federated_login import LOCAL, SignIn
 from gateway.pages.render import form_action, messages, page, request_locale
@@ -118,11 +119,11 @@ async def send_code(request: Request) -> Response:
     if posted is None:
         return error_page(request, {}, "expired")
     form, tx_id = posted
-    tx = await _transaction(request, tx_id)
+    phone = phones.canonical(form.get("phone", ""))
+    tx, seen = await _counted_send(request, tx_id, phone)
     if tx is None:
         return error_page(request, {}, "expired")
     t = messages(_locale(request, tx))
-    phone = phones.canonical(form.get("phone", ""))
     if phone is None:
         return await _form(request, tx_id, tx, error=t.sms_bad_phone, status=400)
     sent = await sms_sending.send_code(
@@ -135,6 +136,7 @@ async def send_code(request: Request) -> Response:
         text=t.sms_text.replace("{minutes}", "5"),
         pow_nonce=form.get("pow", ""),
         tx_changed=False,
+        seen=seen,
     )
     if sent.error is not None:
         headers = {"Retry-After": str(sent.retry_after)} if sent.retry_after else None
@@ -149,6 +151,28 @@ async def send_code(request: Request) -> Response:
         )
     notice = t.sms_sent.format(phone=phones.masked(phone))
     return await _form(request, tx_id, tx, step="code", notice=notice, phone=phone)
+
+
+async def _counted_send(
+    request: Request, tx_id: str, phone: str | None
+) -> tuple[Transaction | None, list[int] | None]:
+    """The transaction, and the send to ``phone`` counted in the round trip that reads it (the
+    CSRF token holds this browser and transaction; a dead transaction's count is taken back)."""
+    services: Services = request.app.state.services
+    browser = request.cookies.get(services.csrf.cookie_name)
+    if phone is None or browser is None or not tx_id or len(tx_id) > 64:
+        return await _transaction(request, tx_id), None
+    number = services.phone_accounts.blind_index(phone)
+    limits = SmsLimits(services.expiring)
+    address = sms_sending.client_ip(request)
+    raw, *seen = await services.expiring.many(
+        Step("get", (kv_keys.transaction(tx_id),)), *limits.count_steps(number, address, browser)
+    )
+    tx = transaction_in_browser(services, request, cast(bytes | None, raw))
+    if tx is None or tx.extra.get("step_up"):
+        await limits.take_back(number, address, browser)
+        return None, None
+    return tx, [cast(int, n) for n in seen]
 
 
 async def verify_code(request: Request) -> Response:
