@@ -61,7 +61,15 @@ async def load_transaction(
     """The transaction, only in the browser that started it."""
     if not tx_id or len(tx_id) > 64:
         return None
-    raw = await services.expiring.get(kv_keys.transaction(tx_id))
+    return transaction_in_browser(
+        services, request, await services.expiring.get(kv_keys.transaction(tx_id))
+    )
+
+
+def transaction_in_browser(
+    services: Services, request: Request, raw: bytes | None
+) -> Transaction | None:
+    """``load_transaction`` for a transaction's stored value read by the caller."""
     if raw is None:
         return None
     tx = Transaction(**orjson.loads(raw))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from gateway.identity.regions import Region, RegionResolver
 from store.clock import Clock
-from store.sign_in_places import KEEP, SignInPlaceStore
+from store.sign_in_places import SignInPlaceStore
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,13 @@ class SignInPlaces:
     async def arrive(self, account_id: str, device_id: str, region: Region) -> Arrival:
         """Compare the sign-in with the account's known places, then remember it. An address
         of no known province (private, unknown) is never a new province."""
-        known = await self._store.known(account_id)
         digest = device_digest(device_id)
         province = region.province_key
-        arrival = Arrival(
+        seen = {"device": digest, "province": province}
+        known = await self._store.arrive(account_id, seen, self._clock.now())
+        return Arrival(
             region=region,
             first=not known["device"] and not known["province"],
             new_device=digest not in known["device"],
             new_province=bool(province) and province not in known["province"],
         )
-        full = frozenset(kind for kind, values in known.items() if len(values) >= KEEP[kind])
-        await self._store.remember(
-            account_id, {"device": digest, "province": province}, self._clock.now(), full
-        )
-        return arrival

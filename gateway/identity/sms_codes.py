@@ -56,10 +56,18 @@ class SmsCodes:
 
     async def check(self, tx_id: str, code: str) -> Checked:
         """The number when ``code`` is this transaction's code; the code is then spent."""
-        key = kv_keys.sms_code(tx_id)
+        tries, raw = await self._store.many(*self.check_steps(tx_id))
+        return await self.judge(tx_id, code, cast(int, tries), cast(bytes | None, raw))
+
+    def check_steps(self, tx_id: str) -> tuple[Step, Step]:
+        """The try's count and the code's read, for ``judge``: a caller may send them in its
+        own round trip, and must then judge (every try counted is a try)."""
         counted = Step("incr", (kv_keys.sms_code_tries(tx_id), SMS_CODE_TRIES.per, 1))
-        tries, raw = await self._store.many(counted, Step("get", (key,)))
-        tries, raw = cast(int, tries), cast(bytes | None, raw)
+        return counted, Step("get", (kv_keys.sms_code(tx_id),))
+
+    async def judge(self, tx_id: str, code: str, tries: int, raw: bytes | None) -> Checked:
+        """``check`` once ``check_steps`` gave ``tries`` and ``raw``."""
+        key = kv_keys.sms_code(tx_id)
         if raw is None:
             return Checked(None, exhausted=True)
         if not SMS_CODE_TRIES.allows(tries):

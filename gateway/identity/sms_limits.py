@@ -18,7 +18,7 @@ from gateway.identity.rate_limits import (
     retry_after,
 )
 from store import kv_keys
-from store.kv import ExpiringStore
+from store.kv import ExpiringStore, Step
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,18 @@ class SmsLimits:
         one a send past SMS_CHALLENGE_AFTER is refused (and not counted)."""
         counters = self._counters(number, ip, browser)
         seen = await hit_all(self._store, [(key, limit) for key, limit, _ in counters])
+        return await self.judge(number, ip, browser, seen, solved=solved)
+
+    def count_steps(self, number: str, ip: str, browser: str) -> list[Step]:
+        """``count``'s counting, for a caller's own round trip; ``judge`` then decides."""
+        counters = self._counters(number, ip, browser)
+        return [Step("incr", (key, limit.per, 1)) for key, limit, _ in counters]
+
+    async def judge(
+        self, number: str, ip: str, browser: str, seen: list[int], *, solved: bool
+    ) -> SendCount:
+        """``count`` once its counters stood at ``seen``: a refusal takes the send back."""
+        counters = self._counters(number, ip, browser)
         over = [(c, n) for c, n in zip(counters, seen, strict=True) if not c[1].allows(n)]
         challenge_now = _crowded(seen[2], seen[3], 1) and not solved
         if over or challenge_now:

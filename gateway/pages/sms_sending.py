@@ -54,20 +54,24 @@ async def send_code(
     deliver: bool = True,
     wait: bool = True,
     tx_changed: bool = True,
+    seen: list[int] | None = None,
 ) -> Sent:
     """Count a send to ``phone`` and send a new code bound to ``binding``. ``text`` holds
     ``{code}``. ``deliver`` False: count, challenge and issue exactly as for a real send, but
     send nothing (a number that must not learn whether it has an account). ``wait`` False: send
     after answering (``SmsDeliveries``), so that a slow or failing vendor shows in no answer.
     ``tx_changed`` False: the caller changed nothing in ``tx``, which is then written only when
-    its challenge changes."""
+    its challenge changes. ``seen``: the caller counted the send already (``count_steps``)."""
     services: Services = request.app.state.services
     now = services.clock.now()
     challenge = challenge_of(tx)
     solved = challenge is not None and proof_of_work.met(challenge, pow_nonce, now)
     number = services.phone_accounts.blind_index(phone)
     limits = SmsLimits(services.expiring)
-    counted = await limits.count(number, client_ip(request), tx.browser, solved=solved)
+    if seen is None:
+        counted = await limits.count(number, client_ip(request), tx.browser, solved=solved)
+    else:
+        counted = await limits.judge(number, client_ip(request), tx.browser, seen, solved=solved)
     details = {"phone": phones.masked(phone), "purpose": template}
     client_id = tx.params.get("client_id")
     if counted.refused_by is not None:

@@ -7,7 +7,7 @@ signs in as a password does (``sign_in.signed_in``), an unknown one becomes an L
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,14 +18,18 @@ from gateway.endpoints.authorize import (
     load_transaction,
     posted_form,
 )
+from gateway.endpoints.transaction import transaction_in_browser
 from gateway.identity import phones
+from gateway.identity.sms_limits import SmsLimits
 from gateway.pages import sms_sending
 from gateway.pages.federated_login import LOCAL, SignIn
 from gateway.pages.render import form_action, messages, page, request_locale
 from gateway.pages.sign_in import signed_in
 from gateway.pages.sms_sending import challenge_of
 from gateway.server.services import Services
+from store import kv_keys
 from store.errors import Conflict
+from store.kv import Step
 from store.records import Account, AuditEvent
 
 SMS_PATH = "/login/sms"
@@ -115,11 +119,11 @@ async def send_code(request: Request) -> Response:
     if posted is None:
         return error_page(request, {}, "expired")
     form, tx_id = posted
-    tx = await _transaction(request, tx_id)
+    phone = phones.canonical(form.get("phone", ""))
+    tx, seen = await _counted_send(request, tx_id, phone)
     if tx is None:
         return error_page(request, {}, "expired")
     t = messages(_locale(request, tx))
-    phone = phones.canonical(form.get("phone", ""))
     if phone is None:
         return await _form(request, tx_id, tx, error=t.sms_bad_phone, status=400)
     sent = await sms_sending.send_code(
@@ -132,6 +136,7 @@ async def send_code(request: Request) -> Response:
         text=t.sms_text.replace("{minutes}", "5"),
         pow_nonce=form.get("pow", ""),
         tx_changed=False,
+        seen=seen,
     )
     if sent.error is not None:
         headers = {"Retry-After": str(sent.retry_after)} if sent.retry_after else None
@@ -148,22 +153,56 @@ async def send_code(request: Request) -> Response:
     return await _form(request, tx_id, tx, step="code", notice=notice, phone=phone)
 
 
+async def _counted_send(
+    request: Request, tx_id: str, phone: str | None
+) -> tuple[Transaction | None, list[int] | None]:
+    """The transaction, and the send to ``phone`` counted in the round trip that reads it (the
+    CSRF token holds this browser and transaction; a dead transaction's count is taken back)."""
+    services: Services = request.app.state.services
+    browser = request.cookies.get(services.csrf.cookie_name)
+    if phone is None or browser is None or not tx_id or len(tx_id) > 64:
+        return await _transaction(request, tx_id), None
+    number = services.phone_accounts.blind_index(phone)
+    limits = SmsLimits(services.expiring)
+    address = sms_sending.client_ip(request)
+    raw, *seen = await services.expiring.many(
+        Step("get", (kv_keys.transaction(tx_id),)), *limits.count_steps(number, address, browser)
+    )
+    tx = transaction_in_browser(services, request, cast(bytes | None, raw))
+    if tx is None or tx.extra.get("step_up"):
+        await limits.take_back(number, address, browser)
+        return None, None
+    return tx, [cast(int, n) for n in seen]
+
+
 async def verify_code(request: Request) -> Response:
     services: Services = request.app.state.services
     posted = await posted_form(request, "sms")
     if posted is None:
         return error_page(request, {}, "expired")
     form, tx_id = posted
-    tx = await _transaction(request, tx_id)
-    if tx is None:
-        return error_page(request, {}, "expired")
-    t = messages(_locale(request, tx))
-    typed_phone = phones.canonical(form.get("phone", "")) or ""
-    if form.get("agree") != "yes":
+    if form.get("agree") != "yes" or not tx_id or len(tx_id) > 64:
+        tx = await _transaction(request, tx_id)
+        if tx is None:
+            return error_page(request, {}, "expired")
+        t = messages(_locale(request, tx))
+        typed_phone = phones.canonical(form.get("phone", "")) or ""
         return await _form(
             request, tx_id, tx, step="code", error=t.sms_must_agree, phone=typed_phone, status=400
         )
-    checked = await services.sms_codes.check(tx_id, form.get("code", ""))
+    # The CSRF token holds this browser and transaction, so the try is counted in the round
+    # trip that reads the transaction: no one else's browser can spend this code's tries.
+    raw, tries, code = await services.expiring.many(
+        Step("get", (kv_keys.transaction(tx_id),)), *services.sms_codes.check_steps(tx_id)
+    )
+    tx = transaction_in_browser(services, request, cast(bytes | None, raw))
+    if tx is None or tx.extra.get("step_up"):
+        return error_page(request, {}, "expired")
+    t = messages(_locale(request, tx))
+    typed_phone = phones.canonical(form.get("phone", "")) or ""
+    checked = await services.sms_codes.judge(
+        tx_id, form.get("code", ""), cast(int, tries), cast(bytes | None, code)
+    )
     if checked.phone is None:
         await services.audit.record(
             AuditEvent(

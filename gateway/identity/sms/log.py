@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from gateway.identity.phones import masked
 from gateway.identity.sms import SmsFailed, SmsMessage
 
 log = logging.getLogger("yihaotong.sms")
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 
 
 class LogSender:
@@ -21,12 +23,20 @@ class LogSender:
 
     def __init__(self, outbox: str | Path, now: Callable[[], float]) -> None:
         self._outbox = Path(outbox)
+        self._path = os.fspath(outbox)
         self._now = now
 
     def _append(self, line: bytes) -> None:
-        self._outbox.parent.mkdir(parents=True, exist_ok=True)
-        with self._outbox.open("ab") as file:
-            file.write(line)
+        # One O_APPEND write: whole lines from any number of workers, no buffer to flush.
+        try:
+            fd = os.open(self._path, _APPEND)
+        except FileNotFoundError:
+            self._outbox.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._path, _APPEND)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
 
     async def send(self, message: SmsMessage) -> None:
         record = {
@@ -45,8 +55,10 @@ class LogSender:
         log.info(
             "sms.sent",
             extra={
-                "backend": self.name,
-                "phone": masked(message.phone),
-                "template": message.template,
+                "fields": {
+                    "backend": self.name,
+                    "phone": masked(message.phone),
+                    "template": message.template,
+                }
             },
         )
