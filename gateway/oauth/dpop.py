@@ -4,7 +4,8 @@ thumbprint a token is bound to (``cnf.jkt``, §6).
 A proof is checked without I/O first (shape, type, algorithm, public key, signature, method,
 URI, age, nonce, access token hash); its ``jti`` is then remembered in the expiring store for as
 long as the proof could be accepted, across instances, so a replay is refused (§11.1). That is
-the one round trip a proof costs.
+the one round trip a proof costs, and at a resource server it shares the round trip that
+reads the access token.
 """
 
 from __future__ import annotations
@@ -208,6 +209,35 @@ def _check_claims(
         raise DPoPError(USE_NONCE, "Authorization server requires nonce in DPoP proof.")
 
 
+def check_proof(
+    services: Services,
+    proof: str,
+    *,
+    method: str,
+    uri: str,
+    access_token: str | None = None,
+) -> Proof:
+    """The proof of a request to ``method`` ``uri`` checked without I/O (§4.3), all but its
+    ``jti``'s first use, which the caller claims with ``claim_of``; ``access_token`` is given
+    at a resource server, whose proof must carry its hash (``ath``)."""
+    if len(proof) > _MAX_PROOF or proof.count(".") != 2 or not proof.isascii():
+        raise DPoPError(INVALID_PROOF, "The DPoP proof is not a compact JWS.")
+    header, key, jkt = _header_and_key(proof.partition(".")[0])
+    claims = _claims(proof, header, key)
+    _check_claims(services, claims, method, uri, access_token)
+    return Proof(jkt=jkt, jti=claims["jti"])
+
+
+def claim_of(services: Services, proof: Proof) -> tuple[str, float]:
+    """The expiring-store key a proof's ``jti`` is remembered under, and for how long: as long
+    as the proof could be accepted (§11.1). Adding it fails for a replay."""
+    window = services.settings.dpop_proof_max_age + FUTURE_SKEW
+    return kv_keys.dpop_proof(proof.jkt, proof.jti), window
+
+
+REPLAYED = "The DPoP proof was used already."
+
+
 async def verify_proof(
     services: Services,
     proof: str,
@@ -216,17 +246,12 @@ async def verify_proof(
     uri: str,
     access_token: str | None = None,
 ) -> Proof:
-    """The checked proof of a request to ``method`` ``uri`` (§4.3); ``access_token`` is given
-    at a resource server, whose proof must carry its hash (``ath``)."""
-    if len(proof) > _MAX_PROOF or proof.count(".") != 2 or not proof.isascii():
-        raise DPoPError(INVALID_PROOF, "The DPoP proof is not a compact JWS.")
-    header, key, jkt = _header_and_key(proof.partition(".")[0])
-    claims = _claims(proof, header, key)
-    _check_claims(services, claims, method, uri, access_token)
-    window = services.settings.dpop_proof_max_age + FUTURE_SKEW
-    if not await services.expiring.add(kv_keys.dpop_proof(jkt, claims["jti"]), b"1", window):
-        raise DPoPError(INVALID_PROOF, "The DPoP proof was used already.")
-    return Proof(jkt=jkt, jti=claims["jti"])
+    """``check_proof``, then the ``jti`` remembered (one round trip)."""
+    checked = check_proof(services, proof, method=method, uri=uri, access_token=access_token)
+    key, window = claim_of(services, checked)
+    if not await services.expiring.add(key, b"1", window):
+        raise DPoPError(INVALID_PROOF, REPLAYED)
+    return checked
 
 
 def bound_key(claims: dict[str, Any]) -> str | None:
