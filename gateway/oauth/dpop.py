@@ -21,7 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from joserfc import jws
+from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, thumbprint
+from joserfc.util import urlsafe_b64decode
 
 from gateway.server.services import Services
 from store import kv_keys
@@ -138,9 +140,10 @@ def _key_of(jkt: str, canonical_jwk: str) -> Any:
 
 
 @lru_cache(maxsize=1024)
-def _header_and_key(segment: str) -> tuple[dict[str, Any], Any, str]:
-    """The checked protected header of a proof, its public key and the key's thumbprint, from
-    the header's encoded segment: the same for every proof of one app, so parsed once."""
+def _header_and_key(segment: str) -> tuple[Any, Any, str]:
+    """The algorithm of a proof's checked protected header, its public key and the key's
+    thumbprint, from the header's encoded segment: the same for every proof of one app, so
+    parsed and checked (joserfc's header and key checks included) once."""
     try:
         padded = segment + "=" * (-len(segment) % 4)
         header = json.loads(base64.b64decode(padded, altchars=b"-_", validate=True))
@@ -161,16 +164,26 @@ def _header_and_key(segment: str) -> tuple[dict[str, Any], Any, str]:
         raise DPoPError(INVALID_PROOF, "The DPoP proof's jwk is not a valid key.") from error
     if key.is_private:
         raise DPoPError(INVALID_PROOF, "The DPoP proof's jwk must be a public key.")
-    return header, key, jkt
-
-
-def _claims(proof: str, header: dict[str, Any], key: Any) -> dict[str, Any]:
-    """The proof's claims once its signature is checked (joserfc parses the proof once)."""
     try:
-        checked = jws.deserialize_compact(proof, key, [header["alg"]], _REGISTRY)
-        claims = json.loads(checked.payload or b"")
-    except Exception as error:
+        _REGISTRY.check_header(header)  # crit and the registered members' types
+        alg = _REGISTRY.get_alg(header["alg"])
+        alg.check_key(key)
+    except JoseError as error:
+        raise DPoPError(INVALID_PROOF, "The DPoP proof's header is not valid.") from error
+    return alg, key, jkt
+
+
+def _claims(proof: str, alg: Any, key: Any) -> dict[str, Any]:
+    """The proof's claims once its signature is checked by joserfc's algorithm; the header
+    was checked with its key (``_header_and_key``)."""
+    header, payload, signature = proof.encode().split(b".")
+    try:
+        valid = alg.verify(header + b"." + payload, urlsafe_b64decode(signature), key)
+        claims = json.loads(urlsafe_b64decode(payload)) if valid else None
+    except (ValueError, JoseError) as error:  # binascii, JSON; a key the algorithm refuses
         raise DPoPError(INVALID_PROOF, "The DPoP proof's signature is not valid.") from error
+    if not valid:
+        raise DPoPError(INVALID_PROOF, "The DPoP proof's signature is not valid.")
     if not isinstance(claims, dict):
         raise DPoPError(INVALID_PROOF, "The DPoP proof's claims are not an object.")
     return claims
@@ -222,8 +235,8 @@ def check_proof(
     at a resource server, whose proof must carry its hash (``ath``)."""
     if len(proof) > _MAX_PROOF or proof.count(".") != 2 or not proof.isascii():
         raise DPoPError(INVALID_PROOF, "The DPoP proof is not a compact JWS.")
-    header, key, jkt = _header_and_key(proof.partition(".")[0])
-    claims = _claims(proof, header, key)
+    alg, key, jkt = _header_and_key(proof.partition(".")[0])
+    claims = _claims(proof, alg, key)
     _check_claims(services, claims, method, uri, access_token)
     return Proof(jkt=jkt, jti=claims["jti"])
 
