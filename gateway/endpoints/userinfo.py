@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.endpoints.client_limits import refused_for_rate
+from gateway.endpoints.discovery import USERINFO_PATH
 from gateway.identity.claims import sector_of, user_claims, wants_phone
 from gateway.oauth.resource_access import AccessRefused, presented_access
 from gateway.server.forms import FormError, read_form
@@ -43,7 +44,8 @@ async def userinfo_endpoint(request: Request) -> Response:
             return _refused(400, "invalid_request", error.description)
         form_token = form.get("access_token")
     try:
-        presented = await presented_access(services, request, form_token=form_token)
+        uri = services.settings.issuer.rstrip("/") + USERINFO_PATH  # its one route
+        presented = await presented_access(services, request, form_token=form_token, uri=uri)
     except AccessRefused as refused:
         return refused.response()
     claims, dpop = presented.claims, presented.jkt is not None

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc.errors import JoseError
 
-from gateway.oauth.revocations import marks_found
+from gateway.oauth.revocations import claimed_and_found
 from gateway.oauth.tokens_in import verify_own_jwt
 from gateway.server.services import Services
 from store import kv_keys
@@ -90,49 +90,61 @@ async def active_access_token(services: Services, token: str) -> dict[str, Any] 
     """The token's claims while it is good and its app is live: a draft, suspended or retired
     app's tokens are refused everywhere they are taken (the admin API, scan to sign in, token
     exchange), not only at UserInfo and introspection; they work again if it is live again."""
-    claims = await _active_claims(services, token)
+    return (await active_access_token_claiming(services, token, None))[0]
+
+
+async def active_access_token_claiming(
+    services: Services, token: str, claim: tuple[str, float] | None
+) -> tuple[dict[str, Any] | None, bool]:
+    """``active_access_token``, with ``claim`` (a key and its lifetime, such as a DPoP proof's
+    ``jti``) added in the round trip that reads the token: (the claims, whether this call added
+    it). A token refused before any read adds nothing."""
+    claims, added = await _active_claims(services, token, claim)
     if claims is None or not await services.clients.in_service(str(claims.get("client_id"))):
-        return None
-    return claims
+        return None, added
+    return claims, added
 
 
-async def _active_claims(services: Services, token: str) -> dict[str, Any] | None:
+async def _active_claims(
+    services: Services, token: str, claim: tuple[str, float] | None
+) -> tuple[dict[str, Any] | None, bool]:
     opaque = parse_opaque(token)
     if opaque is not None:
-        return await _active_opaque(services, token, *opaque)
+        return await _active_opaque(services, token, claim, *opaque)
     try:
         claims = verify_own_jwt(services, token, typ="at+jwt")
     except (JoseError, ValueError):
-        return None
+        return None, True
     jti = claims.get("jti")
     if not isinstance(jti, str):
-        return None
+        return None, True
     sid = claims.get("sid")
     # Revoked by its jti, or its SSO session ended: both looked up in one round trip.
     keys = [
         kv_keys.revoked_access_token(jti),
         *([kv_keys.ended_session(sid)] if isinstance(sid, str) else []),
     ]
-    if any(found is not None for found in await marks_found(services, *keys)):
-        return None
-    return claims
+    added, marks = await claimed_and_found(services, claim, *keys)
+    if any(found is not None for found in marks):
+        return None, added
+    return claims, added
 
 
 async def _active_opaque(
-    services: Services, token: str, jti: str, sid: str | None
-) -> dict[str, Any] | None:
+    services: Services, token: str, claim: tuple[str, float] | None, jti: str, sid: str | None
+) -> tuple[dict[str, Any] | None, bool]:
     keys = [
         kv_keys.opaque_access_token(jti),
         kv_keys.revoked_access_token(jti),
         *([kv_keys.ended_session(sid)] if sid else []),
     ]
-    record, *marks = await marks_found(services, *keys)
+    added, (record, *marks) = await claimed_and_found(services, claim, *keys)
     if record is None or any(mark is not None for mark in marks):
-        return None
+        return None, added
     claims = _unseal(token, jti, record)
     if claims is None:
-        return None
+        return None, added
     exp = claims.get("exp")
     if claims.get("sid") != sid or not isinstance(exp, int) or exp <= services.clock.now():
-        return None
-    return claims
+        return None, added
+    return claims, added

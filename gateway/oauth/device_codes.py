@@ -260,6 +260,10 @@ class DeviceGrant(DeviceCodeGrant):
         return grant_context.get().device_too_fast
 
 
+def _invalid_code() -> Response:
+    return oauth_error("invalid_grant", "The device code is invalid, expired or used.")
+
+
 async def prefetch_device_code(
     services: Services,
     pace: DevicePace,
@@ -272,14 +276,13 @@ async def prefetch_device_code(
     already."""
     code_digest = digest(device_code)
     marked, raw, raised = await pace.mark_and_read(services.expiring, code_digest)
-    invalid = oauth_error("invalid_grant", "The device code is invalid, expired or used.")
     if raw is None:
-        return invalid
+        return _invalid_code()
     record = DeviceRecord.from_bytes(raw)
     if record.client_id != client_id:
         if marked:  # another client's code: left as it was
             await services.expiring.delete(pace.keys(code_digest)[0])
-        return invalid
+        return _invalid_code()
     now = services.clock.now()
     if record.status == PENDING and record.expires_at > now:
         context.device_too_fast = await pace.too_fast(
@@ -290,7 +293,7 @@ async def prefetch_device_code(
             kv_keys.device_code(code_digest), expiry_sweep.DEVICE_CODE
         )
         if taken is None:
-            return invalid  # another poll took it a moment ago
+            return _invalid_code()  # another poll took it a moment ago
         context.account = await services.accounts.current(record.account_id or "")
         if context.account is None or context.account.disabled:
             return oauth_error("invalid_grant", "The account of this device code is not available.")

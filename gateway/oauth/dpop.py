@@ -4,7 +4,8 @@ thumbprint a token is bound to (``cnf.jkt``, §6).
 A proof is checked without I/O first (shape, type, algorithm, public key, signature, method,
 URI, age, nonce, access token hash); its ``jti`` is then remembered in the expiring store for as
 long as the proof could be accepted, across instances, so a replay is refused (§11.1). That is
-the one round trip a proof costs.
+the one round trip a proof costs, and at a resource server it shares the round trip that
+reads the access token.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from joserfc import jws
+from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, thumbprint
+from joserfc.util import urlsafe_b64decode
 
 from gateway.server.services import Services
 from store import kv_keys
@@ -137,9 +140,10 @@ def _key_of(jkt: str, canonical_jwk: str) -> Any:
 
 
 @lru_cache(maxsize=1024)
-def _header_and_key(segment: str) -> tuple[dict[str, Any], Any, str]:
-    """The checked protected header of a proof, its public key and the key's thumbprint, from
-    the header's encoded segment: the same for every proof of one app, so parsed once."""
+def _header_and_key(segment: str) -> tuple[Any, Any, str]:
+    """The algorithm of a proof's checked protected header, its public key and the key's
+    thumbprint, from the header's encoded segment: the same for every proof of one app, so
+    parsed and checked (joserfc's header and key checks included) once."""
     try:
         padded = segment + "=" * (-len(segment) % 4)
         header = json.loads(base64.b64decode(padded, altchars=b"-_", validate=True))
@@ -160,16 +164,26 @@ def _header_and_key(segment: str) -> tuple[dict[str, Any], Any, str]:
         raise DPoPError(INVALID_PROOF, "The DPoP proof's jwk is not a valid key.") from error
     if key.is_private:
         raise DPoPError(INVALID_PROOF, "The DPoP proof's jwk must be a public key.")
-    return header, key, jkt
-
-
-def _claims(proof: str, header: dict[str, Any], key: Any) -> dict[str, Any]:
-    """The proof's claims once its signature is checked (joserfc parses the proof once)."""
     try:
-        checked = jws.deserialize_compact(proof, key, [header["alg"]], _REGISTRY)
-        claims = json.loads(checked.payload or b"")
-    except Exception as error:
+        _REGISTRY.check_header(header)  # crit and the registered members' types
+        alg = _REGISTRY.get_alg(header["alg"])
+        alg.check_key(key)
+    except JoseError as error:
+        raise DPoPError(INVALID_PROOF, "The DPoP proof's header is not valid.") from error
+    return alg, key, jkt
+
+
+def _claims(proof: str, alg: Any, key: Any) -> dict[str, Any]:
+    """The proof's claims once its signature is checked by joserfc's algorithm; the header
+    was checked with its key (``_header_and_key``)."""
+    header, payload, signature = proof.encode().split(b".")
+    try:
+        valid = alg.verify(header + b"." + payload, urlsafe_b64decode(signature), key)
+        claims = json.loads(urlsafe_b64decode(payload)) if valid else None
+    except (ValueError, JoseError) as error:  # binascii, JSON; a key the algorithm refuses
         raise DPoPError(INVALID_PROOF, "The DPoP proof's signature is not valid.") from error
+    if not valid:
+        raise DPoPError(INVALID_PROOF, "The DPoP proof's signature is not valid.")
     if not isinstance(claims, dict):
         raise DPoPError(INVALID_PROOF, "The DPoP proof's claims are not an object.")
     return claims
@@ -208,6 +222,35 @@ def _check_claims(
         raise DPoPError(USE_NONCE, "Authorization server requires nonce in DPoP proof.")
 
 
+def check_proof(
+    services: Services,
+    proof: str,
+    *,
+    method: str,
+    uri: str,
+    access_token: str | None = None,
+) -> Proof:
+    """The proof of a request to ``method`` ``uri`` checked without I/O (§4.3), all but its
+    ``jti``'s first use, which the caller claims with ``claim_of``; ``access_token`` is given
+    at a resource server, whose proof must carry its hash (``ath``)."""
+    if len(proof) > _MAX_PROOF or proof.count(".") != 2 or not proof.isascii():
+        raise DPoPError(INVALID_PROOF, "The DPoP proof is not a compact JWS.")
+    alg, key, jkt = _header_and_key(proof.partition(".")[0])
+    claims = _claims(proof, alg, key)
+    _check_claims(services, claims, method, uri, access_token)
+    return Proof(jkt=jkt, jti=claims["jti"])
+
+
+def claim_of(services: Services, proof: Proof) -> tuple[str, float]:
+    """The expiring-store key a proof's ``jti`` is remembered under, and for how long: as long
+    as the proof could be accepted (§11.1). Adding it fails for a replay."""
+    window = services.settings.dpop_proof_max_age + FUTURE_SKEW
+    return kv_keys.dpop_proof(proof.jkt, proof.jti), window
+
+
+REPLAYED = "The DPoP proof was used already."
+
+
 async def verify_proof(
     services: Services,
     proof: str,
@@ -216,17 +259,12 @@ async def verify_proof(
     uri: str,
     access_token: str | None = None,
 ) -> Proof:
-    """The checked proof of a request to ``method`` ``uri`` (§4.3); ``access_token`` is given
-    at a resource server, whose proof must carry its hash (``ath``)."""
-    if len(proof) > _MAX_PROOF or proof.count(".") != 2 or not proof.isascii():
-        raise DPoPError(INVALID_PROOF, "The DPoP proof is not a compact JWS.")
-    header, key, jkt = _header_and_key(proof.partition(".")[0])
-    claims = _claims(proof, header, key)
-    _check_claims(services, claims, method, uri, access_token)
-    window = services.settings.dpop_proof_max_age + FUTURE_SKEW
-    if not await services.expiring.add(kv_keys.dpop_proof(jkt, claims["jti"]), b"1", window):
-        raise DPoPError(INVALID_PROOF, "The DPoP proof was used already.")
-    return Proof(jkt=jkt, jti=claims["jti"])
+    """``check_proof``, then the ``jti`` remembered (one round trip)."""
+    checked = check_proof(services, proof, method=method, uri=uri, access_token=access_token)
+    key, window = claim_of(services, checked)
+    if not await services.expiring.add(key, b"1", window):
+        raise DPoPError(INVALID_PROOF, REPLAYED)
+    return checked
 
 
 def bound_key(claims: dict[str, Any]) -> str | None:

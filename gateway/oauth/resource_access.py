@@ -14,15 +14,18 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.oauth.access_tokens import active_access_token
+from gateway.oauth.access_tokens import active_access_token, active_access_token_claiming
 from gateway.oauth.dpop import (
     DPOP_SIGNING_ALGS,
+    INVALID_PROOF,
+    REPLAYED,
     USE_NONCE,
     DPoPError,
     bound_key,
+    check_proof,
+    claim_of,
     nonce_headers,
     single_proof,
-    verify_proof,
 )
 from gateway.server.responses import description_text, oauth_error
 from gateway.server.services import Services
@@ -97,28 +100,33 @@ async def presented_access(
         proof = single_proof(request.headers)
     except DPoPError as error:
         raise AccessRefused(400, error.error, error.description, True) from None
-    if dpop and proof is None:
-        raise AccessRefused(401, "invalid_dpop_proof", "A DPoP proof is required.", True)
-    claims = await active_access_token(services, token)
-    if claims is None:
-        raise _invalid(dpop)
-    jkt = bound_key(claims)
     if not dpop:
-        if jkt is not None:
+        claims = await active_access_token(services, token)
+        if claims is None:
+            raise _invalid(False)
+        if bound_key(claims) is not None:
             # RFC 9449 §7.2: a bound token is never accepted as a bearer token.
             raise _invalid(False, "The access token is DPoP-bound; use the DPoP scheme.")
         return PresentedAccess(token, claims)
-    if jkt is None:
-        raise _invalid(True, "The access token is not DPoP-bound; use the Bearer scheme.")
+    if proof is None:
+        raise AccessRefused(401, "invalid_dpop_proof", "A DPoP proof is required.", True)
     target = uri or services.settings.issuer.rstrip("/") + request.url.path
     try:
-        assert proof is not None
-        checked = await verify_proof(
+        # Checked without I/O first; its jti is then claimed as the token is read.
+        checked = check_proof(
             services, proof, method=request.method, uri=target, access_token=token
         )
     except DPoPError as error:
         headers = nonce_headers(services) if error.error == USE_NONCE else {}
         raise AccessRefused(401, error.error, error.description, True, headers) from None
+    claims, fresh = await active_access_token_claiming(services, token, claim_of(services, checked))
+    if claims is None:
+        raise _invalid(True)
+    if not fresh:
+        raise AccessRefused(401, INVALID_PROOF, REPLAYED, True)
+    jkt = bound_key(claims)
+    if jkt is None:
+        raise _invalid(True, "The access token is not DPoP-bound; use the Bearer scheme.")
     if checked.jkt != jkt:
         raise _invalid(True, "The DPoP proof's key is not the one the token is bound to.")
     return PresentedAccess(token, claims, jkt)

@@ -82,14 +82,23 @@ class Revocations:
             await self._store.purge(now)
 
 
-async def marks_found(services: Services, *keys: str) -> list[bytes | None]:
+async def claimed_and_found(
+    services: Services, claim: tuple[str, float] | None, *keys: str
+) -> tuple[bool, list[bytes | None]]:
     """The values of ``keys`` (revocation marks and whatever else the caller reads in the same
-    round trip), after a reload if the expiring store had lost the marks."""
-    *found, loaded = await services.expiring.get_many(*keys, LOADED_KEY)
+    round trip), after a reload if the expiring store had lost the marks; with ``claim`` (a key
+    and its lifetime) added first in that round trip: whether this call added it (True without
+    one), and the values."""
+    if claim is None:
+        added, (*found, loaded) = True, await services.expiring.get_many(*keys, LOADED_KEY)
+    else:
+        added, (*found, loaded) = await services.expiring.add_and_get(
+            claim[0], b"1", claim[1], *keys, LOADED_KEY
+        )
     if loaded is None:
         await services.revocations.reload()
         found = await services.expiring.get_many(*keys)
-    return found
+    return added, found
 
 
 async def revoke_access_token(services: Services, jti: str) -> None:

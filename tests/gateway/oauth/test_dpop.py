@@ -224,6 +224,7 @@ async def test_malformed_proofs_are_invalid_dpop_proof_never_a_500(world) -> Non
     live, key, app = world["live"], DPoPKey(), world["app"]
     url = f"{live.url}/oauth/token"
     private_jwk = dict(key.jwk, d="AAAA")
+    first, second = key.proof("POST", url).split("."), key.proof("POST", url).split(".")
     proofs = {
         "garbage": "not.a.jwt",
         "typ": key.proof("POST", url, header={"typ": "JWT"}),
@@ -234,6 +235,8 @@ async def test_malformed_proofs_are_invalid_dpop_proof_never_a_500(world) -> Non
         "old": key.proof("POST", url, iat=int(time.time()) - 3600),
         "future": key.proof("POST", url, iat=int(time.time()) + 3600),
         "no jti": key.proof("POST", url, jti=""),
+        "crit": key.proof("POST", url, header={"crit": ["x-unknown"], "x-unknown": 1}),
+        "another payload": ".".join((first[0], second[1], first[2])),
         "hmac": jose_jwt.encode(
             {"jti": "abcdefgh12", "htm": "POST", "htu": url, "iat": int(time.time())},
             "secret",
