@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -138,19 +139,37 @@ async def _render(
 
 async def wait(request: Request) -> Response:
     """The long-poll: the ticket's state once it differs from ``since`` (or after 25 s)."""
-    services, tickets, waiters = _machinery(request)
-    tx = await load_transaction(services, request, request.query_params.get("tx", ""))
+    _, tickets, waiters = _machinery(request)
+    found = await _awaited(request)
+    if found is None:
+        return _state_answer("expired")
+    digest, state, seconds = found
+    if seconds > 0:
+        await waiters.wait(digest, seconds)
+        state = (await tickets.seen(digest)).state
+    return _state_answer(state)
+
+
+async def _awaited(request: Request) -> tuple[str, str, float] | None:
+    """The page's ticket (its digest), its state, and how long to wait for it to differ from
+    ``since`` (0: it does). The transaction and the ticket's record end with this call: a
+    waiting page holds none of them."""
+    services, tickets, _ = _machinery(request)
+    query = QueryParams(request.scope["query_string"])
+    tx = await load_transaction(services, request, query.get("tx", ""))
     ticket = tx.extra.get("scan_ticket") if tx is not None else None
     if not ticket:
-        return JSONResponse({"state": "expired"}, headers={"Cache-Control": "no-store"})
+        return None
     digest = ticket_digest(ticket)
-    since = request.query_params.get("since", "waiting")
     seen = await tickets.seen(digest)
-    if seen.state == since and seen.ticket is not None:
-        left = seen.ticket.expires_at - services.clock.now()
-        await waiters.wait(digest, max(0.0, min(LONG_POLL_SECONDS, left + 0.5)))
-        seen = await tickets.seen(digest)
-    return JSONResponse({"state": seen.state}, headers={"Cache-Control": "no-store"})
+    if seen.state != query.get("since", "waiting") or seen.ticket is None:
+        return digest, seen.state, 0.0
+    left = seen.ticket.expires_at - services.clock.now()
+    return digest, seen.state, max(0.0, min(LONG_POLL_SECONDS, left + 0.5))
+
+
+def _state_answer(state: str) -> Response:
+    return JSONResponse({"state": state}, headers={"Cache-Control": "no-store"})
 
 
 async def finish(request: Request) -> Response:
