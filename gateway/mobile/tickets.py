@@ -74,17 +74,16 @@ class ScanTickets:
     def __init__(self, expiring: ExpiringStore, clock: Clock) -> None:
         self._store, self._clock = expiring, clock
 
-    async def create(
+    def new(
         self, tx_id: str, client_id: str, client_name: str, ip: str, browser: str
-    ) -> str:
+    ) -> tuple[str, tuple[str, bytes, float]]:
+        """A new ticket, and its write as (key, value, ttl) to go with the transaction's in one
+        round trip (``ExpiringStore.put_many``)."""
         ticket = secrets.token_urlsafe(32)
         record = Ticket(
             tx_id, client_id, client_name, ip, browser, self._clock.now() + TICKET_SECONDS
         )
-        await self._store.put(
-            kv_keys.scan_ticket(ticket_digest(ticket)), _dump(record), TICKET_SECONDS
-        )
-        return ticket
+        return ticket, (kv_keys.scan_ticket(ticket_digest(ticket)), _dump(record), TICKET_SECONDS)
 
     async def seen(self, digest: str) -> Seen:
         """The state in one round trip."""

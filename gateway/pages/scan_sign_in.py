@@ -19,11 +19,11 @@ from gateway.endpoints.transaction import (
     Transaction,
     load_transaction,
     posted_form,
-    update_transaction,
+    transaction_entry,
 )
 from gateway.identity import rate_limits
 from gateway.mobile.api import TICKET_PAGE_PREFIX
-from gateway.mobile.tickets import ScanTickets, Seen, ticket_digest
+from gateway.mobile.tickets import ScanTickets, ticket_digest
 from gateway.mobile.waiting import ScanWaiters
 from gateway.pages.federated_login import SignIn
 from gateway.pages.qr import qr_svg
@@ -67,9 +67,9 @@ async def _new_ticket(request: Request, tx_id: str, tx: Transaction) -> str | No
     client_name, _ = await client_view(services, tx)
     ip = request.client.host if request.client else "unknown"
     browser = browser_of(request.headers.get("user-agent", ""))
-    ticket = await tickets.create(tx_id, tx.params.get("client_id", ""), client_name, ip, browser)
+    ticket, written = tickets.new(tx_id, tx.params.get("client_id", ""), client_name, ip, browser)
     tx.extra["scan_ticket"] = ticket
-    await update_transaction(services, tx_id, tx)
+    await services.expiring.put_many(written, transaction_entry(tx_id, tx))
     return ticket
 
 
@@ -85,12 +85,12 @@ async def scan_page(request: Request) -> Response:
     seen = await tickets.seen(ticket_digest(ticket)) if ticket else None
     # A new code only when asked for and the last one is over (a reload keeps the code shown).
     over = seen is not None and seen.state in ("expired", "refused")
-    error = None
+    state, error = seen.state if seen else "expired", None
     if seen is None or (over and request.query_params.get("new") == "1"):
         ticket = await _new_ticket(request, tx_id, tx)
-        seen = await tickets.seen(ticket_digest(ticket)) if ticket else None
-        error = None if ticket else "scan_too_many"
-    return await _render(request, tx_id, tx, ticket, seen, error)
+        # A new random ticket has no scan or answer yet: no need to read it back.
+        state, error = ("waiting", None) if ticket else ("expired", "scan_too_many")
+    return await _render(request, tx_id, tx, ticket, state, error)
 
 
 async def _render(
@@ -98,7 +98,7 @@ async def _render(
     tx_id: str,
     tx: Transaction,
     ticket: str | None,
-    seen: Seen | None,
+    state: str,
     error: str | None,
     status: int = 200,
 ) -> Response:
@@ -107,7 +107,6 @@ async def _render(
     t = messages(locale)
     client_name, action_sources = await client_view(services, tx)
     url = f"{services.settings.issuer}{TICKET_PAGE_PREFIX}{ticket}" if ticket else None
-    state = seen.state if seen else "expired"
     nonce = secrets.token_urlsafe(16)
     return page(
         request,
@@ -186,7 +185,8 @@ async def finish(request: Request) -> Response:
     account = await services.accounts.current(outcome.account_id) if outcome else None
     if outcome is None or account is None or account.disabled:
         seen = await tickets.seen(digest) if digest else None
-        return await _render(request, tx_id, tx, ticket, seen, None, status=400)
+        state = seen.state if seen else "expired"
+        return await _render(request, tx_id, tx, ticket, state, None, status=400)
     tx.extra.pop("scan_ticket", None)
     result = SignIn(account=account, acr=outcome.acr or account.assurance, idp_subject=account.id)
     amr = list(dict.fromkeys(["mca", *outcome.amr]))
