@@ -9,7 +9,8 @@ Steadier than req/s on a shared machine; use it before and after a change.
 Scenarios: client_credentials, authorize_prompt_none, authorization_code, refresh_token, userinfo,
 introspection, password_login (its CPU includes argon2id; the profile shows the rest), sms_login
 (a send and a verification, bench/sms_cpu.py), device_poll, device_slow_down, dpop_refresh_token,
-dpop_userinfo (bench/mobile_cpu.py), cas_validate (bench/cas_cpu.py). Lines are
+dpop_userinfo (bench/mobile_cpu.py), cas_validate (bench/cas_cpu.py), scan_page (a PC's
+authorization request and its scan-to-sign-in page with a new ticket and QR code). Lines are
 written to /dev/null (fd 2), as a server's stderr would take them. ``--round-trips`` also counts
 the database and expiring-store operations a request (each statement, session or command is
 one round trip or more), by name. ``--phases`` splits a request's CPU time by phase
@@ -59,6 +60,7 @@ SCENARIOS = [
     "sms_login",
     *MOBILE,
     "cas_validate",
+    "scan_page",
 ]
 ISSUER = "http://127.0.0.1:9300"
 
@@ -218,6 +220,8 @@ async def measure(args: argparse.Namespace) -> None:
     made = await provision.main(LOGIN_USERS, PASSWORD, REDIRECT_URI)
     web, cc = made["web"], made["cc"]
     web_auth = basic(web["client_id"], web["client_secret"])
+    if "scan_page" in args.only:  # the scan tab is shown only where a mobile app is named
+        os.environ["YIHAOTONG_MOBILE_APP_CLIENTS"] = made["app"]["client_id"]
     settings = Settings()
     configure_logging(settings.log_level)
     app = create_app(settings)
@@ -313,6 +317,17 @@ async def measure(args: argparse.Namespace) -> None:
                     ).encode()
                 )
 
+        pcs = iter(range(10**9))
+
+        async def scan_page() -> int:
+            # A PC's first visit: its own browser, the authorization request, the scan tab.
+            pc = {"cookie": f"yht_browser=pc{next(pcs):08d}{uuid.uuid4().hex}"}
+            plain = f"/oauth/authorize?{_authorize_query(web['client_id'])}"
+            _, headers, _ = await call("GET", plain, pc)
+            tx = parse_qs(urlsplit(headers["location"]).query)["tx"][0]
+            status, _, page = await call("GET", f"/login/scan?tx={tx}", pc)
+            return status if b'class="qr-link"' in page else 500
+
         sms = SmsSignIns(app, call, web["client_id"], Path(settings.data_dir))
         mobile = MobileScenarios(app, call, ISSUER)
         cas = CasValidations(call)
@@ -332,6 +347,7 @@ async def measure(args: argparse.Namespace) -> None:
             "dpop_refresh_token": (mobile.refresh, 200),
             "dpop_userinfo": (mobile.userinfo, 200),
             "cas_validate": (cas.validate, 200),
+            "scan_page": (scan_page, 200),
         }
         for name in args.only:
             step, expected = scenarios[name]

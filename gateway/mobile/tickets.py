@@ -76,20 +76,26 @@ class ScanTickets:
     def __init__(self, expiring: ExpiringStore, clock: Clock) -> None:
         self._store, self._clock = expiring, clock
 
-    async def create(
+    def new(
         self, tx_id: str, client_id: str, client_name: str, ip: str, browser: str
-    ) -> str:
+    ) -> tuple[str, tuple[str, bytes, float]]:
+        """A new ticket, and its write as (key, value, ttl), for ``write`` to send with the
+        transaction's."""
         ticket = secrets.token_urlsafe(32)
         record = Ticket(
             tx_id, client_id, client_name, ip, browser, self._clock.now() + TICKET_SECONDS
         )
-        await self._store.put(
-            kv_keys.scan_ticket(ticket_digest(ticket)),
-            _dump(record),
-            TICKET_SECONDS,
-            expiry_sweep.SCAN_TICKET,
+        return ticket, (kv_keys.scan_ticket(ticket_digest(ticket)), _dump(record), TICKET_SECONDS)
+
+    async def write(
+        self, ticket: tuple[str, bytes, float], *others: tuple[str, bytes, float]
+    ) -> None:
+        """The new ticket, entered in its expiry ledger, and ``others`` sent concurrently."""
+        key, value, ttl = ticket
+        await asyncio.gather(
+            self._store.put(key, value, ttl, expiry_sweep.SCAN_TICKET),
+            self._store.put_many(*others),
         )
-        return ticket
 
     async def seen(self, digest: str) -> Seen:
         """The state in one round trip."""

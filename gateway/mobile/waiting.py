@@ -1,7 +1,8 @@
 """PC pages waiting for their ticket to move on (long-poll), without a loop per page.
 
-A page's request waits on an event; an app's scan or answer handled by this instance sets it
-at once. Where instances share Redis, the instance that handled the app's call also publishes
+A page's request waits on a future of its own; an app's scan or answer handled by this instance
+resolves it at once, and one timer a second of deadline (not one a page) ends the waits whose
+time is up. Where instances share Redis, the instance that handled the app's call also publishes
 the ticket's digest on one channel, to which each instance keeps one subscription (from its
 start): the instance where the page waits wakes it on the message."""
 
@@ -10,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from store.kv import ExpiringStoreError
@@ -29,10 +30,13 @@ class WakeChannel(Protocol):
     ) -> None: ...
 
 
-@dataclass
-class _Waiting:
-    pages: int = 0
-    event: asyncio.Event = field(default_factory=asyncio.Event)
+Page = asyncio.Future[None]
+
+
+def _resolve(pages: Iterable[Page]) -> None:
+    for page in pages:
+        if not page.done():
+            page.set_result(None)
 
 
 def _listener_ended(task: asyncio.Task[None]) -> None:
@@ -48,7 +52,9 @@ def _listener_ended(task: asyncio.Task[None]) -> None:
 class ScanWaiters:
     def __init__(self, channel: WakeChannel | None = None) -> None:
         self._channel = channel
-        self._waiting: dict[str, _Waiting] = {}
+        # Thousands wait at once: a bare future each, by ticket digest and by deadline second.
+        self._waiting: dict[str, list[Page]] = {}
+        self._due: dict[int, list[Page]] = {}
         self._listener: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()  # set once the channel's subscription is made
 
@@ -72,29 +78,37 @@ class ScanWaiters:
 
     def _wake_here(self, digest: bytes | str) -> None:
         key = digest.decode(errors="replace") if isinstance(digest, bytes) else digest
-        waiting = self._waiting.get(key)
-        if waiting is not None:
-            waiting.event.set()
+        _resolve(self._waiting.pop(key, ()))
 
     def _wake_all(self) -> None:
         # (Re)subscribed: what was published meanwhile is lost, so every page reads again.
         self.subscribed.set()
-        for waiting in self._waiting.values():
-            waiting.event.set()
+        waiting, self._waiting = self._waiting, {}
+        for pages in waiting.values():
+            _resolve(pages)
 
     async def wait(self, digest: str, seconds: float) -> None:
-        """Until the ticket may have moved on, or ``seconds`` passed."""
-        waiting = self._waiting.setdefault(digest, _Waiting())
-        waiting.pages += 1
+        """Until the ticket may have moved on, or ``seconds`` passed (up to a second more)."""
+        loop = asyncio.get_running_loop()
+        page: Page = loop.create_future()
+        self._waiting.setdefault(digest, []).append(page)
+        second = math.ceil(loop.time() + seconds)
+        due = self._due.get(second)
+        if due is None:
+            due = self._due[second] = []
+            loop.call_at(second, self._time_up, second)
+        due.append(page)
         try:
-            # A deadline on this task, not wait_for's task a page: 10,000 pages wait cheaply.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(seconds):
-                    await waiting.event.wait()
+            await page
         finally:
-            waiting.pages -= 1
-            if waiting.pages == 0 and self._waiting.get(digest) is waiting:
-                self._waiting.pop(digest)
+            pages = self._waiting.get(digest)
+            if pages is not None and page in pages:
+                pages.remove(page)
+                if not pages:
+                    del self._waiting[digest]
+
+    def _time_up(self, second: int) -> None:
+        _resolve(self._due.pop(second, ()))
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -18,11 +19,11 @@ from gateway.endpoints.transaction import (
     Transaction,
     load_transaction,
     posted_form,
-    update_transaction,
+    transaction_entry,
 )
 from gateway.identity import rate_limits
 from gateway.mobile.api import TICKET_PAGE_PREFIX
-from gateway.mobile.tickets import ScanTickets, Seen, ticket_digest
+from gateway.mobile.tickets import ScanTickets, ticket_digest
 from gateway.mobile.waiting import ScanWaiters
 from gateway.pages.federated_login import SignIn
 from gateway.pages.qr import qr_svg
@@ -66,9 +67,9 @@ async def _new_ticket(request: Request, tx_id: str, tx: Transaction) -> str | No
     client_name, _ = await client_view(services, tx)
     ip = request.client.host if request.client else "unknown"
     browser = browser_of(request.headers.get("user-agent", ""))
-    ticket = await tickets.create(tx_id, tx.params.get("client_id", ""), client_name, ip, browser)
+    ticket, written = tickets.new(tx_id, tx.params.get("client_id", ""), client_name, ip, browser)
     tx.extra["scan_ticket"] = ticket
-    await update_transaction(services, tx_id, tx)
+    await tickets.write(written, transaction_entry(tx_id, tx))
     return ticket
 
 
@@ -84,12 +85,12 @@ async def scan_page(request: Request) -> Response:
     seen = await tickets.seen(ticket_digest(ticket)) if ticket else None
     # A new code only when asked for and the last one is over (a reload keeps the code shown).
     over = seen is not None and seen.state in ("expired", "refused")
-    error = None
+    state, error = seen.state if seen else "expired", None
     if seen is None or (over and request.query_params.get("new") == "1"):
         ticket = await _new_ticket(request, tx_id, tx)
-        seen = await tickets.seen(ticket_digest(ticket)) if ticket else None
-        error = None if ticket else "scan_too_many"
-    return await _render(request, tx_id, tx, ticket, seen, error)
+        # A new random ticket has no scan or answer yet: no need to read it back.
+        state, error = ("waiting", None) if ticket else ("expired", "scan_too_many")
+    return await _render(request, tx_id, tx, ticket, state, error)
 
 
 async def _render(
@@ -97,7 +98,7 @@ async def _render(
     tx_id: str,
     tx: Transaction,
     ticket: str | None,
-    seen: Seen | None,
+    state: str,
     error: str | None,
     status: int = 200,
 ) -> Response:
@@ -106,7 +107,6 @@ async def _render(
     t = messages(locale)
     client_name, action_sources = await client_view(services, tx)
     url = f"{services.settings.issuer}{TICKET_PAGE_PREFIX}{ticket}" if ticket else None
-    state = seen.state if seen else "expired"
     nonce = secrets.token_urlsafe(16)
     return page(
         request,
@@ -138,19 +138,37 @@ async def _render(
 
 async def wait(request: Request) -> Response:
     """The long-poll: the ticket's state once it differs from ``since`` (or after 25 s)."""
-    services, tickets, waiters = _machinery(request)
-    tx = await load_transaction(services, request, request.query_params.get("tx", ""))
+    _, tickets, waiters = _machinery(request)
+    found = await _awaited(request)
+    if found is None:
+        return _state_answer("expired")
+    digest, state, seconds = found
+    if seconds > 0:
+        await waiters.wait(digest, seconds)
+        state = (await tickets.seen(digest)).state
+    return _state_answer(state)
+
+
+async def _awaited(request: Request) -> tuple[str, str, float] | None:
+    """The page's ticket (its digest), its state, and how long to wait for it to differ from
+    ``since`` (0: it does). The transaction and the ticket's record end with this call: a
+    waiting page holds none of them."""
+    services, tickets, _ = _machinery(request)
+    query = QueryParams(request.scope["query_string"])
+    tx = await load_transaction(services, request, query.get("tx", ""))
     ticket = tx.extra.get("scan_ticket") if tx is not None else None
     if not ticket:
-        return JSONResponse({"state": "expired"}, headers={"Cache-Control": "no-store"})
+        return None
     digest = ticket_digest(ticket)
-    since = request.query_params.get("since", "waiting")
     seen = await tickets.seen(digest)
-    if seen.state == since and seen.ticket is not None:
-        left = seen.ticket.expires_at - services.clock.now()
-        await waiters.wait(digest, max(0.0, min(LONG_POLL_SECONDS, left + 0.5)))
-        seen = await tickets.seen(digest)
-    return JSONResponse({"state": seen.state}, headers={"Cache-Control": "no-store"})
+    if seen.state != query.get("since", "waiting") or seen.ticket is None:
+        return digest, seen.state, 0.0
+    left = seen.ticket.expires_at - services.clock.now()
+    return digest, seen.state, max(0.0, min(LONG_POLL_SECONDS, left + 0.5))
+
+
+def _state_answer(state: str) -> Response:
+    return JSONResponse({"state": state}, headers={"Cache-Control": "no-store"})
 
 
 async def finish(request: Request) -> Response:
@@ -167,7 +185,8 @@ async def finish(request: Request) -> Response:
     account = await services.accounts.current(outcome.account_id) if outcome else None
     if outcome is None or account is None or account.disabled:
         seen = await tickets.seen(digest) if digest else None
-        return await _render(request, tx_id, tx, ticket, seen, None, status=400)
+        state = seen.state if seen else "expired"
+        return await _render(request, tx_id, tx, ticket, state, None, status=400)
     tx.extra.pop("scan_ticket", None)
     result = SignIn(account=account, acr=outcome.acr or account.assurance, idp_subject=account.id)
     amr = list(dict.fromkeys(["mca", *outcome.amr]))

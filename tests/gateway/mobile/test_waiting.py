@@ -61,6 +61,19 @@ async def test_this_instance_wakes_its_own_pages_at_once() -> None:
     await here.close()
 
 
+async def test_an_unwoken_wait_ends_by_itself_and_a_woken_one_before_its_deadline() -> None:
+    # Deadlines share one timer a second: a page left alone still ends its long-poll, and a
+    # page woken long before its deadline (LONG) does not wait for it.
+    here = ScanWaiters()
+    alone = asyncio.ensure_future(here.wait("a" * 64, 0.2))
+    woken = asyncio.ensure_future(here.wait("b" * 64, LONG))
+    await asyncio.sleep(0.05)
+    await here.wake("b" * 64)
+    await asyncio.wait_for(woken, DEADLINE)
+    await asyncio.wait_for(alone, DEADLINE)
+    await here.close()
+
+
 class _Resubscribing:
     """A channel whose subscription is made a second time while a page waits."""
 
