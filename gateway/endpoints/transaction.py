@@ -55,11 +55,16 @@ def transaction_entry(tx_id: str, tx: Transaction) -> tuple[str, bytes, float]:
     return kv_keys.transaction(tx_id), _encode(tx), TX_TTL
 
 
+def could_be_transaction(tx_id: str | None) -> bool:
+    """Whether ``tx_id`` is worth looking up: present and no longer than any we issue."""
+    return tx_id is not None and 0 < len(tx_id) <= 64
+
+
 async def load_transaction(
     services: Services, request: Request, tx_id: str | None
 ) -> Transaction | None:
     """The transaction, only in the browser that started it."""
-    if not tx_id or len(tx_id) > 64:
+    if not could_be_transaction(tx_id):
         return None
     return transaction_in_browser(
         services, request, await services.expiring.get(kv_keys.transaction(tx_id))

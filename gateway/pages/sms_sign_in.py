@@ -18,7 +18,7 @@ from gateway.endpoints.authorize import (
     load_transaction,
     posted_form,
 )
-from gateway.endpoints.transaction import transaction_in_browser
+from gateway.endpoints.transaction import could_be_transaction, transaction_in_browser
 from gateway.identity import phones
 from gateway.identity.sms_limits import SmsLimits
 from gateway.pages import sms_sending
@@ -97,7 +97,10 @@ async def _form(
 
 async def _transaction(request: Request, tx_id: str) -> Transaction | None:
     services: Services = request.app.state.services
-    tx = await load_transaction(services, request, tx_id)
+    return _for_phone(await load_transaction(services, request, tx_id))
+
+
+def _for_phone(tx: Transaction | None) -> Transaction | None:
     if tx is None or tx.extra.get("step_up"):
         return None  # a step-up needs a stronger way in than a phone
     return tx
@@ -160,7 +163,7 @@ async def _counted_send(
     CSRF token holds this browser and transaction; a dead transaction's count is taken back)."""
     services: Services = request.app.state.services
     browser = request.cookies.get(services.csrf.cookie_name)
-    if phone is None or browser is None or not tx_id or len(tx_id) > 64:
+    if phone is None or browser is None or not could_be_transaction(tx_id):
         return await _transaction(request, tx_id), None
     number = services.phone_accounts.blind_index(phone)
     limits = SmsLimits(services.expiring)
@@ -168,8 +171,8 @@ async def _counted_send(
     raw, *seen = await services.expiring.many(
         Step("get", (kv_keys.transaction(tx_id),)), *limits.count_steps(number, address, browser)
     )
-    tx = transaction_in_browser(services, request, cast(bytes | None, raw))
-    if tx is None or tx.extra.get("step_up"):
+    tx = _for_phone(transaction_in_browser(services, request, cast(bytes | None, raw)))
+    if tx is None:
         await limits.take_back(number, address, browser)
         return None, None
     return tx, [cast(int, n) for n in seen]
@@ -181,7 +184,7 @@ async def verify_code(request: Request) -> Response:
     if posted is None:
         return error_page(request, {}, "expired")
     form, tx_id = posted
-    if form.get("agree") != "yes" or not tx_id or len(tx_id) > 64:
+    if form.get("agree") != "yes" or not could_be_transaction(tx_id):
         tx = await _transaction(request, tx_id)
         if tx is None:
             return error_page(request, {}, "expired")
@@ -195,8 +198,8 @@ async def verify_code(request: Request) -> Response:
     raw, tries, code = await services.expiring.many(
         Step("get", (kv_keys.transaction(tx_id),)), *services.sms_codes.check_steps(tx_id)
     )
-    tx = transaction_in_browser(services, request, cast(bytes | None, raw))
-    if tx is None or tx.extra.get("step_up"):
+    tx = _for_phone(transaction_in_browser(services, request, cast(bytes | None, raw)))
+    if tx is None:
         return error_page(request, {}, "expired")
     t = messages(_locale(request, tx))
     typed_phone = phones.canonical(form.get("phone", "")) or ""
